@@ -1,0 +1,1 @@
+"""Analyses over the call table: histograms, breakdowns, slowest calls, comparisons."""

@@ -1,0 +1,92 @@
+"""The ``fgraph`` command.  Thin: each command opens the input, calls the library, renders.
+
+Commands live one per module in this package and are imported only when run, so
+``fgraph --help`` stays fast.  Errors become a one-line message and an exit code here, in
+:func:`main`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from ..errors import EXIT_BAD_INPUT, FgraphError
+
+# name → (module, function, one-line help).  The help is repeated here so that the group's
+# --help does not import every command.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "info": ("info", "info", "What the file is: format, version, clock, CPUs, kernel, events, losses."),
+    "events": ("events", "events", "Decoded events in time order (table, csv, jsonl or parquet)."),
+    "calls": ("calls", "calls", "The rebuilt call table (one row per call)."),
+    "stats": ("stats", "stats", "Quality report of the rebuild: repairs, losses, accounting."),
+    "hist": ("hist", "hist", "Latency histogram of X and where the time of its slow calls went."),
+    "slowest": ("slowest", "slowest", "The slowest calls of X drawn as function_graph trees."),
+    "diff": ("diff", "diff", "Compare X's breakdown between two traces (before/after)."),
+    "export": ("export", "export", "Export calls as parquet, csv, folded stacks or Perfetto JSON."),
+    "trim": ("trim", "trim", "Write a small text trace with only X's calls (a regression fixture)."),
+    "check": ("check", "check", "Assert latency expectations on X (exit 1 when one fails)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        spec = COMMANDS.get(name)
+        if spec is None:
+            return None
+        try:
+            mod = importlib.import_module(f"{__name__}.{spec[0]}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"{__name__}."):
+                return None  # command not built yet
+            raise
+        cmd = getattr(mod, spec[1])
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, spec[2]) for name, spec in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fgraph", prog_name="fgraph")
+def cli() -> None:
+    """Analyze Linux ftrace function_graph traces.
+
+    FILE may be a trace-cmd trace.dat (v6/v7), the kernel's function_graph text
+    (trace, trace_pipe) or `trace-cmd report` output, optionally gzip/zstd/xz
+    compressed; `-` reads stdin.
+
+    \b
+    Exit codes: 0 ok, 1 `check` expectation failed, 2 unusable input or usage error,
+    3 input read only partly (with --strict).
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    try:
+        return cli.main(args=argv, prog_name="fgraph", standalone_mode=True)
+    except FgraphError as exc:
+        click.echo(f"fgraph: error: {exc.describe()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("fgraph: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+
+
+def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` and turn FgraphError into a click exit (used inside commands)."""
+    try:
+        return fn(*args, **kwargs)
+    except FgraphError as exc:
+        click.echo(f"fgraph: error: {exc.describe()}", err=True)
+        raise SystemExit(exc.exit_code or EXIT_BAD_INPUT) from None

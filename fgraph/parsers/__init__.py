@@ -1,0 +1,81 @@
+"""Readers: identify the input's format, then decode it into an :class:`~fgraph.table.EventTable`.
+
+Formats, auto-detected from the first bytes:
+
+* ``trace.dat`` (trace-cmd, versions 6 and 7) — :mod:`fgraph.parsers.tracedat`
+* kernel function_graph text (``trace``, ``trace_pipe``) — :mod:`fgraph.parsers.ftrace_text`
+* ``trace-cmd report`` text — :mod:`fgraph.parsers.report_text`
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import TraceFormatError
+from ..source import TRACE_DAT_MAGIC, Source
+from ..table import EventTable
+
+TRACE_DAT = "trace.dat"
+KERNEL_TEXT = "kernel-text"
+REPORT_TEXT = "trace-cmd-report"
+
+# A trace-cmd report record: "<comm>-<pid> [cpu] <flags>? <ts>: <event>:"
+_REPORT_LINE = re.compile(rb"^\s*\S.*-\d+\s+\[\d+\]\s+(?:\S+\s+)?\d+(?:\.\d+)?:\s+[\w:]+:", re.M)
+# A kernel function_graph line: optional abstime, then " N) " CPU column or a duration bar.
+_GRAPH_LINE = re.compile(
+    rb"^(?:\s*\d+\.\d+\s+\|\s+)?\s*(?:\d+\)\s.*\|)|^\s*[\w.$<>\[\]\- ]+\(\)\s*[{;]|^\s*}\s*(?:/\*.*\*/)?\s*$"
+    rb"|^\s*(?:[!+#*@$]\s+)?\d+\.\d+ us\s+\|",
+    re.M,
+)
+
+
+def detect_format(head: bytes) -> str:
+    """Name of the format of an input starting with ``head`` (raises TraceFormatError)."""
+    if head.startswith(TRACE_DAT_MAGIC):
+        return TRACE_DAT
+    if head[:3] == TRACE_DAT_MAGIC[:3]:
+        return TRACE_DAT  # damaged magic: the trace.dat reader explains what is wrong
+    text = head[:65536]
+    if b"\x00" in text[:4096]:
+        raise TraceFormatError("binary data that is not a trace.dat (no trace-cmd magic)")
+    lines = text.splitlines()
+    for ln in lines[:50]:
+        s = ln.strip()
+        if s.startswith(b"# tracer:"):
+            if b"function_graph" in s:
+                return KERNEL_TEXT
+            raise TraceFormatError(f"a '{s[9:].strip().decode(errors='replace')}' trace, not function_graph")
+        if re.match(rb"^cpus=\d+\s*$", s) or s.startswith(b"version = 6"):
+            return REPORT_TEXT
+    if _REPORT_LINE.search(text):
+        return REPORT_TEXT
+    if _GRAPH_LINE.search(text):
+        return KERNEL_TEXT
+    raise TraceFormatError("not a function_graph trace (no trace.dat magic, no function_graph text lines)")
+
+
+def parse(source: Source) -> EventTable:
+    """Decode ``source`` into an EventTable (records in input order; see EventTable)."""
+    fmt = detect_format(source.head(65536))
+    try:
+        if fmt == TRACE_DAT:
+            from .tracedat import parse_tracedat
+
+            table = parse_tracedat(source)
+        elif fmt == REPORT_TEXT:
+            from .report_text import parse_report_text
+
+            table = parse_report_text(source)
+        else:
+            from .ftrace_text import parse_ftrace_text
+
+            table = parse_ftrace_text(source)
+    except TraceFormatError as exc:
+        if exc.path is None:
+            exc.path = source.name
+            exc.args = (exc.describe(),)
+        raise
+    table.meta.path = source.name
+    table.meta.input_compression = source.compression
+    table.meta.bytes_total = len(source)
+    return table

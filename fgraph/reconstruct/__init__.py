@@ -1,0 +1,1 @@
+"""Merged timeline and per-task call trees (see reconstruct/calls.py)."""

@@ -1,0 +1,1 @@
+"""Renderers: turn analysis results into text/JSON.  They format, never aggregate."""
