@@ -93,27 +93,62 @@ class EventFlag(enum.IntFlag):
 
 
 EVENT_COLUMNS: tuple[Column, ...] = (
-    _col("ts", "int64", -1, "timestamp in ns (trace clock plus file offsets); -1 when the input has none"),
+    _col(
+        "ts",
+        "int64",
+        -1,
+        "timestamp in ns (trace clock plus file offsets); -1 when the input has none",
+    ),
     _col("cpu", "int16", -1, "CPU the record was written on"),
     _col("pid", "int32", -1, "common_pid (task id); 0 is the idle task"),
-    _col("comm", "int32", -1, "task name (from cmdlines, the proc column, banners or the report prefix)", string=True),
-    _col("event", "int32", -1, "event name as in the format file (funcgraph_entry, sched_switch, …)", string=True),
+    _col(
+        "comm",
+        "int32",
+        -1,
+        "task name (from cmdlines, the proc column, banners or the report prefix)",
+        string=True,
+    ),
+    _col(
+        "event",
+        "int32",
+        -1,
+        "event name as in the format file (funcgraph_entry, sched_switch, …)",
+        string=True,
+    ),
     _col("kind", "int8", None, "EventKind"),
     _col("flags", "int16", -1, "raw common_flags (TRACE_FLAG_* bits); -1 unknown"),
-    _col("preempt", "int16", -1, "raw common_preempt_count (low nibble preempt depth, high migrate-disable)"),
+    _col(
+        "preempt",
+        "int16",
+        -1,
+        "raw common_preempt_count (low nibble preempt depth, high migrate-disable)",
+    ),
     _col("irqctx", "int8", -1, "IrqCtx decoded from common_flags / latency flags; -1 unknown"),
     _col("buf", "int16", None, "buffer instance index into TraceMeta.buffers (0 = top instance)"),
     _col("addr", "uint64", 0, "funcgraph: function address; 0 unknown (text)"),
-    _col("func", "int32", -1, "funcgraph: bare symbol name as trace-cmd report prints it", string=True),
+    _col(
+        "func",
+        "int32",
+        -1,
+        "funcgraph: bare symbol name as trace-cmd report prints it",
+        string=True,
+    ),
     _col("module", "int32", -1, "funcgraph: module of the symbol ([btrfs] → btrfs)", string=True),
     _col("depth", "int32", -1, "funcgraph: the kernel's depth field, or the text indent / 2"),
     _col("calltime", "int64", -1, "funcgraph_exit: calltime field (ns)"),
     _col("rettime", "int64", -1, "funcgraph_exit: rettime field (ns)"),
-    _col("duration", "int64", -1, "funcgraph_exit: rettime - calltime, or the printed duration (ns)"),
+    _col(
+        "duration", "int64", -1, "funcgraph_exit: rettime - calltime, or the printed duration (ns)"
+    ),
     _col("overrun", "int64", -1, "funcgraph_exit: overrun field"),
     _col("retval", "int64", 0, "funcgraph_exit: return value (valid when eflags has HAS_RETVAL)"),
     _col("eflags", "uint8", None, "EventFlag bits"),
-    _col("pos", "int64", -1, "where the record is: byte offset in the file (trace.dat) or line number (text, 1-based)"),
+    _col(
+        "pos",
+        "int64",
+        -1,
+        "where the record is: byte offset in the file (trace.dat) or line number (text, 1-based)",
+    ),
 )
 
 
@@ -141,7 +176,9 @@ class CallFlag(enum.IntFlag):
     TRUNCATED = 0x002  # entry without exit: closed at end of trace / gap; duration is a lower bound
     LOST_GAP = 0x004  # the call spans a lost-event gap on one of its CPUs
     DEPTH_MISMATCH = 0x008  # rebuilt depth differs from the kernel's depth
-    CLOSED_BY_OUTER = 0x010  # closed because an exit of an outer frame arrived (its own exit missing)
+    CLOSED_BY_OUTER = (
+        0x010  # closed because an exit of an outer frame arrived (its own exit missing)
+    )
     HAS_RETVAL = 0x020  # retval column valid
     CTX_BY_NAME = 0x040  # interrupt context guessed from the interrupt entry function's name
     NO_TIME = 0x080  # input has no timestamps: ts_entry/ts_exit unknown, duration from the text
@@ -149,10 +186,17 @@ class CallFlag(enum.IntFlag):
 
 
 CALL_COLUMNS: tuple[Column, ...] = (
-    _col("call_id", "int64", None, "row number; calls are ordered by entry (parents before children)"),
+    _col(
+        "call_id", "int64", None, "row number; calls are ordered by entry (parents before children)"
+    ),
     _col("parent_id", "int64", -1, "caller's call_id in the same context; -1 for a root"),
     _col("root_id", "int64", None, "call_id of the root of this call's tree"),
-    _col("interrupted_id", "int64", -1, "interrupt roots: the task call that was running when it arrived"),
+    _col(
+        "interrupted_id",
+        "int64",
+        -1,
+        "interrupt roots: the task call that was running when it arrived",
+    ),
     _col("pid", "int32", -1, "task id"),
     _col("comm", "int32", -1, "task name", string=True),
     _col("func", "int32", -1, "function name", string=True),
@@ -161,11 +205,28 @@ CALL_COLUMNS: tuple[Column, ...] = (
     _col("kernel_depth", "int32", -1, "the kernel's depth field (or text indent)"),
     _col("ts_entry", "int64", -1, "entry timestamp (ns)"),
     _col("ts_exit", "int64", -1, "exit timestamp (ns); for truncated calls the time it was closed"),
-    _col("duration", "int64", -1, "ts_exit - ts_entry or the exit's duration; lower bound if TRUNCATED"),
+    _col(
+        "duration",
+        "int64",
+        -1,
+        "ts_exit - ts_entry or the exit's duration; lower bound if TRUNCATED",
+    ),
     _col("self", "int64", -1, "duration minus children's durations minus irq_ns"),
-    _col("irq_ns", "int64", None, "interrupt time spent while this call was the innermost open call"),
-    _col("offcpu_sleep_ns", "int64", -1, "time the task was switched out (not runnable) while open; -1 no sched data"),
-    _col("offcpu_runnable_ns", "int64", -1, "time the task was switched out while runnable (preempted)"),
+    _col(
+        "irq_ns", "int64", None, "interrupt time spent while this call was the innermost open call"
+    ),
+    _col(
+        "offcpu_sleep_ns",
+        "int64",
+        -1,
+        "time the task was switched out (not runnable) while open; -1 no sched data",
+    ),
+    _col(
+        "offcpu_runnable_ns",
+        "int64",
+        -1,
+        "time the task was switched out while runnable (preempted)",
+    ),
     _col("waker_pid", "int32", -1, "pid that last woke the task while this call was open"),
     _col("cpu_entry", "int16", -1, "CPU of the entry"),
     _col("cpu_exit", "int16", -1, "CPU of the exit"),
@@ -206,7 +267,15 @@ def empty_columns(cols: tuple[Column, ...], n: int) -> dict[str, np.ndarray]:
 #   sched_migrate_task: comm, pid, prio, orig_cpu, dest_cpu
 #   irq_handler_entry: irq (int), name (str);  irq_handler_exit: irq, ret
 #   softirq_entry / softirq_exit / softirq_raise: vec (int)
-SCHED_SWITCH_FIELDS = ("prev_comm", "prev_pid", "prev_prio", "prev_state", "next_comm", "next_pid", "next_prio")
+SCHED_SWITCH_FIELDS = (
+    "prev_comm",
+    "prev_pid",
+    "prev_prio",
+    "prev_state",
+    "next_comm",
+    "next_pid",
+    "next_prio",
+)
 SCHED_WAKEUP_FIELDS = ("comm", "pid", "prio", "target_cpu")
 
 EVENT_KIND_BY_NAME: dict[str, EventKind] = {

@@ -88,7 +88,7 @@ def open_source(path: str | os.PathLike[str] | BinaryIO | bytes) -> Source:
     else:
         name = os.fspath(path)  # type: ignore[arg-type]
         try:
-            f = open(name, "rb")
+            f = open(name, "rb")  # noqa: SIM115 (closed below, after mmap)
         except FileNotFoundError:
             raise FgraphError("no such file", path=name) from None
         except IsADirectoryError:

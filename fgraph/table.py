@@ -56,7 +56,9 @@ class StringPool:
 
     def remap_into(self, other: StringPool) -> np.ndarray:
         """Array mapping this pool's codes to codes in ``other`` (adding missing strings)."""
-        return np.array([other.code(s) for s in self.values] or [0], dtype=np.int32)[: len(self.values)]
+        return np.array([other.code(s) for s in self.values] or [0], dtype=np.int32)[
+            : len(self.values)
+        ]
 
 
 def remap_codes(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
@@ -104,7 +106,9 @@ class TraceMeta:
     duration_resolution_ns: int = 1  # 1 for binary; 1 for text ("12.345 us" is ns) unless wider
     buffers: list[str] = field(default_factory=lambda: [""])
     options: dict[str, Any] = field(default_factory=dict)
-    cpustat: dict[str, dict[int, dict[str, str]]] = field(default_factory=dict)  # buffer → cpu → stats
+    cpustat: dict[str, dict[int, dict[str, str]]] = field(
+        default_factory=dict
+    )  # buffer → cpu → stats
     warnings: list[TraceWarning] = field(default_factory=list)
     lines_total: int = 0
     lines_unparsed: int = 0
@@ -120,7 +124,9 @@ class _Columns:
 
     COLUMNS: tuple[Column, ...] = ()
 
-    def __init__(self, columns: Mapping[str, np.ndarray], strings: StringPool | None = None) -> None:
+    def __init__(
+        self, columns: Mapping[str, np.ndarray], strings: StringPool | None = None
+    ) -> None:
         self.strings = strings if strings is not None else StringPool()
         n = None
         cols: dict[str, np.ndarray] = {}
@@ -246,12 +252,18 @@ class EventTable(_Columns):
         for name, ft in self.fields.items():
             r = newpos[ft.rows]
             keep = r >= 0
-            fields[name] = FieldTable(r[keep], {k: v[keep] for k, v in ft.columns.items()}, set(ft.string_cols))
+            fields[name] = FieldTable(
+                r[keep], {k: v[keep] for k, v in ft.columns.items()}, set(ft.string_cols)
+            )
         lost_rows = self.lost["row"]
         lost = LostTable(dict(self.lost.columns), self.strings)
         lost["row"] = np.where(lost_rows >= 0, newpos[np.clip(lost_rows, 0, None)], -1)
         return EventTable(
-            {k: v[idx] for k, v in self.columns.items()}, self.strings, fields=fields, lost=lost, meta=self.meta
+            {k: v[idx] for k, v in self.columns.items()},
+            self.strings,
+            fields=fields,
+            lost=lost,
+            meta=self.meta,
         )
 
     def field(self, event: str, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -296,17 +308,26 @@ class EventTable(_Columns):
                 np.concatenate([ft.rows + b for ft, _, b in parts]),
                 {
                     k: np.concatenate(
-                        [remap_codes(ft.columns[k], m) if k in scols else ft.columns[k] for ft, m, _ in parts]
+                        [
+                            remap_codes(ft.columns[k], m) if k in scols else ft.columns[k]
+                            for ft, m, _ in parts
+                        ]
                     )
                     for k in names
                 },
                 scols,
             )
         lost = LostTable(
-            {k: np.concatenate([p[k] for p in lost_parts]) for k in lost_parts[0]} if lost_parts else {}, pool
+            {k: np.concatenate([p[k] for p in lost_parts]) for k in lost_parts[0]}
+            if lost_parts
+            else {},
+            pool,
         )
         return cls(
-            {k: np.concatenate(v) if v else np.empty(0, schema.EVENT[k].dtype) for k, v in cols.items()},
+            {
+                k: np.concatenate(v) if v else np.empty(0, schema.EVENT[k].dtype)
+                for k, v in cols.items()
+            },
             pool,
             fields=out_fields,
             lost=lost,

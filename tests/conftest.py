@@ -17,7 +17,9 @@ PUBLIC = CORPUS / "public"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", help="rewrite golden files instead of comparing")
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite golden files instead of comparing"
+    )
 
 
 @pytest.fixture
@@ -51,4 +53,6 @@ def check_golden(path: Path, actual: str, update: bool) -> None:
         if not update:
             pytest.fail(f"golden file {path.name} did not exist; created it")
         return
-    assert actual == path.read_text(), f"output differs from {path} (run pytest --update-golden to accept)"
+    assert actual == path.read_text(), (
+        f"output differs from {path} (run pytest --update-golden to accept)"
+    )

@@ -18,7 +18,11 @@ from ..errors import EXIT_BAD_INPUT, FgraphError
 # name → (module, function, one-line help).  The help is repeated here so that the group's
 # --help does not import every command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "info": ("info", "info", "What the file is: format, version, clock, CPUs, kernel, events, losses."),
+    "info": (
+        "info",
+        "info",
+        "What the file is: format, version, clock, CPUs, kernel, events, losses.",
+    ),
     "events": ("events", "events", "Decoded events in time order (table, csv, jsonl or parquet)."),
     "calls": ("calls", "calls", "The rebuilt call table (one row per call)."),
     "stats": ("stats", "stats", "Quality report of the rebuild: repairs, losses, accounting."),
@@ -26,7 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "slowest": ("slowest", "slowest", "The slowest calls of X drawn as function_graph trees."),
     "diff": ("diff", "diff", "Compare X's breakdown between two traces (before/after)."),
     "export": ("export", "export", "Export calls as parquet, csv, folded stacks or Perfetto JSON."),
-    "trim": ("trim", "trim", "Write a small text trace with only X's calls (a regression fixture)."),
+    "trim": (
+        "trim",
+        "trim",
+        "Write a small text trace with only X's calls (a regression fixture).",
+    ),
     "check": ("check", "check", "Assert latency expectations on X (exit 1 when one fails)."),
 }
 

@@ -27,11 +27,23 @@ class Filters:
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--pid", "pids", type=int, multiple=True, help="Only this task id (repeatable).")
     @click.option("--comm", "comms", multiple=True, help="Only tasks with this name (repeatable).")
-    @click.option("--cpu", "cpus", type=int, multiple=True, help="Only calls entered on this CPU (repeatable).")
-    @click.option("--since", default=None, help="Only calls entered at or after this trace time (s, or with unit).")
+    @click.option(
+        "--cpu",
+        "cpus",
+        type=int,
+        multiple=True,
+        help="Only calls entered on this CPU (repeatable).",
+    )
+    @click.option(
+        "--since",
+        default=None,
+        help="Only calls entered at or after this trace time (s, or with unit).",
+    )
     @click.option("--until", default=None, help="Only calls entered before this trace time.")
     @functools.wraps(f)
-    def wrapper(*args: Any, pids: Any, comms: Any, cpus: Any, since: Any, until: Any, **kw: Any) -> Any:
+    def wrapper(
+        *args: Any, pids: Any, comms: Any, cpus: Any, since: Any, until: Any, **kw: Any
+    ) -> Any:
         return f(*args, filters=Filters(tuple(pids), tuple(comms), tuple(cpus), since, until), **kw)
 
     return wrapper
@@ -47,12 +59,26 @@ def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-q", "--quiet", is_flag=True, help="Do not print warnings to stderr.")(f)
 
 
-def output_format_option(choices: tuple[str, ...], default: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def output_format_option(
+    choices: tuple[str, ...], default: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(f: Callable[..., Any]) -> Callable[..., Any]:
-        f = click.option("-o", "--output", "output", default=None, type=click.Path(dir_okay=False, allow_dash=True),
-                         help="Write to this file instead of stdout.")(f)
-        f = click.option("--format", "fmt", type=click.Choice(choices), default=default, show_default=True,
-                         help="Output format.")(f)
+        f = click.option(
+            "-o",
+            "--output",
+            "output",
+            default=None,
+            type=click.Path(dir_okay=False, allow_dash=True),
+            help="Write to this file instead of stdout.",
+        )(f)
+        f = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(choices),
+            default=default,
+            show_default=True,
+            help="Output format.",
+        )(f)
         return f
 
     return deco
@@ -75,4 +101,9 @@ def finish(warnings: list[Any], strict: bool) -> None:
 def open_output(path: str | None, binary: bool = False) -> Any:
     if path is None or path == "-":
         return sys.stdout.buffer if binary else sys.stdout
-    return open(path, "wb" if binary else "w", encoding=None if binary else "utf-8", newline=None if binary else "")
+    return open(
+        path,
+        "wb" if binary else "w",
+        encoding=None if binary else "utf-8",
+        newline=None if binary else "",
+    )

@@ -76,12 +76,16 @@ def render_info(d: dict[str, Any], out: IO[str]) -> None:
     if d["kernel"]:
         w(f"kernel:       {d['kernel']}\n")
     if d["page_size"]:
-        w(f"page size:    {d['page_size']} (kernel long {d['long_size']} bytes, {d['endian']} endian)\n")
+        w(
+            f"page size:    {d['page_size']} (kernel long {d['long_size']} bytes, {d['endian']} endian)\n"
+        )
     if len(d["buffers"]) > 1:
         w(f"buffers:      {', '.join(b or '(top)' for b in d['buffers'])}\n")
     if d["first_ts_ns"] is not None:
         span = (d["last_ts_ns"] - d["first_ts_ns"]) / 1e9
-        w(f"time:         {d['first_ts_ns'] / 1e9:.6f} .. {d['last_ts_ns'] / 1e9:.6f} s ({span:.6f} s)\n")
+        w(
+            f"time:         {d['first_ts_ns'] / 1e9:.6f} .. {d['last_ts_ns'] / 1e9:.6f} s ({span:.6f} s)\n"
+        )
     elif not d["timestamps"]:
         w("time:         no timestamps in this input (order by line; durations as printed)\n")
     if "lines" in d:
