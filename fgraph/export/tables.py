@@ -1,0 +1,285 @@
+"""Write an EventTable or CallTable as an aligned text table, csv, jsonl or Parquet.
+
+Two shapes of output:
+
+* **display** (table, csv, jsonl): one row per record/call with strings decoded, unknown
+  values (the schema's sentinels) as empty cells / JSON null, times in ns, ``ctx``/``irqctx``
+  as words (task, softirq, hardirq, nmi), call ``flags`` as CallFlag names joined by ``|``
+  (empty when none), ``addr`` as hex.
+* **parquet**: the documented schema itself (:meth:`fgraph.table._Columns.to_arrow`: every
+  column of :mod:`fgraph.schema`, real nulls, strings as dictionary columns), so pandas,
+  DuckDB and Spark read it as is.
+
+Everything is built column by column with numpy/pyarrow (loops over columns or distinct
+values only, never over rows); csv goes through ``pyarrow.csv``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from ..schema import CallFlag, Column, EventFlag, EventKind, IrqCtx
+from ..table import CallTable, EventTable, _Columns
+
+FORMATS = ("table", "csv", "jsonl", "parquet")
+
+# Display columns, in order.  Event columns beyond the required set are kept because they
+# say where a value came from (pos) and in which context it ran (irqctx).
+EVENT_DISPLAY = (
+    "ts", "cpu", "pid", "comm", "event", "kind", "irqctx", "addr", "func", "module", "depth",
+    "calltime", "rettime", "duration", "overrun", "retval", "flags", "preempt", "eflags", "pos",
+)  # fmt: skip
+CALL_DISPLAY = (
+    "call_id", "parent_id", "root_id", "interrupted_id", "pid", "comm", "func", "module", "depth",
+    "kernel_depth", "ts_entry", "ts_exit", "duration", "self", "irq_ns", "offcpu_sleep_ns",
+    "offcpu_runnable_ns", "waker_pid", "cpu_entry", "cpu_exit", "ctx", "flags", "retval", "trace",
+)  # fmt: skip
+
+CTX_WORDS = {int(c): c.name.lower() for c in IrqCtx if c >= 0}
+
+
+def ctx_words(values: np.ndarray) -> np.ndarray:
+    """IrqCtx ints → object array of words (None for unknown)."""
+    lut = np.array([None, "task", "softirq", "hardirq", "nmi"], dtype=object)
+    v = values.astype(np.int64)
+    ok = (v >= -1) & (v <= 3)
+    out = np.full(len(v), None, dtype=object)
+    out[ok] = lut[v[ok] + 1]
+    return out
+
+
+def flag_names(values: np.ndarray, enum_cls: Any) -> np.ndarray:
+    """Bit-flag ints → ``A|B`` strings (empty string for 0); one Python step per distinct value."""
+    uniq, inv = np.unique(values.astype(np.int64), return_inverse=True)
+    names = []
+    for u in uniq.tolist():
+        parts = [m.name for m in enum_cls if m.value and (u & m.value) == m.value and m.name]
+        rest = u & ~sum(m.value for m in enum_cls)
+        if rest:
+            parts.append(hex(rest))
+        names.append("|".join(p for p in parts if p))
+    return np.array(names, dtype=object)[inv] if len(values) else np.empty(0, dtype=object)
+
+
+def _hex(values: np.ndarray) -> np.ndarray:
+    out = np.full(len(values), None, dtype=object)
+    nz = values != 0
+    if nz.any():
+        out[nz] = np.char.add("0x", np.char.lower(np.char.mod("%x", values[nz])))  # type: ignore[arg-type]
+    return out
+
+
+def _column_array(table: _Columns, col: Column) -> Any:
+    """One display column as a pyarrow array (nulls for sentinels, strings decoded)."""
+    import pyarrow as pa
+
+    arr = table.columns[col.name]
+    if col.string:
+        pool = pa.array(table.strings.values, type=pa.string())
+        mask = arr < 0
+        idx = pa.array(np.where(mask, 0, arr), mask=mask, type=pa.int32())
+        return pa.DictionaryArray.from_arrays(idx, pool).cast(pa.string())
+    if col.null is not None:
+        return pa.array(arr, mask=(arr == col.null))
+    return pa.array(arr)
+
+
+def event_display(events: EventTable, order: np.ndarray | None = None) -> Any:
+    """pyarrow Table of the events' display columns, rows in ``order`` (default: as stored)."""
+    import pyarrow as pa
+
+    t = events if order is None else events.take(order)
+    cols = {c.name: c for c in t.COLUMNS}
+    arrays = {}
+    for name in EVENT_DISPLAY:
+        c = cols[name]
+        if name == "kind":
+            lut = np.array([k.name.lower() for k in EventKind], dtype=object)
+            arrays[name] = pa.array(lut[t[name].astype(np.int64)], type=pa.string())
+        elif name == "irqctx":
+            arrays[name] = pa.array(ctx_words(t[name]), type=pa.string())
+        elif name == "addr":
+            arrays[name] = pa.array(_hex(t[name]), type=pa.string())
+        elif name == "eflags":
+            arrays[name] = pa.array(flag_names(t[name], EventFlag), type=pa.string())
+        elif name == "retval":
+            ok = (t["eflags"] & EventFlag.HAS_RETVAL) != 0
+            arrays[name] = pa.array(t[name], mask=~ok)
+        else:
+            arrays[name] = _column_array(t, c)
+    return pa.table(arrays)
+
+
+def call_display(calls: CallTable) -> Any:
+    """pyarrow Table of the calls' display columns (one row per call, call_id order)."""
+    import pyarrow as pa
+
+    cols = {c.name: c for c in calls.COLUMNS}
+    arrays = {}
+    for name in CALL_DISPLAY:
+        if name == "ctx":
+            arrays[name] = pa.array(ctx_words(calls[name]), type=pa.string())
+        elif name == "flags":
+            arrays[name] = pa.array(flag_names(calls[name], CallFlag), type=pa.string())
+        elif name == "retval":
+            ok = (calls["flags"] & CallFlag.HAS_RETVAL) != 0
+            arrays[name] = pa.array(calls[name], mask=~ok)
+        else:
+            arrays[name] = _column_array(calls, cols[name])
+    return pa.table(arrays)
+
+
+# ---------------------------------------------------------------------------------- writers
+
+
+def _text_column(arr: Any) -> np.ndarray:
+    """A pyarrow column as an object array of str ('' for null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        s = arr
+    else:
+        s = pc.cast(arr, pa.string())
+    return np.asarray(pc.fill_null(s, "").to_numpy(zero_copy_only=False), dtype=object)
+
+
+def write_text_table(tbl: Any, out: IO[bytes], *, chunk: int = 65536) -> None:
+    """Aligned columns for a terminal: numbers right-aligned, strings left-aligned."""
+    import pyarrow as pa
+
+    names = tbl.column_names
+    cols = []
+    widths = []
+    right = []
+    for name in names:
+        col = (
+            tbl.column(name).combine_chunks()
+            if tbl.num_rows
+            else pa.array([], tbl.schema.field(name).type)
+        )
+        txt = _text_column(col)
+        w = max(len(name), int(np.char.str_len(txt.astype(str)).max(initial=0)) if len(txt) else 0)
+        cols.append(txt)
+        widths.append(w)
+        right.append(not pa.types.is_string(col.type))
+    head = "  ".join(n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right))
+    out.write((head.rstrip() + "\n").encode())
+    n = tbl.num_rows
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        line = None
+        for txt, w, r in zip(cols, widths, right):
+            part = txt[start:stop].astype(str)
+            part = np.char.rjust(part, w) if r else np.char.ljust(part, w)
+            line = part if line is None else np.char.add(np.char.add(line, "  "), part)
+        if line is None:
+            continue
+        body = "\n".join(s.rstrip() for s in line.tolist())
+        out.write((body + "\n").encode())
+
+
+def write_csv(tbl: Any, out: IO[bytes]) -> None:
+    import pyarrow.csv as pacsv
+
+    # quoting_style "needed" keeps numbers bare and quotes only strings that need it.
+    opts = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+    pacsv.write_csv(tbl, out, write_options=opts)
+
+
+def write_jsonl(tbl: Any, out: IO[bytes], *, chunk: int = 262144) -> None:
+    # pandas' JSON writer is compiled: one object per line, nulls as null, ints stay ints.
+    for start in range(0, max(tbl.num_rows, 1), chunk):
+        part = tbl.slice(start, chunk)
+        if part.num_rows == 0:
+            break
+        import pandas as pd
+
+        # Arrow-backed dtypes keep nullable ints as ints (numpy dtypes would turn them into floats).
+        df = part.to_pandas(types_mapper=pd.ArrowDtype)
+        text = df.to_json(orient="records", lines=True, force_ascii=False)
+        if text and not text.endswith("\n"):
+            text += "\n"
+        out.write(text.encode())
+
+
+def write_parquet(arrow_table: Any, out: IO[bytes] | str | os.PathLike[str]) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(arrow_table, out)
+
+
+def write(
+    table: EventTable | CallTable, fmt: str, out: IO[bytes], *, order: np.ndarray | None = None
+) -> None:
+    """Write ``table`` in ``fmt`` (one of FORMATS) to the binary stream ``out``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}")
+    if fmt == "parquet":
+        t = table if order is None else table.take(order)
+        # Parquet needs a seekable sink for its footer only through pyarrow's own file
+        # objects; a BytesIO round-trip keeps stdout (a pipe) working.
+        if hasattr(out, "seekable") and out.seekable():
+            write_parquet(t.to_arrow(), out)
+        else:
+            buf = io.BytesIO()
+            write_parquet(t.to_arrow(), buf)
+            out.write(buf.getvalue())
+        return
+    disp = event_display(table, order) if isinstance(table, EventTable) else call_display(table)
+    if fmt == "csv":
+        write_csv(disp, out)
+    elif fmt == "jsonl":
+        write_jsonl(disp, out)
+    else:
+        write_text_table(disp, out)
+
+
+def event_time_order(events: EventTable) -> np.ndarray:
+    """Row order of the events in time.
+
+    A trace.dat gives each CPU's records one CPU after another, so they need a merge; text is
+    already one merged stream in the kernel's order (its derived timestamps are not monotonic,
+    so it keeps row order).  The rebuild's timeline module owns the merge when present.
+    """
+    n = len(events)
+    if events.meta.format != "trace.dat":
+        return np.arange(n)
+    try:
+        from ..reconstruct import timeline
+
+        for name in ("merge_order", "time_order", "order"):
+            fn = getattr(timeline, name, None)
+            if callable(fn):
+                return np.asarray(fn(events))
+    except ImportError:
+        pass
+    return np.argsort(events["ts"], kind="stable")
+
+
+def write_partitioned_parquet(
+    calls_by_trace: Sequence[tuple[str, CallTable]], root: str | os.PathLike[str]
+) -> list[str]:
+    """A hive-partitioned Parquet dataset ``root/trace=<name>/part-0.parquet`` (one per input).
+
+    Each part carries the documented call schema; the partition column ``trace`` is the input's
+    name (the ``trace`` index column of the schema is dropped in favour of it).
+    """
+    import pyarrow.parquet as pq
+
+    os.makedirs(root, exist_ok=True)
+    written = []
+    for name, calls in calls_by_trace:
+        safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) or "trace"
+        d = os.path.join(os.fspath(root), f"trace={safe}")
+        os.makedirs(d, exist_ok=True)
+        tbl = calls.to_arrow().drop_columns(["trace"])
+        p = os.path.join(d, "part-0.parquet")
+        pq.write_table(tbl, p)
+        written.append(p)
+    return written
