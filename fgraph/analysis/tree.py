@@ -1,0 +1,103 @@
+"""Vectorized walks over the call forest (parent pointers), shared by the analyses.
+
+The call table stores each call's caller in ``parent_id`` (-1 for a root).  Questions like
+"which slow call of X is this call inside, and how deep below it?" are answered for every row at
+once by *pointer jumping*: each row holds a pointer to an ancestor and a hop count, and each
+round replaces the pointer by the pointer's pointer, so the walk finishes in log2(max depth)
+rounds of whole-array numpy operations instead of one Python step per call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def display_parent(parent: np.ndarray, interrupted: np.ndarray) -> np.ndarray:
+    """Caller, or for an interrupt root the task call it interrupted (for drawing trees)."""
+    return np.where(parent >= 0, parent, interrupted).astype(np.int64, copy=False)
+
+
+def nearest_stop(parent: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every row: the nearest ancestor-or-self in ``stop`` and the hops to it.
+
+    ``parent`` holds parent row numbers (-1 = root); ``stop`` is a bool mask.  Returns
+    ``(owner, dist)``: owner is -1 where no ancestor-or-self is a stop (then dist is
+    meaningless); a stop row is its own owner at distance 0.
+    """
+    n = len(parent)
+    rows = np.arange(n, dtype=np.int64)
+    halt = stop | (parent < 0)
+    ptr = np.where(halt, rows, parent).astype(np.int64, copy=False)
+    dist = np.where(halt, 0, 1).astype(np.int64)
+    # Each round doubles the distance covered; rows already at a halting row stay put
+    # (ptr[ptr] == ptr there, dist adds 0).
+    while True:
+        nxt = ptr[ptr]
+        moved = nxt != ptr
+        if not moved.any():
+            break
+        dist = dist + np.where(moved, dist[ptr], 0)
+        ptr = nxt
+    owner = np.where(stop[ptr], ptr, -1)
+    return owner, dist
+
+
+def children_sum(
+    parent: np.ndarray, values: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Per row: the sum of ``values`` over its direct children (optionally only rows in mask)."""
+    n = len(parent)
+    sel = parent >= 0
+    if mask is not None:
+        sel &= mask
+    out = np.zeros(n, dtype=np.int64)
+    np.add.at(out, parent[sel], values[sel])
+    return out
+
+
+def path_ids(
+    parent: np.ndarray, func: np.ndarray, rel: np.ndarray, member: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interned call paths relative to an owner: ``(path_of_row, path_parent, path_func)``.
+
+    Rows with ``member`` and relative depth ``rel`` >= 1 get a path id; the path of a row at
+    relative depth 1 is just its function, deeper rows extend their parent's path.  Paths are
+    built one relative depth at a time (a loop over depth levels, not over calls).
+    ``path_parent[p]`` is the parent path (-1 at depth 1) and ``path_func[p]`` the last function.
+    """
+    n = len(parent)
+    path = np.full(n, -1, dtype=np.int64)
+    pparent: list[np.ndarray] = []
+    pfunc: list[np.ndarray] = []
+    npaths = 0
+    sel = member & (rel >= 1)
+    if not sel.any():
+        return path, np.empty(0, np.int64), np.empty(0, np.int32)
+    maxrel = int(rel[sel].max())
+    for level in range(1, maxrel + 1):
+        rows = np.nonzero(sel & (rel == level))[0]
+        if len(rows) == 0:
+            continue
+        par_path = path[parent[rows]] if level > 1 else np.full(len(rows), -1, dtype=np.int64)
+        keys = np.stack([par_path, func[rows].astype(np.int64)], axis=1)
+        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        path[rows] = npaths + inv
+        pparent.append(uniq[:, 0])
+        pfunc.append(uniq[:, 1].astype(np.int32))
+        npaths += len(uniq)
+    return path, np.concatenate(pparent), np.concatenate(pfunc)
+
+
+def path_names(
+    ids: np.ndarray, path_parent: np.ndarray, path_func: np.ndarray, names: list[str]
+) -> list[str]:
+    """Strings "a;b;c" of the given path ids (output only; one short walk per printed path)."""
+    out = []
+    for p in ids.tolist():
+        parts = []
+        while p >= 0:
+            parts.append(names[int(path_func[p])] if path_func[p] >= 0 else "?")
+            p = int(path_parent[p])
+        out.append(";".join(reversed(parts)))
+    return out
