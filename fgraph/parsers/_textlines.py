@@ -1,0 +1,631 @@
+"""Shared machinery of the two text readers (kernel function_graph text, ``trace-cmd report``).
+
+Both readers work the same way, without a per-line Python loop:
+
+1. :func:`split_lines` finds the newlines with numpy and wraps the whole input, zero-copy, as an
+   Arrow string array of lines (each line keeps its ``\\n``; the regexes never cross it).
+2. A reader-specific RE2 regex (``pyarrow.compute.extract_regex``) cuts every line into its
+   prefix columns and the graph text, chunk by chunk on a small thread pool (Arrow releases the
+   GIL).
+3. :func:`parse_graph_text` classifies the graph text (leaf ``f();``, entry ``f() {``, return
+   ``}`` with optional ``/* tail */``, comment ``/* … */``, IRQ arrows, banners, lost lines) and
+   :func:`build_event_table` expands the per-line results into event rows (a leaf line gives an
+   entry and an exit row), infers the function of a bare ``}`` by sorting and forward filling,
+   and parses the fields of other events printed as comments.
+
+Strings become codes of one :class:`~fgraph.table.StringPool` through Arrow's
+``dictionary_encode`` (the Python work is per distinct string, not per line).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import schema
+from ..schema import EventFlag, EventKind, LostSource
+from ..table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
+
+# Per-line classification (``LineKind``): what a line turned into.
+L_UNPARSED = 0
+L_ENTRY = 1  # "f() {"
+L_EXIT = 2  # "}" / "} /* f */"
+L_LEAF = 3  # "f();"
+L_EVENT = 4  # another event: a "/* name: … */" comment, trace_printk text, or a report record
+L_ARROW_IN = 5
+L_ARROW_OUT = 6
+L_LOST = 7
+L_BANNER = 8  # " 1)  <idle>-0  =>  sh-107 " (context switch banner, middle line)
+L_IGNORED = 9  # blank, '#' header, banner dashes
+L_OVERRUN = 10  # " (Overruns: 0)" after a return
+L_GRAPH = 11  # set by a reader: the line's text is graph text, to be classified here
+
+CHUNK_LINES = 1 << 17
+MAX_EXAMPLES = 20
+
+# The graph text after the prologue columns and the indent.  Names are "everything before '('"
+# (%ps output: symbol, symbol.isra.0, 0xffffffff81000000, "sym [mod]"); see
+# kernel/trace/trace_functions_graph.c print_graph_entry_leaf()/print_graph_entry_nested()/
+# print_graph_return(); retval/retaddr comments from print_graph_retval() (6.5+, 6.13+).
+GRAPH_TEXT_RX = (
+    r"^(?:"
+    r"(?P<fn>[^\s(){}/][^\s(){}]*)(?: \[(?P<mod>[^\]\s]+)\])?\((?P<args>.*?)\)(?P<open>;| \{)"
+    r"(?: /\* (?P<fcmt>.*?) \*/)?"
+    r"|(?P<close>\})(?: /\* (?P<tail>.*?) \*/)?"
+    r"|/\* (?P<cmt>.*?) \*/"
+    r"|(?P<arrow>==========>|<==========)(?: \|)?"
+    r"|CPU:(?P<lcpu>\d+) \[(?:LOST(?: (?P<lcnt>\d+))? EVENTS|(?P<dcnt>\d+ )?EVENTS DROPPED)\]"
+    r"|(?P<bfrom>\S[^=]*?)-(?P<bfpid>\d+) +=> +(?P<bto>\S[^=]*?)-(?P<btpid>\d+)"
+    r"|\((?P<ovr>Overruns): (?P<novr>\d+)\)"
+    r"|(?P<dash>-{20,})"
+    r") *\r?$"
+)
+
+# Fields of the events the later stages read, as the kernel prints them (TP_printk of
+# include/trace/events/sched.h, irq.h) and as trace-cmd's plugins print them
+# (trace-cmd lib/trace-cmd/plugins / libtraceevent plugins/plugin_sched_switch.c).
+_INT = "int"
+_STR = "str"
+EVENT_FIELD_RX: dict[str, list[str]] = {
+    "sched_switch": [
+        r"^prev_comm=(?P<prev_comm>.*?) prev_pid=(?P<prev_pid>-?\d+) prev_prio=(?P<prev_prio>-?\d+)"
+        r" prev_state=(?P<prev_state>\S+) ==> next_comm=(?P<next_comm>.*?) next_pid=(?P<next_pid>-?\d+)"
+        r" next_prio=(?P<next_prio>-?\d+)",
+        # trace-cmd plugin_sched_switch.c: "prev:pid [prio] S ==> next:pid [prio]"
+        r"^(?P<prev_comm>.*?):(?P<prev_pid>-?\d+) \[(?P<prev_prio>-?\d+)\] (?P<prev_state>\S+) ==>"
+        r" (?P<next_comm>.*?):(?P<next_pid>-?\d+) \[(?P<next_prio>-?\d+)\]",
+    ],
+    "sched_wakeup": [
+        r"^comm=(?P<comm>.*?) pid=(?P<pid>-?\d+) prio=(?P<prio>-?\d+)(?: success=\d+)?"
+        r"(?: target_cpu=(?P<target_cpu>\d+))?",
+        r"^(?P<comm>.*?):(?P<pid>-?\d+) \[(?P<prio>-?\d+)\](?: success=\d+)?(?: CPU:(?P<target_cpu>\d+))?",
+    ],
+    "sched_migrate_task": [
+        r"^comm=(?P<comm>.*?) pid=(?P<pid>-?\d+) prio=(?P<prio>-?\d+) orig_cpu=(?P<orig_cpu>\d+)"
+        r" dest_cpu=(?P<dest_cpu>\d+)",
+    ],
+    "irq_handler_entry": [r"^irq=(?P<irq>-?\d+) name=(?P<name>.*?) *$"],
+    "irq_handler_exit": [r"^irq=(?P<irq>-?\d+) ret=(?P<ret>\w+)"],
+    "softirq_entry": [r"^vec=(?P<vec>\d+)"],
+}
+for _alias in ("sched_wakeup_new", "sched_waking"):
+    EVENT_FIELD_RX[_alias] = EVENT_FIELD_RX["sched_wakeup"]
+for _alias in ("softirq_exit", "softirq_raise"):
+    EVENT_FIELD_RX[_alias] = EVENT_FIELD_RX["softirq_entry"]
+STRING_FIELDS = {"prev_comm", "prev_state", "next_comm", "comm", "name"}
+
+# An event name at the start of a comment: "sched_switch: …".  trace_printk messages are printed
+# without a name (kernel/trace/trace_output.c trace_print_print/bprint), so a comment whose text
+# does not start like this is a PRINT event.  A trace_printk text that happens to look like
+# "word_word: …" cannot be told apart from an event; we require an underscore in the name.
+EVENT_NAME_RX = r"^(?P<ename>[a-z][a-z0-9]*_[a-z0-9_]*): (?P<etext>.*)$"
+
+
+def split_lines(data: Any) -> tuple[pa.Array, np.ndarray]:
+    """The input as an Arrow ``large_string`` array of lines (zero-copy) and each line's start."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    n = len(buf)
+    nl = np.flatnonzero(buf == 10)
+    ends = nl + 1
+    if n and (len(nl) == 0 or nl[-1] != n - 1):
+        ends = np.append(ends, n)
+    offsets = np.empty(len(ends) + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends
+    arr = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
+    return arr, offsets[:-1]
+
+
+def map_chunks(arr: pa.Array, fn: Callable[[pa.Array], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Apply ``fn`` to slices of ``arr`` on a thread pool and concatenate the column dicts."""
+    n = len(arr)
+    bounds = list(range(0, n, CHUNK_LINES)) or [0]
+    slices = [arr.slice(b, min(CHUNK_LINES, n - b)) for b in bounds]
+    workers = min(len(slices), os.cpu_count() or 1, 4)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            parts = list(ex.map(fn, slices))
+    else:
+        parts = [fn(s) for s in slices]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def group(st: Any, name: str) -> pa.Array:
+    return st.field(name)
+
+
+def nonempty(a: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(pc.greater(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False))
+
+
+def to_int(a: pa.Array, null: int = -1) -> np.ndarray:
+    """Decimal strings → int64 (empty / missing → ``null``)."""
+    a = pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, a.type), a)
+    return np.asarray(pc.fill_null(pc.cast(a, pa.int64()), null).to_numpy(zero_copy_only=False))
+
+
+def frac_to_ns(ints: pa.Array, fracs: pa.Array, unit_ns: int) -> np.ndarray:
+    """``<int>.<frac>`` in units of ``unit_ns`` → int64 ns, exact (no float); -1 when empty."""
+    i = to_int(ints)
+    f = to_int(fracs, 0)
+    flen = np.asarray(pc.binary_length(fracs).to_numpy(zero_copy_only=False), dtype=np.int64)
+    scale = np.array([10**k for k in range(19)], dtype=np.int64)
+    digits = len(str(unit_ns)) - 1  # unit_ns is a power of ten
+    shift = digits - flen
+    out = i * unit_ns
+    pos = shift >= 0
+    out[pos] += f[pos] * scale[np.clip(shift[pos], 0, 18)]
+    neg = ~pos
+    out[neg] += f[neg] // scale[np.clip(-shift[neg], 0, 18)]
+    out[i < 0] = -1
+    return out
+
+
+def duration_ns(s: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Printed µs durations ("12.345", "123456.7", "1234567") → (ns, resolution ns); -1 when empty.
+
+    The kernel prints at most 7 significant digits and truncates (trace_functions_graph.c
+    print_graph_duration()), so "12345.67" means 12345670..12345679 ns: resolution 10 ns.
+    """
+    parts = pc.extract_regex(s, r"^(?P<i>\d*)(?:\.(?P<f>\d*))?")
+    ints, fracs = group(parts, "i"), group(parts, "f")
+    ns = frac_to_ns(ints, fracs, 1000)
+    flen = np.asarray(pc.fill_null(pc.binary_length(fracs), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    res = 10 ** np.clip(3 - flen, 0, 3)
+    res[ns < 0] = -1
+    return ns, res
+
+
+def encode(a: pa.Array, pool: StringPool, strip: bool = False) -> np.ndarray:
+    """Strings → int32 pool codes ('' and null → -1); Python work per distinct string only."""
+    if strip:
+        a = pc.utf8_trim_whitespace(a)
+    a = pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, a.type), a)
+    d = pc.dictionary_encode(a)
+    if isinstance(d, pa.ChunkedArray):
+        d = d.combine_chunks()
+    values = d.dictionary.cast(pa.large_binary()).to_pylist()
+    mapping = np.array([pool.code(v.decode("utf-8", "replace")) for v in values] + [-1], dtype=np.int32)
+    idx = np.asarray(pc.fill_null(d.indices, len(values)).to_numpy(zero_copy_only=False))
+    return mapping[idx]
+
+
+def parse_retval(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Return-value text ("-22", "0x0", "0xffffffea", "true") → (int64, valid).
+
+    Parsed per distinct value; hex is read as unsigned 64-bit and stored two's complement.
+    Anything else (the 6.18-era ``ret=true``) is kept as not-a-number (valid False).
+    """
+    d = pc.dictionary_encode(a)
+    values = d.dictionary.to_pylist()
+    val = np.zeros(len(values) + 1, dtype=np.int64)
+    ok = np.zeros(len(values) + 1, dtype=bool)
+    for k, v in enumerate(values):
+        try:
+            x = int(v, 16) if v.lower().startswith(("0x", "-0x")) else int(v, 10)
+        except (ValueError, AttributeError):
+            continue
+        val[k] = np.int64(np.uint64(x & 0xFFFFFFFFFFFFFFFF).astype(np.int64)) if x >= 0 else x
+        ok[k] = True
+    idx = np.asarray(pc.fill_null(d.indices, len(values)).to_numpy(zero_copy_only=False))
+    return val[idx], ok[idx]
+
+
+# Latency-format letters → common_flags bits (kernel/trace/trace_output.c trace_print_lat_fmt()).
+_IRQ_LETTER = {
+    ord("d"): schema.TRACE_FLAG_IRQS_OFF,
+    ord("D"): schema.TRACE_FLAG_IRQS_OFF | schema.TRACE_FLAG_BH_OFF,
+    ord("b"): schema.TRACE_FLAG_BH_OFF,
+    ord("X"): schema.TRACE_FLAG_IRQS_NOSUPPORT,
+}
+_RESCHED_LETTER = {
+    ord("N"): schema.TRACE_FLAG_NEED_RESCHED | schema.TRACE_FLAG_PREEMPT_RESCHED,
+    ord("n"): schema.TRACE_FLAG_NEED_RESCHED,
+    ord("p"): schema.TRACE_FLAG_PREEMPT_RESCHED,
+}
+_CTX_LETTER = {
+    ord("Z"): schema.TRACE_FLAG_NMI | schema.TRACE_FLAG_HARDIRQ,
+    ord("z"): schema.TRACE_FLAG_NMI,
+    ord("H"): schema.TRACE_FLAG_HARDIRQ | schema.TRACE_FLAG_SOFTIRQ,
+    ord("h"): schema.TRACE_FLAG_HARDIRQ,
+    ord("s"): schema.TRACE_FLAG_SOFTIRQ,
+}
+
+
+def _lut(d: dict[int, int]) -> np.ndarray:
+    t = np.zeros(256, dtype=np.int16)
+    for k, v in d.items():
+        t[k] = v
+    return t
+
+
+_LUTS = (_lut(_IRQ_LETTER), _lut(_RESCHED_LETTER), _lut(_CTX_LETTER))
+
+
+def _hexval(c: np.ndarray) -> np.ndarray:
+    out = np.full(c.shape, -1, dtype=np.int16)
+    d = (c >= 48) & (c <= 57)
+    out[d] = c[d] - 48
+    h = (c >= 97) & (c <= 102)
+    out[h] = c[h] - 87
+    return out
+
+
+def latency_flags(lat: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latency columns ("dNs1.") → (flags, preempt, irqctx); -1 where there are none.
+
+    Positions: irqs-off, need-resched, hardirq/softirq, preempt depth (hex or '.'), then on
+    ≥5.11 kernels the migrate-disable depth (stored in the high nibble like common_preempt_count).
+    """
+    n = len(lat)
+    has = nonempty(lat)
+    padded = pc.utf8_rpad(pc.fill_null(lat, ""), 5, ".")
+    if isinstance(padded, pa.ChunkedArray):
+        padded = padded.combine_chunks()
+    flags = np.full(n, -1, dtype=np.int16)
+    preempt = np.full(n, -1, dtype=np.int16)
+    if n and has.any():
+        bufs = padded.buffers()
+        offs = np.frombuffer(bufs[1], dtype=np.int64)[padded.offset : padded.offset + n + 1]
+        b = np.frombuffer(bufs[2], dtype=np.uint8)
+        starts = offs[:-1]
+        c = np.stack([b[starts + k] for k in range(5)], axis=1)
+        f = _LUTS[0][c[:, 0]] | _LUTS[1][c[:, 1]] | _LUTS[2][c[:, 2]]
+        p0 = np.clip(_hexval(c[:, 3]), 0, 15)
+        p1 = np.clip(_hexval(c[:, 4]), 0, 15)
+        flags[has] = f[has]
+        preempt[has] = (p0 | (p1 << 4))[has]
+    irq = schema.irqctx_from_flags(flags)
+    return flags, preempt, irq
+
+
+def parse_graph_text(text: pa.Array) -> dict[str, Any]:
+    """Classify graph texts (everything after the prologue and the indent); arrow + numpy out."""
+    m = pc.extract_regex(text, GRAPH_TEXT_RX)
+    ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False))
+    kind = np.full(len(text), L_UNPARSED, dtype=np.int8)
+    fn = nonempty(group(m, "fn")) & ok
+    opn = np.asarray(pc.fill_null(pc.equal(group(m, "open"), ";"), False).to_numpy(zero_copy_only=False))
+    kind[fn & ~opn] = L_ENTRY
+    kind[fn & opn] = L_LEAF
+    kind[nonempty(group(m, "close")) & ok] = L_EXIT
+    cmt = nonempty(group(m, "cmt")) & ok
+    kind[cmt] = L_EVENT
+    arrow = group(m, "arrow")
+    kind[np.asarray(pc.fill_null(pc.equal(arrow, "==========>"), False).to_numpy(zero_copy_only=False))] = L_ARROW_IN
+    kind[np.asarray(pc.fill_null(pc.equal(arrow, "<=========="), False).to_numpy(zero_copy_only=False))] = L_ARROW_OUT
+    kind[nonempty(group(m, "lcpu")) & ok] = L_LOST
+    kind[nonempty(group(m, "bfpid")) & ok] = L_BANNER
+    kind[nonempty(group(m, "ovr")) & ok] = L_OVERRUN
+    kind[nonempty(group(m, "dash")) & ok] = L_IGNORED
+    return {"m": m, "kind": kind}
+
+
+@dataclass
+class Lines:
+    """Per-line results of a reader, before expansion into event rows (all arrays per line)."""
+
+    n: int
+    kind: np.ndarray  # L_* per line
+    ts: np.ndarray  # ns, -1 unknown
+    cpu: np.ndarray
+    pid: np.ndarray
+    comm: np.ndarray  # pool codes
+    flags: np.ndarray
+    preempt: np.ndarray
+    irqctx: np.ndarray
+    depth: np.ndarray
+    duration: np.ndarray
+    dur_res: np.ndarray
+    text: pa.Array  # graph text / event text per line (for the second-stage regexes)
+    event: np.ndarray | None = None  # report: pool code of the record's event name
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
+    return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
+
+
+def build_event_table(
+    lines: Lines, pool: StringPool, meta: TraceMeta, *, path: str, banners_fill: bool = True
+) -> EventTable:
+    """Expand per-line results into the event table (see the module docstring)."""
+    kind = lines.kind
+    n = lines.n
+    g = parse_graph_text(lines.text)
+    m = g["m"]
+    gkind = g["kind"]
+    # Lines the reader marked L_GRAPH take the text classification; event records of a report
+    # (kind L_EVENT already, with their own text) keep theirs.
+    kind = np.where(kind == L_GRAPH, gkind, kind).astype(np.int8)
+    lineno = np.arange(1, n + 1, dtype=np.int64)
+
+    # ---- function names, modules, return values, tails -------------------------------------
+    fn = group(m, "fn")
+    tail = group(m, "tail")
+    # "} /* f = -22 */", "} /* f ret=-22 */", "} /* f [mod] */"
+    tparts = pc.extract_regex(
+        tail, r"^(?P<tfn>[^\s\[=]+)(?: \[(?P<tmod>[^\]\s]+)\])?(?: = (?P<tr1>\S+)| ret=(?P<tr2>\S+))?"
+    )
+    has_tail = nonempty(group(tparts, "tfn")) & (kind == L_EXIT)
+    fname = pc.if_else(pa.array(has_tail), group(tparts, "tfn"), fn)
+    mname = pc.if_else(pa.array(has_tail), group(tparts, "tmod"), group(m, "mod"))
+    func = encode(fname, pool)
+    module = encode(mname, pool)
+    # leaf/entry comment: "= -22", "ret=0x0", "<-caller+0x6c/0xb0 ret=0x0", "<-caller+0x6c/0xb0"
+    fparts = pc.extract_regex(group(m, "fcmt"), r"(?:^= (?P<r1>\S+)|(?:^| )ret=(?P<r2>\S+))")
+    rtext = pc.binary_join_element_wise(
+        pc.fill_null(group(tparts, "tr1"), ""),
+        pc.fill_null(group(tparts, "tr2"), ""),
+        pc.fill_null(group(fparts, "r1"), ""),
+        pc.fill_null(group(fparts, "r2"), ""),
+        pa.scalar("", pa.large_string()),
+    )
+    rhas = nonempty(rtext)
+    retval = np.zeros(n, dtype=np.int64)
+    retok = np.zeros(n, dtype=bool)
+    if rhas.any():
+        sel = np.flatnonzero(rhas)
+        v, ok = parse_retval(pc.take(rtext, pa.array(sel)))
+        retval[sel] = v
+        retok[sel] = ok
+
+    # ---- banners: which task runs on a CPU when the lines have no proc column ---------------
+    pid = lines.pid.copy()
+    comm = lines.comm.copy()
+    cpu = lines.cpu
+    bsel = np.flatnonzero(kind == L_BANNER)
+    if banners_fill and len(bsel):
+        bfrom_pid = to_int(pc.take(group(m, "bfpid"), pa.array(bsel))).astype(np.int32)
+        bto_pid = to_int(pc.take(group(m, "btpid"), pa.array(bsel))).astype(np.int32)
+        bfrom_comm = encode(pc.take(group(m, "bfrom"), pa.array(bsel)), pool, strip=True)
+        bto_comm = encode(pc.take(group(m, "bto"), pa.array(bsel)), pool, strip=True)
+        need = pid < 0
+        for c in np.unique(cpu[bsel]):  # loop over CPUs
+            bl = bsel[cpu[bsel] == c]
+            bi = np.flatnonzero(cpu[bsel] == c)
+            rows = np.flatnonzero((cpu == c) & need)
+            k = np.searchsorted(bl, rows, side="right") - 1
+            before = k < 0
+            kk = np.clip(k, 0, None)
+            pid[rows] = np.where(before, bfrom_pid[bi[0]], bto_pid[bi[kk]])
+            comm[rows] = np.where(before, bfrom_comm[bi[0]], bto_comm[bi[kk]])
+
+    # ---- overruns: " (Overruns: N)" belongs to the return just above -------------------------
+    overrun_line = np.full(n, -1, dtype=np.int64)
+    osel = np.flatnonzero(kind == L_OVERRUN)
+    if len(osel):
+        vals = to_int(pc.take(group(m, "novr"), pa.array(osel)))
+        prev = osel - 1
+        okp = (prev >= 0) & (kind[np.clip(prev, 0, None)] == L_EXIT)
+        overrun_line[prev[okp]] = vals[okp]
+
+    # ---- expand lines into rows ------------------------------------------------------------
+    rowkind = np.isin(kind, (L_ENTRY, L_EXIT, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
+    nrep = rowkind.astype(np.int64) + (kind == L_LEAF) * 2
+    src = np.repeat(np.arange(n), nrep)
+    # second row of a leaf = its exit
+    first = np.ones(len(src), dtype=bool)
+    if len(src):
+        first[1:] = src[1:] != src[:-1]
+    lk = kind[src]
+    is_leaf = lk == L_LEAF
+    is_entry = (lk == L_ENTRY) | (is_leaf & first)
+    is_exit = (lk == L_EXIT) | (is_leaf & ~first)
+    nrows = len(src)
+    cols = schema.empty_columns(schema.EVENT_COLUMNS, nrows)
+    ts_line = lines.ts
+    cols["ts"] = ts_line[src]
+    cols["cpu"] = cpu[src]
+    cols["pid"] = pid[src]
+    cols["comm"] = comm[src]
+    cols["flags"] = lines.flags[src]
+    cols["preempt"] = lines.preempt[src]
+    cols["irqctx"] = lines.irqctx[src]
+    cols["pos"] = lineno[src]
+    fg = is_entry | is_exit
+    cols["func"] = np.where(fg, func[src], -1)
+    cols["module"] = np.where(fg, module[src], -1)
+    cols["depth"] = np.where(fg, lines.depth[src], -1)
+    dur = lines.duration[src]
+    cols["duration"] = np.where(is_exit, dur, -1)
+    cols["overrun"] = np.where(is_exit, overrun_line[src], -1)
+    cols["retval"] = np.where(is_exit & retok[src], retval[src], 0)
+    ef = np.zeros(nrows, dtype=np.uint8)
+    ef[is_exit & retok[src]] |= np.uint8(EventFlag.HAS_RETVAL)
+    ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
+    ef[is_exit & has_tail[src]] |= np.uint8(EventFlag.TEXT_TAIL)
+    leaf_exit = is_leaf & ~first
+    derive = leaf_exit & (cols["ts"] >= 0) & (dur >= 0)
+    cols["ts"][leaf_exit] = -1
+    cols["ts"][derive] = ts_line[src][derive] + dur[derive]
+    ef[derive] |= np.uint8(EventFlag.TS_DERIVED)
+
+    # kinds and event names
+    e_entry = pool.code("funcgraph_entry")
+    e_exit = pool.code("funcgraph_exit")
+    kcol = np.zeros(nrows, dtype=np.int8)
+    ecol = np.full(nrows, -1, dtype=np.int32)
+    kcol[is_entry] = EventKind.FG_ENTRY
+    ecol[is_entry] = e_entry
+    kcol[is_exit] = EventKind.FG_EXIT
+    ecol[is_exit] = e_exit
+    ain = lk == L_ARROW_IN
+    aout = lk == L_ARROW_OUT
+    kcol[ain] = EventKind.IRQ_ARROW_IN
+    ecol[ain] = pool.code("irq_arrow_in")
+    kcol[aout] = EventKind.IRQ_ARROW_OUT
+    ecol[aout] = pool.code("irq_arrow_out")
+
+    # ---- a bare "}": the function of the newest unclosed "{" at that depth on that CPU -------
+    # Sort the nested entries and the untailed exits by (cpu, depth, row) and forward fill the
+    # entry's row; an exit right after another exit in its group has no open entry.
+    bare = is_exit & ~is_leaf & (cols["func"] < 0)
+    nested = is_entry & ~is_leaf
+    cand = np.flatnonzero(bare | nested)
+    if bare.any() and len(cand):
+        order = np.lexsort((cand, cols["depth"][cand], cols["cpu"][cand]))
+        c = cand[order]
+        gkey_c = cols["cpu"][c].astype(np.int64)
+        gkey_d = cols["depth"][c].astype(np.int64)
+        newgrp = np.ones(len(c), dtype=bool)
+        newgrp[1:] = (gkey_c[1:] != gkey_c[:-1]) | (gkey_d[1:] != gkey_d[:-1])
+        isent = nested[c]
+        # index (in c) of the last entry at or before each position, reset per group
+        idx = np.where(isent, np.arange(len(c)), -1)
+        grpstart = np.maximum.accumulate(np.where(newgrp, np.arange(len(c)), 0))
+        last_ent = np.maximum.accumulate(idx)
+        valid = last_ent >= grpstart
+        # the entry must be the element right before (an exit in between already closed it)
+        prev_is_ent = np.zeros(len(c), dtype=bool)
+        prev_is_ent[1:] = isent[:-1] & ~newgrp[1:]
+        take = ~isent & valid & prev_is_ent
+        rows_exit = c[take]
+        rows_ent = c[last_ent[take]]
+        cols["func"][rows_exit] = cols["func"][rows_ent]
+        cols["module"][rows_exit] = cols["module"][rows_ent]
+        ef[rows_exit] |= np.uint8(EventFlag.FUNC_FROM_DEPTH)
+    cols["eflags"] = ef
+
+    # ---- other events: comments "/* name: text */", trace_printk, report records --------------
+    ev = lk == L_EVENT
+    fields: dict[str, FieldTable] = {}
+    if ev.any():
+        evrows = np.flatnonzero(ev)
+        evlines = src[evrows]
+        if lines.event is not None:
+            # report records carry their name; their text is the whole rest of the line
+            names = lines.event[evlines]
+            etext = pc.take(lines.text, pa.array(evlines))
+        else:
+            ctext = pc.take(group(m, "cmt"), pa.array(evlines))
+            em = pc.extract_regex(ctext, EVENT_NAME_RX)
+            has_name = nonempty(group(em, "ename"))
+            names = np.where(has_name, encode(group(em, "ename"), pool), pool.code("print"))
+            etext = pc.if_else(pa.array(has_name), group(em, "etext"), ctext)
+        ecol[evrows] = names
+        for code in np.unique(names):
+            name = pool[int(code)] or ""
+            k = schema.kind_of(name)
+            sel = names == code
+            kcol[evrows[sel]] = k
+            rxs = EVENT_FIELD_RX.get(name)
+            if rxs:
+                ft = _parse_fields(pc.filter(etext, pa.array(sel)), evrows[sel], rxs, pool)
+                if ft is not None:
+                    fields[name] = ft
+        if lines.event is None:
+            # print events keep their message as a field (string code)
+            sel = names == pool.code("print")
+            if sel.any():
+                fields["print"] = FieldTable(
+                    evrows[sel], {"buf": encode(pc.filter(etext, pa.array(sel)), pool)}, {"buf"}
+                )
+    cols["kind"] = kcol
+    cols["event"] = ecol
+    # irqctx stays unknown without latency flags
+
+    # ---- lost events -----------------------------------------------------------------------
+    lsel = np.flatnonzero(kind == L_LOST)
+    lost = LostTable({}, pool)
+    if len(lsel):
+        lcpu = to_int(pc.take(group(m, "lcpu"), pa.array(lsel))).astype(np.int16)
+        cnt_l = to_int(pc.take(group(m, "lcnt"), pa.array(lsel)))
+        dcnt = pc.utf8_trim_whitespace(pc.take(group(m, "dcnt"), pa.array(lsel)))
+        cnt_d = to_int(dcnt)
+        count = np.where(cnt_l >= 0, cnt_l, cnt_d)
+        # first row after the gap on that CPU
+        lrow = np.full(len(lsel), -1, dtype=np.int64)
+        first_row_of_line = np.searchsorted(src, np.arange(n + 1))
+        for c in np.unique(lcpu):  # loop over CPUs
+            rows_c = np.flatnonzero(cols["cpu"] == c)
+            ii = np.flatnonzero(lcpu == c)
+            start = first_row_of_line[lsel[ii]]
+            k = np.searchsorted(rows_c, start)
+            has = k < len(rows_c)
+            lrow[ii[has]] = rows_c[k[has]]
+        lts = np.where(lrow >= 0, cols["ts"][np.clip(lrow, 0, None)], -1) if nrows else np.full(len(lsel), -1)
+        lost = LostTable(
+            {
+                "cpu": lcpu,
+                "row": lrow,
+                "ts": lts,
+                "count": count,
+                "pos": lineno[lsel],
+                "source": np.full(len(lsel), LostSource.TEXT, dtype=np.int8),
+            },
+            pool,
+        )
+        known = count[count >= 0].sum()
+        meta.warn(
+            f"{len(lsel)} lost-event gap(s) in the text ({int(known)} events counted"
+            + (", some without a count)" if (count < 0).any() else ")"),
+            path,
+            int(known) if (count >= 0).all() else -1,
+        )
+
+    # ---- what was not understood ---------------------------------------------------------------
+    bad = np.flatnonzero(kind == L_UNPARSED)
+    meta.lines_total = n
+    meta.lines_unparsed = len(bad)
+    if len(bad):
+        ex = bad[:MAX_EXAMPLES]
+        raw = pc.take(lines.extra["raw"], pa.array(ex)).cast(pa.large_binary()).to_pylist()
+        meta.unparsed_examples = [
+            (int(i) + 1, r.decode("utf-8", "replace").rstrip("\r\n")) for i, r in zip(ex, raw)
+        ]
+        meta.warn(
+            f"{len(bad)} line(s) not understood (first at line {int(bad[0]) + 1}: "
+            f"{meta.unparsed_examples[0][1][:80]!r})",
+            path,
+            len(bad),
+        )
+    res = lines.dur_res[(kind == L_EXIT) | (kind == L_LEAF)]
+    res = res[res > 0]
+    meta.duration_resolution_ns = int(res.max()) if len(res) else 1
+    meta.options["duration_precision"] = (
+        "printed durations have at most 7 significant digits and are truncated: "
+        "per row resolution 1 ns (<10 ms), 10 ns, 100 ns or 1000 ns (>= 1 s)"
+    )
+    return EventTable(cols, pool, fields=fields, lost=lost, meta=meta)
+
+
+def _parse_fields(etext: pa.Array, rows: np.ndarray, rxs: list[str], pool: StringPool) -> FieldTable | None:
+    """Fields of one event type from its printed text (first regex that matches wins)."""
+    n = len(rows)
+    if n == 0:
+        return None
+    cols: dict[str, np.ndarray] = {}
+    done = np.zeros(n, dtype=bool)
+    for rx in rxs:
+        mm = pc.extract_regex(etext, rx)
+        ok = np.asarray(pc.is_valid(mm).to_numpy(zero_copy_only=False)) & ~done
+        if not ok.any():
+            continue
+        for name in [f.name for f in mm.type]:
+            a = group(mm, name)
+            if name in STRING_FIELDS:
+                v = encode(a, pool)
+                dflt = -1
+                dt: Any = np.int32
+            elif name == "ret":
+                # irq_handler_exit prints ret=handled/unhandled (include/trace/events/irq.h)
+                s = np.asarray(pc.fill_null(a, "").to_numpy(zero_copy_only=False), dtype=object)
+                v = np.where(s == "handled", 1, np.where(s == "unhandled", 0, -1)).astype(np.int64)
+                num = to_int(pc.if_else(pc.match_substring_regex(a, r"^-?\d+$"), a, pa.scalar("", a.type)))
+                v = np.where(v >= 0, v, num)
+                dflt, dt = -1, np.int64
+            else:
+                v = to_int(a)
+                dflt, dt = -1, np.int64
+            col = cols.setdefault(name, np.full(n, dflt, dtype=dt))
+            col[ok] = v[ok]
+        done |= ok
+    return FieldTable(rows.astype(np.int64), cols, {k for k in cols if k in STRING_FIELDS})

@@ -1,0 +1,143 @@
+"""Reader of the kernel's function_graph text (``/sys/kernel/tracing/trace``, ``trace_pipe``).
+
+One RE2 regex cuts each line into the optional prologue columns, in the kernel's order
+(kernel/trace/trace_functions_graph.c print_graph_prologue() and print_graph_duration())::
+
+    [abstime " |  "][cpu ") "][comm-pid " | "][lat flags " | "][overhead+duration "|  "][indent][text]
+
+Every column is optional *per line*, so files that switch options half-way (perf-tools example
+files hold several traces with different columns, separated by prose) need no dialect
+detection.  The graph text is then classified by :mod:`._textlines`.  Lines starting with ``#``
+(the header) and blank lines are skipped; anything else that is not understood is counted in
+``meta.lines_unparsed`` with examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import TraceFormatError
+from ..source import Source
+from ..table import EventTable, StringPool, TraceMeta
+from . import _textlines as tl
+
+PROLOGUE_RX = (
+    r"^(?: *(?P<abs_s>\d+)\.(?P<abs_f>\d+) \|  )?"  # funcgraph-abstime "%5lu.%06lu |  "
+    r"(?: *(?P<cpu>\d+)\) )?"  # funcgraph-cpu " %*d) "
+    r"(?: *(?P<comm>[^ |][^|]*?)-(?P<pid>\d+) *\| )?"  # funcgraph-proc, centred in 14 columns
+    r"(?: (?P<lat>[.a-zA-Z0-9]{4,6}) \| )?"  # latency-format flags
+    # overhead mark + duration (7 significant digits) or the 14-space filler, then "|  "
+    r"(?:(?:(?P<ovh>[+!#*@$])| ) (?: *(?P<dur>\d+(?:\.\d+)?) us *| +)\|  )?"
+    r"(?P<ind> *)(?P<text>.*)"
+)
+
+
+def _prologue(chunk: pa.Array) -> dict[str, Any]:
+    m = pc.extract_regex(chunk, PROLOGUE_RX)
+    g = tl.group
+    # header / blank lines
+    stripped = pc.utf8_trim_whitespace(chunk)
+    blank = np.asarray(pc.equal(pc.binary_length(stripped), 0).to_numpy(zero_copy_only=False))
+    hdr = np.asarray(pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False))
+    kind = np.full(len(chunk), tl.L_GRAPH, dtype=np.int8)
+    kind[blank | hdr] = tl.L_IGNORED
+    dur, res = tl.duration_ns(g(m, "dur"))
+    out = {
+        "kind": kind,
+        "ts": tl.frac_to_ns(g(m, "abs_s"), g(m, "abs_f"), 1_000_000_000),
+        "cpu": tl.to_int(g(m, "cpu")).astype(np.int16),
+        "pid": tl.to_int(g(m, "pid")).astype(np.int32),
+        "depth": (np.asarray(pc.binary_length(g(m, "ind")).to_numpy(zero_copy_only=False)) // 2).astype(np.int32),
+        "dur": dur,
+        "res": res,
+        "has_proc": tl.nonempty(g(m, "pid")),
+        "has_lat": tl.nonempty(g(m, "lat")),
+        "has_dur": tl.nonempty(g(m, "dur")),
+    }
+    return {"np": out, "comm": g(m, "comm"), "lat": g(m, "lat"), "text": g(m, "text")}
+
+
+def parse_ftrace_text(source: Source | Any) -> EventTable:
+    """Parse kernel function_graph text into an EventTable (rows in line order)."""
+    name = getattr(source, "name", "<input>")
+    data = source.data if isinstance(source, Source) else source
+    arr, _starts = tl.split_lines(data)
+    if len(arr) == 0:
+        raise TraceFormatError("empty input", path=name)
+    pool = StringPool()
+    parts: list[dict[str, Any]] = []
+    bounds = list(range(0, len(arr), tl.CHUNK_LINES))
+    slices = [arr.slice(b, min(tl.CHUNK_LINES, len(arr) - b)) for b in bounds]
+    if len(slices) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as ex:
+            parts = list(ex.map(_prologue, slices))
+    else:
+        parts = [_prologue(s) for s in slices]
+    cols = {k: np.concatenate([p["np"][k] for p in parts]) for k in parts[0]["np"]}
+    comm_a = tl._concat_arrays([p["comm"] for p in parts])
+    lat_a = tl._concat_arrays([p["lat"] for p in parts])
+    text_a = tl._concat_arrays([p["text"] for p in parts])
+    flags, preempt, irq = tl.latency_flags(lat_a)
+    comm = tl.encode(comm_a, pool, strip=True)
+    meta = TraceMeta(path=name, format="kernel-text")
+    lines = tl.Lines(
+        n=len(arr),
+        kind=cols["kind"],
+        ts=cols["ts"],
+        cpu=cols["cpu"],
+        pid=cols["pid"],
+        comm=comm,
+        flags=flags,
+        preempt=preempt,
+        irqctx=irq,
+        depth=cols["depth"],
+        duration=cols["dur"],
+        dur_res=cols["res"],
+        text=text_a,
+        extra={"raw": arr},
+    )
+    table = tl.build_event_table(lines, pool, meta, path=name)
+    _finish_meta(table, cols, name)
+    return table
+
+
+def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> None:
+    meta = table.meta
+    kinds = table["kind"]
+    fg = (kinds == 1) | (kinds == 2)
+    if not fg.any() and not (kinds > 0).any():
+        raise TraceFormatError(
+            f"not function_graph text: none of {meta.lines_total} lines is a function_graph line", path=name
+        )
+    ts = table["ts"]
+    meta.ts_known = bool(fg.any() and (ts[fg] >= 0).all())
+    if not meta.ts_known and (ts >= 0).any():
+        meta.warn("only part of the text has an abstime column; order by row, not ts", name)
+    meta.ts_resolution_ns = 1000
+    cpu = table["cpu"]
+    meta.ncpus = int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0
+    graph = np.isin(cols["kind"], (tl.L_GRAPH,))
+    have = []
+    if (table["ts"] >= 0).any():
+        have.append("abstime")
+    if (cpu >= 0).any():
+        have.append("cpu")
+    if cols["has_proc"].any():
+        have.append("proc")
+    if cols["has_lat"].any():
+        have.append("latency")
+    if cols["has_dur"].any():
+        have.append("duration")
+    if (table["eflags"] & 0x04).any():
+        have.append("tail")
+    if (table["overrun"] >= 0).any():
+        have.append("overrun")
+    meta.detail = "+".join(have) + " columns" if have else "no context columns"
+    meta.options["text_columns"] = have
+    del graph
