@@ -1,0 +1,426 @@
+"""The benchmark harness behind ``bench/run`` and ``python -m bench`` (issue 7).
+
+For each target it prints the measured figure, the baseline measured in the same run on the
+same input, and the ratio:
+
+* P1  ``fgraph hist FILE --func X`` on a >= 10M-event trace.dat vs ``trace-cmd report FILE``
+      (goal: >= 10x faster);
+* P2  kernel function_graph text end to end (parse, rebuild, hist) in MB/s vs a plain Python
+      ``re`` loop that only matches each line (goal: >= 100 MB/s and >= 2x);
+* P3  peak RSS / trace.dat size (goal: <= 1.5) and time at 1x/2x/4x/8x sizes (goal: linear);
+* cold start: ``fgraph --help`` (< 0.5 s) and a small trace answered (< 1 s), interpreter
+  start included.
+
+Every figure comes from a child process: wall time from ``time.perf_counter`` around it, peak
+RSS from ``os.wait4``'s rusage of that child alone.  Inputs are generated from real vm61 pages
+into ``bench/out/`` (git-ignored) and reused while their parameters are unchanged.
+``--quick`` runs a small version in a few seconds (used by tests/test_bench_harness.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import gen_text  # noqa: E402
+import gen_tracedat  # noqa: E402
+
+CORPUS = Path(os.environ.get("FGRAPH_CORPUS", ROOT.parent / "shared" / "corpus"))
+VM61 = CORPUS / "vm61"
+
+# Templates: the biggest real captures with deep vfs_write/vfs_fsync_range graphs.
+DAT_TEMPLATE = VM61 / "fsync.dat"
+TEXT_TEMPLATE = VM61 / "fsync.abstime_proc_tail.txt.zst"
+FUNC = "vfs_write"
+SMALL_DAT = VM61 / "btrfs_read.dat"
+SMALL_FUNC = "vfs_read"
+
+# The naive baseline of P2: one regular expression that recognizes a function_graph line with
+# abstime and proc columns, applied line by line (what a quick script would do).
+NAIVE_RE = (
+    rb"^\s*(\d+\.\d+) \|\s+(\d+)\)\s+(.*?)-(\d+)\s+\|\s*([+!#*@$])?\s*(?:(\d+\.\d+) us)?\s*\|"
+    rb"\s(\s*)(\S.*?)(?:\(\)\s*(\{|;))?\s*$"
+)
+NAIVE_SCRIPT = f"""
+import re, sys
+pat = re.compile({NAIVE_RE!r})
+n = m = 0
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        n += 1
+        if pat.match(line):
+            m += 1
+print(n, m)
+"""
+
+
+@dataclass
+class Run:
+    """One child process: what ran, how long, how much memory, and whether it worked."""
+
+    cmd: list[str]
+    wall_s: float
+    maxrss_kb: int
+    rc: int
+    stdout: str = ""
+    stderr_tail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+@dataclass
+class Row:
+    target: str
+    figure: str
+    baseline: str
+    ratio: str
+    goal: str
+    verdict: str  # "pass", "FAIL", "n/a (...)"
+    data: dict = field(default_factory=dict)
+
+
+def run_child(cmd: list[str], *, stdout_to_null: bool = False) -> Run:
+    """Run ``cmd``; wall time and the child's own peak RSS (os.wait4, not RUSAGE_CHILDREN)."""
+    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else so, stderr=se)
+        # wait4 on this pid alone: its rusage is this child's, not the max over all children.
+        _pid, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        so.seek(0)
+        se.seek(0)
+        out, err = so.read(), se.read()
+    return Run(
+        cmd,
+        wall,
+        int(ru.ru_maxrss),
+        p.returncode,
+        out.decode(errors="replace")[-2000:],
+        err.decode(errors="replace").strip()[-400:],
+    )
+
+
+def fgraph_cmd() -> list[str]:
+    exe = shutil.which("fgraph")
+    return [exe] if exe else [sys.executable, "-m", "fgraph"]
+
+
+def best_of(n: int, cmd: list[str], **kw) -> Run:  # type: ignore[no-untyped-def]
+    runs = [run_child(cmd, **kw) for _ in range(max(1, n))]
+    ok = [r for r in runs if r.ok]
+    return min(ok, key=lambda r: r.wall_s) if ok else runs[-1]
+
+
+def _fail_reason(r: Run) -> str:
+    last = r.stderr_tail.splitlines()[-1] if r.stderr_tail else f"exit {r.rc}"
+    return f"n/a (fgraph failed: {last[:120]})"
+
+
+# ------------------------------------------------------------------------------------ inputs
+
+
+def dat_input(copies: int, fmt: str = "v7") -> tuple[Path, int]:
+    """bench/out/fsync_x<copies>.<fmt>.dat, generated once; (path, number of records)."""
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    path = out / f"{DAT_TEMPLATE.stem}_x{copies}.{fmt}.dat"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, int(json.loads(meta.read_text())["events"])
+    r = gen_tracedat.generate(str(DAT_TEMPLATE), str(path), copies=copies, fmt=fmt)
+    meta.write_text(json.dumps({"events": r.events, "copies": r.copies, "bytes": r.bytes}))
+    return path, r.events
+
+
+def text_input(copies: int) -> tuple[Path, int]:
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    path = out / f"{TEXT_TEMPLATE.name.split('.')[0]}_x{copies}.txt"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, int(json.loads(meta.read_text())["lines"])
+    r = gen_text.generate(str(TEXT_TEMPLATE), str(path), copies=copies)
+    meta.write_text(json.dumps({"lines": r.lines, "copies": r.copies, "bytes": r.bytes}))
+    return path, r.lines
+
+
+def copies_for_events(n: int) -> int:
+    per = 203_653  # records in one copy of fsync.dat (both CPUs); exact count comes from the generator
+    return max(1, -(-n // per))
+
+
+# ----------------------------------------------------------------------------------- targets
+
+
+def p1(copies: int, repeat: int) -> Row:
+    path, nev = dat_input(copies)
+    tc = shutil.which("trace-cmd")
+    base = run_child([tc, "report", str(path)], stdout_to_null=True) if tc else None
+    fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
+    data = {"file": str(path), "events": nev, "bytes": path.stat().st_size, "fgraph": asdict(fg)}
+    base_s = (
+        f"trace-cmd report {base.wall_s:.2f} s ({nev / base.wall_s / 1e6:.2f} M ev/s)"
+        if base
+        else "no trace-cmd"
+    )
+    if base:
+        data["tracecmd"] = asdict(base)
+    if not fg.ok:
+        return Row("P1 trace.dat hist", "-", base_s, "-", ">= 10x", _fail_reason(fg), data)
+    ratio = base.wall_s / fg.wall_s if base else float("nan")
+    return Row(
+        "P1 trace.dat hist",
+        f"{fg.wall_s:.2f} s, {nev / fg.wall_s / 1e6:.2f} M ev/s ({nev / 1e6:.1f} M events)",
+        base_s,
+        f"{ratio:.1f}x",
+        ">= 10x",
+        "pass" if ratio >= 10 else "FAIL",
+        data,
+    )
+
+
+def p2(copies: int, repeat: int) -> Row:
+    path, _lines = text_input(copies)
+    size = path.stat().st_size
+    base = run_child([sys.executable, "-c", NAIVE_SCRIPT, str(path)])
+    fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
+    mb = size / 1e6
+    base_s = f"python re loop {mb / base.wall_s:.0f} MB/s" + ("" if base.ok else " (failed)")
+    try:
+        lines, matched = (int(x) for x in base.stdout.split())
+        base_s += f" ({matched}/{lines} lines matched)"
+    except ValueError:
+        lines = matched = -1
+    data = {
+        "file": str(path),
+        "bytes": size,
+        "fgraph": asdict(fg),
+        "naive": asdict(base),
+        "naive_matched": matched,
+    }
+    if not fg.ok:
+        return Row(
+            "P2 text end to end", "-", base_s, "-", ">= 100 MB/s, >= 2x", _fail_reason(fg), data
+        )
+    ratio = base.wall_s / fg.wall_s
+    rate = mb / fg.wall_s
+    return Row(
+        "P2 text end to end",
+        f"{rate:.0f} MB/s ({mb:.0f} MB in {fg.wall_s:.2f} s)",
+        base_s,
+        f"{ratio:.1f}x",
+        ">= 100 MB/s, >= 2x",
+        "pass" if rate >= 100 and ratio >= 2 else "FAIL",
+        data,
+    )
+
+
+def p3(base_copies: int, factors: tuple[int, ...]) -> list[Row]:
+    rows = []
+    runs = {}
+    for f in factors:
+        path, nev = dat_input(base_copies * f)
+        r = run_child([*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
+        runs[f] = (path, nev, r)
+    ok = {f: v for f, v in runs.items() if v[2].ok}
+    data = {
+        str(f): {"file": str(p), "events": n, "bytes": p.stat().st_size, "run": asdict(r)}
+        for f, (p, n, r) in runs.items()
+    }
+    if not ok:
+        r = next(iter(runs.values()))[2]
+        return [Row("P3 peak RSS / size", "-", "-", "-", "<= 1.5x", _fail_reason(r), data)]
+    worst = max(v[2].maxrss_kb * 1024 / v[0].stat().st_size for v in ok.values())
+    per = "; ".join(
+        f"{f}x {p.stat().st_size / 1e6:.0f} MB: {r.maxrss_kb / 1024:.0f} MB RSS ({r.maxrss_kb * 1024 / p.stat().st_size:.2f}x)"
+        for f, (p, n, r) in ok.items()
+    )
+    rows.append(
+        Row(
+            "P3 peak RSS / size",
+            f"worst {worst:.2f}x",
+            per,
+            f"{worst:.2f}x",
+            "<= 1.5x",
+            "pass" if worst <= 1.5 else "FAIL",
+            data,
+        )
+    )
+    f0 = min(ok)
+    t0 = ok[f0][2].wall_s / ok[f0][1]
+    times = "; ".join(
+        f"{f}x {r.wall_s:.2f} s ({r.wall_s / n * 1e9:.0f} ns/ev)" for f, (p, n, r) in ok.items()
+    )
+    fmax = max(ok)
+    lin = (ok[fmax][2].wall_s / ok[fmax][1]) / t0 if len(ok) > 1 else 1.0
+    rows.append(
+        Row(
+            "P3 linear time",
+            f"{fmax}x/{f0}x time per event = {lin:.2f}",
+            times,
+            f"{lin:.2f}",
+            "~1.0 (<= 1.25)",
+            "pass" if lin <= 1.25 else "FAIL",
+            {},
+        )
+    )
+    return rows
+
+
+def cold(repeat: int) -> list[Row]:
+    rows = []
+    py = run_child([sys.executable, "-c", "pass"])
+    h = best_of(repeat, [*fgraph_cmd(), "--help"], stdout_to_null=True)
+    base_s = f"python -c pass {py.wall_s:.3f} s"
+    if h.ok:
+        rows.append(
+            Row(
+                "cold fgraph --help",
+                f"{h.wall_s:.3f} s",
+                base_s,
+                f"{h.wall_s / py.wall_s:.1f}x python",
+                "< 0.5 s",
+                "pass" if h.wall_s < 0.5 else "FAIL",
+                {"run": asdict(h)},
+            )
+        )
+    else:
+        rows.append(Row("cold fgraph --help", "-", base_s, "-", "< 0.5 s", _fail_reason(h), {}))
+    if not SMALL_DAT.exists():
+        rows.append(Row("cold small trace", "-", "-", "-", "< 1 s", "n/a (corpus missing)", {}))
+        return rows
+    s = best_of(
+        repeat, [*fgraph_cmd(), "hist", str(SMALL_DAT), "--func", SMALL_FUNC], stdout_to_null=True
+    )
+    tc = shutil.which("trace-cmd")
+    b = run_child([tc, "report", str(SMALL_DAT)], stdout_to_null=True) if tc else None
+    base_s = f"trace-cmd report {b.wall_s:.3f} s" if b else "-"
+    if s.ok:
+        rows.append(
+            Row(
+                "cold small trace",
+                f"{s.wall_s:.3f} s (hist {SMALL_DAT.name})",
+                base_s,
+                f"{b.wall_s / s.wall_s:.1f}x" if b else "-",
+                "< 1 s",
+                "pass" if s.wall_s < 1 else "FAIL",
+                {"run": asdict(s)},
+            )
+        )
+    else:
+        rows.append(Row("cold small trace", "-", base_s, "-", "< 1 s", _fail_reason(s), {}))
+    return rows
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for ln in Path("/proc/cpuinfo").read_text().splitlines():
+            if ln.startswith("model name"):
+                cpu = ln.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    tc = (
+        subprocess.run(["trace-cmd", "--version"], capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()
+        if shutil.which("trace-cmd")
+        else []
+    )
+    tcv = next((ln.strip() for ln in tc if "version" in ln), "no trace-cmd")
+    return f"{platform.node()}: {os.cpu_count()} CPUs ({cpu}), {mem}, Python {platform.python_version()}, {tcv}"
+
+
+def print_table(rows: list[Row]) -> None:
+    head = ("target", "measured", "baseline (same run)", "ratio", "goal", "verdict")
+    cells = [head] + [(r.target, r.figure, r.baseline, r.ratio, r.goal, r.verdict) for r in rows]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("---" for _ in head) + "|")
+    for c in cells[1:]:
+        print("| " + " | ".join(c) + " |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run", description="fgraph benchmarks (issue 7)")
+    ap.add_argument(
+        "--quick", action="store_true", help="small inputs, one run each (a few seconds)"
+    )
+    ap.add_argument(
+        "--events", type=gen_tracedat.parse_count, default=10_000_000, help="P1 size (default 10M)"
+    )
+    ap.add_argument("--text-mb", type=float, default=200.0, help="P2 text size in MB (default 200)")
+    ap.add_argument(
+        "--only", default="P1,P2,P3,cold", help="comma-separated subset of P1,P2,P3,cold"
+    )
+    ap.add_argument(
+        "--repeat", type=int, default=2, help="runs of each fgraph command (best counts)"
+    )
+    ap.add_argument("--json", help="also write all measurements to this file")
+    a = ap.parse_args(argv)
+    if not DAT_TEMPLATE.exists() or not TEXT_TEMPLATE.exists():
+        print(f"bench: corpus not found at {VM61} (set FGRAPH_CORPUS)", file=sys.stderr)
+        return 2
+    only = {s.strip().lower() for s in a.only.split(",")}
+    if a.quick:
+        p1_copies, text_copies, p3_base, factors, repeat = 1, 1, 1, (1, 2), 1
+    else:
+        p1_copies = copies_for_events(a.events)
+        per_text = 14.5e6  # bytes of one copy of the text template
+        text_copies = max(1, round(a.text_mb * 1e6 / per_text))
+        p3_base = max(1, p1_copies // 8)
+        factors, repeat = (1, 2, 4, 8), a.repeat
+    print(f"# fgraph benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}")
+    print(f"# {machine()}")
+    print(f"# fgraph: {' '.join(fgraph_cmd())}; inputs in {HERE / 'out'}\n", flush=True)
+    rows: list[Row] = []
+    if "p1" in only:
+        rows.append(p1(p1_copies, repeat))
+    if "p2" in only:
+        rows.append(p2(text_copies, repeat))
+    if "p3" in only:
+        rows.extend(p3(p3_base, factors))
+    if "cold" in only:
+        rows.extend(cold(1 if a.quick else 3))
+    print_table(rows)
+    if a.json:
+        Path(a.json).write_text(
+            json.dumps(
+                {
+                    "machine": machine(),
+                    "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+                    "rows": [asdict(r) for r in rows],
+                },
+                indent=1,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
