@@ -1,0 +1,303 @@
+/*
+ * ringbuf.c - walk kernel ring-buffer sub-buffers ("pages") of one CPU.
+ *
+ * The walk is inherently sequential (each event header says where the next one starts and
+ * carries a delta to the running timestamp), so it is a tight C loop; everything after it
+ * (field extraction, symbol lookup) is numpy in fgraph/parsers/tracedat/.
+ *
+ * Semantics follow libtraceevent src/kbuffer-parse.c (what trace-cmd report uses):
+ *   - page header: u64 time_stamp, kernel-long commit (bits 0..26 size, bit 31
+ *     RB_MISSED_EVENTS, bit 30 RB_MISSED_STORED with the count stored as a long right after
+ *     the data), kbuffer_load_subbuffer();
+ *   - event header u32: type_len 5 bits + time_delta 27 bits (low bits first on little-endian,
+ *     type_len in the top bits on big-endian), translate_data();
+ *   - type_len 29 PADDING: length in array[0]; its delta IS added (kbuffer, unlike the kernel's
+ *     rb_update_read_stamp); delta 0 = "null" padding, rest of the page unused;
+ *   - 30 TIME_EXTEND: delta += array[0] << 27;  31 TIME_STAMP: absolute 59-bit stamp, OR-ed with
+ *     the top 5 bits of the running time (the "MSB fix", kbuffer TS_MSB);
+ *   - 0: array[0] = length incl. itself, payload after it, rounded up to 4;  1..28: len*4.
+ *
+ * Python API:
+ *   walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays
+ * Records: hdr (int64 offset of the event header in buf), data (int64 payload offset),
+ *          len (int32 payload length as kbuffer reports it), ts (uint64 raw, before trace-cmd's
+ *          timestamp_calc).
+ * Pages:   first (int64 index of the page's first record), nrec (int32), missed (int64: 0 none,
+ *          -1 flagged without a count, n stored count), status (int8, see PAGE_* below),
+ *          pts (uint64 page time_stamp), bad_at (int64 offset in buf where damage was seen, -1).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TS_SHIFT 27
+#define TS_MASK ((1u << TS_SHIFT) - 1)
+#define TS_MSB (0xf8ULL << 56)
+#define COMMIT_MASK ((1u << 27) - 1)
+#define MISSED_EVENTS (1ULL << 31)
+#define MISSED_STORED (1ULL << 30)
+
+enum {
+    PAGE_OK = 0,
+    PAGE_BAD_COMMIT = 1,  /* commit size larger than the page: whole page skipped */
+    PAGE_OVERRUN = 2,     /* an event runs past the commit: events from there on skipped */
+    PAGE_BAD_LENGTH = 3,  /* impossible type_len 0 length: events from there on skipped */
+    PAGE_TRUNCATED = 4,   /* the blob ends inside this page (truncated file) */
+};
+
+typedef struct {
+    const uint8_t *p;
+    int swap;
+    int long8;
+} rd_t;
+
+static inline uint32_t rd4(const rd_t *r, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, r->p + off, 4);
+    return r->swap ? __builtin_bswap32(v) : v;
+}
+
+static inline uint64_t rd8(const rd_t *r, size_t off)
+{
+    uint64_t v;
+    memcpy(&v, r->p + off, 8);
+    return r->swap ? __builtin_bswap64(v) : v;
+}
+
+static inline uint64_t rdlong(const rd_t *r, size_t off)
+{
+    return r->long8 ? rd8(r, off) : (uint64_t)rd4(r, off);
+}
+
+typedef struct {
+    int64_t *hdr, *data, *first, *missed, *bad_at;
+    int32_t *len, *nrec;
+    uint64_t *ts, *pts;
+    int8_t *status;
+} out_t;
+
+/* Walk [start, start+length) in pages.  With out == NULL only counts records. */
+static int64_t walk_pages(const rd_t *r, size_t start, size_t length, size_t page_size,
+                          size_t data_start, int big_endian, const out_t *out)
+{
+    int64_t nrec = 0;
+    size_t npages = (length + page_size - 1) / page_size;
+    for (size_t pg = 0; pg < npages; pg++) {
+        size_t base = start + pg * page_size;
+        size_t avail = length - pg * page_size;
+        if (avail > page_size)
+            avail = page_size;
+        int status = PAGE_OK;
+        int64_t bad_at = -1;
+        int64_t missed = 0;
+        int64_t page_first = nrec;
+        uint64_t ts = 0;
+        if (avail < data_start) {
+            status = PAGE_TRUNCATED;
+            bad_at = (int64_t)base;
+            goto page_done;
+        }
+        ts = rd8(r, base);
+        uint64_t commit = rdlong(r, base + 8);
+        size_t size = (size_t)(commit & COMMIT_MASK);
+        size_t data = base + data_start;
+        if (size > page_size - data_start) {
+            status = PAGE_BAD_COMMIT;
+            bad_at = (int64_t)(base + 8);
+            goto page_done;
+        }
+        if (size > avail - data_start) {
+            status = PAGE_TRUNCATED;
+            bad_at = (int64_t)(base + avail);
+            size = avail - data_start;
+        }
+        if (commit & MISSED_EVENTS) {
+            missed = -1;
+            if ((commit & MISSED_STORED) && size + (r->long8 ? 8 : 4) <= avail - data_start)
+                missed = (int64_t)rdlong(r, data + size);
+        }
+        size_t idx = 0;
+        while (idx < size) {
+            if (size - idx < 4)
+                break;
+            uint32_t w = rd4(r, data + idx);
+            uint32_t type_len, delta;
+            if (big_endian) {
+                type_len = w >> 27;
+                delta = w & TS_MASK;
+            } else {
+                type_len = w & 0x1f;
+                delta = w >> 5;
+            }
+            size_t next;
+            if (type_len == 29) { /* padding / discarded event */
+                if (delta == 0)
+                    break; /* null event: the rest of the page is unused */
+                if (size - idx < 8) {
+                    status = PAGE_OVERRUN;
+                    bad_at = (int64_t)(data + idx);
+                    break;
+                }
+                ts += delta;
+                next = idx + 4 + (size_t)rd4(r, data + idx + 4);
+                if (next <= idx) {
+                    status = PAGE_BAD_LENGTH;
+                    bad_at = (int64_t)(data + idx);
+                    break;
+                }
+                idx = next;
+                continue;
+            }
+            if (type_len == 30 || type_len == 31) {
+                if (size - idx < 8) {
+                    status = PAGE_OVERRUN;
+                    bad_at = (int64_t)(data + idx);
+                    break;
+                }
+                uint64_t ext = ((uint64_t)rd4(r, data + idx + 4) << TS_SHIFT) + delta;
+                if (type_len == 30)
+                    ts += ext;
+                else
+                    ts = ext | (ts & TS_MSB);
+                idx += 8;
+                continue;
+            }
+            size_t payload, plen;
+            if (type_len == 0) {
+                if (size - idx < 8) {
+                    status = PAGE_OVERRUN;
+                    bad_at = (int64_t)(data + idx);
+                    break;
+                }
+                uint32_t l = rd4(r, data + idx + 4);
+                if (l < 4 || l > page_size) {
+                    status = PAGE_BAD_LENGTH;
+                    bad_at = (int64_t)(data + idx);
+                    break;
+                }
+                plen = ((size_t)(l - 4) + 3) & ~(size_t)3;
+                payload = idx + 8;
+            } else {
+                plen = (size_t)type_len * 4;
+                payload = idx + 4;
+            }
+            next = payload + plen;
+            if (next > size) {
+                status = PAGE_OVERRUN;
+                bad_at = (int64_t)(data + idx);
+                break;
+            }
+            ts += delta;
+            if (out) {
+                out->hdr[nrec] = (int64_t)(data + idx);
+                out->data[nrec] = (int64_t)(data + payload);
+                out->len[nrec] = (int32_t)plen;
+                out->ts[nrec] = ts;
+            }
+            nrec++;
+            idx = next;
+        }
+page_done:
+        if (out) {
+            out->first[pg] = page_first;
+            out->nrec[pg] = (int32_t)(nrec - page_first);
+            out->missed[pg] = missed;
+            out->status[pg] = (int8_t)status;
+            out->pts[pg] = ts;
+            out->bad_at[pg] = bad_at;
+        }
+    }
+    return nrec;
+}
+
+static PyObject *new_array(npy_intp n, int typenum)
+{
+    return PyArray_ZEROS(1, &n, typenum, 0);
+}
+
+static PyObject *py_walk(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, length, page_size, data_start;
+    int long_size, big_endian;
+    if (!PyArg_ParseTuple(args, "y*nnnnii", &view, &start, &length, &page_size, &data_start,
+                          &long_size, &big_endian))
+        return NULL;
+    if (start < 0 || length < 0 || start + length > view.len || page_size <= 0 ||
+        data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "ringbuf.walk: bad arguments");
+        return NULL;
+    }
+    rd_t r;
+    r.p = (const uint8_t *)view.buf;
+    uint16_t one = 1;
+    int host_big = *(const uint8_t *)&one == 0;
+    r.swap = host_big != big_endian;
+    r.long8 = long_size == 8;
+    int64_t n;
+    Py_BEGIN_ALLOW_THREADS
+    n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
+                   big_endian, NULL);
+    Py_END_ALLOW_THREADS
+    npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
+    PyObject *a_hdr = new_array(n, NPY_INT64), *a_data = new_array(n, NPY_INT64),
+             *a_len = new_array(n, NPY_INT32), *a_ts = new_array(n, NPY_UINT64),
+             *a_first = new_array(npages, NPY_INT64), *a_nrec = new_array(npages, NPY_INT32),
+             *a_missed = new_array(npages, NPY_INT64), *a_status = new_array(npages, NPY_INT8),
+             *a_pts = new_array(npages, NPY_UINT64), *a_bad = new_array(npages, NPY_INT64);
+    PyObject *result = NULL;
+    if (!a_hdr || !a_data || !a_len || !a_ts || !a_first || !a_nrec || !a_missed || !a_status ||
+        !a_pts || !a_bad)
+        goto done;
+    out_t o;
+    o.hdr = (int64_t *)PyArray_DATA((PyArrayObject *)a_hdr);
+    o.data = (int64_t *)PyArray_DATA((PyArrayObject *)a_data);
+    o.len = (int32_t *)PyArray_DATA((PyArrayObject *)a_len);
+    o.ts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_ts);
+    o.first = (int64_t *)PyArray_DATA((PyArrayObject *)a_first);
+    o.nrec = (int32_t *)PyArray_DATA((PyArrayObject *)a_nrec);
+    o.missed = (int64_t *)PyArray_DATA((PyArrayObject *)a_missed);
+    o.status = (int8_t *)PyArray_DATA((PyArrayObject *)a_status);
+    o.pts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_pts);
+    o.bad_at = (int64_t *)PyArray_DATA((PyArrayObject *)a_bad);
+    Py_BEGIN_ALLOW_THREADS
+    walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start, big_endian,
+               &o);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "hdr", a_hdr, "data",
+                           a_data, "len", a_len, "ts", a_ts, "first", a_first, "nrec", a_nrec,
+                           "missed", a_missed, "status", a_status, "pts", a_pts, "bad_at", a_bad);
+done:
+    Py_XDECREF(a_hdr);
+    Py_XDECREF(a_data);
+    Py_XDECREF(a_len);
+    Py_XDECREF(a_ts);
+    Py_XDECREF(a_first);
+    Py_XDECREF(a_nrec);
+    Py_XDECREF(a_missed);
+    Py_XDECREF(a_status);
+    Py_XDECREF(a_pts);
+    Py_XDECREF(a_bad);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", py_walk, METH_VARARGS,
+     "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "ringbuf",
+                                    "Kernel ring-buffer page walk (see fgraph.parsers.tracedat.ringbuffer)",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit_ringbuf(void)
+{
+    import_array();
+    return PyModule_Create(&moddef);
+}

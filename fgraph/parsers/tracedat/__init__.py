@@ -1,0 +1,470 @@
+"""trace-cmd ``trace.dat`` reader (file versions 6 and 7; zlib, zstd or uncompressed).
+
+``parse_tracedat(source)`` decodes every record of every CPU of every buffer instance into an
+:class:`~fgraph.table.EventTable`, matching ``trace-cmd report -t -R`` record for record
+(timestamps in ns, cpu, pid, fields, funcgraph symbol names).  Records are emitted buffer
+after buffer, CPU after CPU, each CPU in ring-buffer order; the time merge is the rebuild's job.
+
+Pipeline (each step vectorized or in C):
+
+1. ``header``: initial header, v6 sequential layout or v7 sections/options chain → metadata.
+2. ``eventformat``: every format file → field offsets/sizes (``header_page`` → kernel long size).
+3. ``ringbuffer``: per CPU blob, decompress chunks, walk pages in C (``fgraph/_ext/ringbuf.c``).
+4. ``fields``: common fields, funcgraph columns and per-event field tables by numpy gathers.
+5. ``symbols``: kallsyms / cmdlines lookups per distinct address / pid.
+
+``pos`` is the file offset of each record's event header for uncompressed data; for
+compressed data it is the file offset of the chunk (10 pages) holding the record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...errors import FgraphError, TraceFormatError, TraceParseError
+from ...schema import EVENT_COLUMNS, EventFlag, EventKind, LostSource, irqctx_from_flags, kind_of
+from ...source import Source
+from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
+from . import options as O
+from .eventformat import EventFormat, FormatError, parse_format, parse_header_page
+from .fields import extract_fields, field_int, read_int, read_uint
+from .header import Container, read_container
+from .ringbuffer import PAGE_STATUS, Blob, load_blobs, walk
+from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
+
+__all__ = ["parse_tracedat", "read_container"]
+
+FG_ENTRY_NAMES = ("funcgraph_entry", "fgraph_retaddr_entry")
+FG_EXIT_NAME = "funcgraph_exit"
+_FG_STANDARD = ("func", "depth", "overrun", "calltime", "rettime", "retval")
+
+
+def parse_tracedat(source: Source) -> EventTable:
+    """Decode a trace.dat (see module doc).  Raises TraceFormatError/TraceParseError."""
+    try:
+        return _parse(source)
+    except FgraphError:
+        raise
+    except (
+        IndexError,
+        ValueError,
+        OverflowError,
+        MemoryError,
+    ) as exc:  # defensive: never leak these
+        raise TraceParseError(
+            f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=source.name
+        ) from exc
+
+
+def _parse(source: Source) -> EventTable:
+    path = source.name
+    data = source.data
+    c = read_container(data, path)
+    meta = _meta(c)
+    for what, off in c.problems:
+        meta.warn(what, where=f"{path} at byte {off:#x}")
+
+    if all(b.latency_text is not None for b in c.buffers):
+        return _latency(c, meta, source)
+    if not c.header_page.strip():
+        # header_page of size 0: pre-2.6.31 ring buffer (2-bit type); see docs/formats.md §2.3.
+        raise TraceFormatError(
+            "pre-2.6.31 ring-buffer format (empty header_page) is not supported", path=path
+        )
+    try:
+        long_size, data_start, data_size = parse_header_page(c.header_page)
+    except FormatError as exc:
+        raise TraceParseError(f"header_page: {exc}", path=path) from None
+    if long_size not in (4, 8):
+        raise TraceFormatError(
+            f"header_page commit size {long_size} (kernel long) is not 4 or 8", path=path
+        )
+    meta.long_size = long_size
+
+    formats = _formats(c, meta)
+    pool = StringPool()
+    mem_obj, blobs = load_blobs(c, data)
+    mem = np.frombuffer(mem_obj, dtype=np.uint8) if len(mem_obj) else np.zeros(0, np.uint8)
+
+    parts: list[dict[str, np.ndarray]] = []
+    lost_rows: list[dict[str, Any]] = []
+    base = 0
+    for blob in blobs:
+        for what, off, lost in blob.problems:
+            meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
+        page_size = c.buffers[blob.buf_index].page_size or c.page_size
+        if data_start >= page_size:
+            raise TraceFormatError(
+                f"header_page data offset {data_start} >= sub-buffer size {page_size}", path=path
+            )
+        w = walk(mem_obj, blob, page_size, data_start, long_size, c.big_endian)
+        n = len(w["data"])
+        parts.append(
+            {
+                "data": w["data"],
+                "len": w["len"],
+                "ts": w["ts"],
+                "pos": blob.file_pos(w["hdr"]),
+                "cpu": np.full(n, blob.cpu, np.int16),
+                "buf": np.full(n, blob.buf_index, np.int16),
+            }
+        )
+        _page_events(blob, w, base, n, page_size, lost_rows, meta, c)
+        base += n
+
+    if parts:
+        rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    else:
+        rec = {
+            "data": np.empty(0, np.int64),
+            "len": np.empty(0, np.int32),
+            "ts": np.empty(0, np.uint64),
+            "pos": np.empty(0, np.int64),
+            "cpu": np.empty(0, np.int16),
+            "buf": np.empty(0, np.int16),
+        }
+    table = _decode(c, meta, formats, mem, rec, pool)
+    table.lost = _lost_table(lost_rows, rec, table, pool)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _meta(c: Container) -> TraceMeta:
+    comp = c.compression if c.version == 7 else "none"
+    meta = TraceMeta(
+        path=c.path,
+        format="trace.dat",
+        detail=f"version {c.version}" + (f", {comp}" if c.version == 7 else ""),
+        version=c.version,
+        compression=comp,
+        clock=c.clock,
+        ncpus=c.ncpus,
+        uname=c.opts.uname,
+        page_size=c.page_size,
+        long_size=c.writer_long_size,
+        big_endian=c.big_endian,
+        ts_known=True,
+        buffers=[b.name for b in c.buffers],
+    )
+    opts = dict(c.opts.decoded)
+    opts["BUFFER"] = [
+        {
+            "name": b.name,
+            "clock": b.clock,
+            "page_size": b.page_size,
+            "cpus": [cb.cpu for cb in b.cpus],
+            "latency": b.latency_text is not None,
+        }
+        for b in c.buffers
+    ]
+    if c.compression_version:
+        opts["compression_version"] = c.compression_version
+    if c.opts.unknown:
+        opts["unknown_ids"] = sorted(set(c.opts.unknown))
+    meta.options = opts
+    for bname, texts in c.opts.cpustat.items():
+        per: dict[int, dict[str, str]] = {}
+        for t in texts:
+            cpu, stats = O.parse_cpustat(t)
+            if cpu is not None:
+                per[cpu] = stats
+        meta.cpustat[bname] = per
+    if c.clock and c.clock not in O.NS_CLOCKS and c.opts.tsc2nsec is None:
+        meta.warn(f"trace clock {c.clock!r} is not in nanoseconds; ts holds raw clock units")
+    if "TIME_SHIFT" in c.opts.decoded:
+        meta.warn("guest TIME_SHIFT option present: host-synchronised timestamps are not applied")
+    return meta
+
+
+def _formats(c: Container, meta: TraceMeta) -> dict[int, EventFormat]:
+    out: dict[int, EventFormat] = {}
+    bad = 0
+    for system, text in [("ftrace", t) for t in c.ftrace_formats] + list(c.event_formats):
+        try:
+            f = parse_format(text, system)
+        except FormatError:
+            bad += 1
+            continue
+        out.setdefault(f.id, f)
+    if bad:
+        meta.warn(
+            f"{bad} event format(s) could not be parsed; their records are kept as unknown events"
+        )
+    return out
+
+
+def _page_events(
+    blob: Blob,
+    w: dict[str, np.ndarray],
+    base: int,
+    n: int,
+    page_size: int,
+    lost_rows: list[dict[str, Any]],
+    meta: TraceMeta,
+    c: Container,
+) -> None:
+    """Lost-event rows from page flags, and DAMAGE rows + warnings for garbled pages."""
+    first, nrec, missed, status = w["first"], w["nrec"], w["missed"], w["status"]
+    page_off = blob.start + np.arange(len(first), dtype=np.int64) * page_size
+    for p in np.nonzero(missed != 0)[0].tolist():  # per flagged page
+        row = int(first[p])
+        lost_rows.append(
+            {
+                "cpu": blob.cpu,
+                "row": base + row if row < n else -1,
+                "count": int(missed[p]),
+                "pos": int(blob.file_pos(page_off[p : p + 1])[0]),
+                "source": LostSource.PAGE,
+                "buf": blob.buf_index,
+            }
+        )
+    bad = np.nonzero(status != 0)[0]
+    if len(bad):
+        bname = c.buffers[blob.buf_index].name
+        kinds: dict[int, int] = {}
+        for p in bad.tolist():  # per damaged page
+            st = int(status[p])
+            kinds[st] = kinds.get(st, 0) + 1
+            row = int(first[p] + nrec[p])
+            at = int(w["bad_at"][p])
+            lost_rows.append(
+                {
+                    "cpu": blob.cpu,
+                    "row": base + row if row < n else -1,
+                    "count": -1,
+                    "pos": int(blob.file_pos(np.array([at]))[0]),
+                    "source": LostSource.DAMAGE,
+                    "buf": blob.buf_index,
+                }
+            )
+        first_at = int(blob.file_pos(np.array([int(w["bad_at"][bad[0]])]))[0])
+        desc = "; ".join(f"{k} page(s): {PAGE_STATUS.get(s, s)}" for s, k in sorted(kinds.items()))
+        meta.warn(
+            f"buffer {bname!r} CPU {blob.cpu}: {len(bad)} damaged page(s) skipped in part or whole ({desc})",
+            where=f"{c.path} at byte {first_at:#x}",
+        )
+
+
+def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
+    """trace-input.c timestamp_calc(): TSC2NSEC (mul_u64_u32_shr), then + DATE/OFFSET."""
+    ts = raw.astype(np.uint64, copy=True)
+    conv = c.opts.tsc2nsec
+    if conv is not None and conv.mult:
+        mult = np.uint64(conv.mult)
+        shift = np.uint64(conv.shift)
+        al = ts & np.uint64(0xFFFFFFFF)
+        ah = ts >> np.uint64(32)
+        with np.errstate(over="ignore"):
+            out = (al * mult) >> shift
+            if conv.shift <= 32:
+                out = out + np.where(
+                    ah != 0, (ah * mult) << np.uint64(32 - conv.shift), np.uint64(0)
+                )
+        ts = out
+    if c.opts.ts_offset:
+        with np.errstate(over="ignore"):
+            ts = ts + np.uint64(c.opts.ts_offset & 0xFFFFFFFFFFFFFFFF)
+    return ts.view(np.int64)
+
+
+def _decode(
+    c: Container,
+    meta: TraceMeta,
+    formats: dict[int, EventFormat],
+    mem: np.ndarray,
+    rec: dict[str, np.ndarray],
+    pool: StringPool,
+) -> EventTable:
+    n = len(rec["data"])
+    big = c.big_endian
+    cols: dict[str, np.ndarray] = {}
+    for col in EVENT_COLUMNS:
+        cols[col.name] = np.full(n, col.null if col.null is not None else 0, dtype=col.dtype)
+    cols["ts"] = _timestamps(rec["ts"], c)
+    cols["cpu"] = rec["cpu"]
+    cols["buf"] = rec["buf"]
+    cols["pos"] = rec["pos"]
+    offs = rec["data"]
+    lens = rec["len"].astype(np.int64)
+
+    # Common fields: every format repeats them; take the first format's layout.
+    common = {f.name: f for fmt in formats.values() for f in fmt.common}
+    ct = common.get("common_type")
+    if ct is None:
+        if n:
+            raise TraceParseError("event formats lack common_type", path=c.path)
+        etype = np.empty(0, np.int64)
+    else:
+        etype = field_int(mem, offs, lens, ct, big)
+        etype = np.where(etype >= 0, etype & ((1 << (8 * ct.size)) - 1), -1)
+    for name, colname in (
+        ("common_flags", "flags"),
+        ("common_preempt_count", "preempt"),
+        ("common_pid", "pid"),
+    ):
+        f = common.get(name)
+        if f is not None and n:
+            v = field_int(mem, offs, lens, f, big)
+            if name != "common_pid":
+                v = np.where(v >= 0, v & ((1 << (8 * f.size)) - 1), -1)
+            cols[colname] = v.astype(cols[colname].dtype)
+    cols["irqctx"] = irqctx_from_flags(cols["flags"])
+    cmdlines = parse_cmdlines(c.cmdlines)
+    cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
+
+    fields: dict[str, FieldTable] = {}
+    ids, inv = np.unique(etype, return_inverse=True)
+    syms = None
+    printk = None
+    unknown = 0
+    dropped_any: dict[str, list[str]] = {}
+    fg_rows: list[np.ndarray] = []
+    fg_addr: list[np.ndarray] = []
+    for k, eid in enumerate(ids.tolist()):  # per event type
+        rows = np.nonzero(inv == k)[0]
+        fmt = formats.get(int(eid))
+        if fmt is None:
+            unknown += len(rows)
+            cols["event"][rows] = pool.code(f"unknown_{eid}")
+            continue
+        cols["event"][rows] = pool.code(fmt.name)
+        kind = kind_of(fmt.name)
+        cols["kind"][rows] = int(kind)
+        o, ln = offs[rows], lens[rows]
+        if fmt.system == "ftrace" and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,):
+            fmt = _fix_packed(fmt, ln, meta)
+            addr = _funcgraph(fmt, mem, rows, o, ln, big, cols)
+            fg_rows.append(rows)
+            fg_addr.append(addr)
+            extra = [f for f in fmt.fields if f.name not in _FG_STANDARD]
+            if extra:
+                ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, skip=_FG_STANDARD)
+                if ft.columns:
+                    fields[fmt.name] = ft
+            continue
+        if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
+            printk = parse_printk(c.printk)
+        ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, printk=printk)
+        key = fmt.name if fmt.name not in fields else f"{fmt.system}:{fmt.name}"
+        fields[key] = ft
+        if dropped:
+            dropped_any[fmt.name] = dropped
+    if fg_rows:
+        rows = np.concatenate(fg_rows)
+        addr = np.concatenate(fg_addr)
+        syms = parse_kallsyms(c.kallsyms)
+        if len(syms) == 0:
+            meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
+        f_codes, m_codes = syms.resolve(addr, pool)
+        cols["func"][rows] = f_codes
+        cols["module"][rows] = m_codes
+    if unknown:
+        meta.warn(
+            f"{unknown} record(s) with an event id that has no format (kept as unknown_<id>)",
+            lost=0,
+        )
+    if dropped_any:
+        meta.options["fields_not_decoded"] = dropped_any
+    meta.ncpus = max(meta.ncpus, int(cols["cpu"].max()) + 1 if n else 0)
+    return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFormat:
+    """The 32-bit funcgraph_exit format bug (≈5.6 until the Feb 2026 "tracing: Fix ftrace event
+    field alignments" fix): the format claims 8-byte aligned calltime/rettime offsets that lie
+    past the end of the packed record.  When a field does not fit, recompute offsets as packed
+    (docs/formats.md §3.3)."""
+    if not len(lens):
+        return fmt
+    rec = int(np.min(lens))
+    if fmt.min_size <= rec:
+        return fmt
+    fields = sorted(fmt.fields, key=lambda f: f.offset)
+    pos = max((f.offset + f.size for f in fmt.common), default=8)
+    new = []
+    from dataclasses import replace
+
+    for f in fields:
+        new.append(replace(f, offset=pos))
+        pos += f.size
+    if pos > rec + 3:
+        return fmt  # packing does not explain it either; keep the format (short fields → null)
+    meta.warn(
+        f"{fmt.name}: format offsets exceed the {rec}-byte records; using packed offsets (32-bit format bug)"
+    )
+    return replace(fmt, fields=new)
+
+
+def _funcgraph(
+    fmt: EventFormat,
+    mem: np.ndarray,
+    rows: np.ndarray,
+    o: np.ndarray,
+    ln: np.ndarray,
+    big: bool,
+    cols: dict[str, np.ndarray],
+) -> np.ndarray:
+    f = fmt.get("func")
+    addr = (
+        read_uint(mem, o + f.offset, f.size, big)
+        if f is not None and f.is_scalar
+        else np.zeros(len(rows), np.uint64)
+    )
+    cols["addr"][rows] = addr
+    for name in ("depth", "calltime", "rettime", "overrun"):
+        fld = fmt.get(name)
+        if fld is not None and fld.is_scalar:
+            cols[name][rows] = field_int(mem, o, ln, fld, big).astype(cols[name].dtype)
+    if fmt.name == FG_EXIT_NAME:
+        ct, rt = cols["calltime"][rows], cols["rettime"][rows]
+        cols["duration"][rows] = np.where((ct != -1) & (rt != -1), rt - ct, -1)
+        rv = fmt.get("retval")
+        if rv is not None and rv.is_scalar:
+            cols["retval"][rows] = read_int(mem, o + rv.offset, rv.size, rv.signed, big)
+            cols["eflags"][rows] |= np.uint8(EventFlag.HAS_RETVAL)
+    return addr
+
+
+def _lost_table(
+    lost_rows: list[dict[str, Any]], rec: dict[str, np.ndarray], table: EventTable, pool: StringPool
+) -> LostTable:
+    if not lost_rows:
+        return LostTable({}, pool)
+    row = np.array([r["row"] for r in lost_rows], dtype=np.int64)
+    ts = np.where(
+        row >= 0, table["ts"][np.clip(row, 0, max(len(table) - 1, 0))] if len(table) else -1, -1
+    )
+    return LostTable(
+        {
+            "cpu": np.array([r["cpu"] for r in lost_rows], dtype=np.int16),
+            "row": row,
+            "ts": ts,
+            "count": np.array([r["count"] for r in lost_rows], dtype=np.int64),
+            "pos": np.array([r["pos"] for r in lost_rows], dtype=np.int64),
+            "source": np.array([int(r["source"]) for r in lost_rows], dtype=np.int8),
+        },
+        pool,
+    )
+
+
+def _latency(c: Container, meta: TraceMeta, source: Source) -> EventTable:
+    """A "latency" trace.dat holds the kernel's text output: hand it to the text reader."""
+    text = c.buffers[0].latency_text or ""
+    try:
+        from ..ftrace_text import parse_ftrace_text
+    except ImportError:
+        raise TraceFormatError(
+            "latency-format trace.dat (kernel text inside) needs the text reader", path=c.path
+        ) from None
+    table = parse_ftrace_text(Source(source.name, text.encode()))
+    meta.detail += ", latency text"
+    meta.ts_known = table.meta.ts_known
+    table.meta = meta
+    return table
+
+
+_ = EventKind  # re-exported names used by callers/tests

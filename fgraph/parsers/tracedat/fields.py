@@ -1,0 +1,175 @@
+"""Vectorized field extraction: one numpy gather per (event type, field), never per record.
+
+``mem`` is a uint8 array over the file (or the decompressed data); ``offs`` are payload
+offsets of the records of one event type.  Integers are assembled from gathered bytes in the
+file's endianness and sign-extended per the format's ``signed`` flag; strings become pool
+codes after de-duplicating the raw byte strings.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...table import FieldTable, StringPool
+from .eventformat import EventFormat, Field, flags_table
+
+
+def read_uint(mem: np.ndarray, offs: np.ndarray, size: int, big: bool) -> np.ndarray:
+    """Unsigned integers of ``size`` bytes at ``offs`` (uint64)."""
+    if len(offs) == 0:
+        return np.empty(0, np.uint64)
+    idx = offs[:, None] + np.arange(size, dtype=np.int64)
+    raw = np.ascontiguousarray(mem[idx])
+    dt = np.dtype(f"{'>' if big else '<'}u{size}") if size in (1, 2, 4, 8) else None
+    if dt is None:
+        raise ValueError(f"integer of {size} bytes")
+    return raw.view(dt).reshape(-1).astype(np.uint64)
+
+
+def read_int(mem: np.ndarray, offs: np.ndarray, size: int, signed: bool, big: bool) -> np.ndarray:
+    """Integers as int64 (sign-extended when ``signed``; 8-byte unsigned values wrap)."""
+    u = read_uint(mem, offs, size, big)
+    if signed and size < 8:
+        bits = 8 * size
+        v = u.astype(np.int64)
+        return np.where(v >= (1 << (bits - 1)), v - (1 << bits), v)
+    return u.view(np.int64)
+
+
+def field_int(
+    mem: np.ndarray, offs: np.ndarray, lens: np.ndarray, f: Field, big: bool, null: int = -1
+) -> np.ndarray:
+    """A scalar field per record; ``null`` where the record is too short to hold it."""
+    ok = lens >= f.offset + f.size
+    if ok.all():
+        return read_int(mem, offs + f.offset, f.size, f.signed, big)
+    out = np.full(len(offs), null, dtype=np.int64)
+    out[ok] = read_int(mem, offs[ok] + f.offset, f.size, f.signed, big)
+    return out
+
+
+def _strings_from_matrix(raw: np.ndarray, pool: StringPool) -> np.ndarray:
+    """Rows of a (n, width) uint8 matrix → codes of the C strings they hold (cut at the NUL)."""
+    n, width = raw.shape
+    if n == 0:
+        return np.empty(0, np.int32)
+    if width == 0:
+        return np.full(n, pool.code(""), dtype=np.int32)
+    as_s = np.ascontiguousarray(raw).view(f"S{width}").reshape(-1)
+    uniq, inv = np.unique(as_s, return_inverse=True)
+    codes = np.array(
+        [
+            pool.code(bytes(u).split(b"\x00", 1)[0].decode("utf-8", errors="replace"))
+            for u in uniq.tolist()
+        ],
+        dtype=np.int32,
+    )
+    return codes[inv.reshape(-1)]
+
+
+def _strings_var(
+    mem: np.ndarray, start: np.ndarray, length: np.ndarray, pool: StringPool
+) -> np.ndarray:
+    """Variable-length strings (``start``, ``length`` per record) → codes, in width buckets."""
+    n = len(start)
+    out = np.full(n, -1, dtype=np.int32)
+    if n == 0:
+        return out
+    length = np.clip(length, 0, None)
+    # Bucket by rounded-up width so one long string does not widen every row.
+    widths = np.maximum(8, 1 << np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64))
+    for w in np.unique(widths).tolist():
+        sel = np.nonzero(widths == w)[0]
+        idx = start[sel, None] + np.arange(w, dtype=np.int64)
+        mask = np.arange(w)[None, :] < length[sel, None]
+        idx = np.where(mask, np.clip(idx, 0, len(mem) - 1), 0)
+        raw = np.where(mask, mem[idx], 0).astype(np.uint8)
+        out[sel] = _strings_from_matrix(raw, pool)
+    return out
+
+
+def field_string(
+    mem: np.ndarray, offs: np.ndarray, lens: np.ndarray, f: Field, big: bool, pool: StringPool
+) -> np.ndarray:
+    """A string field (char array, __data_loc/__rel_loc char[], char tail[]) as pool codes."""
+    n = len(offs)
+    if f.data_loc or f.rel_loc:
+        if f.size == 4:
+            loc = read_uint(mem, offs + f.offset, 4, big).astype(np.int64)
+            off = loc & 0xFFFF
+            ln = loc >> 16
+        else:  # ancient 2-byte __data_loc: offset only, NUL-terminated
+            off = read_uint(mem, offs + f.offset, 2, big).astype(np.int64)
+            ln = np.clip(lens - off, 0, None)
+        if f.rel_loc:
+            off = off + f.offset + f.size
+        ok = (lens >= f.offset + f.size) & (off + ln <= lens)
+        out = np.full(n, -1, dtype=np.int32)
+        out[ok] = _strings_var(mem, offs[ok] + off[ok], ln[ok], pool)
+        return out
+    if f.dynamic:
+        return _strings_var(mem, offs + f.offset, lens - f.offset, pool)
+    ok = lens >= f.offset + f.size
+    out = np.full(n, -1, dtype=np.int32)
+    sel = np.nonzero(ok)[0]
+    idx = offs[sel, None] + f.offset + np.arange(f.size, dtype=np.int64)
+    out[sel] = _strings_from_matrix(mem[idx], pool)
+    return out
+
+
+def extract_fields(
+    fmt: EventFormat,
+    mem: np.ndarray,
+    rows: np.ndarray,
+    offs: np.ndarray,
+    lens: np.ndarray,
+    big: bool,
+    pool: StringPool,
+    skip: tuple[str, ...] = (),
+    printk: dict[int, str] | None = None,
+) -> tuple[FieldTable, list[str]]:
+    """The event's own fields as a FieldTable; also returns the names of fields not kept."""
+    cols: dict[str, np.ndarray] = {}
+    strs: set[str] = set()
+    dropped: list[str] = []
+    for f in fmt.fields:
+        if f.name in skip:
+            continue
+        if f.is_string:
+            cols[f.name] = field_string(mem, offs, lens, f, big, pool)
+            strs.add(f.name)
+        elif f.is_scalar:
+            cols[f.name] = field_int(mem, offs, lens, f, big)
+        else:
+            dropped.append(f.name)  # numeric arrays, cpumasks, binary tails
+    if fmt.name == "sched_switch" and "prev_state" in cols:
+        table = flags_table(fmt.print_fmt, "prev_state")
+        cols["prev_state"] = _render_flags(cols["prev_state"], table, pool)
+        strs.add("prev_state")
+    if printk is not None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
+        name = "fmt" if fmt.name == "bprint" else "str"
+        if name in cols and name not in strs:
+            cols[name] = _pointer_strings(cols[name], printk, pool)
+            strs.add(name)
+    return FieldTable(rows, cols, strs), dropped
+
+
+def _render_flags(values: np.ndarray, table: object, pool: StringPool) -> np.ndarray:
+    uniq, inv = np.unique(values, return_inverse=True)
+    codes = np.empty(len(uniq), dtype=np.int32)
+    for k, v in enumerate(uniq.tolist()):  # per distinct value
+        if table is None:
+            codes[k] = pool.code(str(v))
+        else:
+            codes[k] = pool.code(table.render(int(v)))  # type: ignore[attr-defined]
+    return codes[inv.reshape(-1)]
+
+
+def _pointer_strings(values: np.ndarray, printk: dict[int, str], pool: StringPool) -> np.ndarray:
+    uniq, inv = np.unique(values, return_inverse=True)
+    codes = np.empty(len(uniq), dtype=np.int32)
+    for k, v in enumerate(uniq.tolist()):
+        a = int(v) & 0xFFFFFFFFFFFFFFFF
+        s = printk.get(a)
+        codes[k] = pool.code(s if s is not None else f"0x{a:x}")
+    return codes[inv.reshape(-1)]
