@@ -57,8 +57,9 @@ MAX_EXAMPLES = 20
 GRAPH_TEXT_RX = (
     r"^(?:"
     r"(?P<fn>[^\s(){}/][^\s(){}]*)(?: \[(?P<mod>[^\]\s]+)\])?\((?P<args>.*?)\)(?P<open>;| \{)"
-    r"(?: /\* (?P<fcmt>.*?) \*/)?"
-    r"|(?P<close>\})(?: /\* (?P<tail>.*?) \*/)?"
+    # trace-cmd report appends " (ret=…)" and, with -O fgraph:depth, " (<depth>)"
+    r"(?: /\* (?P<fcmt>.*?) \*/)?(?: \(ret=(?P<rret>[^)\s]+)\))?(?: \(\d+\))?"
+    r"|(?P<close>\})(?: /\* (?P<tail>.*?) \*/)?(?: \(ret=(?P<cret>[^)\s]+)\))?(?: \(\d+\))?"
     r"|/\* (?P<cmt>.*?) \*/"
     r"|(?P<arrow>==========>|<==========)(?: \|)?"
     r"|CPU:(?P<lcpu>\d+) \[(?:LOST(?: (?P<lcnt>\d+))? EVENTS|(?P<dcnt>\d+ )?EVENTS DROPPED)\]"
@@ -366,6 +367,8 @@ def build_event_table(
         pc.fill_null(group(tparts, "tr2"), ""),
         pc.fill_null(group(fparts, "r1"), ""),
         pc.fill_null(group(fparts, "r2"), ""),
+        pc.fill_null(group(m, "rret"), ""),
+        pc.fill_null(group(m, "cret"), ""),
         pa.scalar("", pa.large_string()),
     )
     rhas = nonempty(rtext)

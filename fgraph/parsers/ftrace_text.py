@@ -44,8 +44,9 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
     blank = np.asarray(pc.equal(pc.binary_length(stripped), 0).to_numpy(zero_copy_only=False))
     hdr = np.asarray(pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False))
     kind = np.full(len(chunk), tl.L_GRAPH, dtype=np.int8)
-    kind[blank | hdr] = tl.L_IGNORED
     dur, res = tl.duration_ns(g(m, "dur"))
+    # "# 1022.641 us |  }" is a return with the '#' (>1 ms) mark when the CPU column is off
+    kind[blank | (hdr & (dur < 0))] = tl.L_IGNORED
     out = {
         "kind": kind,
         "ts": tl.frac_to_ns(g(m, "abs_s"), g(m, "abs_f"), 1_000_000_000),

@@ -1,0 +1,136 @@
+"""Reader of ``trace-cmd report`` output for function_graph traces.
+
+Record lines (trace-cmd tracecmd/trace-read.c and libtraceevent event-parse.c)::
+
+    <comm>-<pid> [<cpu>] [<lat flags>] <sec>.<usec|nsec>: <event>: <text>      default / 3.4 flags
+    <comm>-<pid> <cpu><lat flags> <sec>.<usec>: <event>: <text>                 -l
+    CPU:<n> [<count> EVENTS DROPPED] / CPU:<n> [EVENTS DROPPED]                  lost events
+
+For ``funcgraph_entry``/``funcgraph_exit`` the text is trace-cmd's own graph line
+(lib/trace-cmd/trace-ftrace.c: overhead mark, duration one column narrower than the kernel's,
+``|  ``, indent, ``f();`` / ``f() {`` / ``}``, ``(ret=…)``); other events keep their text and
+the fields the later stages need are parsed from it (sched_switch as printed by trace-cmd's
+sched_switch plugin, ``prev:pid [prio] S ==> next:pid [prio]``).  ``-t`` (ns timestamps) is
+read exactly.  ``-R`` raw funcgraph lines and ``-N`` print-fmt lines are not read (counted as
+not understood).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import TraceFormatError
+from ..source import Source
+from ..table import EventTable, StringPool, TraceMeta
+from . import _textlines as tl
+
+RECORD_RX = (
+    r"^ *(?P<comm>.*?)-(?P<pid>\d+) +"
+    r"(?:\[(?P<cpu>\d+)\](?: (?P<lat>[.a-zA-Z0-9]{4,8}))?|(?P<cpu2>\d+)(?P<lat2>[.a-zA-Z][.a-zA-Z0-9]{3,7}))"
+    r" +(?P<ts_s>\d+)\.(?P<ts_f>\d+):(?: +\(\+[\d.]+\))? +(?P<event>\w+): *(?P<rest>.*)"
+)
+# trace-ftrace.c print_graph_duration()/print_graph_nested(): the duration field then "|  "
+FGRAPH_RX = r"^(?:(?P<ovh>[+!#*@$]) +)?(?:(?P<dur>\d+(?:\.\d+)?) us *)?\|  (?P<ind> *)(?P<text>.*)"
+IGNORED_RX = r"^(?:cpus=\d+|version = \d+|CPU \d+ is empty)?\s*$"
+
+
+def _chunk(chunk: pa.Array) -> dict[str, Any]:
+    m = pc.extract_regex(chunk, RECORD_RX)
+    g = tl.group
+    rec = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False))
+    rest = g(m, "rest")
+    fm = pc.extract_regex(rest, FGRAPH_RX)
+    event = g(m, "event")
+    is_fg = np.asarray(pc.fill_null(pc.starts_with(event, "funcgraph_"), False).to_numpy(zero_copy_only=False))
+    is_fg |= np.asarray(pc.fill_null(pc.equal(event, "fgraph_retaddr_entry"), False).to_numpy(zero_copy_only=False))
+    fg_ok = np.asarray(pc.is_valid(fm).to_numpy(zero_copy_only=False))
+    ignored = np.asarray(pc.match_substring_regex(chunk, IGNORED_RX).to_numpy(zero_copy_only=False))
+    n = len(chunk)
+    kind = np.full(n, tl.L_GRAPH, dtype=np.int8)  # non-records: the graph text regex sees "CPU:n [… DROPPED]"
+    kind[rec & ~is_fg] = tl.L_EVENT
+    kind[rec & is_fg & ~fg_ok] = tl.L_UNPARSED  # -R / -N forms of funcgraph records
+    kind[~rec & ignored] = tl.L_IGNORED
+    text = pc.if_else(
+        pa.array(rec & is_fg), g(fm, "text"), pc.if_else(pa.array(rec), rest, pc.utf8_rtrim(chunk, "\r\n"))
+    )
+    cpu = tl.to_int(g(m, "cpu"))
+    cpu2 = tl.to_int(g(m, "cpu2"))
+    lat = pc.if_else(tl.nonempty(g(m, "lat2")), g(m, "lat2"), g(m, "lat"))
+    dur, res = tl.duration_ns(g(fm, "dur"))
+    ts = tl.frac_to_ns(g(m, "ts_s"), g(m, "ts_f"), 1_000_000_000)
+    tsdigits = np.asarray(pc.fill_null(pc.binary_length(g(m, "ts_f")), 0).to_numpy(zero_copy_only=False))
+    out = {
+        "kind": kind,
+        "ts": ts,
+        "tsdigits": tsdigits.astype(np.int8),
+        "cpu": np.where(cpu >= 0, cpu, cpu2).astype(np.int16),
+        "pid": tl.to_int(g(m, "pid")).astype(np.int32),
+        "depth": (np.asarray(pc.fill_null(pc.binary_length(g(fm, "ind")), 0).to_numpy(zero_copy_only=False)) // 2)
+        .astype(np.int32),
+        "dur": np.where(rec & is_fg, dur, -1),
+        "res": res,
+    }
+    return {"np": out, "comm": g(m, "comm"), "lat": lat, "text": text, "event": event}
+
+
+def parse_report_text(source: Source | Any) -> EventTable:
+    """Parse ``trace-cmd report`` text into an EventTable (rows in line order)."""
+    name = getattr(source, "name", "<input>")
+    data = source.data if isinstance(source, Source) else source
+    arr, _ = tl.split_lines(data)
+    if len(arr) == 0:
+        raise TraceFormatError("empty input", path=name)
+    pool = StringPool()
+    bounds = list(range(0, len(arr), tl.CHUNK_LINES))
+    slices = [arr.slice(b, min(tl.CHUNK_LINES, len(arr) - b)) for b in bounds]
+    if len(slices) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as ex:
+            parts = list(ex.map(_chunk, slices))
+    else:
+        parts = [_chunk(s) for s in slices]
+    cols = {k: np.concatenate([p["np"][k] for p in parts]) for k in parts[0]["np"]}
+    cat = tl._concat_arrays
+    flags, preempt, irq = tl.latency_flags(cat([p["lat"] for p in parts]))
+    meta = TraceMeta(path=name, format="trace-cmd-report")
+    lines = tl.Lines(
+        n=len(arr),
+        kind=cols["kind"],
+        ts=cols["ts"],
+        cpu=cols["cpu"],
+        pid=cols["pid"],
+        comm=tl.encode(cat([p["comm"] for p in parts]), pool, strip=True),
+        flags=flags,
+        preempt=preempt,
+        irqctx=irq,
+        depth=cols["depth"],
+        duration=cols["dur"],
+        dur_res=cols["res"],
+        text=cat([p["text"] for p in parts]),
+        event=tl.encode(cat([p["event"] for p in parts]), pool),
+        extra={"raw": arr},
+    )
+    table = tl.build_event_table(lines, pool, meta, path=name, banners_fill=False)
+    kinds = table["kind"]
+    if not (kinds > 0).any() and not len(table):
+        raise TraceFormatError(f"no trace-cmd report records in {meta.lines_total} lines", path=name)
+    if not ((kinds == 1) | (kinds == 2)).any():
+        meta.warn("no funcgraph_entry/funcgraph_exit records (not a function_graph recording?)", name)
+    meta.ts_known = bool(len(table)) and bool((table["ts"] >= 0).all())
+    digits = cols["tsdigits"][cols["tsdigits"] > 0]
+    meta.ts_resolution_ns = 10 ** max(0, 9 - int(digits.min())) if len(digits) else 1000
+    head = bytes(data[:4096])
+    mc = re.search(rb"^cpus=(\d+)", head, re.M)
+    cpu = table["cpu"]
+    meta.ncpus = int(mc.group(1)) if mc else (int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0)
+    have = ["latency"] if (flags >= 0).any() else []
+    if meta.ts_resolution_ns == 1:
+        have.append("ns timestamps")
+    meta.detail = ", ".join(have) if have else "default columns"
+    return table
