@@ -1,0 +1,116 @@
+"""``fgraph export FILE... --to parquet|csv|folded|perfetto -o OUT``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from ._options import finish, quiet_option, report_warnings, strict_option
+
+
+@click.command("export")
+@click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice(("parquet", "csv", "folded", "perfetto")),
+    required=True,
+    help="Output kind.",
+)
+@click.option(
+    "-o",
+    "--output",
+    "output",
+    default=None,
+    help="Output file ('-' or absent: stdout); a directory for parquet with several inputs.",
+)
+@click.option(
+    "--func", default=None, help="folded: keep only the subtrees of this function's calls."
+)
+@click.option(
+    "--min",
+    "min_",
+    default=None,
+    help="folded: fold calls shorter than this into their caller (e.g. 10us).",
+)
+@click.option(
+    "--self/--total",
+    "self_",
+    default=True,
+    show_default=True,
+    help="folded: weigh by self time (inclusive minus children) or inclusive time.",
+)
+@quiet_option
+@strict_option
+def export(
+    files: tuple[str, ...],
+    to: str,
+    output: str | None,
+    func: str | None,
+    min_: str | None,
+    self_: bool,
+    quiet: bool,
+    strict: bool,
+) -> None:
+    """Export the call table of FILE.
+
+    \b
+    parquet   the call table with its documented schema (fgraph/schema.py CALL_COLUMNS),
+              one row per call; pandas, DuckDB and Spark read it as is.  With several
+              FILEs and -o DIR: a hive-partitioned dataset DIR/trace=<name>/part-0.parquet.
+    csv       the same rows as `fgraph calls --format csv`.
+    folded    folded stacks `a;b;c 123` (weights in us) for flamegraph.pl, inferno and
+              speedscope; interrupts fold under the call they interrupted.
+    perfetto  Chrome/Perfetto JSON (open in ui.perfetto.dev): a track per task, interrupts on
+              per-CPU tracks, lost-event markers.
+    """
+    from ..load import load
+    from . import run
+
+    if to != "folded" and (func or min_):
+        raise click.UsageError("--func and --min apply to --to folded")
+    if len(files) > 1 and to != "parquet":
+        raise click.UsageError(
+            "several inputs are supported with --to parquet (a partitioned dataset)"
+        )
+    warnings: list[Any] = []
+    if len(files) > 1:
+        from ..export.tables import write_partitioned_parquet
+
+        if not output or output == "-":
+            raise click.UsageError("several inputs need -o DIR (a partitioned Parquet dataset)")
+        parts = []
+        for f in files:
+            tr = run(load, f)
+            parts.append((os.path.basename(f), run(lambda tr=tr: tr.call_table)))
+            warnings += tr.warnings
+        run(write_partitioned_parquet, parts, output)
+        report_warnings(warnings, quiet=quiet)
+        finish(warnings, strict)
+        return
+
+    trace = run(load, files[0])
+    calls = run(lambda: trace.call_table)
+    target = output or "-"
+    if to in ("parquet", "csv"):
+        from ..export.tables import write
+
+        with click.open_file(target, "wb") as fh:
+            run(write, calls, to, fh)
+    elif to == "folded":
+        from ..export.folded import fold
+        from ..units import parse_duration
+
+        mn = run(parse_duration, min_, what="--min") if min_ else 0
+        folded = run(fold, calls, func, weight="self" if self_ else "total", min_ns=mn or 0)
+        with click.open_file(target, "w", encoding="utf-8") as fh:
+            folded.write(fh)
+    else:
+        from ..export.perfetto import write_perfetto
+
+        with click.open_file(target, "w", encoding="utf-8") as fh:
+            run(write_perfetto, calls, fh, lost=trace.event_table.lost, title=trace.name)
+    report_warnings(trace.warnings, quiet=quiet)
+    finish(trace.warnings, strict)

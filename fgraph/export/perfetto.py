@@ -1,0 +1,197 @@
+"""Chrome/Perfetto JSON trace (the "Trace Event Format") that ui.perfetto.dev opens.
+
+* One complete slice (``"ph": "X"``) per call, on its task's track: process and thread are the
+  task id (we do not know thread groups), named ``comm-pid``.
+* Interrupt calls (ctx softirq/hardirq/nmi) go on their own tracks, one per CPU and context,
+  under a pseudo process "interrupts" (their common_pid is only the task they interrupted; their
+  ``args.interrupted`` says which call).
+* Lost-event gaps are instant events (``"ph": "i"``) on a per-CPU "lost events" track.
+* Metadata events (``"ph": "M"``) name processes and threads.
+
+Times are µs (the format's unit) with ns kept as three decimals.  Slices of one track nest like
+the call table's parent/child calls because a child's [entry, exit] lies inside its parent's.
+Rows are built column-wise with pyarrow and serialized by pandas' compiled JSON writer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+import numpy as np
+
+from ..schema import CallFlag, IrqCtx
+from ..table import CallTable, LostTable
+
+IRQ_PID = 0x7FFF0000  # pseudo process holding the interrupt tracks
+LOST_PID = 0x7FFF0001  # pseudo process holding the lost-event markers
+_CTX_NAME = {int(IrqCtx.SOFTIRQ): "softirq", int(IrqCtx.HARDIRQ): "hardirq", int(IrqCtx.NMI): "nmi"}
+
+
+def irq_tid(cpu: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+    return IRQ_PID + 1 + np.clip(cpu.astype(np.int64), 0, None) * 4 + ctx.astype(np.int64)
+
+
+def _records_json(tbl: Any) -> list[str]:
+    import pandas as pd
+
+    if tbl.num_rows == 0:
+        return []
+    df = tbl.to_pandas(types_mapper=pd.ArrowDtype)
+    text = df.to_json(orient="records", lines=True, double_precision=3, force_ascii=False)
+    return [s for s in text.split("\n") if s]
+
+
+def slices(calls: CallTable) -> Any:
+    """pyarrow Table of the X events (one per call with a known entry time)."""
+    import pyarrow as pa
+
+    ok = calls["ts_entry"] >= 0
+    idx = np.nonzero(ok)[0]
+    ctx = calls["ctx"][idx].astype(np.int64)
+    is_irq = ctx > IrqCtx.TASK
+    pid = calls["pid"][idx].astype(np.int64)
+    cpu = calls["cpu_entry"][idx].astype(np.int64)
+    tid = np.where(is_irq, irq_tid(cpu, ctx), pid)
+    ppid = np.where(is_irq, IRQ_PID, pid)
+    dur = calls["duration"][idx].astype(np.int64)
+    dur = np.where(dur < 0, 0, dur)
+    cat = np.array(["task", "softirq", "hardirq", "nmi", "unknown"], dtype=object)[
+        np.where(ctx < 0, 4, ctx)
+    ]
+    names = calls.strings.decode(calls["func"][idx])
+    names = np.where(names == None, "[unknown]", names)  # noqa: E711
+    args = pa.StructArray.from_arrays(
+        [
+            # -1 for "none" as in the call table (nulls would come out of pandas as floats).
+            pa.array(calls["call_id"][idx].astype(np.int64)),
+            pa.array(calls["parent_id"][idx].astype(np.int64)),
+            pa.array(calls["interrupted_id"][idx].astype(np.int64)),
+            pa.array(calls["self"][idx].astype(np.int64)),
+            pa.array(calls["cpu_entry"][idx].astype(np.int64)),
+            pa.array((calls["flags"][idx] & CallFlag.TRUNCATED) != 0),
+            pa.array(calls["flags"][idx].astype(np.int64)),
+        ],
+        names=["call_id", "parent_id", "interrupted", "self_ns", "cpu", "truncated", "flags"],
+    )
+    return pa.table(
+        {
+            "ph": pa.array(np.full(len(idx), "X", dtype=object), pa.string()),
+            "name": pa.array(names, pa.string()),
+            "cat": pa.array(cat, pa.string()),
+            "ts": pa.array(calls["ts_entry"][idx] / 1000.0),
+            "dur": pa.array(dur / 1000.0),
+            "pid": pa.array(ppid),
+            "tid": pa.array(tid),
+            "args": args,
+        }
+    )
+
+
+def _lost_events(lost: LostTable | None) -> list[str]:
+    if lost is None or len(lost) == 0:
+        return []
+    out = []
+    ts = lost["ts"]
+    for i in np.nonzero(ts >= 0)[0].tolist():  # one per gap (a handful), not per event
+        n = int(lost["count"][i])
+        cpu = int(lost["cpu"][i])
+        what = f"lost {n} events" if n >= 0 else "lost events"
+        out.append(
+            json.dumps(
+                {
+                    "ph": "i",
+                    "s": "t",
+                    "name": what,
+                    "cat": "lost",
+                    "ts": round(int(ts[i]) / 1000.0, 3),
+                    "pid": LOST_PID,
+                    "tid": LOST_PID + 1 + max(cpu, 0),
+                    "args": {"cpu": cpu, "count": n},
+                }
+            )
+        )
+    return out
+
+
+def _metadata(calls: CallTable, lost: LostTable | None) -> list[str]:
+    meta: list[dict[str, Any]] = []
+    task = calls["ctx"] <= IrqCtx.TASK
+    pids, first = np.unique(calls["pid"][task], return_index=True)
+    comms = calls.strings.decode(calls["comm"][task][first]) if len(first) else []
+    for pid, comm in zip(pids.tolist(), list(comms)):  # one per task
+        label = f"{comm or '?'}-{pid}"
+        meta.append(
+            {"ph": "M", "name": "process_name", "pid": pid, "tid": pid, "args": {"name": label}}
+        )
+        meta.append(
+            {"ph": "M", "name": "thread_name", "pid": pid, "tid": pid, "args": {"name": label}}
+        )
+    irq = ~task
+    if irq.any():
+        meta.append(
+            {
+                "ph": "M",
+                "name": "process_name",
+                "pid": IRQ_PID,
+                "tid": IRQ_PID,
+                "args": {"name": "interrupts"},
+            }
+        )
+        pairs = np.unique(
+            np.stack(
+                [calls["cpu_entry"][irq].astype(np.int64), calls["ctx"][irq].astype(np.int64)], 1
+            ),
+            axis=0,
+        )
+        for cpu, ctx in pairs.tolist():  # one per (cpu, context)
+            tid = int(irq_tid(np.array([cpu]), np.array([ctx]))[0])
+            meta.append(
+                {
+                    "ph": "M",
+                    "name": "thread_name",
+                    "pid": IRQ_PID,
+                    "tid": tid,
+                    "args": {"name": f"{_CTX_NAME.get(ctx, 'irq')} CPU{cpu}"},
+                }
+            )
+    if lost is not None and len(lost):
+        meta.append(
+            {
+                "ph": "M",
+                "name": "process_name",
+                "pid": LOST_PID,
+                "tid": LOST_PID,
+                "args": {"name": "lost events"},
+            }
+        )
+        for cpu in np.unique(lost["cpu"]).tolist():
+            meta.append(
+                {
+                    "ph": "M",
+                    "name": "thread_name",
+                    "pid": LOST_PID,
+                    "tid": LOST_PID + 1 + max(cpu, 0),
+                    "args": {"name": f"CPU{cpu}"},
+                }
+            )
+    return [json.dumps(m) for m in meta]
+
+
+def write_perfetto(
+    calls: CallTable, out: IO[str], *, lost: LostTable | None = None, title: str = ""
+) -> None:
+    """Write the JSON trace to ``out`` (a text stream)."""
+    out.write('{"displayTimeUnit":"ns",')
+    if title:
+        out.write(f'"otherData":{json.dumps({"source": title, "writer": "fgraph"})},')
+    out.write('"traceEvents":[\n')
+    first = True
+    for group in (_metadata(calls, lost), _records_json(slices(calls)), _lost_events(lost)):
+        if not group:
+            continue
+        if not first:
+            out.write(",\n")
+        out.write(",\n".join(group))
+        first = False
+    out.write("\n]}\n")

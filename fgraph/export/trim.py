@@ -1,0 +1,138 @@
+"""``fgraph trim``: keep X's calls (optionally only the slow ones), their subtrees, the
+interrupts that arrived inside them and the events inside them; write them as function_graph
+text (:mod:`fgraph.export.ftrace_text`) that fgraph reads back with the same results for X.
+
+Selection:
+
+* roots: the outermost calls of X (an X inside another kept X travels with its outer call),
+  with ``duration >= threshold`` when a threshold is given (truncated calls count with their
+  lower-bound duration);
+* their subtrees through ``parent_id``, and interrupt trees whose ``interrupted_id`` is a kept
+  call (so irq time inside X survives);
+* the non-graph events of X's task while a root is open: records of the task itself
+  (``common_pid``: its sched_switch out, irq and softirq events, wakeups it sends), the
+  sched_switch that brings it back (``next_pid``) and wakeups of it (``pid`` field) — what the
+  rebuild needs for off-CPU time and waker_pid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..schema import EventKind
+from ..table import CallTable, EventTable
+from .folded import frame_parent, levels
+from .ftrace_text import WriteStats, write_function_graph
+
+_GRAPH_KINDS = (
+    EventKind.FG_ENTRY,
+    EventKind.FG_EXIT,
+    EventKind.IRQ_ARROW_IN,
+    EventKind.IRQ_ARROW_OUT,
+)
+
+
+@dataclass
+class Selection:
+    roots: np.ndarray  # call ids of the kept outermost X calls
+    calls: np.ndarray  # every kept call id (sorted)
+    events: np.ndarray  # kept non-graph event rows (sorted)
+
+
+def select_calls(
+    calls: CallTable, func: str, threshold_ns: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(roots, kept call ids) for X's outermost calls (≥ threshold) and everything under them."""
+    n = len(calls)
+    code = calls.strings.lookup(func)
+    if code < 0 or not (calls["func"] == code).any():
+        raise UsageError(f"function {func!r} does not appear in the trace")
+    fp = frame_parent(calls)
+    lvl = levels(fp)
+    order = np.argsort(lvl, kind="stable")
+    bounds = np.searchsorted(lvl[order], np.arange(int(lvl.max(initial=-1)) + 2))
+    by_level = [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+    cand = calls["func"] == code
+    if threshold_ns is not None:
+        cand &= calls["duration"] >= threshold_ns
+    inside = np.zeros(n, dtype=bool)  # some frame ancestor is a candidate
+    for ids in by_level:
+        p = fp[ids]
+        ok = p >= 0
+        inside[ids[ok]] = inside[p[ok]] | cand[p[ok]]
+    roots = cand & ~inside
+    kept = roots.copy()
+    for ids in by_level:
+        p = fp[ids]
+        ok = p >= 0
+        kept[ids[ok]] |= kept[p[ok]]
+    return np.nonzero(roots)[0], np.nonzero(kept)[0]
+
+
+def _alt_pid(events: EventTable, event: str, field: str) -> tuple[np.ndarray, np.ndarray]:
+    rows, vals = events.field(event, field)
+    return np.asarray(rows, dtype=np.int64), np.asarray(vals, dtype=np.int64)
+
+
+def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np.ndarray:
+    """Non-graph event rows that belong to a root's task while the root is open."""
+    nev = len(events)
+    if nev == 0 or len(roots) == 0:
+        return np.empty(0, dtype=np.int64)
+    kind = events["kind"]
+    other = ~np.isin(kind, np.array(_GRAPH_KINDS, dtype=kind.dtype))
+    ts = events["ts"]
+    # Candidate (row, task pid) pairs: the record's own pid plus the task it switches in/wakes.
+    rows = [np.nonzero(other)[0]]
+    pids = [events["pid"][rows[0]].astype(np.int64)]
+    for ev, fld in (
+        ("sched_switch", "next_pid"),
+        ("sched_wakeup", "pid"),
+        ("sched_waking", "pid"),
+        ("sched_wakeup_new", "pid"),
+    ):
+        r, v = _alt_pid(events, ev, fld)
+        if len(r):
+            rows.append(r)
+            pids.append(v)
+    row = np.concatenate(rows)
+    pid = np.concatenate(pids)
+    keep = np.zeros(nev, dtype=bool)
+    rpid = calls["pid"][roots].astype(np.int64)
+    t0 = calls["ts_entry"][roots]
+    t1 = calls["ts_exit"][roots]
+    for p in np.unique(rpid).tolist():  # one step per task
+        m = rpid == p
+        a, b = t0[m], t1[m]
+        o = np.argsort(a, kind="stable")
+        a, b = a[o], b[o]
+        sel = pid == p
+        r = row[sel]
+        t = ts[r]
+        i = np.searchsorted(a, t, side="right") - 1
+        ok = (i >= 0) & (t >= 0)
+        ok[ok] &= t[ok] <= b[i[ok]]
+        keep[r[ok]] = True
+    return np.nonzero(keep)[0]
+
+
+def select(trace: Any, func: str, threshold_ns: int | None = None) -> Selection:
+    calls: CallTable = trace.call_table
+    events: EventTable = trace.event_table
+    roots, kept = select_calls(calls, func, threshold_ns)
+    return Selection(roots, kept, select_events(events, calls, roots))
+
+
+def trim(
+    trace: Any, func: str, out: IO[str], *, threshold_ns: int | None = None
+) -> tuple[Selection, WriteStats]:
+    """Write the trimmed trace of ``func`` to ``out``; returns what was kept."""
+    sel = select(trace, func, threshold_ns)
+    if len(sel.roots) == 0:
+        raise UsageError(f"no call of {func!r} is at least as long as the threshold")
+    stats = write_function_graph(trace.event_table, trace.call_table, sel.calls, sel.events, out)
+    return sel, stats
