@@ -58,7 +58,7 @@ def compare_breakdowns(
     ra = {r.name: r for r in a.rows}
     rb = {r.name: r for r in b.rows}
     names = list(dict.fromkeys([*ra, *rb]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in names:
         x, y = ra.get(name), rb.get(name)
         pa = x.total_ns / a.ncalls if x and a.ncalls else 0.0
@@ -75,5 +75,5 @@ def compare_breakdowns(
                 "calls_per_call_b": y.calls_per_call if y else 0.0,
             }
         )
-    rows.sort(key=lambda r: (-abs(r["change_ns"]), r["name"]))
+    rows.sort(key=lambda r: (-abs(float(r["change_ns"])), str(r["name"])))
     return Comparison(label_a, label_b, a, b, lat_a, lat_b, rows)

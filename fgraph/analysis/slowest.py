@@ -1,0 +1,279 @@
+"""``fgraph slowest``: the N slowest calls of X as complete call trees.
+
+Each tree holds X's descendants *and* the interrupts that arrived inside them (an interrupt
+root hangs under the task call it interrupted, ``interrupted_id``), in entry order.  Calls
+shorter than ``min_ns`` are collapsed into one summary line per parent that says how many
+calls and how much time it stands for, so the trees stay readable and nothing silently
+disappears.  Which rows belong to which tree, what is shown and what each summary line counts
+is computed for all trees at once with pointer jumping; only building the printed lines loops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import UsageError
+from ..schema import IrqCtx
+from ..units import parse_duration
+from .calls import as_calls, complete_mask, flag_names, func_code, truncated_mask
+from .filters import describe, filter_mask
+from .tree import children_sum, display_parent, nearest_stop
+
+
+@dataclass
+class TreeLine:
+    depth: int  # 0 = the slow call itself
+    func: str  # function name; "" for a collapsed-summary line
+    call_id: int  # -1 for a collapsed-summary line
+    duration_ns: int  # inclusive; for a summary line the collapsed calls' time
+    ts_entry_ns: int
+    cpu: int
+    ctx: int  # IrqCtx
+    interrupt: bool  # an interrupt that arrived while its parent line was running
+    flags: list[str]  # repairs (synth_entry, truncated, lost_gap, …)
+    offcpu_sleep_ns: int  # switched out sleeping/blocked directly in this call (-1 no sched data)
+    offcpu_runnable_ns: int  # … while runnable (preempted)
+    collapsed_calls: int = 0  # summary line: calls it stands for (including their descendants)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "depth": self.depth,
+            "func": self.func,
+            "call_id": self.call_id,
+            "duration_ns": self.duration_ns,
+            "ts_entry_ns": self.ts_entry_ns,
+            "cpu": self.cpu,
+            "ctx": IrqCtx(self.ctx).name.lower()
+            if self.ctx in IrqCtx._value2member_map_
+            else "unknown",
+            "interrupt": self.interrupt,
+            "flags": self.flags,
+            "offcpu_sleep_ns": self.offcpu_sleep_ns,
+            "offcpu_runnable_ns": self.offcpu_runnable_ns,
+        }
+        if self.call_id < 0:
+            d["collapsed_calls"] = self.collapsed_calls
+        return d
+
+
+@dataclass
+class SlowCall:
+    rank: int
+    call_id: int
+    func: str
+    pid: int
+    comm: str
+    cpu_entry: int
+    cpu_exit: int
+    ts_entry_ns: int
+    ts_exit_ns: int
+    duration_ns: int
+    irq_ns: int  # interrupt time anywhere in the tree
+    offcpu_sleep_ns: int
+    offcpu_runnable_ns: int
+    flags: list[str]
+    tree_calls: int  # calls in the tree (descendants + interrupts, not X itself)
+    shown_calls: int
+    collapsed_calls: int
+    collapsed_ns: int  # time of the collapsed subtrees (top-level ones; no double counting)
+    lines: list[TreeLine] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "call_id": self.call_id,
+            "func": self.func,
+            "pid": self.pid,
+            "comm": self.comm,
+            "cpu_entry": self.cpu_entry,
+            "cpu_exit": self.cpu_exit,
+            "ts_entry_ns": self.ts_entry_ns,
+            "ts_exit_ns": self.ts_exit_ns,
+            "duration_ns": self.duration_ns,
+            "irq_ns": self.irq_ns,
+            "offcpu_sleep_ns": self.offcpu_sleep_ns,
+            "offcpu_runnable_ns": self.offcpu_runnable_ns,
+            "flags": self.flags,
+            "tree_calls": self.tree_calls,
+            "shown_calls": self.shown_calls,
+            "collapsed_calls": self.collapsed_calls,
+            "collapsed_ns": self.collapsed_ns,
+            "tree": [ln.to_dict() for ln in self.lines],
+        }
+
+
+@dataclass
+class SlowestResult:
+    func: str
+    n: int
+    min_ns: int
+    calls: int  # complete calls of X (after filters)
+    truncated_calls: int  # not ranked: their durations are lower bounds
+    slowest: list[SlowCall]
+    filters: str = ""
+    has_offcpu: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "func": self.func,
+            "n": self.n,
+            "min_ns": self.min_ns,
+            "calls": self.calls,
+            "truncated_calls": self.truncated_calls,
+            "filters": self.filters,
+            "slowest": [s.to_dict() for s in self.slowest],
+        }
+
+
+def slowest(
+    trace_or_calls: Any,
+    func: str,
+    *,
+    n: int = 5,
+    min: str | int | None = "10us",  # noqa: A002 - mirrors the --min option
+    filters: Any = None,
+) -> SlowestResult:
+    """The ``n`` slowest complete calls of ``func`` as trees (subtrees under ``min`` collapsed)."""
+    calls = as_calls(trace_or_calls)
+    if n < 1:
+        raise UsageError(f"-n must be at least 1, not {n}")
+    min_ns = parse_duration(min, what="--min duration") or 0
+    code = func_code(calls, func)
+    mask = filter_mask(calls, filters) & (calls["func"] == code)
+    complete = mask & complete_mask(calls)
+    ntrunc = int((mask & truncated_mask(calls)).sum())
+    dur = calls["duration"]
+    ids = np.nonzero(complete)[0]
+    # slowest first; equal durations in trace order
+    pick = ids[np.lexsort((ids, -dur[ids]))[:n]]
+    res = SlowestResult(func, n, min_ns, len(ids), ntrunc, [], describe(filters))
+    if len(pick) == 0:
+        return res
+
+    parent = calls["parent_id"]
+    dpar = display_parent(parent, calls["interrupted_id"])
+    nrows = len(calls)
+    stop = np.zeros(nrows, dtype=bool)
+    stop[pick] = True
+    owner, depth = nearest_stop(dpar, stop)
+    # Recursion: a picked call inside another picked call starts its own tree, and the outer
+    # tree stops at it (its time then shows up in neither the outer lines nor a summary line).
+    member = owner >= 0
+    shown = member & ((dur >= min_ns) | stop)
+    hidden = member & ~shown
+    # keep the shown set closed under ancestors (an odd short parent hides its children)
+    hid_owner, _ = nearest_stop(dpar, hidden)
+    shown &= hid_owner < 0
+    hidden = member & ~shown
+    near_shown, _ = nearest_stop(dpar, shown)
+    top_hidden = hidden & (np.where(dpar >= 0, shown[np.clip(dpar, 0, None)], False))
+    coll_calls = (
+        np.bincount(near_shown[hidden], minlength=nrows)
+        if hidden.any()
+        else np.zeros(nrows, np.int64)
+    )
+    coll_ns = np.zeros(nrows, dtype=np.int64)
+    np.add.at(coll_ns, dpar[top_hidden], np.clip(dur[top_hidden], 0, None))
+    has_sched = bool((calls["offcpu_sleep_ns"][pick] >= 0).all())
+    sleep0 = np.clip(calls["offcpu_sleep_ns"], 0, None)
+    runq0 = np.clip(calls["offcpu_runnable_ns"], 0, None)
+    own_sleep = sleep0 - children_sum(parent, sleep0)
+    own_runq = runq0 - children_sum(parent, runq0)
+    coll_sleep = np.zeros(nrows, dtype=np.int64)
+    coll_runq = np.zeros(nrows, dtype=np.int64)
+    np.add.at(coll_sleep, dpar[top_hidden], sleep0[top_hidden])
+    np.add.at(coll_runq, dpar[top_hidden], runq0[top_hidden])
+    is_irq_root = (parent < 0) & (calls["interrupted_id"] >= 0)
+    irq_time = np.zeros(nrows, dtype=np.int64)
+    np.add.at(irq_time, owner[member & is_irq_root], np.clip(dur[member & is_irq_root], 0, None))
+    tree_size = np.bincount(owner[member], minlength=nrows)
+    shown_size = np.bincount(owner[shown], minlength=nrows)
+
+    # rows of every tree grouped by owner, each in entry order (= preorder of the tree)
+    rows = np.nonzero(shown)[0]
+    rows = rows[np.lexsort((rows, owner[rows]))]
+    own_sorted = owner[rows]
+    names = calls.strings
+    flags = calls["flags"]
+    cpu = calls["cpu_entry"]
+    ts = calls["ts_entry"]
+    ctx = calls["ctx"]
+
+    def sched(v: int) -> int:
+        return int(v) if has_sched else -1
+
+    def close_until(stack: list[int], lines: list[TreeLine], d: int) -> None:
+        # Close open calls at depth >= d, writing each one's collapsed summary as its last child.
+        while stack and int(depth[stack[-1]]) >= d:
+            c = stack.pop()
+            if coll_calls[c]:
+                lines.append(
+                    TreeLine(
+                        int(depth[c]) + 1,
+                        "",
+                        -1,
+                        int(coll_ns[c]),
+                        -1,
+                        -1,
+                        int(IrqCtx.UNKNOWN),
+                        False,
+                        [],
+                        sched(coll_sleep[c]),
+                        sched(coll_runq[c]),
+                        int(coll_calls[c]),
+                    )
+                )
+
+    for rank, r in enumerate(pick.tolist(), start=1):
+        lo, hi = np.searchsorted(own_sorted, r, "left"), np.searchsorted(own_sorted, r, "right")
+        lines: list[TreeLine] = []
+        stack: list[int] = []  # open call ids (display ancestors of the next line)
+
+        for c in rows[lo:hi].tolist():
+            d = int(depth[c])
+            close_until(stack, lines, d)
+            lines.append(
+                TreeLine(
+                    d,
+                    str(names[int(calls["func"][c])]),
+                    c,
+                    int(dur[c]),
+                    int(ts[c]),
+                    int(cpu[c]),
+                    int(ctx[c]),
+                    bool(is_irq_root[c]) and c != r,
+                    flag_names(int(flags[c])),
+                    sched(max(int(own_sleep[c]), 0)),
+                    sched(max(int(own_runq[c]), 0)),
+                )
+            )
+            stack.append(c)
+        close_until(stack, lines, 0)
+        res.slowest.append(
+            SlowCall(
+                rank=rank,
+                call_id=r,
+                func=func,
+                pid=int(calls["pid"][r]),
+                comm=str(names[int(calls["comm"][r])] or ""),
+                cpu_entry=int(calls["cpu_entry"][r]),
+                cpu_exit=int(calls["cpu_exit"][r]),
+                ts_entry_ns=int(ts[r]),
+                ts_exit_ns=int(calls["ts_exit"][r]),
+                duration_ns=int(dur[r]),
+                irq_ns=int(irq_time[r]),
+                offcpu_sleep_ns=sched(calls["offcpu_sleep_ns"][r]),
+                offcpu_runnable_ns=sched(calls["offcpu_runnable_ns"][r]),
+                flags=flag_names(int(flags[r])),
+                tree_calls=int(tree_size[r]) - 1,
+                shown_calls=int(shown_size[r]) - 1,
+                collapsed_calls=int(tree_size[r] - shown_size[r]),
+                collapsed_ns=int(coll_ns[shown & (owner == r)].sum()),
+                lines=lines,
+            )
+        )
+    res.has_offcpu = has_sched
+    return res

@@ -1,0 +1,75 @@
+"""Progress on stderr while an input is read and its calls rebuilt.
+
+Shown only when stderr is a terminal (never in pipes, files or CI logs) and only once a step
+has taken more than a moment, so quick commands print nothing extra.  The parsers and the
+rebuild do not report fractions, so this is a spinner with the step and elapsed time, drawn
+from a background thread and erased when the step ends.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+DELAY_S = 0.7  # show nothing for steps shorter than this
+TICK_S = 0.2
+_SPIN = "|/-\\"
+
+
+def enabled() -> bool:
+    if os.environ.get("FGRAPH_NO_PROGRESS"):
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def progress(label: str) -> Iterator[None]:
+    """Show ``fgraph: <label> … 3.2s`` on stderr while the block runs (tty only)."""
+    if not enabled():
+        yield
+        return
+    done = threading.Event()
+    start = time.monotonic()
+    drawn = [False]
+
+    def run() -> None:
+        if done.wait(DELAY_S):
+            return
+        i = 0
+        while not done.wait(TICK_S):
+            msg = f"\rfgraph: {label} {_SPIN[i % 4]} {time.monotonic() - start:.1f}s"
+            sys.stderr.write(msg)
+            sys.stderr.flush()
+            drawn[0] = True
+            i += 1
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        done.set()
+        t.join()
+        if drawn[0]:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def load_calls(path: str) -> Any:
+    """fgraph.load(path) with its calls rebuilt, under a progress display."""
+    from ..load import load
+
+    name = os.path.basename(path) if path != "-" else "stdin"
+    with progress(f"reading {name}"):
+        trace = load(path)
+    with progress(f"rebuilding calls of {name}"):
+        trace.call_table  # noqa: B018 - force the lazy rebuild here, under the spinner
+    return trace

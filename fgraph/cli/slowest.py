@@ -1,0 +1,80 @@
+"""``fgraph slowest FILE --func X``: the N slowest calls of X as complete call trees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._options import (
+    filter_options,
+    finish,
+    open_output,
+    quiet_option,
+    report_warnings,
+    strict_option,
+)
+
+
+@click.command("slowest")
+@click.argument("file", type=click.Path(allow_dash=True))
+@click.option("-f", "--func", required=True, help="The function X.")
+@click.option("-n", "count", type=int, default=5, show_default=True, help="How many calls.")
+@click.option(
+    "--min",
+    "min_",
+    default="10us",
+    show_default=True,
+    help="Collapse calls shorter than this into one summary line per parent (0 = show all).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Write to this file instead of stdout.",
+)
+@filter_options
+@quiet_option
+@strict_option
+def slowest(
+    file: str,
+    func: str,
+    count: int,
+    min_: str,
+    as_json: bool,
+    output: str | None,
+    filters: Any,
+    quiet: bool,
+    strict: bool,
+) -> None:
+    """The N slowest calls of FUNC drawn as function_graph trees.
+
+    Each tree is complete: every call inside X, the interrupts that arrived while it ran
+    (marked ==========>) and off-CPU time (sleeping or runnable) noted where the task was
+    switched out; calls under --min are collapsed into a line saying how many and how long.
+
+    \b
+    Example:
+      fgraph slowest trace.dat --func vfs_read -n 3 --min 20us
+    """
+    from ..analysis.slowest import slowest as run_slowest
+    from ..render.json import write_json
+    from ..render.tree import write_slowest
+    from . import run
+    from ._progress import load_calls
+
+    trace = run(load_calls, file)
+    res = run(run_slowest, trace, func, n=count, min=min_, filters=filters)
+    out = open_output(output)
+    try:
+        if as_json:
+            write_json(res, out)
+        else:
+            write_slowest(res, out)
+    finally:
+        if output not in (None, "-"):
+            out.close()
+    report_warnings(trace.warnings, quiet=quiet)
+    finish(trace.warnings, strict)
