@@ -467,16 +467,20 @@ def build_event_table(
     kcol[aout] = EventKind.IRQ_ARROW_OUT
     ecol[aout] = pool.code("irq_arrow_out")
 
-    # ---- a bare "}": the function of the newest unclosed "{" at that depth on that CPU -------
-    # Sort the nested entries and the untailed exits by (cpu, depth, row) and forward fill the
-    # entry's row; an exit right after another exit in its group has no open entry.
+    # ---- a bare "}": the function of the newest unclosed "{" at that depth in that task -------
+    # Sort the nested entries and the untailed exits by (task, depth, row) and forward fill the
+    # entry's row; an exit right after another exit in its group has no open entry.  The task is
+    # the pid when known (a task's stack survives being switched out, and trace-cmd report
+    # interleaves other tasks' calls at the same depth on that CPU), else the CPU (pid 0 is the
+    # idle task of every CPU, so it is kept per CPU too).
     bare = is_exit & ~is_leaf & (cols["func"] < 0)
     nested = is_entry & ~is_leaf
     cand = np.flatnonzero(bare | nested)
     if bare.any() and len(cand):
-        order = np.lexsort((cand, cols["depth"][cand], cols["cpu"][cand]))
+        task = np.where(cols["pid"][cand] > 0, cols["pid"][cand].astype(np.int64), -2 - cols["cpu"][cand].astype(np.int64))
+        order = np.lexsort((cand, cols["depth"][cand], task))
         c = cand[order]
-        gkey_c = cols["cpu"][c].astype(np.int64)
+        gkey_c = task[order]
         gkey_d = cols["depth"][c].astype(np.int64)
         newgrp = np.ones(len(c), dtype=bool)
         newgrp[1:] = (gkey_c[1:] != gkey_c[:-1]) | (gkey_d[1:] != gkey_d[:-1])
