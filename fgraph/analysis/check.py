@@ -3,7 +3,7 @@
 Grammar (one expectation per string)::
 
     expectation := metric OP value
-    metric      := p50 | p90 | p99 | max            (durations; also p50_ns … max_ns)
+    metric      := p50 | p90 | p99 | max | mean     (durations; also p50_ns … max_ns)
                  | calls | slow_calls | truncated_calls                  (counts)
                  | share(NAME)                     (a breakdown row: a child, [self], [irq])
                  | offcpu_sleep_share | offcpu_runnable_share            (fractions)
@@ -37,7 +37,7 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 
-DURATIONS = {"p50": "p50_ns", "p90": "p90_ns", "p99": "p99_ns", "max": "max_ns"}
+DURATIONS = {"p50": "p50_ns", "p90": "p90_ns", "p99": "p99_ns", "max": "max_ns", "mean": "mean_ns"}
 COUNTS = ("calls", "slow_calls", "truncated_calls")
 FRACTIONS = ("offcpu_sleep_share", "offcpu_runnable_share")
 
