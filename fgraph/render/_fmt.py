@@ -16,6 +16,7 @@ def dur(ns: float | int | None, width: int = 9) -> str:
 
 
 def signed_dur(ns: float, width: int = 10) -> str:
+    ns = round(ns)  # below 1 ns is float noise from per-call means
     if ns == 0:
         return "0".rjust(width)
     s = format_ns(abs(ns))
