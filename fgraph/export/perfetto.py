@@ -54,7 +54,12 @@ def slices(calls: CallTable) -> Any:
     cpu = calls["cpu_entry"][idx].astype(np.int64)
     tid = np.where(is_irq, irq_tid(cpu, ctx), pid)
     ppid = np.where(is_irq, IRQ_PID, pid)
-    dur = calls["duration"][idx].astype(np.int64)
+    # The slice spans the call's place on the timeline (ts_exit - ts_entry), so slices nest
+    # exactly as the calls do; the kernel's own duration (rettime - calltime on a trace.dat,
+    # taken with a different clock read than the record timestamps) goes in args.
+    t1 = calls["ts_exit"][idx].astype(np.int64)
+    kdur = calls["duration"][idx].astype(np.int64)
+    dur = np.where(t1 >= 0, t1 - calls["ts_entry"][idx], kdur)
     dur = np.where(dur < 0, 0, dur)
     cat = np.array(["task", "softirq", "hardirq", "nmi", "unknown"], dtype=object)[
         np.where(ctx < 0, 4, ctx)
@@ -68,11 +73,21 @@ def slices(calls: CallTable) -> Any:
             pa.array(calls["parent_id"][idx].astype(np.int64)),
             pa.array(calls["interrupted_id"][idx].astype(np.int64)),
             pa.array(calls["self"][idx].astype(np.int64)),
+            pa.array(kdur),
             pa.array(calls["cpu_entry"][idx].astype(np.int64)),
             pa.array((calls["flags"][idx] & CallFlag.TRUNCATED) != 0),
             pa.array(calls["flags"][idx].astype(np.int64)),
         ],
-        names=["call_id", "parent_id", "interrupted", "self_ns", "cpu", "truncated", "flags"],
+        names=[
+            "call_id",
+            "parent_id",
+            "interrupted",
+            "self_ns",
+            "duration_ns",
+            "cpu",
+            "truncated",
+            "flags",
+        ],
     )
     return pa.table(
         {
