@@ -23,7 +23,7 @@ def write_hist(res: HistResult, out: IO[str], *, limit: int | None = 25) -> None
         )
     if res.repaired_calls:
         rep = ", ".join(f"{v} {k}" for k, v in sorted(res.repaired_calls.items()))
-        out.write(f"  repaired or flagged by the rebuild: {rep} (see fgraph stats)\n")
+        out.write(f"  flagged by the rebuild: {rep} (see fgraph stats)\n")
     if lat.calls:
         out.write(
             f"  p50 {dur(lat.p50_ns).strip()}   p90 {dur(lat.p90_ns).strip()}   p99 {dur(lat.p99_ns).strip()}"
