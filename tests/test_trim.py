@@ -180,6 +180,7 @@ def _close(a: int | None, b: int | None) -> bool:
         ("vm61/btrfs_read.dat", "vfs_read", "1ms"),
         ("vm61/fsync.dat", "vfs_fsync_range", None),
         ("vm61/btrfs_read.abstime_proc_tail.txt", "vfs_read", None),
+        ("vm61/system.dat", "schedule", None),  # wrapped buffer: rebuilt entries, truncated calls
     ],
 )
 def test_trim_then_hist_same(tmp_path, rel, func, threshold):

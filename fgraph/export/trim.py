@@ -12,7 +12,9 @@ Selection:
 * the non-graph events of X's task while a root is open: records of the task itself
   (``common_pid``: its sched_switch out, irq and softirq events, wakeups it sends), the
   sched_switch that brings it back (``next_pid``) and wakeups of it (``pid`` field) — what the
-  rebuild needs for off-CPU time and waker_pid.
+  rebuild needs for off-CPU time and waker_pid;
+* every sched_switch of those tasks (switched out or in), also between kept calls, so the
+  task's on/off-CPU state at each call's entry is the same as in the input.
 """
 
 from __future__ import annotations
@@ -117,6 +119,14 @@ def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np
         ok = (i >= 0) & (t >= 0)
         ok[ok] &= t[ok] <= b[i[ok]]
         keep[r[ok]] = True
+    # Every context switch of the roots' tasks, inside a window or not: the rebuild's off-CPU
+    # time of a call depends on the task's switch state when it entered the call (a switch-in
+    # between two kept calls is what ends an off-CPU stretch that began in the first).
+    rows_sw, prev = _alt_pid(events, "sched_switch", "prev_pid")
+    rows_sw2, nxt = _alt_pid(events, "sched_switch", "next_pid")
+    tasks = np.unique(rpid)
+    keep[rows_sw[np.isin(prev, tasks)]] = True
+    keep[rows_sw2[np.isin(nxt, tasks)]] = True
     return np.nonzero(keep)[0]
 
 
