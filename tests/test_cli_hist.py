@@ -98,3 +98,25 @@ def test_progress_is_silent_without_tty(capsys):
     with progress("x"):
         pass
     assert capsys.readouterr().err == ""
+
+
+def test_progress_draws_and_erases_on_a_tty(monkeypatch):
+    import io
+
+    import fgraph.cli._progress as prog
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr(prog.sys, "stderr", err)
+    monkeypatch.delenv("FGRAPH_NO_PROGRESS", raising=False)
+    monkeypatch.setattr(prog, "DELAY_S", 0.0)
+    monkeypatch.setattr(prog, "TICK_S", 0.01)
+    import time
+
+    with prog.progress("reading x.dat"):
+        time.sleep(0.1)
+    text = err.getvalue()
+    assert "fgraph: reading x.dat" in text and text.endswith("\r\x1b[K")
