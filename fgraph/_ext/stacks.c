@@ -1,0 +1,778 @@
+/*
+ * stacks.c -- the per-event stack machine of fgraph's rebuild (fgraph/reconstruct/calls.py).
+ *
+ * Why C: pairing function_graph entries with exits is inherently sequential (each event
+ * depends on the open stack of its task), so it cannot be a whole-array numpy operation.
+ * The Python wrapper prepares every per-event decision that *can* be vectorized (merge order,
+ * task keys, interrupt context of each event, the function key to match on) and this loop
+ * only walks the events once.
+ *
+ * Model.  Each task (pid; pid 0 and -1 are keyed by CPU in Python) owns one stack of frames.
+ * A frame is either an open call or a *level marker*: an interrupt context (softirq, hardirq,
+ * NMI) that arrived on top of the task.  Calls pushed above a marker belong to that context:
+ * they form their own trees (parent -1 at the level's roots) and remember the task call that
+ * was innermost-open when the interrupt arrived (interrupted_id).  Exits are matched to the
+ * nearest open frame with the same function, never by the kernel's depth field; frames above
+ * the match are closed as truncated (their exits were lost).  An exit with no matching frame
+ * becomes a call with a synthesized entry that adopts the trailing completed calls of its level
+ * (the trace opened mid-call: kernel prints these as "} / * func * /").
+ *
+ * The machine state (all task stacks) persists across feed() calls so a huge trace can be fed
+ * in chunks; finish() closes what is still open.  No recursion anywhere: stacks can be
+ * thousands of frames deep.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* CallFlag bits (fgraph/schema.py) */
+#define CF_SYNTH_ENTRY 0x001
+#define CF_TRUNCATED 0x002
+#define CF_LOST_GAP 0x004
+#define CF_CLOSED_BY_OUTER 0x010
+#define CF_CTX_BY_NAME 0x040
+
+/* event kinds understood by the machine (prepared by calls.py) */
+#define EV_ENTRY 1
+#define EV_EXIT 2
+#define EV_GAP 3
+
+/* per-event bits (prepared by calls.py) */
+#define EB_BYNAME 0x01    /* ctx of this event was guessed from a function name */
+#define EB_CONTAINER 0x02 /* entry of a softirq-running function (handle_softirqs): its
+                             unknown-context children run in softirq context */
+
+#define CTX_UNKNOWN (-1)
+#define CTX_TASK 0
+#define CTX_SOFTIRQ 1
+
+typedef struct {
+    int64_t call;        /* call id, or -1 for a level marker */
+    int64_t fkey;        /* function key matched against exits */
+    int64_t interrupted; /* marker: innermost open call below it */
+    int8_t ctx;          /* context of the level this frame is in (marker: its own) */
+    int8_t byname;       /* level opened by a function-name guess */
+    int8_t container;
+} Frame;
+
+typedef struct {
+    int64_t call;
+    int32_t owner; /* stack position of the completed call (its parent is at owner-1) */
+} Done;
+
+typedef struct {
+    int64_t key;
+    Frame *st;
+    int32_t n, cap;
+    Done *done;
+    int64_t nd, capd;
+    Done *irqs; /* interrupt roots that found no open call below them (owner: stack size) */
+    int64_t ni, capi;
+    int64_t last_ts;
+    int64_t gap_ts;
+} Task;
+
+typedef struct {
+    /* task table + open-addressing hash key -> index */
+    Task *tasks;
+    int64_t ntasks, captasks;
+    int64_t *hkeys;
+    int64_t *hvals;
+    int64_t hcap;
+    /* calls (growing columns) */
+    int64_t ncalls, capcalls;
+    int64_t *parent, *interrupted, *entry_row, *exit_row, *ts_entry, *ts_exit, *order;
+    int32_t *kdepth;
+    int8_t *ctx;
+    uint16_t *flags;
+    /* per-CPU: task last seen, pending gap */
+    int64_t ncpu;
+    int64_t *cur_task; /* task index or -1 */
+    int64_t *pend_gap; /* ts of a gap not yet applied to the next task, or INT64_MIN */
+    int64_t *pend_task;
+    int64_t tol; /* adoption tolerance (ns): timestamp resolution of the input */
+    /* counters */
+    int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
+    int failed;
+} Machine;
+
+#define NONE_GAP INT64_MIN
+
+static int grow(void **p, int64_t *cap, int64_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    int64_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    void *q = realloc(*p, (size_t)nc * sz);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = nc;
+    return 0;
+}
+
+static int grow_calls(Machine *m, int64_t need)
+{
+    if (need <= m->capcalls)
+        return 0;
+    int64_t nc = m->capcalls ? m->capcalls : 1024;
+    while (nc < need)
+        nc *= 2;
+#define RE(f, T)                                          \
+    do {                                                  \
+        void *q = realloc(m->f, (size_t)nc * sizeof(T)); \
+        if (!q)                                           \
+            return -1;                                    \
+        m->f = (T *)q;                                    \
+    } while (0)
+    RE(parent, int64_t);
+    RE(interrupted, int64_t);
+    RE(entry_row, int64_t);
+    RE(exit_row, int64_t);
+    RE(ts_entry, int64_t);
+    RE(ts_exit, int64_t);
+    RE(order, int64_t);
+    RE(kdepth, int32_t);
+    RE(ctx, int8_t);
+    RE(flags, uint16_t);
+#undef RE
+    m->capcalls = nc;
+    return 0;
+}
+
+static uint64_t hash64(int64_t k)
+{
+    uint64_t x = (uint64_t)k;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static int rehash(Machine *m, int64_t ncap)
+{
+    int64_t *nk = malloc((size_t)ncap * sizeof(int64_t));
+    int64_t *nv = malloc((size_t)ncap * sizeof(int64_t));
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return -1;
+    }
+    for (int64_t i = 0; i < ncap; i++)
+        nv[i] = -1;
+    for (int64_t t = 0; t < m->ntasks; t++) {
+        uint64_t h = hash64(m->tasks[t].key) & (uint64_t)(ncap - 1);
+        while (nv[h] >= 0)
+            h = (h + 1) & (uint64_t)(ncap - 1);
+        nk[h] = m->tasks[t].key;
+        nv[h] = t;
+    }
+    free(m->hkeys);
+    free(m->hvals);
+    m->hkeys = nk;
+    m->hvals = nv;
+    m->hcap = ncap;
+    return 0;
+}
+
+static int64_t task_of(Machine *m, int64_t key)
+{
+    if (m->hcap == 0 || (m->ntasks + 1) * 2 > m->hcap) {
+        if (rehash(m, m->hcap ? m->hcap * 2 : 64) < 0)
+            return -1;
+    }
+    uint64_t mask = (uint64_t)(m->hcap - 1);
+    uint64_t h = hash64(key) & mask;
+    while (m->hvals[h] >= 0) {
+        if (m->hkeys[h] == key)
+            return m->hvals[h];
+        h = (h + 1) & mask;
+    }
+    if (grow((void **)&m->tasks, &m->captasks, m->ntasks + 1, sizeof(Task)) < 0)
+        return -1;
+    Task *t = &m->tasks[m->ntasks];
+    memset(t, 0, sizeof(*t));
+    t->key = key;
+    t->last_ts = -1;
+    t->gap_ts = -1;
+    m->hkeys[h] = key;
+    m->hvals[h] = m->ntasks;
+    return m->ntasks++;
+}
+
+static int push_frame(Task *t, Frame f)
+{
+    int64_t cap = t->cap;
+    if (grow((void **)&t->st, &cap, (int64_t)t->n + 1, sizeof(Frame)) < 0)
+        return -1;
+    t->cap = (int32_t)cap;
+    t->st[t->n++] = f;
+    return 0;
+}
+
+/* A frame at stack position s is finished: its trailing children are no longer candidates for
+ * adoption; the frame itself becomes one (of the frame below it). */
+static int complete(Task *t, int64_t call, int32_t s)
+{
+    while (t->nd > 0 && t->done[t->nd - 1].owner > s)
+        t->nd--;
+    while (t->ni > 0 && t->irqs[t->ni - 1].owner > s)
+        t->ni--;
+    if (call < 0)
+        return 0;
+    if (grow((void **)&t->done, &t->capd, t->nd + 1, sizeof(Done)) < 0)
+        return -1;
+    t->done[t->nd].call = call;
+    t->done[t->nd].owner = s;
+    t->nd++;
+    return 0;
+}
+
+static int64_t new_call(Machine *m)
+{
+    if (grow_calls(m, m->ncalls + 1) < 0)
+        return -1;
+    int64_t c = m->ncalls++;
+    m->parent[c] = -1;
+    m->interrupted[c] = -1;
+    m->entry_row[c] = -1;
+    m->exit_row[c] = -1;
+    m->ts_entry[c] = -1;
+    m->ts_exit[c] = -1;
+    m->order[c] = -1;
+    m->kdepth[c] = -1;
+    m->ctx[c] = CTX_TASK;
+    m->flags[c] = 0;
+    return c;
+}
+
+/* parent / level of a call about to be pushed on (or completed at) the top of t */
+static int place(Machine *m, Task *t, int64_t c)
+{
+    if (t->n == 0)
+        return 0;
+    Frame *top = &t->st[t->n - 1];
+    m->ctx[c] = top->ctx;
+    if (top->byname)
+        m->flags[c] |= CF_CTX_BY_NAME;
+    if (top->call >= 0) {
+        m->parent[c] = top->call;
+    } else {
+        m->interrupted[c] = top->interrupted;
+        if (top->interrupted < 0) {
+            /* nothing was open below: if a synthesized entry later turns out to have been
+             * open at that time, it is the interrupted call */
+            if (grow((void **)&t->irqs, &t->capi, t->ni + 1, sizeof(Done)) < 0)
+                return -1;
+            t->irqs[t->ni].call = c;
+            t->irqs[t->ni].owner = t->n - 1;
+            t->ni++;
+        }
+    }
+    return 0;
+}
+
+static void mark_gap(Machine *m, Task *t, int64_t ts)
+{
+    for (int32_t i = 0; i < t->n; i++)
+        if (t->st[i].call >= 0)
+            m->flags[t->st[i].call] |= CF_LOST_GAP;
+    if (ts > t->gap_ts)
+        t->gap_ts = ts;
+    m->n_gapmarks++;
+}
+
+/* Bring the task's interrupt levels in line with the context of the incoming event. */
+static int adjust(Machine *m, Task *t, int e, int byname)
+{
+    /* an interrupt level with nothing open ends when an event of another context arrives */
+    while (t->n > 0 && t->st[t->n - 1].call < 0 && t->st[t->n - 1].ctx != e) {
+        t->n--;
+        complete(t, -1, t->n);
+    }
+    int level = t->n > 0 ? t->st[t->n - 1].ctx : CTX_TASK;
+    if (e > level) {
+        Frame f;
+        memset(&f, 0, sizeof(f));
+        f.call = -1;
+        f.fkey = 0;
+        f.ctx = (int8_t)e;
+        f.byname = (int8_t)byname;
+        f.interrupted = -1;
+        if (t->n > 0)
+            f.interrupted = t->st[t->n - 1].call; /* top is a call here (an empty marker of
+                                                     ctx e would have made level == e) */
+        return push_frame(t, f);
+    }
+    return 0;
+}
+
+/* close frames strictly above position keep (their exits were lost) */
+static int close_above(Machine *m, Task *t, int32_t keep, uint16_t why)
+{
+    while (t->n - 1 > keep) {
+        Frame *f = &t->st[t->n - 1];
+        int32_t s = t->n - 1;
+        t->n--;
+        if (f->call >= 0) {
+            int64_t c = f->call;
+            int64_t lb = t->last_ts;
+            if ((m->flags[c] & CF_LOST_GAP) && t->gap_ts > lb)
+                lb = t->gap_ts;
+            if (lb >= 0 && m->ts_entry[c] >= 0 && lb < m->ts_entry[c])
+                lb = m->ts_entry[c];
+            m->ts_exit[c] = lb;
+            m->flags[c] |= why;
+            if (why & CF_CLOSED_BY_OUTER)
+                m->n_outer++;
+            else
+                m->n_trunc_end++;
+            if (complete(t, c, s) < 0)
+                return -1;
+        } else {
+            complete(t, -1, s);
+        }
+    }
+    return 0;
+}
+
+/* did call k start inside a call whose entry was synthesized at `synth` (exit at ts, kernel
+ * depth kd)?  By time when the input has it, else by the kernel depth. */
+static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_t kd)
+{
+    if (synth >= 0 && m->ts_entry[k] >= 0)
+        return m->ts_entry[k] >= synth - m->tol;
+    if (synth < 0 && ts < 0 && kd >= 0 && m->kdepth[k] >= 0)
+        return m->kdepth[k] > kd; /* no time in the input: the kernel depth hints */
+    return 0;
+}
+
+typedef struct {
+    const int64_t *pos, *row, *task, *fkey, *ts, *dur;
+    const int32_t *cpu, *kdepth;
+    const int8_t *kind, *ctx, *bits;
+} Events;
+
+static int step(Machine *m, const Events *ev, int64_t i)
+{
+    int kind = ev->kind[i];
+    int64_t cpu = ev->cpu[i];
+    if (cpu < 0 || cpu >= m->ncpu)
+        cpu = -1;
+    if (kind == EV_GAP) {
+        if (cpu < 0)
+            return 0;
+        int64_t ti = m->cur_task[cpu];
+        if (ti >= 0)
+            mark_gap(m, &m->tasks[ti], ev->ts[i]);
+        m->pend_gap[cpu] = ev->ts[i];
+        m->pend_task[cpu] = ti;
+        return 0;
+    }
+    int64_t ti = task_of(m, ev->task[i]);
+    if (ti < 0)
+        return -1;
+    Task *t = &m->tasks[ti];
+    if (cpu >= 0) {
+        if (m->pend_gap[cpu] != NONE_GAP) {
+            if (m->pend_task[cpu] != ti)
+                mark_gap(m, t, m->pend_gap[cpu]);
+            m->pend_gap[cpu] = NONE_GAP;
+        }
+        m->cur_task[cpu] = ti;
+    }
+    int e = ev->ctx[i];
+    int byname = (ev->bits[i] & EB_BYNAME) != 0;
+    int64_t ts = ev->ts[i];
+    if (kind == EV_ENTRY) {
+        if (e == CTX_UNKNOWN && t->n > 0) {
+            Frame *top = &t->st[t->n - 1];
+            if (top->call >= 0 && top->container && top->ctx < CTX_SOFTIRQ) {
+                e = CTX_SOFTIRQ;
+                byname = 1;
+            }
+        }
+        if (adjust(m, t, e, byname) < 0)
+            return -1;
+        int64_t c = new_call(m);
+        if (c < 0)
+            return -1;
+        if (place(m, t, c) < 0)
+            return -1;
+        m->entry_row[c] = ev->row[i];
+        m->ts_entry[c] = ts;
+        m->order[c] = ev->pos[i];
+        m->kdepth[c] = ev->kdepth[i];
+        Frame f;
+        memset(&f, 0, sizeof(f));
+        f.call = c;
+        f.fkey = ev->fkey[i];
+        f.interrupted = -1;
+        f.ctx = m->ctx[c];
+        f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
+        f.container = (ev->bits[i] & EB_CONTAINER) != 0;
+        if (push_frame(t, f) < 0)
+            return -1;
+    } else if (kind == EV_EXIT) {
+        if (adjust(m, t, e, byname) < 0)
+            return -1;
+        int32_t j = t->n - 1;
+        int64_t fk = ev->fkey[i];
+        while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
+            j--;
+        if (j >= 0) {
+            if (close_above(m, t, j, CF_TRUNCATED | CF_CLOSED_BY_OUTER) < 0)
+                return -1;
+            int64_t c = t->st[j].call;
+            t->n = j;
+            m->exit_row[c] = ev->row[i];
+            m->ts_exit[c] = ts;
+            if (complete(t, c, j) < 0)
+                return -1;
+        } else {
+            /* orphan exit: entry before the trace start or lost */
+            int64_t c = new_call(m);
+            if (c < 0)
+                return -1;
+            if (place(m, t, c) < 0)
+                return -1;
+            m->flags[c] |= CF_SYNTH_ENTRY;
+            m->exit_row[c] = ev->row[i];
+            m->ts_exit[c] = ts;
+            m->kdepth[c] = ev->kdepth[i];
+            int64_t synth = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
+            m->ts_entry[c] = synth;
+            int64_t ord = ev->pos[i];
+            int32_t s = t->n;
+            int32_t kd = ev->kdepth[i];
+            while (t->nd > 0 && t->done[t->nd - 1].owner == s) {
+                int64_t k = t->done[t->nd - 1].call;
+                if (!inside(m, k, synth, ts, kd))
+                    break;
+                m->parent[k] = c;
+                m->interrupted[k] = -1;
+                if (m->order[k] < ord)
+                    ord = m->order[k];
+                t->nd--;
+                m->n_adopted++;
+            }
+            while (t->ni > 0 && t->irqs[t->ni - 1].owner == s) {
+                int64_t k = t->irqs[t->ni - 1].call;
+                if (m->parent[k] >= 0) { /* adopted meanwhile by a synthesized irq call */
+                    t->ni--;
+                    continue;
+                }
+                if (!inside(m, k, synth, ts, kd))
+                    break;
+                m->interrupted[k] = c;
+                /* just before the interrupt (positions of records are spaced by 4) */
+                if (m->order[k] - 1 < ord)
+                    ord = m->order[k] - 1;
+                t->ni--;
+            }
+            m->order[c] = ord;
+            m->n_orphan++;
+            if (complete(t, c, s) < 0)
+                return -1;
+        }
+    }
+    if (ts > t->last_ts)
+        t->last_ts = ts;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ Python glue */
+
+static void machine_free(Machine *m)
+{
+    if (!m)
+        return;
+    for (int64_t i = 0; i < m->ntasks; i++) {
+        free(m->tasks[i].st);
+        free(m->tasks[i].done);
+        free(m->tasks[i].irqs);
+    }
+    free(m->tasks);
+    free(m->hkeys);
+    free(m->hvals);
+    free(m->parent);
+    free(m->interrupted);
+    free(m->entry_row);
+    free(m->exit_row);
+    free(m->ts_entry);
+    free(m->ts_exit);
+    free(m->order);
+    free(m->kdepth);
+    free(m->ctx);
+    free(m->flags);
+    free(m->cur_task);
+    free(m->pend_gap);
+    free(m->pend_task);
+    free(m);
+}
+
+static void capsule_free(PyObject *cap)
+{
+    machine_free((Machine *)PyCapsule_GetPointer(cap, "fgraph.stacks.Machine"));
+}
+
+static Machine *get_machine(PyObject *cap)
+{
+    return (Machine *)PyCapsule_GetPointer(cap, "fgraph.stacks.Machine");
+}
+
+static PyObject *py_new(PyObject *self, PyObject *args)
+{
+    Py_ssize_t ncpu;
+    long long tol;
+    if (!PyArg_ParseTuple(args, "nL", &ncpu, &tol))
+        return NULL;
+    if (ncpu < 1)
+        ncpu = 1;
+    Machine *m = calloc(1, sizeof(Machine));
+    if (!m)
+        return PyErr_NoMemory();
+    m->ncpu = ncpu;
+    m->tol = tol;
+    m->cur_task = malloc((size_t)ncpu * sizeof(int64_t));
+    m->pend_gap = malloc((size_t)ncpu * sizeof(int64_t));
+    m->pend_task = malloc((size_t)ncpu * sizeof(int64_t));
+    if (!m->cur_task || !m->pend_gap || !m->pend_task) {
+        machine_free(m);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t c = 0; c < ncpu; c++) {
+        m->cur_task[c] = -1;
+        m->pend_gap[c] = NONE_GAP;
+        m->pend_task[c] = -1;
+    }
+    PyObject *cap = PyCapsule_New(m, "fgraph.stacks.Machine", capsule_free);
+    if (!cap)
+        machine_free(m);
+    return cap;
+}
+
+static PyArrayObject *as_arr(PyObject *o, int type, npy_intp n, const char *name)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, type, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!a)
+        return NULL;
+    if (PyArray_DIM(a, 0) != n) {
+        PyErr_Format(PyExc_ValueError, "stacks.feed: column %s has the wrong length", name);
+        Py_DECREF(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* feed(machine, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth) */
+static PyObject *py_feed(PyObject *self, PyObject *args)
+{
+    PyObject *cap, *o[11];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &cap, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &o[9], &o[10]))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    static const int types[11] = {NPY_INT64, NPY_INT64, NPY_INT8, NPY_INT64, NPY_INT32, NPY_INT8,
+                                  NPY_INT8,  NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
+    static const char *names[11] = {"pos", "row", "kind", "task", "cpu", "ctx",
+                                    "bits", "fkey", "ts", "dur", "kdepth"};
+    PyArrayObject *a[11] = {0};
+    PyArrayObject *first = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!first)
+        return NULL;
+    npy_intp n = PyArray_DIM(first, 0);
+    Py_DECREF(first);
+    for (int k = 0; k < 11; k++) {
+        a[k] = as_arr(o[k], types[k], n, names[k]);
+        if (!a[k]) {
+            for (int j = 0; j < k; j++)
+                Py_DECREF(a[j]);
+            return NULL;
+        }
+    }
+    Events ev;
+    ev.pos = PyArray_DATA(a[0]);
+    ev.row = PyArray_DATA(a[1]);
+    ev.kind = PyArray_DATA(a[2]);
+    ev.task = PyArray_DATA(a[3]);
+    ev.cpu = PyArray_DATA(a[4]);
+    ev.ctx = PyArray_DATA(a[5]);
+    ev.bits = PyArray_DATA(a[6]);
+    ev.fkey = PyArray_DATA(a[7]);
+    ev.ts = PyArray_DATA(a[8]);
+    ev.dur = PyArray_DATA(a[9]);
+    ev.kdepth = PyArray_DATA(a[10]);
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        if (step(m, &ev, i) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    for (int k = 0; k < 11; k++)
+        Py_DECREF(a[k]);
+    if (rc < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+static PyObject *copy_out(void *src, int64_t n, int type, size_t sz)
+{
+    npy_intp dims[1] = {(npy_intp)n};
+    PyObject *arr = PyArray_SimpleNew(1, dims, type);
+    if (!arr)
+        return NULL;
+    if (n)
+        memcpy(PyArray_DATA((PyArrayObject *)arr), src, (size_t)n * sz);
+    return arr;
+}
+
+/* finish(machine) -> dict of call columns (in creation order) and counters.  Open frames are
+ * closed at their task's last timestamp (TRUNCATED). */
+static PyObject *py_finish(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    for (int64_t ti = 0; ti < m->ntasks; ti++) {
+        if (close_above(m, &m->tasks[ti], -1, CF_TRUNCATED) < 0)
+            return PyErr_NoMemory();
+    }
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    int64_t n = m->ncalls;
+#define PUT(name, src, type, T)                                \
+    do {                                                       \
+        PyObject *v = copy_out(src, n, type, sizeof(T));       \
+        if (!v || PyDict_SetItemString(d, name, v) < 0) {      \
+            Py_XDECREF(v);                                     \
+            Py_DECREF(d);                                      \
+            return NULL;                                       \
+        }                                                      \
+        Py_DECREF(v);                                          \
+    } while (0)
+    PUT("parent", m->parent, NPY_INT64, int64_t);
+    PUT("interrupted", m->interrupted, NPY_INT64, int64_t);
+    PUT("entry_row", m->entry_row, NPY_INT64, int64_t);
+    PUT("exit_row", m->exit_row, NPY_INT64, int64_t);
+    PUT("ts_entry", m->ts_entry, NPY_INT64, int64_t);
+    PUT("ts_exit", m->ts_exit, NPY_INT64, int64_t);
+    PUT("order", m->order, NPY_INT64, int64_t);
+    PUT("kdepth", m->kdepth, NPY_INT32, int32_t);
+    PUT("ctx", m->ctx, NPY_INT8, int8_t);
+    PUT("flags", m->flags, NPY_UINT16, uint16_t);
+#undef PUT
+    PyObject *cnt = Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L}", "orphan_exits", (long long)m->n_orphan,
+                                  "closed_by_outer", (long long)m->n_outer, "unclosed_entries",
+                                  (long long)m->n_trunc_end, "gap_marks", (long long)m->n_gapmarks,
+                                  "adopted", (long long)m->n_adopted, "tasks", (long long)m->ntasks);
+    if (!cnt || PyDict_SetItemString(d, "counters", cnt) < 0) {
+        Py_XDECREF(cnt);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(cnt);
+    return d;
+}
+
+/* resolve(parent) -> (depth int32, root int64).  Parents may come after their children (a
+ * synthesized entry adopts earlier calls), so walk up with memoization; iterative. */
+static PyObject *py_resolve(PyObject *self, PyObject *args)
+{
+    PyObject *o;
+    if (!PyArg_ParseTuple(args, "O", &o))
+        return NULL;
+    PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!pa)
+        return NULL;
+    npy_intp n = PyArray_DIM(pa, 0);
+    const int64_t *par = PyArray_DATA(pa);
+    npy_intp dims[1] = {n};
+    PyArrayObject *dep = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32);
+    PyArrayObject *root = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    int64_t *path = malloc((size_t)(n + 1) * sizeof(int64_t));
+    if (!dep || !root || !path) {
+        Py_XDECREF(dep);
+        Py_XDECREF(root);
+        Py_DECREF(pa);
+        free(path);
+        return PyErr_NoMemory();
+    }
+    int32_t *d = PyArray_DATA(dep);
+    int64_t *r = PyArray_DATA(root);
+    for (npy_intp i = 0; i < n; i++)
+        d[i] = -1;
+    int bad = 0;
+    for (npy_intp i = 0; i < n && !bad; i++) {
+        if (d[i] >= 0)
+            continue;
+        npy_intp np_ = 0;
+        int64_t c = i;
+        while (c >= 0 && c < n && d[c] < 0) {
+            if (np_ > n) {
+                bad = 1; /* a cycle: cannot happen unless the machine is wrong */
+                break;
+            }
+            path[np_++] = c;
+            c = par[c];
+        }
+        if (bad)
+            break;
+        int32_t base;
+        int64_t rt;
+        if (c >= 0 && c < n) {
+            base = d[c] + 1;
+            rt = r[c];
+        } else {
+            base = 0;
+            rt = path[np_ - 1];
+        }
+        for (npy_intp k = np_ - 1; k >= 0; k--) {
+            d[path[k]] = base++;
+            r[path[k]] = rt;
+        }
+    }
+    free(path);
+    Py_DECREF(pa);
+    if (bad) {
+        Py_DECREF(dep);
+        Py_DECREF(root);
+        PyErr_SetString(PyExc_RuntimeError, "stacks.resolve: parent cycle");
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", dep, root);
+}
+
+static PyMethodDef methods[] = {
+    {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
+    {"feed", py_feed, METH_VARARGS,
+     "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
+    {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
+    {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "stacks",
+                                       "Per-task stack machine of the call-tree rebuild.", -1, methods};
+
+PyMODINIT_FUNC PyInit_stacks(void)
+{
+    import_array();
+    return PyModule_Create(&moduledef);
+}

@@ -1,0 +1,286 @@
+"""Pair entries with exits on per-task stacks: the call table.
+
+The sequential part (one pass over the timeline, one stack per task) is the C machine in
+``fgraph/_ext/stacks.c``; this module prepares its input columns with numpy, and turns its
+output into a :class:`~fgraph.table.CallTable` (ordering, columns gathered from the event rows,
+self and interrupt time).
+
+Task key: the pid, except the idle task (pid 0, one per CPU) and unknown pids (-1), which are
+keyed by CPU.  A task keeps its stack when it migrates.
+
+:class:`Rebuilder` keeps the machine's state between :meth:`Rebuilder.feed` calls, so a trace
+can be fed in timeline-ordered chunks (issue 7); ``rebuild()`` is one feed of the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._ext import stacks
+from ..schema import CALL_COLUMNS, CallFlag, EventFlag, EventKind, IrqCtx
+from ..table import CallTable, EventTable
+from . import irq, timeline
+
+EV_ENTRY = 1
+EV_EXIT = 2
+EV_GAP = 3
+
+REPAIR_FLAGS = int(
+    CallFlag.SYNTH_ENTRY | CallFlag.TRUNCATED | CallFlag.LOST_GAP | CallFlag.CLOSED_BY_OUTER
+)
+
+
+def task_keys(pid: np.ndarray, cpu: np.ndarray) -> np.ndarray:
+    """Stack owner of each record: pid, or -(cpu+2) for the idle task and unknown pids."""
+    pid64 = pid.astype(np.int64)
+    return np.where(pid64 > 0, pid64, -(cpu.astype(np.int64) + 2))
+
+
+def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
+    """What exits are matched on: the function name code, else the address."""
+    a = (addr & np.uint64(0x3FFF_FFFF_FFFF_FFFF)).astype(np.int64)
+    return np.where(func >= 0, func.astype(np.int64), np.where(a > 0, -2 - a, -1))
+
+
+@dataclass
+class MachineInput:
+    """Columns fed to the C machine, in timeline order (funcgraph records and gap markers)."""
+
+    pos: np.ndarray
+    row: np.ndarray
+    kind: np.ndarray
+    task: np.ndarray
+    cpu: np.ndarray
+    ctx: np.ndarray
+    bits: np.ndarray
+    fkey: np.ndarray
+    ts: np.ndarray
+    dur: np.ndarray
+    kdepth: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+
+def exit_durations(events: EventTable) -> np.ndarray:
+    dur = events["duration"].copy()
+    ct, rt = events["calltime"], events["rettime"]
+    fill = (dur < 0) & (ct >= 0) & (rt >= ct)
+    dur[fill] = rt[fill] - ct[fill]
+    return dur
+
+
+def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> MachineInput:
+    """Machine input for ``events`` (rows numbered from ``row_base``)."""
+    n = len(events)
+    rank = timeline.ranks(order)
+    fg = timeline.funcgraph_mask(events)
+    rows = np.nonzero(fg)[0]
+    ctx, bits = irq.event_contexts(events, order)
+    ts = events["ts"] if events.meta.ts_known else np.full(n, -1, np.int64)
+    kind = np.where(events["kind"][rows] == EventKind.FG_ENTRY, EV_ENTRY, EV_EXIT).astype(np.int8)
+    lost = events.lost
+    lrow = lost["row"]
+    # records at 4*rank+2, a gap at 4*rank just before the first record after it; the space
+    # between lets a synthesized entry sort just before an interrupt it covers
+    gpos = np.where(
+        (lrow >= 0) & (lrow < n), 4 * rank[np.clip(lrow, 0, max(n - 1, 0))] if n else 0, 4 * n + 4
+    )
+    gts = timeline.gap_times(events) if events.meta.ts_known else np.full(len(lost), -1, np.int64)
+    pos = np.concatenate([4 * rank[rows] + 2, gpos.astype(np.int64)])
+    sort = np.argsort(pos, kind="stable")
+    ng = len(lost)
+    dur = exit_durations(events)
+
+    def cat(a: np.ndarray, gap_fill: Any, dtype: Any) -> np.ndarray:
+        return np.concatenate([a.astype(dtype, copy=False), np.full(ng, gap_fill, dtype=dtype)])[
+            sort
+        ]
+
+    return MachineInput(
+        pos=pos[sort] + 4 * row_base,
+        row=cat(rows + row_base, -1, np.int64),
+        kind=np.concatenate([kind, np.full(ng, EV_GAP, np.int8)])[sort],
+        task=cat(task_keys(events["pid"][rows], events["cpu"][rows]), 0, np.int64),
+        cpu=np.concatenate([events["cpu"][rows], lost["cpu"]]).astype(np.int32)[sort],
+        ctx=cat(ctx[rows], -1, np.int8),
+        bits=cat(bits[rows], 0, np.int8),
+        fkey=cat(function_keys(events["func"][rows], events["addr"][rows]), 0, np.int64),
+        ts=np.concatenate([ts[rows], gts]).astype(np.int64)[sort],
+        dur=cat(dur[rows], -1, np.int64),
+        kdepth=cat(events["depth"][rows], -1, np.int32),
+    )
+
+
+class Rebuilder:
+    """The stack machine with state kept across chunks.
+
+    >>> r = Rebuilder(ncpu=2)
+    >>> r.feed(prepare(events, merge_order(events)))      # doctest: +SKIP
+    >>> raw = r.finish()                                    # doctest: +SKIP
+    """
+
+    def __init__(self, ncpu: int, ts_tolerance_ns: int = 0) -> None:
+        self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns))
+        self._done = False
+
+    def feed(self, inp: MachineInput) -> None:
+        if self._done:
+            raise RuntimeError("Rebuilder.feed after finish")
+        stacks.feed(
+            self._m,
+            inp.pos,
+            inp.row,
+            inp.kind,
+            inp.task,
+            inp.cpu,
+            inp.ctx,
+            inp.bits,
+            inp.fkey,
+            inp.ts,
+            inp.dur,
+            inp.kdepth,
+        )
+
+    def finish(self) -> dict[str, Any]:
+        """Raw call columns in creation order plus the machine's counters."""
+        self._done = True
+        return dict(stacks.finish(self._m))
+
+
+def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
+    out = np.full(len(rows), null, dtype=col.dtype)
+    ok = rows >= 0
+    out[ok] = col[rows[ok]]
+    return out
+
+
+def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
+    """Order the machine's calls by entry (parents first) and fill every call column."""
+    depth0, _ = stacks.resolve(raw["parent"])
+    ncalls = len(raw["parent"])
+    # by entry; at the same place parents first, and a synthesized entry (which takes the place
+    # of the first call it adopted or interrupt it covered) before what it covers
+    synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
+    perm = np.lexsort((np.arange(ncalls), synth_last, depth0, raw["order"]))
+    inv = np.empty(ncalls, dtype=np.int64)
+    inv[perm] = np.arange(ncalls, dtype=np.int64)
+
+    def remap(ids: np.ndarray) -> np.ndarray:
+        ids = ids[perm]
+        return np.where(ids >= 0, inv[np.clip(ids, 0, None)], -1)
+
+    parent = remap(raw["parent"])
+    interrupted = remap(raw["interrupted"])
+    depth, root = stacks.resolve(parent)
+    entry_row = raw["entry_row"][perm]
+    exit_row = raw["exit_row"][perm]
+    any_row = np.where(entry_row >= 0, entry_row, exit_row)
+    flags = raw["flags"][perm].astype(np.uint16)
+    meta = events.meta
+    ts_entry = raw["ts_entry"][perm]
+    ts_exit = raw["ts_exit"][perm]
+    if not meta.ts_known:
+        ts_entry = np.full(ncalls, -1, np.int64)
+        ts_exit = np.full(ncalls, -1, np.int64)
+        flags |= np.uint16(CallFlag.NO_TIME)
+
+    cols: dict[str, np.ndarray] = {}
+    cols["call_id"] = np.arange(ncalls, dtype=np.int64)
+    cols["parent_id"] = parent
+    cols["root_id"] = root
+    cols["interrupted_id"] = interrupted
+    for name in ("pid", "comm", "func", "module"):
+        cols[name] = events[name][any_row] if ncalls else np.empty(0, events[name].dtype)
+    cols["depth"] = depth.astype(np.int32)
+    cols["kernel_depth"] = raw["kdepth"][perm].astype(np.int32)
+    cols["ts_entry"] = ts_entry
+    cols["ts_exit"] = ts_exit
+    cols["cpu_entry"] = _gather(events["cpu"], entry_row, -1)
+    cols["cpu_exit"] = _gather(events["cpu"], exit_row, -1)
+    migrated = (
+        (cols["cpu_entry"] >= 0) & (cols["cpu_exit"] >= 0) & (cols["cpu_entry"] != cols["cpu_exit"])
+    )
+    flags[migrated] |= np.uint16(CallFlag.MIGRATED)
+    ef = _gather(events["eflags"], exit_row, 0)
+    has_ret = (exit_row >= 0) & ((ef & EventFlag.HAS_RETVAL) != 0)
+    flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
+    cols["retval"] = np.where(has_ret, _gather(events["retval"], exit_row, 0), 0)
+    cols["ctx"] = raw["ctx"][perm].astype(np.int8)
+    cols["entry_row"] = entry_row
+    cols["exit_row"] = exit_row
+
+    # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
+    # exit; for truncated calls the time it was open until it was closed (a lower bound)
+    xdur = _gather(exit_durations(events), exit_row, -1)
+    span = np.where((ts_entry >= 0) & (ts_exit >= 0), ts_exit - ts_entry, -1)
+    duration = np.where(xdur >= 0, xdur, span)
+    has_parent = parent >= 0
+    if not meta.ts_known and (duration < 0).any():
+        # no time at all: a truncated call lasted at least as long as its children
+        for d in range(int(depth.max(initial=0)), -1, -1):
+            kids = has_parent & (depth == d + 1) & (duration >= 0)
+            sums = np.bincount(parent[kids], weights=duration[kids], minlength=ncalls).astype(
+                np.int64
+            )
+            fill = (depth == d) & (duration < 0)
+            duration[fill] = sums[fill]
+    cols["duration"] = duration
+    dpos = np.maximum(duration, 0)
+    is_irq_root = interrupted >= 0
+    irq_ns = np.bincount(
+        interrupted[is_irq_root], weights=dpos[is_irq_root], minlength=ncalls
+    ).astype(np.int64)
+    child = np.bincount(parent[has_parent], weights=dpos[has_parent], minlength=ncalls).astype(
+        np.int64
+    )
+    cols["irq_ns"] = irq_ns
+    cols["self"] = np.where(duration >= 0, duration - child - irq_ns, -1)
+    cols["flags"] = flags
+    cols["trace"] = np.zeros(ncalls, np.int16)
+    for c in CALL_COLUMNS:
+        if c.name not in cols:
+            cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
+    return CallTable(cols, events.strings)
+
+
+def depth_check(calls: CallTable) -> dict[str, int]:
+    """Flag calls whose kernel depth disagrees with the rebuilt nesting; counts by cause.
+
+    Within one tree the kernel depth minus the rebuilt depth is constant; it changes where the
+    kernel's view and ours differ.  Task roots should sit at kernel depth 0, interrupt roots one
+    below the call they interrupted (the kernel keeps one return stack per task).
+    """
+    kd = calls["kernel_depth"]
+    parent = calls["parent_id"]
+    interrupted = calls["interrupted_id"]
+    flags = calls["flags"]
+    n = len(calls)
+    expected = np.full(n, -1, dtype=np.int64)
+    has_parent = parent >= 0
+    pk = kd[np.clip(parent, 0, None)] if n else kd
+    expected[has_parent] = np.where(pk[has_parent] >= 0, pk[has_parent] + 1, -1)
+    is_irq_root = ~has_parent & (interrupted >= 0)
+    ik = kd[np.clip(interrupted, 0, None)] if n else kd
+    expected[is_irq_root] = np.where(ik[is_irq_root] >= 0, ik[is_irq_root] + 1, -1)
+    task_root = ~has_parent & ~is_irq_root
+    expected[task_root] = 0
+    bad = (kd >= 0) & (expected >= 0) & (kd != expected)
+    calls["flags"] = np.where(bad, flags | np.uint16(CallFlag.DEPTH_MISMATCH), flags).astype(
+        np.uint16
+    )
+    repaired = (flags & REPAIR_FLAGS) != 0
+    prep = np.zeros(n, dtype=bool)
+    prep[has_parent] = repaired[parent[has_parent]]
+    causes = {
+        "ancestors_not_traced": int((bad & task_root & ~repaired).sum()),
+        "repair": int((bad & (repaired | prep)).sum()),
+        "interrupt": int(
+            (bad & ~repaired & ~prep & ~task_root & (calls["ctx"] != IrqCtx.TASK)).sum()
+        ),
+    }
+    causes["other"] = int(bad.sum()) - sum(causes.values())
+    return causes

@@ -1,0 +1,163 @@
+"""The quality report of a rebuild: what went in, what came out, every repair, every loss."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..schema import CallFlag, EventKind, IrqCtx
+from ..table import CallTable, EventTable
+from .calls import REPAIR_FLAGS
+
+
+@dataclass
+class Quality:
+    """Counts of a rebuild.  ``events_unaccounted`` must be 0: every funcgraph record is the
+    entry or the exit of exactly one call (or a counted anomaly)."""
+
+    path: str = ""
+    format: str = ""
+    events_in: int = 0
+    funcgraph_events: int = 0
+    entries: int = 0
+    exits: int = 0
+    other_events: int = 0
+    calls: int = 0
+    tasks: int = 0
+    orphan_exits: int = 0
+    adopted_by_orphans: int = 0
+    unclosed_entries: int = 0
+    closed_by_outer: int = 0
+    truncated: int = 0
+    lost_events: int = 0
+    lost_gaps: int = 0
+    lost_unknown_count_gaps: int = 0
+    lost_per_cpu: dict[str, int] = field(default_factory=dict)
+    calls_spanning_gaps: int = 0
+    migrated_calls: int = 0
+    irq_calls: dict[str, int] = field(default_factory=dict)
+    ctx_by_name_calls: int = 0
+    irq_ns_total: int = 0
+    depth_mismatches: dict[str, int] = field(default_factory=dict)
+    anomalies: dict[str, int] = field(default_factory=dict)
+    events_unaccounted: int = 0
+    traced_ns: int = 0
+    certain_ns: int = 0
+    certain_time_share: float = 1.0
+    ts_known: bool = True
+    warnings: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    def render(self) -> str:
+        """Human-readable report (``fgraph stats``)."""
+        d = self.to_dict()
+        lines = [f"{self.path}  ({self.format or 'unknown format'})"]
+
+        def row(label: str, value: Any) -> None:
+            lines.append(f"  {label:<28} {value}")
+
+        row("events in", self.events_in)
+        row(
+            "funcgraph events",
+            f"{self.funcgraph_events}  ({self.entries} entries, {self.exits} exits)",
+        )
+        row("calls rebuilt", f"{self.calls}  in {self.tasks} tasks")
+        row(
+            "orphan exits (synth entry)",
+            f"{self.orphan_exits}  (adopting {self.adopted_by_orphans} calls)",
+        )
+        row("unclosed entries", self.unclosed_entries)
+        row("closed by outer exit", self.closed_by_outer)
+        gaps = f"{self.lost_gaps} gaps, {self.lost_events} events known lost"
+        if self.lost_unknown_count_gaps:
+            gaps += f" (+{self.lost_unknown_count_gaps} gaps of unknown size)"
+        row("lost events", gaps)
+        if self.lost_per_cpu:
+            row("lost per cpu", ", ".join(f"cpu{c}: {n}" for c, n in self.lost_per_cpu.items()))
+        row("calls spanning a gap", self.calls_spanning_gaps)
+        row("migrated calls", self.migrated_calls)
+        irq = ", ".join(f"{k} {v}" for k, v in self.irq_calls.items() if v) or "none"
+        row(
+            "interrupt calls",
+            irq + (f"  ({self.ctx_by_name_calls} by name)" if self.ctx_by_name_calls else ""),
+        )
+        dm = d["depth_mismatches"]
+        row("depth mismatches", ", ".join(f"{k} {v}" for k, v in dm.items() if v) or "0")
+        if self.anomalies:
+            row("anomalies", ", ".join(f"{k} {v}" for k, v in self.anomalies.items()))
+        row("events unaccounted", self.events_unaccounted)
+        if self.ts_known:
+            row("time with certain attribution", f"{100.0 * self.certain_time_share:.2f} %")
+        else:
+            row("timestamps", "none in the input (durations from the text)")
+        return "\n".join(lines) + "\n"
+
+
+def assess(
+    events: EventTable, calls: CallTable, counters: dict[str, int], depth: dict[str, int]
+) -> Quality:
+    kind = events["kind"]
+    n = len(events)
+    fg = (kind == EventKind.FG_ENTRY) | (kind == EventKind.FG_EXIT)
+    used = np.zeros(n, dtype=np.int64)
+    for col in ("entry_row", "exit_row"):
+        r = calls[col]
+        np.add.at(used, r[r >= 0], 1)
+    unaccounted = int(((used == 0) & fg).sum() + ((used > 1) & fg).sum() + ((used > 0) & ~fg).sum())
+    flags = calls["flags"]
+    lost = events.lost
+    cnt = lost["count"]
+    per_cpu: dict[str, int] = {}
+    for c in np.unique(lost["cpu"]):
+        sel = lost["cpu"] == c
+        per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
+    self_t = np.maximum(calls["self"], 0)
+    certain = (flags & REPAIR_FLAGS) == 0
+    traced = int(self_t.sum())
+    certain_ns = int(self_t[certain].sum())
+    ctx = calls["ctx"]
+    q = Quality(
+        path=events.meta.path,
+        format=events.meta.format,
+        events_in=n,
+        funcgraph_events=int(fg.sum()),
+        entries=int((kind == EventKind.FG_ENTRY).sum()),
+        exits=int((kind == EventKind.FG_EXIT).sum()),
+        other_events=int((~fg).sum()),
+        calls=len(calls),
+        tasks=int(counters.get("tasks", 0)),
+        orphan_exits=int(counters.get("orphan_exits", 0)),
+        adopted_by_orphans=int(counters.get("adopted", 0)),
+        unclosed_entries=int(counters.get("unclosed_entries", 0)),
+        closed_by_outer=int(counters.get("closed_by_outer", 0)),
+        truncated=int(((flags & CallFlag.TRUNCATED) != 0).sum()),
+        lost_events=int(np.maximum(cnt, 0).sum()),
+        lost_gaps=len(lost),
+        lost_unknown_count_gaps=int((cnt < 0).sum()),
+        lost_per_cpu=per_cpu,
+        calls_spanning_gaps=int(((flags & CallFlag.LOST_GAP) != 0).sum()),
+        migrated_calls=int(((flags & CallFlag.MIGRATED) != 0).sum()),
+        irq_calls={
+            c.name.lower(): int((ctx == c).sum())
+            for c in (IrqCtx.SOFTIRQ, IrqCtx.HARDIRQ, IrqCtx.NMI)
+        },
+        ctx_by_name_calls=int(((flags & CallFlag.CTX_BY_NAME) != 0).sum()),
+        irq_ns_total=int(calls["irq_ns"].sum()),
+        depth_mismatches=depth,
+        anomalies={},
+        events_unaccounted=unaccounted,
+        traced_ns=traced,
+        certain_ns=certain_ns,
+        certain_time_share=(certain_ns / traced) if traced > 0 else 1.0,
+        ts_known=bool(events.meta.ts_known),
+        warnings=len(events.meta.warnings),
+    )
+    return q
