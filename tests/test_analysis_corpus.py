@@ -110,3 +110,24 @@ def test_slow_calls_match_tracecmd_report(rel, func, threshold):
     assert np.array_equal(np.sort(mine), ref)
     assert sum(r.share for r in res.breakdown.rows) == pytest.approx(1.0, abs=1e-9)
     assert sum(r.total_ns for r in res.breakdown.rows) == res.slow.total_ns
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "vm61/btrfs_read.txt",
+        "vm61/btrfs_read.latency.txt",
+        "vm61/btrfs_read.abstime_proc_tail.txt",
+        "vm61/btrfs_read.v6.dat",
+    ],
+)
+def test_every_format_gives_the_same_hist(rel):
+    import fgraph
+
+    ref = fgraph.hist(fgraph.load(corpus_file("vm61/btrfs_read.dat")), "vfs_read").to_dict()
+    got = fgraph.hist(fgraph.load(corpus_file(rel)), "vfs_read").to_dict()
+    for k in ("calls", "slow_calls", "truncated_calls"):
+        assert got[k] == ref[k]
+    for k in ("p50_ns", "p90_ns", "p99_ns", "max_ns"):
+        assert abs(got[k] - ref[k]) <= 1000  # text prints durations to 0.1 us at most
+    assert [r["name"] for r in got["breakdown"]][:3] == [r["name"] for r in ref["breakdown"]][:3]
