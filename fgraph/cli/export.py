@@ -59,7 +59,8 @@ def export(
     \b
     parquet   the call table with its documented schema (fgraph/schema.py CALL_COLUMNS),
               one row per call; pandas, DuckDB and Spark read it as is.  With several
-              FILEs and -o DIR: a hive-partitioned dataset DIR/trace=<name>/part-0.parquet.
+              FILEs (or a directory of traces) and -o DIR: a hive-partitioned dataset
+              DIR/trace=<file name>/part-0.parquet.
     csv       the same rows as `fgraph calls --format csv`.
     folded    folded stacks `a;b;c 123` (weights in us) for flamegraph.pl, inferno and
               speedscope; interrupts fold under the call they interrupted.
@@ -71,11 +72,22 @@ def export(
 
     if to != "folded" and (func or min_):
         raise click.UsageError("--func and --min apply to --to folded")
+    warnings: list[Any] = []
+    expanded: list[str] = []
+    for f in files:  # a directory stands for the traces in it
+        if os.path.isdir(f):
+            expanded += sorted(
+                os.path.join(f, n) for n in os.listdir(f) if os.path.isfile(os.path.join(f, n))
+            )
+        else:
+            expanded.append(f)
+    files = tuple(expanded)
+    if not files:
+        raise click.UsageError("no input files")
     if len(files) > 1 and to != "parquet":
         raise click.UsageError(
             "several inputs are supported with --to parquet (a partitioned dataset)"
         )
-    warnings: list[Any] = []
     if len(files) > 1:
         from ..export.tables import write_partitioned_parquet
 

@@ -1,0 +1,125 @@
+"""`fgraph export`: every --to on a real capture, the partitioned dataset, usage errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import corpus_file
+
+from fgraph.cli import cli
+from fgraph.errors import EXIT_BAD_INPUT
+
+pytestmark = pytest.mark.corpus
+
+
+def _need_rebuild():
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+
+
+def test_export_csv_equals_calls_csv(tmp_path):
+    _need_rebuild()
+    src = str(corpus_file("vm61/btrfs_read.dat"))
+    r = CliRunner()
+    assert (
+        r.invoke(cli, ["export", src, "--to", "csv", "-o", str(tmp_path / "e.csv")]).exit_code == 0
+    )
+    assert (
+        r.invoke(cli, ["calls", src, "--format", "csv", "-o", str(tmp_path / "c.csv")]).exit_code
+        == 0
+    )
+    assert (tmp_path / "e.csv").read_bytes() == (tmp_path / "c.csv").read_bytes()
+    df = pd.read_csv(tmp_path / "e.csv")
+    assert df["call_id"].tolist() == list(range(len(df)))
+    assert set(df["ctx"].dropna()) <= {"task", "softirq", "hardirq", "nmi"}
+
+
+def test_export_parquet_rows_match_calls(tmp_path):
+    _need_rebuild()
+    import fgraph
+
+    src = corpus_file("vm61/fsync.dat")
+    r = CliRunner().invoke(
+        cli, ["export", str(src), "--to", "parquet", "-o", str(tmp_path / "c.parquet")]
+    )
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(tmp_path / "c.parquet")
+    calls = fgraph.load(src).call_table
+    assert t.num_rows == len(calls)
+    for name in ("call_id", "duration", "ts_entry", "flags", "ctx"):
+        assert t.column(name).to_numpy().tolist() == calls[name].tolist(), name
+    # pandas reads it as is, with nulls where the call table has sentinels
+    df = t.to_pandas()
+    assert df["parent_id"].isna().sum() == int((calls["parent_id"] < 0).sum())
+
+
+def test_export_partitioned_dataset(tmp_path):
+    _need_rebuild()
+    a = str(corpus_file("vm61/btrfs_read.dat"))
+    b = str(corpus_file("vm61/thresh.dat"))
+    out = tmp_path / "ds"
+    r = CliRunner().invoke(cli, ["export", a, b, "--to", "parquet", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    t = ds.dataset(out, partitioning="hive").to_table()
+    per = t.group_by("trace").aggregate([("call_id", "count")]).to_pydict()
+    got = dict(zip(per["trace"], per["call_id_count"]))
+    import fgraph
+
+    assert got == {
+        "btrfs_read.dat": len(fgraph.load(a).call_table),
+        "thresh.dat": len(fgraph.load(b).call_table),
+    }
+
+
+def test_export_folded_and_perfetto_stdout():
+    _need_rebuild()
+    src = str(corpus_file("vm61/btrfs_read.dat"))
+    r = CliRunner().invoke(
+        cli, ["export", src, "--to", "folded", "--func", "vfs_read", "--min", "10us"]
+    )
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines and all(
+        ln.startswith("vfs_read") and ln.rsplit(" ", 1)[1].isdigit() for ln in lines
+    )
+    tot = CliRunner().invoke(
+        cli, ["export", src, "--to", "folded", "--func", "vfs_read", "--total"]
+    )
+    assert tot.exit_code == 0
+    r = CliRunner().invoke(cli, ["export", src, "--to", "perfetto"])
+    assert r.exit_code == 0
+    doc = json.loads(r.output)
+    assert any(e["ph"] == "X" for e in doc["traceEvents"])
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--to", "csv", "--func", "vfs_read"],  # --func is for folded
+        ["--to", "folded", "--func", "no_such_function"],
+        ["--to", "folded", "--min", "ten"],
+    ],
+)
+def test_export_usage_errors(args):
+    _need_rebuild()
+    src = str(corpus_file("vm61/btrfs_read.dat"))
+    r = CliRunner().invoke(cli, ["export", src, *args])
+    assert r.exit_code == EXIT_BAD_INPUT, r.output
+
+
+def test_trim_usage_errors(tmp_path):
+    _need_rebuild()
+    src = str(corpus_file("vm61/btrfs_read.dat"))
+    r = CliRunner().invoke(
+        cli,
+        ["trim", src, "--func", "vfs_read", "--threshold", "100s", "-o", str(tmp_path / "t.txt")],
+    )
+    assert r.exit_code == EXIT_BAD_INPUT and "threshold" in r.output
+    r = CliRunner().invoke(cli, ["trim", src, "--func", "nope", "-o", str(tmp_path / "t.txt")])
+    assert r.exit_code == EXIT_BAD_INPUT and "nope" in r.output
