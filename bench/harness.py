@@ -75,6 +75,7 @@ class Run:
     wall_s: float
     maxrss_kb: int
     rc: int
+    cpu_s: float = 0.0  # user + system time of the child (less sensitive to a busy machine)
     stdout: str = ""
     stderr_tail: str = ""
 
@@ -111,6 +112,7 @@ def run_child(cmd: list[str], *, stdout_to_null: bool = False) -> Run:
         wall,
         int(ru.ru_maxrss),
         p.returncode,
+        ru.ru_utime + ru.ru_stime,
         out.decode(errors="replace")[-2000:],
         err.decode(errors="replace").strip()[-400:],
     )
@@ -175,7 +177,7 @@ def p1(copies: int, repeat: int) -> Row:
     fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
     data = {"file": str(path), "events": nev, "bytes": path.stat().st_size, "fgraph": asdict(fg)}
     base_s = (
-        f"trace-cmd report {base.wall_s:.2f} s ({nev / base.wall_s / 1e6:.2f} M ev/s)"
+        f"trace-cmd report {base.wall_s:.2f} s, cpu {base.cpu_s:.2f} s ({nev / base.wall_s / 1e6:.2f} M ev/s)"
         if base
         else "no trace-cmd"
     )
@@ -184,11 +186,13 @@ def p1(copies: int, repeat: int) -> Row:
     if not fg.ok:
         return Row("P1 trace.dat hist", "-", base_s, "-", ">= 10x", _fail_reason(fg), data)
     ratio = base.wall_s / fg.wall_s if base else float("nan")
+    cratio = base.cpu_s / fg.cpu_s if base and fg.cpu_s else float("nan")
     return Row(
         "P1 trace.dat hist",
-        f"{fg.wall_s:.2f} s, {nev / fg.wall_s / 1e6:.2f} M ev/s ({nev / 1e6:.1f} M events)",
+        f"{fg.wall_s:.2f} s, cpu {fg.cpu_s:.2f} s, {nev / fg.wall_s / 1e6:.2f} M ev/s "
+        f"({nev / 1e6:.1f} M events, {path.stat().st_size / 1e6:.0f} MB), RSS {fg.maxrss_kb / 1024:.0f} MB",
         base_s,
-        f"{ratio:.1f}x",
+        f"{ratio:.2f}x (cpu {cratio:.2f}x)",
         ">= 10x",
         "pass" if ratio >= 10 else "FAIL",
         data,
@@ -201,7 +205,9 @@ def p2(copies: int, repeat: int) -> Row:
     base = run_child([sys.executable, "-c", NAIVE_SCRIPT, str(path)])
     fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
     mb = size / 1e6
-    base_s = f"python re loop {mb / base.wall_s:.0f} MB/s" + ("" if base.ok else " (failed)")
+    base_s = f"python re loop {mb / base.wall_s:.0f} MB/s, cpu {base.cpu_s:.2f} s" + (
+        "" if base.ok else " (failed)"
+    )
     try:
         lines, matched = (int(x) for x in base.stdout.split())
         base_s += f" ({matched}/{lines} lines matched)"
@@ -219,12 +225,13 @@ def p2(copies: int, repeat: int) -> Row:
             "P2 text end to end", "-", base_s, "-", ">= 100 MB/s, >= 2x", _fail_reason(fg), data
         )
     ratio = base.wall_s / fg.wall_s
+    cratio = base.cpu_s / fg.cpu_s if fg.cpu_s else float("nan")
     rate = mb / fg.wall_s
     return Row(
         "P2 text end to end",
-        f"{rate:.0f} MB/s ({mb:.0f} MB in {fg.wall_s:.2f} s)",
+        f"{rate:.0f} MB/s ({mb:.0f} MB in {fg.wall_s:.2f} s, cpu {fg.cpu_s:.2f} s), RSS {fg.maxrss_kb / 1024:.0f} MB",
         base_s,
-        f"{ratio:.1f}x",
+        f"{ratio:.2f}x (cpu {cratio:.2f}x)",
         ">= 100 MB/s, >= 2x",
         "pass" if rate >= 100 and ratio >= 2 else "FAIL",
         data,
@@ -397,16 +404,28 @@ def main(argv: list[str] | None = None) -> int:
         factors, repeat = (1, 2, 4, 8), a.repeat
     print(f"# fgraph benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}")
     print(f"# {machine()}")
+    print(
+        f"# load average before the run: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine skews wall times; cpu times and same-run ratios less so)"
+    )
     print(f"# fgraph: {' '.join(fgraph_cmd())}; inputs in {HERE / 'out'}\n", flush=True)
     rows: list[Row] = []
-    if "p1" in only:
-        rows.append(p1(p1_copies, repeat))
-    if "p2" in only:
-        rows.append(p2(text_copies, repeat))
-    if "p3" in only:
-        rows.extend(p3(p3_base, factors))
-    if "cold" in only:
-        rows.extend(cold(1 if a.quick else 3))
+    steps = [
+        ("p1", lambda: [p1(p1_copies, repeat)]),
+        ("p2", lambda: [p2(text_copies, repeat)]),
+        ("p3", lambda: p3(p3_base, factors)),
+        ("cold", lambda: cold(1 if a.quick else 3)),
+    ]
+    for key, step in steps:
+        if key in only:
+            t0 = time.perf_counter()
+            got = step()
+            rows.extend(got)
+            for r in got:
+                print(
+                    f"bench: {r.target}: {r.figure} | {r.baseline} | {r.verdict} ({time.perf_counter() - t0:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     print_table(rows)
     if a.json:
         Path(a.json).write_text(
