@@ -137,13 +137,13 @@ def test_query_matches_hist_on_real_trace(
     tmp_path: Path, rel: str, func: str, threshold: str
 ) -> None:
     pytest.importorskip("fgraph.reconstruct")
-    import fgraph.load
+    import fgraph
 
     try:
         from fgraph.reconstruct import rebuild  # noqa: F401
     except ImportError:
         pytest.skip("fgraph.reconstruct.rebuild not landed yet")
-    trace = fgraph.load.load(corpus_file(rel))
+    trace = fgraph.load(corpus_file(rel))
     calls = trace.call_table
     fg, thr = fgraph_rows(calls, func, threshold)
     assert fg, f"no slow calls of {func} in {rel}"
