@@ -220,8 +220,8 @@ def comment_texts(events: EventTable, rows: np.ndarray) -> np.ndarray:
         elif name in ("sched_wakeup", "sched_wakeup_new", "sched_waking"):
             parts = [f(k) for k in ("comm", "pid", "prio", "target_cpu")]
             if all(p is not None for p in parts):
-                c, p, pr, tc = parts
-                tcs = np.char.zfill(tc.astype(str), 3)  # type: ignore[union-attr]
+                c, p, pr, tc = (x for x in parts if x is not None)
+                tcs = np.char.zfill(tc.astype(str), 3)
                 text = _join(
                     [
                         name + ": comm=",
@@ -424,24 +424,26 @@ def write_function_graph(
     sel_pos[ids] = np.arange(len(ids))
 
     # Records: entries, exits, comments.
-    typ = np.concatenate(
+    typ: np.ndarray = np.concatenate(
         [np.full(len(ent), ENTRY), np.full(len(ext), EXIT), np.full(len(erows), COMMENT)]
     ).astype(np.int8)
-    call = np.concatenate([ent, ext, np.full(len(erows), -1)]).astype(np.int64)
-    row = np.concatenate([calls["entry_row"][ent], calls["exit_row"][ext], erows]).astype(np.int64)
-    ts = np.concatenate(
+    call: np.ndarray = np.concatenate([ent, ext, np.full(len(erows), -1)]).astype(np.int64)
+    row: np.ndarray = np.concatenate(
+        [calls["entry_row"][ent], calls["exit_row"][ext], erows]
+    ).astype(np.int64)
+    ts: np.ndarray = np.concatenate(
         [calls["ts_entry"][ent], calls["ts_exit"][ext], events["ts"][erows]]
     ).astype(np.int64)
-    cpu = np.concatenate(
+    cpu: np.ndarray = np.concatenate(
         [calls["cpu_entry"][ent], calls["cpu_exit"][ext], events["cpu"][erows]]
     ).astype(np.int64)
-    pid = np.concatenate([calls["pid"][ent], calls["pid"][ext], events["pid"][erows]]).astype(
-        np.int64
-    )
-    comm = np.concatenate([calls["comm"][ent], calls["comm"][ext], events["comm"][erows]]).astype(
-        np.int64
-    )
-    rdepth = np.concatenate(
+    pid: np.ndarray = np.concatenate(
+        [calls["pid"][ent], calls["pid"][ext], events["pid"][erows]]
+    ).astype(np.int64)
+    comm: np.ndarray = np.concatenate(
+        [calls["comm"][ent], calls["comm"][ext], events["comm"][erows]]
+    ).astype(np.int64)
+    rdepth: np.ndarray = np.concatenate(
         [depth[sel_pos[ent]], depth[sel_pos[ext]], np.zeros(len(erows), np.int64)]
     )
     cpu = np.where(cpu < 0, 0, cpu)

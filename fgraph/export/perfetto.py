@@ -133,7 +133,7 @@ def _metadata(calls: CallTable, lost: LostTable | None) -> list[str]:
     meta: list[dict[str, Any]] = []
     task = calls["ctx"] <= IrqCtx.TASK
     pids, first = np.unique(calls["pid"][task], return_index=True)
-    comms = calls.strings.decode(calls["comm"][task][first]) if len(first) else []
+    comms: Any = calls.strings.decode(calls["comm"][task][first]) if len(first) else []
     for pid, comm in zip(pids.tolist(), list(comms)):  # one per task
         label = f"{comm or '?'}-{pid}"
         meta.append(
