@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, GOLDEN, check_golden
 
-from _text_dump import dump_table
+from _textutil import dump_table
 from fgraph.errors import TraceFormatError
 from fgraph.parsers import KERNEL_TEXT, REPORT_TEXT, detect_format, parse
 from fgraph.parsers.ftrace_text import parse_ftrace_text

@@ -30,7 +30,9 @@ from ..table import EventTable, StringPool, TraceMeta
 from . import _textlines as tl
 
 RECORD_RX = (
-    r"^ *(?P<comm>.*?)-(?P<pid>\d+) +"
+    # with several buffers (trace-cmd report of `extract -a`) each line starts with the
+    # instance name and ": " (trace-read.c), the top instance with as many spaces
+    r"^(?:(?P<inst>[\w.-]+): )? *(?P<comm>.*?)-(?P<pid>\d+) +"
     r"(?:\[(?P<cpu>\d+)\](?: (?P<lat>[.a-zA-Z0-9]{4,8}))?|(?P<cpu2>\d+)(?P<lat2>[.a-zA-Z][.a-zA-Z0-9]{3,7}))"
     r" +(?P<ts_s>\d+)\.(?P<ts_f>\d+):(?: +\(\+[\d.]+\))? +(?P<event>\w+): *(?P<rest>.*)"
 )
@@ -75,7 +77,7 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
         "dur": np.where(rec & is_fg, dur, -1),
         "res": res,
     }
-    return {"np": out, "comm": g(m, "comm"), "lat": lat, "text": text, "event": event}
+    return {"np": out, "comm": g(m, "comm"), "lat": lat, "text": text, "event": event, "inst": g(m, "inst")}
 
 
 def parse_report_text(source: Source | Any) -> EventTable:
@@ -117,6 +119,17 @@ def parse_report_text(source: Source | Any) -> EventTable:
         extra={"raw": arr},
     )
     table = tl.build_event_table(lines, pool, meta, path=name, banners_fill=False)
+    # buffer instances: top = 0, then in order of first appearance
+    inst = cat([p["inst"] for p in parts])
+    if tl.nonempty(inst).any():
+        icode = tl.encode(inst, pool)
+        names = [pool[int(c)] or "" for c in np.unique(icode[icode >= 0])]
+        first = {nm: int(np.flatnonzero(icode == pool.lookup(nm))[0]) for nm in names}
+        meta.buffers = [""] + sorted(names, key=first.__getitem__)
+        lut = np.zeros(len(pool) + 1, dtype=np.int16)
+        for k, nm in enumerate(meta.buffers[1:], 1):
+            lut[pool.lookup(nm)] = k
+        table["buf"] = lut[icode[table["pos"] - 1]]
     kinds = table["kind"]
     if not (kinds > 0).any() and not len(table):
         raise TraceFormatError(f"no trace-cmd report records in {meta.lines_total} lines", path=name)
