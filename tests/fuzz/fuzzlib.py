@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SEEDS = HERE / "seeds"
@@ -442,7 +443,7 @@ class Worker:
         line, _, self.buf = self.buf.partition(b"\n")
         return line
 
-    def run(self, path: Path, timeout: float) -> dict[str, str] | None:
+    def run(self, path: Path, timeout: float) -> dict[str, Any] | None:
         """The worker's answer, {"status": "died"} if it died, None on timeout."""
         assert self.proc.stdin is not None
         try:
@@ -460,7 +461,7 @@ class Worker:
                 "detail": f"worker died with exit status {rc}",
                 "signature": f"worker died rc={rc}",
             }
-        out: dict[str, str] = json.loads(line)
+        out: dict[str, Any] = json.loads(line)
         return out
 
     def kill(self) -> None:

@@ -134,6 +134,7 @@ def main() -> None:
         if not path:
             continue
         out = check(path)
+        out["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
 
