@@ -155,25 +155,51 @@ def compare(path: Path) -> dict[str, int]:
         )
         their_pid = np.array([r[1] for r in theirs], dtype=np.int64)
         assert np.array_equal(pid[rows], their_pid), f"{path.name} {key}: pids differ"
-        for k, (r, (_, _, tcomm, tev, rest)) in enumerate(zip(rows.tolist(), theirs)):
-            assert event[r] == tev, f"{path.name} {key} #{k}: event {event[r]} != {tev}"
-            assert comm[r] == tcomm, f"{path.name} {key} #{k}: comm {comm[r]!r} != {tcomm!r}"
+        their_ev = np.array([r[3] for r in theirs], dtype=object)
+        their_comm = np.array([r[2] for r in theirs], dtype=object)
+        bad = np.nonzero(event[rows] != their_ev)[0]
+        assert not len(bad), (
+            f"{path.name} {key} #{bad[0]}: event {event[rows][bad[0]]} != {their_ev[bad[0]]}"
+        )
+        bad = np.nonzero(comm[rows] != their_comm)[0]
+        assert not len(bad), (
+            f"{path.name} {key} #{bad[0]}: comm {comm[rows][bad[0]]!r} != {their_comm[bad[0]]!r}"
+        )
+        # funcgraph records, vectorized: "func=NAME depth=N [overrun=N calltime=HEX rettime=HEX]"
+        fg = np.nonzero(
+            np.isin(their_ev, ["funcgraph_entry", "funcgraph_exit", "fgraph_retaddr_entry"])
+        )[0]
+        if len(fg):
+            toks = [theirs[i][4].split(" ") for i in fg.tolist()]
+            their_func = np.array([t[0][5:] for t in toks], dtype=object)
+            bad = np.nonzero(func[rows[fg]] != their_func)[0]
+            assert not len(bad), (
+                f"{path.name} {key} #{fg[bad[0]]}: func {func[rows[fg[bad[0]]]]} != {their_func[bad[0]]}"
+            )
+            depth = np.array([int(t[1][6:]) for t in toks], dtype=np.int64)
+            assert np.array_equal(table["depth"][rows[fg]], depth), (
+                f"{path.name} {key}: depths differ"
+            )
+            ex = np.array([len(t) >= 5 for t in toks])
+            if ex.any():
+                sel = rows[fg[ex]]
+                tk = [t for t, e in zip(toks, ex.tolist()) if e]
+                for j, name, base in ((2, "overrun", 10), (3, "calltime", 16), (4, "rettime", 16)):
+                    theirs_v = np.array(
+                        [int(t[j].split("=", 1)[1], base) for t in tk], dtype=np.uint64
+                    ).view(np.int64)
+                    assert np.array_equal(table[name][sel], theirs_v), (
+                        f"{path.name} {key}: {name} differs"
+                    )
+            stats["funcs"] += len(fg)
+        for k, (r, (_, _, _, tev, rest)) in enumerate(zip(rows.tolist(), theirs)):
+            if tev in ("funcgraph_entry", "funcgraph_exit", "fgraph_retaddr_entry"):
+                continue
             fmt = formats[tev]
             fnames = [f.name for f in fmt.fields]
             parsed = _split_fields(rest, fnames) if fnames else {}
             if parsed is None:
                 continue  # a value containing " name=": skip this record's fields
-            if tev in ("funcgraph_entry", "funcgraph_exit", "fgraph_retaddr_entry"):
-                assert func[r] == parsed["func"], (
-                    f"{path.name} {key} #{k}: func {func[r]} != {parsed['func']}"
-                )
-                stats["funcs"] += 1
-                for name in ("depth", "overrun", "calltime", "rettime"):
-                    if name in parsed:
-                        assert _int_matches(
-                            parsed[name], int(table[name][r]), fmt.get(name).size
-                        ), f"{path.name} {key} #{k}: {name} {table[name][r]} != {parsed[name]}"
-                continue
             vals = field_vals.get(tev)
             if vals is None:
                 continue

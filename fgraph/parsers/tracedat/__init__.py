@@ -28,7 +28,7 @@ from ...schema import EVENT_COLUMNS, EventFlag, EventKind, LostSource, irqctx_fr
 from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
-from .eventformat import EventFormat, FormatError, parse_format, parse_header_page
+from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
 from .fields import extract_fields, field_int, read_int, read_uint
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, load_blobs, walk
@@ -180,21 +180,8 @@ def _meta(c: Container) -> TraceMeta:
     return meta
 
 
-def _formats(c: Container, meta: TraceMeta) -> dict[int, EventFormat]:
-    out: dict[int, EventFormat] = {}
-    bad = 0
-    for system, text in [("ftrace", t) for t in c.ftrace_formats] + list(c.event_formats):
-        try:
-            f = parse_format(text, system)
-        except FormatError:
-            bad += 1
-            continue
-        out.setdefault(f.id, f)
-    if bad:
-        meta.warn(
-            f"{bad} event format(s) could not be parsed; their records are kept as unknown events"
-        )
-    return out
+def _formats(c: Container, meta: TraceMeta) -> FormatIndex:
+    return FormatIndex([("ftrace", t) for t in c.ftrace_formats] + list(c.event_formats))
 
 
 def _page_events(
@@ -274,7 +261,7 @@ def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
 def _decode(
     c: Container,
     meta: TraceMeta,
-    formats: dict[int, EventFormat],
+    formats: FormatIndex,
     mem: np.ndarray,
     rec: dict[str, np.ndarray],
     pool: StringPool,
@@ -292,7 +279,7 @@ def _decode(
     lens = rec["len"].astype(np.int64)
 
     # Common fields: every format repeats them; take the first format's layout.
-    common = {f.name: f for fmt in formats.values() for f in fmt.common}
+    common = formats.common()
     ct = common.get("common_type")
     if ct is None:
         if n:
@@ -362,6 +349,10 @@ def _decode(
         f_codes, m_codes = syms.resolve(addr, pool)
         cols["func"][rows] = f_codes
         cols["module"][rows] = m_codes
+    if formats.unreadable:
+        meta.warn(
+            f"{formats.unreadable} event format(s) could not be parsed; records of those ids are kept as unknown_<id>"
+        )
     if unknown:
         meta.warn(
             f"{unknown} record(s) with an event id that has no format (kept as unknown_<id>)",

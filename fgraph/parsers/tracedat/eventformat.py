@@ -228,3 +228,48 @@ def flags_table(print_fmt: str, field_name: str) -> FlagsTable | None:
                 break
         return FlagsTable(field_name, mask, m.group("delim"), pairs, m.group("zero") or "", plus)
     return None
+
+
+_ID_LINE = re.compile(r"^ID:\s*(\d+)", re.M)
+
+
+class FormatIndex:
+    """All format texts of a file, parsed on first use (a kernel has ~1500 events; a trace
+    uses a handful).  Ids come from a cheap scan of each text's ``ID:`` line."""
+
+    def __init__(self, texts: list[tuple[str, str]]) -> None:
+        self._texts: dict[int, tuple[str, str]] = {}
+        self._parsed: dict[int, EventFormat | None] = {}
+        self.unreadable = 0
+        for system, text in texts:
+            m = _ID_LINE.search(text)
+            if m is None:
+                self.unreadable += 1
+                continue
+            self._texts.setdefault(int(m.group(1)), (system, text))
+
+    def __contains__(self, eid: int) -> bool:
+        return eid in self._texts
+
+    def ids(self) -> list[int]:
+        return list(self._texts)
+
+    def get(self, eid: int) -> EventFormat | None:
+        if eid not in self._parsed:
+            entry = self._texts.get(eid)
+            fmt = None
+            if entry is not None:
+                try:
+                    fmt = parse_format(entry[1], entry[0])
+                except FormatError:
+                    self.unreadable += 1
+            self._parsed[eid] = fmt
+        return self._parsed[eid]
+
+    def common(self) -> dict[str, Field]:
+        """The common_* fields (identical in every format of a file); from the first parseable."""
+        for eid in self._texts:
+            fmt = self.get(eid)
+            if fmt is not None and fmt.common:
+                return {f.name: f for f in fmt.common}
+        return {}

@@ -353,6 +353,17 @@ def _read_v7(c: Container, cur: Cursor) -> None:
                     (f"{attr} unreadable ({exc.message}); names will be missing", off)
                 )
     c.ncpus = c.opts.cpucount or 0
+    broken = [off for what, off in c.problems if what.startswith("options section unreadable")]
+    if broken and not any(r.id == O.BUFFER for r in buffer_opts):
+        # trace-cmd writes the BUFFER option (per-CPU offsets and sizes) in an options section
+        # *after* the data (trace-output.c tracecmd_write_cpu_data → append options), so a file
+        # cut inside its data has no way to say where each CPU's pages are.
+        raise TraceParseError(
+            "truncated or damaged: the options section after the data (with the BUFFER option "
+            "locating each CPU's pages) is missing",
+            path=c.path,
+            offset=broken[0],
+        )
     for raw in buffer_opts:
         bc = Cursor(
             raw.data, 0, c.big_endian, c.path, base=raw.offset, what=f"{O.NAMES[raw.id]} option"

@@ -88,8 +88,9 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
             for cb in b.cpus:
                 if cb.size == 0:
                     continue
-                length = max(0, min(cb.size, len(data) - cb.offset))
-                blob = Blob(bi, cb.cpu, cb.offset, length, file_offset=cb.offset)
+                start = min(cb.offset, len(data))
+                length = max(0, min(cb.size, len(data) - start))
+                blob = Blob(bi, cb.cpu, start, length, file_offset=start)
                 if length < cb.size:
                     blob.problems.append(
                         (

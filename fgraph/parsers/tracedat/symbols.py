@@ -16,12 +16,27 @@ from ...table import StringPool
 
 @dataclass
 class Symbols:
+    """Symbols sorted as libtraceevent sorts them; names are decoded only when resolved."""
+
     addrs: np.ndarray  # uint64, sorted
-    names: list[str]
-    modules: list[str]  # "" for the core kernel
+    text: bytes  # the kallsyms text
+    name_start: np.ndarray  # int64 offset of each symbol's name in ``text``
+    line_end: np.ndarray  # int64 end of each symbol's line
 
     def __len__(self) -> int:
         return len(self.addrs)
+
+    def entry(self, j: int) -> tuple[str, str]:
+        """(name, module) of symbol ``j`` (module "" for the core kernel)."""
+        line = self.text[int(self.name_start[j]) : int(self.line_end[j])].decode(
+            "utf-8", errors="replace"
+        )
+        parts = line.split(None, 1)
+        name = parts[0] if parts else ""
+        mod = ""
+        if len(parts) > 1 and parts[1].startswith("["):
+            mod = parts[1][1:].split("]", 1)[0].strip()
+        return name, mod
 
     def resolve(self, addr: np.ndarray, pool: StringPool) -> tuple[np.ndarray, np.ndarray]:
         """(func codes, module codes) for each address, exactly as trace-cmd resolves them.
@@ -42,9 +57,10 @@ class Symbols:
         for k in range(len(uniq)):  # per distinct address, not per event
             j = int(hit[k])
             if j >= 0:
-                fcodes[k] = pool.code(self.names[j])
-                if self.modules[j]:
-                    mcodes[k] = pool.code(self.modules[j])
+                name, mod = self.entry(j)
+                fcodes[k] = pool.code(name)
+                if mod:
+                    mcodes[k] = pool.code(mod)
             else:
                 fcodes[k] = pool.code(f"{int(uniq[k]):x}") if uniq[k] else -1
         return fcodes[inv.reshape(-1)], mcodes[inv.reshape(-1)]
@@ -75,35 +91,49 @@ def _bsearch(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return found
 
 
-_KSYM = re.compile(r"^([0-9a-fA-F]+)\s+(\S)\s+(\S+)(?:\s+\[([^\]]*)\])?", re.M)
+_HEX = np.full(256, -1, dtype=np.int64)
+for _i, _ch in enumerate(b"0123456789abcdef"):
+    _HEX[_ch] = _i
+for _i, _ch in enumerate(b"ABCDEF"):
+    _HEX[_ch] = 10 + _i
 
 
-def parse_kallsyms(text: str) -> Symbols:
-    """Parse ``/proc/kallsyms`` text: ``addr type name[\\t[module]]``.
+def parse_kallsyms(text: str | bytes) -> Symbols:
+    """Parse ``/proc/kallsyms`` text (``addr type name[\\t[module]]``), vectorized over lines.
 
     Like libtraceevent's ``tep_parse_kallsyms``: absolute symbols (type A/a) and names starting
     with ``$`` (ARM mapping symbols) are skipped.  tep_register_function() prepends to a list,
     so the array it sorts holds the symbols in reverse file order; glibc's qsort (a merge sort)
     keeps that order among equal addresses.  Reproducing both makes alias choice identical.
+    Lines that do not parse are skipped.
     """
-    addrs: list[int] = []
-    names: list[str] = []
-    mods: list[str] = []
-    for m in _KSYM.finditer(text):
-        t = m.group(2)
-        name = m.group(3)
-        if t in "Aa" or name.startswith("$"):
-            continue
-        addrs.append(int(m.group(1)[:16], 16))
-        names.append(name)
-        mods.append(m.group(4) or "")
-    if not addrs:
-        return Symbols(np.empty(0, np.uint64), [], [])
-    a = np.array(addrs[::-1], dtype=np.uint64)
-    names.reverse()
-    mods.reverse()
-    order = np.argsort(a, kind="stable")
-    return Symbols(a[order], [names[k] for k in order], [mods[k] for k in order])
+    raw = text.encode("utf-8", errors="replace") if isinstance(text, str) else bytes(text)
+    b = np.frombuffer(raw, dtype=np.uint8)
+    empty = Symbols(np.empty(0, np.uint64), raw, np.empty(0, np.int64), np.empty(0, np.int64))
+    if len(b) == 0:
+        return empty
+    nl = np.flatnonzero(b == 10)
+    start = np.concatenate([[0], nl + 1]).astype(np.int64)
+    end = np.concatenate([nl, [len(b)]]).astype(np.int64)
+    # /proc/kallsyms prints every address with the same width (%px: 16 or 8 hex digits).
+    first_space = raw.find(b" ")
+    w = first_space - int(start[0]) if first_space > 0 else 0
+    if not 1 <= w <= 16:
+        return empty
+    ok = end - start >= w + 4
+    start, end = start[ok], end[ok]
+    digits = _HEX[b[start[:, None] + np.arange(w)]]
+    ok = (digits >= 0).all(axis=1) & (b[start + w] == 32) & (b[start + w + 2] == 32)
+    typ = b[start + w + 1]
+    name0 = b[np.minimum(start + w + 3, len(b) - 1)]
+    ok &= (typ != ord("A")) & (typ != ord("a")) & (name0 != ord("$")) & (name0 > 32)
+    digits, start, end = digits[ok], start[ok], end[ok]
+    addr = np.zeros(len(start), dtype=np.uint64)
+    for k in range(w):  # per hex digit column
+        addr = (addr << np.uint64(4)) | digits[:, k].astype(np.uint64)
+    rev = np.arange(len(addr))[::-1]
+    order = rev[np.argsort(addr[rev], kind="stable")]
+    return Symbols(addr[order], raw, start[order] + w + 3, end[order])
 
 
 def parse_cmdlines(text: str) -> dict[int, str]:
