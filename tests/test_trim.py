@@ -215,3 +215,24 @@ def test_trim_then_hist_same(tmp_path, rel, func, threshold):
     for k in ("offcpu_sleep_share", "offcpu_runnable_share"):
         if a[k] is not None:
             assert b[k] is not None and abs(a[k] - b[k]) < 1e-3, k
+
+
+def test_modules_and_return_values_roundtrip(tmp_path):
+    from fgraph.schema import CallFlag, EventFlag
+
+    ev, calls = small_trace()
+    calls["module"][1] = calls.strings.code("btrfs")
+    calls["flags"][1] |= CallFlag.HAS_RETVAL
+    calls["retval"][1] = -22
+    calls["flags"][0] |= CallFlag.HAS_RETVAL
+    calls["retval"][0] = 4096
+    text = _write(ev, calls, np.arange(len(calls)), [])
+    assert "|    a [btrfs](); /* = -22 */" in text
+    assert "|  } /* vfs_read = 0x1000 */" in text
+    p = tmp_path / "t.txt"
+    p.write_text(text)
+    back = fgraph.read_events(p)
+    ex = back["kind"] == EventKind.FG_EXIT
+    has = (back["eflags"] & EventFlag.HAS_RETVAL) != 0
+    assert sorted(back["retval"][ex & has].tolist()) == [-22, 4096]
+    assert "btrfs" in set(back.strings.decode(back["module"]).tolist())

@@ -23,7 +23,7 @@ event types, distinct tasks and distinct flag values).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -102,6 +102,57 @@ def format_abstime(ts: np.ndarray) -> np.ndarray:
     sec = np.char.rjust((ts // 1_000_000_000).astype(str), 5)
     usec = np.char.zfill(((ts % 1_000_000_000) // 1000).astype(str), 6)
     return np.char.add(np.char.add(np.char.add(sec, "."), usec), " |  ")
+
+
+def _pa_str(values: np.ndarray) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.cast(pa.array(values), pa.string())
+
+
+def durations_column(ns: np.ndarray) -> Any:
+    """:func:`format_durations` as a pyarrow string array (compiled string kernels)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ns = np.clip(ns.astype(np.int64), 0, None)
+    us_s = _pa_str(ns // 1000)
+    rem3 = pc.utf8_lpad(_pa_str(ns % 1000), width=3, padding="0")
+    ln = np.asarray(pc.utf8_length(us_s).to_numpy(zero_copy_only=False))
+    keep = np.clip(7 - ln, 0, 3)  # fraction digits kept: 3 up to 4 integer digits, then 2, 1, 0
+    frac = pc.if_else(
+        pa.array(keep == 3),
+        pc.binary_join_element_wise(".", rem3, ""),
+        pc.if_else(
+            pa.array(keep == 2),
+            pc.binary_join_element_wise(".", pc.utf8_slice_codeunits(rem3, 0, 2), ""),
+            pc.if_else(
+                pa.array(keep == 1),
+                pc.binary_join_element_wise(".", pc.utf8_slice_codeunits(rem3, 0, 1), ""),
+                "",
+            ),
+        ),
+    )
+    field = pc.utf8_rpad(pc.binary_join_element_wise(us_s, frac, " us ", ""), width=12, padding=" ")
+    limits = np.array([10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000])
+    marks = pa.array(["  ", "+ ", "! ", "# ", "* ", "@ ", "$ "])
+    mark = marks.take(pa.array(np.searchsorted(limits, ns, side="left")))  # strict ">" thresholds
+    return pc.binary_join_element_wise(mark, field, "|  ", "")
+
+
+def abstime_column(ts: np.ndarray) -> Any:
+    """:func:`format_abstime` as a pyarrow string array."""
+    import pyarrow.compute as pc
+
+    ts = np.clip(ts.astype(np.int64), 0, None)
+    sec = pc.utf8_lpad(_pa_str(ts // 1_000_000_000), width=5, padding=" ")
+    usec = pc.utf8_lpad(_pa_str((ts % 1_000_000_000) // 1000), width=6, padding="0")
+    return pc.binary_join_element_wise(sec, ".", usec, " |  ", "")
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v >= (1 << 31) else v
 
 
 def proc_field(comm: str | None, pid: int) -> str:
@@ -509,113 +560,138 @@ def write_function_graph(
         prev_pid = prev_comm = np.zeros(0, dtype=np.int64)
     indent_depth = np.where(typ == COMMENT, cur + 1, rdepth)
 
-    # ---- columns
+    # ---- columns (pyarrow string kernels; lookup tables per task, flag set and function)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     ncpus = max(int(meta.ncpus or 0), int(cpu.max(initial=0)) + 1)
     cpu_w = len(str(max(ncpus - 1, 0)))
-    cpu_col = np.char.add(np.char.add(" ", np.char.rjust(cpu.astype(str), cpu_w)), ") ")
     abstime = bool(meta.ts_known) and bool((ts >= 0).all())
+    cpu_col = pc.binary_join_element_wise(
+        " ", pc.utf8_lpad(_pa_str(cpu), width=cpu_w, padding=" "), ") ", ""
+    )
     # proc: one string per distinct (comm, pid)
-    tasks, tinv = (
-        np.unique(np.stack([comm, pid], 1), axis=0, return_inverse=True)
-        if nrec
-        else (np.empty((0, 2), np.int64), np.empty(0, np.int64))
-    )
-    tinv = tinv.reshape(-1)
-    proc_lut = np.array(
-        [proc_field(calls.strings[int(c)], int(p)) for c, p in tasks.tolist()] or [""], dtype=object
-    )
-    proc = proc_lut[tinv].astype(str) if nrec else np.empty(0, dtype=str)
+    tkey = (comm + 1) * (1 << 32) + (pid & 0xFFFFFFFF)
+    tasks, tinv = np.unique(tkey, return_inverse=True)
+    proc_lut = pa.array(
+        [proc_field(calls.strings[int(k >> 32) - 1] if (k >> 32) > 0 else None, _s32(k & 0xFFFFFFFF)) for k in tasks.tolist()],
+        pa.string(),
+    )  # fmt: skip
+    proc = proc_lut.take(pa.array(tinv.reshape(-1)))
     # latency flags: one string per distinct (flags, preempt, ctx)
     src_row = np.where(row >= 0, row, nev)
     ev_flags = np.concatenate([events["flags"], [-1]]).astype(np.int64)[src_row]
     ev_pre = np.concatenate([events["preempt"], [-1]]).astype(np.int64)[src_row]
     ev_ctx = np.concatenate([events["irqctx"], [-1]]).astype(np.int64)[src_row]
-    call_ctx = np.where(
-        call >= 0, calls["ctx"][np.clip(call, 0, None)].astype(np.int64) if len(calls) else -1, -1
-    )
+    cc = np.clip(call, 0, None)
+    call_ctx = calls["ctx"][cc].astype(np.int64) if len(calls) else np.full(nrec, -1, np.int64)
     ctx = np.where(call >= 0, call_ctx, ev_ctx)
-    combos, cinv = (
-        np.unique(np.stack([ev_flags, ev_pre, ctx], 1), axis=0, return_inverse=True)
-        if nrec
-        else (np.empty((0, 3), np.int64), np.empty(0, np.int64))
+    lkey = ((ev_flags + 1) << 24) | ((ev_pre + 1) << 8) | (ctx + 1)
+    combos, cinv = np.unique(lkey, return_inverse=True)
+    lat_lut = pa.array(
+        [
+            " " + lat_flags((k >> 24) - 1, ((k >> 8) & 0xFFFF) - 1, (k & 0xFF) - 1) + " | "
+            for k in combos.tolist()
+        ],
+        pa.string(),
     )
-    cinv = cinv.reshape(-1)
-    lat_lut = np.array(
-        [" " + lat_flags(f, p, c) + " | " for f, p, c in combos.tolist()] or [""], dtype=object
-    )
-    lat = lat_lut[cinv].astype(str) if nrec else np.empty(0, dtype=str)
+    lat = lat_lut.take(pa.array(cinv.reshape(-1)))
 
     # duration column
-    cc = np.clip(call, 0, None)
     dur = calls["duration"][cc] if len(calls) else np.zeros(nrec, np.int64)
     with_dur = (typ == EXIT) | (typ == LEAF)
-    dcol = np.full(nrec, _FILLER, dtype=object)
-    if with_dur.any():
-        dcol[with_dur] = format_durations(dur[with_dur])
-    dcol = dcol.astype(str)
+    dcol = pc.if_else(pa.array(with_dur), durations_column(np.where(with_dur, dur, 0)), _FILLER)
 
-    # function text
-    fname = calls.strings.decode(calls["func"][cc]) if len(calls) else np.full(nrec, None, object)
-    fname = np.where(fname == None, "0x0", fname).astype(object)  # noqa: E711
-    mod = calls.strings.decode(calls["module"][cc]) if len(calls) else np.full(nrec, None, object)
-    has_mod = (mod != None) & (call >= 0)  # noqa: E711
-    shown = fname.copy()
-    if has_mod.any():
-        shown[has_mod] = np.char.add(
-            np.char.add(fname[has_mod].astype(str), " ["),
-            np.char.add(mod[has_mod].astype(str), "]"),
-        ).astype(object)
-    hasret = (calls["flags"][cc] & CallFlag.HAS_RETVAL) != 0 if len(calls) else np.zeros(nrec, bool)
-    text = np.full(nrec, "", dtype=object)
-    m = typ == ENTRY
-    text[m] = np.char.add(shown[m].astype(str), "() {")
-    m = typ == LEAF
-    text[m] = np.char.add(shown[m].astype(str), "();")
-    mr = m & hasret
-    if mr.any():
-        text[mr] = _join(
-            [text[mr].astype(str), " /* = ", _retval_text(calls["retval"][cc[mr]]), " */"]
+    # function text: lookup tables by function code for "f() {", "f();", "} /* f */", then
+    # the few lines that carry a return value or a comment appended as their own entries.
+    npool = len(calls.strings)
+    names = np.array(calls.strings.values + ["0x0"], dtype=object)
+    fcode = (
+        np.where(calls["func"][cc] >= 0, calls["func"][cc], npool)
+        if len(calls)
+        else np.full(nrec, npool)
+    )
+    mcode = calls["module"][cc] if len(calls) else np.full(nrec, -1)
+    name_pa = pa.array(names.tolist(), pa.string())
+    shown_lut = name_pa
+    has_mod = (mcode >= 0) & (call >= 0)
+    hasret = (
+        ((calls["flags"][cc] & CallFlag.HAS_RETVAL) != 0) & (call >= 0)
+        if len(calls)
+        else np.zeros(nrec, bool)
+    )
+    special = has_mod | hasret | (typ == COMMENT)
+    lut_parts = [
+        pc.binary_join_element_wise(shown_lut, "() {", ""),
+        pc.binary_join_element_wise(shown_lut, "();", ""),
+        pc.binary_join_element_wise("} /* ", name_pa, " */", ""),
+    ]
+    base = np.select([typ == ENTRY, typ == LEAF, typ == EXIT], [0, 1, 2], 0) * len(names) + fcode
+    text_idx = np.where(special, -1, base)
+    si = np.nonzero(special)[0]
+    if len(si):
+        st = typ[si]
+        extra = np.full(len(si), "", dtype=object)
+        fn = names[fcode[si]].astype(str)
+        md = calls.strings.decode(mcode[si]) if len(calls) else np.full(len(si), None, object)
+        shown = np.where(
+            mcode[si] < 0, fn, np.char.add(np.char.add(fn, " ["), np.char.add(md.astype(str), "]"))
         )
-    m = typ == EXIT
-    tail = fname[m].astype(str)
-    mr_e = hasret[m]
-    if mr_e.any():
-        tail = tail.copy()
-        tail[mr_e] = _join([tail[mr_e], " = ", _retval_text(calls["retval"][cc[m][mr_e]])])
-    text[m] = _join(["} /* ", tail, " */"]) if m.any() else text[m]
-    m = typ == COMMENT
-    if m.any():
-        text[m] = _join(["/* ", comment_texts(events, row[m]), " */"])
-    indent = np.char.multiply(" ", np.clip(indent_depth, 0, None) * 2)  # type: ignore[arg-type]
+        rv = (
+            _retval_text(calls["retval"][cc[si]]) if len(calls) else np.full(len(si), "", dtype=str)
+        )
+        hr = hasret[si]
+        m = st == ENTRY
+        extra[m] = np.char.add(shown[m], "() {")
+        m = st == LEAF
+        extra[m] = np.char.add(shown[m], "();")
+        m2 = m & hr
+        extra[m2] = _join([extra[m2].astype(str), " /* = ", rv[m2], " */"])
+        m = st == EXIT
+        extra[m] = _join(["} /* ", fn[m], " */"])
+        m2 = m & hr
+        extra[m2] = _join(["} /* ", fn[m2], " = ", rv[m2], " */"])
+        m = st == COMMENT
+        if m.any():
+            extra[m] = _join(["/* ", comment_texts(events, row[si[m]]), " */"])
+        text_idx[si] = 3 * len(names) + np.arange(len(si))
+        lut_parts.append(pa.array(extra.tolist(), pa.string()))
+    text = pa.concat_arrays(lut_parts).take(pa.array(text_idx))
+    maxd = int(indent_depth.max(initial=0))
+    indent_lut = pa.array([" " * (2 * d) for d in range(max(maxd, 0) + 1)], pa.string())
+    indent = indent_lut.take(pa.array(np.clip(indent_depth, 0, None)))
 
-    body = _join([cpu_col, proc, " | ", lat, dcol, indent, text.astype(str)])
+    pieces = [cpu_col, proc, " | ", lat, dcol, indent, text, "\n"]
     if abstime:
-        body = np.char.add(format_abstime(ts), body)
+        pieces.insert(0, abstime_column(ts))
     if banner.any():
         bi = np.nonzero(banner)[0]
-        prev_proc = np.array(
-            [
-                proc_field(calls.strings[int(c)] if c >= 0 else None, int(p))
-                for c, p in zip(prev_comm[bi].tolist(), prev_pid[bi].tolist())
-            ],
-            dtype=object,
-        ).astype(str)
-        bl = _join(
-            [
-                _BANNER_RULE + "\n",
-                cpu_col[bi],
-                prev_proc,
-                " => ",
-                proc[bi],
-                "\n" + _BANNER_RULE + "\n\n",
-            ]
-        )
-        body = body.astype(object)
-        body[bi] = np.char.add(bl, body[bi].astype(str)).astype(object)
+        prev_proc = [
+            proc_field(calls.strings[int(c)] if c >= 0 else None, int(p))
+            for c, p in zip(prev_comm[bi].tolist(), prev_pid[bi].tolist())
+        ]  # one per context switch
+        cpu_txt = cpu_col.take(pa.array(bi)).to_pylist()
+        proc_txt = proc.take(pa.array(bi)).to_pylist()
+        banners = [
+            f"{_BANNER_RULE}\n{c}{a} => {b}\n{_BANNER_RULE}\n\n"
+            for c, a, b in zip(cpu_txt, prev_proc, proc_txt)
+        ]
+        bidx = np.zeros(nrec, dtype=np.int64)
+        bidx[bi] = np.arange(1, len(bi) + 1)
+        pieces.insert(0, pa.array([""] + banners, pa.string()).take(pa.array(bidx)))
     out.write(header(meta.uname, ncpus, nrec, abstime))
-    if nrec:
-        out.write("\n".join(body.astype(str).tolist()))
-        out.write("\n")
+    step = 1 << 20  # lines per piece: keeps each piece's string data far below 2 GiB
+    for lo in range(0, nrec, step):
+        part = [
+            p.slice(lo, step) if isinstance(p, (pa.Array, pa.ChunkedArray)) else p for p in pieces
+        ]
+        lines = pc.binary_join_element_wise(*part, "")
+        # The array's data buffer is every line back to back: write it in one piece.
+        offs = np.frombuffer(
+            lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
+        )
+        data = lines.buffers()[2]
+        out.write(data.to_pybytes()[int(offs[0]) : int(offs[-1])].decode("utf-8"))
     return WriteStats(
         lines=nrec,
         entries=int((typ == ENTRY).sum()),
