@@ -56,9 +56,9 @@ def write_plot(res: HistResult, path: str | os.PathLike[str]) -> None:
         )
         if res.threshold_ns > 0:
             ax2.axhline(res.threshold_ns / 1e3, color="#cc3311", linewidth=0.8, linestyle="--")
-        if np.all(d > 0):
+        if np.all(d > 0) and d.max() > 20 * d.min():  # log only when the spread needs it
             ax2.set_yscale("log")
-        ax2.legend(loc="upper right", fontsize=8)
+        ax2.legend(loc="best", fontsize=8)
     ax2.set_xlabel("time since first call (s)")
     ax2.set_ylabel("duration (us)")
     ax2.set_title("latency over time")
