@@ -131,3 +131,38 @@ def test_every_format_gives_the_same_hist(rel):
     for k in ("p50_ns", "p90_ns", "p99_ns", "max_ns"):
         assert abs(got[k] - ref[k]) <= 1000  # text prints durations to 0.1 us at most
     assert [r["name"] for r in got["breakdown"]][:3] == [r["name"] for r in ref["breakdown"]][:3]
+
+
+_EXIT_D = re.compile(
+    r"^\s*\S+-(\d+)\s+\[\d+\].*funcgraph_exit:\s+func=(\S+) depth=(\d+) .*calltime=([0-9a-f]+) rettime=([0-9a-f]+)",
+    re.M,
+)
+
+
+@pytest.mark.tracecmd
+@pytest.mark.parametrize(
+    ("rel", "func"), [("vm61/btrfs_read.dat", "vfs_read"), ("vm61/fsync.dat", "vfs_fsync_range")]
+)
+def test_child_rows_match_tracecmd_report(rel, func):
+    """Direct-children rows equal the exits one level below X, same task, inside X's time
+    (from `trace-cmd report -R`: the kernel's depth field and calltime/rettime, no fgraph tree)."""
+    import fgraph
+
+    path = corpus_file(rel)
+    out = subprocess.run(
+        [tracecmd(), "report", "-R", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    ex = [(int(m[1]), m[2], int(m[3]), int(m[4], 16), int(m[5], 16)) for m in _EXIT_D.finditer(out)]
+    by_task: dict[int, list[tuple[str, int, int, int]]] = {}
+    for pid, f, d, c, r in ex:
+        by_task.setdefault(pid, []).append((f, d, c, r))
+    want: dict[str, int] = {}
+    for pid, f, d, c, r in ex:
+        if f != func:
+            continue
+        for g, d2, c2, r2 in by_task[pid]:
+            if d2 == d + 1 and c <= c2 and r2 <= r:
+                want[g] = want.get(g, 0) + (r2 - c2)
+    res = fgraph.hist(fgraph.load(path), func, threshold=0)
+    got = {r.name: r.total_ns for r in res.breakdown.rows if not r.name.startswith("[")}
+    assert got == want
