@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+from gen_calls import GenTrace, call_sequences, expected_offcpu, generate, to_events  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from fgraph.reconstruct import rebuild  # noqa: E402
 from fgraph.schema import CallFlag, EventKind  # noqa: E402
 from fgraph.table import EventTable, LostTable  # noqa: E402
-from gen_calls import GenTrace, call_sequences, expected_offcpu, generate, to_events  # noqa: E402
 
 SETTINGS = settings(
     max_examples=int(os.environ.get("FGRAPH_EXAMPLES", "60")),

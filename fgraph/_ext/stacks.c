@@ -94,6 +94,7 @@ typedef struct {
     int64_t *pend_gap; /* ts of a gap not yet applied to the next task, or INT64_MIN */
     int64_t *pend_task;
     int64_t tol; /* adoption tolerance (ns): timestamp resolution of the input */
+    int pushed;  /* the last adjust() opened an interrupt level */
     /* counters */
     int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
     int failed;
@@ -299,6 +300,7 @@ static int adjust(Machine *m, Task *t, int e, int byname)
     }
     int level = t->n > 0 ? t->st[t->n - 1].ctx : CTX_TASK;
     if (e > level) {
+        m->pushed = 1;
         Frame f;
         memset(&f, 0, sizeof(f));
         f.call = -1;
@@ -393,7 +395,12 @@ static int step(Machine *m, const Events *ev, int64_t i)
     int64_t ts = ev->ts[i];
     if (kind == EV_ENTRY) {
         if (e == CTX_UNKNOWN && t->n > 0) {
-            Frame *top = &t->st[t->n - 1];
+            /* a child of the softirq runner (text without flags): a softirq handler.  The
+             * level of the previous handler may still be there, empty. */
+            int32_t j = t->n - 1;
+            if (t->st[j].call < 0 && t->st[j].ctx == CTX_SOFTIRQ && t->st[j].byname && j > 0)
+                j--;
+            Frame *top = &t->st[j];
             if (top->call >= 0 && top->container && top->ctx < CTX_SOFTIRQ) {
                 e = CTX_SOFTIRQ;
                 byname = 1;
@@ -421,8 +428,10 @@ static int step(Machine *m, const Events *ev, int64_t i)
         if (push_frame(t, f) < 0)
             return -1;
     } else if (kind == EV_EXIT) {
+        m->pushed = 0;
         if (adjust(m, t, e, byname) < 0)
             return -1;
+        int fresh_byname = m->pushed && byname;
         int32_t j = t->n - 1;
         int64_t fk = ev->fkey[i];
         while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
@@ -462,6 +471,22 @@ static int step(Machine *m, const Events *ev, int64_t i)
                     ord = m->order[k];
                 t->nd--;
                 m->n_adopted++;
+            }
+            if (fresh_byname && s > 0) {
+                /* an orphan exit that opened an interrupt level by its name only (text without
+                 * flags): the completed calls just below it that were inside it were that
+                 * interrupt's too (tracing_thresh shows only the slow returns) */
+                while (t->nd > 0 && t->done[t->nd - 1].owner == s - 1) {
+                    int64_t k = t->done[t->nd - 1].call;
+                    if (!inside(m, k, synth, ts, kd))
+                        break;
+                    m->parent[k] = c;
+                    m->interrupted[k] = -1;
+                    if (m->order[k] < ord)
+                        ord = m->order[k];
+                    t->nd--;
+                    m->n_adopted++;
+                }
             }
             while (t->ni > 0 && t->irqs[t->ni - 1].owner == s) {
                 int64_t k = t->irqs[t->ni - 1].call;

@@ -94,6 +94,19 @@ def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> Machine
     sort = np.argsort(pos, kind="stable")
     ng = len(lost)
     dur = exit_durations(events)
+    # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at the
+    # calltime moved into the record clock by the smallest record delay (ts - rettime) of the
+    # file: the delay of one record varies (an interrupt can land between taking rettime and
+    # writing the record), and a nest of orphan exits must keep the calltime order to adopt
+    # each other correctly.
+    ct = events["calltime"]
+    has_ct = (
+        (events["kind"] == EventKind.FG_EXIT) & (ct >= 0) & (events["rettime"] >= ct) & (ts >= 0)
+    )
+    if has_ct.any():
+        delay = int((ts[has_ct] - events["rettime"][has_ct]).min())
+        dur = dur.copy()
+        dur[has_ct] = ts[has_ct] - (ct[has_ct] + delay)
 
     def cat(a: np.ndarray, gap_fill: Any, dtype: Any) -> np.ndarray:
         return np.concatenate([a.astype(dtype, copy=False), np.full(ng, gap_fill, dtype=dtype)])[
@@ -158,6 +171,31 @@ def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
     return out
 
 
+def _nest_lower_interrupts(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    depth: np.ndarray,
+    root: np.ndarray,
+    ctx: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Inside an interrupt, code of the same or a lower context is part of that interrupt's
+    tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
+    were first seen outside it, together with the interrupts they had: nest those too."""
+    for _ in range(8):
+        tree_ctx = ctx[root]
+        r = np.nonzero(interrupted >= 0)[0]
+        i = interrupted[r]
+        move = r[(tree_ctx[i] != IrqCtx.TASK) & (tree_ctx[r] <= tree_ctx[i])]
+        if not len(move):
+            break
+        parent = parent.copy()
+        interrupted = interrupted.copy()
+        parent[move] = interrupted[move]
+        interrupted[move] = -1
+        depth, root = stacks.resolve(parent)
+    return parent, interrupted, depth, root
+
+
 def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column."""
     depth0, _ = stacks.resolve(raw["parent"])
@@ -176,6 +214,10 @@ def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
     parent = remap(raw["parent"])
     interrupted = remap(raw["interrupted"])
     depth, root = stacks.resolve(parent)
+    raw_ctx = raw["ctx"][perm].astype(np.int8)
+    parent, interrupted, depth, root = _nest_lower_interrupts(
+        parent, interrupted, depth, root, raw_ctx
+    )
     entry_row = raw["entry_row"][perm]
     exit_row = raw["exit_row"][perm]
     any_row = np.where(entry_row >= 0, entry_row, exit_row)
@@ -209,7 +251,11 @@ def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
     has_ret = (exit_row >= 0) & ((ef & EventFlag.HAS_RETVAL) != 0)
     flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
     cols["retval"] = np.where(has_ret, _gather(events["retval"], exit_row, 0), 0)
-    cols["ctx"] = raw["ctx"][perm].astype(np.int8)
+    # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
+    # seen in the task's level)
+    ctx = raw_ctx[root]
+    flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
+    cols["ctx"] = ctx
     cols["entry_row"] = entry_row
     cols["exit_row"] = exit_row
 

@@ -94,10 +94,23 @@ def event_contexts(events: EventTable, order: np.ndarray) -> tuple[np.ndarray, n
     """(ctx int8, bits int8) per event row; ctx -1 where nothing tells."""
     ctx = events["irqctx"].astype(np.int8, copy=True)
     bits = np.zeros(len(events), dtype=np.int8)
+    kind = events["kind"]
+    hard = _name_codes(events.strings, HARDIRQ_ROOTS, HARDIRQ_PREFIXES)
+    # The exit of an interrupt entry function may be written after the kernel lowered the
+    # hardirq count (irq_exit_rcu: kernel/softirq.c __irq_exit_rcu drops HARDIRQ_OFFSET before
+    # its last traced callee returns), so its flags say "task".  That matters only for an exit
+    # without entry, which must open the interrupt level the entry would have opened.
+    late = (
+        (kind == EventKind.FG_EXIT)
+        & (ctx >= 0)
+        & (ctx < IrqCtx.HARDIRQ)
+        & np.isin(events["func"], hard)
+    )
+    ctx[late] = IrqCtx.HARDIRQ
+    bits[late] |= EB_BYNAME
     unknown = ctx < 0
     if not unknown.any():
         return ctx, bits
-    kind = events["kind"]
     cpu = events["cpu"]
     for ctx_val, k_open, k_close in (
         (IrqCtx.SOFTIRQ, EventKind.SOFTIRQ_ENTRY, EventKind.SOFTIRQ_EXIT),
@@ -111,15 +124,14 @@ def event_contexts(events: EventTable, order: np.ndarray) -> tuple[np.ndarray, n
         ins = _inside(order, cpu, opens, closes) & unknown
         ctx[ins] = np.maximum(ctx[ins], ctx_val)
     unknown = ctx < 0
-    entry_unknown = unknown & (kind == EventKind.FG_ENTRY)
-    if entry_unknown.any():
+    fg_unknown = unknown & ((kind == EventKind.FG_ENTRY) | (kind == EventKind.FG_EXIT))
+    if fg_unknown.any():
         func = events["func"]
-        roots = (
-            np.isin(func, _name_codes(events.strings, HARDIRQ_ROOTS, HARDIRQ_PREFIXES))
-            & entry_unknown
-        )
+        # exits too: an orphan "} /* __sysvec_apic_timer_interrupt */" (trace opened inside
+        # the interrupt, or tracing_thresh) must open the level its entry would have opened
+        roots = np.isin(func, hard) & fg_unknown
         ctx[roots] = IrqCtx.HARDIRQ
         bits[roots] |= EB_BYNAME
-        runners = np.isin(func, _name_codes(events.strings, SOFTIRQ_RUNNERS)) & entry_unknown
-        bits[runners] |= EB_CONTAINER
+        runners = np.isin(func, _name_codes(events.strings, SOFTIRQ_RUNNERS)) & fg_unknown
+        bits[runners & (kind == EventKind.FG_ENTRY)] |= EB_CONTAINER
     return ctx, bits
