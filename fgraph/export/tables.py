@@ -137,51 +137,57 @@ def call_display(calls: CallTable) -> Any:
 # ---------------------------------------------------------------------------------- writers
 
 
-def _text_column(arr: Any) -> np.ndarray:
-    """A pyarrow column as an object array of str ('' for null)."""
+def _text_column(arr: Any) -> Any:
+    """A pyarrow column as strings ('' for null)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        s = arr
-    else:
-        s = pc.cast(arr, pa.string())
-    return np.asarray(pc.fill_null(s, "").to_numpy(zero_copy_only=False), dtype=object)
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    return pc.fill_null(arr, "")
 
 
-def write_text_table(tbl: Any, out: IO[bytes], *, chunk: int = 65536) -> None:
-    """Aligned columns for a terminal: numbers right-aligned, strings left-aligned."""
+def write_text_table(tbl: Any, out: IO[bytes], *, chunk: int = 262144) -> None:
+    """Aligned columns for a terminal: numbers right-aligned, strings left-aligned.
+
+    Padding and joining run in pyarrow's string kernels; each chunk's lines are written
+    straight from the joined array's data buffer.
+    """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     names = tbl.column_names
     cols = []
     widths = []
     right = []
     for name in names:
-        col = (
-            tbl.column(name).combine_chunks()
-            if tbl.num_rows
-            else pa.array([], tbl.schema.field(name).type)
-        )
+        col = tbl.column(name).combine_chunks()
         txt = _text_column(col)
-        w = max(len(name), int(np.char.str_len(txt.astype(str)).max(initial=0)) if len(txt) else 0)
+        w = len(name)
+        if len(txt):
+            w = max(w, int(pc.max(pc.utf8_length(txt)).as_py() or 0))
         cols.append(txt)
         widths.append(w)
-        right.append(not pa.types.is_string(col.type))
+        right.append(not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)))
     head = "  ".join(n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right))
     out.write((head.rstrip() + "\n").encode())
     n = tbl.num_rows
     for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        line = None
-        for txt, w, r in zip(cols, widths, right):
-            part = txt[start:stop].astype(str)
-            part = np.char.rjust(part, w) if r else np.char.ljust(part, w)
-            line = part if line is None else np.char.add(np.char.add(line, "  "), part)
-        if line is None:
-            continue
-        body = "\n".join(s.rstrip() for s in line.tolist())
-        out.write((body + "\n").encode())
+        parts = []
+        for k, (txt, w, r) in enumerate(zip(cols, widths, right)):
+            part = txt.slice(start, chunk)
+            last = k == len(cols) - 1
+            if r:
+                part = pc.utf8_lpad(part, width=w, padding=" ")
+            elif not last:  # no trailing blanks after the last column
+                part = pc.utf8_rpad(part, width=w, padding=" ")
+            parts.append(part)
+            parts.append("\n" if last else "  ")
+        lines = pc.binary_join_element_wise(*parts, "")
+        offs = np.frombuffer(
+            lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
+        )
+        out.write(lines.buffers()[2].to_pybytes()[int(offs[0]) : int(offs[-1])])
 
 
 def write_csv(tbl: Any, out: IO[bytes]) -> None:
