@@ -58,10 +58,28 @@ def test_leaf_nested_and_bare_close() -> None:
     et.validate()
 
 
-def test_bare_close_after_a_closed_sibling_has_no_function() -> None:
-    # The second "}" at depth 0 closes nothing that is visible: its function stays unknown.
+def test_bare_close_follows_the_kernels_per_cpu_rule() -> None:
+    # The kernel prints a bare "}" only when the newest nested entry at that depth on that CPU
+    # is the same function (enter_funcs[] in trace_functions_graph.c), even after other returns
     et = kparse(" 0)               |  a() {\n 0)   1.000 us    |  }\n 0)   2.000 us    |  }\n")
-    assert rows(et, "func") == ["a", "a", None]
+    assert rows(et, "func") == ["a", "a", "a"]
+    # ... and a leaf at that depth clears it
+    et = kparse(" 0)               |  a() {\n 0)   1.000 us    |  b();\n 0)   2.000 us    |  }\n")
+    assert rows(et, "func") == ["a", "b", "b", None]
+
+
+def test_report_bare_close_needs_an_open_entry_in_its_task() -> None:
+    rec = "              sh-107   [000]    17.8632{:02d}: "
+    text = (
+        "cpus=1\n"
+        + rec.format(1) + "funcgraph_entry:                   |  a() {\n"
+        + "              ls-108   [000]    17.863202: funcgraph_entry:                   |  c() {\n"
+        + rec.format(3) + "funcgraph_exit:         1.000 us   |  }\n"
+        + rec.format(4) + "funcgraph_exit:         2.000 us   |  }\n"
+        + "              ls-108   [000]    17.863205: funcgraph_exit:         2.000 us   |  }\n"
+    )
+    et = parse_report_text(Source("<t>", text.encode()))
+    assert rows(et, "func") == ["a", "c", "a", None, "c"]
 
 
 def test_abstime_proc_tail_leaf_exit_time_is_derived() -> None:

@@ -335,7 +335,13 @@ def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
 
 
 def build_event_table(
-    lines: Lines, pool: StringPool, meta: TraceMeta, *, path: str, banners_fill: bool = True
+    lines: Lines,
+    pool: StringPool,
+    meta: TraceMeta,
+    *,
+    path: str,
+    banners_fill: bool = True,
+    kernel_rule: bool = True,
 ) -> EventTable:
     """Expand per-line results into the event table (see the module docstring)."""
     kind = lines.kind
@@ -467,33 +473,45 @@ def build_event_table(
     kcol[aout] = EventKind.IRQ_ARROW_OUT
     ecol[aout] = pool.code("irq_arrow_out")
 
-    # ---- a bare "}": the function of the newest unclosed "{" at that depth in that task -------
-    # Sort the nested entries and the untailed exits by (task, depth, row) and forward fill the
-    # entry's row; an exit right after another exit in its group has no open entry.  The task is
-    # the pid when known (a task's stack survives being switched out, and trace-cmd report
-    # interleaves other tasks' calls at the same depth on that CPU), else the CPU (pid 0 is the
-    # idle task of every CPU, so it is kept per CPU too).
+    # ---- a bare "}": which function it closes -------------------------------------------------
+    # Kernel text: the printer keeps, per CPU, the function of the last nested entry at each
+    # depth (cpu_data->enter_funcs[], set by print_graph_entry_nested(), cleared by a leaf in
+    # print_graph_entry_leaf()) and prints "} /* f */" whenever the return does not match it
+    # (print_graph_return()).  So a bare "}" closes the newest nested entry at its depth on its
+    # CPU, whatever happened in between.  trace-cmd report never prints tails: there a bare "}"
+    # is matched to the newest "{" at its depth in its task (pid; pid 0 is per CPU), and only
+    # if no other return at that depth came in between.
+    # Both: sort the candidates by (group, depth, row) and forward fill the entry's row.
     bare = is_exit & ~is_leaf & (cols["func"] < 0)
     nested = is_entry & ~is_leaf
-    cand = np.flatnonzero(bare | nested)
+    leaf_entry = is_entry & is_leaf
+    cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
     if bare.any() and len(cand):
-        task = np.where(cols["pid"][cand] > 0, cols["pid"][cand].astype(np.int64), -2 - cols["cpu"][cand].astype(np.int64))
-        order = np.lexsort((cand, cols["depth"][cand], task))
+        cpu_k = cols["cpu"][cand].astype(np.int64)
+        pid_k = cols["pid"][cand].astype(np.int64)
+        if kernel_rule:
+            # without a CPU column the per-CPU state is not visible: fall back to the task
+            grp = np.where(cpu_k >= 0, cpu_k, np.where(pid_k > 0, pid_k + (1 << 20), -1))
+        else:
+            grp = np.where(pid_k > 0, pid_k, -2 - cpu_k)
+        order = np.lexsort((cand, cols["depth"][cand], grp))
         c = cand[order]
-        gkey_c = task[order]
+        gkey_c = grp[order]
         gkey_d = cols["depth"][c].astype(np.int64)
         newgrp = np.ones(len(c), dtype=bool)
         newgrp[1:] = (gkey_c[1:] != gkey_c[:-1]) | (gkey_d[1:] != gkey_d[:-1])
-        isent = nested[c]
-        # index (in c) of the last entry at or before each position, reset per group
-        idx = np.where(isent, np.arange(len(c)), -1)
-        grpstart = np.maximum.accumulate(np.where(newgrp, np.arange(len(c)), 0))
-        last_ent = np.maximum.accumulate(idx)
+        isent = nested[c] | leaf_entry[c]
+        pos_c = np.arange(len(c))
+        grpstart = np.maximum.accumulate(np.where(newgrp, pos_c, 0))
+        last_ent = np.maximum.accumulate(np.where(isent, pos_c, -1))
         valid = last_ent >= grpstart
-        # the entry must be the element right before (an exit in between already closed it)
-        prev_is_ent = np.zeros(len(c), dtype=bool)
-        prev_is_ent[1:] = isent[:-1] & ~newgrp[1:]
-        take = ~isent & valid & prev_is_ent
+        if kernel_rule:
+            take = ~isent & valid
+            take[take] = nested[c[last_ent[take]]]  # the newest entry there was a leaf: no match
+        else:
+            prev_is_ent = np.zeros(len(c), dtype=bool)
+            prev_is_ent[1:] = isent[:-1] & ~newgrp[1:]
+            take = ~isent & valid & prev_is_ent
         rows_exit = c[take]
         rows_ent = c[last_ent[take]]
         cols["func"][rows_exit] = cols["func"][rows_ent]

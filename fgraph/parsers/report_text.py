@@ -118,7 +118,7 @@ def parse_report_text(source: Source | Any) -> EventTable:
         event=tl.encode(cat([p["event"] for p in parts]), pool),
         extra={"raw": arr},
     )
-    table = tl.build_event_table(lines, pool, meta, path=name, banners_fill=False)
+    table = tl.build_event_table(lines, pool, meta, path=name, banners_fill=False, kernel_rule=False)
     # buffer instances: top = 0, then in order of first appearance
     inst = cat([p["inst"] for p in parts])
     if tl.nonempty(inst).any():
