@@ -236,3 +236,53 @@ def test_modules_and_return_values_roundtrip(tmp_path):
     has = (back["eflags"] & EventFlag.HAS_RETVAL) != 0
     assert sorted(back["retval"][ex & has].tolist()) == [-22, 4096]
     assert "btrfs" in set(back.strings.decode(back["module"]).tolist())
+
+
+# ------------------------------------------------------------- a committed regression fixture
+
+FIXTURE = "trim/btrfs_read.vfs_read.100ms.txt"
+
+
+@pytest.mark.corpus
+def test_trim_golden(tmp_path, update_golden):
+    """`fgraph trim` output is stable (the committed file is a real regression fixture)."""
+    from conftest import GOLDEN, check_golden
+
+    out = tmp_path / "t.txt"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "trim",
+            str(corpus_file("vm61/btrfs_read.dat")),
+            "--func",
+            "vfs_read",
+            "--threshold",
+            "100ms",
+            "-o",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    check_golden(GOLDEN / FIXTURE, out.read_text(), update_golden)
+
+
+def test_check_on_committed_fixture():
+    """What a kernel CI does with a fixture: `fgraph check` passes and fails where it should."""
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+    from conftest import GOLDEN
+
+    path = str(GOLDEN / FIXTURE)
+    base = ["check", path, "--func", "vfs_read", "--threshold", "100ms"]
+    ok = CliRunner().invoke(
+        cli,
+        base + ["--expect", "calls == 2", "--expect", "p99 < 500ms", "--expect", "share(pipe_read) > 99%",
+                "--expect", "offcpu_sleep_share > 90%"],
+    )  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(
+        cli, base + ["--expect", "max < 100ms", "--expect", "share([self]) < 1%"]
+    )
+    assert bad.exit_code == 1, bad.output
+    assert "FAIL  max < 100ms" in bad.output and "PASS  share([self]) < 1%" in bad.output
