@@ -354,3 +354,18 @@ def test_plot_without_matplotlib(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MissingDependencyError, match=r"fgraph\[plot\]"):
         write_plot(hist(sample_calls(), "vfs_read"), "x.png")
+
+
+def test_slowest_recursive_calls_keep_whole_trees():
+    t = build_calls(
+        [
+            {"func": "X", "ts": 0, "dur": 4 * MS},
+            {"func": "X", "parent": 0, "ts": 10, "dur": 3 * MS},
+            {"func": "Y", "parent": 1, "ts": 20, "dur": 2 * MS},
+        ]
+    )
+    res = slowest(t, "X", n=2, min=0)
+    outer, inner = res.slowest
+    assert [ln.func for ln in outer.lines] == ["X", "X", "Y"] and outer.tree_calls == 2
+    assert [ln.func for ln in inner.lines] == ["X", "Y"] and [ln.depth for ln in inner.lines] == [0, 1]
+    assert (outer.rank, inner.rank) == (1, 2)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..schema import IrqCtx
+from ..table import CallTable
 from ..units import parse_duration
 from .calls import as_calls, complete_mask, flag_names, func_code, truncated_mask
 from .filters import describe, filter_mask
@@ -156,11 +157,45 @@ def slowest(
     parent = calls["parent_id"]
     dpar = display_parent(parent, calls["interrupted_id"])
     nrows = len(calls)
+    # Recursion: a picked call may lie inside another picked call.  Trees are built one
+    # nesting level at a time, so an outer tree contains the inner pick's whole subtree and
+    # the inner pick still gets its own tree.
+    stop_all = np.zeros(nrows, dtype=bool)
+    stop_all[pick] = True
+    owner_all, _ = nearest_stop(dpar, stop_all)
+    outer = {int(p): (int(owner_all[dpar[p]]) if dpar[p] >= 0 else -1) for p in pick}
+    level: dict[int, int] = {}
+    for p in pick.tolist():  # a handful of picks; walk their (short) chains of outer picks
+        k, q = 0, outer[p]
+        while q >= 0:
+            k, q = k + 1, outer[q]
+        level[p] = k
+    trees: dict[int, SlowCall] = {}
+    for lv in sorted(set(level.values())):
+        group = np.array([p for p in pick.tolist() if level[p] == lv], dtype=np.int64)
+        _build_trees(calls, func, group, dpar, dur, min_ns, trees)
+    for rank, r in enumerate(pick.tolist(), start=1):
+        trees[r].rank = rank
+        res.slowest.append(trees[r])
+    res.has_offcpu = bool((calls["offcpu_sleep_ns"][pick] >= 0).all())
+    return res
+
+
+def _build_trees(
+    calls: CallTable,
+    func: str,
+    pick: np.ndarray,
+    dpar: np.ndarray,
+    dur: np.ndarray,
+    min_ns: int,
+    trees: dict[int, SlowCall],
+) -> None:
+    """Trees of the picked calls ``pick`` (none inside another), added to ``trees``."""
+    parent = calls["parent_id"]
+    nrows = len(calls)
     stop = np.zeros(nrows, dtype=bool)
     stop[pick] = True
     owner, depth = nearest_stop(dpar, stop)
-    # Recursion: a picked call inside another picked call starts its own tree, and the outer
-    # tree stops at it (its time then shows up in neither the outer lines nor a summary line).
     member = owner >= 0
     shown = member & ((dur >= min_ns) | stop)
     hidden = member & ~shown
@@ -227,7 +262,7 @@ def slowest(
                     )
                 )
 
-    for rank, r in enumerate(pick.tolist(), start=1):
+    for r in pick.tolist():
         lo, hi = np.searchsorted(own_sorted, r, "left"), np.searchsorted(own_sorted, r, "right")
         lines: list[TreeLine] = []
         stack: list[int] = []  # open call ids (display ancestors of the next line)
@@ -252,28 +287,24 @@ def slowest(
             )
             stack.append(c)
         close_until(stack, lines, 0)
-        res.slowest.append(
-            SlowCall(
-                rank=rank,
-                call_id=r,
-                func=func,
-                pid=int(calls["pid"][r]),
-                comm=str(names[int(calls["comm"][r])] or ""),
-                cpu_entry=int(calls["cpu_entry"][r]),
-                cpu_exit=int(calls["cpu_exit"][r]),
-                ts_entry_ns=int(ts[r]),
-                ts_exit_ns=int(calls["ts_exit"][r]),
-                duration_ns=int(dur[r]),
-                irq_ns=int(irq_time[r]),
-                offcpu_sleep_ns=sched(calls["offcpu_sleep_ns"][r]),
-                offcpu_runnable_ns=sched(calls["offcpu_runnable_ns"][r]),
-                flags=flag_names(int(flags[r])),
-                tree_calls=int(tree_size[r]) - 1,
-                shown_calls=int(shown_size[r]) - 1,
-                collapsed_calls=int(tree_size[r] - shown_size[r]),
-                collapsed_ns=int(coll_ns[shown & (owner == r)].sum()),
-                lines=lines,
-            )
+        trees[r] = SlowCall(
+            rank=0,
+            call_id=r,
+            func=func,
+            pid=int(calls["pid"][r]),
+            comm=str(names[int(calls["comm"][r])] or ""),
+            cpu_entry=int(calls["cpu_entry"][r]),
+            cpu_exit=int(calls["cpu_exit"][r]),
+            ts_entry_ns=int(ts[r]),
+            ts_exit_ns=int(calls["ts_exit"][r]),
+            duration_ns=int(dur[r]),
+            irq_ns=int(irq_time[r]),
+            offcpu_sleep_ns=sched(calls["offcpu_sleep_ns"][r]),
+            offcpu_runnable_ns=sched(calls["offcpu_runnable_ns"][r]),
+            flags=flag_names(int(flags[r])),
+            tree_calls=int(tree_size[r]) - 1,
+            shown_calls=int(shown_size[r]) - 1,
+            collapsed_calls=int(tree_size[r] - shown_size[r]),
+            collapsed_ns=int(coll_ns[shown & (owner == r)].sum()),
+            lines=lines,
         )
-    res.has_offcpu = has_sched
-    return res
