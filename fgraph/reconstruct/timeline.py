@@ -20,9 +20,7 @@ TEXT_FORMATS = ("kernel-text", "trace-cmd-report")
 def is_time_sorted_input(events: EventTable) -> bool:
     """True when the rows must be merged by timestamp (per-CPU streams)."""
     meta = events.meta
-    if meta.format in TEXT_FORMATS or not meta.ts_known:
-        return False
-    return True
+    return not (meta.format in TEXT_FORMATS or not meta.ts_known)
 
 
 def merge_order(events: EventTable) -> np.ndarray:
