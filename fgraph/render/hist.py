@@ -48,13 +48,16 @@ def write_hist(res: HistResult, out: IO[str], *, limit: int | None = 25) -> None
         write_comparison(res.compare, out, limit=limit, func=res.func)
 
 
-def write_top(res: TopResult, out: IO[str], *, hist_rows: int = 3) -> None:
+def write_top(res: TopResult, out: IO[str], *, hist_rows: int | None = None) -> None:
     flt = f" [{res.filters}]" if res.filters else ""
     src = f" in {', '.join(res.traces)}" if res.traces else ""
     out.write(
         f"{plural(res.calls, 'complete call')} of {plural(res.functions, 'function')}{src}{flt}.\n"
     )
-    out.write("Ask about one of them with --func NAME.\n\n")
+    out.write(
+        "Ask about one of them with --func NAME.  (Total time counts a recursive call's nested calls\n"
+    )
+    out.write("again; histograms are of each function's call durations.)\n\n")
     drawn: set[str] = set()
     for title, funcs in (
         ("Most total (inclusive) time", res.by_total),
