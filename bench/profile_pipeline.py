@@ -52,22 +52,24 @@ def nbytes(obj: Any) -> int:
 class Profiler:
     def __init__(self, top: int) -> None:
         self.top = top
-        self.rows: list[tuple[str, float, float, float, float, str]] = []
+        self.rows: list[tuple[str, float, float, float, float, float, int, str]] = []
 
     def stage(self, name: str, fn: Callable[[], Any]) -> Any:
         gc.collect()
         prof = cProfile.Profile() if self.top else None
         t0, c0 = time.perf_counter(), time.process_time()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         if prof:
             prof.enable()
         out = fn()
         if prof:
             prof.disable()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        sys_s, faults = ru1.ru_stime - ru0.ru_stime, ru1.ru_minflt - ru0.ru_minflt
         size = nbytes(out[0] if isinstance(out, tuple) else out)
-        self.rows.append(
-            (name, wall, cpu, rss_mb(), peak_mb(), f"{size / 2**20:.0f} MB" if size else "")
-        )
+        mb = f"{size / 2**20:.0f} MB" if size else ""
+        self.rows.append((name, wall, cpu, sys_s, rss_mb(), peak_mb(), faults, mb))
         print(
             f"  {name}: {wall:.2f} s wall, {cpu:.2f} s cpu, rss {rss_mb():.0f} MB, peak {peak_mb():.0f} MB",
             file=sys.stderr,
@@ -84,15 +86,18 @@ class Profiler:
 
     def report(self, size: int, events: int | None) -> None:
         print(
-            f"\n| stage | wall s | cpu s | RSS after MB | peak RSS MB | output |  (input {size / 1e6:.0f} MB"
-            + (f", {events} events)" if events else ")")
+            "\n| stage | wall s | cpu s | of which sys s | RSS after MB | peak RSS MB | minor faults | output |"
+            f"  (input {size / 1e6:.0f} MB" + (f", {events} events)" if events else ")")
         )
-        print("|---|---|---|---|---|---|")
-        for name, wall, cpu, rss, peak, out in self.rows:
-            print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {peak:.0f} | {out} |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, wall, cpu, sys_s, rss, peak, faults, out in self.rows:
+            print(
+                f"| {name} | {wall:.2f} | {cpu:.2f} | {sys_s:.2f} | {rss:.0f} | {peak:.0f} | {faults} | {out} |"
+            )
         tot = sum(r[1] for r in self.rows)
         print(
-            f"| total | {tot:.2f} | {sum(r[2] for r in self.rows):.2f} | | {peak_mb():.0f} ({peak_mb() * 2**20 / size:.2f}x input) | |"
+            f"| total | {tot:.2f} | {sum(r[2] for r in self.rows):.2f} | {sum(r[3] for r in self.rows):.2f} | "
+            f"| {peak_mb():.0f} ({peak_mb() * 2**20 / size:.2f}x input) | {sum(r[6] for r in self.rows)} | |"
         )
         if events:
             print(f"\nend to end in-process: {events / tot / 1e6:.2f} M events/s")
