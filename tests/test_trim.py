@@ -286,3 +286,46 @@ def test_check_on_committed_fixture():
     )
     assert bad.exit_code == 1, bad.output
     assert "FAIL  max < 100ms" in bad.output and "PASS  share([self]) < 1%" in bad.output
+
+
+def test_lost_event_lines(tmp_path):
+    ev, calls = small_trace()
+    s = io.StringIO()
+    st = write_function_graph(
+        ev, calls, np.arange(len(calls)), np.array([14]), s, lost_rows=np.array([0])
+    )
+    assert st.lost == 1
+    body = [ln for ln in s.getvalue().splitlines() if not ln.startswith("#")]
+    i = body.index("CPU:1 [LOST 7 EVENTS]")
+    assert "sched_switch: prev_comm=sh" in body[i + 1]  # before the first record after the gap
+    p = tmp_path / "t.txt"
+    p.write_text(s.getvalue())
+    back = fgraph.read_events(p)
+    assert back.lost["count"].tolist() == [7] and back.lost["cpu"].tolist() == [1]
+
+
+@pytest.mark.corpus
+def test_trim_keeps_lost_gaps(tmp_path):
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+    from fgraph.analysis.hist import hist
+    from fgraph.schema import CallFlag
+
+    src = corpus_file("vm61/lost.dat")
+    out = tmp_path / "t.txt"
+    assert (
+        CliRunner()
+        .invoke(cli, ["trim", str(src), "--func", "x64_sys_call", "-o", str(out)])
+        .exit_code
+        == 0
+    )
+    assert "[LOST" in out.read_text()
+    a = hist(fgraph.load(src), "x64_sys_call").to_dict()
+    t = fgraph.load(out)
+    b = hist(t, "x64_sys_call").to_dict()
+    for k in KEYS:
+        assert _close(a[k], b[k]), k
+    c = t.call_table
+    x = c["func"] == c.strings.lookup("x64_sys_call")
+    assert ((c["flags"][x] & CallFlag.LOST_GAP) != 0).any()

@@ -42,7 +42,7 @@ from ..schema import (
 )
 from ..table import CallTable, EventTable
 
-ENTRY, EXIT, COMMENT, LEAF = 0, 1, 2, 3
+ENTRY, EXIT, COMMENT, LEAF, LOST = 0, 1, 2, 3, 4
 _FILLER = "              |  "  # nested entries and comments: no duration (print_graph_duration)
 _BANNER_RULE = " ------------------------------------------"
 # kernel/softirq.c softirq_to_name[]
@@ -370,6 +370,7 @@ class WriteStats:
     exits: int = 0
     leaves: int = 0
     comments: int = 0
+    lost: int = 0
 
 
 def header(meta_uname: str, ncpus: int, nrecords: int, abstime: bool) -> str:
@@ -436,6 +437,7 @@ def write_function_graph(
     out: IO[str],
     *,
     order: np.ndarray | None = None,
+    lost_rows: np.ndarray | None = None,
 ) -> WriteStats:
     """Write the calls ``call_ids`` and the non-graph events at ``event_rows`` as kernel text.
 
@@ -443,6 +445,8 @@ def write_function_graph(
     sort by ts for a trace.dat); records follow it, so each CPU's lines keep the order the
     kernel saw them in.  Truncated calls print no return (the reader sees them unclosed, as
     in the input); calls whose entry was rebuilt print only their ``} /* f */``.
+    ``lost_rows`` (rows of ``events.lost``) print as ``CPU:n [LOST m EVENTS]`` before the
+    first record after the gap (kernel/trace/trace.c ``print_trace_line``).
     """
     from .tables import event_time_order
 
@@ -497,11 +501,34 @@ def write_function_graph(
     rdepth: np.ndarray = np.concatenate(
         [depth[sel_pos[ent]], depth[sel_pos[ext]], np.zeros(len(erows), np.int64)]
     )
-    cpu = np.where(cpu < 0, 0, cpu)
     key = key_of(row, ts)
+    lrows = np.sort(np.asarray(lost_rows if lost_rows is not None else [], dtype=np.int64))
+    lcount = np.zeros(0, dtype=np.int64)
+    if len(lrows):
+        lost = events.lost
+        lr = lost["row"][lrows].astype(np.int64)
+        lts = lost["ts"][lrows].astype(np.int64)
+        # before the first record after the gap (-1: the gap is at the end)
+        lkey = np.where(lr >= 0, key_of(lr, lts) - 0.75, float(nev + 1))
+        lcount = lost["count"][lrows].astype(np.int64)
+        n0 = len(typ)
+        typ = np.concatenate([typ, np.full(len(lrows), LOST, np.int8)])
+        call = np.concatenate([call, np.full(len(lrows), -1)])
+        row = np.concatenate([row, np.full(len(lrows), -1)])
+        ts = np.concatenate([ts, lts])
+        cpu = np.concatenate([cpu, lost["cpu"][lrows].astype(np.int64)])
+        pid = np.concatenate([pid, np.full(len(lrows), -2)])
+        comm = np.concatenate([comm, np.full(len(lrows), -1)])
+        rdepth = np.concatenate([rdepth, np.zeros(len(lrows), np.int64)])
+        key = np.concatenate([key, lkey])
+        lidx = np.full(len(typ), -1, dtype=np.int64)
+        lidx[n0:] = np.arange(len(lrows))
+    else:
+        lidx = np.full(len(typ), -1, dtype=np.int64)
+    cpu = np.where(cpu < 0, 0, cpu)
     o = np.lexsort((call, typ == EXIT, key))  # entry before exit at the same slot
-    typ, call, row, ts, cpu, pid, comm, rdepth = (
-        a[o] for a in (typ, call, row, ts, cpu, pid, comm, rdepth)
+    typ, call, row, ts, cpu, pid, comm, rdepth, lidx = (
+        a[o] for a in (typ, call, row, ts, cpu, pid, comm, rdepth, lidx)
     )
     nrec = len(typ)
 
@@ -522,8 +549,8 @@ def write_function_graph(
     typ[leaf] = LEAF
     # A leaf prints at its entry with the exit's duration and flags of the entry record.
     keep = ~drop
-    typ, call, row, ts, cpu, pid, comm, rdepth = (
-        a[keep] for a in (typ, call, row, ts, cpu, pid, comm, rdepth)
+    typ, call, row, ts, cpu, pid, comm, rdepth, lidx = (
+        a[keep] for a in (typ, call, row, ts, cpu, pid, comm, rdepth, lidx)
     )
     nrec = len(typ)
 
@@ -536,7 +563,7 @@ def write_function_graph(
         c_sorted = cpu[by_cpu]
         t_sorted = typ[by_cpu]
         a_sorted = after[by_cpu]
-        is_graph = t_sorted != COMMENT
+        is_graph = (t_sorted != COMMENT) & (t_sorted != LOST)
         idx = np.where(is_graph, np.arange(nrec), -1)
         last = np.maximum.accumulate(idx)
         # previous graph record (strictly before) within the same CPU
@@ -545,20 +572,23 @@ def write_function_graph(
         valid = prev_last >= start
         cur_sorted = np.where(valid, a_sorted[np.clip(prev_last, 0, None)], -1)
         cur[by_cpu] = cur_sorted
-        # banners: pid differs from the previous record of the same CPU
-        prev_same = np.concatenate([[False], c_sorted[1:] == c_sorted[:-1]])
-        p_sorted = pid[by_cpu]
+        # banners: pid differs from the previous line of the same CPU (lost-event lines
+        # belong to no task)
+        bc = by_cpu[typ[by_cpu] != LOST]
+        c_b = cpu[bc]
+        p_sorted = pid[bc]
+        prev_same = np.concatenate([[False], c_b[1:] == c_b[:-1]])
         ban_sorted = prev_same & np.concatenate([[False], p_sorted[1:] != p_sorted[:-1]])
         banner = np.zeros(nrec, dtype=bool)
-        banner[by_cpu] = ban_sorted
+        banner[bc] = ban_sorted
         prev_pid = np.full(nrec, -1, dtype=np.int64)
-        prev_pid[by_cpu] = np.concatenate([[-1], p_sorted[:-1]])
+        prev_pid[bc] = np.concatenate([[-1], p_sorted[:-1]])
         prev_comm = np.full(nrec, -1, dtype=np.int64)
-        prev_comm[by_cpu] = np.concatenate([[-1], comm[by_cpu][:-1]])
+        prev_comm[bc] = np.concatenate([[-1], comm[bc][:-1]])
     else:
         banner = np.zeros(0, dtype=bool)
         prev_pid = prev_comm = np.zeros(0, dtype=np.int64)
-    indent_depth = np.where(typ == COMMENT, cur + 1, rdepth)
+    indent_depth = np.where((typ == COMMENT) | (typ == LOST), cur + 1, rdepth)
 
     # ---- columns (pyarrow string kernels; lookup tables per task, flag set and function)
     import pyarrow as pa
@@ -566,7 +596,7 @@ def write_function_graph(
 
     ncpus = max(int(meta.ncpus or 0), int(cpu.max(initial=0)) + 1)
     cpu_w = len(str(max(ncpus - 1, 0)))
-    abstime = bool(meta.ts_known) and bool((ts >= 0).all())
+    abstime = bool(meta.ts_known) and bool(((ts >= 0) | (typ == LOST)).all())
     cpu_col = pc.binary_join_element_wise(
         " ", pc.utf8_lpad(_pa_str(cpu), width=cpu_w, padding=" "), ") ", ""
     )
@@ -679,6 +709,17 @@ def write_function_graph(
         bidx = np.zeros(nrec, dtype=np.int64)
         bidx[bi] = np.arange(1, len(bi) + 1)
         pieces.insert(0, pa.array([""] + banners, pa.string()).take(pa.array(bidx)))
+    is_lost = typ == LOST
+    lost_lines = None
+    if is_lost.any():
+        li = np.nonzero(is_lost)[0]
+        texts = [
+            f"CPU:{c} [LOST {n} EVENTS]\n" if n >= 0 else f"CPU:{c} [LOST EVENTS]\n"
+            for c, n in zip(cpu[li].tolist(), lcount[lidx[li]].tolist())
+        ]  # one per gap
+        lix = np.zeros(nrec, dtype=np.int64)
+        lix[li] = np.arange(1, len(li) + 1)
+        lost_lines = pa.array([""] + texts, pa.string()).take(pa.array(lix))
     out.write(header(meta.uname, ncpus, nrec, abstime))
     step = 1 << 20  # lines per piece: keeps each piece's string data far below 2 GiB
     for lo in range(0, nrec, step):
@@ -686,6 +727,8 @@ def write_function_graph(
             p.slice(lo, step) if isinstance(p, (pa.Array, pa.ChunkedArray)) else p for p in pieces
         ]
         lines = pc.binary_join_element_wise(*part, "")
+        if lost_lines is not None:
+            lines = pc.if_else(pa.array(is_lost[lo : lo + step]), lost_lines.slice(lo, step), lines)
         # The array's data buffer is every line back to back: write it in one piece.
         offs = np.frombuffer(
             lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
@@ -698,4 +741,5 @@ def write_function_graph(
         exits=int((typ == EXIT).sum()),
         leaves=int((typ == LEAF).sum()),
         comments=int((typ == COMMENT).sum()),
+        lost=int((typ == LOST).sum()),
     )

@@ -13,6 +13,8 @@ Selection:
   (``common_pid``: its sched_switch out, irq and softirq events, wakeups it sends), the
   sched_switch that brings it back (``next_pid``) and wakeups of it (``pid`` field) — what the
   rebuild needs for off-CPU time and waker_pid;
+* the lost-event gaps that fall while a root is open (``CPU:n [LOST m EVENTS]``), so the
+  repairs and LOST_GAP flags they cause are made again;
 * every sched_switch of those tasks (switched out or in), also between kept calls, so the
   task's on/off-CPU state at each call's entry is the same as in the input.
 """
@@ -43,6 +45,7 @@ class Selection:
     roots: np.ndarray  # call ids of the kept outermost X calls
     calls: np.ndarray  # every kept call id (sorted)
     events: np.ndarray  # kept non-graph event rows (sorted)
+    lost: np.ndarray  # rows of the lost-event table inside a kept call (sorted)
 
 
 def select_calls(
@@ -130,11 +133,29 @@ def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np
     return np.nonzero(keep)[0]
 
 
+def select_lost(events: EventTable, calls: CallTable, roots: np.ndarray) -> np.ndarray:
+    """Lost-event gaps that fall while a root is open (they repair and flag the calls)."""
+    lost = events.lost
+    if len(lost) == 0 or len(roots) == 0:
+        return np.empty(0, dtype=np.int64)
+    a = calls["ts_entry"][roots].astype(np.int64)
+    b = calls["ts_exit"][roots].astype(np.int64)
+    o = np.argsort(a, kind="stable")
+    a, bmax = a[o], np.maximum.accumulate(b[o])
+    t = lost["ts"].astype(np.int64)
+    i = np.searchsorted(a, t, side="right") - 1
+    ok = (i >= 0) & (t >= 0)
+    ok[ok] &= t[ok] <= bmax[i[ok]]
+    return np.nonzero(ok)[0]
+
+
 def select(trace: Any, func: str, threshold_ns: int | None = None) -> Selection:
     calls: CallTable = trace.call_table
     events: EventTable = trace.event_table
     roots, kept = select_calls(calls, func, threshold_ns)
-    return Selection(roots, kept, select_events(events, calls, roots))
+    return Selection(
+        roots, kept, select_events(events, calls, roots), select_lost(events, calls, roots)
+    )
 
 
 def trim(
@@ -144,5 +165,7 @@ def trim(
     sel = select(trace, func, threshold_ns)
     if len(sel.roots) == 0:
         raise UsageError(f"no call of {func!r} is at least as long as the threshold")
-    stats = write_function_graph(trace.event_table, trace.call_table, sel.calls, sel.events, out)
+    stats = write_function_graph(
+        trace.event_table, trace.call_table, sel.calls, sel.events, out, lost_rows=sel.lost
+    )
     return sel, stats
