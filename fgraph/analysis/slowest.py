@@ -233,7 +233,8 @@ def _build_trees(
     own_sorted = owner[rows]
     names = calls.strings
     flags = calls["flags"]
-    cpu = calls["cpu_entry"]
+    # a rebuilt entry (SYNTH_ENTRY) has no CPU of its own: show the exit's
+    cpu = np.where(calls["cpu_entry"] >= 0, calls["cpu_entry"], calls["cpu_exit"])
     ts = calls["ts_entry"]
     ctx = calls["ctx"]
 
