@@ -328,6 +328,11 @@ class Lines:
     text: pa.Array  # graph text / event text per line (for the second-stage regexes)
     event: np.ndarray | None = None  # report: pool code of the record's event name
     extra: dict[str, Any] = field(default_factory=dict)
+    # Lines already classified by a fast path (kind L_ENTRY/L_EXIT/L_LEAF set, with their
+    # function/module/tail in ``pre``): then ``text`` holds only the lines ``sub`` (global line
+    # indices) that still need the regexes.
+    sub: np.ndarray | None = None
+    pre: dict[str, np.ndarray] | None = None
 
 
 def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
@@ -344,15 +349,22 @@ def build_event_table(
     kernel_rule: bool = True,
 ) -> EventTable:
     """Expand per-line results into the event table (see the module docstring)."""
-    kind = lines.kind
     n = lines.n
+    kind = lines.kind.copy()
+    sub = lines.sub if lines.sub is not None else np.arange(n)
+    subpos = np.full(n + 1, -1, dtype=np.int64)
+    subpos[sub] = np.arange(len(sub))
     g = parse_graph_text(lines.text)
     m = g["m"]
-    gkind = g["kind"]
     # Lines the reader marked L_GRAPH take the text classification; event records of a report
     # (kind L_EVENT already, with their own text) keep theirs.
-    kind = np.where(kind == L_GRAPH, gkind, kind).astype(np.int8)
+    ks = kind[sub]
+    kind[sub] = np.where(ks == L_GRAPH, g["kind"], ks).astype(np.int8)
+    ksub = kind[sub]
     lineno = np.arange(1, n + 1, dtype=np.int64)
+
+    def take_sub(a: pa.Array, rows: np.ndarray) -> pa.Array:
+        return pc.take(a, pa.array(subpos[rows]))
 
     # ---- function names, modules, return values, tails -------------------------------------
     fn = group(m, "fn")
@@ -361,11 +373,16 @@ def build_event_table(
     tparts = pc.extract_regex(
         tail, r"^(?P<tfn>[^\s\[=]+)(?: \[(?P<tmod>[^\]\s]+)\])?(?: = (?P<tr1>\S+)| ret=(?P<tr2>\S+))?"
     )
-    has_tail = nonempty(group(tparts, "tfn")) & (kind == L_EXIT)
-    fname = pc.if_else(pa.array(has_tail), group(tparts, "tfn"), fn)
-    mname = pc.if_else(pa.array(has_tail), group(tparts, "tmod"), group(m, "mod"))
-    func = encode(fname, pool)
-    module = encode(mname, pool)
+    has_tail_s = nonempty(group(tparts, "tfn")) & (ksub == L_EXIT)
+    fname = pc.if_else(pa.array(has_tail_s), group(tparts, "tfn"), fn)
+    mname = pc.if_else(pa.array(has_tail_s), group(tparts, "tmod"), group(m, "mod"))
+    pre = lines.pre or {}
+    func = pre["func"].copy() if "func" in pre else np.full(n, -1, dtype=np.int32)
+    module = pre["module"].copy() if "module" in pre else np.full(n, -1, dtype=np.int32)
+    has_tail = pre["has_tail"].copy() if "has_tail" in pre else np.zeros(n, dtype=bool)
+    func[sub] = encode(fname, pool)
+    module[sub] = encode(mname, pool)
+    has_tail[sub] = has_tail_s
     # leaf/entry comment: "= -22", "ret=0x0", "<-caller+0x6c/0xb0 ret=0x0", "<-caller+0x6c/0xb0"
     fparts = pc.extract_regex(group(m, "fcmt"), r"(?:^= (?P<r1>\S+)|(?:^| )ret=(?P<r2>\S+))")
     rtext = pc.binary_join_element_wise(
@@ -383,8 +400,8 @@ def build_event_table(
     if rhas.any():
         sel = np.flatnonzero(rhas)
         v, ok = parse_retval(pc.take(rtext, pa.array(sel)))
-        retval[sel] = v
-        retok[sel] = ok
+        retval[sub[sel]] = v
+        retok[sub[sel]] = ok
 
     # ---- banners: which task runs on a CPU when the lines have no proc column ---------------
     pid = lines.pid.copy()
@@ -392,10 +409,10 @@ def build_event_table(
     cpu = lines.cpu
     bsel = np.flatnonzero(kind == L_BANNER)
     if banners_fill and len(bsel):
-        bfrom_pid = to_int(pc.take(group(m, "bfpid"), pa.array(bsel))).astype(np.int32)
-        bto_pid = to_int(pc.take(group(m, "btpid"), pa.array(bsel))).astype(np.int32)
-        bfrom_comm = encode(pc.take(group(m, "bfrom"), pa.array(bsel)), pool, strip=True)
-        bto_comm = encode(pc.take(group(m, "bto"), pa.array(bsel)), pool, strip=True)
+        bfrom_pid = to_int(take_sub(group(m, "bfpid"), bsel)).astype(np.int32)
+        bto_pid = to_int(take_sub(group(m, "btpid"), bsel)).astype(np.int32)
+        bfrom_comm = encode(take_sub(group(m, "bfrom"), bsel), pool, strip=True)
+        bto_comm = encode(take_sub(group(m, "bto"), bsel), pool, strip=True)
         need = pid < 0
         for c in np.unique(cpu[bsel]):  # loop over CPUs
             bl = bsel[cpu[bsel] == c]
@@ -411,7 +428,7 @@ def build_event_table(
     overrun_line = np.full(n, -1, dtype=np.int64)
     osel = np.flatnonzero(kind == L_OVERRUN)
     if len(osel):
-        vals = to_int(pc.take(group(m, "novr"), pa.array(osel)))
+        vals = to_int(take_sub(group(m, "novr"), osel))
         prev = osel - 1
         okp = (prev >= 0) & (kind[np.clip(prev, 0, None)] == L_EXIT)
         overrun_line[prev[okp]] = vals[okp]
@@ -528,9 +545,9 @@ def build_event_table(
         if lines.event is not None:
             # report records carry their name; their text is the whole rest of the line
             names = lines.event[evlines]
-            etext = pc.take(lines.text, pa.array(evlines))
+            etext = take_sub(lines.text, evlines)
         else:
-            ctext = pc.take(group(m, "cmt"), pa.array(evlines))
+            ctext = take_sub(group(m, "cmt"), evlines)
             em = pc.extract_regex(ctext, EVENT_NAME_RX)
             has_name = nonempty(group(em, "ename"))
             names = np.where(has_name, encode(group(em, "ename"), pool), pool.code("print"))
@@ -561,9 +578,9 @@ def build_event_table(
     lsel = np.flatnonzero(kind == L_LOST)
     lost = LostTable({}, pool)
     if len(lsel):
-        lcpu = to_int(pc.take(group(m, "lcpu"), pa.array(lsel))).astype(np.int16)
-        cnt_l = to_int(pc.take(group(m, "lcnt"), pa.array(lsel)))
-        dcnt = pc.utf8_trim_whitespace(pc.take(group(m, "dcnt"), pa.array(lsel)))
+        lcpu = to_int(take_sub(group(m, "lcpu"), lsel)).astype(np.int16)
+        cnt_l = to_int(take_sub(group(m, "lcnt"), lsel))
+        dcnt = pc.utf8_trim_whitespace(take_sub(group(m, "dcnt"), lsel))
         cnt_d = to_int(dcnt)
         count = np.where(cnt_l >= 0, cnt_l, cnt_d)
         # first row after the gap on that CPU
