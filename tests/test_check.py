@@ -140,3 +140,33 @@ def test_cli_check_real_passes_and_fails():
     assert bad.exit_code == EXIT_CHECK_FAILED, bad.output
     assert "FAIL" in bad.output and "PASS" in bad.output
     assert "measured p99" in bad.output
+
+
+def test_cli_check_json_on_fixture():
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+    import json
+
+    from conftest import GOLDEN
+
+    path = str(GOLDEN / "trim" / "btrfs_read.vfs_read.100ms.txt")
+    r = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            path,
+            "--func",
+            "vfs_read",
+            "--json",
+            "--expect",
+            "calls == 2",
+            "--expect",
+            "p50 < 1ms",
+        ],
+    )
+    assert r.exit_code == EXIT_CHECK_FAILED
+    doc = json.loads(r.output)
+    assert doc["ok"] is False
+    assert [c["ok"] for c in doc["checks"]] == [True, False]
+    assert doc["checks"][1]["measured"] > 1_000_000
