@@ -37,11 +37,10 @@ def _notes(ln: TreeLine) -> str:
 
 
 def write_tree(s: SlowCall, out: IO[str], min_ns: int) -> None:
-    cpus = (
-        f"cpu {s.cpu_entry}"
-        if s.cpu_exit in (s.cpu_entry, -1)
-        else f"cpus {s.cpu_entry}->{s.cpu_exit}"
-    )
+    if s.cpu_entry < 0 or s.cpu_exit in (s.cpu_entry, -1):
+        cpus = f"cpu {max(s.cpu_entry, s.cpu_exit)}"
+    else:
+        cpus = f"cpus {s.cpu_entry}->{s.cpu_exit}"
     out.write(
         f"#{s.rank} {s.func}  {format_ns(s.duration_ns)}  pid {s.pid} {s.comm}  {cpus}"
         f"  {format_ts(s.ts_entry_ns)} -> {format_ts(s.ts_exit_ns)}\n"
