@@ -286,9 +286,123 @@ done:
     return result;
 }
 
+/*
+ * gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens)
+ *   out[rows[i]] = the integer of `size` bytes at buf[offs[i] + field_off] (file endianness,
+ *   sign-extended when `signed`), for records whose lens[i] >= minlen (others untouched).
+ *   rows may be None (i).  lens may be None (no check).  out: 1-D contiguous int8..int64 or
+ *   uint64 array.  One pass, no temporaries: this is the per-field hot loop of fields.py.
+ */
+static PyObject *py_gather(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *o_offs, *o_rows, *o_out, *o_lens;
+    Py_ssize_t field_off, size, minlen;
+    int is_signed, big_endian;
+    if (!PyArg_ParseTuple(args, "y*OOnniiOnO", &view, &o_offs, &o_rows, &field_off, &size,
+                          &is_signed, &big_endian, &o_out, &minlen, &o_lens))
+        return NULL;
+    PyArrayObject *offs = NULL, *rows = NULL, *lens = NULL;
+    PyArrayObject *out = (PyArrayObject *)o_out;
+    PyObject *ret = NULL;
+    if (!PyArray_Check(o_out) || PyArray_NDIM(out) != 1 || !PyArray_IS_C_CONTIGUOUS(out) ||
+        !PyArray_ISWRITEABLE(out) ||
+        !(PyArray_TYPE(out) == NPY_INT8 || PyArray_TYPE(out) == NPY_INT16 ||
+          PyArray_TYPE(out) == NPY_INT32 || PyArray_TYPE(out) == NPY_INT64 ||
+          PyArray_TYPE(out) == NPY_UINT64 || PyArray_TYPE(out) == NPY_UINT8)) {
+        PyErr_SetString(PyExc_TypeError, "gather: bad out array");
+        goto done;
+    }
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "gather: size must be 1, 2, 4 or 8");
+        goto done;
+    }
+    offs = (PyArrayObject *)PyArray_FROMANY(o_offs, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!offs)
+        goto done;
+    npy_intp n = PyArray_DIM(offs, 0);
+    if (o_rows != Py_None) {
+        rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (!rows || PyArray_DIM(rows, 0) != n) {
+            PyErr_SetString(PyExc_ValueError, "gather: rows/offs length mismatch");
+            goto done;
+        }
+    } else if (PyArray_DIM(out, 0) < n) {
+        PyErr_SetString(PyExc_ValueError, "gather: out too short");
+        goto done;
+    }
+    if (o_lens != Py_None) {
+        lens = (PyArrayObject *)PyArray_FROMANY(o_lens, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (!lens || PyArray_DIM(lens, 0) != n) {
+            PyErr_SetString(PyExc_ValueError, "gather: lens/offs length mismatch");
+            goto done;
+        }
+    }
+    {
+        const int64_t *po = (const int64_t *)PyArray_DATA(offs);
+        const int64_t *pr = rows ? (const int64_t *)PyArray_DATA(rows) : NULL;
+        const int64_t *pl = lens ? (const int64_t *)PyArray_DATA(lens) : NULL;
+        const uint8_t *b = (const uint8_t *)view.buf;
+        npy_intp nout = PyArray_DIM(out, 0);
+        int typ = PyArray_TYPE(out);
+        char *pout = (char *)PyArray_DATA(out);
+        uint16_t one = 1;
+        int host_big = *(const uint8_t *)&one == 0;
+        int swap = host_big != big_endian;
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++) {
+            if (pl && pl[i] < minlen)
+                continue;
+            int64_t at = po[i] + field_off;
+            npy_intp r = pr ? (npy_intp)pr[i] : i;
+            if (at < 0 || at + size > view.len || r < 0 || r >= nout) {
+                bad = 1;
+                break;
+            }
+            uint64_t u;
+            switch (size) {
+            case 1: u = b[at]; break;
+            case 2: { uint16_t v; memcpy(&v, b + at, 2); u = swap ? __builtin_bswap16(v) : v; break; }
+            case 4: { uint32_t v; memcpy(&v, b + at, 4); u = swap ? __builtin_bswap32(v) : v; break; }
+            default: { uint64_t v; memcpy(&v, b + at, 8); u = swap ? __builtin_bswap64(v) : v; break; }
+            }
+            int64_t sv;
+            if (is_signed && size < 8) {
+                int sh = 64 - 8 * (int)size;
+                sv = (int64_t)(u << sh) >> sh;
+            } else {
+                sv = (int64_t)u;
+            }
+            switch (typ) {
+            case NPY_INT8: ((int8_t *)pout)[r] = (int8_t)sv; break;
+            case NPY_UINT8: ((uint8_t *)pout)[r] = (uint8_t)sv; break;
+            case NPY_INT16: ((int16_t *)pout)[r] = (int16_t)sv; break;
+            case NPY_INT32: ((int32_t *)pout)[r] = (int32_t)sv; break;
+            default: ((int64_t *)pout)[r] = sv; break; /* int64 / uint64 share the bits */
+            }
+        }
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            PyErr_SetString(PyExc_IndexError, "gather: offset or row out of range");
+            goto done;
+        }
+    }
+    Py_INCREF(Py_None);
+    ret = Py_None;
+done:
+    Py_XDECREF(offs);
+    Py_XDECREF(rows);
+    Py_XDECREF(lens);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
+    {"gather", py_gather, METH_VARARGS,
+     "gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens) -> None"},
     {NULL, NULL, 0, NULL},
 };
 

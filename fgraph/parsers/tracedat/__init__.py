@@ -29,7 +29,7 @@ from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
-from .fields import extract_fields, field_int, read_int, read_uint
+from .fields import extract_fields, factorize, gather_into
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, load_blobs, walk
 from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
@@ -286,8 +286,8 @@ def _decode(
             raise TraceParseError("event formats lack common_type", path=c.path)
         etype = np.empty(0, np.int64)
     else:
-        etype = field_int(mem, offs, lens, ct, big)
-        etype = np.where(etype >= 0, etype & ((1 << (8 * ct.size)) - 1), -1)
+        etype = np.full(n, -1, dtype=np.int64)
+        gather_into(mem, offs, None, ct, big, etype, lens, signed=False)
     for name, colname in (
         ("common_flags", "flags"),
         ("common_preempt_count", "preempt"),
@@ -295,16 +295,14 @@ def _decode(
     ):
         f = common.get(name)
         if f is not None and n:
-            v = field_int(mem, offs, lens, f, big)
-            if name != "common_pid":
-                v = np.where(v >= 0, v & ((1 << (8 * f.size)) - 1), -1)
-            cols[colname] = v.astype(cols[colname].dtype)
+            signed = f.signed if name == "common_pid" else False
+            gather_into(mem, offs, None, f, big, cols[colname], lens, signed=signed)
     cols["irqctx"] = irqctx_from_flags(cols["flags"])
     cmdlines = parse_cmdlines(c.cmdlines)
     cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
 
     fields: dict[str, FieldTable] = {}
-    ids, inv = np.unique(etype, return_inverse=True)
+    ids, inv = factorize(etype)
     syms = None
     printk = None
     unknown = 0
@@ -400,24 +398,21 @@ def _funcgraph(
     cols: dict[str, np.ndarray],
 ) -> np.ndarray:
     f = fmt.get("func")
-    addr = (
-        read_uint(mem, o + f.offset, f.size, big)
-        if f is not None and f.is_scalar
-        else np.zeros(len(rows), np.uint64)
-    )
-    cols["addr"][rows] = addr
+    if f is not None and f.is_scalar:
+        gather_into(mem, o, rows, f, big, cols["addr"], ln, signed=False)
     for name in ("depth", "calltime", "rettime", "overrun"):
         fld = fmt.get(name)
         if fld is not None and fld.is_scalar:
-            cols[name][rows] = field_int(mem, o, ln, fld, big).astype(cols[name].dtype)
+            gather_into(mem, o, rows, fld, big, cols[name], ln)
     if fmt.name == FG_EXIT_NAME:
         ct, rt = cols["calltime"][rows], cols["rettime"][rows]
         cols["duration"][rows] = np.where((ct != -1) & (rt != -1), rt - ct, -1)
         rv = fmt.get("retval")
         if rv is not None and rv.is_scalar:
-            cols["retval"][rows] = read_int(mem, o + rv.offset, rv.size, rv.signed, big)
-            cols["eflags"][rows] |= np.uint8(EventFlag.HAS_RETVAL)
-    return addr
+            gather_into(mem, o, rows, rv, big, cols["retval"], ln)
+            ok = ln >= rv.offset + rv.size
+            cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
+    return cols["addr"][rows]
 
 
 def _lost_table(

@@ -14,38 +14,65 @@ from ...table import FieldTable, StringPool
 from .eventformat import EventFormat, Field, flags_table
 
 
+def gather_into(
+    mem: np.ndarray,
+    offs: np.ndarray,
+    rows: np.ndarray | None,
+    f: Field,
+    big: bool,
+    out: np.ndarray,
+    lens: np.ndarray | None = None,
+    signed: bool | None = None,
+) -> None:
+    """``out[rows] = field f of each record`` in one C pass (records too short stay untouched)."""
+    from ..._ext import ringbuf
+
+    ringbuf.gather(
+        mem,
+        np.ascontiguousarray(offs, dtype=np.int64),
+        None if rows is None else np.ascontiguousarray(rows, dtype=np.int64),
+        f.offset,
+        f.size,
+        int(f.signed if signed is None else signed),
+        int(big),
+        out,
+        f.offset + f.size,
+        None if lens is None else np.ascontiguousarray(lens, dtype=np.int64),
+    )
+
+
 def read_uint(mem: np.ndarray, offs: np.ndarray, size: int, big: bool) -> np.ndarray:
     """Unsigned integers of ``size`` bytes at ``offs`` (uint64)."""
-    if len(offs) == 0:
-        return np.empty(0, np.uint64)
-    idx = offs[:, None] + np.arange(size, dtype=np.int64)
-    raw = np.ascontiguousarray(mem[idx])
-    dt = np.dtype(f"{'>' if big else '<'}u{size}") if size in (1, 2, 4, 8) else None
-    if dt is None:
-        raise ValueError(f"integer of {size} bytes")
-    return raw.view(dt).reshape(-1).astype(np.uint64)
+    out = np.zeros(len(offs), dtype=np.uint64)
+    if len(offs):
+        gather_into(mem, offs, None, Field("", "", 0, size, False), big, out)
+    return out
 
 
 def read_int(mem: np.ndarray, offs: np.ndarray, size: int, signed: bool, big: bool) -> np.ndarray:
     """Integers as int64 (sign-extended when ``signed``; 8-byte unsigned values wrap)."""
-    u = read_uint(mem, offs, size, big)
-    if signed and size < 8:
-        bits = 8 * size
-        v = u.astype(np.int64)
-        return np.where(v >= (1 << (bits - 1)), v - (1 << bits), v)
-    return u.view(np.int64)
+    out = np.zeros(len(offs), dtype=np.int64)
+    if len(offs):
+        gather_into(mem, offs, None, Field("", "", 0, size, signed), big, out)
+    return out
 
 
 def field_int(
     mem: np.ndarray, offs: np.ndarray, lens: np.ndarray, f: Field, big: bool, null: int = -1
 ) -> np.ndarray:
     """A scalar field per record; ``null`` where the record is too short to hold it."""
-    ok = lens >= f.offset + f.size
-    if ok.all():
-        return read_int(mem, offs + f.offset, f.size, f.signed, big)
     out = np.full(len(offs), null, dtype=np.int64)
-    out[ok] = read_int(mem, offs[ok] + f.offset, f.size, f.signed, big)
+    if len(offs):
+        gather_into(mem, offs, None, f, big, out, lens)
     return out
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, index of each value's distinct entry) -- a hash, not a sort."""
+    import pandas as pd
+
+    codes, uniq = pd.factorize(values, sort=False)
+    return np.asarray(uniq), codes.astype(np.int64, copy=False)
 
 
 def _strings_from_matrix(raw: np.ndarray, pool: StringPool) -> np.ndarray:
@@ -56,7 +83,7 @@ def _strings_from_matrix(raw: np.ndarray, pool: StringPool) -> np.ndarray:
     if width == 0:
         return np.full(n, pool.code(""), dtype=np.int32)
     as_s = np.ascontiguousarray(raw).view(f"S{width}").reshape(-1)
-    uniq, inv = np.unique(as_s, return_inverse=True)
+    uniq, inv = np.unique(as_s, return_inverse=True)  # fixed-width bytes: numpy sorts them fast
     codes = np.array(
         [
             pool.code(bytes(u).split(b"\x00", 1)[0].decode("utf-8", errors="replace"))
@@ -155,7 +182,7 @@ def extract_fields(
 
 
 def _render_flags(values: np.ndarray, table: object, pool: StringPool) -> np.ndarray:
-    uniq, inv = np.unique(values, return_inverse=True)
+    uniq, inv = factorize(values)
     codes = np.empty(len(uniq), dtype=np.int32)
     for k, v in enumerate(uniq.tolist()):  # per distinct value
         if table is None:
@@ -166,7 +193,7 @@ def _render_flags(values: np.ndarray, table: object, pool: StringPool) -> np.nda
 
 
 def _pointer_strings(values: np.ndarray, printk: dict[int, str], pool: StringPool) -> np.ndarray:
-    uniq, inv = np.unique(values, return_inverse=True)
+    uniq, inv = factorize(values)
     codes = np.empty(len(uniq), dtype=np.int32)
     for k, v in enumerate(uniq.tolist()):
         a = int(v) & 0xFFFFFFFFFFFFFFFF

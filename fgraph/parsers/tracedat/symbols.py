@@ -49,8 +49,11 @@ class Symbols:
         lockstep for all distinct addresses.  Unresolved addresses print as hex; module is -1
         for core-kernel symbols.
         """
+        from .fields import factorize
+
         addr = np.asarray(addr, dtype=np.uint64)
-        uniq, inv = np.unique(addr, return_inverse=True)
+        uniq, inv = factorize(addr)
+        uniq = uniq.astype(np.uint64)
         hit = _bsearch(self.addrs, uniq)
         fcodes = np.empty(len(uniq), dtype=np.int32)
         mcodes = np.full(len(uniq), -1, dtype=np.int32)
@@ -161,7 +164,9 @@ def parse_printk(text: str) -> dict[int, str]:
 
 def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> np.ndarray:
     """Comm code per pid as trace-cmd prints it: "<idle>" for 0, "<...>" when not saved."""
-    uniq, inv = np.unique(pids, return_inverse=True)
+    from .fields import factorize
+
+    uniq, inv = factorize(pids)
     codes = np.empty(len(uniq), dtype=np.int32)
     for k, p in enumerate(uniq.tolist()):  # per distinct pid
         if p == 0:
