@@ -119,6 +119,14 @@ def export(
         folded = run(fold, calls, func, weight="self" if self_ else "total", min_ns=mn or 0)
         with click.open_file(target, "w", encoding="utf-8") as fh:
             folded.write(fh)
+        if folded.clipped_ns and not quiet:
+            from ..units import format_ns
+
+            click.echo(
+                f"fgraph: note: {format_ns(folded.clipped_ns)} of negative self time (children "
+                "longer than their caller) counted as 0 in the folded weights",
+                err=True,
+            )
     else:
         from ..export.perfetto import write_perfetto
 

@@ -37,6 +37,7 @@ class Folded:
     weights_ns: np.ndarray
     traced_ns: int
     roots: int
+    clipped_ns: int = 0  # negative self times (children longer than their parent) set to 0
 
     def weights_us(self) -> np.ndarray:
         """Integer µs whose sum is the rounded total (cumulative rounding, no drift)."""
@@ -110,8 +111,16 @@ def fold(
         kept = np.ones(n, dtype=bool)
 
     dur = np.clip(calls["duration"].astype(np.int64), 0, None)
+    clipped = 0
     if weight == "self":
-        w = np.clip(calls["self"].astype(np.int64), 0, None)
+        # A folded line cannot weigh less than nothing: a negative self time (the kernel's
+        # child durations add up to more than the parent's, or a repaired call's lower bound)
+        # is counted as 0 and reported, so weights = traced time + clipped_ns.
+        raw = calls["self"].astype(np.int64)
+        unknown = raw == -1
+        neg = kept & (raw < 0) & ~unknown
+        clipped = int(-raw[neg].sum())
+        w = np.clip(raw, 0, None)
     else:
         w = dur.copy()
 
@@ -175,4 +184,5 @@ def fold(
         weights[order_p],
         int(dur[root].sum()),
         int(root.sum()),
+        clipped,
     )
