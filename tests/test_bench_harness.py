@@ -153,3 +153,26 @@ def test_bench_run_quick() -> None:
     ):
         assert f"| {target} |" in p.stdout
     assert "trace-cmd report" in p.stdout and "python re loop" in p.stdout
+
+
+@pytest.mark.tracecmd
+@pytest.mark.parametrize(
+    "rel", ["vm61/btrfs_read.v6.dat", "vm61/btrfs_read.v7none.dat", "vm61/lost.dat"]
+)
+def test_generator_templates(tmp_path: Path, rel: str) -> None:
+    """v6 and uncompressed templates read too; pages with lost-event flags keep them per copy."""
+    template = corpus_file(rel)
+    out = tmp_path / "gen.dat"
+    r = gen_tracedat.generate(str(template), str(out), copies=2, fmt="v7zstd")
+
+    def report(p: Path) -> tuple[int, int]:
+        txt = subprocess.run(
+            [tracecmd(), "report", "-R", str(p)], capture_output=True, text=True, check=True
+        ).stdout
+        return sum(1 for ln in txt.splitlines() if _RAW.match(ln)), txt.count("EVENTS DROPPED]")
+
+    (n0, lost0), (n1, lost1) = report(template), report(out)
+    assert r.events_per_copy == n0 and n1 == 2 * n0
+    assert lost1 == 2 * lost0
+    if rel.startswith("vm61/lost"):
+        assert lost0 > 0
