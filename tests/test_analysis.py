@@ -367,5 +367,16 @@ def test_slowest_recursive_calls_keep_whole_trees():
     res = slowest(t, "X", n=2, min=0)
     outer, inner = res.slowest
     assert [ln.func for ln in outer.lines] == ["X", "X", "Y"] and outer.tree_calls == 2
-    assert [ln.func for ln in inner.lines] == ["X", "Y"] and [ln.depth for ln in inner.lines] == [0, 1]
+    assert [ln.func for ln in inner.lines] == ["X", "Y"] and [ln.depth for ln in inner.lines] == [
+        0,
+        1,
+    ]
     assert (outer.rank, inner.rank) == (1, 2)
+
+
+def test_irq_handlers_listed():
+    res = hist(sample_calls(), "vfs_read")
+    assert res.breakdown.irq_handlers == [("irq_handler", 1, 100 * US)]
+    assert res.to_dict()["irq_handlers"] == [
+        {"name": "irq_handler", "calls": 1, "total_ns": 100 * US}
+    ]

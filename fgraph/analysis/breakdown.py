@@ -84,6 +84,9 @@ class Breakdown:
     rows: list[BreakdownRow] = field(default_factory=list)
     offcpu_sleep_ns: int | None = None  # over the broken-down calls (inclusive)
     offcpu_runnable_ns: int | None = None
+    # what the [irq] row is made of: interrupts that arrived while a broken-down call was the
+    # innermost one, per handler (name, calls, total_ns of the interrupt roots)
+    irq_handlers: list[tuple[str, int, int]] = field(default_factory=list)
 
     @property
     def has_offcpu(self) -> bool:
@@ -128,6 +131,9 @@ class Breakdown:
             "nested_calls": self.nested_calls,
             "offcpu_sleep_ns": self.offcpu_sleep_ns,
             "offcpu_runnable_ns": self.offcpu_runnable_ns,
+            "irq_handlers": [
+                {"name": n, "calls": c, "total_ns": t} for n, c, t in self.irq_handlers
+            ],
             "rows": [r.to_dict() for r in self.rows],
         }
 
@@ -327,4 +333,19 @@ def breakdown(
     # Biggest first; ties by name so the output is stable.
     rows.sort(key=lambda r: (-r.total_ns, r.name))
     out.rows = rows
+    intr = calls["interrupted_id"]
+    irq_roots = np.nonzero((parent < 0) & (intr >= 0))[0]
+    irq_roots = irq_roots[is_root[intr[irq_roots]]]
+    if len(irq_roots):
+        hf, hinv = np.unique(calls["func"][irq_roots], return_inverse=True)
+        hcnt = np.bincount(hinv.reshape(-1), minlength=len(hf))
+        htot = np.zeros(len(hf), dtype=np.int64)
+        np.add.at(htot, hinv.reshape(-1), dur[irq_roots])
+        out.irq_handlers = sorted(
+            (
+                (str(names[int(f)]) if f >= 0 else "?", int(c), int(t))
+                for f, c, t in zip(hf, hcnt, htot)
+            ),
+            key=lambda x: (-x[2], x[0]),
+        )
     return out

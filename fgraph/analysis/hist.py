@@ -78,6 +78,7 @@ class HistResult:
             "breakdown_nested_calls": bd.nested_calls,
             "breakdown_total_ns": bd.total_ns,
             "breakdown": [r.to_dict() for r in bd.rows],
+            "irq_handlers": [{"name": n, "calls": c, "total_ns": t} for n, c, t in bd.irq_handlers],
             "offcpu_sleep_share": bd.offcpu_sleep_share,
             "offcpu_runnable_share": bd.offcpu_runnable_share,
             "repaired_calls": dict(self.repaired_calls),

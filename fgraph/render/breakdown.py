@@ -52,6 +52,10 @@ def write_breakdown(
         )
     total_share = sum(r.share for r in bd.rows)
     out.write(f"  {pct(total_share)} {dur(bd.total_ns, 10)}  total\n")
+    if bd.irq_handlers:
+        parts = [f"{c} x {n} ({dur(t).strip()})" for n, c, t in bd.irq_handlers[:5]]
+        more = f", {len(bd.irq_handlers) - 5} more" if len(bd.irq_handlers) > 5 else ""
+        out.write(f"  [irq] interrupts: {', '.join(parts)}{more}\n")
     if off:
         out.write(
             f"  The task was switched out for {pct(bd.offcpu_sleep_share).strip()} of this time sleeping/blocked"
