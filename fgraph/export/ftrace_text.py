@@ -64,44 +64,14 @@ SOFTIRQ_NAMES = (
 
 
 def format_durations(ns: np.ndarray) -> np.ndarray:
-    """Overhead mark + duration field, 17 columns with the trailing ``"|  "``.
-
-    kernel/trace/trace_functions_graph.c ``print_graph_duration`` / ``trace_print_graph_duration``:
-    integer µs, then while it has fewer than 7 digits ``.`` + the ns remainder cut to keep 7
-    digits, ``" us "``, padding to 8; marks from ``trace_find_mark`` (strict ``>``).
-    """
-    ns = np.clip(ns.astype(np.int64), 0, None)
-    us = ns // 1000
-    rem = ns % 1000
-    us_s = us.astype(str)
-    ln = np.char.str_len(us_s)
-    rem3 = np.char.zfill(rem.astype(str), 3)
-    frac = np.full(len(ns), "", dtype="<U5")
-    for n_digits, keep in ((1, 3), (2, 3), (3, 3), (4, 3), (5, 2), (6, 1)):
-        m = ln == n_digits
-        if m.any():
-            frac[m] = np.char.add(".", np.char.ljust(rem3[m], 3).astype(f"<U{keep}"))
-    num = np.char.add(us_s, frac)
-    field = np.char.ljust(np.char.add(num, " us "), 12)  # number+spaces = 8, " us " = 4
-    mark = np.full(len(ns), " ", dtype="<U1")
-    for limit, ch in (
-        (10_000, "+"),
-        (100_000, "!"),
-        (1_000_000, "#"),
-        (10_000_000, "*"),
-        (100_000_000, "@"),
-        (1_000_000_000, "$"),
-    ):
-        mark[ns > limit] = ch
-    return np.char.add(np.char.add(np.char.add(mark, " "), field), "|  ")
+    """Overhead mark + duration field, 17 columns with the trailing ``"|  "`` (numpy strings;
+    the writer uses :func:`durations_column`, the same format as an Arrow array)."""
+    return np.array(durations_column(np.asarray(ns)).to_pylist(), dtype=str)
 
 
 def format_abstime(ts: np.ndarray) -> np.ndarray:
-    """``"%5lu.%06lu |  "`` (print_graph_abs_time: µs truncated)."""
-    ts = np.clip(ts.astype(np.int64), 0, None)
-    sec = np.char.rjust((ts // 1_000_000_000).astype(str), 5)
-    usec = np.char.zfill(((ts % 1_000_000_000) // 1000).astype(str), 6)
-    return np.char.add(np.char.add(np.char.add(sec, "."), usec), " |  ")
+    """``"%5lu.%06lu |  "`` (numpy strings; see :func:`abstime_column`)."""
+    return np.array(abstime_column(np.asarray(ts)).to_pylist(), dtype=str)
 
 
 def _pa_str(values: np.ndarray) -> Any:
@@ -112,7 +82,13 @@ def _pa_str(values: np.ndarray) -> Any:
 
 
 def durations_column(ns: np.ndarray) -> Any:
-    """:func:`format_durations` as a pyarrow string array (compiled string kernels)."""
+    """Overhead mark + duration field, 17 columns with the trailing ``"|  "``.
+
+    kernel/trace/trace_functions_graph.c ``print_graph_duration`` / ``trace_print_graph_duration``:
+    integer µs, then while it has fewer than 7 digits ``.`` + the ns remainder cut to keep 7
+    digits, ``" us "``, padding to 8; marks from ``trace_find_mark`` (strict ``>``).  A pyarrow
+    string array built with compiled string kernels.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -142,7 +118,7 @@ def durations_column(ns: np.ndarray) -> Any:
 
 
 def abstime_column(ts: np.ndarray) -> Any:
-    """:func:`format_abstime` as a pyarrow string array."""
+    """``"%5lu.%06lu |  "`` (print_graph_abs_time: seconds, µs truncated), a pyarrow array."""
     import pyarrow.compute as pc
 
     ts = np.clip(ts.astype(np.int64), 0, None)
