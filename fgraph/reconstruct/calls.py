@@ -36,11 +36,15 @@ REPAIR_FLAGS = int(
 def task_keys(pid: np.ndarray, cpu: np.ndarray) -> np.ndarray:
     """Stack owner of each record: pid, or -(cpu+2) for the idle task and unknown pids."""
     pid64 = pid.astype(np.int64)
+    if len(pid64) == 0 or pid64.min() > 0:
+        return pid64
     return np.where(pid64 > 0, pid64, -(cpu.astype(np.int64) + 2))
 
 
 def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
     """What exits are matched on: the function name code, else the address."""
+    if len(func) == 0 or func.min() >= 0:
+        return func.astype(np.int64)
     a = (addr & np.uint64(0x3FFF_FFFF_FFFF_FFFF)).astype(np.int64)
     return np.where(func >= 0, func.astype(np.int64), np.where(a > 0, -2 - a, -1))
 
@@ -78,54 +82,71 @@ def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> Machine
     n = len(events)
     rank = timeline.ranks(order)
     fg = timeline.funcgraph_mask(events)
-    rows = np.nonzero(fg)[0]
+    rows = order[fg[order]]  # funcgraph rows in timeline order
     ctx, bits = irq.event_contexts(events, order)
-    ts = events["ts"] if events.meta.ts_known else np.full(n, -1, np.int64)
-    kind = np.where(events["kind"][rows] == EventKind.FG_ENTRY, EV_ENTRY, EV_EXIT).astype(np.int8)
-    lost = events.lost
-    lrow = lost["row"]
-    # records at 4*rank+2, a gap at 4*rank just before the first record after it; the space
-    # between lets a synthesized entry sort just before an interrupt it covers
-    gpos = np.where(
-        (lrow >= 0) & (lrow < n), 4 * rank[np.clip(lrow, 0, max(n - 1, 0))] if n else 0, 4 * n + 4
-    )
-    gts = timeline.gap_times(events) if events.meta.ts_known else np.full(len(lost), -1, np.int64)
-    pos = np.concatenate([4 * rank[rows] + 2, gpos.astype(np.int64)])
-    sort = np.argsort(pos, kind="stable")
-    ng = len(lost)
-    dur = exit_durations(events)
+    ts_all = events["ts"] if events.meta.ts_known else np.full(n, -1, np.int64)
+    ts = ts_all[rows]
+    ekind = events["kind"][rows]
+    is_exit = ekind == EventKind.FG_EXIT
+    dur = events["duration"][rows]
+    ct = events["calltime"][rows]
+    rt = events["rettime"][rows]
+    fill = (dur < 0) & (ct >= 0) & (rt >= ct)
+    dur = np.where(fill, rt - ct, dur)
     # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at the
     # calltime moved into the record clock by the smallest record delay (ts - rettime) of the
     # file: the delay of one record varies (an interrupt can land between taking rettime and
     # writing the record), and a nest of orphan exits must keep the calltime order to adopt
     # each other correctly.
-    ct = events["calltime"]
-    has_ct = (
-        (events["kind"] == EventKind.FG_EXIT) & (ct >= 0) & (events["rettime"] >= ct) & (ts >= 0)
-    )
+    has_ct = is_exit & (ct >= 0) & (rt >= ct) & (ts >= 0)
     if has_ct.any():
-        delay = int((ts[has_ct] - events["rettime"][has_ct]).min())
-        dur = dur.copy()
-        dur[has_ct] = ts[has_ct] - (ct[has_ct] + delay)
-
-    def cat(a: np.ndarray, gap_fill: Any, dtype: Any) -> np.ndarray:
-        return np.concatenate([a.astype(dtype, copy=False), np.full(ng, gap_fill, dtype=dtype)])[
-            sort
-        ]
-
-    return MachineInput(
-        pos=pos[sort] + 4 * row_base,
-        row=cat(rows + row_base, -1, np.int64),
-        kind=np.concatenate([kind, np.full(ng, EV_GAP, np.int8)])[sort],
-        task=cat(task_keys(events["pid"][rows], events["cpu"][rows]), 0, np.int64),
-        cpu=np.concatenate([events["cpu"][rows], lost["cpu"]]).astype(np.int32)[sort],
-        ctx=cat(ctx[rows], -1, np.int8),
-        bits=cat(bits[rows], 0, np.int8),
-        fkey=cat(function_keys(events["func"][rows], events["addr"][rows]), 0, np.int64),
-        ts=np.concatenate([ts[rows], gts]).astype(np.int64)[sort],
-        dur=cat(dur[rows], -1, np.int64),
-        kdepth=cat(events["depth"][rows], -1, np.int32),
+        delay = int((ts[has_ct] - rt[has_ct]).min())
+        dur = np.where(has_ct, ts - (ct + delay), dur)
+    cpu = events["cpu"][rows]
+    inp = MachineInput(
+        # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
+        # space between lets a synthesized entry sort just before an interrupt it covers
+        pos=4 * (rank[rows] + row_base) + 2,
+        row=rows + row_base,
+        kind=np.where(is_exit, EV_EXIT, EV_ENTRY).astype(np.int8),
+        task=task_keys(events["pid"][rows], cpu),
+        cpu=cpu.astype(np.int32),
+        ctx=ctx[rows],
+        bits=bits[rows],
+        fkey=function_keys(events["func"][rows], events["addr"][rows]),
+        ts=ts.astype(np.int64, copy=False),
+        dur=dur.astype(np.int64, copy=False),
+        kdepth=events["depth"][rows].astype(np.int32, copy=False),
     )
+    lost = events.lost
+    if len(lost):
+        lrow = lost["row"]
+        inside = (lrow >= 0) & (lrow < n)
+        gpos = np.where(
+            inside, 4 * (rank[np.clip(lrow, 0, max(n - 1, 0))] + row_base), 4 * (n + row_base) + 4
+        )
+        gts = (
+            timeline.gap_times(events) if events.meta.ts_known else np.full(len(lost), -1, np.int64)
+        )
+        g = np.argsort(gpos, kind="stable")
+        at = np.searchsorted(inp.pos, gpos[g])
+        gap_cols = {
+            "pos": gpos[g],
+            "row": -1,
+            "kind": EV_GAP,
+            "task": 0,
+            "cpu": lost["cpu"][g],
+            "ctx": -1,
+            "bits": 0,
+            "fkey": 0,
+            "ts": gts[g],
+            "dur": -1,
+            "kdepth": -1,
+        }
+        for name, val in gap_cols.items():
+            col = getattr(inp, name)
+            setattr(inp, name, np.insert(col, at, np.asarray(val).astype(col.dtype)))
+    return inp
 
 
 class Rebuilder:
