@@ -1,0 +1,23 @@
+"""Type stub of the C stack machine (fgraph/_ext/stacks.c)."""
+
+from typing import Any
+
+import numpy as np
+
+def new(ncpu: int, tol: int) -> Any: ...
+def feed(
+    m: Any,
+    pos: np.ndarray,
+    row: np.ndarray,
+    kind: np.ndarray,
+    task: np.ndarray,
+    cpu: np.ndarray,
+    ctx: np.ndarray,
+    bits: np.ndarray,
+    fkey: np.ndarray,
+    ts: np.ndarray,
+    dur: np.ndarray,
+    kdepth: np.ndarray,
+) -> None: ...
+def finish(m: Any) -> dict[str, Any]: ...
+def resolve(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
