@@ -268,3 +268,33 @@ def test_fixture_matches_trace_cmd_report(name: str) -> None:
         pytest.skip("no .dat fixtures")
     stats = compare(p)
     assert stats["records"] > 0
+
+
+CONVERSIONS = [
+    # (corpus file, trace-cmd convert arguments): instances in v6 and uncompressed v7, 32-bit
+    # and old event layouts in v7+zstd.
+    ("vm61/smp4_instances.dat", ["--file-version", "6"]),
+    ("vm61/smp4_instances.dat", ["--compression", "none"]),
+    ("public/hebel23-driver/trace.dat", ["--file-version", "7", "--compression", "zstd"]),
+    ("public/trappy/trace.dat", ["--file-version", "7", "--compression", "zstd"]),
+]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    ("rel", "args"), CONVERSIONS, ids=[f"{r}:{'-'.join(a)}" for r, a in CONVERSIONS]
+)
+def test_converted_matches_trace_cmd_report(rel: str, args: list[str], tmp_path: Path) -> None:
+    src = CORPUS / rel
+    if not src.exists():
+        pytest.skip(f"corpus file {rel} not present")
+    out = tmp_path / "converted.dat"
+    subprocess.run(
+        [tracecmd(), "convert", "-i", str(src), "-o", str(out), *args],
+        capture_output=True,
+        check=True,
+    )
+    stats = compare(out)
+    assert stats["records"] > 0
+    want_version = 6 if "6" in args else 7
+    assert parse_tracedat(open_source(out)).meta.version == want_version

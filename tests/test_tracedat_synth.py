@@ -220,7 +220,7 @@ def payload(lay: Layout, eid: int, pid: int, flags: int, preempt: int, body: byt
 
 
 def build(
-    lay: Layout, date_us: int = 0, offset_ns: int = 0
+    lay: Layout, date_us: int = 0, offset_ns: int = 0, tsc: tuple[int, int] | None = None
 ) -> tuple[bytes, list[tuple[int, Rec]], list[tuple[int, int, int]]]:
     """A 2-CPU v6 file; returns (bytes, [(cpu, Rec)] in ring order, [(cpu, page index, missed)])."""
     e, L = lay.e, lay.long
@@ -377,7 +377,9 @@ def build(
         out += struct.pack(e + "HI", oid, len(data)) + data
 
     opt(5, b"Linux synth 6.1.0-test x86_64\x00")
-    opt(4, b"[local] global counter\x00")
+    opt(4, b"local global counter [x86-tsc]\x00" if tsc else b"[local] global counter\x00")
+    if tsc:
+        opt(14, struct.pack(e + "IIQ", tsc[0], tsc[1], 0))
     if date_us:
         opt(1, f"0x{date_us:x}\x00".encode())
     if offset_ns:
@@ -388,7 +390,7 @@ def build(
     out += b"flyrecord\x00"
     table_at = len(out)
     out += b"\x00" * 32
-    clock = b"[local] global counter\n"
+    clock = b"local global counter [x86-tsc]\n" if tsc else b"[local] global counter\n"
     out += struct.pack(e + "Q", len(clock)) + clock
     for cpu in (0, 1):
         out += b"\x00" * ((-len(out)) % PAGE)
@@ -490,3 +492,35 @@ def test_timestamps_are_int64_views() -> None:
     data, recs, _ = build(LAYOUTS["le32"])
     t = parse_tracedat(Source("x.dat", data))
     assert t["ts"].dtype == np.int64 and (np.diff(t["ts"][t["cpu"] == 0]) >= 0).all()
+
+
+def _mul_u64_u32_shr(a: int, mul: int, shift: int) -> int:
+    """trace-input.c mul_u64_u32_shr(), with C's 64-bit wrap-around and its int mult."""
+    m = (1 << 64) - 1
+    if mul >= 1 << 31:
+        mul = (mul - (1 << 32)) & m
+    al, ah = a & 0xFFFFFFFF, a >> 32
+    ret = ((al * mul) & m) >> shift
+    if ah:
+        ret = (ret + (((ah * mul) & m) << (32 - shift))) & m
+    return ret
+
+
+@pytest.mark.parametrize(
+    ("name", "mult"), [("le64", 1_234_567_891), ("be32", 3_000_000_123), ("le32", 2_000_000_000)]
+)
+def test_tsc2nsec(name: str, mult: int, tmp_path: Path) -> None:
+    lay = LAYOUTS[name]
+    shift = 31
+    data, recs, _ = build(lay, offset_ns=7, tsc=(mult, shift))
+    t = parse_tracedat(Source("tsc.dat", data))
+    assert t.meta.clock == "x86-tsc" and t.meta.options["TSC2NSEC"]["mult"] == mult
+    want = [(_mul_u64_u32_shr(r.ts, mult, shift) + 7) & ((1 << 64) - 1) for _, r in recs]
+    assert t["ts"].view(np.uint64).tolist() == want
+    assert not any("not in nanoseconds" in w.what for w in t.meta.warnings)
+    if shutil.which("trace-cmd"):
+        from test_tracedat_diff import compare
+
+        p = tmp_path / f"tsc_{name}.dat"
+        p.write_bytes(data)
+        assert compare(p)["records"] == len(recs)

@@ -241,7 +241,11 @@ def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
     ts = raw.astype(np.uint64, copy=True)
     conv = c.opts.tsc2nsec
     if conv is not None and conv.mult:
-        mult = np.uint64(conv.mult)
+        # trace-input.c keeps mult in an ``int`` (struct tsc2nsec) and passes it to
+        # mul_u64_u32_shr(u64 a, u64 mul, …): a mult >= 2^31 is sign-extended.  Do the same,
+        # so the timestamps are the ones trace-cmd prints.
+        m = conv.mult & 0xFFFFFFFF
+        mult = np.uint64((m - (1 << 32)) & 0xFFFFFFFFFFFFFFFF if m >= 1 << 31 else m)
         shift = np.uint64(conv.shift)
         al = ts & np.uint64(0xFFFFFFFF)
         ah = ts >> np.uint64(32)
