@@ -241,3 +241,84 @@ def test_cut_start_rebuilds_upward() -> None:
         assert calls["interrupted_id"][ci] == (
             rebuilt_of_full.get(fi_int, -1) if fi_int >= 0 else -1
         )
+
+
+# ---------------------------------------------------------------- text round trip
+
+
+def _with_latency_flags(events: EventTable) -> EventTable:
+    """common_flags from the generated context, so the latency text carries it."""
+    ctx = events["irqctx"]
+    events["flags"] = np.select([ctx == 1, ctx == 2, ctx == 3], [0x10, 0x08, 0x48], 0).astype(
+        np.int16
+    )
+    return events
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(call_sequences())
+def test_generated_calls_through_text(gen: GenTrace) -> None:
+    """Rendered as function_graph text (fgraph/export/ftrace_text.py) and read back, the
+    rebuild finds the same calls."""
+    import io
+
+    pytest.importorskip("fgraph.export.ftrace_text")
+    pytest.importorskip("fgraph.parsers.ftrace_text")
+    from fgraph.export.ftrace_text import write_function_graph
+    from fgraph.load import read_events
+
+    events = _with_latency_flags(to_events(gen)[0])
+    calls, _ = rebuild(events)
+    if len(calls) == 0:
+        return
+    buf = io.StringIO()
+    other = np.nonzero(~np.isin(events["kind"], (EventKind.FG_ENTRY, EventKind.FG_EXIT)))[0]
+    write_function_graph(events, calls, np.arange(len(calls)), other, buf)
+    text_events = read_events(buf.getvalue().encode())
+    calls2, q2 = rebuild(text_events)
+    check_invariants(calls2, q2, text_events)
+    assert len(calls2) == len(calls)
+    for col in (
+        "parent_id",
+        "interrupted_id",
+        "ctx",
+        "depth",
+        "kernel_depth",
+        "duration",
+        "pid",
+        "cpu_entry",
+    ):
+        assert (calls[col] == calls2[col]).all(), col
+    assert (
+        events.strings.decode(calls["func"]) == text_events.strings.decode(calls2["func"])
+    ).all()
+
+
+# ---------------------------------------------------------------- chunked feeding (issue 7)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    call_sequences(), st.integers(0, 2**32 - 1), st.sampled_from(("none", "drop", "cut", "gaps"))
+)
+def test_feeding_in_chunks_gives_the_same_calls(gen: GenTrace, seed: int, mode: str) -> None:
+    """The machine keeps its stacks between feeds: any split of the timeline is the same."""
+    from fgraph.reconstruct import merge_order
+    from fgraph.reconstruct.calls import MachineInput, Rebuilder, prepare
+
+    events, _ = to_events(gen)
+    if mode != "none":
+        events = damage(events, np.random.default_rng(seed), mode)
+    inp = prepare(events, merge_order(events))
+    rng = np.random.default_rng(seed)
+    cuts = np.sort(rng.integers(0, len(inp) + 1, size=rng.integers(0, 5)))
+    whole = Rebuilder(4)
+    whole.feed(inp)
+    a = whole.finish()
+    parts = Rebuilder(4)
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(inp)]):
+        parts.feed(MachineInput(**{k: v[lo:hi] for k, v in vars(inp).items()}))
+    b = parts.finish()
+    assert a.pop("counters") == b.pop("counters")
+    for k in a:
+        assert (a[k] == b[k]).all(), k
