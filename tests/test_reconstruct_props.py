@@ -97,6 +97,8 @@ def compare(gen: GenTrace, events: EventTable, row_of_seq: np.ndarray) -> None:
     assert q.depth_mismatches == {
         "ancestors_not_traced": 0,
         "repair": 0,
+        "entry_in_flight": 0,
+        "exit_in_flight": 0,
         "interrupt": 0,
         "other": 0,
     }

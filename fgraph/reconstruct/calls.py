@@ -342,12 +342,22 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     repaired = (flags & REPAIR_FLAGS) != 0
     prep = np.zeros(n, dtype=bool)
     prep[has_parent] = repaired[parent[has_parent]]
+    plain = bad & ~repaired & ~prep & ~task_root
+    # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
+    # task's return stack but before it wrote that frame's entry record (kernel/trace/fgraph.c
+    # function_graph_enter: ftrace_push_return_trace, then the entry event), so the calls of
+    # the interrupt (and irq_enter_rcu before it) count one frame we see only afterwards.
+    # One shallower: the kernel had already popped the frame (ftrace_pop_return_trace
+    # decrements curr_ret_depth) but not yet written its exit record when the interrupt came.
+    entry_in_flight = plain & (kd == expected + 1)
+    exit_in_flight = plain & (kd == expected - 1)
+    in_flight = entry_in_flight | exit_in_flight
     causes = {
         "ancestors_not_traced": int((bad & task_root & ~repaired).sum()),
         "repair": int((bad & (repaired | prep)).sum()),
-        "interrupt": int(
-            (bad & ~repaired & ~prep & ~task_root & (calls["ctx"] != IrqCtx.TASK)).sum()
-        ),
+        "entry_in_flight": int(entry_in_flight.sum()),
+        "exit_in_flight": int(exit_in_flight.sum()),
+        "interrupt": int((plain & ~in_flight & (calls["ctx"] != IrqCtx.TASK)).sum()),
     }
     causes["other"] = int(bad.sum()) - sum(causes.values())
     return causes
