@@ -290,7 +290,7 @@ done:
  * gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens)
  *   out[rows[i]] = the integer of `size` bytes at buf[offs[i] + field_off] (file endianness,
  *   sign-extended when `signed`), for records whose lens[i] >= minlen (others untouched).
- *   rows may be None (i).  lens may be None (no check).  out: 1-D contiguous int8..int64 or
+ *   rows may be None (i).  lens (int32) may be None (no check).  out: 1-D contiguous int8..int64 or
  *   uint64 array.  One pass, no temporaries: this is the per-field hot loop of fields.py.
  */
 static PyObject *py_gather(PyObject *self, PyObject *args)
@@ -332,7 +332,7 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
         goto done;
     }
     if (o_lens != Py_None) {
-        lens = (PyArrayObject *)PyArray_FROMANY(o_lens, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        lens = (PyArrayObject *)PyArray_FROMANY(o_lens, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
         if (!lens || PyArray_DIM(lens, 0) != n) {
             PyErr_SetString(PyExc_ValueError, "gather: lens/offs length mismatch");
             goto done;
@@ -341,7 +341,7 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
     {
         const int64_t *po = (const int64_t *)PyArray_DATA(offs);
         const int64_t *pr = rows ? (const int64_t *)PyArray_DATA(rows) : NULL;
-        const int64_t *pl = lens ? (const int64_t *)PyArray_DATA(lens) : NULL;
+        const int32_t *pl = lens ? (const int32_t *)PyArray_DATA(lens) : NULL;
         const uint8_t *b = (const uint8_t *)view.buf;
         npy_intp nout = PyArray_DIM(out, 0);
         int typ = PyArray_TYPE(out);

@@ -273,14 +273,26 @@ def _decode(
     n = len(rec["data"])
     big = c.big_endian
     cols: dict[str, np.ndarray] = {}
+    whole = {
+        "ts",
+        "cpu",
+        "buf",
+        "pos",
+        "irqctx",
+        "comm",
+        "event",
+        "kind",
+        "duration",
+    }  # assigned below
     for col in EVENT_COLUMNS:
-        cols[col.name] = np.full(n, col.null if col.null is not None else 0, dtype=col.dtype)
+        if col.name not in whole:
+            cols[col.name] = np.full(n, col.null if col.null is not None else 0, dtype=col.dtype)
     cols["ts"] = _timestamps(rec["ts"], c)
     cols["cpu"] = rec["cpu"]
     cols["buf"] = rec["buf"]
     cols["pos"] = rec["pos"]
     offs = rec["data"]
-    lens = rec["len"].astype(np.int64)
+    lens = rec["len"]
 
     # Common fields: every format repeats them; take the first format's layout.
     common = formats.common()
@@ -307,6 +319,8 @@ def _decode(
 
     fields: dict[str, FieldTable] = {}
     ids, inv = factorize(etype)
+    ev_code = np.full(len(ids), -1, dtype=np.int32)
+    kind_code = np.zeros(len(ids), dtype=np.int8)
     syms = None
     printk = None
     unknown = 0
@@ -318,11 +332,10 @@ def _decode(
         fmt = formats.get(int(eid))
         if fmt is None:
             unknown += len(rows)
-            cols["event"][rows] = pool.code(f"unknown_{eid}")
+            ev_code[k] = pool.code(f"unknown_{eid}")
             continue
-        cols["event"][rows] = pool.code(fmt.name)
-        kind = kind_of(fmt.name)
-        cols["kind"][rows] = int(kind)
+        ev_code[k] = pool.code(fmt.name)
+        kind_code[k] = int(kind_of(fmt.name))
         o, ln = offs[rows], lens[rows]
         if fmt.system == "ftrace" and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,):
             fmt = _fix_packed(fmt, ln, meta)
@@ -337,11 +350,21 @@ def _decode(
             continue
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
             printk = parse_printk(c.printk)
-        ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, printk=printk)
+        ft, dropped = extract_fields(
+            fmt, mem, rows, o, ln.astype(np.int64), big, pool, printk=printk
+        )
         key = fmt.name if fmt.name not in fields else f"{fmt.system}:{fmt.name}"
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
+    if fg_rows:
+        # duration = rettime - calltime wherever both were read (exits), whole columns at once
+        ct, rt = cols["calltime"], cols["rettime"]
+        cols["duration"] = np.where((ct != -1) & (rt != -1), rt - ct, -1)
+    else:
+        cols["duration"] = np.full(n, -1, dtype=np.int64)
+    cols["event"] = ev_code[inv]
+    cols["kind"] = kind_code[inv]
     if fg_rows:
         rows = np.concatenate(fg_rows)
         addr = np.concatenate(fg_addr)
@@ -409,8 +432,6 @@ def _funcgraph(
         if fld is not None and fld.is_scalar:
             gather_into(mem, o, rows, fld, big, cols[name], ln)
     if fmt.name == FG_EXIT_NAME:
-        ct, rt = cols["calltime"][rows], cols["rettime"][rows]
-        cols["duration"][rows] = np.where((ct != -1) & (rt != -1), rt - ct, -1)
         rv = fmt.get("retval")
         if rv is not None and rv.is_scalar:
             gather_into(mem, o, rows, rv, big, cols["retval"], ln)

@@ -25,7 +25,7 @@ def gather_into(
     signed: bool | None = None,
 ) -> None:
     """``out[rows] = field f of each record`` in one C pass (records too short stay untouched)."""
-    from ..._ext import ringbuf
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
 
     ringbuf.gather(
         mem,
@@ -37,7 +37,7 @@ def gather_into(
         int(big),
         out,
         f.offset + f.size,
-        None if lens is None else np.ascontiguousarray(lens, dtype=np.int64),
+        None if lens is None else np.ascontiguousarray(lens, dtype=np.int32),
     )
 
 

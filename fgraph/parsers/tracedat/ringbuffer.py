@@ -61,7 +61,7 @@ def _chunk_table(
         return [], f"chunk count at {off} beyond the data"
     (n,) = struct.unpack_from(e + "I", data, off)
     p = off + 4
-    chunks = []
+    chunks: list[tuple[int, int, int]] = []
     if n > (end - p) // 8 + 1:
         return [], f"implausible chunk count {n}"
     for i in range(n):
@@ -172,7 +172,7 @@ def walk(
     mem: Any, blob: Blob, page_size: int, data_start: int, long_size: int, big_endian: bool
 ) -> dict[str, np.ndarray]:
     """Records and per-page facts of one blob (see ``fgraph/_ext/ringbuf.c``)."""
-    from ..._ext import ringbuf
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
 
     return dict(
         ringbuf.walk(
