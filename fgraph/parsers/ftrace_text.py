@@ -14,6 +14,7 @@ detection.  The graph text is then classified by :mod:`._textlines`.  Lines star
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 from ..errors import TraceFormatError
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
+from . import _textfast
 from . import _textlines as tl
 
 PROLOGUE_RX = (
@@ -62,33 +64,95 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
     return {"np": out, "comm": g(m, "comm"), "lat": g(m, "lat"), "text": g(m, "text")}
 
 
-def parse_ftrace_text(source: Source | Any) -> EventTable:
-    """Parse kernel function_graph text into an EventTable (rows in line order)."""
-    name = getattr(source, "name", "<input>")
-    data = source.data if isinstance(source, Source) else source
-    arr, _starts = tl.split_lines(data)
-    if len(arr) == 0:
-        raise TraceFormatError("empty input", path=name)
-    pool = StringPool()
-    parts: list[dict[str, Any]] = []
-    bounds = list(range(0, len(arr), tl.CHUNK_LINES))
+def _regex_lines(arr: pa.Array) -> dict[str, Any]:
+    """The regex path over ``arr`` (chunks on two threads)."""
+    bounds = list(range(0, len(arr), tl.CHUNK_LINES)) or [0]
     slices = [arr.slice(b, min(tl.CHUNK_LINES, len(arr) - b)) for b in bounds]
     if len(slices) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(2) as ex:
             parts = list(ex.map(_prologue, slices))
     else:
         parts = [_prologue(s) for s in slices]
-    cols = {k: np.concatenate([p["np"][k] for p in parts]) for k in parts[0]["np"]}
-    comm_a = tl._concat_arrays([p["comm"] for p in parts])
-    lat_a = tl._concat_arrays([p["lat"] for p in parts])
-    text_a = tl._concat_arrays([p["text"] for p in parts])
-    flags, preempt, irq = tl.latency_flags(lat_a)
-    comm = tl.encode(comm_a, pool, strip=True)
+    out: dict[str, Any] = {k: np.concatenate([p["np"][k] for p in parts]) for k in parts[0]["np"]}
+    for k in ("comm", "lat", "text"):
+        out[k] = tl._concat_arrays([p[k] for p in parts])
+    return out
+
+
+SAMPLE_LINES = 4000
+
+
+def _dialect(arr: pa.Array) -> _textfast.Dialect | None:
+    """The column set of most graph lines with a duration column in the first lines, if any."""
+    r = _regex_lines(arr.slice(0, min(SAMPLE_LINES, len(arr))))
+    sel = r["has_dur"] & (r["kind"] == tl.L_GRAPH)
+    if sel.sum() < 8:
+        return None
+    key = (
+        (r["ts"][sel] >= 0).astype(np.int64) * 8
+        + r["has_proc"][sel] * 4
+        + r["has_lat"][sel] * 2
+        + (r["cpu"][sel] >= 0)
+    )
+    best = int(np.bincount(key).argmax())
+    return _textfast.Dialect(abstime=bool(best & 8), proc=bool(best & 4), lat=bool(best & 2), cpu=bool(best & 1))
+
+
+def parse_ftrace_text(source: Source | Any) -> EventTable:
+    """Parse kernel function_graph text into an EventTable (rows in line order)."""
+    name = getattr(source, "name", "<input>")
+    data = source.data if isinstance(source, Source) else source
+    arr, starts = tl.split_lines(data)
+    n = len(arr)
+    if n == 0:
+        raise TraceFormatError("empty input", path=name)
+    pool = StringPool()
+    dialect = _dialect(arr)
+    cols: dict[str, np.ndarray]
+    if dialect is not None:
+        ends = np.append(starts[1:], len(data))
+        fast = _textfast.fast_lines(data, starts, ends, dialect, pool)
+        ok = fast["ok"]
+        sub = np.flatnonzero(~ok)
+        r = _regex_lines(arr.take(pa.array(sub)))
+        cols = {}
+        for k in ("ts", "cpu", "pid", "depth"):
+            cols[k] = np.where(ok, fast[k], -1).astype(fast[k].dtype)
+            cols[k][sub] = r[k]
+        cols["dur"] = np.where(ok, fast["dur"], -1)
+        cols["dur"][sub] = r["dur"]
+        cols["res"] = np.where(ok, fast["res"], -1)
+        cols["res"][sub] = r["res"]
+        cols["kind"] = np.where(ok, fast["kind"], tl.L_UNPARSED).astype(np.int8)
+        cols["kind"][sub] = r["kind"]
+        comm = np.where(ok, fast["comm"], -1).astype(np.int32)
+        comm[sub] = tl.encode(r["comm"], pool, strip=True)
+        flags = np.where(ok, fast["flags"], -1).astype(np.int16)
+        preempt = np.where(ok, fast["preempt"], -1).astype(np.int16)
+        irq = np.where(ok, fast["irqctx"], -1).astype(np.int8)
+        f2, p2, i2 = tl.latency_flags(r["lat"])
+        flags[sub], preempt[sub], irq[sub] = f2, p2, i2
+        for k in ("has_proc", "has_lat", "has_dur"):
+            cols[k] = np.zeros(n, dtype=bool)
+            cols[k][sub] = r[k]
+        cols["has_proc"][ok] = dialect.proc
+        cols["has_lat"][ok] = dialect.lat
+        cols["has_dur"][ok] = True
+        pre = {
+            "func": np.where(ok, fast["func"], -1).astype(np.int32),
+            "module": np.where(ok, fast["module"], -1).astype(np.int32),
+            "has_tail": fast["has_tail"] & ok,
+        }
+        text = r["text"]
+    else:
+        r = _regex_lines(arr)
+        cols = {k: v for k, v in r.items() if isinstance(v, np.ndarray)}
+        comm = tl.encode(r["comm"], pool, strip=True)
+        flags, preempt, irq = tl.latency_flags(r["lat"])
+        sub, pre, text = None, None, r["text"]
     meta = TraceMeta(path=name, format="kernel-text")
     lines = tl.Lines(
-        n=len(arr),
+        n=n,
         kind=cols["kind"],
         ts=cols["ts"],
         cpu=cols["cpu"],
@@ -100,11 +164,15 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         depth=cols["depth"],
         duration=cols["dur"],
         dur_res=cols["res"],
-        text=text_a,
+        text=text,
         extra={"raw": arr},
+        sub=sub,
+        pre=pre,
     )
     table = tl.build_event_table(lines, pool, meta, path=name)
     _finish_meta(table, cols, name)
+    if dialect is not None:
+        meta.options["fast_path_lines"] = int(n - len(sub if sub is not None else []))
     return table
 
 
