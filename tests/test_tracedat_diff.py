@@ -192,6 +192,15 @@ def compare(path: Path) -> dict[str, int]:
                     assert np.array_equal(table[name][sel], theirs_v), (
                         f"{path.name} {key}: {name} differs"
                     )
+            rv = np.array(["retval" in t for t in toks])
+            if rv.any():
+                theirs_rv = np.array(
+                    [int(t["retval"], 0) for t, e in zip(toks, rv.tolist()) if e], dtype=np.uint64
+                )
+                assert np.array_equal(table["retval"][rows[fg[rv]]], theirs_rv.view(np.int64)), (
+                    f"{path.name}: retval"
+                )
+                assert (table["eflags"][rows[fg[rv]]] & 1).all()
             stats["funcs"] += len(fg)
         for k, (r, (_, _, _, tev, rest)) in enumerate(zip(rows.tolist(), theirs)):
             if tev in ("funcgraph_entry", "funcgraph_exit", "fgraph_retaddr_entry"):

@@ -60,6 +60,7 @@ class Layout:
     long: int  # kernel long size
     big: bool
     exit_bug: bool = False  # 32-bit: format claims 8-aligned calltime/rettime
+    retval: bool = False  # 6.5+ CONFIG_FUNCTION_GRAPH_RETVAL exit layout + fgraph_retaddr_entry
 
     @property
     def e(self) -> str:
@@ -74,13 +75,9 @@ class Layout:
             + _field("int depth", 8 + L, 4, 1)
             + '\nprint fmt: "--> %ps (%d)", (void *)REC->func, REC->depth\n'
         )
-        if L == 8:
-            offs = {"func": 8, "depth": 16, "overrun": 20, "calltime": 24, "rettime": 32}
-        elif self.exit_bug:
+        offs = self.exit_offsets()
+        if self.exit_bug:
             offs = {"func": 8, "depth": 12, "overrun": 16, "calltime": 24, "rettime": 32}
-        else:
-            offs = {"func": 8, "depth": 12, "overrun": 16, "calltime": 20, "rettime": 28}
-        # listed out of offset order, as several kernels do
         exit_ = (
             "name: funcgraph_exit\nID: 10\nformat:\n"
             + COMMON
@@ -89,6 +86,7 @@ class Layout:
             + _field("unsigned long long rettime", offs["rettime"], 8, 0)
             + _field("unsigned int overrun", offs["overrun"], 4, 0)
             + _field("int depth", offs["depth"], 4, 1)
+            + (_field("unsigned long retval", offs["retval"], 8, 0) if self.retval else "")
             + '\nprint fmt: "<-- %ps (%d) (start: %llx  end: %llx) over: %d", (void *)REC->func, REC->depth, '
             "REC->calltime, REC->rettime, REC->depth\n"
         )
@@ -119,11 +117,30 @@ class Layout:
             + _field("__data_loc char[] name", 12, 4, 1)
             + '\nprint fmt: "irq=%d name=%s", REC->irq, __get_str(name)\n'
         )
-        return [exit_, entry, print_], [("sched", [sw]), ("irq", [irq])]
+        ftrace = [exit_, entry, print_]
+        if self.retval:
+            ftrace.append(
+                "name: fgraph_retaddr_entry\nID: 12\nformat:\n"
+                + COMMON
+                + _field("unsigned long func", 8, 8, 0)
+                + _field("int depth", 16, 4, 1)
+                + _field("unsigned long retaddr", 20, 8, 0)
+                + '\nprint fmt: "--> %ps (%d) <- %ps", (void *)REC->func, REC->depth, (void *)REC->retaddr\n'
+            )
+        return ftrace, [("sched", [sw]), ("irq", [irq])]
 
     def exit_offsets(self) -> dict[str, int]:
-        L = self.long
-        if L == 8:
+        if self.retval:
+            return {
+                "func": 8,
+                "retval": 16,
+                "depth": 24,
+                "overrun": 28,
+                "calltime": 32,
+                "rettime": 40,
+                "size": 48,
+            }
+        if self.long == 8:
             return {
                 "func": 8,
                 "depth": 16,
@@ -257,6 +274,8 @@ def build(
         struct.pack_into(e + "I", b, xo["overrun"] - 8, 7)
         struct.pack_into(e + "Q", b, xo["calltime"] - 8, ct)
         struct.pack_into(e + "Q", b, xo["rettime"] - 8, rt)
+        if "retval" in xo:
+            struct.pack_into(e + "q", b, xo["retval"] - 8, -22)
         pb.data(payload(lay, 10, pid, 0x08, 0, bytes(b)), delta, force_long=long_form)
         recs.append(
             (
@@ -333,6 +352,12 @@ def build(
     pb = PageBuilder(lay, base + 6_000)
     fg_entry(pb, 1, 0, syms[0][0], 0, pid=400, flags=0x10)
     fg_exit(pb, 1, 100, syms[0][0], 0, 6_000, 6_100, pid=400)
+    if lay.retval:
+        body = struct.pack(e + "QiQ", syms[2][0], 5, syms[0][0] + 0x40)
+        pb.data(payload(lay, 12, 400, 0, 0, body), 50)
+        recs.append(
+            (1, Rec("fgraph_retaddr_entry", pb.now, 400, {"func": syms[2][0], "depth": 5}, 0, 0))
+        )
     cpus[1].append(pb.page())
     pb = PageBuilder(lay, base + 9_000)
     pb.missed = -1
@@ -405,6 +430,7 @@ LAYOUTS = {
     "be64": Layout(8, True),
     "le32": Layout(4, False),
     "be32": Layout(4, True),
+    "le64retval": Layout(8, False, retval=True),
 }
 
 
@@ -428,7 +454,7 @@ def test_ground_truth(name: str) -> None:
             (1 << 64) if (r.ts + offset) >= (1 << 63) else 0
         ), (i, r)
         assert t["pid"][i] == r.pid and t["flags"][i] == r.flags and t["preempt"][i] == r.preempt
-        if r.kind.startswith("funcgraph"):
+        if r.kind.startswith("funcgraph") or r.kind == "fgraph_retaddr_entry":
             assert t["addr"][i] == r.fields["func"]
             assert t["depth"][i] == r.fields["depth"]
             a = r.fields["func"]
@@ -444,7 +470,10 @@ def test_ground_truth(name: str) -> None:
             for k in ("calltime", "rettime", "overrun"):
                 assert t[k][i] == r.fields[k]
             assert t["duration"][i] == r.fields["rettime"] - r.fields["calltime"]
-            assert t["kind"][i] == EventKind.FG_EXIT and not (t["eflags"][i] & EventFlag.HAS_RETVAL)
+            assert t["kind"][i] == EventKind.FG_EXIT
+            assert bool(t["eflags"][i] & EventFlag.HAS_RETVAL) == lay.retval
+            if lay.retval:
+                assert t["retval"][i] == -22
     ss_rows, states = t.field("sched_switch", "prev_state")
     assert [t.strings[int(c)] for c in states] == ["S+", "R", "I"]
     _, comms = t.field("sched_switch", "prev_comm")
@@ -459,7 +488,10 @@ def test_ground_truth(name: str) -> None:
         (0, 42),
         (1, -1),
     ]
-    assert t.irqctx_ok if hasattr(t, "irqctx_ok") else True
+    if lay.retval:
+        rows, ra = t.field("fgraph_retaddr_entry", "retaddr")
+        assert len(rows) == 1 and int(ra[0]) & ((1 << 64) - 1) == KSYMS[8][0][0] + 0x40
+        assert t["kind"][rows[0]] == EventKind.FG_ENTRY
 
 
 def test_exit_offset_bug_on_32bit() -> None:
