@@ -8,6 +8,7 @@ Commands live one per module in this package and are imported only when run, so
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -82,13 +83,27 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="fgraph", standalone_mode=True)
     except FgraphError as exc:
-        click.echo(f"fgraph: error: {exc.describe()}", err=True)
+        click.echo(f"fgraph: error: {_one_line(exc.describe())}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("fgraph: interrupted", err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug in fgraph, not in the input: still one line (issue 8)
+        if os.environ.get("FGRAPH_DEBUG"):
+            raise
+        click.echo(
+            f"fgraph: error: internal error: {type(exc).__name__}: {_one_line(str(exc))[:300]} "
+            "(a bug in fgraph: please report it with the input; FGRAPH_DEBUG=1 shows the "
+            "traceback)",
+            err=True,
+        )
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _one_line(msg: str) -> str:
+    return " ".join(msg.split())
 
 
 def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -96,5 +111,5 @@ def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except FgraphError as exc:
-        click.echo(f"fgraph: error: {exc.describe()}", err=True)
+        click.echo(f"fgraph: error: {_one_line(exc.describe())}", err=True)
         raise SystemExit(exc.exit_code or EXIT_BAD_INPUT) from None

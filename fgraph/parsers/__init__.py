@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import TraceFormatError
+from ..errors import FgraphError, TraceFormatError
 from ..source import TRACE_DAT_MAGIC, Source
 from ..table import EventTable
 
@@ -56,8 +56,8 @@ def detect_format(head: bytes) -> str:
 
 def parse(source: Source) -> EventTable:
     """Decode ``source`` into an EventTable (records in input order; see EventTable)."""
-    fmt = detect_format(source.head(65536))
     try:
+        fmt = detect_format(source.head(65536))  # inside the try: its errors name the input too
         if fmt == TRACE_DAT:
             from .tracedat import parse_tracedat
 
@@ -70,7 +70,7 @@ def parse(source: Source) -> EventTable:
             from .ftrace_text import parse_ftrace_text
 
             table = parse_ftrace_text(source)
-    except TraceFormatError as exc:
+    except FgraphError as exc:
         if exc.path is None:
             exc.path = source.name
             exc.args = (exc.describe(),)
