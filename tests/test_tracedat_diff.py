@@ -307,3 +307,30 @@ def test_converted_matches_trace_cmd_report(rel: str, args: list[str], tmp_path:
     assert stats["records"] > 0
     want_version = 6 if "6" in args else 7
     assert parse_tracedat(open_source(out)).meta.version == want_version
+
+
+@pytest.mark.corpus
+def test_bprint_messages_match_trace_cmd() -> None:
+    """trace_printk (bprint) messages formatted from printk_formats + binary args, as report prints them."""
+    p = CORPUS / "public/trappy/trace.dat"
+    if not p.exists():
+        pytest.skip("trappy sample not present")
+    out = subprocess.run(
+        [tracecmd(), "report", "-t", str(p)], capture_output=True, check=True
+    ).stdout.decode()
+    theirs = {}
+    for line in out.splitlines():
+        m = _LINE.match(line)
+        if m and m["event"] == "bprint":
+            # "<ip or symbol>: <message>"
+            theirs[(int(m["cpu"]), int(m["ts"].replace(".", "")))] = (
+                m["rest"].strip().split(": ", 1)[1]
+            )
+    table = parse_tracedat(open_source(p))
+    rows, codes = table.field("bprint", "buf")
+    ours = {
+        (int(table["cpu"][r]), int(table["ts"][r])): table.strings[int(c)]
+        for r, c in zip(rows, codes)
+    }
+    assert len(ours) == len(theirs) > 100
+    assert ours == theirs

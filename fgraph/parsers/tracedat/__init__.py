@@ -28,6 +28,7 @@ from ...schema import EVENT_COLUMNS, EventFlag, EventKind, LostSource, irqctx_fr
 from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
+from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
 from .fields import extract_fields, factorize, gather_into
 from .header import Container, read_container
@@ -350,9 +351,13 @@ def _decode(
             continue
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
             printk = parse_printk(c.printk)
-        ft, dropped = extract_fields(
-            fmt, mem, rows, o, ln.astype(np.int64), big, pool, printk=printk
-        )
+        ln64 = ln.astype(np.int64)
+        ft, dropped = extract_fields(fmt, mem, rows, o, ln64, big, pool, printk=printk)
+        if fmt.system == "ftrace" and fmt.name in ("print", "bprint", "bputs"):
+            if syms is None:
+                syms = parse_kallsyms(c.kallsyms)
+            _print_message(fmt, ft, mem, o, ln64, big, meta.long_size, printk or {}, syms, pool)
+            dropped = [d for d in dropped if d != "buf"]
         key = fmt.name if fmt.name not in fields else f"{fmt.system}:{fmt.name}"
         fields[key] = ft
         if dropped:
@@ -368,7 +373,8 @@ def _decode(
     if fg_rows:
         rows = np.concatenate(fg_rows)
         addr = np.concatenate(fg_addr)
-        syms = parse_kallsyms(c.kallsyms)
+        if syms is None:
+            syms = parse_kallsyms(c.kallsyms)
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
         f_codes, m_codes = syms.resolve(addr, pool)
@@ -387,6 +393,45 @@ def _decode(
         meta.options["fields_not_decoded"] = dropped_any
     meta.ncpus = max(meta.ncpus, int(cols["cpu"].max()) + 1 if n else 0)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+def _print_message(
+    fmt: EventFormat,
+    ft: FieldTable,
+    mem: np.ndarray,
+    o: np.ndarray,
+    ln: np.ndarray,
+    big: bool,
+    long_size: int,
+    printk: dict[int, str],
+    syms: Any,
+    pool: StringPool,
+) -> None:
+    """trace_printk messages as a ``buf`` string column (print: the text; bprint: the format
+    applied to its binary arguments; bputs: the string), without the trailing newline, as the
+    text readers store them."""
+    if fmt.name == "bprint":
+        ff, bf = fmt.get("fmt"), fmt.get("buf")
+        if ff is None or bf is None:
+            return
+        codes = bprint_messages(
+            mem, o, ln, ff.offset, ff.size, bf.offset, printk, long_size, big, syms, pool
+        )
+    elif fmt.name == "bputs":
+        if "str" not in ft.columns or "str" not in ft.string_cols:
+            return
+        codes = ft.columns["str"]
+    else:
+        if "buf" not in ft.columns or "buf" not in ft.string_cols:
+            return
+        codes = ft.columns["buf"]
+    uniq, inv = factorize(codes)
+    stripped = np.array(
+        [pool.code((pool[int(u)] or "").rstrip("\n")) if u >= 0 else -1 for u in uniq.tolist()],
+        dtype=np.int32,
+    )
+    ft.columns["buf"] = stripped[inv] if len(uniq) else codes
+    ft.string_cols.add("buf")
 
 
 def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFormat:
