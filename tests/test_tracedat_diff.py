@@ -220,8 +220,8 @@ def compare(path: Path) -> dict[str, int]:
                     continue  # numeric arrays are not decoded
                 v = vals[fname][i]
                 f = fmt.get(fname)
-                if tev in ("bprint", "bputs") and fname in ("fmt", "str"):
-                    continue  # we resolve the pointer through printk_formats; -R prints it raw
+                if tev in ("bprint", "bputs") and fname in ("fmt", "str", "buf"):
+                    continue  # formatted by us (test_bprint_messages_match_trace_cmd); -R prints raw
                 if fname == "prev_state" and tev == "sched_switch":
                     raw = int(text, 0) if text.startswith("0x") else int(text)
                     want = flags_table(fmt.print_fmt, "prev_state").render(raw)
