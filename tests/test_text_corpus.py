@@ -64,7 +64,9 @@ def load(rel: str) -> EventTable:
 @functools.lru_cache(maxsize=None)
 def report(dat: str, *flags: str) -> EventTable:
     exe = tracecmd()
-    out = subprocess.run([exe, "report", *flags, str(VM61 / dat)], capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [exe, "report", *flags, str(VM61 / dat)], capture_output=True, check=True
+    ).stdout
     return parse_report_text(Source(f"trace-cmd report {' '.join(flags)} {dat}", out))
 
 
@@ -88,7 +90,9 @@ def test_public_text_parses_completely(name: str) -> None:
 
 # Anything that looks like a trace line: a CPU column "N) ", a duration "us |", a graph
 # statement "f() {", "f();", "}" or an event comment.
-_TRACE_LIKE = re.compile(r"^\s*\d+\)\s|\bus\s+\||\(\)\s*[{;]\s*$|^\s*}\s*(/\*.*)?$|^\s*\d+\.\d+\s+\||/\*.*\*/\s*$")
+_TRACE_LIKE = re.compile(
+    r"^\s*\d+\)\s|\bus\s+\||\(\)\s*[{;]\s*$|^\s*}\s*(/\*.*)?$|^\s*\d+\.\d+\s+\||/\*.*\*/\s*$"
+)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC_PROSE))
@@ -139,11 +143,21 @@ def test_sched_fields_from_comments() -> None:
     et = load("vm61/btrfs_read.txt")
     ss = et.fields["sched_switch"]
     assert len(ss) == 608 and (et["kind"][ss.rows] == 3).all()
-    assert set(ss.columns) == {"prev_comm", "prev_pid", "prev_prio", "prev_state", "next_comm", "next_pid", "next_prio"}
+    assert set(ss.columns) == {
+        "prev_comm",
+        "prev_pid",
+        "prev_prio",
+        "prev_state",
+        "next_comm",
+        "next_pid",
+        "next_prio",
+    }
     assert et.strings[int(ss.columns["prev_comm"][0])] == "swapper/1"
     assert ss.columns["next_pid"][0] == 15 and et.strings[int(ss.columns["prev_state"][0])] == "R"
     wk = et.fields["sched_wakeup"]
-    assert len(wk) == 280 and (wk.columns["pid"] > 0).all() and (wk.columns["target_cpu"] >= 0).all()
+    assert (
+        len(wk) == 280 and (wk.columns["pid"] > 0).all() and (wk.columns["target_cpu"] >= 0).all()
+    )
 
 
 # ---- the option variants of one buffer agree with each other ------------------------------
@@ -160,7 +174,9 @@ def test_variants_agree_with_default(variant: str) -> None:
         kb = base["kind"]
         fg, fgb = (k == 1) | (k == 2), (kb == 1) | (kb == 2)
         assert np.array_equal(k[fg], kb[fgb])
-        assert np.array_equal(et.strings.decode(et["func"][fg]), base.strings.decode(base["func"][fgb])) or (
+        assert np.array_equal(
+            et.strings.decode(et["func"][fg]), base.strings.decode(base["func"][fgb])
+        ) or (
             variant == "nocontext"  # without CPU/pid, a bare "}" may be matched across CPUs
         )
         assert np.array_equal(et["depth"][fg], base["depth"][fgb])
@@ -208,7 +224,14 @@ def test_kernel_text_agrees_with_report(text: str, dat: str) -> None:
     assert rep.meta.lines_unparsed == 0, rep.meta.unparsed_examples
     # trace-cmd prints a bare "}" where the kernel prints "} /* f */" for a return whose entry
     # is not in the buffer (thresh, overwritten buffer): the report cannot name that function
-    assert_same_graph(et, rep, pid=True, ts_tol=1000 if et.meta.ts_known else None, func_unknown_ok=True, module=False)
+    assert_same_graph(
+        et,
+        rep,
+        pid=True,
+        ts_tol=1000 if et.meta.ts_known else None,
+        func_unknown_ok=True,
+        module=False,
+    )
     unnamed = (rep["kind"] == 2) & (rep["func"] < 0)
     tails = (et["kind"] == 2) & ((et["eflags"] & 0x04) != 0)
     assert unnamed.sum() <= tails.sum()
@@ -232,7 +255,9 @@ def test_report_l_agrees_with_latency_text() -> None:
         b = (rep["cpu"] == c) & ((kr == 1) | (kr == 2))
         # a leaf line prints the entry's flags only; its exit row carries them too, while the
         # exit record (and a report that prints it as "}") has its own
-        own = ~((k[a] == 2) & ((lat["eflags"][a] & 0x02) != 0)) & ~((kr[b] == 2) & ((rep["eflags"][b] & 0x02) != 0))
+        own = ~((k[a] == 2) & ((lat["eflags"][a] & 0x02) != 0)) & ~(
+            (kr[b] == 2) & ((rep["eflags"][b] & 0x02) != 0)
+        )
         assert np.array_equal(lat["irqctx"][a][own], rep["irqctx"][b][own])
         assert np.array_equal(lat["preempt"][a][own], rep["preempt"][b][own])
         assert np.array_equal(lat["flags"][a][own], rep["flags"][b][own])
@@ -254,7 +279,9 @@ def test_report_lost_events() -> None:
     rep = report("lost.dat")
     assert rep.meta.lines_unparsed == 0
     # "CPU:n [EVENTS DROPPED]" (count unknown) and "CPU:n [<count> EVENTS DROPPED]"
-    assert len(rep.lost) == 115 and (rep.lost["count"] >= -1).all() and (rep.lost["count"] > 0).any()
+    assert (
+        len(rep.lost) == 115 and (rep.lost["count"] >= -1).all() and (rep.lost["count"] > 0).any()
+    )
     assert (rep.lost["source"] == 1).all() and (rep.lost["row"] >= 0).all()
 
 
@@ -277,7 +304,9 @@ def test_golden_corpus(rel: str, update_golden: bool) -> None:
 def test_golden_report(update_golden: bool) -> None:
     corpus_file("vm61/variants/variants.dat")
     et = report("variants/variants.dat")
-    check_golden(GOLDEN / "text" / "corpus" / "report_variants.csv", dump_table(et, 120), update_golden)
+    check_golden(
+        GOLDEN / "text" / "corpus" / "report_variants.csv", dump_table(et, 120), update_golden
+    )
 
 
 def test_corpus_files_are_all_covered() -> None:
@@ -288,10 +317,51 @@ def test_corpus_files_are_all_covered() -> None:
     covered |= {f"public/{n}" for n in PUBLIC_CLEAN} | {f"public/{n}" for n in PUBLIC_PROSE}
     found = {
         str(p.relative_to(CORPUS))
-        for p in list(VM61.rglob("*.txt")) + list(VM61.rglob("*.txt.zst")) + list(PUBLIC.rglob("*.txt"))
+        for p in list(VM61.rglob("*.txt"))
+        + list(VM61.rglob("*.txt.zst"))
+        + list(PUBLIC.rglob("*.txt"))
     }
     assert found <= covered, sorted(found - covered)
 
 
 def _unused(p: Path) -> None:  # keep imports used by type checkers
     del p
+
+
+# ---- the numpy fast path gives exactly what the regex path gives -------------------------
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "vm61/btrfs_read.abstime_proc_tail.txt",
+        "vm61/btrfs_read.latency.txt",
+        "vm61/thresh.txt",
+        "vm61/lost_pipe.txt.zst",
+        "vm61/system.txt.zst",
+        "vm61/variants/everything.txt.zst",
+        "vm61/variants/nocpu.txt.zst",
+        "public/FuncGraph/ftrace.txt",
+        "public/Linux-Kernel-Debugging/ping_ftrace_report.txt",
+        "public/perf-tools/funcgraph_example.txt",
+        "public/linux-docs/ftrace.rst.function_graph-section.txt",
+    ],
+)
+def test_fast_path_equals_regex_path(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fgraph.parsers import ftrace_text
+
+    path = corpus_file(rel)
+    fast = parse(open_source(path))
+    monkeypatch.setattr(ftrace_text, "FAST_PATH", False)
+    slow = parse(open_source(path))
+    assert "fast_path_lines" not in slow.meta.options
+    if not rel.startswith("public/linux-docs"):
+        assert fast.meta.options.get("fast_path_lines", 0) > 0
+    assert dump_table(fast) == dump_table(slow)
+    for name in slow.fields:
+        for col, v in slow.fields[name].columns.items():
+            w = fast.fields[name].columns[col]
+            if col in slow.fields[name].string_cols:
+                assert list(slow.strings.decode(v)) == list(fast.strings.decode(w))
+            else:
+                assert np.array_equal(v, w)

@@ -132,7 +132,8 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
     has_cr = (le > starts) & (buf[np.clip(le - 1, 0, None)] == 13)
     le[has_cr] -= 1
 
-    bars = np.flatnonzero(buf == BAR)
+    lo, hi = (int(starts[0]), int(ends[-1])) if n else (0, 0)
+    bars = np.flatnonzero(buf[lo:hi] == BAR) + lo
     fb = np.searchsorted(bars, starts)
     k = d.bars
     last = fb + k - 1
@@ -267,7 +268,7 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
     tailed = close & (tlen > 8) & (h[:, 1:5] == np.frombuffer(b" /* ", np.uint8)).all(axis=1)
     tailed &= (e == np.frombuffer(b" */", np.uint8)).all(axis=1)
     # function lines: name up to '(' then "();" or "() {" and the end of the line
-    lpar = np.flatnonzero(buf == LPAR)
+    lpar = np.flatnonzero(buf[lo:hi] == LPAR) + lo
     pi = np.searchsorted(lpar, tx)
     pp = lpar[np.clip(pi, 0, max(len(lpar) - 1, 0))] if len(lpar) else np.full(n, -1)
     fnl = ok & (c0 != ord("}")) & (c0 != ord("/")) & (c0 != ord("=")) & (c0 != ord("<")) & (pi < len(lpar))
@@ -321,3 +322,39 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
         "module": module,
         "has_tail": has_tail,
     }
+
+
+FAST_CHUNK_LINES = 1 << 18
+
+
+def fast_lines_parallel(
+    data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool: StringPool, workers: int = 2
+) -> dict[str, np.ndarray]:
+    """:func:`fast_lines` over chunks of lines on a thread pool (numpy and Arrow release the GIL).
+
+    Each chunk codes its strings into its own pool; the codes are remapped into ``pool``
+    afterwards in chunk order, so the result does not depend on thread timing.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..table import remap_codes
+
+    n = len(starts)
+    bounds = list(range(0, n, FAST_CHUNK_LINES)) or [0]
+    jobs = [(b, min(b + FAST_CHUNK_LINES, n)) for b in bounds]
+
+    def run(job: tuple[int, int]) -> tuple[dict[str, np.ndarray], StringPool]:
+        local = StringPool()
+        return fast_lines(data, starts[job[0] : job[1]], ends[job[0] : job[1]], d, local), local
+
+    if len(jobs) > 1 and workers > 1:
+        with ThreadPoolExecutor(workers) as ex:
+            parts = list(ex.map(run, jobs))
+    else:
+        parts = [run(j) for j in jobs]
+    out: dict[str, list[np.ndarray]] = {k: [] for k in parts[0][0]}
+    for res, local in parts:
+        mapping = local.remap_into(pool)
+        for k, v in res.items():
+            out[k].append(remap_codes(v, mapping) if k in ("comm", "func", "module") else v)
+    return {k: np.concatenate(v) for k, v in out.items()}

@@ -446,7 +446,12 @@ def build_event_table(
     is_entry = (lk == L_ENTRY) | (is_leaf & first)
     is_exit = (lk == L_EXIT) | (is_leaf & ~first)
     nrows = len(src)
-    cols = schema.empty_columns(schema.EVENT_COLUMNS, nrows)
+    # only the columns the text never fills are allocated with their sentinel
+    cols: dict[str, np.ndarray] = {
+        c.name: np.full(nrows, c.null if c.null is not None else 0, dtype=c.dtype)
+        for c in schema.EVENT_COLUMNS
+        if c.name in ("buf", "addr", "calltime", "rettime")
+    }
     ts_line = lines.ts
     cols["ts"] = ts_line[src]
     cols["cpu"] = cpu[src]
@@ -457,13 +462,13 @@ def build_event_table(
     cols["irqctx"] = lines.irqctx[src]
     cols["pos"] = lineno[src]
     fg = is_entry | is_exit
-    cols["func"] = np.where(fg, func[src], -1)
-    cols["module"] = np.where(fg, module[src], -1)
-    cols["depth"] = np.where(fg, lines.depth[src], -1)
+    cols["func"] = np.where(fg, func[src], -1).astype(np.int32)
+    cols["module"] = np.where(fg, module[src], -1).astype(np.int32)
+    cols["depth"] = np.where(fg, lines.depth[src], -1).astype(np.int32)
     dur = lines.duration[src]
-    cols["duration"] = np.where(is_exit, dur, -1)
-    cols["overrun"] = np.where(is_exit, overrun_line[src], -1)
-    cols["retval"] = np.where(is_exit & retok[src], retval[src], 0)
+    cols["duration"] = np.where(is_exit, dur, -1).astype(np.int64)
+    cols["overrun"] = np.where(is_exit, overrun_line[src], -1).astype(np.int64)
+    cols["retval"] = np.where(is_exit & retok[src], retval[src], 0).astype(np.int64)
     ef = np.zeros(nrows, dtype=np.uint8)
     ef[is_exit & retok[src]] |= np.uint8(EventFlag.HAS_RETVAL)
     ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
