@@ -556,3 +556,18 @@ def test_tsc2nsec(name: str, mult: int, tmp_path: Path) -> None:
         p = tmp_path / f"tsc_{name}.dat"
         p.write_bytes(data)
         assert compare(p)["records"] == len(recs)
+
+
+def test_latency_trace_dat_goes_to_the_text_reader() -> None:
+    """A v6 'latency' file carries the kernel's text output instead of ring-buffer pages."""
+    pytest.importorskip("fgraph.parsers.ftrace_text")
+    data, _, _ = build(LAYOUTS["le64"])
+    text = (
+        b"# tracer: function_graph\n#\n# CPU  DURATION                  FUNCTION CALLS\n"
+        b"# |     |   |                     |   |   |   |\n"
+        b" 0)               |  vfs_read() {\n 0)   0.500 us    |    rw_verify_area();\n 0)   2.000 us    |  }\n"
+    )
+    lat = data[: data.index(b"flyrecord\x00")] + b"latency  \x00" + text
+    t = parse_tracedat(Source("lat.dat", lat))
+    assert t.meta.format == "trace.dat" and "latency" in t.meta.detail and t.meta.version == 6
+    assert {"funcgraph_entry", "funcgraph_exit"} <= set(t.events_per_type())
