@@ -332,3 +332,36 @@ def test_trim_keeps_lost_gaps(tmp_path):
     c = t.call_table
     x = c["func"] == c.strings.lookup("x64_sys_call")
     assert ((c["flags"][x] & CallFlag.LOST_GAP) != 0).any()
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("suffix", [".txt.zst", ".txt.gz", ".txt.xz"])
+def test_trim_compressed_output(tmp_path, suffix):
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+    from fgraph.analysis.hist import hist
+
+    src = corpus_file("vm61/btrfs_read.dat")
+    out = tmp_path / f"t{suffix}"
+    r = CliRunner().invoke(
+        cli, ["trim", str(src), "--func", "vfs_read", "--threshold", "1ms", "-o", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    t = fgraph.load(out)
+    assert t.meta.input_compression != "none"
+    assert hist(t, "vfs_read", threshold="1ms").to_dict()["calls"] == 9
+
+
+def test_trim_error_leaves_no_file(tmp_path):
+    mod = pytest.importorskip("fgraph.reconstruct")
+    if not hasattr(mod, "rebuild"):
+        pytest.skip("the rebuild has not landed yet")
+    from conftest import GOLDEN
+
+    out = tmp_path / "t.txt"
+    r = CliRunner().invoke(
+        cli,
+        ["trim", str(GOLDEN / FIXTURE), "--func", "vfs_read", "--threshold", "10s", "-o", str(out)],
+    )
+    assert r.exit_code == 2 and not out.exists()

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ._options import finish, quiet_option, report_warnings, strict_option
+
+
+def _open_text(path: str) -> Any:
+    """A text stream to ``path``, compressed by its suffix (.gz, .xz, .zst) — fgraph reads
+    those back as they are."""
+    if path.endswith(".gz"):
+        import gzip
+
+        return gzip.open(path, "wt", encoding="utf-8")
+    if path.endswith(".xz"):
+        import lzma
+
+        return lzma.open(path, "wt", encoding="utf-8")
+    if path.endswith(".zst"):
+        import io
+
+        import zstandard
+
+        raw = open(path, "wb")  # noqa: SIM115 (closed with the wrapper)
+        return io.TextIOWrapper(
+            zstandard.ZstdCompressor(level=19).stream_writer(raw), encoding="utf-8"
+        )
+    return click.open_file(path, "w", encoding="utf-8")
 
 
 @click.command("trim")
@@ -21,7 +46,7 @@ from ._options import finish, quiet_option, report_warnings, strict_option
     "output",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="Output text file ('-' for stdout).",
+    help="Output text file ('-' for stdout); .gz, .xz or .zst compress it.",
 )
 @quiet_option
 @strict_option
@@ -35,15 +60,16 @@ def trim(
     funcgraph-proc, funcgraph-tail and latency-format on.  fgraph reads it back with the same
     results for FUNC (durations keep their ns; timestamps are printed in us).
     """
-    from ..export.trim import trim as do_trim
+    from ..export.trim import select, write_selection
     from ..load import load
     from ..units import parse_duration
     from . import run
 
     thr = run(parse_duration, threshold, what="threshold") if threshold else None
     trace = run(load, file)
-    with click.open_file(output, "w", encoding="utf-8") as fh:
-        sel, stats = run(do_trim, trace, func, fh, threshold_ns=thr)
+    sel = run(select, trace, func, thr)  # before opening OUT: no empty file on an error
+    with _open_text(output) as fh:
+        stats = run(write_selection, trace, sel, fh)
     click.echo(
         f"fgraph: trim: {len(sel.roots)} calls of {func}, {len(sel.calls)} calls in all, "
         f"{len(sel.events)} other events, {stats.lines} lines",

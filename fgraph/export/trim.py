@@ -150,11 +150,20 @@ def select_lost(events: EventTable, calls: CallTable, roots: np.ndarray) -> np.n
 
 
 def select(trace: Any, func: str, threshold_ns: int | None = None) -> Selection:
+    """What :func:`trim` keeps; UsageError when no call of ``func`` is long enough."""
     calls: CallTable = trace.call_table
     events: EventTable = trace.event_table
     roots, kept = select_calls(calls, func, threshold_ns)
+    if len(roots) == 0:
+        raise UsageError(f"no call of {func!r} is at least as long as the threshold")
     return Selection(
         roots, kept, select_events(events, calls, roots), select_lost(events, calls, roots)
+    )
+
+
+def write_selection(trace: Any, sel: Selection, out: IO[str]) -> WriteStats:
+    return write_function_graph(
+        trace.event_table, trace.call_table, sel.calls, sel.events, out, lost_rows=sel.lost
     )
 
 
@@ -163,9 +172,4 @@ def trim(
 ) -> tuple[Selection, WriteStats]:
     """Write the trimmed trace of ``func`` to ``out``; returns what was kept."""
     sel = select(trace, func, threshold_ns)
-    if len(sel.roots) == 0:
-        raise UsageError(f"no call of {func!r} is at least as long as the threshold")
-    stats = write_function_graph(
-        trace.event_table, trace.call_table, sel.calls, sel.events, out, lost_rows=sel.lost
-    )
-    return sel, stats
+    return sel, write_selection(trace, sel, out)
