@@ -364,8 +364,8 @@ def _decode(
             dropped_any[fmt.name] = dropped
     if fg_rows:
         # duration = rettime - calltime wherever both were read (exits), whole columns at once
-        ct, rt = cols["calltime"], cols["rettime"]
-        cols["duration"] = np.where((ct != -1) & (rt != -1), rt - ct, -1)
+        call, ret = cols["calltime"], cols["rettime"]
+        cols["duration"] = np.where((call != -1) & (ret != -1), ret - call, -1)
     else:
         cols["duration"] = np.full(n, -1, dtype=np.int64)
     cols["event"] = ev_code[inv]
