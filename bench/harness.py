@@ -302,7 +302,7 @@ def cold(repeat: int) -> list[Row]:
         rows.append(
             Row(
                 "cold fgraph --help",
-                f"{h.wall_s:.3f} s",
+                f"{h.wall_s:.3f} s (cpu {h.cpu_s:.3f} s)",
                 base_s,
                 f"{h.wall_s / py.wall_s:.1f}x python",
                 "< 0.5 s",
@@ -325,7 +325,7 @@ def cold(repeat: int) -> list[Row]:
         rows.append(
             Row(
                 "cold small trace",
-                f"{s.wall_s:.3f} s (hist {SMALL_DAT.name})",
+                f"{s.wall_s:.3f} s, cpu {s.cpu_s:.3f} s (hist {SMALL_DAT.name}), RSS {s.maxrss_kb // 1024} MB",
                 base_s,
                 f"{b.wall_s / s.wall_s:.1f}x" if b else "-",
                 "< 1 s",
