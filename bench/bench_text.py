@@ -96,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
                 best[name] = (wall, cpu)
     nv, fg = best["naive"], best["fgraph"]
     print(f"input: {path} ({size_mb:.1f} MB)")
-    print(f"naive re match loop: {size_mb / nv[0]:7.1f} MB/s  ({nv[0]:.2f} s wall, {nv[1]:.2f} s cpu)")
-    print(f"fgraph text parse:   {size_mb / fg[0]:7.1f} MB/s  ({fg[0]:.2f} s wall, {fg[1]:.2f} s cpu, {rows} rows)")
+    print(
+        f"naive re match loop: {size_mb / nv[0]:7.1f} MB/s  ({nv[0]:.2f} s wall, {nv[1]:.2f} s cpu)"
+    )
+    print(
+        f"fgraph text parse:   {size_mb / fg[0]:7.1f} MB/s  ({fg[0]:.2f} s wall, {fg[1]:.2f} s cpu, {rows} rows)"
+    )
     ratio = nv[0] / fg[0]
     print(f"ratio fgraph/naive:  {ratio:.2f}x   targets: >= 100 MB/s, >= 2x")
     return 0

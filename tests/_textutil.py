@@ -37,20 +37,27 @@ def dump_table(et: EventTable, nrows: int | None = None) -> str:
         out.append(f"# fields {name} n={len(ft)} rows={ft.rows[:3].tolist()} " + " ".join(cols))
     lost = et.lost
     for i in range(min(len(lost), 5)):
-        out.append("# lost " + " ".join(f"{c}={int(lost[c][i])}" for c in ("cpu", "row", "ts", "count", "pos")))
+        out.append(
+            "# lost "
+            + " ".join(f"{c}={int(lost[c][i])}" for c in ("cpu", "row", "ts", "count", "pos"))
+        )
     out.append(",".join(DUMP_COLS))
     n = len(et) if nrows is None else min(nrows, len(et))
     strcols = {"comm", "event", "func", "module"}
-    cols = {}
+    cells: dict[str, list[str]] = {}
     for c in DUMP_COLS:
         arr = et[c][:n]
         if c in strcols:
-            cols[c] = ["" if x < 0 else str(et.strings[int(x)]) for x in arr]
+            cells[c] = ["" if x < 0 else str(et.strings[int(x)]) for x in arr]
         else:
-            cols[c] = [str(int(x)) for x in np.asarray(arr)]
+            cells[c] = [str(int(x)) for x in np.asarray(arr)]
     for i in range(n):
-        out.append(",".join(cols[c][i] for c in DUMP_COLS))
+        out.append(",".join(cells[c][i] for c in DUMP_COLS))
     return "\n".join(out) + "\n"
+
+
+def _none(a: np.ndarray) -> np.ndarray:
+    return np.array([v is None for v in a], dtype=bool)
 
 
 def per_cpu_graph(et: EventTable) -> dict[int, dict[str, np.ndarray]]:
@@ -107,9 +114,12 @@ def assert_same_graph(
     assert sorted(a) == sorted(b), "different CPUs"
     for c in a:
         x, y = a[c], b[c]
-        assert len(x["kind"]) == len(y["kind"]), f"cpu {c}: {len(x['kind'])} vs {len(y['kind'])} records"
+        assert len(x["kind"]) == len(y["kind"]), (
+            f"cpu {c}: {len(x['kind'])} vs {len(y['kind'])} records"
+        )
         assert np.array_equal(x["kind"], y["kind"]), f"cpu {c}: entry/exit sequence differs"
-        ok = (x["func"] == y["func"]) | (func_unknown_ok & ((x["func"] == None) | (y["func"] == None)))  # noqa: E711
+        unknown = func_unknown_ok & (_none(x["func"]) | _none(y["func"]))
+        ok = (x["func"] == y["func"]) | unknown
         # kallsyms aliases: two symbols at one address (io_schedule_timeout and the section
         # marker __sched_text_start, __do_sys_rt_sigreturn and __x64_sys_rt_sigreturn); the
         # kernel's %ps and trace-cmd's symbol lookup may pick different ones.  Allowed as long
@@ -121,7 +131,7 @@ def assert_same_graph(
             f"cpu {c}: functions differ at {bad[:5]}: {x['func'][bad[:5]]} vs {y['func'][bad[:5]]}"
         )
         ALIASES.update(pairs)
-        okm = (x["module"] == y["module"]) | (func_unknown_ok & ((x["func"] == None) | (y["func"] == None)))  # noqa: E711
+        okm = (x["module"] == y["module"]) | unknown
         assert okm.all() or not module, f"cpu {c}: modules differ"
         assert np.array_equal(x["depth"], y["depth"]), f"cpu {c}: depths differ"
         d = (x["kind"] == 2) & (x["duration"] >= 0)
@@ -132,12 +142,16 @@ def assert_same_graph(
             ok = x["duration"][d] == y["duration"][d]
         else:
             ok = np.abs(x["duration"][d] - y["duration"][d]) <= 1000
-        assert ok.all(), f"cpu {c}: durations differ: {x['duration'][d][~ok][:5]} vs {y['duration'][d][~ok][:5]}"
+        assert ok.all(), (
+            f"cpu {c}: durations differ: {x['duration'][d][~ok][:5]} vs {y['duration'][d][~ok][:5]}"
+        )
         if pid:
             # a CPU without any banner (and no proc column) has no pid in the text: -1
             known = x["pid"] >= 0
             bad = np.flatnonzero(known & (x["pid"] != y["pid"]))
-            assert len(bad) == 0, f"cpu {c}: pids differ at {bad[:5]}: {x['pid'][bad[:5]]} vs {y['pid'][bad[:5]]}"
+            assert len(bad) == 0, (
+                f"cpu {c}: pids differ at {bad[:5]}: {x['pid'][bad[:5]]} vs {y['pid'][bad[:5]]}"
+            )
         if ts_tol is not None:
             t = (x["ts"] >= 0) & (y["ts"] >= 0)
             assert t.any()
@@ -150,6 +164,10 @@ def assert_same_graph(
             # moves a record by more)
             lim = np.where(derived, ts_tol + 1000, ts_tol)
             off = t & (diff > lim)
-            assert (off & derived).sum() <= max(5, derived.sum() // 20), f"cpu {c}: derived ts differ"
+            assert (off & derived).sum() <= max(5, derived.sum() // 20), (
+                f"cpu {c}: derived ts differ"
+            )
             bad = np.flatnonzero(off & ~derived)
-            assert len(bad) == 0, f"cpu {c}: ts differ at {bad[:5]}: {x['ts'][bad[:5]]} vs {y['ts'][bad[:5]]}"
+            assert len(bad) == 0, (
+                f"cpu {c}: ts differ at {bad[:5]}: {x['ts'][bad[:5]]} vs {y['ts'][bad[:5]]}"
+            )

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _textutil import assert_same_graph, dump_table
 from conftest import CORPUS, GOLDEN, PUBLIC, VM61, check_golden, corpus_file, tracecmd
 
-from _textutil import assert_same_graph, dump_table
 from fgraph.parsers import parse
 from fgraph.parsers.report_text import parse_report_text
 from fgraph.source import Source, open_source
@@ -56,12 +56,12 @@ PUBLIC_PROSE = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(rel: str) -> EventTable:
     return parse(open_source(CORPUS / rel))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def report(dat: str, *flags: str) -> EventTable:
     exe = tracecmd()
     out = subprocess.run(

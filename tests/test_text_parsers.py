@@ -10,20 +10,21 @@ import sys
 
 import numpy as np
 import pytest
+from _textutil import dump_table
 from conftest import FIXTURES, GOLDEN, check_golden
 
-from _textutil import dump_table
 from fgraph.errors import TraceFormatError
 from fgraph.parsers import KERNEL_TEXT, REPORT_TEXT, detect_format, parse
 from fgraph.parsers.ftrace_text import parse_ftrace_text
 from fgraph.parsers.report_text import parse_report_text
 from fgraph.schema import EventFlag, EventKind, IrqCtx
 from fgraph.source import Source, open_source
+from fgraph.table import EventTable
 
 TEXT = FIXTURES / "text"
 
 
-def kparse(text: str) -> object:
+def kparse(text: str) -> EventTable:
     return parse_ftrace_text(Source("<t>", text.encode()))
 
 
@@ -72,10 +73,13 @@ def test_report_bare_close_needs_an_open_entry_in_its_task() -> None:
     rec = "              sh-107   [000]    17.8632{:02d}: "
     text = (
         "cpus=1\n"
-        + rec.format(1) + "funcgraph_entry:                   |  a() {\n"
+        + rec.format(1)
+        + "funcgraph_entry:                   |  a() {\n"
         + "              ls-108   [000]    17.863202: funcgraph_entry:                   |  c() {\n"
-        + rec.format(3) + "funcgraph_exit:         1.000 us   |  }\n"
-        + rec.format(4) + "funcgraph_exit:         2.000 us   |  }\n"
+        + rec.format(3)
+        + "funcgraph_exit:         1.000 us   |  }\n"
+        + rec.format(4)
+        + "funcgraph_exit:         2.000 us   |  }\n"
         + "              ls-108   [000]    17.863205: funcgraph_exit:         2.000 us   |  }\n"
     )
     et = parse_report_text(Source("<t>", text.encode()))
@@ -135,7 +139,9 @@ def test_hand_irq_retval_fixture() -> None:
         "update_rq_clock.part.77": 0xFFFFFFEA,
     }
     # overrun line belongs to the return above it
-    j = np.flatnonzero((et["kind"] == EventKind.FG_EXIT) & (et.strings.decode(et["func"]) == "delay_tsc"))[0]
+    j = np.flatnonzero(
+        (et["kind"] == EventKind.FG_EXIT) & (et.strings.decode(et["func"]) == "delay_tsc")
+    )[0]
     assert et["overrun"][j] == 3
     # '#'-marked return (>1 ms) and the 7-digit "$" duration
     assert 1_500_000 in et["duration"].tolist() and 3_594_274_000 in et["duration"].tolist()
@@ -150,7 +156,10 @@ def test_hand_irq_retval_fixture() -> None:
     assert len(p) == 1 and et.strings[int(et.fields["print"].columns["buf"][0])] == "I'm a comment!"
     ss = et.fields["sched_switch"]
     assert et.strings[int(ss.columns["next_comm"][0])] == "Web Content"
-    assert ss.columns["prev_pid"].tolist() == [23] and et.strings[int(ss.columns["prev_state"][0])] == "I"
+    assert (
+        ss.columns["prev_pid"].tolist() == [23]
+        and et.strings[int(ss.columns["prev_state"][0])] == "I"
+    )
 
 
 def test_retaddr_args_fixture() -> None:
@@ -178,9 +187,9 @@ def test_pipe_banners_give_pid_and_comm() -> None:
 
 def test_nocontext_and_noduration_lines() -> None:
     et = kparse("mutex_unlock();\n  kmem_cache_alloc() {\n    __cond_resched();\n  }\n")
-    assert rows(et, "func") == ["mutex_unlock"] * 2 + ["kmem_cache_alloc"] + ["__cond_resched"] * 2 + [
-        "kmem_cache_alloc"
-    ]
+    assert rows(et, "func") == ["mutex_unlock"] * 2 + ["kmem_cache_alloc"] + [
+        "__cond_resched"
+    ] * 2 + ["kmem_cache_alloc"]
     assert et["depth"].tolist() == [0, 0, 1, 2, 2, 1]
     assert (et["duration"] == -1).all() and (et["cpu"] == -1).all()
     et = kparse(" 1)       alloc_empty_file() {\n 1)         __cond_resched();\n 1)       }\n")
@@ -247,7 +256,14 @@ def test_report_fixture() -> None:
     assert et.meta.format == "trace-cmd-report" and et.meta.lines_unparsed == 0
     assert et.meta.ncpus == 2
     f = fg(et)
-    assert rows(f, "func") == ["vfs_read", "rw_verify_area", "rw_verify_area", "vfs_read", "mutex_unlock", "mutex_unlock"]
+    assert rows(f, "func") == [
+        "vfs_read",
+        "rw_verify_area",
+        "rw_verify_area",
+        "vfs_read",
+        "mutex_unlock",
+        "mutex_unlock",
+    ]
     assert f["ts"][2] == 17863436000 + 2244 and f["eflags"][2] & EventFlag.TS_DERIVED
     assert f["retval"][3] == -4 and f["eflags"][3] & EventFlag.HAS_RETVAL
     assert f["retval"][2] == 0 and f["eflags"][2] & EventFlag.HAS_RETVAL
@@ -325,4 +341,6 @@ GOLDEN_FIXTURES = [
 def test_golden_fixture(name: str, update_golden: bool) -> None:
     et = parse(open_source(TEXT / name))
     et.validate()
-    check_golden(GOLDEN / "text" / (name.rsplit(".", 1)[0] + ".csv"), dump_table(et, 150), update_golden)
+    check_golden(
+        GOLDEN / "text" / (name.rsplit(".", 1)[0] + ".csv"), dump_table(et, 150), update_golden
+    )

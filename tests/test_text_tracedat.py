@@ -14,9 +14,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from _textutil import assert_same_graph
 from conftest import VM61, corpus_file, tracecmd
 
-from _textutil import assert_same_graph
 from fgraph.parsers import parse
 from fgraph.parsers.report_text import parse_report_text
 from fgraph.source import Source, open_source
@@ -46,14 +46,16 @@ PAIRS = [
 ]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(rel: str) -> EventTable:
     return parse(open_source(VM61 / rel))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def report(dat: str, *flags: str) -> EventTable:
-    out = subprocess.run([tracecmd(), "report", *flags, str(VM61 / dat)], capture_output=True, check=True).stdout
+    out = subprocess.run(
+        [tracecmd(), "report", *flags, str(VM61 / dat)], capture_output=True, check=True
+    ).stdout
     return parse_report_text(Source(f"trace-cmd report {dat}", out))
 
 
@@ -86,7 +88,9 @@ def test_kernel_text_agrees_with_tracedat(text: str, dat: str) -> None:
             assert np.array_equal(np.sort(a.columns[col]), np.sort(b.columns[col])), col
 
 
-@pytest.mark.parametrize("dat", ["btrfs_read.dat", "thresh.dat", "system.dat", "variants/variants.dat"])
+@pytest.mark.parametrize(
+    "dat", ["btrfs_read.dat", "thresh.dat", "system.dat", "variants/variants.dat"]
+)
 def test_report_agrees_with_tracedat(dat: str) -> None:
     corpus_file(f"vm61/{dat}")
     rep = report(dat)

@@ -121,7 +121,9 @@ def count_spaces(buf: np.ndarray, pos: np.ndarray, limit: np.ndarray) -> np.ndar
     return np.minimum(out, limit - pos)
 
 
-def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool: StringPool) -> dict[str, np.ndarray]:
+def fast_lines(
+    data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool: StringPool
+) -> dict[str, np.ndarray]:
     """Per-line results for the lines of dialect ``d`` the fast path can verify (``ok``)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     n = len(starts)
@@ -158,13 +160,17 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
     nlen = np.where(notnum.any(axis=1), notnum.argmax(axis=1), 8)
     col17 = np.arange(17)[None, :]
     after = np.take_along_axis(f, np.minimum(2 + nlen, 14)[:, None] + np.arange(3)[None, :], axis=1)
-    has_num = (nlen > 0) & (after[:, 0] == SP) & (after[:, 1] == ord("u")) & (after[:, 2] == ord("s"))
+    has_num = (
+        (nlen > 0) & (after[:, 0] == SP) & (after[:, 1] == ord("u")) & (after[:, 2] == ord("s"))
+    )
     # everything between "us" and the bar (columns 5+nlen .. 13) is space
     between = (col17 >= (5 + nlen)[:, None]) & (col17 <= 13)
     has_num &= ((f == SP) | ~between).all(axis=1)
     ok &= filler | has_num
     # the number itself: decoded once per distinct text (a trace has few distinct durations)
-    codes, values = spans_to_codes(data, np.where(ok & has_num, pdur - 12, -1), pdur - 12 + nlen, starts)
+    codes, values = spans_to_codes(
+        data, np.where(ok & has_num, pdur - 12, -1), pdur - 12 + nlen, starts
+    )
     vns = np.full(len(values) + 1, -1, dtype=np.int64)
     vres = np.full(len(values) + 1, -1, dtype=np.int64)
     for i, v in enumerate(values):  # per distinct duration
@@ -211,7 +217,9 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
         rp = np.where(isr.any(axis=1), isr.argmax(axis=1), -1)
         ok &= rp >= 1
         codes, values = spans_to_codes(data, np.where(ok, colstart, -1), colstart + rp, starts)
-        vcpu = np.array([int(v) if v.strip().isdigit() else -1 for v in values] + [-1], dtype=np.int64)
+        vcpu = np.array(
+            [int(v) if v.strip().isdigit() else -1 for v in values] + [-1], dtype=np.int64
+        )
         cpu = vcpu[codes]
         ok &= cpu >= 0
         colstart = colstart + rp + 1
@@ -242,7 +250,9 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
         codes, values = spans_to_codes(data, np.where(ok, colstart, -1), lb, starts)
         lat = pa.array([v.strip() for v in values] + [""], type=pa.large_string())
         vf, vp, vi = tl.latency_flags(lat)
-        good = np.array([4 <= len(v.strip()) <= 6 and " " not in v.strip() for v in values] + [False])
+        good = np.array(
+            [4 <= len(v.strip()) <= 6 and " " not in v.strip() for v in values] + [False]
+        )
         flags, preempt, irq = vf[codes], vp[codes], vi[codes]
         ok &= good[codes]
         colstart = lb + 1
@@ -271,7 +281,14 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
     lpar = np.flatnonzero(buf[lo:hi] == LPAR) + lo
     pi = np.searchsorted(lpar, tx)
     pp = lpar[np.clip(pi, 0, max(len(lpar) - 1, 0))] if len(lpar) else np.full(n, -1)
-    fnl = ok & (c0 != ord("}")) & (c0 != ord("/")) & (c0 != ord("=")) & (c0 != ord("<")) & (pi < len(lpar))
+    fnl = (
+        ok
+        & (c0 != ord("}"))
+        & (c0 != ord("/"))
+        & (c0 != ord("="))
+        & (c0 != ord("<"))
+        & (pi < len(lpar))
+    )
     fnl &= (pp > tx) & (pp < le)
     q = gather(buf, pp + 1, 3)
     leaf = fnl & (q[:, 0] == RPAR) & (q[:, 1] == ord(";")) & (pp + 3 == le)
@@ -304,7 +321,11 @@ def fast_lines(data: Any, starts: np.ndarray, ends: np.ndarray, d: Dialect, pool
     has_tail = tailed & named
     good = ok & (kind != tl.L_UNPARSED)
     # a nested entry or bare "}" prints the filler, a leaf or a return the duration
-    good &= np.where((kind == tl.L_ENTRY), filler, np.where((kind == tl.L_LEAF) | (kind == tl.L_EXIT), has_num | (kind == tl.L_EXIT), True))
+    good &= np.where(
+        (kind == tl.L_ENTRY),
+        filler,
+        np.where((kind == tl.L_LEAF) | (kind == tl.L_EXIT), has_num | (kind == tl.L_EXIT), True),
+    )
     return {
         "ok": good,
         "kind": kind,

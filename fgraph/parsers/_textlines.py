@@ -124,7 +124,9 @@ def split_lines(data: Any) -> tuple[pa.Array, np.ndarray]:
     return arr, offsets[:-1]
 
 
-def map_chunks(arr: pa.Array, fn: Callable[[pa.Array], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def map_chunks(
+    arr: pa.Array, fn: Callable[[pa.Array], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """Apply ``fn`` to slices of ``arr`` on a thread pool and concatenate the column dicts."""
     n = len(arr)
     bounds = list(range(0, n, CHUNK_LINES)) or [0]
@@ -143,7 +145,9 @@ def group(st: Any, name: str) -> pa.Array:
 
 
 def nonempty(a: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(pc.greater(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False))
+    return np.asarray(
+        pc.fill_null(pc.greater(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False)
+    )
 
 
 def to_int(a: pa.Array, null: int = -1) -> np.ndarray:
@@ -178,7 +182,9 @@ def duration_ns(s: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     parts = pc.extract_regex(s, r"^(?P<i>\d*)(?:\.(?P<f>\d*))?")
     ints, fracs = group(parts, "i"), group(parts, "f")
     ns = frac_to_ns(ints, fracs, 1000)
-    flen = np.asarray(pc.fill_null(pc.binary_length(fracs), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    flen = np.asarray(
+        pc.fill_null(pc.binary_length(fracs), 0).to_numpy(zero_copy_only=False), dtype=np.int64
+    )
     res = 10 ** np.clip(3 - flen, 0, 3)
     res[ns < 0] = -1
     return ns, res
@@ -193,7 +199,9 @@ def encode(a: pa.Array, pool: StringPool, strip: bool = False) -> np.ndarray:
     if isinstance(d, pa.ChunkedArray):
         d = d.combine_chunks()
     values = d.dictionary.cast(pa.large_binary()).to_pylist()
-    mapping = np.array([pool.code(v.decode("utf-8", "replace")) for v in values] + [-1], dtype=np.int32)
+    mapping = np.array(
+        [pool.code(v.decode("utf-8", "replace")) for v in values] + [-1], dtype=np.int32
+    )
     idx = np.asarray(pc.fill_null(d.indices, len(values)).to_numpy(zero_copy_only=False))
     return mapping[idx]
 
@@ -293,15 +301,25 @@ def parse_graph_text(text: pa.Array) -> dict[str, Any]:
     ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False))
     kind = np.full(len(text), L_UNPARSED, dtype=np.int8)
     fn = nonempty(group(m, "fn")) & ok
-    opn = np.asarray(pc.fill_null(pc.equal(group(m, "open"), ";"), False).to_numpy(zero_copy_only=False))
+    opn = np.asarray(
+        pc.fill_null(pc.equal(group(m, "open"), ";"), False).to_numpy(zero_copy_only=False)
+    )
     kind[fn & ~opn] = L_ENTRY
     kind[fn & opn] = L_LEAF
     kind[nonempty(group(m, "close")) & ok] = L_EXIT
     cmt = nonempty(group(m, "cmt")) & ok
     kind[cmt] = L_EVENT
     arrow = group(m, "arrow")
-    kind[np.asarray(pc.fill_null(pc.equal(arrow, "==========>"), False).to_numpy(zero_copy_only=False))] = L_ARROW_IN
-    kind[np.asarray(pc.fill_null(pc.equal(arrow, "<=========="), False).to_numpy(zero_copy_only=False))] = L_ARROW_OUT
+    kind[
+        np.asarray(
+            pc.fill_null(pc.equal(arrow, "==========>"), False).to_numpy(zero_copy_only=False)
+        )
+    ] = L_ARROW_IN
+    kind[
+        np.asarray(
+            pc.fill_null(pc.equal(arrow, "<=========="), False).to_numpy(zero_copy_only=False)
+        )
+    ] = L_ARROW_OUT
     kind[nonempty(group(m, "lcpu")) & ok] = L_LOST
     kind[nonempty(group(m, "bfpid")) & ok] = L_BANNER
     kind[nonempty(group(m, "ovr")) & ok] = L_OVERRUN
@@ -371,7 +389,8 @@ def build_event_table(
     tail = group(m, "tail")
     # "} /* f = -22 */", "} /* f ret=-22 */", "} /* f [mod] */"
     tparts = pc.extract_regex(
-        tail, r"^(?P<tfn>[^\s\[=]+)(?: \[(?P<tmod>[^\]\s]+)\])?(?: = (?P<tr1>\S+)| ret=(?P<tr2>\S+))?"
+        tail,
+        r"^(?P<tfn>[^\s\[=]+)(?: \[(?P<tmod>[^\]\s]+)\])?(?: = (?P<tr1>\S+)| ret=(?P<tr2>\S+))?",
     )
     has_tail_s = nonempty(group(tparts, "tfn")) & (ksub == L_EXIT)
     fname = pc.if_else(pa.array(has_tail_s), group(tparts, "tfn"), fn)
@@ -560,9 +579,8 @@ def build_event_table(
         ecol[evrows] = names
         for code in np.unique(names):
             name = pool[int(code)] or ""
-            k = schema.kind_of(name)
             sel = names == code
-            kcol[evrows[sel]] = k
+            kcol[evrows[sel]] = int(schema.kind_of(name))
             rxs = EVENT_FIELD_RX.get(name)
             if rxs:
                 ft = _parse_fields(pc.filter(etext, pa.array(sel)), evrows[sel], rxs, pool)
@@ -598,7 +616,11 @@ def build_event_table(
             k = np.searchsorted(rows_c, start)
             has = k < len(rows_c)
             lrow[ii[has]] = rows_c[k[has]]
-        lts = np.where(lrow >= 0, cols["ts"][np.clip(lrow, 0, None)], -1) if nrows else np.full(len(lsel), -1)
+        lts = (
+            np.where(lrow >= 0, cols["ts"][np.clip(lrow, 0, None)], -1)
+            if nrows
+            else np.full(len(lsel), -1)
+        )
         lost = LostTable(
             {
                 "cpu": lcpu,
@@ -644,7 +666,9 @@ def build_event_table(
     return EventTable(cols, pool, fields=fields, lost=lost, meta=meta)
 
 
-def _parse_fields(etext: pa.Array, rows: np.ndarray, rxs: list[str], pool: StringPool) -> FieldTable | None:
+def _parse_fields(
+    etext: pa.Array, rows: np.ndarray, rxs: list[str], pool: StringPool
+) -> FieldTable | None:
     """Fields of one event type from its printed text (first regex that matches wins)."""
     n = len(rows)
     if n == 0:
@@ -666,7 +690,9 @@ def _parse_fields(etext: pa.Array, rows: np.ndarray, rxs: list[str], pool: Strin
                 # irq_handler_exit prints ret=handled/unhandled (include/trace/events/irq.h)
                 s = np.asarray(pc.fill_null(a, "").to_numpy(zero_copy_only=False), dtype=object)
                 v = np.where(s == "handled", 1, np.where(s == "unhandled", 0, -1)).astype(np.int64)
-                num = to_int(pc.if_else(pc.match_substring_regex(a, r"^-?\d+$"), a, pa.scalar("", a.type)))
+                num = to_int(
+                    pc.if_else(pc.match_substring_regex(a, r"^-?\d+$"), a, pa.scalar("", a.type))
+                )
                 v = np.where(v >= 0, v, num)
                 dflt, dt = -1, np.int64
             else:

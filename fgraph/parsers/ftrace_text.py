@@ -54,7 +54,9 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
         "ts": tl.frac_to_ns(g(m, "abs_s"), g(m, "abs_f"), 1_000_000_000),
         "cpu": tl.to_int(g(m, "cpu")).astype(np.int16),
         "pid": tl.to_int(g(m, "pid")).astype(np.int32),
-        "depth": (np.asarray(pc.binary_length(g(m, "ind")).to_numpy(zero_copy_only=False)) // 2).astype(np.int32),
+        "depth": (
+            np.asarray(pc.binary_length(g(m, "ind")).to_numpy(zero_copy_only=False)) // 2
+        ).astype(np.int32),
         "dur": dur,
         "res": res,
         "has_proc": tl.nonempty(g(m, "pid")),
@@ -96,7 +98,9 @@ def _dialect(arr: pa.Array) -> _textfast.Dialect | None:
         + (r["cpu"][sel] >= 0)
     )
     best = int(np.bincount(key).argmax())
-    return _textfast.Dialect(abstime=bool(best & 8), proc=bool(best & 4), lat=bool(best & 2), cpu=bool(best & 1))
+    return _textfast.Dialect(
+        abstime=bool(best & 8), proc=bool(best & 4), lat=bool(best & 2), cpu=bool(best & 1)
+    )
 
 
 def parse_ftrace_text(source: Source | Any) -> EventTable:
@@ -183,7 +187,8 @@ def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> N
     fg = (kinds == 1) | (kinds == 2)
     if not fg.any() and not (kinds > 0).any():
         raise TraceFormatError(
-            f"not function_graph text: none of {meta.lines_total} lines is a function_graph line", path=name
+            f"not function_graph text: none of {meta.lines_total} lines is a function_graph line",
+            path=name,
         )
     ts = table["ts"]
     meta.ts_known = bool(fg.any() and (ts[fg] >= 0).all())

@@ -48,36 +48,57 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
     rest = g(m, "rest")
     fm = pc.extract_regex(rest, FGRAPH_RX)
     event = g(m, "event")
-    is_fg = np.asarray(pc.fill_null(pc.starts_with(event, "funcgraph_"), False).to_numpy(zero_copy_only=False))
-    is_fg |= np.asarray(pc.fill_null(pc.equal(event, "fgraph_retaddr_entry"), False).to_numpy(zero_copy_only=False))
+    is_fg = np.asarray(
+        pc.fill_null(pc.starts_with(event, "funcgraph_"), False).to_numpy(zero_copy_only=False)
+    )
+    is_fg |= np.asarray(
+        pc.fill_null(pc.equal(event, "fgraph_retaddr_entry"), False).to_numpy(zero_copy_only=False)
+    )
     fg_ok = np.asarray(pc.is_valid(fm).to_numpy(zero_copy_only=False))
     ignored = np.asarray(pc.match_substring_regex(chunk, IGNORED_RX).to_numpy(zero_copy_only=False))
     n = len(chunk)
-    kind = np.full(n, tl.L_GRAPH, dtype=np.int8)  # non-records: the graph text regex sees "CPU:n [… DROPPED]"
+    kind = np.full(
+        n, tl.L_GRAPH, dtype=np.int8
+    )  # non-records: the graph text regex sees "CPU:n [… DROPPED]"
     kind[rec & ~is_fg] = tl.L_EVENT
     kind[rec & is_fg & ~fg_ok] = tl.L_UNPARSED  # -R / -N forms of funcgraph records
     kind[~rec & ignored] = tl.L_IGNORED
     text = pc.if_else(
-        pa.array(rec & is_fg), g(fm, "text"), pc.if_else(pa.array(rec), rest, pc.utf8_rtrim(chunk, "\r\n"))
+        pa.array(rec & is_fg),
+        g(fm, "text"),
+        pc.if_else(pa.array(rec), rest, pc.utf8_rtrim(chunk, "\r\n")),
     )
     cpu = tl.to_int(g(m, "cpu"))
     cpu2 = tl.to_int(g(m, "cpu2"))
     lat = pc.if_else(tl.nonempty(g(m, "lat2")), g(m, "lat2"), g(m, "lat"))
     dur, res = tl.duration_ns(g(fm, "dur"))
     ts = tl.frac_to_ns(g(m, "ts_s"), g(m, "ts_f"), 1_000_000_000)
-    tsdigits = np.asarray(pc.fill_null(pc.binary_length(g(m, "ts_f")), 0).to_numpy(zero_copy_only=False))
+    tsdigits = np.asarray(
+        pc.fill_null(pc.binary_length(g(m, "ts_f")), 0).to_numpy(zero_copy_only=False)
+    )
     out = {
         "kind": kind,
         "ts": ts,
         "tsdigits": tsdigits.astype(np.int8),
         "cpu": np.where(cpu >= 0, cpu, cpu2).astype(np.int16),
         "pid": tl.to_int(g(m, "pid")).astype(np.int32),
-        "depth": (np.asarray(pc.fill_null(pc.binary_length(g(fm, "ind")), 0).to_numpy(zero_copy_only=False)) // 2)
-        .astype(np.int32),
+        "depth": (
+            np.asarray(
+                pc.fill_null(pc.binary_length(g(fm, "ind")), 0).to_numpy(zero_copy_only=False)
+            )
+            // 2
+        ).astype(np.int32),
         "dur": np.where(rec & is_fg, dur, -1),
         "res": res,
     }
-    return {"np": out, "comm": g(m, "comm"), "lat": lat, "text": text, "event": event, "inst": g(m, "inst")}
+    return {
+        "np": out,
+        "comm": g(m, "comm"),
+        "lat": lat,
+        "text": text,
+        "event": event,
+        "inst": g(m, "inst"),
+    }
 
 
 def parse_report_text(source: Source | Any) -> EventTable:
@@ -118,7 +139,9 @@ def parse_report_text(source: Source | Any) -> EventTable:
         event=tl.encode(cat([p["event"] for p in parts]), pool),
         extra={"raw": arr},
     )
-    table = tl.build_event_table(lines, pool, meta, path=name, banners_fill=False, kernel_rule=False)
+    table = tl.build_event_table(
+        lines, pool, meta, path=name, banners_fill=False, kernel_rule=False
+    )
     # buffer instances: top = 0, then in order of first appearance
     inst = cat([p["inst"] for p in parts])
     if tl.nonempty(inst).any():
@@ -132,16 +155,22 @@ def parse_report_text(source: Source | Any) -> EventTable:
         table["buf"] = lut[icode[table["pos"] - 1]]
     kinds = table["kind"]
     if not (kinds > 0).any() and not len(table):
-        raise TraceFormatError(f"no trace-cmd report records in {meta.lines_total} lines", path=name)
+        raise TraceFormatError(
+            f"no trace-cmd report records in {meta.lines_total} lines", path=name
+        )
     if not ((kinds == 1) | (kinds == 2)).any():
-        meta.warn("no funcgraph_entry/funcgraph_exit records (not a function_graph recording?)", name)
+        meta.warn(
+            "no funcgraph_entry/funcgraph_exit records (not a function_graph recording?)", name
+        )
     meta.ts_known = bool(len(table)) and bool((table["ts"] >= 0).all())
     digits = cols["tsdigits"][cols["tsdigits"] > 0]
     meta.ts_resolution_ns = 10 ** max(0, 9 - int(digits.min())) if len(digits) else 1000
     head = bytes(data[:4096])
     mc = re.search(rb"^cpus=(\d+)", head, re.M)
     cpu = table["cpu"]
-    meta.ncpus = int(mc.group(1)) if mc else (int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0)
+    meta.ncpus = (
+        int(mc.group(1)) if mc else (int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0)
+    )
     have = ["latency"] if (flags >= 0).any() else []
     if meta.ts_resolution_ns == 1:
         have.append("ns timestamps")
