@@ -42,6 +42,7 @@
 
 /* per-event bits (prepared by calls.py) */
 #define EB_BYNAME 0x01    /* ctx of this event was guessed from a function name */
+#define EB_CALLTIME 0x04  /* exit with its own calltime (trace.dat): dur says when it began */
 #define EB_CONTAINER 0x02 /* entry of a softirq-running function (handle_softirqs): its
                              unknown-context children run in softirq context */
 
@@ -93,8 +94,11 @@ typedef struct {
     int64_t *cur_task; /* task index or -1 */
     int64_t *pend_gap; /* ts of a gap not yet applied to the next task, or INT64_MIN */
     int64_t *pend_task;
+    int64_t *cpu_gap_ts; /* time of the CPU's latest gap, -1 none */
     int64_t tol; /* adoption tolerance (ns): timestamp resolution of the input */
     int pushed;  /* the last adjust() opened an interrupt level */
+    int64_t *scratch;
+    int64_t capscratch;
     /* counters */
     int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
     int failed;
@@ -267,15 +271,14 @@ static int place(Machine *m, Task *t, int64_t c)
         m->parent[c] = top->call;
     } else {
         m->interrupted[c] = top->interrupted;
-        if (top->interrupted < 0) {
-            /* nothing was open below: if a synthesized entry later turns out to have been
-             * open at that time, it is the interrupted call */
-            if (grow((void **)&t->irqs, &t->capi, t->ni + 1, sizeof(Done)) < 0)
-                return -1;
-            t->irqs[t->ni].call = c;
-            t->irqs[t->ni].owner = t->n - 1;
-            t->ni++;
-        }
+        /* remember the interrupt root by the stack size under it: a call found later to have
+         * been open at that time (a synthesized entry, or an entry record written after the
+         * interrupt) becomes the interrupted call */
+        if (grow((void **)&t->irqs, &t->capi, t->ni + 1, sizeof(Done)) < 0)
+            return -1;
+        t->irqs[t->ni].call = c;
+        t->irqs[t->ni].owner = t->n - 1;
+        t->ni++;
     }
     return 0;
 }
@@ -356,6 +359,98 @@ static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_
     return 0;
 }
 
+/* The call c at stack position j returns.  Complete it, and correct for interrupts that hit
+ * while the kernel was between a frame's return-stack update and its record (the kernel's
+ * depth of what ran in the interrupt tells):
+ *  - entry in flight: function_graph_enter pushes the frame, then writes the entry record
+ *    (kernel/trace/fgraph.c); an interrupt in between runs one level below c although it
+ *    appears before c's entry.  Trailing completed siblings deeper than c and interrupt roots
+ *    deeper than c that came just before it belong to c.
+ *  - exit in flight: ftrace_pop_return_trace lowers the depth before the exit record is
+ *    written; what ran then at c's own depth inside c follows c instead (siblings, or
+ *    interrupts of c's caller). */
+static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
+{
+    int32_t kc = m->kdepth[c];
+    if (kc < 0)
+        return complete(t, c, j);
+    int64_t up = m->parent[c]; /* where exit-in-flight items go */
+    int64_t up_int = up >= 0 ? -1 : m->interrupted[c];
+    /* exit in flight: trailing children / interrupt roots of c at c's depth or shallower */
+    int64_t nmove = 0, from = t->nd;
+    while (from > 0 && t->done[from - 1].owner == j + 1 && m->kdepth[t->done[from - 1].call] >= 0 &&
+           m->kdepth[t->done[from - 1].call] <= kc)
+        from--;
+    nmove = t->nd - from;
+    int64_t ifrom = t->ni;
+    while (ifrom > 0 && t->irqs[ifrom - 1].owner == j + 1 && m->kdepth[t->irqs[ifrom - 1].call] >= 0 &&
+           m->kdepth[t->irqs[ifrom - 1].call] <= kc && m->parent[t->irqs[ifrom - 1].call] < 0)
+        ifrom--;
+    int64_t nimove = t->ni - ifrom;
+    if (grow((void **)&m->scratch, &m->capscratch, nmove + nimove, sizeof(int64_t)) < 0)
+        return -1;
+    for (int64_t k = 0; k < nmove; k++)
+        m->scratch[k] = t->done[from + k].call;
+    for (int64_t k = 0; k < nimove; k++)
+        m->scratch[nmove + k] = t->irqs[ifrom + k].call;
+    t->nd = from;
+    t->ni = ifrom;
+    /* drop c's other children from the candidates */
+    while (t->nd > 0 && t->done[t->nd - 1].owner > j)
+        t->nd--;
+    while (t->ni > 0 && t->irqs[t->ni - 1].owner > j)
+        t->ni--;
+    /* entry in flight: trailing siblings and interrupts of the caller deeper than c */
+    int64_t ord = m->order[c];
+    while (t->nd > 0 && t->done[t->nd - 1].owner == j) {
+        int64_t k = t->done[t->nd - 1].call;
+        if (m->kdepth[k] <= kc || (m->flags[k] & CF_SYNTH_ENTRY))
+            break;
+        m->parent[k] = c;
+        m->interrupted[k] = -1;
+        if (m->order[k] < ord)
+            ord = m->order[k];
+        t->nd--;
+    }
+    while (t->ni > 0 && t->irqs[t->ni - 1].owner == j) {
+        int64_t k = t->irqs[t->ni - 1].call;
+        if (m->parent[k] >= 0) {
+            t->ni--;
+            continue;
+        }
+        if (m->kdepth[k] <= kc)
+            break;
+        m->interrupted[k] = c;
+        if (m->order[k] - 1 < ord)
+            ord = m->order[k] - 1;
+        t->ni--;
+    }
+    m->order[c] = ord;
+    if (complete(t, c, j) < 0)
+        return -1;
+    /* exit in flight: the moved calls follow c in its caller */
+    for (int64_t k = 0; k < nmove; k++) {
+        int64_t a = m->scratch[k];
+        m->parent[a] = up;
+        m->interrupted[a] = up_int;
+        if (grow((void **)&t->done, &t->capd, t->nd + 1, sizeof(Done)) < 0)
+            return -1;
+        t->done[t->nd].call = a;
+        t->done[t->nd].owner = j;
+        t->nd++;
+    }
+    for (int64_t k = 0; k < nimove; k++) {
+        int64_t a = m->scratch[nmove + k];
+        m->interrupted[a] = up >= 0 ? up : up_int;
+        if (grow((void **)&t->irqs, &t->capi, t->ni + 1, sizeof(Done)) < 0)
+            return -1;
+        t->irqs[t->ni].call = a;
+        t->irqs[t->ni].owner = j;
+        t->ni++;
+    }
+    return 0;
+}
+
 typedef struct {
     const int64_t *pos, *row, *task, *fkey, *ts, *dur;
     const int32_t *cpu, *kdepth;
@@ -376,6 +471,8 @@ static int step(Machine *m, const Events *ev, int64_t i)
             mark_gap(m, &m->tasks[ti], ev->ts[i]);
         m->pend_gap[cpu] = ev->ts[i];
         m->pend_task[cpu] = ti;
+        if (ev->ts[i] > m->cpu_gap_ts[cpu])
+            m->cpu_gap_ts[cpu] = ev->ts[i];
         return 0;
     }
     int64_t ti = task_of(m, ev->task[i]);
@@ -388,6 +485,11 @@ static int step(Machine *m, const Events *ev, int64_t i)
                 mark_gap(m, t, m->pend_gap[cpu]);
             m->pend_gap[cpu] = NONE_GAP;
         }
+        /* a task seen again on a CPU that lost events after the task's last record may have
+         * run there in the lost stretch (it migrated across the gap) */
+        if (m->cpu_gap_ts[cpu] >= 0 && t->last_ts >= 0 && m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 &&
+            t->gap_ts < m->cpu_gap_ts[cpu])
+            mark_gap(m, t, m->cpu_gap_ts[cpu]);
         m->cur_task[cpu] = ti;
     }
     int e = ev->ctx[i];
@@ -436,6 +538,52 @@ static int step(Machine *m, const Events *ev, int64_t i)
         int64_t fk = ev->fkey[i];
         while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
             j--;
+        int64_t synth0 = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
+        int64_t nscratch = 0;
+        if (j >= 0 && (ev->bits[i] & EB_CALLTIME) && synth0 >= 0) {
+            /* The exit's calltime says when its call began (binary records).  An open frame of
+             * the same function entered before that is another instance whose exit was lost
+             * (ring-buffer loss): at the same kernel depth, close it and treat this exit as an
+             * orphan at that level; shallower, it is an ancestor (recursion whose inner entry
+             * was lost) and the orphan goes on top. */
+            int64_t c0 = t->st[j].call;
+            int64_t e0 = m->ts_entry[c0];
+            if (e0 >= 0 && e0 < synth0 - m->tol) {
+                int32_t kd0 = m->kdepth[c0], kdx = ev->kdepth[i];
+                if (kd0 >= 0 && kdx >= 0 && kd0 < kdx) {
+                    j = -1;
+                } else {
+                    if (close_above(m, t, j, CF_TRUNCATED | CF_CLOSED_BY_OUTER) < 0)
+                        return -1;
+                    /* calls completed inside the stale frame after this call began belong to
+                     * this call: keep them for adoption */
+                    int64_t from = t->nd;
+                    while (from > 0 && t->done[from - 1].owner == j + 1 &&
+                           inside(m, t->done[from - 1].call, synth0, ts, ev->kdepth[i]))
+                        from--;
+                    nscratch = t->nd - from;
+                    if (grow((void **)&m->scratch, &m->capscratch, nscratch, sizeof(int64_t)) < 0)
+                        return -1;
+                    for (int64_t k = 0; k < nscratch; k++)
+                        m->scratch[k] = t->done[from + k].call;
+                    t->nd = from;
+                    int64_t lb = t->last_ts;
+                    if ((m->flags[c0] & CF_LOST_GAP) && t->gap_ts > lb)
+                        lb = t->gap_ts;
+                    if (lb > synth0)
+                        lb = synth0;
+                    if (lb < e0)
+                        lb = e0;
+                    m->ts_exit[c0] = lb;
+                    m->flags[c0] |= CF_TRUNCATED | CF_CLOSED_BY_OUTER;
+                    m->n_outer++;
+                    t->n = j;
+                    if (complete(t, c0, j) < 0)
+                        return -1;
+                    j = -1;
+                }
+            }
+        }
         if (j >= 0) {
             if (close_above(m, t, j, CF_TRUNCATED | CF_CLOSED_BY_OUTER) < 0)
                 return -1;
@@ -443,7 +591,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
             t->n = j;
             m->exit_row[c] = ev->row[i];
             m->ts_exit[c] = ts;
-            if (complete(t, c, j) < 0)
+            if (fix_in_flight(m, t, c, j) < 0)
                 return -1;
         } else {
             /* orphan exit: entry before the trace start or lost */
@@ -461,6 +609,14 @@ static int step(Machine *m, const Events *ev, int64_t i)
             int64_t ord = ev->pos[i];
             int32_t s = t->n;
             int32_t kd = ev->kdepth[i];
+            for (int64_t k = 0; k < nscratch; k++) {
+                int64_t a = m->scratch[k];
+                m->parent[a] = c;
+                m->interrupted[a] = -1;
+                if (m->order[a] < ord)
+                    ord = m->order[a];
+                m->n_adopted++;
+            }
             while (t->nd > 0 && t->done[t->nd - 1].owner == s) {
                 int64_t k = t->done[t->nd - 1].call;
                 if (!inside(m, k, synth, ts, kd))
@@ -540,6 +696,8 @@ static void machine_free(Machine *m)
     free(m->cur_task);
     free(m->pend_gap);
     free(m->pend_task);
+    free(m->cpu_gap_ts);
+    free(m->scratch);
     free(m);
 }
 
@@ -569,7 +727,8 @@ static PyObject *py_new(PyObject *self, PyObject *args)
     m->cur_task = malloc((size_t)ncpu * sizeof(int64_t));
     m->pend_gap = malloc((size_t)ncpu * sizeof(int64_t));
     m->pend_task = malloc((size_t)ncpu * sizeof(int64_t));
-    if (!m->cur_task || !m->pend_gap || !m->pend_task) {
+    m->cpu_gap_ts = malloc((size_t)ncpu * sizeof(int64_t));
+    if (!m->cur_task || !m->pend_gap || !m->pend_task || !m->cpu_gap_ts) {
         machine_free(m);
         return PyErr_NoMemory();
     }
@@ -577,6 +736,7 @@ static PyObject *py_new(PyObject *self, PyObject *args)
         m->cur_task[c] = -1;
         m->pend_gap[c] = NONE_GAP;
         m->pend_task[c] = -1;
+        m->cpu_gap_ts[c] = -1;
     }
     PyObject *cap = PyCapsule_New(m, "fgraph.stacks.Machine", capsule_free);
     if (!cap)

@@ -27,6 +27,7 @@ from . import irq, timeline
 EV_ENTRY = 1
 EV_EXIT = 2
 EV_GAP = 3
+EB_CALLTIME = 0x04  # stacks.c: the exit carries its own calltime
 
 REPAIR_FLAGS = int(
     CallFlag.SYNTH_ENTRY | CallFlag.TRUNCATED | CallFlag.LOST_GAP | CallFlag.CLOSED_BY_OUTER
@@ -112,7 +113,7 @@ def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> Machine
         task=task_keys(events["pid"][rows], cpu),
         cpu=cpu.astype(np.int32),
         ctx=ctx[rows],
-        bits=bits[rows],
+        bits=np.where(has_ct, bits[rows] | EB_CALLTIME, bits[rows]).astype(np.int8),
         fkey=function_keys(events["func"][rows], events["addr"][rows]),
         ts=ts.astype(np.int64, copy=False),
         dur=dur.astype(np.int64, copy=False),
