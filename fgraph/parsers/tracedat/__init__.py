@@ -239,8 +239,10 @@ def _page_events(
 
 def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
     """trace-input.c timestamp_calc(): TSC2NSEC (mul_u64_u32_shr), then + DATE/OFFSET."""
-    ts = raw.astype(np.uint64, copy=True)
     conv = c.opts.tsc2nsec
+    if (conv is None or not conv.mult) and not c.opts.ts_offset:
+        return raw.view(np.int64)
+    ts = raw.astype(np.uint64, copy=True)
     if conv is not None and conv.mult:
         # trace-input.c keeps mult in an ``int`` (struct tsc2nsec) and passes it to
         # mul_u64_u32_shr(u64 a, u64 mul, …): a mult >= 2^31 is sign-extended.  Do the same,

@@ -67,8 +67,21 @@ def field_int(
     return out
 
 
-def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, index of each value's distinct entry) -- a hash, not a sort."""
+def factorize(values: np.ndarray, small_range: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, index of each value's distinct entry) -- a table or a hash, no sort.
+
+    Small non-negative integers (event ids, pids) go through a lookup table (one pass);
+    anything else through pandas' hash table.
+    """
+    v = np.asarray(values)
+    if v.dtype.kind in "iu" and len(v) > 1024:
+        lo, hi = int(v.min()), int(v.max())
+        if lo >= -1 and hi < small_range:
+            present = np.bincount((v + 1).astype(np.int64, copy=False), minlength=1) > 0
+            uniq = np.flatnonzero(present) - 1
+            table = np.full(len(present), -1, dtype=np.int64)
+            table[uniq + 1] = np.arange(len(uniq))
+            return uniq.astype(v.dtype), table[v + 1]
     import pandas as pd
 
     codes, uniq = pd.factorize(values, sort=False)

@@ -173,4 +173,4 @@ def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> 
             codes[k] = pool.code("<idle>")
         else:
             codes[k] = pool.code(cmdlines.get(p, "<...>"))
-    return codes[inv].astype(np.int32)
+    return codes[inv]
