@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", action="append", default=[], help="only these seed files")
     ap.add_argument("--replay", help="run one case SEEDFILE:INDEX and print its outcome")
     ap.add_argument("--no-save", action="store_true", help="do not store failing inputs")
+    ap.add_argument("--keep", type=int, default=2, help="inputs stored per failure signature")
     args = ap.parse_args(argv)
 
     seeds = fuzzlib.load_seeds(extra_corpus=True)
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.monotonic()
     done = 0
+    saved: dict[str, int] = {}
 
     def on_result(r: fuzzlib.Result, data: bytes) -> None:
         nonlocal done
@@ -64,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r.seed}:{r.index} [{'; '.join(r.steps)}] -> {r.status}\n{r.detail}")
         if r.status in fuzzlib.BAD:
             tag = " (known)" if fuzzlib.is_known(r, known) else ""
-            if not args.no_save:
+            key = f"{r.status}: {r.signature}"
+            saved[key] = saved.get(key, 0) + 1
+            if not args.no_save and saved[key] <= args.keep:
                 fuzzlib.save_crash(r, data, args.master)
-            print(
-                f"{r.status.upper()}{tag}: {r.seed}:{r.index} [{'; '.join(r.steps)}] {r.signature}",
-                flush=True,
-            )
+            if saved[key] <= args.keep or not tag:
+                print(
+                    f"{r.status.upper()}{tag}: {r.seed}:{r.index} [{'; '.join(r.steps)}] "
+                    f"{r.signature}",
+                    flush=True,
+                )
         if done % 500 == 0:
             print(f"... {done} cases, {time.monotonic() - t0:.0f} s", flush=True)
 
@@ -91,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         f"master seed {args.master}: {summary.line()}; known {nknown}; "
         f"{time.monotonic() - t0:.0f} s"
     )
+    kinds = {s.name: s.kind for s in seeds}
+    for kind in ("dat", "text"):
+        rs = [r for r in summary.results if kinds.get(r.seed) == kind]
+        c: dict[str, int] = {}
+        for r in rs:
+            c[r.status] = c.get(r.status, 0) + 1
+        print(f"  {kind}: {len(rs)} cases, " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
     if slowest is not None:
         print(f"slowest case: {slowest.seed}:{slowest.index} {slowest.seconds:.2f} s")
     sigs: dict[str, int] = {}
