@@ -9,6 +9,8 @@ Selection:
   lower-bound duration);
 * their subtrees through ``parent_id``, and interrupt trees whose ``interrupted_id`` is a kept
   call (so irq time inside X survives);
+* for a root closed by an outer frame's exit (CLOSED_BY_OUTER), its callers up to the one
+  whose exit closed it (their own lines only), so the reader closes it the same way;
 * the non-graph events of X's task while a root is open: records of the task itself
   (``common_pid``: its sched_switch out, irq and softirq events, wakeups it sends), the
   sched_switch that brings it back (``next_pid``) and wakeups of it (``pid`` field) — what the
@@ -27,7 +29,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import UsageError
-from ..schema import EventKind
+from ..schema import CallFlag, EventKind
 from ..table import CallTable, EventTable
 from .folded import frame_parent, levels
 from .ftrace_text import WriteStats, write_function_graph
@@ -75,6 +77,32 @@ def select_calls(
         p = fp[ids]
         ok = p >= 0
         kept[ids[ok]] |= kept[p[ok]]
+    # A root that was closed by an outer frame's exit (its own exit missing) needs that exit in
+    # the output too, or the reader would pair it with a later exit of the same function.
+    # Keep its callers up to the first one that returned (their lines only, not their other
+    # callees).  When no caller returned (the trace.dat rebuild closed the chain because an
+    # exit's calltime showed it belonged to another call), there is no line that could say so
+    # in text, and the chain is left as it is.
+    flags = calls["flags"]
+    parent = calls["parent_id"].astype(np.int64)
+    start = np.nonzero(roots & ((flags & CallFlag.CLOSED_BY_OUTER) != 0))[0]
+    chain_of = start.copy()  # which root each walker belongs to
+    cur = start.copy()
+    steps: list[tuple[np.ndarray, np.ndarray]] = []
+    for _ in range(n):  # one step per level of callers
+        par = parent[cur]
+        ok = par >= 0
+        cur, chain_of = par[ok], chain_of[ok]
+        if not len(cur):
+            break
+        steps.append((cur, chain_of))
+        done = (flags[cur] & CallFlag.TRUNCATED) == 0  # this caller returned: the closer
+        if done.any():
+            closer_found = np.zeros(n, dtype=bool)
+            closer_found[chain_of[done]] = True
+            for ids, ch in steps:  # keep the whole chain of the roots that found their closer
+                kept[ids[closer_found[ch]]] = True
+        cur, chain_of = cur[~done], chain_of[~done]
     return np.nonzero(roots)[0], np.nonzero(kept)[0]
 
 
