@@ -344,3 +344,37 @@ def test_golden_fixture(name: str, update_golden: bool) -> None:
     check_golden(
         GOLDEN / "text" / (name.rsplit(".", 1)[0] + ".csv"), dump_table(et, 150), update_golden
     )
+
+
+# ---- damaged input -------------------------------------------------------------------------
+
+
+def test_invalid_utf8_is_read_with_a_warning() -> None:
+    et = kparse(" 0)   1.000 us    |  f\u00e9oo();\n")  # valid UTF-8 is kept as is
+    assert et.meta.lines_unparsed == 0 and rows(et, "func")[0] == "f\u00e9oo"
+    raw = b" 0)   1.000 us    |  f\xffoo();\n 0)   2.000 us    |  g();\n"
+    et = parse_ftrace_text(Source("<t>", raw))
+    assert rows(et, "func") == ["f?oo", "f?oo", "g", "g"]
+    assert any("UTF-8" in w.what for w in et.meta.warnings)
+
+
+def test_randomly_damaged_text_never_crashes() -> None:
+    import random
+
+    from fgraph.errors import FgraphError
+
+    rng = random.Random(7)
+    kernel = (TEXT / "hand_irq_retval.txt").read_bytes() * 20
+    report = (TEXT / "hand_report.txt").read_bytes() * 20
+    for i in range(60):
+        src = kernel if i % 2 else report
+        b = bytearray(src)
+        for _ in range(rng.choice([3, 30, 300])):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        for fn in (parse_ftrace_text, parse_report_text):
+            try:
+                et = fn(Source("<damaged>", bytes(b)))
+            except FgraphError:
+                continue
+            et.validate()
+            assert et.meta.lines_total == bytes(b).count(b"\n") + (not bytes(b).endswith(b"\n"))

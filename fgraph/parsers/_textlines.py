@@ -109,8 +109,33 @@ STRING_FIELDS = {"prev_comm", "prev_state", "next_comm", "comm", "name"}
 EVENT_NAME_RX = r"^(?P<ename>[a-z][a-z0-9]*_[a-z0-9_]*): (?P<etext>.*)$"
 
 
+def clean_utf8(data: Any) -> tuple[Any, int]:
+    """``data`` itself when it is valid UTF-8, else a copy with every byte >= 0x80 turned into
+    '?' (Arrow's string kernels need valid UTF-8) and the number of bytes replaced.
+
+    Traces are ASCII apart from odd task names, so the common case costs one comparison pass.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    high = buf >= 0x80
+    if not high.any():
+        return data, 0
+    probe = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(buf)], dtype=np.int64)), pa.py_buffer(data)
+    )
+    try:
+        probe.validate(full=True)
+        return data, 0
+    except pa.ArrowInvalid:
+        out = buf.copy()
+        out[high] = ord("?")
+        return out.tobytes(), int(high.sum())
+
+
 def split_lines(data: Any) -> tuple[pa.Array, np.ndarray]:
-    """The input as an Arrow ``large_string`` array of lines (zero-copy) and each line's start."""
+    """The input as an Arrow ``large_string`` array of lines (zero-copy) and each line's start.
+
+    ``data`` must be valid UTF-8 (see :func:`clean_utf8`).
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     n = len(buf)
     nl = np.flatnonzero(buf == 10)

@@ -107,6 +107,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     """Parse kernel function_graph text into an EventTable (rows in line order)."""
     name = getattr(source, "name", "<input>")
     data = source.data if isinstance(source, Source) else source
+    data, replaced = tl.clean_utf8(data)
     arr, starts = tl.split_lines(data)
     n = len(arr)
     if n == 0:
@@ -156,6 +157,8 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         flags, preempt, irq = tl.latency_flags(r["lat"])
         sub, pre, text = None, None, r["text"]
     meta = TraceMeta(path=name, format="kernel-text")
+    if replaced:
+        meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
     lines = tl.Lines(
         n=n,
         kind=cols["kind"],
@@ -209,7 +212,9 @@ def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> N
         have.append("latency")
     if cols["has_dur"].any():
         have.append("duration")
-    if (table["eflags"] & 0x04).any():
+    # funcgraph-tail: (nearly) every return has its "/* f */"; a few automatic tails do not count
+    ret = (kinds == 2) & ((table["eflags"] & 0x02) == 0)
+    if ret.any() and ((table["eflags"][ret] & 0x04) != 0).mean() > 0.9:
         have.append("tail")
     if (table["overrun"] >= 0).any():
         have.append("overrun")

@@ -105,6 +105,7 @@ def parse_report_text(source: Source | Any) -> EventTable:
     """Parse ``trace-cmd report`` text into an EventTable (rows in line order)."""
     name = getattr(source, "name", "<input>")
     data = source.data if isinstance(source, Source) else source
+    data, replaced = tl.clean_utf8(data)
     arr, _ = tl.split_lines(data)
     if len(arr) == 0:
         raise TraceFormatError("empty input", path=name)
@@ -122,6 +123,8 @@ def parse_report_text(source: Source | Any) -> EventTable:
     cat = tl._concat_arrays
     flags, preempt, irq = tl.latency_flags(cat([p["lat"] for p in parts]))
     meta = TraceMeta(path=name, format="trace-cmd-report")
+    if replaced:
+        meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
     lines = tl.Lines(
         n=len(arr),
         kind=cols["kind"],
