@@ -359,52 +359,32 @@ static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_
     return 0;
 }
 
-/* The call c at stack position j returns.  Complete it, and correct for interrupts that hit
- * while the kernel was between a frame's return-stack update and its record (the kernel's
- * depth of what ran in the interrupt tells):
- *  - entry in flight: function_graph_enter pushes the frame, then writes the entry record
- *    (kernel/trace/fgraph.c); an interrupt in between runs one level below c although it
- *    appears before c's entry.  Trailing completed siblings deeper than c and interrupt roots
- *    deeper than c that came just before it belong to c.
- *  - exit in flight: ftrace_pop_return_trace lowers the depth before the exit record is
- *    written; what ran then at c's own depth inside c follows c instead (siblings, or
- *    interrupts of c's caller). */
+/* The call c at stack position j returns.  Complete it, and correct for an interrupt that hit
+ * while the kernel was between pushing c's frame on the return stack and writing c's entry
+ * record (kernel/trace/fgraph.c function_graph_enter: calltime, push, then the entry event):
+ * the interrupt (and irq_enter_rcu before it) ran inside c, one level below it by the kernel's
+ * depth, but its records come before c's entry.  Trailing completed siblings deeper than c and
+ * interrupt roots deeper than c that came just before it belong to c.
+ * (The mirror case, an interrupt after ftrace_pop_return_trace lowered the depth but before
+ * rettime was taken, is inside c by time too and needs no move; depth_check names it.) */
 static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
 {
     int32_t kc = m->kdepth[c];
-    if (kc < 0)
-        return complete(t, c, j);
-    int64_t up = m->parent[c]; /* where exit-in-flight items go */
-    int64_t up_int = up >= 0 ? -1 : m->interrupted[c];
-    /* exit in flight: trailing children / interrupt roots of c at c's depth or shallower */
-    int64_t nmove = 0, from = t->nd;
-    while (from > 0 && t->done[from - 1].owner == j + 1 && m->kdepth[t->done[from - 1].call] >= 0 &&
-           m->kdepth[t->done[from - 1].call] <= kc)
-        from--;
-    nmove = t->nd - from;
-    int64_t ifrom = t->ni;
-    while (ifrom > 0 && t->irqs[ifrom - 1].owner == j + 1 && m->kdepth[t->irqs[ifrom - 1].call] >= 0 &&
-           m->kdepth[t->irqs[ifrom - 1].call] <= kc && m->parent[t->irqs[ifrom - 1].call] < 0)
-        ifrom--;
-    int64_t nimove = t->ni - ifrom;
-    if (grow((void **)&m->scratch, &m->capscratch, nmove + nimove, sizeof(int64_t)) < 0)
-        return -1;
-    for (int64_t k = 0; k < nmove; k++)
-        m->scratch[k] = t->done[from + k].call;
-    for (int64_t k = 0; k < nimove; k++)
-        m->scratch[nmove + k] = t->irqs[ifrom + k].call;
-    t->nd = from;
-    t->ni = ifrom;
-    /* drop c's other children from the candidates */
+    /* c's children are no longer candidates */
     while (t->nd > 0 && t->done[t->nd - 1].owner > j)
         t->nd--;
     while (t->ni > 0 && t->irqs[t->ni - 1].owner > j)
         t->ni--;
-    /* entry in flight: trailing siblings and interrupts of the caller deeper than c */
+    if (kc < 0)
+        return complete(t, c, j);
+    /* only what is too deep for c's caller and exactly one below c */
+    int32_t kp = (j > 0 && t->st[j - 1].call >= 0) ? m->kdepth[t->st[j - 1].call] : -1;
+    if (kp < 0 || kc != kp + 1)
+        return complete(t, c, j);
     int64_t ord = m->order[c];
     while (t->nd > 0 && t->done[t->nd - 1].owner == j) {
         int64_t k = t->done[t->nd - 1].call;
-        if (m->kdepth[k] <= kc || (m->flags[k] & CF_SYNTH_ENTRY))
+        if (m->kdepth[k] != kc + 1 || (m->flags[k] & CF_SYNTH_ENTRY))
             break;
         m->parent[k] = c;
         m->interrupted[k] = -1;
@@ -418,7 +398,7 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
             t->ni--;
             continue;
         }
-        if (m->kdepth[k] <= kc)
+        if (m->kdepth[k] != kc + 1)
             break;
         m->interrupted[k] = c;
         if (m->order[k] - 1 < ord)
@@ -426,29 +406,7 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
         t->ni--;
     }
     m->order[c] = ord;
-    if (complete(t, c, j) < 0)
-        return -1;
-    /* exit in flight: the moved calls follow c in its caller */
-    for (int64_t k = 0; k < nmove; k++) {
-        int64_t a = m->scratch[k];
-        m->parent[a] = up;
-        m->interrupted[a] = up_int;
-        if (grow((void **)&t->done, &t->capd, t->nd + 1, sizeof(Done)) < 0)
-            return -1;
-        t->done[t->nd].call = a;
-        t->done[t->nd].owner = j;
-        t->nd++;
-    }
-    for (int64_t k = 0; k < nimove; k++) {
-        int64_t a = m->scratch[nmove + k];
-        m->interrupted[a] = up >= 0 ? up : up_int;
-        if (grow((void **)&t->irqs, &t->capi, t->ni + 1, sizeof(Done)) < 0)
-            return -1;
-        t->irqs[t->ni].call = a;
-        t->irqs[t->ni].owner = j;
-        t->ni++;
-    }
-    return 0;
+    return complete(t, c, j);
 }
 
 typedef struct {
@@ -574,6 +532,10 @@ static int step(Machine *m, const Events *ev, int64_t i)
                         lb = synth0;
                     if (lb < e0)
                         lb = e0;
+                    /* but not before its last child that stays its child returned */
+                    if (t->nd > 0 && t->done[t->nd - 1].owner == j + 1 &&
+                        m->ts_exit[t->done[t->nd - 1].call] > lb)
+                        lb = m->ts_exit[t->done[t->nd - 1].call];
                     m->ts_exit[c0] = lb;
                     m->flags[c0] |= CF_TRUNCATED | CF_CLOSED_BY_OUTER;
                     m->n_outer++;

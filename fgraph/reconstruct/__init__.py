@@ -39,7 +39,7 @@ def rebuild(events: EventTable) -> tuple[CallTable, Quality]:
     r.feed(prepare(events, order))
     raw = r.finish()
     counters = raw.pop("counters")
-    calls = build_table(events, raw)
+    calls = build_table(events, raw, order)
     depth = depth_check(calls)
     offcpu(events, calls)
     quality = assess(events, calls, counters, depth)

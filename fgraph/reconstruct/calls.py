@@ -218,8 +218,69 @@ def _nest_lower_interrupts(
     return parent, interrupted, depth, root
 
 
-def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
+def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: int = 1000) -> None:
+    """Calls whose children and interrupts last longer than they do (beyond ``tol`` ns).
+
+    The kernel's depth counter and its clock readings are not taken at one instant:
+    ``ftrace_pop_return_trace`` lowers the depth before ``rettime`` is read and the exit record
+    written, and ``function_graph_enter`` raises it before ``calltime`` is read and the entry
+    record written (kernel/trace/fgraph.c).  An interrupt in those windows can lie outside the
+    call's [calltime, rettime] although the records put it inside.  Such a call's own duration
+    cannot hold it: move what arrived in the window to the caller -- first the calls at the
+    call's own kernel depth (the exit side), else those placed before the call's entry record
+    (the entry side).  Works on durations alone, so text and trace.dat agree.
+    """
+    parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
+    n = len(parent)
+    synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
+    d = np.maximum(dur, 0)
+    for _ in range(4):
+        hp = parent >= 0
+        ir = interrupted >= 0
+        inner = np.bincount(parent[hp], weights=d[hp], minlength=n) + np.bincount(
+            interrupted[ir], weights=d[ir], minlength=n
+        )
+        over = (dur >= 0) & (inner > dur + tol) & (kd >= 0)
+        if not over.any():
+            return
+        p = np.clip(parent, 0, None)
+        i = np.clip(interrupted, 0, None)
+        kid_exit = hp & over[p] & (kd == kd[p])
+        irq_exit = ir & over[i] & (kd == kd[i])
+        has_exit_side = np.zeros(n, bool)
+        has_exit_side[parent[kid_exit]] = True
+        has_exit_side[interrupted[irq_exit]] = True
+        kid_entry = hp & over[p] & ~has_exit_side[p] & ~synth[p] & (own < own[p])
+        irq_entry = ir & over[i] & ~has_exit_side[i] & ~synth[i] & (own < own[i])
+        kids = np.nonzero(kid_exit | kid_entry)[0]
+        irqs = np.nonzero(irq_exit | irq_entry)[0]
+        if not len(kids) and not len(irqs):
+            return
+        restore = np.unique(
+            np.concatenate(
+                [parent[np.nonzero(kid_entry)[0]], interrupted[np.nonzero(irq_entry)[0]]]
+            )
+        )
+        pk = parent[kids]
+        parent[kids] = parent[pk]
+        interrupted[kids] = np.where(parent[pk] >= 0, -1, interrupted[pk])
+        ii = interrupted[irqs]
+        interrupted[irqs] = np.where(parent[ii] >= 0, parent[ii], interrupted[ii])
+        order[restore] = own[restore]
+
+
+def build_table(
+    events: EventTable, raw: dict[str, Any], order: np.ndarray | None = None
+) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column."""
+    if order is None:
+        order = timeline.merge_order(events)
+    rank = timeline.ranks(order)
+    xdur_raw = _gather(exit_durations(events), raw["exit_row"], -1)
+    own = np.where(
+        raw["entry_row"] >= 0, 4 * rank[np.clip(raw["entry_row"], 0, None)] + 2, raw["order"]
+    )
+    _fix_overfull(raw, xdur_raw, own)
     depth0, _ = stacks.resolve(raw["parent"])
     ncalls = len(raw["parent"])
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
@@ -287,15 +348,17 @@ def build_table(events: EventTable, raw: dict[str, Any]) -> CallTable:
     span = np.where((ts_entry >= 0) & (ts_exit >= 0), ts_exit - ts_entry, -1)
     duration = np.where(xdur >= 0, xdur, span)
     has_parent = parent >= 0
-    if not meta.ts_known and (duration < 0).any():
-        # no time at all: a truncated call lasted at least as long as its children
-        for d in range(int(depth.max(initial=0)), -1, -1):
+    trunc = (flags & CallFlag.TRUNCATED) != 0
+    if trunc.any():
+        # a truncated call lasted at least as long as its children (its closing time is a
+        # lower bound; without timestamps there is nothing else), deepest first
+        for d in range(int(depth[trunc].max(initial=0)), -1, -1):
             kids = has_parent & (depth == d + 1) & (duration >= 0)
             sums = np.bincount(parent[kids], weights=duration[kids], minlength=ncalls).astype(
                 np.int64
             )
-            fill = (depth == d) & (duration < 0)
-            duration[fill] = sums[fill]
+            fill = (depth == d) & trunc
+            duration[fill] = np.maximum(duration[fill], sums[fill])
     cols["duration"] = duration
     dpos = np.maximum(duration, 0)
     is_irq_root = interrupted >= 0
