@@ -30,6 +30,7 @@ import fuzzlib  # noqa: E402
 MASTER = int(os.environ.get("FGRAPH_FUZZ_SEED", "20261127"))
 CASES = int(os.environ.get("FGRAPH_FUZZ_CASES", "600"))
 BUDGET = float(os.environ.get("FGRAPH_FUZZ_BUDGET", "25"))
+CLI_EVERY = 10  # every 10th case's input also goes through every CLI command
 
 
 @pytest.mark.parametrize("family", ["dat", "text"])
@@ -46,6 +47,7 @@ def test_fuzz_mutations(family: str, tmp_path: Path) -> None:
         jobs=2,
         timeout=15.0,
         budget=BUDGET,
+        cli_every=CLI_EVERY,
     )
     print(f"\n{family}: {summary.line()}")
     assert summary.results, "no case ran"

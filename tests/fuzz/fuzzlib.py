@@ -509,8 +509,12 @@ def run_cases(
     budget: float | None = None,
     mem_limit_mb: int = 2048,
     on_result: Callable[[Result, bytes], None] | None = None,
+    cli_every: int = 0,
 ) -> Summary:
-    """Run cases on ``jobs`` workers; stop starting new ones after ``budget`` seconds."""
+    """Run cases on ``jobs`` workers; stop starting new ones after ``budget`` seconds.
+
+    ``cli_every``: every n-th case (by case index) whose input reads also goes through the CLI
+    commands (info, stats, events, calls, hist, slowest, export, trim, check)."""
     workdir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     summary = Summary()
@@ -535,7 +539,8 @@ def run_cases(
         if w is None or not w.alive():
             w = workers[k] = Worker(mem_limit_mb)
         assert w.proc.stdin is not None
-        w.proc.stdin.write(str(path).encode() + b"\n")
+        mode = b"\tcli" if cli_every and idx % cli_every == 0 else b""
+        w.proc.stdin.write(str(path).encode() + mode + b"\n")
         w.proc.stdin.flush()
         inflight[k] = (seed, idx, steps, data, path, time.monotonic())
         return True

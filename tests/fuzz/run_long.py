@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", action="append", default=[], help="only these seed files")
     ap.add_argument("--replay", help="run one case SEEDFILE:INDEX and print its outcome")
     ap.add_argument("--no-save", action="store_true", help="do not store failing inputs")
+    ap.add_argument(
+        "--cli-every", type=int, default=5, help="every n-th case also runs the CLI commands"
+    )
     ap.add_argument("--keep", type=int, default=2, help="inputs stored per failure signature")
     args = ap.parse_args(argv)
 
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             mem_limit_mb=args.mem,
             on_result=on_result,
+            cli_every=args.cli_every,
         )
     bad = summary.bad()
     nknown = sum(1 for r in bad if fuzzlib.is_known(r, known))

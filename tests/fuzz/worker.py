@@ -20,9 +20,14 @@ from typing import Any
 def _limit_memory() -> None:
     mb = int(os.environ.get("FGRAPH_FUZZ_MEM_MB", "0") or 0)
     if mb > 0:
+        # what the CLI stage imports maps much address space (pyarrow's allocator): take it
+        # into the baseline before the limit is set
         # Address space, not RSS: numpy/pandas imports map ~1 GB of virtual memory already,
         # so the limit is counted on top of what the interpreter holds after the imports.
         import re
+
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
 
         vm = 0
         try:
@@ -47,7 +52,7 @@ def signature(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {where or '?'}"
 
 
-def check(path: str) -> dict[str, Any]:
+def check(path: str, cli: bool = False) -> dict[str, Any]:
     from fgraph.errors import FgraphError
     from fgraph.load import read_events
 
@@ -87,6 +92,11 @@ def check(path: str) -> dict[str, Any]:
                 "detail": f"events_unaccounted={un} ({len(table)} events, {len(calls)} calls)",
                 "signature": "events_unaccounted",
             }
+        if cli:
+            stage = "cli"
+            bad = run_commands(path, calls)
+            if bad is not None:
+                return bad
         return {"status": "ok", "detail": f"{len(table)} events, {len(calls)} calls"}
     except FgraphError as exc:
         msg = str(exc)
@@ -103,6 +113,71 @@ def check(path: str) -> dict[str, Any]:
             "detail": f"during {stage}:\n" + "".join(traceback.format_exception(exc))[-6000:],
             "signature": signature(exc),
         }
+
+
+def _commands(path: str, func: str | None) -> list[list[str]]:
+    null = os.devnull
+    cmds = [
+        ["info", path],
+        ["stats", path, "--json"],
+        ["events", path, "--format", "csv", "-o", null],
+        ["calls", path, "--format", "csv", "-o", null],
+        ["hist", path],
+        ["export", path, "--to", "folded", "-o", null],
+        ["export", path, "--to", "perfetto", "-o", null],
+    ]
+    if func is not None:
+        cmds += [
+            ["hist", path, "--func", func, "--threshold", "p50", "--depth", "3"],
+            ["slowest", path, "--func", func, "--min", "0"],
+            ["trim", path, "--func", func, "-o", null],
+            ["check", path, "--func", func, "--expect", "p99 < 1s", "--expect", "calls >= 1"],
+        ]
+    return cmds
+
+
+def run_commands(path: str, calls: Any) -> dict[str, Any] | None:
+    """The CLI commands on an input that read: exit 0/1 (check) or a one-line error, nothing
+    else.  FGRAPH_DEBUG=1 makes fgraph.cli.main re-raise a bug, so it gets a signature."""
+    import io
+
+    import numpy as np
+
+    from fgraph.cli import main
+
+    func = None
+    codes = calls["func"][calls["func"] >= 0]
+    if len(codes):
+        func = calls.strings[int(np.bincount(codes).argmax())]
+    for args in _commands(path, func):
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+        err = io.StringIO()
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        code: Any = 0
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code
+        except BaseException as exc:  # noqa: BLE001
+            return {
+                "status": "crash",
+                "detail": f"fgraph {' '.join(args[:1] + args[2:])}:\n"
+                + "".join(traceback.format_exception(exc))[-6000:],
+                "signature": signature(exc) + f" (fgraph {args[0]})",
+            }
+        finally:
+            sys.stdout, sys.stderr = saved
+        errs = [ln for ln in err.getvalue().splitlines() if not ln.startswith("fgraph: warning:")]
+        ok_code = code in (0, None) or (code == 1 and args[0] == "check")
+        one_line_error = code == 2 and len(errs) == 1 and errs[0].startswith("fgraph: error:")
+        if not (ok_code or one_line_error):
+            return {
+                "status": "invalid",
+                "detail": f"fgraph {' '.join(args[:1] + args[2:])}: exit {code}: {err.getvalue()[-800:]}",
+                "signature": f"cli {args[0]} exit {code}",
+            }
+    return None
 
 
 def _check_events(table: Any) -> None:
@@ -125,15 +200,16 @@ def _check_events(table: Any) -> None:
 
 def main() -> None:
     _limit_memory()
+    os.environ["FGRAPH_DEBUG"] = "1"  # the CLI stage wants bugs raised, with a traceback
     import fgraph.load  # noqa: F401  (import once, before the first case)
 
     sys.stdout.write(json.dumps({"status": "ready"}) + "\n")
     sys.stdout.flush()
     for line in sys.stdin:
-        path = line.rstrip("\n")
+        path, _, mode = line.rstrip("\n").partition("\t")
         if not path:
             continue
-        out = check(path)
+        out = check(path, cli=mode == "cli")
         out["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
