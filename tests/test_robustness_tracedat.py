@@ -61,7 +61,7 @@ def _record_ends(data: bytes, t: EventTable) -> np.ndarray:
 def _cuts(data: bytes, first_page: int, n: int = 90) -> list[int]:
     """Cut points in the data: each page boundary and its neighbours, plus a fixed spread."""
     rng = np.random.default_rng(8)
-    cuts = set()
+    cuts: set[int] = set()
     for pg in range(first_page, len(data), PAGE):
         cuts.update((pg, pg + 1, pg + 17, pg + PAGE // 2, pg + PAGE - 1))
     cuts.update(int(c) for c in rng.integers(first_page, len(data), n))

@@ -46,6 +46,11 @@ class _Reader:
         return s
 
 
+def _event_name(fmt: bytes) -> bytes:
+    m = re.search(rb"^name: (\S+)", fmt, re.M)
+    return m.group(1) if m else b""
+
+
 def shrink_kallsyms_v6(data: bytes, keep_names: set[bytes], keep_events: set[bytes]) -> bytes:
     """The same little-endian v6 file with only the kallsyms lines of ``keep_names`` and the
     event formats (outside the ftrace system) of ``keep_events``."""
@@ -63,7 +68,7 @@ def shrink_kallsyms_v6(data: bytes, keep_names: set[bytes], keep_events: set[byt
     for _ in range(r.u("I")):
         sysname = r.cstr()
         fmts = [r.take(r.u("Q")) for _ in range(r.u("I"))]
-        fmts = [f for f in fmts if re.search(rb"^name: (\S+)", f, re.M).group(1) in keep_events]
+        fmts = [f for f in fmts if _event_name(f) in keep_events]
         if fmts:
             systems.append((sysname, fmts))
     new_systems = struct.pack("<I", len(systems))
