@@ -218,6 +218,16 @@ GOLDEN_CASES = {
     "btrfs_read_dat_irq": ("vm61/btrfs_read.dat", range(0, 12)),
     "btrfs_read_txt_irq": ("vm61/btrfs_read.txt", range(0, 12)),
     "btrfs_read_dat_irq_exit": ("vm61/btrfs_read.dat", range(53, 60)),
+    # an interrupt between the kernel's push of btrfs_page_clear_dirty's frame and its entry
+    # record: the interrupt is btrfs_page_clear_dirty's (the kernel's depth says so), though
+    # its records come first
+    "fsync_dat_entry_in_flight": ("vm61/fsync.dat", range(3148, 3153)),
+    "fsync_txt_entry_in_flight": ("vm61/fsync.txt.zst", range(3148, 3153)),
+    # ... and one after release_pages' frame was popped but before rettime: inside it by time
+    "fsync_dat_exit_in_flight": ("vm61/fsync.dat", range(38867, 38873)),
+    # rcu_gp_fqs_loop > schedule_timeout > schedule: a later schedule exit's calltime shows
+    # this schedule's exit was lost; closed by it (lower bound), the new one synthesized
+    "lost_dat_stale_frame": ("vm61/lost.dat", range(274, 292)),
     # tracing_thresh: only slow returns; interrupt roots found from orphan exits alone
     "thresh_txt_head": ("vm61/thresh.txt", range(0, 30)),
     "thresh_dat_head": ("vm61/thresh.dat", range(0, 30)),
