@@ -6,6 +6,7 @@ Never another exception; every event before the damage is kept; skipped data is 
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import zlib
 from pathlib import Path
@@ -226,10 +227,8 @@ def test_random_header_bytes_never_crash(seed: int) -> None:
         k = int(rng.integers(10, 600))
         data2 = bytearray(data)
         data2[k] = int(rng.integers(0, 256))
-        try:
+        with contextlib.suppress(FgraphError):
             _parse(bytes(data2)).validate()
-        except FgraphError:
-            pass
 
 
 def test_zlib_roundtrip_of_fixture_is_valid_zlib() -> None:
@@ -238,3 +237,23 @@ def test_zlib_roundtrip_of_fixture_is_valid_zlib() -> None:
     pos0 = int(full["pos"][0])
     cs, us = struct.unpack_from("<II", data, pos0)
     assert len(zlib.decompress(data[pos0 + 8 : pos0 + 8 + cs])) == us
+
+
+def test_lost_event_formats_keep_the_records() -> None:
+    data, full = _full(ZLIB_FIXTURE)
+    cont_off = data.index(b"zlib\x00") + 5
+    cont_off = data.index(b"\x00", cont_off) + 1 + 8
+    # walk the sections to the EVENT_FORMATS one (id 18) and break its zlib stream
+    p = cont_off
+    while True:
+        sid, flags, _, size = struct.unpack_from("<HHIQ", data, p)
+        if sid == 18:
+            break
+        p += 16 + size
+    bad = bytearray(data)
+    bad[p + 16 + 8 : p + 16 + 40] = b"\x00" * 32
+    t = _parse(bytes(bad))
+    assert len(t) == len(full)  # every record kept: funcgraph ones decoded (ftrace formats survive)
+    assert any("event_formats unreadable" in w.what for w in t.meta.warnings)
+    fg = t["kind"] > 0
+    assert np.array_equal(t["ts"], full["ts"]) and fg.sum() == (full["kind"] > 0).sum()

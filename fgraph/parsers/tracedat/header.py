@@ -335,8 +335,21 @@ def _read_v7(c: Container, cur: Cursor) -> None:
         if oid not in section_offsets:
             raise TraceParseError(f"no {O.NAMES[oid]} section option", path=c.path, offset=first)
         off, _ = section_offsets[oid]
-        _, sc = _section(c, off, oid, O.NAMES[oid].lower())
-        reader(c, sc)
+        if oid == O.HEADER_INFO:
+            _, sc = _section(c, off, oid, O.NAMES[oid].lower())
+            reader(c, sc)  # the page layout: nothing can be decoded without it
+            continue
+        try:
+            _, sc = _section(c, off, oid, O.NAMES[oid].lower())
+            reader(c, sc)
+        except TraceParseError as exc:
+            # Records whose format is lost are still counted (as unknown_<id> events).
+            c.problems.append(
+                (
+                    f"{O.NAMES[oid].lower()} unreadable ({exc.message}); events of those formats are kept as unknown_<id>",
+                    off,
+                )
+            )
     for oid, attr, width in (
         (O.KALLSYMS, "kallsyms", 4),
         (O.PRINTK, "printk", 4),
