@@ -144,12 +144,6 @@ def test_truncated_in_the_metadata_is_one_error_with_file_and_offset(seed: str) 
             assert len(t) == 0 and t.meta.warnings, f"cut {cut}: {len(t)} events, no warning"
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="fgraph.parsers.parse calls detect_format outside the try that adds the path, so "
-    "'not a function_graph trace' on a 1-2 byte input names no file (CLI: 'fgraph: error: not "
-    "a function_graph trace …' without the file name)",
-)
 @pytest.mark.parametrize("cut", [1, 2])
 def test_tiny_prefix_error_names_the_file(cut: int, tmp_path: Path) -> None:
     p = tmp_path / "tiny.dat"
