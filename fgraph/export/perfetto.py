@@ -42,6 +42,40 @@ def _records_json(tbl: Any) -> list[str]:
     return [s for s in text.split("\n") if s]
 
 
+def display_intervals(calls: CallTable, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, duration) in ns of each call at ``idx``, nested like the call tree.
+
+    Slices span the call's records (``ts_entry`` .. ``ts_exit``; ``ts_entry + duration`` when
+    the exit is missing), which follow the ring buffer's order.  One case breaks nesting: an
+    interrupt arriving between a function's entry and its entry *record* leaves the
+    interrupt's records (and calls the rebuild puts inside the function) before the entry
+    record.  A parent is therefore widened to cover its children, deepest level first (the
+    kernel's duration and the record times stay in the slice's args).
+    """
+    n = len(calls)
+    t0 = calls["ts_entry"].astype(np.int64)
+    t1 = calls["ts_exit"].astype(np.int64)
+    d = calls["duration"].astype(np.int64)
+    start = t0.copy()
+    end = np.where(t1 >= 0, t1, np.where(d >= 0, t0 + d, t0))
+    end = np.maximum(end, start)
+    shown = np.zeros(n, dtype=bool)
+    shown[idx] = True
+    parent = calls["parent_id"].astype(np.int64)
+    has_parent = shown & (parent >= 0) & shown[np.clip(parent, 0, None)]
+    lvl = np.zeros(n, dtype=np.int64)
+    for _ in range(n + 1):  # levels of the shown forest, one round per tree level
+        new = np.where(has_parent, lvl[np.clip(parent, 0, None)] + 1, 0)
+        if np.array_equal(new, lvl):
+            break
+        lvl = new
+    for level in range(int(lvl.max(initial=0)), 0, -1):  # deepest first
+        ids = np.nonzero(has_parent & (lvl == level))[0]
+        np.minimum.at(start, parent[ids], start[ids])
+        np.maximum.at(end, parent[ids], end[ids])
+    return start[idx], end[idx] - start[idx]
+
+
 def slices(calls: CallTable) -> Any:
     """pyarrow Table of the X events (one per call with a known entry time)."""
     import pyarrow as pa
@@ -54,13 +88,8 @@ def slices(calls: CallTable) -> Any:
     cpu = calls["cpu_entry"][idx].astype(np.int64)
     tid = np.where(is_irq, irq_tid(cpu, ctx), pid)
     ppid = np.where(is_irq, IRQ_PID, pid)
-    # The slice spans the call's place on the timeline (ts_exit - ts_entry), so slices nest
-    # exactly as the calls do; the kernel's own duration (rettime - calltime on a trace.dat,
-    # taken with a different clock read than the record timestamps) goes in args.
-    t1 = calls["ts_exit"][idx].astype(np.int64)
+    start, dur = display_intervals(calls, idx)
     kdur = calls["duration"][idx].astype(np.int64)
-    dur = np.where(t1 >= 0, t1 - calls["ts_entry"][idx], kdur)
-    dur = np.where(dur < 0, 0, dur)
     cat = np.array(["task", "softirq", "hardirq", "nmi", "unknown"], dtype=object)[
         np.where(ctx < 0, 4, ctx)
     ]
@@ -74,6 +103,7 @@ def slices(calls: CallTable) -> Any:
             pa.array(calls["interrupted_id"][idx].astype(np.int64)),
             pa.array(calls["self"][idx].astype(np.int64)),
             pa.array(kdur),
+            pa.array(calls["ts_entry"][idx].astype(np.int64)),
             pa.array(calls["cpu_entry"][idx].astype(np.int64)),
             pa.array((calls["flags"][idx] & CallFlag.TRUNCATED) != 0),
             pa.array(calls["flags"][idx].astype(np.int64)),
@@ -84,6 +114,7 @@ def slices(calls: CallTable) -> Any:
             "interrupted",
             "self_ns",
             "duration_ns",
+            "ts_entry_ns",
             "cpu",
             "truncated",
             "flags",
@@ -94,7 +125,7 @@ def slices(calls: CallTable) -> Any:
             "ph": pa.array(np.full(len(idx), "X", dtype=object), pa.string()),
             "name": pa.array(names, pa.string()),
             "cat": pa.array(cat, pa.string()),
-            "ts": pa.array(calls["ts_entry"][idx] / 1000.0),
+            "ts": pa.array(start / 1000.0),
             "dur": pa.array(dur / 1000.0),
             "pid": pa.array(ppid),
             "tid": pa.array(tid),
