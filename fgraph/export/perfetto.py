@@ -43,14 +43,22 @@ def _records_json(tbl: Any) -> list[str]:
 
 
 def display_intervals(calls: CallTable, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(start, duration) in ns of each call at ``idx``, nested like the call tree.
+    """(start, duration) in ns of each call at ``idx``: intervals that nest exactly like the
+    call tree on each track, so a viewer draws the tree fgraph rebuilt.
 
     Slices span the call's records (``ts_entry`` .. ``ts_exit``; ``ts_entry + duration`` when
-    the exit is missing), which follow the ring buffer's order.  One case breaks nesting: an
-    interrupt arriving between a function's entry and its entry *record* leaves the
-    interrupt's records (and calls the rebuild puts inside the function) before the entry
-    record.  A parent is therefore widened to cover its children, deepest level first (the
-    kernel's duration and the record times stay in the slice's args).
+    the exit is missing), which follow the ring buffer's order.  Then, with loops over tree
+    levels only:
+
+    * parents are widened over children whose records came first (an interrupt arrived
+      between a function's calltime and its entry record, and the rebuild put the
+      interrupt's work inside the function);
+    * top-down, each call is kept inside its caller, and siblings (roots: per track) follow
+      one another: within a µs (text timestamps are cut to µs) the later one starts where the
+      earlier ended; beyond it the next sibling's entry record proves the earlier had
+      returned, so it ends there.
+
+    The raw record time and the kernel's duration stay in the slice's args.
     """
     n = len(calls)
     t0 = calls["ts_entry"].astype(np.int64)
@@ -73,6 +81,47 @@ def display_intervals(calls: CallTable, idx: np.ndarray) -> tuple[np.ndarray, np
         ids = np.nonzero(has_parent & (lvl == level))[0]
         np.minimum.at(start, parent[ids], start[ids])
         np.maximum.at(end, parent[ids], end[ids])
+    # Siblings come one after the other.  Text timestamps are cut to µs (and a leaf's end is
+    # its entry time plus its duration), so
+    # two siblings entered within one µs show the same start, and a call may end up to a µs
+    # after its next sibling's printed entry.  Within that µs the order is the call order:
+    # start the later sibling where the earlier ended (top level first; callees are kept
+    # inside their caller).
+    import pandas as pd
+
+    ctx = calls["ctx"].astype(np.int64)
+    # the track of a root: its task, or for an interrupt the (CPU, context) it ran in
+    track = np.where(
+        ctx > IrqCtx.TASK,
+        (1 << 40) + np.clip(calls["cpu_entry"].astype(np.int64), 0, None) * 4 + ctx,
+        calls["pid"].astype(np.int64),
+    )
+    tol = 1000
+    for level in range(int(lvl.max(initial=0)) + 1):
+        ids = idx[lvl[idx] == level]
+        if level > 0:
+            p = parent[ids]
+            start[ids] = np.clip(start[ids], start[p], end[p])
+            end[ids] = np.clip(end[ids], start[ids], end[p])
+        grp = np.where(has_parent[ids], parent[ids], -1 - track[ids])
+        o = np.lexsort((ids, grp))
+        ids, grp = ids[o], grp[o]
+        if len(ids) > 1:
+            first = np.concatenate([[True], grp[1:] != grp[:-1]])
+            run = pd.Series(end[ids]).groupby(np.cumsum(first)).cummax().to_numpy()
+            prev_end = np.concatenate([[0], run[:-1]])
+            push = ~first & (prev_end > start[ids]) & (prev_end - start[ids] <= tol)
+            start[ids[push]] = prev_end[push]
+            end[ids] = np.maximum(end[ids], start[ids])
+            # Beyond that µs, the next sibling's entry record proves the call had returned
+            # (its duration, taken from another clock read, says otherwise): end it there.
+            same = ~first[1:]
+            a, b = ids[:-1][same], ids[1:][same]
+            cut = end[a] > start[b]
+            end[a[cut]] = np.maximum(start[b[cut]], start[a[cut]])
+            if level > 0:
+                end[ids] = np.minimum(end[ids], end[parent[ids]])
+                start[ids] = np.minimum(start[ids], end[ids])
     return start[idx], end[idx] - start[idx]
 
 
