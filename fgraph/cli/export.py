@@ -54,7 +54,7 @@ def export(
     quiet: bool,
     strict: bool,
 ) -> None:
-    """Export the call table of FILE.
+    """Export the call table of each FILE (the rebuilt calls, one row per call).
 
     \b
     parquet   the call table with its documented schema (fgraph/schema.py CALL_COLUMNS),
