@@ -286,7 +286,8 @@ def p3(base_copies: int, factors: tuple[int, ...]) -> list[Row]:
             times,
             f"{lin:.2f}",
             "~1.0 (<= 1.25)",
-            "pass" if lin <= 1.25 else "FAIL",
+            # wall time swings with other load on the machine: judge by the worse of wall and cpu
+            "pass" if max(lin, clin) <= 1.25 else "FAIL",
             {},
         )
     )
