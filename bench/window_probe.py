@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             return 1
-        r = dict(kv.split("=") for kv in out.stdout.split())
-        f = {k: float(v) for k, v in r.items()}
+        f = {kv.split("=")[0]: float(kv.split("=")[1]) for kv in out.stdout.split()}
         print(
             f"| {int(f['pages'])} | {int(f['windows'])} | {int(f['records'])} | {f['wall_s']:.2f} | {f['cpu_s']:.2f} "
             f"| {f['peak_mb']:.0f} | {f['peak_mb'] / f['size_mb']:.2f} |"
