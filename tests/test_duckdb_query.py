@@ -149,3 +149,29 @@ def test_query_matches_hist_on_real_trace(
     assert fg, f"no slow calls of {func} in {rel}"
     write_partitioned_parquet([(Path(rel).stem, calls)], tmp_path / "ds")
     assert_same(run_query(tmp_path / "ds", func, thr), fg)
+
+
+@pytest.mark.corpus
+def test_query_on_cli_export_matches_cli_hist(tmp_path: Path) -> None:
+    """The documented path end to end: `fgraph export --to parquet -o DIR A B` (a partitioned
+    dataset), the doc's query with DuckDB, and `fgraph hist A B --func X --json`."""
+    import json
+    import subprocess
+    import sys
+
+    a, b = corpus_file("vm61/fsync.dat"), corpus_file("vm61/smp4_instances.dat")
+    fg = [sys.executable, "-m", "fgraph"]
+    out = tmp_path / "ds"
+    subprocess.run(
+        [*fg, "export", "--to", "parquet", "-o", str(out), "-q", str(a), str(b)], check=True
+    )
+    assert len(list(out.glob("trace=*/*.parquet"))) == 2
+    h = subprocess.run(
+        [*fg, "hist", str(a), str(b), "--func", "vfs_write", "--json", "-q"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    d = json.loads(h.stdout)
+    assert d["slow_calls"] > 0 and len(d["traces"]) == 2
+    assert_same(run_query(out, "vfs_write", d["threshold_ns"]), d["breakdown"])
