@@ -175,3 +175,51 @@ def test_query_on_cli_export_matches_cli_hist(tmp_path: Path) -> None:
     d = json.loads(h.stdout)
     assert d["slow_calls"] > 0 and len(d["traces"]) == 2
     assert_same(run_query(out, "vfs_write", d["threshold_ns"]), d["breakdown"])
+
+
+@pytest.mark.slow
+@pytest.mark.corpus
+def test_query_runs_unchanged_on_spark(tmp_path: Path) -> None:
+    """The same text on Spark SQL (local mode).  ~1 min and needs pyspark + Java: opt in with
+    FGRAPH_SPARK=1 (not part of the default suite)."""
+    import os
+    import subprocess
+    import sys
+
+    if not os.environ.get("FGRAPH_SPARK"):
+        pytest.skip("set FGRAPH_SPARK=1 to run the query on Spark")
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    import fgraph
+
+    a, b = corpus_file("vm61/fsync.dat"), corpus_file("vm61/smp4_instances.dat")
+    out = tmp_path / "ds"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fgraph",
+            "export",
+            "--to",
+            "parquet",
+            "-o",
+            str(out),
+            "-q",
+            str(a),
+            str(b),
+        ],
+        check=True,
+    )
+    fg, thr = fgraph_rows([fgraph.load(a), fgraph.load(b)], "vfs_write", "1ms")
+    spark = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("fgraph-test")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    try:
+        spark.read.parquet(str(out)).createOrReplaceTempView("calls")
+        sql = _PARAMS.sub(f"SELECT 'vfs_write' AS func, {thr} AS threshold_ns", doc_query())
+        rows = [r.asDict() for r in spark.sql(sql).collect()]
+    finally:
+        spark.stop()
+    assert_same(rows, fg)
