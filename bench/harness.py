@@ -145,8 +145,12 @@ def dat_input(copies: int, fmt: str = "v7") -> tuple[Path, int]:
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         return path, int(json.loads(meta.read_text())["events"])
-    r = gen_tracedat.generate(str(DAT_TEMPLATE), str(path), copies=copies, fmt=fmt)
-    meta.write_text(json.dumps({"events": r.events, "copies": r.copies, "bytes": r.bytes}))
+    # write under a private name and rename: a concurrent run (another test session) never
+    # sees a half-written file
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    r = gen_tracedat.generate(str(DAT_TEMPLATE), str(tmp), copies=copies, fmt=fmt)
+    os.replace(tmp, path)
+    _write_meta(meta, {"events": r.events, "copies": r.copies, "bytes": r.bytes})
     return path, r.events
 
 
@@ -157,9 +161,17 @@ def text_input(copies: int) -> tuple[Path, int]:
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         return path, int(json.loads(meta.read_text())["lines"])
-    r = gen_text.generate(str(TEXT_TEMPLATE), str(path), copies=copies)
-    meta.write_text(json.dumps({"lines": r.lines, "copies": r.copies, "bytes": r.bytes}))
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    r = gen_text.generate(str(TEXT_TEMPLATE), str(tmp), copies=copies)
+    os.replace(tmp, path)
+    _write_meta(meta, {"lines": r.lines, "copies": r.copies, "bytes": r.bytes})
     return path, r.lines
+
+
+def _write_meta(meta: Path, d: dict) -> None:
+    tmp = meta.with_name(f"{meta.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(d))
+    os.replace(tmp, meta)
 
 
 def copies_for_events(n: int) -> int:
