@@ -80,6 +80,12 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    from .._malloc import keep_freed_memory
+
+    keep_freed_memory()
+    # Die quietly when the reader of our stdout goes away (`fgraph events … | head`).
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         return cli.main(args=argv, prog_name="fgraph", standalone_mode=True)
     except FgraphError as exc:
