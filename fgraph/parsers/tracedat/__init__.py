@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import FgraphError, TraceFormatError, TraceParseError
-from ...schema import EVENT_COLUMNS, EventFlag, EventKind, LostSource, irqctx_from_flags, kind_of
+from ...schema import EVENT_COLUMNS, EventFlag, LostSource, irqctx_from_flags, kind_of
 from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
@@ -537,6 +537,3 @@ def _latency(c: Container, meta: TraceMeta, source: Source) -> EventTable:
     meta.ts_known = table.meta.ts_known
     table.meta = meta
     return table
-
-
-_ = EventKind  # re-exported names used by callers/tests
