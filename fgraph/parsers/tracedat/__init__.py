@@ -534,6 +534,12 @@ def _latency(c: Container, meta: TraceMeta, source: Source) -> EventTable:
         ) from None
     table = parse_ftrace_text(Source(source.name, text.encode()))
     meta.detail += ", latency text"
-    meta.ts_known = table.meta.ts_known
+    tm = table.meta
+    meta.ts_known = tm.ts_known
+    meta.ts_resolution_ns = tm.ts_resolution_ns
+    meta.duration_resolution_ns = tm.duration_resolution_ns
+    meta.lines_total, meta.lines_unparsed = tm.lines_total, tm.lines_unparsed
+    meta.unparsed_examples = tm.unparsed_examples
+    meta.warnings.extend(tm.warnings)
     table.meta = meta
     return table
