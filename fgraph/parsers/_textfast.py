@@ -204,7 +204,9 @@ def fast_lines(
         # seconds: the run of digits before the dot, once per distinct value
         nsec = np.logical_and.accumulate(adig[:, 11::-1], axis=1).sum(axis=1)
         codes, values = spans_to_codes(data, np.where(ok, b1 - 8 - nsec, -1), b1 - 8, starts)
-        vsec = np.array([int(v) if v.isdigit() else -1 for v in values] + [-1], dtype=np.int64)
+        vsec = np.array(
+            [int(v) if v.isdigit() and len(v) <= 9 else -1 for v in values] + [-1], dtype=np.int64
+        )
         sec = vsec[codes]
         ok &= sec >= 0
         ts = np.where(ok, sec * 1_000_000_000 + us * 1000, -1)
@@ -221,7 +223,7 @@ def fast_lines(
             [int(v) if v.strip().isdigit() else -1 for v in values] + [-1], dtype=np.int64
         )
         cpu = vcpu[codes]
-        ok &= cpu >= 0
+        ok &= (cpu >= 0) & (cpu <= 32767)  # int16 column; wider is damage: left to the regex path
         colstart = colstart + rp + 1
     # ---- proc and latency fields: between the remaining bars, decoded per distinct value
     pid = np.full(n, -1, dtype=np.int32)
@@ -239,7 +241,7 @@ def fast_lines(
         for i, v in enumerate(values):  # per distinct "comm-pid" field
             s = v.strip()
             cm, sep, p = s.rpartition("-")
-            if sep and p.isdigit() and cm:
+            if sep and p.isdigit() and len(p) <= 9 and cm:
                 vpid[i], vcomm[i], vok[i] = int(p), pool.code(cm), True
         pid, comm = vpid[codes], vcomm[codes]
         ok &= vok[codes]

@@ -176,8 +176,10 @@ def nonempty(a: pa.Array) -> np.ndarray:
 
 
 def to_int(a: pa.Array, null: int = -1) -> np.ndarray:
-    """Decimal strings → int64 (empty / missing → ``null``)."""
-    a = pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, a.type), a)
+    """Decimal strings → int64 (empty / missing / wider than 18 digits → ``null``)."""
+    n = pc.binary_length(a)
+    bad = pc.or_(pc.equal(n, 0), pc.greater(n, 18))
+    a = pc.if_else(bad, pa.scalar(None, a.type), a)
     return np.asarray(pc.fill_null(pc.cast(a, pa.int64()), null).to_numpy(zero_copy_only=False))
 
 

@@ -47,13 +47,23 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
     hdr = np.asarray(pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False))
     kind = np.full(len(chunk), tl.L_GRAPH, dtype=np.int8)
     dur, res = tl.duration_ns(g(m, "dur"))
+    cpu = tl.to_int(g(m, "cpu"))
+    pid = tl.to_int(g(m, "pid"))
+    # numbers too wide for their column (damaged text): the line is not understood
+    ts = tl.frac_to_ns(g(m, "abs_s"), g(m, "abs_f"), 1_000_000_000)
+    kind[
+        (tl.nonempty(g(m, "dur")) & (dur < 0))
+        | (tl.nonempty(g(m, "abs_s")) & (ts < 0))
+        | (cpu > 32767)
+        | (pid > 2**31 - 1)
+    ] = tl.L_UNPARSED
     # "# 1022.641 us |  }" is a return with the '#' (>1 ms) mark when the CPU column is off
     kind[blank | (hdr & (dur < 0))] = tl.L_IGNORED
     out = {
         "kind": kind,
-        "ts": tl.frac_to_ns(g(m, "abs_s"), g(m, "abs_f"), 1_000_000_000),
-        "cpu": tl.to_int(g(m, "cpu")).astype(np.int16),
-        "pid": tl.to_int(g(m, "pid")).astype(np.int32),
+        "ts": ts,
+        "cpu": np.where(cpu > 32767, -1, cpu).astype(np.int16),
+        "pid": np.where(pid > 2**31 - 1, -1, pid).astype(np.int32),
         "depth": (
             np.asarray(pc.binary_length(g(m, "ind")).to_numpy(zero_copy_only=False)) // 2
         ).astype(np.int32),

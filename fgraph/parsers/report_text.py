@@ -70,6 +70,13 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
     )
     cpu = tl.to_int(g(m, "cpu"))
     cpu2 = tl.to_int(g(m, "cpu2"))
+    pid = tl.to_int(g(m, "pid"))
+    # numbers too wide for their column (damaged text): the line is not understood
+    wide = (np.maximum(cpu, cpu2) > 32767) | (pid > 2**31 - 1)
+    kind[rec & wide] = tl.L_UNPARSED
+    cpu = np.where(wide, -1, cpu)
+    cpu2 = np.where(wide, -1, cpu2)
+    pid = np.where(wide, -1, pid)
     lat = pc.if_else(tl.nonempty(g(m, "lat2")), g(m, "lat2"), g(m, "lat"))
     dur, res = tl.duration_ns(g(fm, "dur"))
     ts = tl.frac_to_ns(g(m, "ts_s"), g(m, "ts_f"), 1_000_000_000)
@@ -81,7 +88,7 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
         "ts": ts,
         "tsdigits": tsdigits.astype(np.int8),
         "cpu": np.where(cpu >= 0, cpu, cpu2).astype(np.int16),
-        "pid": tl.to_int(g(m, "pid")).astype(np.int32),
+        "pid": pid.astype(np.int32),
         "depth": (
             np.asarray(
                 pc.fill_null(pc.binary_length(g(fm, "ind")), 0).to_numpy(zero_copy_only=False)
