@@ -11,6 +11,7 @@ and ``lib/trace-cmd/trace-input.c`` (``tracecmd_read_headers``, ``handle_options
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,6 +286,7 @@ def _read_v7(c: Container, cur: Cursor) -> None:
             f"unsupported compression {c.compression!r}", path=c.path, offset=cur.pos
         )
     first = cur.u64("first options offset")
+    sections_start = cur.pos
     # Follow the options chain (DONE payload = next section offset, 0 = last).
     seen: set[int] = set()
     nxt = first
@@ -367,13 +369,17 @@ def _read_v7(c: Container, cur: Cursor) -> None:
                 )
     c.ncpus = c.opts.cpucount or 0
     broken = [off for what, off in c.problems if what.startswith("options section unreadable")]
-    if broken and not any(r.id == O.BUFFER for r in buffer_opts):
-        # trace-cmd writes the BUFFER option (per-CPU offsets and sizes) in an options section
-        # *after* the data (trace-output.c tracecmd_write_cpu_data → append options), so a file
-        # cut inside its data has no way to say where each CPU's pages are.
+    # trace-cmd writes the BUFFER option (per-CPU offsets and sizes) in an options section
+    # *after* the data (trace-output.c tracecmd_write_cpu_data → append options), so a file cut
+    # inside its data does not say where each CPU's pages are: find them ourselves.
+    if (
+        broken
+        and not any(r.id == O.BUFFER for r in buffer_opts)
+        and not _recover_buffers(c, cur.buf, sections_start, broken[0])
+    ):
         raise TraceParseError(
-            "truncated or damaged: the options section after the data (with the BUFFER option "
-            "locating each CPU's pages) is missing",
+            "truncated or damaged: the options section after the data (with the BUFFER "
+            "option locating each CPU's pages) is missing and no data section was found",
             path=c.path,
             offset=broken[0],
         )
@@ -417,6 +423,70 @@ def _read_v7(c: Container, cur: Cursor) -> None:
     c.clock = c.buffers[0].clock or (
         O.selected_clock(c.opts.traceclock_text) if c.opts.traceclock_text else "local"
     )
+
+
+def _recover_buffers(c: Container, data: Any, start: int, where: int) -> bool:
+    """Locate CPU data without the BUFFER option (file cut inside or after its data).
+
+    Sections are walked linearly from the first one, as trace-cmd itself does to find the
+    STRINGS sections.  In a BUFFER (flyrecord, id 3) section each CPU's data starts page-aligned,
+    CPU after CPU (trace-output.c).  Compressed data is a self-delimiting chunk list per CPU;
+    uncompressed data is split where a page's time stamp goes back (the next CPU starts).  CPU
+    ids are assumed to be 0, 1, … in order (the writer skips CPUs without data, which would shift
+    them): said in a warning.
+    """
+    e = c.endian
+    found = []
+    p = start
+    while p + 16 <= c.size:
+        sid, _flags, _desc, size = struct.unpack_from(e + "HHIQ", data, p)
+        if sid == O.BUFFER:
+            found.append(p)
+        if sid > 64 or size > c.size:
+            break
+        p += 16 + size
+    for k, sec in enumerate(found):
+        ps = c.page_size
+        a = (sec + 16 + ps - 1) // ps * ps
+        buf = Buffer("" if k == 0 else f"instance{k}", clock=c.clock, page_size=ps)
+        if c.compression != "none":
+            cpu = 0
+            while a + 4 <= c.size:
+                (n,) = struct.unpack_from(e + "I", data, a)
+                if n == 0 or n > (c.size - a) // 8 + 1:
+                    break
+                q = a + 4
+                for _ in range(n):
+                    if q + 8 > c.size:
+                        break
+                    cs, _us = struct.unpack_from(e + "II", data, q)
+                    q += 8 + cs
+                buf.cpus.append(CpuBlob(cpu, a, min(q, c.size) - a - 4))
+                cpu += 1
+                a = (q + ps - 1) // ps * ps
+        elif a < c.size:
+            npages = (c.size - a + ps - 1) // ps
+            stamps = [
+                struct.unpack_from(e + "Q", data, a + i * ps)[0] if a + i * ps + 8 <= c.size else 0
+                for i in range(npages)
+            ]
+            cuts = [0] + [i for i in range(1, npages) if stamps[i] < stamps[i - 1]] + [npages]
+            for cpu, (b0, b1) in enumerate(zip(cuts, cuts[1:])):
+                off = a + b0 * ps
+                buf.cpus.append(CpuBlob(cpu, off, min((b1 - b0) * ps, c.size - off)))
+        c.buffers.append(buf)  # possibly without data: the file ends where its data begins
+        if buf.cpus:
+            how = "chunk lists" if c.compression != "none" else "page time stamps going back"
+            c.problems.append(
+                (
+                    "the BUFFER option is missing (file cut inside or after its data): "
+                    f"{len(buf.cpus)} CPU data block(s) found from {how}; CPU ids assumed 0..{len(buf.cpus) - 1}",
+                    where,
+                )
+            )
+        else:
+            c.problems.append(("the file ends before any CPU data of its BUFFER section", where))
+    return bool(c.buffers)
 
 
 def _read_latency_section(c: Container, sc: Cursor) -> str:
