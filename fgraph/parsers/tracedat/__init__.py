@@ -32,7 +32,7 @@ from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
 from .fields import extract_fields, factorize, gather_into
 from .header import Container, read_container
-from .ringbuffer import PAGE_STATUS, Blob, load_blobs, walk
+from .ringbuffer import PAGE_STATUS, Blob, drop_disordered_pages, load_blobs, walk
 from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
 
 __all__ = ["parse_tracedat", "read_container"]
@@ -101,6 +101,9 @@ def _parse(source: Source) -> EventTable:
                 f"header_page data offset {data_start} >= sub-buffer size {page_size}", path=path
             )
         w = walk(mem_obj, blob, page_size, data_start, long_size, c.big_endian)
+        drop_disordered_pages(w)
+        starts = blob.start + np.arange(len(w["first"]), dtype=np.int64) * page_size
+        w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
         n = len(w["data"])
         parts.append(
             {

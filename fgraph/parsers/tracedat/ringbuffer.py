@@ -23,7 +23,46 @@ PAGE_STATUS = {
     2: "an event runs past the page's commit (rest of page skipped)",
     3: "impossible event length (rest of page skipped)",
     4: "data ends inside the page (file truncated)",
+    5: "page time stamps out of order with its neighbours by more than 1 s (page skipped)",
 }
+
+# A page whose records disagree with both neighbouring pages of the same CPU by more than this
+# (raw clock units; 1 s for ns clocks) is taken as garbled: a CPU's pages are written in time
+# order, and lost-event gaps only ever move time forward.
+TIME_DISORDER = 1_000_000_000
+
+
+def drop_disordered_pages(w: dict[str, np.ndarray], base_pos: int = 0) -> None:
+    """Mark pages whose time stamps contradict both neighbours (status 5) and drop their records."""
+    first, nrec, ts = w["first"], w["nrec"].astype(np.int64), w["ts"]
+    q = np.nonzero((nrec > 0) & (w["status"] == 0))[0]
+    if len(q) < 2:
+        return
+    s = ts[first[q]].astype(np.float64)
+    e = ts[first[q] + nrec[q] - 1].astype(np.float64)
+    T = float(TIME_DISORDER)
+    prev_e = np.concatenate([[-np.inf], e[:-1]])
+    next_s = np.concatenate([s[1:], [np.inf]])
+    # went back: earlier than the previous page, while the next page continues after that one
+    back = (s + T < prev_e) & (next_s + T >= prev_e)
+    # jumped forward: later than the next page, while the next page continues after the previous
+    fwd = (e > next_s + T) & (next_s + T >= prev_e)
+    bad = q[back | fwd]
+    if not len(bad):
+        return
+    keep = np.ones(len(ts), dtype=bool)
+    for p in bad.tolist():  # per bad page
+        keep[first[p] : first[p] + nrec[p]] = False
+    for k in ("hdr", "data", "len", "ts"):
+        w[k] = w[k][keep]
+    nrec = nrec.copy()
+    nrec[bad] = 0
+    w["nrec"] = nrec.astype(np.int32)
+    w["first"] = np.concatenate([[0], np.cumsum(nrec)[:-1]]).astype(np.int64)
+    w["status"] = w["status"].copy()
+    w["status"][bad] = 5
+    w["bad_at"] = w["bad_at"].copy()
+    w["bad_at"][bad] = -2  # filled by the caller with the page start
 
 
 @dataclass
