@@ -272,3 +272,17 @@ def test_lost_event_formats_keep_the_records() -> None:
     assert any("event_formats unreadable" in w.what for w in t.meta.warnings)
     fg = t["kind"] > 0
     assert np.array_equal(t["ts"], full["ts"]) and fg.sum() == (full["kind"] > 0).sum()
+
+
+def test_page_with_time_going_back_is_skipped() -> None:
+    data, full = _full(_corpus("vm61/btrfs_read.v7none.dat"))
+    page = _page_of(full, 0, 300)
+    bad = bytearray(data)
+    (ts,) = struct.unpack_from("<Q", data, page)
+    struct.pack_into("<Q", bad, page, ts - 5_000_000_000)
+    t = _parse(bytes(bad))
+    in_page = (full["pos"] >= page) & (full["pos"] < page + 4096)
+    assert np.array_equal(t["pos"], full["pos"][~in_page])
+    dmg = t.lost["source"] == LostSource.DAMAGE
+    assert dmg.sum() == 1 and t.lost["pos"][dmg][0] == page
+    assert any("out of order" in w.what for w in t.meta.warnings)
