@@ -99,6 +99,10 @@ typedef struct {
     int pushed;  /* the last adjust() opened an interrupt level */
     int64_t *scratch;
     int64_t capscratch;
+    /* open call frames per (task, function): an exit of a function with none open is an
+     * orphan without searching the stack (keeps orphans under deep stacks linear) */
+    int64_t *okeys_t, *okeys_f, *ocount;
+    int64_t ocap, onum;
     /* counters */
     int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
     int failed;
@@ -159,6 +163,64 @@ static uint64_t hash64(int64_t k)
     x *= 0xc4ceb9fe1a85ec53ULL;
     x ^= x >> 33;
     return x;
+}
+
+static int64_t *open_slot(Machine *m, int64_t task, int64_t fkey, int create)
+{
+    if (create && (m->ocap == 0 || (m->onum + 1) * 2 > m->ocap)) {
+        int64_t ncap = m->ocap ? m->ocap * 2 : 1024;
+        int64_t *kt = malloc((size_t)ncap * sizeof(int64_t));
+        int64_t *kf = malloc((size_t)ncap * sizeof(int64_t));
+        int64_t *cn = malloc((size_t)ncap * sizeof(int64_t));
+        if (!kt || !kf || !cn) {
+            free(kt);
+            free(kf);
+            free(cn);
+            return NULL;
+        }
+        for (int64_t i = 0; i < ncap; i++)
+            cn[i] = -1;
+        for (int64_t i = 0; i < m->ocap; i++) {
+            if (m->ocount[i] < 0)
+                continue;
+            uint64_t h = (hash64(m->okeys_t[i] * 1000003 + m->okeys_f[i])) & (uint64_t)(ncap - 1);
+            while (cn[h] >= 0)
+                h = (h + 1) & (uint64_t)(ncap - 1);
+            kt[h] = m->okeys_t[i];
+            kf[h] = m->okeys_f[i];
+            cn[h] = m->ocount[i];
+        }
+        free(m->okeys_t);
+        free(m->okeys_f);
+        free(m->ocount);
+        m->okeys_t = kt;
+        m->okeys_f = kf;
+        m->ocount = cn;
+        m->ocap = ncap;
+    }
+    if (m->ocap == 0)
+        return NULL;
+    uint64_t mask = (uint64_t)(m->ocap - 1);
+    uint64_t h = hash64(task * 1000003 + fkey) & mask;
+    while (m->ocount[h] >= 0) {
+        if (m->okeys_t[h] == task && m->okeys_f[h] == fkey)
+            return &m->ocount[h];
+        h = (h + 1) & mask;
+    }
+    if (!create)
+        return NULL;
+    m->okeys_t[h] = task;
+    m->okeys_f[h] = fkey;
+    m->ocount[h] = 0;
+    m->onum++;
+    return &m->ocount[h];
+}
+
+static void open_dec(Machine *m, int64_t task, int64_t fkey)
+{
+    int64_t *c = open_slot(m, task, fkey, 0);
+    if (c && *c > 0)
+        (*c)--;
 }
 
 static int rehash(Machine *m, int64_t ncap)
@@ -326,6 +388,8 @@ static int close_above(Machine *m, Task *t, int32_t keep, uint16_t why)
         Frame *f = &t->st[t->n - 1];
         int32_t s = t->n - 1;
         t->n--;
+        if (f->call >= 0)
+            open_dec(m, t - m->tasks, f->fkey);
         if (f->call >= 0) {
             int64_t c = f->call;
             int64_t lb = t->last_ts;
@@ -485,6 +549,11 @@ static int step(Machine *m, const Events *ev, int64_t i)
         f.ctx = m->ctx[c];
         f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
         f.container = (ev->bits[i] & EB_CONTAINER) != 0;
+        int64_t *oc = open_slot(m, ti, f.fkey, 1);
+        if (!oc)
+            return -1;
+        (*oc)++;
+        t = &m->tasks[ti];
         if (push_frame(t, f) < 0)
             return -1;
     } else if (kind == EV_EXIT) {
@@ -494,6 +563,9 @@ static int step(Machine *m, const Events *ev, int64_t i)
         int fresh_byname = m->pushed && byname;
         int32_t j = t->n - 1;
         int64_t fk = ev->fkey[i];
+        int64_t *oc = open_slot(m, ti, fk, 0);
+        if (!oc || *oc <= 0)
+            j = -1;
         while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
             j--;
         int64_t synth0 = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
@@ -539,6 +611,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
                     m->ts_exit[c0] = lb;
                     m->flags[c0] |= CF_TRUNCATED | CF_CLOSED_BY_OUTER;
                     m->n_outer++;
+                    open_dec(m, ti, t->st[j].fkey);
                     t->n = j;
                     if (complete(t, c0, j) < 0)
                         return -1;
@@ -550,6 +623,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
             if (close_above(m, t, j, CF_TRUNCATED | CF_CLOSED_BY_OUTER) < 0)
                 return -1;
             int64_t c = t->st[j].call;
+            open_dec(m, ti, t->st[j].fkey);
             t->n = j;
             m->exit_row[c] = ev->row[i];
             m->ts_exit[c] = ts;
@@ -660,6 +734,9 @@ static void machine_free(Machine *m)
     free(m->pend_task);
     free(m->cpu_gap_ts);
     free(m->scratch);
+    free(m->okeys_t);
+    free(m->okeys_f);
+    free(m->ocount);
     free(m);
 }
 
@@ -906,7 +983,56 @@ static PyObject *py_resolve(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", dep, root);
 }
 
+/* floor(parent, duration, trunc) -> duration: a truncated call lasts at least as long as its
+ * children together.  Calls are ordered parents before children, so one backward pass sees
+ * every child before its parent (no recursion, O(n)). */
+static PyObject *py_floor(PyObject *self, PyObject *args)
+{
+    PyObject *op, *od, *ot;
+    if (!PyArg_ParseTuple(args, "OOO", &op, &od, &ot))
+        return NULL;
+    PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(op, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    PyArrayObject *da = (PyArrayObject *)PyArray_FROMANY(od, NPY_INT64, 1, 1, NPY_ARRAY_ENSURECOPY | NPY_ARRAY_CARRAY);
+    PyArrayObject *ta = (PyArrayObject *)PyArray_FROMANY(ot, NPY_BOOL, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!pa || !da || !ta) {
+        Py_XDECREF(pa);
+        Py_XDECREF(da);
+        Py_XDECREF(ta);
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(pa, 0);
+    if (PyArray_DIM(da, 0) != n || PyArray_DIM(ta, 0) != n) {
+        Py_DECREF(pa);
+        Py_DECREF(da);
+        Py_DECREF(ta);
+        PyErr_SetString(PyExc_ValueError, "stacks.floor: lengths differ");
+        return NULL;
+    }
+    const int64_t *par = PyArray_DATA(pa);
+    int64_t *dur = PyArray_DATA(da);
+    const npy_bool *tr = PyArray_DATA(ta);
+    int64_t *acc = calloc((size_t)(n + 1), sizeof(int64_t));
+    if (!acc) {
+        Py_DECREF(pa);
+        Py_DECREF(da);
+        Py_DECREF(ta);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp i = n - 1; i >= 0; i--) {
+        if (tr[i] && acc[i] > dur[i])
+            dur[i] = acc[i];
+        int64_t p = par[i];
+        if (p >= 0 && p < i && dur[i] > 0)
+            acc[p] += dur[i];
+    }
+    free(acc);
+    Py_DECREF(pa);
+    Py_DECREF(ta);
+    return (PyObject *)da;
+}
+
 static PyMethodDef methods[] = {
+    {"floor", py_floor, METH_VARARGS, "floor(parent, duration, trunc) -> duration (children's sum floor)"},
     {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},

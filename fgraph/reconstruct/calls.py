@@ -351,14 +351,8 @@ def build_table(
     trunc = (flags & CallFlag.TRUNCATED) != 0
     if trunc.any():
         # a truncated call lasted at least as long as its children (its closing time is a
-        # lower bound; without timestamps there is nothing else), deepest first
-        for d in range(int(depth[trunc].max(initial=0)), -1, -1):
-            kids = has_parent & (depth == d + 1) & (duration >= 0)
-            sums = np.bincount(parent[kids], weights=duration[kids], minlength=ncalls).astype(
-                np.int64
-            )
-            fill = (depth == d) & trunc
-            duration[fill] = np.maximum(duration[fill], sums[fill])
+        # lower bound; without timestamps there is nothing else)
+        duration = stacks.floor(parent, duration, trunc)
     cols["duration"] = duration
     dpos = np.maximum(duration, 0)
     is_irq_root = interrupted >= 0
