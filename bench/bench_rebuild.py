@@ -49,6 +49,8 @@ def synthetic(n_events: int, ncpu: int = 4, depth: int = 12, tasks_per_cpu: int 
     k = np.tile(kind, nblocks)
     f = np.tile(func, nblocks)
     order = np.lexsort((np.arange(n), cpu))  # trace.dat order: CPU after CPU
+    at = np.arange(n) % block
+    mate = np.arange(n) - at + (block - 1 - at)  # the entry of each exit (same block)
     cols = {
         "ts": ts[order],
         "cpu": cpu[order],
@@ -60,7 +62,7 @@ def synthetic(n_events: int, ncpu: int = 4, depth: int = 12, tasks_per_cpu: int 
             order
         ],
         "irqctx": np.zeros(n, np.int8),
-        "calltime": np.where(k == EventKind.FG_EXIT, ts - 5, -1)[order],
+        "calltime": np.where(k == EventKind.FG_EXIT, ts[mate], -1)[order],
         "rettime": np.where(k == EventKind.FG_EXIT, ts, -1)[order],
     }
     return EventTable(
