@@ -30,7 +30,7 @@ import numpy as np
 
 from ..table import CallTable
 from .stats import sparse_quantile
-from .tree import children_sum, nearest_stop, path_ids, path_names
+from .tree import bincount_int, nearest_stop, path_ids, path_names, subtrees
 
 SELF = "[self]"
 IRQ = "[irq]"
@@ -138,15 +138,33 @@ class Breakdown:
         }
 
 
-def _outermost(parent: np.ndarray, roots: np.ndarray) -> tuple[np.ndarray, int]:
-    """Drop calls of ``roots`` that lie inside another call of ``roots``."""
+def _universe(
+    calls: CallTable, roots: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
+    """(outermost roots, nested count, universe rows, owner index, relative depth).
+
+    The universe is the outermost calls of ``roots`` and their descendants (sorted rows); see
+    :func:`fgraph.analysis.tree.subtrees`.  Tables without the preorder shape it relies on
+    fall back to pointer jumping over every call.
+    """
+    parent = calls["parent_id"]
+    got = subtrees(parent, calls["root_id"], calls["depth"], roots)
+    if got is not None:
+        return got
     n = len(parent)
     stop = np.zeros(n, dtype=bool)
     stop[roots] = True
-    owner, _ = nearest_stop(parent, stop)
+    owner, rel = nearest_stop(parent, stop)
     p = parent[roots]
     nested = (p >= 0) & (owner[np.clip(p, 0, None)] >= 0)
-    return roots[~nested], int(nested.sum())
+    outer = roots[~nested]
+    is_root = np.zeros(n, dtype=bool)
+    is_root[outer] = True
+    owner, rel = nearest_stop(parent, is_root)
+    uni = np.flatnonzero(owner >= 0)
+    index = np.full(n, -1, dtype=np.int64)
+    index[outer] = np.arange(len(outer))
+    return outer, int(nested.sum()), uni, index[owner[uni]], rel[uni].astype(np.int64)
 
 
 def breakdown(
@@ -164,50 +182,47 @@ def breakdown(
     mode = "all" if all else ("child" if depth == 1 else f"depth {depth}")
     roots = np.unique(np.asarray(roots, dtype=np.int64))
     parent = calls["parent_id"]
-    n = len(calls)
-    roots, nested = _outermost(parent, roots) if len(roots) else (roots, 0)
+    if len(roots) == 0:
+        return Breakdown(mode=mode, by=by, ncalls=0, total_ns=0, nested_calls=0)
+    # Work on the "universe": the broken-down calls and their descendants only (local rows).
+    roots, nested, uni, root_index, rel = _universe(calls, roots)
     nroots = len(roots)
     out = Breakdown(mode=mode, by=by, ncalls=nroots, total_ns=0, nested_calls=nested)
-    if nroots == 0:
-        return out
+    nu = len(uni)
+    is_top = rel == 0
+    member = ~is_top  # descendants of a broken-down call (not via interrupts)
+    # local parent of each descendant (its parent is a top or another descendant)
+    lpar = np.full(nu, -1, dtype=np.int64)
+    lpar[member] = np.searchsorted(uni, parent[uni[member]])
+    top_local = np.flatnonzero(is_top)  # in root order (uni and roots are both ascending)
 
-    dur = np.clip(calls["duration"], 0, None)
-    selfc = calls["self"]
-    irq = np.clip(calls["irq_ns"], 0, None)
-    sleep = calls["offcpu_sleep_ns"]
-    runq = calls["offcpu_runnable_ns"]
-    has_sched = bool((sleep[roots] >= 0).all())
-    sleep0 = np.clip(sleep, 0, None)
-    runq0 = np.clip(runq, 0, None)
-
-    is_root = np.zeros(n, dtype=bool)
-    is_root[roots] = True
-    owner, rel = nearest_stop(parent, is_root)
-    member = (owner >= 0) & ~is_root  # descendants of a broken-down call (not via interrupts)
-    root_index = np.full(n, -1, dtype=np.int64)
-    root_index[roots] = np.arange(nroots)
+    dur = np.clip(calls["duration"][uni], 0, None)
+    selfc = calls["self"][uni]
+    irq = np.clip(calls["irq_ns"][uni], 0, None)
+    sleep_r = calls["offcpu_sleep_ns"][roots]
+    has_sched = bool((sleep_r >= 0).all())
+    sleep0 = np.clip(calls["offcpu_sleep_ns"][uni], 0, None)
+    runq0 = np.clip(calls["offcpu_runnable_ns"][uni], 0, None)
 
     # Exclusive time of each call: its self time, or what its duration leaves after the
     # children and interrupts when the rebuild could not tell (self == -1).
-    kid_dur = children_sum(parent, dur)
+    kids = lpar[member]
+    kid_dur = bincount_int(kids, dur[member], nu)
     excl = np.where(selfc >= 0, selfc, np.clip(dur - kid_dur - irq, 0, None))
-    kid_sleep = children_sum(parent, sleep0)
-    kid_runq = children_sum(parent, runq0)
+    kid_sleep = bincount_int(kids, sleep0[member], nu)
+    kid_runq = bincount_int(kids, runq0[member], nu)
 
-    if by == "path" or depth > 1 or all:
-        key_of = (
-            path_ids(parent, calls["func"], rel, member)
-            if by == "path"
-            else (calls["func"].astype(np.int64), None, None)
-        )
+    func_u = calls["func"][uni]
+    if by == "path":
+        key_of = path_ids(lpar, func_u, rel, member)
     else:
-        key_of = (calls["func"].astype(np.int64), None, None)
+        key_of = (func_u.astype(np.int64), None, None)
     rowkey = key_of[0]
 
     # Contributions of descendants: (row key, root, time, sleep, runnable).
     if all:
         sel = member
-        incl = np.zeros(n, dtype=bool)
+        incl = np.zeros(nu, dtype=bool)
     else:
         incl = member & (rel == depth)
         sel = member & (rel <= depth)
@@ -215,7 +230,7 @@ def breakdown(
     is_incl = incl[sel_rows]
     # key >= 0: (code + 1) * 2 + 0 for an inclusive row, + 1 for an exclusive row (code may be -1)
     c_key = (rowkey[sel_rows] + 1) * 2 + np.where(is_incl, 0, 1)
-    c_root = root_index[owner[sel_rows]]
+    c_root = root_index[sel_rows]
     c_time = np.where(is_incl, dur[sel_rows], excl[sel_rows] + irq[sel_rows])
     c_sleep = np.where(
         is_incl, sleep0[sel_rows], np.clip(sleep0[sel_rows] - kid_sleep[sel_rows], 0, None)
@@ -225,17 +240,19 @@ def breakdown(
     )
 
     # X's own rows.
-    r_self = excl[roots]
-    r_irq = irq[roots]
-    r_sleep = np.clip(sleep0[roots] - kid_sleep[roots], 0, None)
-    r_runq = np.clip(runq0[roots] - kid_runq[roots], 0, None)
+    tl = top_local
+    r_dur = dur[tl]
+    r_self = excl[tl]
+    r_irq = irq[tl]
+    r_sleep = np.clip(sleep0[tl] - kid_sleep[tl], 0, None)
+    r_runq = np.clip(runq0[tl] - kid_runq[tl], 0, None)
     # Whatever does not add up per call goes to [unaccounted] so the rows partition exactly.
     per_root = (
         np.bincount(c_root, weights=c_time, minlength=nroots).astype(np.int64)
         if len(c_root)
         else np.zeros(nroots, np.int64)
     )
-    residual = dur[roots] - per_root - r_self - r_irq
+    residual = r_dur - per_root - r_self - r_irq
     ar = np.arange(nroots, dtype=np.int64)
     zero = np.zeros(nroots, dtype=np.int64)
     keys = np.concatenate(
@@ -262,14 +279,13 @@ def breakdown(
     slp = np.bincount(kidx, weights=sleeps, minlength=nk)
     rnq = np.bincount(kidx, weights=runqs, minlength=nk)
     # exact integer totals (bincount weights are float64)
-    tot_i = np.zeros(nk, dtype=np.int64)
-    np.add.at(tot_i, kidx, times)
+    tot_i = bincount_int(kidx, times, nk)
 
     # Per (row, call) time → share of that call's duration, for the share distribution.
     pair = kidx.astype(np.int64) * nroots + root_of
     upair, pinv = np.unique(pair, return_inverse=True)
     psum = np.bincount(pinv.reshape(-1), weights=times, minlength=len(upair))
-    proot_dur = dur[roots][upair % nroots].astype(np.float64)
+    proot_dur = r_dur[upair % nroots].astype(np.float64)
     pshare = np.divide(psum, proot_dur, out=np.zeros(len(upair)), where=proot_dur > 0)
     prow = upair // nroots
     order = np.lexsort((pshare, prow))
@@ -278,11 +294,11 @@ def breakdown(
     ends = np.searchsorted(prow_s, np.arange(nk), side="right")
     share_sum = np.bincount(prow, weights=pshare, minlength=nk)
 
-    total = int(dur[roots].sum())
+    total = int(r_dur.sum())
     out.total_ns = total
     if has_sched:
-        out.offcpu_sleep_ns = int(sleep0[roots].sum())
-        out.offcpu_runnable_ns = int(runq0[roots].sum())
+        out.offcpu_sleep_ns = int(sleep0[tl].sum())
+        out.offcpu_runnable_ns = int(runq0[tl].sum())
 
     names = calls.strings.values
     ppar, pfunc = key_of[1], key_of[2]
@@ -333,14 +349,17 @@ def breakdown(
     # Biggest first; ties by name so the output is stable.
     rows.sort(key=lambda r: (-r.total_ns, r.name))
     out.rows = rows
+    # interrupt roots that arrived while a broken-down call was the innermost open call
     intr = calls["interrupted_id"]
-    irq_roots = np.nonzero((parent < 0) & (intr >= 0))[0]
-    irq_roots = irq_roots[is_root[intr[irq_roots]]]
+    cand = np.flatnonzero(intr >= 0)
+    cand = cand[parent[cand] < 0]
+    at = np.minimum(np.searchsorted(roots, intr[cand]), nroots - 1)
+    irq_roots = cand[roots[at] == intr[cand]]
     if len(irq_roots):
+        hdur = np.clip(calls["duration"][irq_roots], 0, None)
         hf, hinv = np.unique(calls["func"][irq_roots], return_inverse=True)
         hcnt = np.bincount(hinv.reshape(-1), minlength=len(hf))
-        htot = np.zeros(len(hf), dtype=np.int64)
-        np.add.at(htot, hinv.reshape(-1), dur[irq_roots])
+        htot = bincount_int(hinv.reshape(-1), hdur, len(hf))
         out.irq_handlers = sorted(
             (
                 (str(names[int(f)]) if f >= 0 else "?", int(c), int(t))

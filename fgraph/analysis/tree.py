@@ -101,3 +101,92 @@ def path_names(
             p = int(path_parent[p])
         out.append(";".join(reversed(parts)))
     return out
+
+
+def bincount_int(idx: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Exact int64 per-bin sums (``np.bincount`` sums in float64, exact only below 2**53).
+
+    The values are split into 24 low bits and the rest, so each float sum stays an exact
+    integer for any realistic table; much faster than ``np.add.at``.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) == 0:
+        return np.zeros(n, dtype=np.int64)
+    lo = np.bincount(idx, weights=v & 0xFFFFFF, minlength=n).astype(np.int64)
+    hi = np.bincount(idx, weights=v >> 24, minlength=n).astype(np.int64)
+    return lo + (hi << 24)
+
+
+def subtrees(
+    parent: np.ndarray, root_id: np.ndarray, depth: np.ndarray, tops: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Descendants (via ``parent``) of the calls ``tops`` without walking the whole table.
+
+    Calls are ordered by entry, so within one tree (one ``root_id``) the rows are in preorder
+    and the descendants of t are the run of the tree's rows after t whose depth is greater
+    than t's.  Only the rows of the trees holding a top are gathered and sorted; each top's run
+    end is a searchsorted into that tree's rows of depth <= the top's depth (one pass per
+    distinct depth of the tops).  Tops inside another top's run (recursion) are dropped.
+
+    Returns ``(outer, nested, universe, owner, rel)``: the outermost tops (ascending), how many
+    tops were nested, the sorted rows of the outer tops and their descendants, each universe
+    row's index into ``outer``, and its depth below that top (0 for the top).  Returns None if
+    the table does not have the preorder/depth shape this relies on (checked exactly: every
+    descendant's parent is its top or in the same run, and no row outside the runs has a
+    parent inside one); the caller then falls back to :func:`nearest_stop`.
+    """
+    n = len(parent)
+    tops = np.asarray(tops, dtype=np.int64)
+    lut = np.zeros(n, dtype=bool)
+    lut[root_id[tops]] = True
+    rows = np.flatnonzero(lut[root_id])
+    key = root_id[rows].astype(np.int64) * n + rows
+    order = np.argsort(key, kind="stable")
+    srows, skey = rows[order], key[order]
+    k = len(srows)
+    sdep = depth[srows]
+    tkey = root_id[tops].astype(np.int64) * n + tops
+    tpos = np.searchsorted(skey, tkey)
+    gend = np.searchsorted(skey, (root_id[tops].astype(np.int64) + 1) * n)
+    end = gend.copy()
+    tdep = depth[tops]
+    for d in np.unique(tdep).tolist():
+        stops = np.flatnonzero(sdep <= d)
+        sel = tdep == d
+        i = np.searchsorted(stops, tpos[sel], "right")
+        nxt = np.where(i < len(stops), stops[np.minimum(i, len(stops) - 1)], k)
+        end[sel] = np.minimum(nxt, gend[sel])
+    # recursion: a top inside an earlier top's run is not a top of its own
+    o = np.argsort(tpos, kind="stable")
+    prev_end = np.concatenate([[-1], np.maximum.accumulate(end[o])[:-1]])
+    nested_o = prev_end > tpos[o]
+    keep = np.ones(len(tops), dtype=bool)
+    keep[o[nested_o]] = False
+    nested = int(nested_o.sum())
+    otop, opos, oend = tops[keep], tpos[keep], end[keep]
+    ntop = len(otop)
+    lens = oend - opos  # the top plus its descendants
+    total = int(lens.sum())
+    starts = np.repeat(opos - (np.cumsum(lens) - lens), lens) + np.arange(total)
+    own_pos = np.full(k, -1, dtype=np.int64)
+    own_pos[starts] = np.repeat(np.arange(ntop), lens)
+    # exact check: the runs are closed under parent→child, and every run row's parent is in it
+    spar = parent[srows]
+    has_p = spar >= 0
+    pkey = np.where(has_p, root_id[srows].astype(np.int64) * n + spar, -1)
+    ppos = np.minimum(np.searchsorted(skey, pkey), k - 1)
+    if not (skey[ppos[has_p]] == pkey[has_p]).all():
+        return None
+    own_excl = own_pos.copy()
+    own_excl[opos] = -1
+    par_own = np.where(has_p, own_pos[ppos], -1)
+    if not (own_excl == par_own).all():
+        return None
+    inner = own_excl >= 0
+    if not (sdep[inner] == sdep[ppos[inner]] + 1).all():
+        return None
+    universe = srows[starts]
+    owner = own_pos[starts]
+    rel = (sdep[starts] - tdep[keep][owner]).astype(np.int64)
+    ou = np.argsort(universe, kind="stable")
+    return otop, nested, universe[ou], owner[ou], rel[ou]
