@@ -310,3 +310,47 @@ def irqctx_from_flags(flags: np.ndarray) -> np.ndarray:
     out[(f & TRACE_FLAG_NMI) != 0] = IrqCtx.NMI
     out[f < 0] = IrqCtx.UNKNOWN
     return out
+
+
+def markdown() -> str:
+    """The schema as Markdown (docs/schema.md is generated from this; a test keeps them equal)."""
+    out = [
+        "# fgraph table schema",
+        "",
+        "Generated from `fgraph/schema.py` by `python -m fgraph.schema > docs/schema.md`.",
+        "",
+        "String columns are dictionary-encoded (Arrow `dictionary<int32, string>`, pandas",
+        "categorical-like); integer columns use the Arrow types below. In Parquet/Arrow/pandas",
+        "output, unknown values are nulls; inside fgraph they are the sentinel shown.",
+        "",
+    ]
+    tables = (
+        (
+            "Call table (`fgraph calls`, `fgraph export --to parquet|csv`, `Trace.calls`)",
+            CALL_COLUMNS,
+        ),
+        ("Event table (`fgraph events`, `Trace.events`)", EVENT_COLUMNS),
+        ("Lost-event table (`EventTable.lost`)", LOST_COLUMNS),
+    )
+    for title, cols in tables:
+        out += [f"## {title}", "", "| column | type | unknown | meaning |", "|---|---|---|---|"]
+        for c in cols:
+            typ = "string" if c.string else str(c.dtype)
+            null = "null" if c.string else ("never" if c.null is None else f"{c.null} → null")
+            out.append(f"| `{c.name}` | {typ} | {null} | {c.doc} |")
+        out.append("")
+    out += ["## Enumerations", ""]
+    for enum_cls in (EventKind, IrqCtx, EventFlag, CallFlag, LostSource):
+        members = ", ".join(
+            f"`{m.name}`={int(m.value):#x}"
+            if issubclass(enum_cls, enum.IntFlag)
+            else f"`{m.name}`={int(m.value)}"
+            for m in enum_cls
+        )
+        out.append(f"* **{enum_cls.__name__}**: {members}")
+    out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
