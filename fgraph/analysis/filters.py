@@ -49,31 +49,48 @@ def describe(filters: Any) -> str:
 
 def filter_mask(calls: CallTable, filters: Any) -> np.ndarray:
     """Bool mask over the call rows that pass every given filter (all True when none)."""
-    n = len(calls)
+    return _mask(calls, filters, None)
+
+
+def filter_ids(calls: CallTable, filters: Any, ids: np.ndarray) -> np.ndarray:
+    """The call ids among ``ids`` that pass every filter (work proportional to ``ids``)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if filters is None or is_empty(filters):
+        return ids
+    return ids[_mask(calls, filters, ids)]
+
+
+def _mask(calls: CallTable, filters: Any, ids: np.ndarray | None) -> np.ndarray:
+    def col(name: str) -> np.ndarray:
+        a = calls[name]
+        return a if ids is None else a[ids]
+
+    n = len(calls) if ids is None else len(ids)
     mask = np.ones(n, dtype=bool)
     if filters is None:
         return mask
     pids = _get(filters, "pids")
     if pids:
-        mask &= np.isin(calls["pid"], np.asarray(list(pids), dtype=np.int64))
+        mask &= np.isin(col("pid"), np.asarray(list(pids), dtype=np.int64))
     comms = _get(filters, "comms")
     if comms:
         codes = [calls.strings.lookup(c) for c in comms]
         codes = [c for c in codes if c >= 0]
-        mask &= np.isin(calls["comm"], np.asarray(codes, dtype=np.int64))
+        mask &= np.isin(col("comm"), np.asarray(codes, dtype=np.int64))
     cpus = _get(filters, "cpus")
     if cpus:
-        mask &= np.isin(calls["cpu_entry"], np.asarray(list(cpus), dtype=np.int64))
+        mask &= np.isin(col("cpu_entry"), np.asarray(list(cpus), dtype=np.int64))
     since = parse_time(_get(filters, "since"), what="--since time")
     until = parse_time(_get(filters, "until"), what="--until time")
     if since is not None and until is not None and until <= since:
         raise UsageError(
             f"--until ({_get(filters, 'until')}) must be after --since ({_get(filters, 'since')})"
         )
-    ts = calls["ts_entry"]
     if since is not None or until is not None:
-        if len(ts) and (ts < 0).all():
+        all_ts = calls["ts_entry"]
+        if len(all_ts) and (all_ts < 0).all():
             raise UsageError("--since/--until need timestamps, and this input has none")
+        ts = col("ts_entry")
         if since is not None:
             mask &= ts >= since
         if until is not None:

@@ -19,10 +19,11 @@ from ..schema import CallFlag
 from ..table import CallTable
 from ..units import parse_duration
 from .breakdown import Breakdown, breakdown
-from .calls import as_calls, complete_mask, func_code, truncated_mask
+from .calls import as_calls, complete_mask, func_code
 from .compare import Comparison, compare_breakdowns
-from .filters import describe, filter_mask
+from .filters import describe, filter_ids, filter_mask
 from .stats import Latency, nearest_rank
+from .tree import bincount_int
 
 _PCT_RE = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 
@@ -187,33 +188,36 @@ def hist(
         raise UsageError(f"--by must be 'child' or 'path', not {by!r}")
     if compare not in (None, "fast"):
         raise UsageError(f"--compare takes 'fast', not {compare!r}")
-    mask = filter_mask(calls, filters)
     if func is None:
+        mask = filter_mask(calls, filters)
         return top_functions(calls, mask, n=top, filters=describe(filters), traces=names)
     code = func_code(calls, func)
-    of_x = mask & (calls["func"] == code)
-    complete = of_x & complete_mask(calls)
-    trunc = of_x & truncated_mask(calls)
-    dur = calls["duration"]
-    thr, thr_text = parse_threshold(threshold, dur[complete])
-    lat = Latency.of(dur[complete])
+    # X's calls first; everything below works on them (and their subtrees) only
+    x_ids = filter_ids(calls, filters, np.flatnonzero(calls["func"] == code))
+    x_dur = calls["duration"][x_ids]
+    x_flags = calls["flags"][x_ids]
+    x_trunc = (x_flags & CallFlag.TRUNCATED) != 0
+    x_complete = ~x_trunc & (x_dur >= 0)  # as calls.complete_mask
+    c_ids, c_dur = x_ids[x_complete], x_dur[x_complete]
+    thr, thr_text = parse_threshold(threshold, c_dur)
+    lat = Latency.of(c_dur)
     unit = lat.histogram.unit
-    slow_ids = np.nonzero(complete & (dur >= thr))[0]
-    slow = Latency.of(dur[slow_ids], unit)
+    slow_ids = c_ids[c_dur >= thr]
+    slow = Latency.of(calls["duration"][slow_ids], unit)
     bd = breakdown(calls, slow_ids, depth=depth, all=all, by=by)
     cmp = None
     if compare == "fast":
-        fast_ids = np.nonzero(complete & (dur < thr))[0]
+        fast_ids = c_ids[c_dur < thr]
         fast_bd = breakdown(calls, fast_ids, depth=depth, all=all, by=by)
         cmp = compare_breakdowns(
             f"fast (< {thr_text})",
             fast_bd,
-            Latency.of(dur[fast_ids], unit),
+            Latency.of(calls["duration"][fast_ids], unit),
             f"slow (>= {thr_text})",
             bd,
             slow,
         )
-    fl = calls["flags"][of_x]
+    fl = x_flags
     repaired = {}
     for f in (
         CallFlag.SYNTH_ENTRY,
@@ -225,23 +229,24 @@ def hist(
         k = int(((fl & f) != 0).sum())
         if k:
             repaired[str(f.name).lower()] = k
-    tdur = dur[trunc]
-    order = np.argsort(calls["ts_entry"][complete], kind="stable")
+    tdur = x_dur[x_trunc]
+    c_ts = calls["ts_entry"][c_ids]
+    order = np.argsort(c_ts, kind="stable")
     return HistResult(
         func=func,
         threshold_ns=thr,
         threshold_text=thr_text,
         latency=lat,
         slow=slow,
-        truncated_calls=int(trunc.sum()),
+        truncated_calls=int(x_trunc.sum()),
         truncated_max_ns=int(tdur.max()) if len(tdur) else -1,
         repaired_calls=repaired,
         breakdown=bd,
         compare=cmp,
         filters=describe(filters),
         traces=names,
-        times_ns=calls["ts_entry"][complete][order],
-        durations_ns=dur[complete][order],
+        times_ns=c_ts[order],
+        durations_ns=c_dur[order],
     )
 
 
@@ -262,13 +267,20 @@ def top_functions(
     func, dur, selfc = func[ok], dur[ok], selfc[ok]
     nf = int(func.max()) + 1 if len(func) else 0
     cnt = np.bincount(func, minlength=nf)
-    tot = np.zeros(nf, np.int64)
-    np.add.at(tot, func, dur)
-    slf = np.zeros(nf, np.int64)
-    np.add.at(slf, func, selfc)
-    # group durations by function once (sorted), so each top function's histogram is a slice
-    order = np.argsort(func, kind="stable")
-    fs, ds = func[order], dur[order]
+    tot = bincount_int(func, dur, nf)
+    slf = bincount_int(func, selfc, nf)
+    # ties broken by name code order (stable), so the output is deterministic
+    by_total = np.lexsort((np.arange(nf), -tot))[:n]
+    by_self = np.lexsort((np.arange(nf), -slf))[:n]
+    # durations of the (at most 2n) shown functions only, grouped by function (sorted), so
+    # each one's histogram is a slice
+    shown = np.zeros(nf, dtype=bool)
+    shown[by_total] = True
+    shown[by_self] = True
+    pick = shown[func]
+    fsel, dsel = func[pick], dur[pick]
+    order = np.argsort(fsel, kind="stable")
+    fs, ds = fsel[order], dsel[order]
 
     def make(codes: np.ndarray) -> list[TopFunction]:
         out = []
@@ -287,9 +299,6 @@ def top_functions(
             )
         return out
 
-    # ties broken by name code order (stable), so the output is deterministic
-    by_total = np.lexsort((np.arange(nf), -tot))[:n]
-    by_self = np.lexsort((np.arange(nf), -slf))[:n]
     return TopResult(
         by_total=make(by_total),
         by_self=make(by_self),
