@@ -1031,7 +1031,195 @@ static PyObject *py_floor(PyObject *self, PyObject *args)
     return (PyObject *)da;
 }
 
+/* ------------------------------------------------------------------ off-CPU lookups
+ *
+ * The off-CPU stage (fgraph/reconstruct/offcpu.py) asks, for every call, "the last element of
+ * its task's time-sorted list at or before time t".  Task lists are few and short (one element
+ * per context switch or wakeup), calls are millions: a binary search per call here replaces
+ * several call-length numpy temporaries (combined keys, gathers, masks) per question. */
+
+static int64_t group_of(const int64_t *keys, int64_t nk, int64_t task)
+{
+    int64_t lo = 0, hi = nk;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (keys[mid] < task)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (lo < nk && keys[lo] == task) ? lo : -1;
+}
+
+/* last index in [lo, hi) with t[i] <= q, or -1 (the last of equal times, like
+ * np.searchsorted(side="right") - 1) */
+static int64_t last_le(const int64_t *t, int64_t lo, int64_t hi, int64_t q)
+{
+    int64_t a = lo, b = hi;
+    while (a < b) {
+        int64_t mid = a + (b - a) / 2;
+        if (t[mid] <= q)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    return a - 1 >= lo ? a - 1 : -1;
+}
+
+typedef struct {
+    PyArrayObject *a[10];
+    int n;
+} Held;
+
+static void held_free(Held *h)
+{
+    for (int k = 0; k < h->n; k++)
+        Py_XDECREF(h->a[k]);
+    h->n = 0;
+}
+
+static const void *held_get(Held *h, PyObject *o, int type)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FROMANY(o, type, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!a)
+        return NULL;
+    h->a[h->n++] = a;
+    return PyArray_DATA(a);
+}
+
+static npy_intp held_len(Held *h, int k) { return PyArray_DIM(h->a[k], 0); }
+
+/* cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> int64 per query.
+ * Intervals of task keys[g] are [off[g], off[g+1]) sorted by start; before[i] is the summed
+ * length of the task's intervals before i.  F(t) = before[i] + min(t, end[i]) - start[i] for
+ * the task's last interval i with start <= t (0 if none).  Per query: sel 1 -> F(q1) - F(q0),
+ * sel 2 -> 0, sel 0 -> -1. */
+static PyObject *py_cumspan(PyObject *self, PyObject *args)
+{
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *keys = held_get(&h, o[0], NPY_INT64);
+    const int64_t *off = keys ? held_get(&h, o[1], NPY_INT64) : NULL;
+    const int64_t *start = off ? held_get(&h, o[2], NPY_INT64) : NULL;
+    const int64_t *end = start ? held_get(&h, o[3], NPY_INT64) : NULL;
+    const int64_t *before = end ? held_get(&h, o[4], NPY_INT64) : NULL;
+    const int64_t *qtask = before ? held_get(&h, o[5], NPY_INT64) : NULL;
+    const int64_t *q0 = qtask ? held_get(&h, o[6], NPY_INT64) : NULL;
+    const int64_t *q1 = q0 ? held_get(&h, o[7], NPY_INT64) : NULL;
+    const int8_t *sel = q1 ? held_get(&h, o[8], NPY_INT8) : NULL;
+    if (!sel) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nk = held_len(&h, 0), m = held_len(&h, 2), n = held_len(&h, 5);
+    if (held_len(&h, 1) != nk + 1 || held_len(&h, 3) != m || held_len(&h, 4) != m ||
+        held_len(&h, 6) != n || held_len(&h, 7) != n || held_len(&h, 8) != n ||
+        (nk && (off[0] < 0 || off[nk] > m))) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.cumspan: inconsistent lengths");
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (!out) {
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *r = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    int64_t last_task = 0, g = -1;
+    int have = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        if (sel[i] != 1) {
+            r[i] = sel[i] ? 0 : -1;
+            continue;
+        }
+        if (!have || qtask[i] != last_task) {
+            last_task = qtask[i];
+            g = group_of(keys, nk, last_task);
+            have = 1;
+        }
+        if (g < 0) {
+            r[i] = 0;
+            continue;
+        }
+        int64_t f[2];
+        const int64_t q[2] = {q0[i], q1[i]};
+        for (int k = 0; k < 2; k++) {
+            int64_t j = last_le(start, off[g], off[g + 1], q[k]);
+            f[k] = j < 0 ? 0 : before[j] + (q[k] < end[j] ? q[k] : end[j]) - start[j];
+        }
+        r[i] = f[1] - f[0];
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    return (PyObject *)out;
+}
+
+/* lastin(keys, off, t, qtask, q0, q1, sel) -> int64 per query: the task's last element j with
+ * t[j] <= q1, if t[j] >= q0; else -1 (and -1 where sel is false). */
+static PyObject *py_lastin(PyObject *self, PyObject *args)
+{
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *keys = held_get(&h, o[0], NPY_INT64);
+    const int64_t *off = keys ? held_get(&h, o[1], NPY_INT64) : NULL;
+    const int64_t *t = off ? held_get(&h, o[2], NPY_INT64) : NULL;
+    const int64_t *qtask = t ? held_get(&h, o[3], NPY_INT64) : NULL;
+    const int64_t *q0 = qtask ? held_get(&h, o[4], NPY_INT64) : NULL;
+    const int64_t *q1 = q0 ? held_get(&h, o[5], NPY_INT64) : NULL;
+    const npy_bool *sel = q1 ? held_get(&h, o[6], NPY_BOOL) : NULL;
+    if (!sel) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nk = held_len(&h, 0), m = held_len(&h, 2), n = held_len(&h, 3);
+    if (held_len(&h, 1) != nk + 1 || held_len(&h, 4) != n || held_len(&h, 5) != n ||
+        held_len(&h, 6) != n || (nk && (off[0] < 0 || off[nk] > m))) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.lastin: inconsistent lengths");
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (!out) {
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *r = PyArray_DATA(out);
+    Py_BEGIN_ALLOW_THREADS
+    int64_t last_task = 0, g = -1;
+    int have = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        r[i] = -1;
+        if (!sel[i])
+            continue;
+        if (!have || qtask[i] != last_task) {
+            last_task = qtask[i];
+            g = group_of(keys, nk, last_task);
+            have = 1;
+        }
+        if (g < 0)
+            continue;
+        int64_t j = last_le(t, off[g], off[g + 1], q1[i]);
+        if (j >= 0 && t[j] >= q0[i])
+            r[i] = j;
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    return (PyObject *)out;
+}
+
 static PyMethodDef methods[] = {
+    {"cumspan", py_cumspan, METH_VARARGS,
+     "cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> F(q1) - F(q0) per query"},
+    {"lastin", py_lastin, METH_VARARGS,
+     "lastin(keys, off, t, qtask, q0, q1, sel) -> index of the task's last t in [q0, q1] or -1"},
     {"floor", py_floor, METH_VARARGS, "floor(parent, duration, trunc) -> duration (children's sum floor)"},
     {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,

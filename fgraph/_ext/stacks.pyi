@@ -22,3 +22,23 @@ def feed(
 def finish(m: Any) -> dict[str, Any]: ...
 def resolve(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 def floor(parent: np.ndarray, duration: np.ndarray, trunc: np.ndarray) -> np.ndarray: ...
+def cumspan(
+    keys: np.ndarray,
+    off: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    before: np.ndarray,
+    qtask: np.ndarray,
+    q0: np.ndarray,
+    q1: np.ndarray,
+    sel: np.ndarray,
+) -> np.ndarray: ...
+def lastin(
+    keys: np.ndarray,
+    off: np.ndarray,
+    t: np.ndarray,
+    qtask: np.ndarray,
+    q0: np.ndarray,
+    q1: np.ndarray,
+    sel: np.ndarray,
+) -> np.ndarray: ...

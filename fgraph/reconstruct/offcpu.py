@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._ext import stacks
 from ..schema import IrqCtx
 from ..table import CallTable, EventTable
 from .calls import task_keys
@@ -25,23 +26,18 @@ def _combined(task_rank: np.ndarray, t: np.ndarray, t0: int, span: int) -> np.nd
 
 
 class _Cumulative:
-    """F(t) per task: cumulative length of the task's intervals before t."""
+    """F(t) per task: cumulative length of the task's intervals before t.
 
-    def __init__(
-        self,
-        task: np.ndarray,
-        start: np.ndarray,
-        end: np.ndarray,
-        keys: np.ndarray,
-        t0: int,
-        span: int,
-    ):
+    Intervals are sorted by (task, start) and grouped by task (``off``: each key's slice); the
+    per-call lookup is a binary search in its task's slice, in C (``stacks.cumspan``), so no
+    call-length temporaries are made.
+    """
+
+    def __init__(self, task: np.ndarray, start: np.ndarray, end: np.ndarray, keys: np.ndarray):
         o = np.lexsort((start, task))
         self.task, self.start, self.end = task[o], start[o], end[o]
         self.keys = keys
-        rank = np.searchsorted(keys, self.task)
-        self.span, self.t0 = span, t0
-        self.k = _combined(rank, self.start, t0, span)
+        self.off = _offsets(self.task, keys)
         length = self.end - self.start
         cum = np.cumsum(length) - length  # global exclusive prefix
         first = np.ones(len(o), dtype=bool)
@@ -49,21 +45,16 @@ class _Cumulative:
         base = np.maximum.accumulate(np.where(first, cum, 0))
         self.before = cum - base  # per-task exclusive prefix
 
-    def __call__(self, task: np.ndarray, t: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(t), dtype=np.int64)
-        if len(self.k) == 0:
-            return out
-        rank = np.searchsorted(self.keys, task)
-        rank_ok = (rank < len(self.keys)) & (
-            self.keys[np.clip(rank, 0, len(self.keys) - 1)] == task
+    def span(self, task: np.ndarray, t0: np.ndarray, t1: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """F(t1) - F(t0) where sel is 1, 0 where it is 2, -1 where it is 0."""
+        return stacks.cumspan(
+            self.keys, self.off, self.start, self.end, self.before, task, t0, t1, sel
         )
-        q = _combined(rank, t, self.t0, self.span)
-        i = np.searchsorted(self.k, q, side="right") - 1
-        ic = np.clip(i, 0, None)
-        ok = (i >= 0) & rank_ok & (self.task[ic] == task)
-        val = self.before[ic] + np.minimum(t, self.end[ic]) - self.start[ic]
-        out[ok] = val[ok]
-        return out
+
+
+def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Slice bounds of each key in a task-sorted column (len(keys) + 1)."""
+    return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
 
 
 def offcpu(events: EventTable, calls: CallTable) -> None:
@@ -86,7 +77,6 @@ def offcpu(events: EventTable, calls: CallTable) -> None:
             runnable = np.isin(state, np.array(codes, dtype=state.dtype))
         else:
             runnable = state == 0
-    n = len(calls)
     ce = calls["ts_entry"]
     cx = calls["ts_exit"]
     ctask = task_keys(calls["pid"], calls["cpu_entry"].astype(np.int64))
@@ -110,19 +100,14 @@ def offcpu(events: EventTable, calls: CallTable) -> None:
     end = np.where(same, in_val % (span + 2) + t0 - 1, t_end)
     start = sw_ts
     tasks_out = prev
-    fs = _Cumulative(tasks_out[~runnable], start[~runnable], end[~runnable], keys, t0, span)
-    fr = _Cumulative(tasks_out[runnable], start[runnable], end[runnable], keys, t0, span)
+    fs = _Cumulative(tasks_out[~runnable], start[~runnable], end[~runnable], keys)
+    fr = _Cumulative(tasks_out[runnable], start[runnable], end[runnable], keys)
     is_task = calls["ctx"] == IrqCtx.TASK
-    sleep = np.full(n, -1, np.int64)
-    run = np.full(n, -1, np.int64)
-    sel = valid_t
-    sleep[sel] = fs(ctask[sel], cx[sel]) - fs(ctask[sel], ce[sel])
-    run[sel] = fr(ctask[sel], cx[sel]) - fr(ctask[sel], ce[sel])
-    sleep[~is_task & sel] = 0
-    run[~is_task & sel] = 0
-    calls["offcpu_sleep_ns"] = sleep
-    calls["offcpu_runnable_ns"] = run
-    _wakers(events, calls, ctask, keys, t0, span, sel & is_task)
+    # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
+    sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
+    calls["offcpu_sleep_ns"] = fs.span(ctask, ce, cx, sel)
+    calls["offcpu_runnable_ns"] = fr.span(ctask, ce, cx, sel)
+    _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
 
 
 def _wakers(
@@ -131,7 +116,6 @@ def _wakers(
     ctask: np.ndarray,
     keys: np.ndarray,
     t0: int,
-    span: int,
     sel: np.ndarray,
 ) -> None:
     parts_rows, parts_pid = [], []
@@ -150,15 +134,14 @@ def _wakers(
     if not len(rows):
         return
     waker = events["pid"][rows]
-    k = _combined(np.searchsorted(keys, target), ts, t0, span)
-    o = np.argsort(k, kind="stable")
-    k, waker = k[o], waker[o]
-    idx = np.nonzero(sel & np.isin(ctask, keys))[0]
-    rank = np.searchsorted(keys, ctask[idx])
-    q_exit = _combined(rank, calls["ts_exit"][idx], t0, span)
-    q_entry = _combined(rank, calls["ts_entry"][idx], t0, span)
-    i = np.searchsorted(k, q_exit, side="right") - 1
-    ok = (i >= 0) & (k[np.clip(i, 0, None)] >= q_entry)
-    out = calls["waker_pid"].copy()
-    out[idx[ok]] = waker[i[ok]]
-    calls["waker_pid"] = out
+    o = np.lexsort((ts, target))  # stable: equal times keep their order
+    target, ts, waker = target[o], ts[o], waker[o]
+    # the task's last wakeup at or before the call's exit, if it came after the call's entry
+    i = stacks.lastin(
+        keys, _offsets(target, keys), ts, ctask, calls["ts_entry"], calls["ts_exit"], sel
+    )
+    ok = i >= 0
+    if ok.any():
+        out = calls["waker_pid"].copy()
+        out[ok] = waker[i[ok]]
+        calls["waker_pid"] = out
