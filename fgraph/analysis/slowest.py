@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
-from ..schema import IrqCtx
+from ..schema import CallFlag, IrqCtx
 from ..table import CallTable
 from ..units import parse_duration
-from .calls import as_calls, complete_mask, flag_names, func_code, truncated_mask
-from .filters import describe, filter_mask
-from .tree import children_sum, display_parent, nearest_stop
+from .calls import as_calls, flag_names, func_code
+from .filters import describe, filter_ids
+from .tree import bincount_int, children_sum, display_parent, nearest_stop, subtrees
 
 
 @dataclass
@@ -143,17 +143,78 @@ def slowest(
         raise UsageError(f"-n must be at least 1, not {n}")
     min_ns = parse_duration(min, what="--min duration") or 0
     code = func_code(calls, func)
-    mask = filter_mask(calls, filters) & (calls["func"] == code)
-    complete = mask & complete_mask(calls)
-    ntrunc = int((mask & truncated_mask(calls)).sum())
+    x_ids = filter_ids(calls, filters, np.flatnonzero(calls["func"] == code))
+    trunc = (calls["flags"][x_ids] & CallFlag.TRUNCATED) != 0
+    ntrunc = int(trunc.sum())
     dur = calls["duration"]
-    ids = np.nonzero(complete)[0]
+    ids = x_ids[~trunc & (dur[x_ids] >= 0)]  # complete calls, as calls.complete_mask
     # slowest first; equal durations in trace order
     pick = ids[np.lexsort((ids, -dur[ids]))[:n]]
     res = SlowestResult(func, n, min_ns, len(ids), ntrunc, [], describe(filters))
     if len(pick) == 0:
         return res
 
+    # Work on the picks' trees only: a sub-table of the rows they hold (descendants and
+    # interrupts), ids remapped; the whole table only if its shape does not allow that.
+    got = _display_universe(calls, pick)
+    if got is None:
+        trees = _trees_of(calls, func, pick, min_ns)
+    else:
+        sub, uni = got
+        local = _trees_of(sub, func, np.searchsorted(uni, pick), min_ns)
+        trees = {}
+        for r, sc in local.items():
+            sc.call_id = int(uni[r])
+            for ln in sc.lines:
+                if ln.call_id >= 0:
+                    ln.call_id = int(uni[ln.call_id])
+            trees[sc.call_id] = sc
+    for rank, r in enumerate(pick.tolist(), start=1):
+        trees[r].rank = rank
+        res.slowest.append(trees[r])
+    res.has_offcpu = bool((calls["offcpu_sleep_ns"][pick] >= 0).all())
+    return res
+
+
+def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np.ndarray] | None:
+    """Sub-table of the picks' display trees: their descendants, the interrupts that arrived
+    inside them and those interrupts' descendants (rounds of :func:`subtrees`, one per level
+    of interrupt nesting).  ``(sub-table, its rows in calls)``; None when subtrees() declines.
+    """
+    parent, root, depth = calls["parent_id"], calls["root_id"], calls["depth"]
+    intr = calls["interrupted_id"]
+    cand = np.flatnonzero(intr >= 0)
+    cand = cand[parent[cand] < 0]  # interrupt roots
+    cand_at = intr[cand]
+    parts = []
+    tops = np.unique(pick)
+    for _ in range(64):  # interrupt nesting levels (task → softirq → hardirq → nmi)
+        if len(tops) == 0:
+            break
+        got = subtrees(parent, root, depth, tops)
+        if got is None:
+            return None
+        rows = got[2]
+        parts.append(rows)
+        at = np.minimum(np.searchsorted(rows, cand_at), len(rows) - 1)
+        tops = cand[rows[at] == cand_at]
+    else:
+        return None
+    uni = np.unique(np.concatenate(parts))
+    cols = {}
+    for c in CallTable.COLUMNS:
+        a = calls[c.name][uni]
+        if c.name in ("parent_id", "interrupted_id"):
+            at = np.minimum(np.searchsorted(uni, a), len(uni) - 1)
+            a = np.where((a >= 0) & (uni[at] == a), at, -1).astype(a.dtype)
+        elif c.name == "call_id":
+            a = np.arange(len(uni), dtype=a.dtype)
+        cols[c.name] = a
+    return CallTable(cols, calls.strings), uni
+
+
+def _trees_of(calls: CallTable, func: str, pick: np.ndarray, min_ns: int) -> dict[int, SlowCall]:
+    dur = calls["duration"]
     parent = calls["parent_id"]
     dpar = display_parent(parent, calls["interrupted_id"])
     nrows = len(calls)
@@ -174,11 +235,7 @@ def slowest(
     for lv in sorted(set(level.values())):
         group = np.array([p for p in pick.tolist() if level[p] == lv], dtype=np.int64)
         _build_trees(calls, func, group, dpar, dur, min_ns, trees)
-    for rank, r in enumerate(pick.tolist(), start=1):
-        trees[r].rank = rank
-        res.slowest.append(trees[r])
-    res.has_offcpu = bool((calls["offcpu_sleep_ns"][pick] >= 0).all())
-    return res
+    return trees
 
 
 def _build_trees(
@@ -210,20 +267,17 @@ def _build_trees(
         if hidden.any()
         else np.zeros(nrows, np.int64)
     )
-    coll_ns = np.zeros(nrows, dtype=np.int64)
-    np.add.at(coll_ns, dpar[top_hidden], np.clip(dur[top_hidden], 0, None))
+    coll_ns = bincount_int(dpar[top_hidden], np.clip(dur[top_hidden], 0, None), nrows)
     has_sched = bool((calls["offcpu_sleep_ns"][pick] >= 0).all())
     sleep0 = np.clip(calls["offcpu_sleep_ns"], 0, None)
     runq0 = np.clip(calls["offcpu_runnable_ns"], 0, None)
     own_sleep = sleep0 - children_sum(parent, sleep0)
     own_runq = runq0 - children_sum(parent, runq0)
-    coll_sleep = np.zeros(nrows, dtype=np.int64)
-    coll_runq = np.zeros(nrows, dtype=np.int64)
-    np.add.at(coll_sleep, dpar[top_hidden], sleep0[top_hidden])
-    np.add.at(coll_runq, dpar[top_hidden], runq0[top_hidden])
+    coll_sleep = bincount_int(dpar[top_hidden], sleep0[top_hidden], nrows)
+    coll_runq = bincount_int(dpar[top_hidden], runq0[top_hidden], nrows)
     is_irq_root = (parent < 0) & (calls["interrupted_id"] >= 0)
-    irq_time = np.zeros(nrows, dtype=np.int64)
-    np.add.at(irq_time, owner[member & is_irq_root], np.clip(dur[member & is_irq_root], 0, None))
+    irq_sel = member & is_irq_root
+    irq_time = bincount_int(owner[irq_sel], np.clip(dur[irq_sel], 0, None), nrows)
     tree_size = np.bincount(owner[member], minlength=nrows)
     shown_size = np.bincount(owner[shown], minlength=nrows)
 

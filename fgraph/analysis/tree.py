@@ -50,9 +50,7 @@ def children_sum(
     sel = parent >= 0
     if mask is not None:
         sel &= mask
-    out = np.zeros(n, dtype=np.int64)
-    np.add.at(out, parent[sel], values[sel])
-    return out
+    return bincount_int(parent[sel], values[sel], n)
 
 
 def path_ids(
