@@ -30,6 +30,7 @@
 #include <Python.h>
 #include <numpy/arrayobject.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TS_SHIFT 27
@@ -398,11 +399,230 @@ done:
     return ret;
 }
 
+/*
+ * factorize(values, sort) -> (uniq int64, codes int64)
+ *   Distinct values of a 1-D integer array (any width, signed or unsigned; uint64 keeps its
+ *   bits in the int64 result) and, per element, the index of its distinct value.  uniq is in
+ *   order of first appearance, or ascending (as signed int64) when `sort` is true.  One pass
+ *   with an open-addressing hash table sized by the distinct count, so neither a sort of the
+ *   whole array nor pandas (0.4 s of imports) is needed; the only array of the input's length
+ *   is the codes result.
+ */
+static inline uint64_t mix64(uint64_t x)
+{
+    /* splitmix64 finalizer: addresses differ in a few middle bits, spread them */
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+typedef struct {
+    uint64_t *keys;
+    int64_t *slot; /* index into uniq, -1 empty */
+    size_t mask;
+    int64_t *uniq;
+    size_t nuniq, cap_uniq;
+} htab_t;
+
+static int ht_grow(htab_t *h)
+{
+    size_t ncap = (h->mask + 1) * 2;
+    uint64_t *nk = (uint64_t *)malloc(ncap * sizeof(uint64_t));
+    int64_t *ns = (int64_t *)malloc(ncap * sizeof(int64_t));
+    if (!nk || !ns) {
+        free(nk);
+        free(ns);
+        return -1;
+    }
+    for (size_t i = 0; i < ncap; i++)
+        ns[i] = -1;
+    size_t nmask = ncap - 1;
+    for (size_t u = 0; u < h->nuniq; u++) {
+        uint64_t k = (uint64_t)h->uniq[u];
+        size_t j = (size_t)mix64(k) & nmask;
+        while (ns[j] >= 0)
+            j = (j + 1) & nmask;
+        nk[j] = k;
+        ns[j] = (int64_t)u;
+    }
+    free(h->keys);
+    free(h->slot);
+    h->keys = nk;
+    h->slot = ns;
+    h->mask = nmask;
+    return 0;
+}
+
+/* index of key k in h->uniq, adding it when new; -1 on memory failure */
+static inline int64_t ht_code(htab_t *h, uint64_t k)
+{
+    size_t j = (size_t)mix64(k) & h->mask;
+    for (;;) {
+        int64_t s = h->slot[j];
+        if (s < 0)
+            break;
+        if (h->keys[j] == k)
+            return s;
+        j = (j + 1) & h->mask;
+    }
+    if (h->nuniq == h->cap_uniq) {
+        size_t nc = h->cap_uniq * 2;
+        int64_t *nu = (int64_t *)realloc(h->uniq, nc * sizeof(int64_t));
+        if (!nu)
+            return -1;
+        h->uniq = nu;
+        h->cap_uniq = nc;
+    }
+    int64_t code = (int64_t)h->nuniq;
+    h->uniq[h->nuniq++] = (int64_t)k;
+    h->keys[j] = k;
+    h->slot[j] = code;
+    if (2 * h->nuniq > h->mask + 1 && ht_grow(h) < 0)
+        return -1;
+    return code;
+}
+
+typedef struct {
+    int64_t v, i;
+} vi_t;
+
+static int cmp_vi(const void *a, const void *b)
+{
+    int64_t x = ((const vi_t *)a)->v, y = ((const vi_t *)b)->v;
+    return (x > y) - (x < y);
+}
+
+static PyObject *py_factorize(PyObject *self, PyObject *args)
+{
+    PyObject *o_vals;
+    int do_sort;
+    if (!PyArg_ParseTuple(args, "Op", &o_vals, &do_sort))
+        return NULL;
+    PyArrayObject *vals =
+        (PyArrayObject *)PyArray_FROMANY(o_vals, NPY_NOTYPE, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!vals)
+        return NULL;
+    int typ = PyArray_TYPE(vals);
+    if (!PyArray_ISINTEGER(vals) || PyArray_ITEMSIZE(vals) > 8) {
+        Py_DECREF(vals);
+        PyErr_SetString(PyExc_TypeError, "factorize: integer array expected");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(vals, 0);
+    PyObject *a_codes = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    htab_t h = {NULL, NULL, 0, NULL, 0, 64};
+    h.uniq = (int64_t *)malloc(h.cap_uniq * sizeof(int64_t));
+    h.mask = 127;
+    h.keys = (uint64_t *)malloc((h.mask + 1) * sizeof(uint64_t));
+    h.slot = (int64_t *)malloc((h.mask + 1) * sizeof(int64_t));
+    PyObject *result = NULL, *a_uniq = NULL;
+    int oom = 0;
+    if (!a_codes || !h.uniq || !h.keys || !h.slot) {
+        oom = 1;
+        goto done;
+    }
+    for (size_t i = 0; i <= h.mask; i++)
+        h.slot[i] = -1;
+    {
+        const char *pv = (const char *)PyArray_DATA(vals);
+        int64_t *pc = (int64_t *)PyArray_DATA((PyArrayObject *)a_codes);
+        Py_BEGIN_ALLOW_THREADS
+        /* a run of equal values (pids, event ids) is common: skip the hash for repeats */
+        uint64_t last = 0;
+        int64_t last_code = -1;
+#define FACT_LOOP(T)                                                                             \
+    for (npy_intp i = 0; i < n; i++) {                                                          \
+        uint64_t k = (uint64_t)(int64_t)((const T *)pv)[i];                                     \
+        if (last_code < 0 || k != last) {                                                        \
+            last_code = ht_code(&h, k);                                                          \
+            if (last_code < 0) {                                                                 \
+                oom = 1;                                                                         \
+                break;                                                                           \
+            }                                                                                    \
+            last = k;                                                                            \
+        }                                                                                        \
+        pc[i] = last_code;                                                                       \
+    }
+        switch (typ) {
+        case NPY_INT8: FACT_LOOP(int8_t) break;
+        case NPY_UINT8: FACT_LOOP(uint8_t) break;
+        case NPY_INT16: FACT_LOOP(int16_t) break;
+        case NPY_UINT16: FACT_LOOP(uint16_t) break;
+        case NPY_INT32: FACT_LOOP(int32_t) break;
+        case NPY_UINT32: FACT_LOOP(uint32_t) break;
+        default:
+            if (PyArray_ITEMSIZE(vals) == 8) {
+                FACT_LOOP(int64_t)
+            } else if (PyArray_ITEMSIZE(vals) == 4) {
+                if (PyArray_ISSIGNED(vals)) {
+                    FACT_LOOP(int32_t)
+                } else {
+                    FACT_LOOP(uint32_t)
+                }
+            } else {
+                oom = 2;
+            }
+            break;
+        }
+#undef FACT_LOOP
+        if (!oom && do_sort && h.nuniq > 1) {
+            vi_t *pairs = (vi_t *)malloc(h.nuniq * sizeof(vi_t));
+            int64_t *rank = (int64_t *)malloc(h.nuniq * sizeof(int64_t));
+            if (!pairs || !rank) {
+                oom = 1;
+            } else {
+                for (size_t u = 0; u < h.nuniq; u++) {
+                    pairs[u].v = h.uniq[u];
+                    pairs[u].i = (int64_t)u;
+                }
+                qsort(pairs, h.nuniq, sizeof(vi_t), cmp_vi); /* values are distinct */
+                for (size_t u = 0; u < h.nuniq; u++) {
+                    rank[pairs[u].i] = (int64_t)u;
+                    h.uniq[u] = pairs[u].v;
+                }
+                for (npy_intp i = 0; i < n; i++)
+                    pc[i] = rank[pc[i]];
+            }
+            free(pairs);
+            free(rank);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (oom)
+        goto done;
+    {
+        npy_intp nu = (npy_intp)h.nuniq;
+        a_uniq = PyArray_EMPTY(1, &nu, NPY_INT64, 0);
+        if (!a_uniq)
+            goto done;
+        if (nu)
+            memcpy(PyArray_DATA((PyArrayObject *)a_uniq), h.uniq, (size_t)nu * sizeof(int64_t));
+        result = Py_BuildValue("(OO)", a_uniq, a_codes);
+    }
+done:
+    if (oom == 1 && !PyErr_Occurred())
+        PyErr_NoMemory();
+    else if (oom == 2 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "factorize: unsupported integer type");
+    free(h.keys);
+    free(h.slot);
+    free(h.uniq);
+    Py_XDECREF(a_uniq);
+    Py_XDECREF(a_codes);
+    Py_DECREF(vals);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
     {"gather", py_gather, METH_VARARGS,
      "gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens) -> None"},
+    {"factorize", py_factorize, METH_VARARGS,
+     "factorize(values, sort) -> (uniq int64, codes int64)"},
     {NULL, NULL, 0, NULL},
 };
 
