@@ -86,6 +86,7 @@ typedef struct {
     /* calls (growing columns) */
     int64_t ncalls, capcalls;
     int64_t *parent, *interrupted, *entry_row, *exit_row, *ts_entry, *ts_exit, *order;
+    int64_t *own; /* pos of the entry record (its place before any move), -1 synthesized */
     int32_t *kdepth;
     int8_t *ctx;
     uint16_t *flags;
@@ -146,6 +147,7 @@ static int grow_calls(Machine *m, int64_t need)
     RE(ts_entry, int64_t);
     RE(ts_exit, int64_t);
     RE(order, int64_t);
+    RE(own, int64_t);
     RE(kdepth, int32_t);
     RE(ctx, int8_t);
     RE(flags, uint16_t);
@@ -314,6 +316,7 @@ static int64_t new_call(Machine *m)
     m->ts_entry[c] = -1;
     m->ts_exit[c] = -1;
     m->order[c] = -1;
+    m->own[c] = -1;
     m->kdepth[c] = -1;
     m->ctx[c] = CTX_TASK;
     m->flags[c] = 0;
@@ -540,6 +543,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
         m->entry_row[c] = ev->row[i];
         m->ts_entry[c] = ts;
         m->order[c] = ev->pos[i];
+        m->own[c] = ev->pos[i];
         m->kdepth[c] = ev->kdepth[i];
         Frame f;
         memset(&f, 0, sizeof(f));
@@ -726,6 +730,7 @@ static void machine_free(Machine *m)
     free(m->ts_entry);
     free(m->ts_exit);
     free(m->order);
+    free(m->own);
     free(m->kdepth);
     free(m->ctx);
     free(m->flags);
@@ -898,6 +903,11 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     PUT("ts_entry", m->ts_entry, NPY_INT64, int64_t);
     PUT("ts_exit", m->ts_exit, NPY_INT64, int64_t);
     PUT("order", m->order, NPY_INT64, int64_t);
+    /* a synthesized entry's own place is where it was put */
+    for (int64_t c = 0; c < n; c++)
+        if (m->own[c] < 0)
+            m->own[c] = m->order[c];
+    PUT("own", m->own, NPY_INT64, int64_t);
     PUT("kdepth", m->kdepth, NPY_INT32, int32_t);
     PUT("ctx", m->ctx, NPY_INT8, int8_t);
     PUT("flags", m->flags, NPY_UINT16, uint16_t);
@@ -1096,9 +1106,9 @@ static npy_intp held_len(Held *h, int k) { return PyArray_DIM(h->a[k], 0); }
  * sel 2 -> 0, sel 0 -> -1. */
 static PyObject *py_cumspan(PyObject *self, PyObject *args)
 {
-    PyObject *o[9];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
-                          &o[8]))
+    PyObject *o[9], *dst = NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &dst))
         return NULL;
     Held h = {{0}, 0};
     const int64_t *keys = held_get(&h, o[0], NPY_INT64);
@@ -1123,7 +1133,21 @@ static PyObject *py_cumspan(PyObject *self, PyObject *args)
         return NULL;
     }
     npy_intp dims[1] = {n};
-    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    PyArrayObject *out;
+    if (dst && dst != Py_None) {
+        /* fill the caller's column in place (no second call-length allocation) */
+        if (!PyArray_Check(dst) || PyArray_TYPE((PyArrayObject *)dst) != NPY_INT64 ||
+            PyArray_NDIM((PyArrayObject *)dst) != 1 || PyArray_DIM((PyArrayObject *)dst, 0) != n ||
+            !PyArray_ISCARRAY((PyArrayObject *)dst)) {
+            held_free(&h);
+            PyErr_SetString(PyExc_ValueError, "stacks.cumspan: out must be a writable int64 column");
+            return NULL;
+        }
+        out = (PyArrayObject *)dst;
+        Py_INCREF(out);
+    } else {
+        out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    }
     if (!out) {
         held_free(&h);
         return NULL;
@@ -1215,7 +1239,51 @@ static PyObject *py_lastin(PyObject *self, PyObject *args)
     return (PyObject *)out;
 }
 
+/* inner(parent, interrupted, dur) -> (child_ns, irq_ns): per call, the summed durations
+ * (negative ones count 0) of its children and of the interrupts that hit it.  Integer sums in
+ * one pass (np.bincount with weights would make float64 temporaries). */
+static PyObject *py_inner(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *par = held_get(&h, o[0], NPY_INT64);
+    const int64_t *irq = par ? held_get(&h, o[1], NPY_INT64) : NULL;
+    const int64_t *dur = irq ? held_get(&h, o[2], NPY_INT64) : NULL;
+    if (!dur) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp n = held_len(&h, 0);
+    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.inner: lengths differ");
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    PyArrayObject *ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    if (!ca || !ia) {
+        Py_XDECREF(ca);
+        Py_XDECREF(ia);
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t d = dur[i] > 0 ? dur[i] : 0;
+        if (par[i] >= 0 && par[i] < n)
+            cs[par[i]] += d;
+        if (irq[i] >= 0 && irq[i] < n)
+            is[irq[i]] += d;
+    }
+    held_free(&h);
+    return Py_BuildValue("(NN)", ca, ia);
+}
+
 static PyMethodDef methods[] = {
+    {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
     {"cumspan", py_cumspan, METH_VARARGS,
      "cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> F(q1) - F(q0) per query"},
     {"lastin", py_lastin, METH_VARARGS,

@@ -32,6 +32,7 @@ def cumspan(
     q0: np.ndarray,
     q1: np.ndarray,
     sel: np.ndarray,
+    out: np.ndarray | None = ...,
 ) -> np.ndarray: ...
 def lastin(
     keys: np.ndarray,
@@ -42,3 +43,6 @@ def lastin(
     q1: np.ndarray,
     sel: np.ndarray,
 ) -> np.ndarray: ...
+def inner(
+    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]: ...

@@ -187,10 +187,26 @@ class Rebuilder:
 
 
 def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
-    out = np.full(len(rows), null, dtype=col.dtype)
-    ok = rows >= 0
-    out[ok] = col[rows[ok]]
+    """col[rows], ``null`` where rows is -1 (one gather; -1 reads the last row, then fixed)."""
+    if len(col) == 0:
+        return np.full(len(rows), null, dtype=col.dtype)
+    out = col.take(rows)
+    neg = rows < 0
+    if neg.any():
+        out[neg] = null
     return out
+
+
+def _exit_durations_of(events: EventTable, exit_row: np.ndarray) -> np.ndarray:
+    """exit_durations(events)[exit_row] (-1 without exit), computed for those rows only."""
+    dur = _gather(events["duration"], exit_row, -1)
+    need = np.nonzero((dur < 0) & (exit_row >= 0))[0]
+    if len(need):
+        r = exit_row[need]
+        ct, rt = events["calltime"][r], events["rettime"][r]
+        fill = (ct >= 0) & (rt >= ct)
+        dur[need[fill]] = rt[fill] - ct[fill]
+    return dur
 
 
 def _nest_lower_interrupts(
@@ -233,16 +249,15 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
     parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
     n = len(parent)
     synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
-    d = np.maximum(dur, 0)
+    d = dur
     for _ in range(4):
-        hp = parent >= 0
-        ir = interrupted >= 0
-        inner = np.bincount(parent[hp], weights=d[hp], minlength=n) + np.bincount(
-            interrupted[ir], weights=d[ir], minlength=n
-        )
-        over = (dur >= 0) & (inner > dur + tol) & (kd >= 0)
+        child_ns, irq_ns = stacks.inner(parent, interrupted, d)
+        child_ns += irq_ns
+        over = (dur >= 0) & (child_ns > dur + tol) & (kd >= 0)
         if not over.any():
             return
+        hp = parent >= 0
+        ir = interrupted >= 0
         p = np.clip(parent, 0, None)
         i = np.clip(interrupted, 0, None)
         kid_exit = hp & over[p] & (kd == kd[p])
@@ -273,13 +288,15 @@ def build_table(
     events: EventTable, raw: dict[str, Any], order: np.ndarray | None = None
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column."""
-    if order is None:
-        order = timeline.merge_order(events)
-    rank = timeline.ranks(order)
-    xdur_raw = _gather(exit_durations(events), raw["exit_row"], -1)
-    own = np.where(
-        raw["entry_row"] >= 0, 4 * rank[np.clip(raw["entry_row"], 0, None)] + 2, raw["order"]
-    )
+    xdur_raw = _exit_durations_of(events, raw["exit_row"])
+    own = raw.get("own")
+    if own is None:
+        if order is None:
+            order = timeline.merge_order(events)
+        rank = timeline.ranks(order)
+        own = np.where(
+            raw["entry_row"] >= 0, 4 * rank[np.clip(raw["entry_row"], 0, None)] + 2, raw["order"]
+        )
     _fix_overfull(raw, xdur_raw, own)
     depth0, _ = stacks.resolve(raw["parent"])
     ncalls = len(raw["parent"])
@@ -344,24 +361,16 @@ def build_table(
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
     # exit; for truncated calls the time it was open until it was closed (a lower bound)
-    xdur = _gather(exit_durations(events), exit_row, -1)
+    xdur = xdur_raw[perm]
     span = np.where((ts_entry >= 0) & (ts_exit >= 0), ts_exit - ts_entry, -1)
     duration = np.where(xdur >= 0, xdur, span)
-    has_parent = parent >= 0
     trunc = (flags & CallFlag.TRUNCATED) != 0
     if trunc.any():
         # a truncated call lasted at least as long as its children (its closing time is a
         # lower bound; without timestamps there is nothing else)
         duration = stacks.floor(parent, duration, trunc)
     cols["duration"] = duration
-    dpos = np.maximum(duration, 0)
-    is_irq_root = interrupted >= 0
-    irq_ns = np.bincount(
-        interrupted[is_irq_root], weights=dpos[is_irq_root], minlength=ncalls
-    ).astype(np.int64)
-    child = np.bincount(parent[has_parent], weights=dpos[has_parent], minlength=ncalls).astype(
-        np.int64
-    )
+    child, irq_ns = stacks.inner(parent, interrupted, duration)
     cols["irq_ns"] = irq_ns
     cols["self"] = np.where(duration >= 0, duration - child - irq_ns, -1)
     cols["flags"] = flags

@@ -45,11 +45,28 @@ class _Cumulative:
         base = np.maximum.accumulate(np.where(first, cum, 0))
         self.before = cum - base  # per-task exclusive prefix
 
-    def span(self, task: np.ndarray, t0: np.ndarray, t1: np.ndarray, sel: np.ndarray) -> np.ndarray:
-        """F(t1) - F(t0) where sel is 1, 0 where it is 2, -1 where it is 0."""
+    def span(
+        self,
+        task: np.ndarray,
+        t0: np.ndarray,
+        t1: np.ndarray,
+        sel: np.ndarray,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """F(t1) - F(t0) where sel is 1, 0 where it is 2, -1 where it is 0 (into ``out``)."""
         return stacks.cumspan(
-            self.keys, self.off, self.start, self.end, self.before, task, t0, t1, sel
+            self.keys, self.off, self.start, self.end, self.before, task, t0, t1, sel, out
         )
+
+
+def _own_column(calls: CallTable, name: str) -> np.ndarray | None:
+    """The table's column when it can be overwritten in place (the rebuild's own fresh,
+    unshared array: every value is rewritten), else None (a new array is made)."""
+    col = calls[name]
+    f = col.flags
+    if col.dtype == np.int64 and f.owndata and f.writeable and f.c_contiguous:
+        return col
+    return None
 
 
 def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -105,8 +122,8 @@ def offcpu(events: EventTable, calls: CallTable) -> None:
     is_task = calls["ctx"] == IrqCtx.TASK
     # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
     sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
-    calls["offcpu_sleep_ns"] = fs.span(ctask, ce, cx, sel)
-    calls["offcpu_runnable_ns"] = fr.span(ctask, ce, cx, sel)
+    for name, f in (("offcpu_sleep_ns", fs), ("offcpu_runnable_ns", fr)):
+        calls[name] = f.span(ctask, ce, cx, sel, _own_column(calls, name))
     _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
 
 
