@@ -33,11 +33,15 @@ def _values(width: int) -> tuple[int, ...]:
     return ((1 << (8 * width)) - 1, 1 << (8 * width - 1), 0)
 
 
+# Pinned separately below (an open bug), so the other fields keep being checked.
+SEPARATE = {"cpucount"}
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_huge_header_values_fail_cleanly_in_small_memory(seed: str, tmp_path: Path) -> None:
     pytest.importorskip("fgraph.parsers.tracedat")
     data = (fuzzlib.SEEDS / seed).read_bytes()
-    fields = datlayout.fields(data)
+    fields = [f for f in datlayout.fields(data) if f.name not in SEPARATE]
     assert len(fields) >= 10, [f.name for f in fields]
     worker = fuzzlib.Worker(MEM_MB)
     problems: list[str] = []
@@ -90,3 +94,26 @@ def test_memory_limit_is_effective(tmp_path: Path) -> None:
         assert soft != "unlimited" and int(soft) < 64 << 30, line
     finally:
         w.kill()
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="a CPUCOUNT option (or BUFFER cpu count) of 0x80000002 becomes TraceMeta.ncpus "
+    "unchecked, and reconstruct.rebuild allocates per-CPU state for that many CPUs "
+    "(stacks.new → MemoryError under the limit; gigabytes without it). Found by the long fuzz "
+    "run (crashes/crash-btrfs.v7.dat-faf10d094a.bin)",
+)
+@pytest.mark.parametrize("value", [0xFFFFFFFF, 0x80000002])
+def test_huge_cpu_count_fails_cleanly_in_small_memory(value: int, tmp_path: Path) -> None:
+    pytest.importorskip("fgraph.parsers.tracedat")
+    data = (fuzzlib.SEEDS / "btrfs.v7none.dat").read_bytes()
+    field = next(f for f in datlayout.fields(data) if f.name == "cpucount")
+    p = tmp_path / "crafted.dat"
+    p.write_bytes(datlayout.poke(data, field, value))
+    w = fuzzlib.Worker(MEM_MB)
+    try:
+        ans = w.run(p, TIMEOUT)
+    finally:
+        w.kill()
+    assert ans is not None, "hang"
+    assert ans["status"] in ("ok", "error"), ans

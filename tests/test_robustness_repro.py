@@ -10,6 +10,7 @@ and the entry can go from tests/fuzz/known_crashes.txt.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +22,10 @@ import fuzzlib  # noqa: E402
 
 pytest.importorskip("fgraph.reconstruct")
 
-from fgraph.errors import FgraphError  # noqa: E402
-from fgraph.load import read_events  # noqa: E402
+MEM_MB = 600
+
 from fgraph.reconstruct import rebuild  # noqa: E402
 from fgraph.table import EventTable, LostTable, TraceMeta  # noqa: E402
-
-
-def _read_and_rebuild(path: Path) -> None:
-    try:
-        t = read_events(path)
-    except FgraphError:
-        return
-    calls, q = rebuild(t)
-    assert q.events_unaccounted == 0
 
 
 def _inputs() -> list[Path]:
@@ -61,9 +53,26 @@ def _param(p: Path) -> object:
     return pytest.param(p, id=p.name)
 
 
+@pytest.fixture(scope="module")
+def worker() -> Iterator[list[fuzzlib.Worker]]:
+    """Stored inputs run in a fuzz worker, under a memory limit and a timeout (one of them made
+    the rebuild allocate for 2^31 CPUs)."""
+    box = [fuzzlib.Worker(MEM_MB)]
+    yield box
+    box[0].kill()
+
+
 @pytest.mark.parametrize("path", [_param(p) for p in _inputs()])
-def test_stored_crash_input_is_handled(path: Path) -> None:
-    _read_and_rebuild(path)
+def test_stored_crash_input_is_handled(path: Path, worker: list[fuzzlib.Worker]) -> None:
+    if not worker[0].alive():
+        worker[0] = fuzzlib.Worker(MEM_MB)
+    ans = worker[0].run(path, 30.0)
+    if ans is None or ans["status"] == "crash":
+        worker[0].kill()
+    assert ans is not None, "hang"
+    assert ans["status"] in ("ok", "error"), (
+        f"{ans['status']}: {ans.get('signature')}\n{str(ans.get('detail', ''))[-1500:]}"
+    )
 
 
 @pytest.mark.xfail(

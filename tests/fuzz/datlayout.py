@@ -164,6 +164,8 @@ def _v7_options(d: bytes, p: int, end: int) -> list[Field]:
             out.append(Field("buffer.cpu0.id", r.p, 4))
             out.append(Field("buffer.cpu0.offset", r.p + 4, 8))
             out.append(Field("buffer.cpu0.size", r.p + 12, 8))
+        if oid == 8:  # CPUCOUNT: u32 number of CPUs
+            out.append(Field("cpucount", p + 6, 4))
         if oid == 0:
             break
         p += 6 + size

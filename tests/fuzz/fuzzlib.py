@@ -248,6 +248,7 @@ def m_page_ts_back(rng: random.Random, d: bytes) -> tuple[bytes, str]:
     (ts,) = struct.unpack_from("<Q", d, p)
     new = rng.choice((0, 1, ts // 2, max(ts - 10**9, 0), ts + (1 << 50), (1 << 64) - 1))
     b = bytearray(d)
+    new &= (1 << 64) - 1
     struct.pack_into("<Q", b, p, new)
     return bytes(b), f"page {p:#x} ts={new:#x}"
 
