@@ -81,51 +81,67 @@ def exit_durations(events: EventTable) -> np.ndarray:
 def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> MachineInput:
     """Machine input for ``events`` (rows numbered from ``row_base``)."""
     n = len(events)
-    rank = timeline.ranks(order)
-    fg = timeline.funcgraph_mask(events)
-    rows = order[fg[order]]  # funcgraph rows in timeline order
+    # timeline positions of the funcgraph records (their ranks; no full inverse permutation)
+    tpos = np.flatnonzero(timeline.funcgraph_mask(events)[order])
+    rows = order[tpos]  # funcgraph rows in timeline order
     ctx, bits = irq.event_contexts(events, order)
-    ts_all = events["ts"] if events.meta.ts_known else np.full(n, -1, np.int64)
-    ts = ts_all[rows]
-    ekind = events["kind"][rows]
-    is_exit = ekind == EventKind.FG_EXIT
+    ts = events["ts"][rows] if events.meta.ts_known else np.full(len(rows), -1, np.int64)
+    is_exit = events["kind"][rows] == EventKind.FG_EXIT
+    # Columns are gathered once and then edited in place: every temporary here is as long as
+    # the trace, and each fresh one costs page faults.
     dur = events["duration"][rows]
     ct = events["calltime"][rows]
     rt = events["rettime"][rows]
-    fill = (dur < 0) & (ct >= 0) & (rt >= ct)
-    dur = np.where(fill, rt - ct, dur)
+    ok_ct = (ct >= 0) & (rt >= ct)
+    np.subtract(rt, ct, out=dur, where=ok_ct & (dur < 0))
     # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at the
     # calltime moved into the record clock by the smallest record delay (ts - rettime) of the
     # file: the delay of one record varies (an interrupt can land between taking rettime and
     # writing the record), and a nest of orphan exits must keep the calltime order to adopt
     # each other correctly.
-    has_ct = is_exit & (ct >= 0) & (rt >= ct) & (ts >= 0)
+    has_ct = ok_ct
+    has_ct &= is_exit
+    has_ct &= ts >= 0
+    b = bits[rows]
     if has_ct.any():
         delay = int((ts[has_ct] - rt[has_ct]).min())
-        dur = np.where(has_ct, ts - (ct + delay), dur)
+        ct += delay
+        np.subtract(ts, ct, out=dur, where=has_ct)
+        np.bitwise_or(b, np.int8(EB_CALLTIME), out=b, where=has_ct)
+    del ct, rt, has_ct
     cpu = events["cpu"][rows]
+    kind = is_exit.view(np.int8) + np.int8(EV_ENTRY)  # EV_EXIT = EV_ENTRY + 1
+    del is_exit
+    func = events["func"][rows]
+    if len(func) and func.min() < 0:
+        fkey = function_keys(func, events["addr"][rows])
+    else:
+        fkey = func.astype(np.int64)
+    del func
+    tpos *= 4
+    tpos += 4 * row_base + 2
     inp = MachineInput(
         # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
         # space between lets a synthesized entry sort just before an interrupt it covers
-        pos=4 * (rank[rows] + row_base) + 2,
-        row=rows + row_base,
-        kind=np.where(is_exit, EV_EXIT, EV_ENTRY).astype(np.int8),
+        pos=tpos,
+        row=rows + row_base if row_base else rows,
+        kind=kind,
         task=task_keys(events["pid"][rows], cpu),
         cpu=cpu.astype(np.int32),
         ctx=ctx[rows],
-        bits=np.where(has_ct, bits[rows] | EB_CALLTIME, bits[rows]).astype(np.int8),
-        fkey=function_keys(events["func"][rows], events["addr"][rows]),
+        bits=b,
+        fkey=fkey,
         ts=ts.astype(np.int64, copy=False),
         dur=dur.astype(np.int64, copy=False),
         kdepth=events["depth"][rows].astype(np.int32, copy=False),
     )
+    del ctx, bits
     lost = events.lost
     if len(lost):
         lrow = lost["row"]
         inside = (lrow >= 0) & (lrow < n)
-        gpos = np.where(
-            inside, 4 * (rank[np.clip(lrow, 0, max(n - 1, 0))] + row_base), 4 * (n + row_base) + 4
-        )
+        gpos = np.full(len(lost), 4 * (n + row_base) + 4, dtype=np.int64)
+        gpos[inside] = 4 * (_ranks_of(order, lrow[inside]) + row_base)
         gts = (
             timeline.gap_times(events) if events.meta.ts_known else np.full(len(lost), -1, np.int64)
         )
@@ -148,6 +164,16 @@ def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> Machine
             col = getattr(inp, name)
             setattr(inp, name, np.insert(col, at, np.asarray(val).astype(col.dtype)))
     return inp
+
+
+def _ranks_of(order: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Timeline position of each row in ``which`` (valid rows), without inverting ``order``."""
+    mark = np.zeros(len(order), dtype=bool)
+    mark[which] = True
+    at = np.flatnonzero(mark[order])  # positions of the marked rows, in timeline order
+    rows_at = order[at]
+    o = np.argsort(rows_at)
+    return at[o][np.searchsorted(rows_at[o], which)]
 
 
 class Rebuilder:
