@@ -347,10 +347,17 @@ def _unused(p: Path) -> None:  # keep imports used by type checkers
         "public/linux-docs/ftrace.rst.function_graph-section.txt",
     ],
 )
-def test_fast_path_equals_regex_path(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fgraph.parsers import ftrace_text
+@pytest.mark.parametrize("scanner", ["c", "numpy"])
+def test_fast_path_equals_regex_path(
+    rel: str, scanner: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both fast paths (the C line scanner and the numpy one) give the regex path's table."""
+    from fgraph.parsers import _textscan, ftrace_text
 
+    if scanner == "c" and not _textscan.AVAILABLE:
+        pytest.skip("fgraph._ext.textscan not built")
     path = corpus_file(rel)
+    monkeypatch.setattr(ftrace_text, "SCANNER", scanner == "c")
     fast = parse(open_source(path))
     monkeypatch.setattr(ftrace_text, "FAST_PATH", False)
     slow = parse(open_source(path))

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from ..errors import TraceFormatError
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
-from . import _textfast
+from . import _textfast, _textscan
 from . import _textlines as tl
 
 PROLOGUE_RX = (
@@ -93,6 +93,7 @@ def _regex_lines(arr: pa.Array) -> dict[str, Any]:
 
 SAMPLE_LINES = 4000
 FAST_PATH = True  # tests switch it off to check that both paths give the same table
+SCANNER = True  # the C scanner (else the numpy fast path); tests compare all three
 
 
 def _dialect(arr: pa.Array) -> _textfast.Dialect | None:
@@ -127,7 +128,10 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     cols: dict[str, np.ndarray]
     if dialect is not None:
         ends = np.append(starts[1:], len(data))
-        fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
+        if SCANNER and _textscan.AVAILABLE:
+            fast = _textscan.scan_lines(data, starts, pool)
+        else:
+            fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
         ok = fast["ok"]
         sub = np.flatnonzero(~ok)
         r = _regex_lines(arr.take(pa.array(sub)))
@@ -151,9 +155,13 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         for k in ("has_proc", "has_lat", "has_dur"):
             cols[k] = np.zeros(n, dtype=bool)
             cols[k][sub] = r[k]
-        cols["has_proc"][ok] = dialect.proc
-        cols["has_lat"][ok] = dialect.lat
-        cols["has_dur"][ok] = True
+        if "has_proc" in fast:
+            for k in ("has_proc", "has_lat", "has_dur"):
+                cols[k][ok] = fast[k][ok]
+        else:
+            cols["has_proc"][ok] = dialect.proc
+            cols["has_lat"][ok] = dialect.lat
+            cols["has_dur"][ok] = True
         pre = {
             "func": np.where(ok, fast["func"], -1).astype(np.int32),
             "module": np.where(ok, fast["module"], -1).astype(np.int32),

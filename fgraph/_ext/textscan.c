@@ -1,0 +1,603 @@
+/*
+ * textscan.c -- one-pass scanner of the common kernel function_graph text lines
+ * (wrapper: fgraph/parsers/_textscan.py; used by fgraph/parsers/ftrace_text.py).
+ *
+ * Why C: the numpy fast path cut every line with a dozen whole-array operations per column
+ * (about 1 us per line); a byte loop reads a line in one pass over its ~90 bytes.
+ *
+ * Exactness.  The reference is the regex path (ftrace_text.PROLOGUE_RX, then
+ * _textlines.GRAPH_TEXT_RX and the tail regex of build_event_table).  This loop walks the
+ * prologue the way RE2 resolves that regex: each optional group, in order, is taken if it can
+ * match at the current position (the rest of the regex always matches, so leftmost-first
+ * priority decides every group locally), with each group's own greedy/lazy choices spelled
+ * out below.  A line is accepted only when every part it contains is one this loop can read
+ * with certainty; anything else (comments, banners, arrows, return values, arguments, trailing
+ * blanks, odd bytes in names, numbers wider than their columns, ...) gets status 0 and is read
+ * by the regex path, exactly as before.
+ *
+ * Column formats (kernel/trace/trace_functions_graph.c): print_graph_abs_time() "%5lu.%06lu |  ",
+ * print_graph_cpu() " %*d) ", print_graph_proc() "comm-pid" centred then " | ",
+ * print_graph_lat_fmt() / trace_print_lat_fmt() then " | ", print_graph_duration() mark, ' ',
+ * number " us" padded, "|  "; then the indent (2 columns per depth) and
+ * print_graph_entry_leaf() "f();", print_graph_entry_nested() "f() {", print_graph_return()
+ * "}" or "} / * f * /".
+ *
+ * Names (function, module, comm) are interned per call in a hash table keyed by their bytes
+ * (compared in full, so no collision can merge two names); the caller decodes each distinct
+ * name once.  No recursion; the GIL is released for the loop, so two threads can scan two
+ * halves of the lines.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numpy/arrayobject.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* line kinds (fgraph/parsers/_textlines.py L_*) */
+#define L_ENTRY 1
+#define L_EXIT 2
+#define L_LEAF 3
+
+/* status bits */
+#define ST_OK 0x01
+#define ST_PROC 0x02
+#define ST_LAT 0x04
+#define ST_DUR 0x08
+#define ST_TAIL 0x10
+
+typedef struct {
+    const uint8_t *buf;
+    int64_t *start;
+    int32_t *len;
+    uint64_t *hash;
+    int64_t n, cap;
+    int32_t *slot; /* open addressing: index+1, 0 = empty */
+    int64_t nslot;
+} Intern;
+
+static int intern_init(Intern *t, const uint8_t *buf)
+{
+    memset(t, 0, sizeof(*t));
+    t->buf = buf;
+    t->cap = 256;
+    t->nslot = 1024;
+    t->start = malloc(t->cap * sizeof(int64_t));
+    t->len = malloc(t->cap * sizeof(int32_t));
+    t->hash = malloc(t->cap * sizeof(uint64_t));
+    t->slot = calloc(t->nslot, sizeof(int32_t));
+    return t->start && t->len && t->hash && t->slot;
+}
+
+static void intern_free(Intern *t)
+{
+    free(t->start);
+    free(t->len);
+    free(t->hash);
+    free(t->slot);
+}
+
+static inline uint64_t hash_bytes(const uint8_t *p, int64_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (int64_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+/* id of the byte span [s, s+n) (new ids in order of first appearance); -2 on memory failure */
+static int32_t intern(Intern *t, int64_t s, int64_t n)
+{
+    uint64_t h = hash_bytes(t->buf + s, n);
+    int64_t mask = t->nslot - 1;
+    int64_t k = (int64_t)(h & (uint64_t)mask);
+    for (;;) {
+        int32_t v = t->slot[k];
+        if (v == 0)
+            break;
+        int32_t id = v - 1;
+        if (t->hash[id] == h && t->len[id] == n && memcmp(t->buf + t->start[id], t->buf + s, n) == 0)
+            return id;
+        k = (k + 1) & mask;
+    }
+    if (t->n == t->cap) {
+        int64_t nc = t->cap * 2;
+        int64_t *a = realloc(t->start, nc * sizeof(int64_t));
+        if (!a)
+            return -2;
+        t->start = a;
+        int32_t *b = realloc(t->len, nc * sizeof(int32_t));
+        if (!b)
+            return -2;
+        t->len = b;
+        uint64_t *c = realloc(t->hash, nc * sizeof(uint64_t));
+        if (!c)
+            return -2;
+        t->hash = c;
+        t->cap = nc;
+    }
+    int32_t id = (int32_t)t->n++;
+    t->start[id] = s;
+    t->len[id] = (int32_t)n;
+    t->hash[id] = h;
+    t->slot[k] = id + 1;
+    if (t->n * 2 > t->nslot) { /* grow and rehash */
+        int64_t ns = t->nslot * 2;
+        int32_t *sl = calloc(ns, sizeof(int32_t));
+        if (!sl)
+            return -2;
+        for (int64_t i = 0; i < t->n; i++) {
+            int64_t j = (int64_t)(t->hash[i] & (uint64_t)(ns - 1));
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = (int32_t)i + 1;
+        }
+        free(t->slot);
+        t->slot = sl;
+        t->nslot = ns;
+    }
+    return id;
+}
+
+/* byte classes */
+static uint8_t C_DIGIT[256], C_NAME[256], C_LAT[256], C_MARK[256], C_COMM[256];
+
+static void init_classes(void)
+{
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        C_DIGIT[c] = c >= '0' && c <= '9';
+        /* PROLOGUE_RX latency group: [.a-zA-Z0-9]{4,6} */
+        C_LAT[c] = alnum || c == '.';
+        /* overhead marks of print_graph_duration() / trace_find_mark() */
+        C_MARK[c] = c == '+' || c == '!' || c == '#' || c == '*' || c == '@' || c == '$';
+        /* characters of symbol and module names this scanner reads itself: everything %ps
+         * prints for kernel symbols (identifiers, ".isra.0", "0xffff..."), and nothing any of
+         * the regexes treats specially (whitespace ( ) [ ] { } / = * ; ...): a name with
+         * anything else goes to the regex path */
+        C_NAME[c] = alnum || c == '_' || c == '.' || c == '$' || c == '-' || c == ':' ||
+                    c == '@' || c == '+' || c == '~' || c == '%' || c == '#' || c == '&' ||
+                    c == '!' || c == '?';
+        /* comm: printable ASCII and space (trimmed like Arrow's utf8_trim_whitespace) */
+        C_COMM[c] = c >= 0x20 && c <= 0x7e && c != '|';
+    }
+}
+
+typedef struct {
+    uint8_t *status;
+    int8_t *kind;
+    int64_t *ts;
+    int16_t *cpu;
+    int32_t *pid;
+    int32_t *comm;
+    int32_t *lat;
+    int32_t *depth;
+    int64_t *dur;
+    int64_t *res;
+    int32_t *func;
+    int32_t *module;
+} Out;
+
+static const int64_t POW10[] = {1,      10,      100,      1000,      10000,
+                                100000, 1000000, 10000000, 100000000, 1000000000};
+
+/* "NAME" or "NAME [MOD]" in [s, e): sets the spans; 0 if it is anything else */
+static int name_mod(const uint8_t *b, int64_t s, int64_t e, int64_t *ne, int64_t *ms, int64_t *me)
+{
+    int64_t q = s;
+    while (q < e && C_NAME[b[q]])
+        q++;
+    if (q == s)
+        return 0;
+    *ne = q;
+    *ms = *me = -1;
+    if (q == e)
+        return 1;
+    /* " [MOD]" to the end */
+    if (e - q < 4 || b[q] != ' ' || b[q + 1] != '[' || b[e - 1] != ']')
+        return 0;
+    int64_t m = q + 2;
+    while (m < e - 1 && C_NAME[b[m]])
+        m++;
+    if (m != e - 1 || m == q + 2)
+        return 0;
+    *ms = q + 2;
+    *me = e - 1;
+    return 1;
+}
+
+/* one line [s, e) (e after the newline is cut); returns 0 to leave it to the regexes */
+static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, Intern *names,
+                     Intern *lats)
+{
+    int64_t p = s, q;
+    uint8_t st = ST_OK;
+    int64_t ts = -1, dur = -1, res = -1;
+    int32_t cpu = -1, pid = -1, comm = -1, lat = -1;
+
+    /* abstime: " *(\d+)\.(\d+) \|  " */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    /* a line starting with '#' may be a header line to the regex path (L_IGNORED) */
+    if (q < e && b[q] == '#')
+        return 0;
+    {
+        int64_t d0 = q;
+        while (q < e && C_DIGIT[b[q]])
+            q++;
+        if (q > d0 && q < e && b[q] == '.') {
+            int64_t f0 = q + 1, f1 = f0;
+            while (f1 < e && C_DIGIT[b[f1]])
+                f1++;
+            if (f1 > f0 && f1 + 4 <= e && b[f1] == ' ' && b[f1 + 1] == '|' && b[f1 + 2] == ' ' &&
+                b[f1 + 3] == ' ') {
+                /* frac_to_ns() exactly for up to 9+9 digits; wider: regex path */
+                if (q - d0 > 9 || f1 - f0 > 9)
+                    return 0;
+                int64_t sec = 0, fr = 0;
+                for (int64_t k = d0; k < q; k++)
+                    sec = sec * 10 + (b[k] - '0');
+                for (int64_t k = f0; k < f1; k++)
+                    fr = fr * 10 + (b[k] - '0');
+                ts = sec * 1000000000LL + fr * POW10[9 - (f1 - f0)];
+                p = f1 + 4;
+            }
+        }
+    }
+    /* cpu: " *(\d+)\) " */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    {
+        int64_t d0 = q;
+        while (q < e && C_DIGIT[b[q]])
+            q++;
+        if (q > d0 && q + 2 <= e && b[q] == ')' && b[q + 1] == ' ') {
+            if (q - d0 > 5)
+                return 0;
+            int32_t v = 0;
+            for (int64_t k = d0; k < q; k++)
+                v = v * 10 + (b[k] - '0');
+            if (v > 32767)
+                return 0; /* the regex path counts it as not understood */
+            cpu = v;
+            p = q + 2;
+        }
+    }
+    /* proc: " *([^ |][^|]*?)-(\d+) *\| "  -- the field runs to the first bar; the lazy comm
+     * ends at the only '-' followed by digits, spaces and that bar, i.e. the last '-' */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    if (q < e && b[q] != '|') {
+        int64_t bar = q + 1;
+        while (bar < e && b[bar] != '|')
+            bar++;
+        if (bar + 1 < e && b[bar + 1] == ' ') {
+            int64_t x = bar;
+            while (x > q + 1 && b[x - 1] == ' ')
+                x--;
+            int64_t pe = x;
+            while (x > q + 1 && C_DIGIT[b[x - 1]])
+                x--;
+            if (x < pe && b[x - 1] == '-' && x - 1 > q) {
+                /* group matched; read it or give the line up */
+                int64_t ce = x - 1;
+                for (int64_t k = q; k < ce; k++)
+                    if (!C_COMM[b[k]])
+                        return 0;
+                while (ce > q && b[ce - 1] == ' ')
+                    ce--;
+                if (pe - x > 9)
+                    return 0;
+                int32_t v = 0;
+                for (int64_t k = x; k < pe; k++)
+                    v = v * 10 + (b[k] - '0');
+                pid = v;
+                comm = intern(names, q, ce - q);
+                if (comm < 0)
+                    return -1;
+                st |= ST_PROC;
+                p = bar + 2;
+            } else {
+                /* the '-' found is not the regex's choice only if an earlier '-' could be:
+                 * impossible (digits and spaces follow it), so the group does not match */
+            }
+        }
+    }
+    /* latency: " ([.a-zA-Z0-9]{4,6}) \| " */
+    if (p < e && b[p] == ' ') {
+        q = p + 1;
+        while (q < e && C_LAT[b[q]])
+            q++;
+        int64_t n = q - (p + 1);
+        if (n >= 4 && n <= 6 && q + 3 <= e && b[q] == ' ' && b[q + 1] == '|' && b[q + 2] == ' ') {
+            lat = intern(lats, p + 1, n);
+            if (lat < 0)
+                return -1;
+            st |= ST_LAT;
+            p = q + 3;
+        }
+    }
+    /* duration: "(?:[+!#*@$]| ) (?: *(\d+(?:\.\d+)?) us *| +)\|  " -- required here */
+    if (p + 2 > e || !(C_MARK[b[p]] || b[p] == ' ') || b[p + 1] != ' ')
+        return 0;
+    {
+        int mark = b[p] != ' ';
+        int64_t q0 = p + 2;
+        int got = 0;
+        q = q0;
+        while (q < e && b[q] == ' ')
+            q++;
+        int64_t d0 = q;
+        while (q < e && C_DIGIT[b[q]])
+            q++;
+        if (q > d0) {
+            int64_t d1 = q, f0 = q, f1 = q;
+            if (q + 1 < e && b[q] == '.' && C_DIGIT[b[q + 1]]) {
+                f0 = q + 1;
+                f1 = f0;
+                while (f1 < e && C_DIGIT[b[f1]])
+                    f1++;
+                q = f1;
+            }
+            if (q + 3 <= e && b[q] == ' ' && b[q + 1] == 'u' && b[q + 2] == 's') {
+                q += 3;
+                while (q < e && b[q] == ' ')
+                    q++;
+                if (q + 3 <= e && b[q] == '|' && b[q + 1] == ' ' && b[q + 2] == ' ') {
+                    /* duration_ns(): exact for <= 12 integer and <= 3 fraction digits */
+                    if (d1 - d0 > 12 || f1 - f0 > 3)
+                        return 0;
+                    int64_t v = 0;
+                    for (int64_t k = d0; k < d1; k++)
+                        v = v * 10 + (b[k] - '0');
+                    int64_t fr = 0;
+                    for (int64_t k = f0; k < f1; k++)
+                        fr = fr * 10 + (b[k] - '0');
+                    res = POW10[3 - (f1 - f0)];
+                    dur = v * 1000 + fr * res;
+                    st |= ST_DUR;
+                    got = 1;
+                    p = q + 3;
+                }
+            }
+        }
+        if (!got) {
+            /* filler " +\|  "; a '#' mark with the filler would make a '#' header line of a
+             * capture without CPU column (ignored by the regex path): not read here */
+            if (mark)
+                return 0;
+            q = q0;
+            while (q < e && b[q] == ' ')
+                q++;
+            if (q == q0 || q + 3 > e || b[q] != '|' || b[q + 1] != ' ' || b[q + 2] != ' ')
+                return 0;
+            p = q + 3;
+        }
+    }
+    /* indent and graph text */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    int64_t tx = q;
+    if (tx >= e)
+        return 0;
+    int32_t depth = (int32_t)((tx - p) / 2);
+    int8_t kind;
+    int64_t ns, ne, ms, me;
+    if (b[tx] == '}') {
+        if (e - tx == 1) {
+            kind = L_EXIT;
+            ns = -1;
+        } else if (e - tx > 8 && b[tx + 1] == ' ' && b[tx + 2] == '/' && b[tx + 3] == '*' &&
+                   b[tx + 4] == ' ' && b[e - 3] == ' ' && b[e - 2] == '*' && b[e - 1] == '/') {
+            /* "} /\* NAME [MOD] *\/": NAME has no '*', so the lazy tail ends at this " *\/" */
+            if (!name_mod(b, tx + 5, e - 3, &ne, &ms, &me))
+                return 0;
+            kind = L_EXIT;
+            ns = tx + 5;
+            st |= ST_TAIL;
+        } else {
+            return 0;
+        }
+        /* a return prints its duration (or, rarely, the filler); both as the regex path */
+    } else {
+        /* "NAME [MOD]();" or "NAME [MOD]() {" to the end of the line */
+        int64_t pp = tx;
+        while (pp < e && b[pp] != '(')
+            pp++;
+        if (pp >= e)
+            return 0;
+        if (pp + 3 == e && b[pp + 1] == ')' && b[pp + 2] == ';') {
+            kind = L_LEAF;
+            if (!(st & ST_DUR))
+                return 0;
+        } else if (pp + 4 == e && b[pp + 1] == ')' && b[pp + 2] == ' ' && b[pp + 3] == '{') {
+            kind = L_ENTRY;
+            if (st & ST_DUR)
+                return 0;
+        } else {
+            return 0;
+        }
+        if (!name_mod(b, tx, pp, &ne, &ms, &me))
+            return 0;
+        ns = tx;
+    }
+    int32_t func = -1, mod = -1;
+    if (ns >= 0) {
+        func = intern(names, ns, ne - ns);
+        if (func < 0)
+            return -1;
+        if (ms >= 0) {
+            mod = intern(names, ms, me - ms);
+            if (mod < 0)
+                return -1;
+        }
+    }
+    o->status[i] = st;
+    o->kind[i] = kind;
+    o->ts[i] = ts;
+    o->cpu[i] = (int16_t)cpu;
+    o->pid[i] = pid;
+    o->comm[i] = comm;
+    o->lat[i] = lat;
+    o->depth[i] = depth;
+    o->dur[i] = dur;
+    o->res[i] = res;
+    o->func[i] = func;
+    o->module[i] = mod;
+    return 1;
+}
+
+static PyObject *spans_list(Intern *t)
+{
+    PyObject *l = PyList_New(t->n);
+    if (!l)
+        return NULL;
+    for (int64_t i = 0; i < t->n; i++) {
+        PyObject *s = PyBytes_FromStringAndSize((const char *)t->buf + t->start[i], t->len[i]);
+        if (!s) {
+            Py_DECREF(l);
+            return NULL;
+        }
+        PyList_SET_ITEM(l, i, s);
+    }
+    return l;
+}
+
+static int check_out(PyObject *a, int typ, npy_intp n, const char *what)
+{
+    if (!PyArray_Check(a) || PyArray_NDIM((PyArrayObject *)a) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a) ||
+        !PyArray_ISWRITEABLE((PyArrayObject *)a) || PyArray_TYPE((PyArrayObject *)a) != typ ||
+        PyArray_DIM((PyArrayObject *)a, 0) < n) {
+        PyErr_Format(PyExc_TypeError, "scan: bad output array %s", what);
+        return 0;
+    }
+    return 1;
+}
+
+static PyObject *py_scan(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *o_starts;
+    Py_ssize_t i0, i1;
+    PyObject *outs[12];
+    if (!PyArg_ParseTuple(args, "y*Onn(OOOOOOOOOOOO)", &view, &o_starts, &i0, &i1, &outs[0],
+                          &outs[1], &outs[2], &outs[3], &outs[4], &outs[5], &outs[6], &outs[7],
+                          &outs[8], &outs[9], &outs[10], &outs[11]))
+        return NULL;
+    PyObject *ret = NULL;
+    PyArrayObject *starts = NULL;
+    Intern names, lats;
+    int have_tables = 0;
+    starts = (PyArrayObject *)PyArray_FROMANY(o_starts, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!starts)
+        goto done;
+    npy_intp n = PyArray_DIM(starts, 0);
+    if (i0 < 0 || i1 > n || i0 > i1) {
+        PyErr_SetString(PyExc_ValueError, "scan: bad line range");
+        goto done;
+    }
+    static const int types[12] = {NPY_UINT8, NPY_INT8,  NPY_INT64, NPY_INT16,
+                                  NPY_INT32, NPY_INT32, NPY_INT32, NPY_INT32,
+                                  NPY_INT64, NPY_INT64, NPY_INT32, NPY_INT32};
+    static const char *tnames[12] = {"status", "kind", "ts",  "cpu", "pid",  "comm",
+                                     "lat",    "depth", "dur", "res", "func", "module"};
+    for (int k = 0; k < 12; k++)
+        if (!check_out(outs[k], types[k], n, tnames[k]))
+            goto done;
+    const uint8_t *b = (const uint8_t *)view.buf;
+    const int64_t *ps = (const int64_t *)PyArray_DATA(starts);
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
+        if (s < 0 || e > view.len || s > e) {
+            PyErr_SetString(PyExc_ValueError, "scan: line starts out of order or out of range");
+            goto done;
+        }
+    }
+    Out o = {
+        (uint8_t *)PyArray_DATA((PyArrayObject *)outs[0]),
+        (int8_t *)PyArray_DATA((PyArrayObject *)outs[1]),
+        (int64_t *)PyArray_DATA((PyArrayObject *)outs[2]),
+        (int16_t *)PyArray_DATA((PyArrayObject *)outs[3]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[4]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[5]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[6]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[7]),
+        (int64_t *)PyArray_DATA((PyArrayObject *)outs[8]),
+        (int64_t *)PyArray_DATA((PyArrayObject *)outs[9]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[10]),
+        (int32_t *)PyArray_DATA((PyArrayObject *)outs[11]),
+    };
+    if (!intern_init(&names, b) || !intern_init(&lats, b)) {
+        intern_free(&names);
+        intern_free(&lats);
+        PyErr_NoMemory();
+        goto done;
+    }
+    have_tables = 1;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = i0; i < i1; i++) {
+        int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
+        /* the line without its "\n", then without a "\r" (as _textfast did) */
+        if (e > s && b[e - 1] == '\n')
+            e--;
+        if (e > s && b[e - 1] == '\r')
+            e--;
+        int r = scan_line(b, s, e, &o, i, &names, &lats);
+        if (r < 0) {
+            nomem = 1;
+            break;
+        }
+        if (r == 0)
+            o.status[i] = 0;
+    }
+    Py_END_ALLOW_THREADS
+    if (nomem) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        PyObject *ln = spans_list(&names);
+        PyObject *ll = ln ? spans_list(&lats) : NULL;
+        if (ln && ll)
+            ret = Py_BuildValue("(NN)", ln, ll);
+        else {
+            Py_XDECREF(ln);
+            Py_XDECREF(ll);
+        }
+    }
+done:
+    if (have_tables) {
+        intern_free(&names);
+        intern_free(&lats);
+    }
+    Py_XDECREF(starts);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", py_scan, METH_VARARGS,
+     "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
+     " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "textscan",
+                                    "Kernel function_graph text line scanner (see "
+                                    "fgraph.parsers._textscan)",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit_textscan(void)
+{
+    import_array();
+    init_classes();
+    return PyModule_Create(&moddef);
+}

@@ -1,0 +1,7 @@
+"""Type stub of the kernel text line scanner (fgraph/_ext/textscan.c)."""
+
+import numpy as np
+
+def scan(
+    data: object, starts: np.ndarray, i0: int, i1: int, out: tuple[np.ndarray, ...]
+) -> tuple[list[bytes], list[bytes]]: ...
