@@ -288,21 +288,33 @@ done:
 }
 
 /*
- * gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens)
+ * gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens
+ *        [, null, indirect])
  *   out[rows[i]] = the integer of `size` bytes at buf[offs[i] + field_off] (file endianness,
- *   sign-extended when `signed`), for records whose lens[i] >= minlen (others untouched).
- *   rows may be None (i).  lens (int32) may be None (no check).  out: 1-D contiguous int8..int64 or
- *   uint64 array.  One pass, no temporaries: this is the per-field hot loop of fields.py.
+ *   sign-extended when `signed`), for records whose lens[i] >= minlen; the others get `null`,
+ *   or stay untouched when null is None.  rows may be None (i).  lens (int32) may be None (no
+ *   check).  With `indirect`, offs and lens are whole-table arrays indexed by rows[i] (no
+ *   per-type copies of them).  out: 1-D contiguous int8..int64 or uint64 array.  One pass, no
+ *   temporaries: this is the per-field hot loop of fields.py.
  */
 static PyObject *py_gather(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    PyObject *o_offs, *o_rows, *o_out, *o_lens;
+    PyObject *o_offs, *o_rows, *o_out, *o_lens, *o_null = Py_None;
     Py_ssize_t field_off, size, minlen;
-    int is_signed, big_endian;
-    if (!PyArg_ParseTuple(args, "y*OOnniiOnO", &view, &o_offs, &o_rows, &field_off, &size,
-                          &is_signed, &big_endian, &o_out, &minlen, &o_lens))
+    int is_signed, big_endian, indirect = 0;
+    if (!PyArg_ParseTuple(args, "y*OOnniiOnO|Op", &view, &o_offs, &o_rows, &field_off, &size,
+                          &is_signed, &big_endian, &o_out, &minlen, &o_lens, &o_null, &indirect))
         return NULL;
+    int has_null = o_null != Py_None;
+    long long null_v = 0;
+    if (has_null) {
+        null_v = PyLong_AsLongLong(o_null);
+        if (null_v == -1 && PyErr_Occurred()) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+    }
     PyArrayObject *offs = NULL, *rows = NULL, *lens = NULL;
     PyArrayObject *out = (PyArrayObject *)o_out;
     PyObject *ret = NULL;
@@ -322,8 +334,15 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
     if (!offs)
         goto done;
     npy_intp n = PyArray_DIM(offs, 0);
+    npy_intp noffs = n;
+    if (indirect && o_rows == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "gather: indirect needs rows");
+        goto done;
+    }
     if (o_rows != Py_None) {
         rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (rows && indirect)
+            n = PyArray_DIM(rows, 0);
         if (!rows || PyArray_DIM(rows, 0) != n) {
             PyErr_SetString(PyExc_ValueError, "gather: rows/offs length mismatch");
             goto done;
@@ -334,7 +353,7 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
     }
     if (o_lens != Py_None) {
         lens = (PyArrayObject *)PyArray_FROMANY(o_lens, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
-        if (!lens || PyArray_DIM(lens, 0) != n) {
+        if (!lens || PyArray_DIM(lens, 0) != noffs) {
             PyErr_SetString(PyExc_ValueError, "gather: lens/offs length mismatch");
             goto done;
         }
@@ -353,11 +372,21 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
         int bad = 0;
         Py_BEGIN_ALLOW_THREADS
         for (npy_intp i = 0; i < n; i++) {
-            if (pl && pl[i] < minlen)
-                continue;
-            int64_t at = po[i] + field_off;
             npy_intp r = pr ? (npy_intp)pr[i] : i;
-            if (at < 0 || at + size > view.len || r < 0 || r >= nout) {
+            npy_intp src = indirect ? r : i;
+            if (r < 0 || r >= nout || src >= noffs) {
+                bad = 1;
+                break;
+            }
+            int64_t sv;
+            if (pl && pl[src] < minlen) {
+                if (!has_null)
+                    continue;
+                sv = (int64_t)null_v;
+                goto store;
+            }
+            int64_t at = po[src] + field_off;
+            if (at < 0 || at + size > view.len) {
                 bad = 1;
                 break;
             }
@@ -368,13 +397,13 @@ static PyObject *py_gather(PyObject *self, PyObject *args)
             case 4: { uint32_t v; memcpy(&v, b + at, 4); u = swap ? __builtin_bswap32(v) : v; break; }
             default: { uint64_t v; memcpy(&v, b + at, 8); u = swap ? __builtin_bswap64(v) : v; break; }
             }
-            int64_t sv;
             if (is_signed && size < 8) {
                 int sh = 64 - 8 * (int)size;
                 sv = (int64_t)(u << sh) >> sh;
             } else {
                 sv = (int64_t)u;
             }
+        store:
             switch (typ) {
             case NPY_INT8: ((int8_t *)pout)[r] = (int8_t)sv; break;
             case NPY_UINT8: ((uint8_t *)pout)[r] = (uint8_t)sv; break;
@@ -400,8 +429,8 @@ done:
 }
 
 /*
- * factorize(values, sort) -> (uniq int64, codes int64)
- *   Distinct values of a 1-D integer array (any width, signed or unsigned; uint64 keeps its
+ * factorize(values, sort[, rows]) -> (uniq int64, codes int64)
+ *   Distinct values of a 1-D integer array (of values[rows] when rows is given) (any width, signed or unsigned; uint64 keeps its
  *   bits in the int64 result) and, per element, the index of its distinct value.  uniq is in
  *   order of first appearance, or ascending (as signed int64) when `sort` is true.  One pass
  *   with an open-addressing hash table sized by the distinct count, so neither a sort of the
@@ -497,21 +526,40 @@ static int cmp_vi(const void *a, const void *b)
 
 static PyObject *py_factorize(PyObject *self, PyObject *args)
 {
-    PyObject *o_vals;
+    PyObject *o_vals, *o_rows = Py_None;
     int do_sort;
-    if (!PyArg_ParseTuple(args, "Op", &o_vals, &do_sort))
+    if (!PyArg_ParseTuple(args, "Op|O", &o_vals, &do_sort, &o_rows))
         return NULL;
     PyArrayObject *vals =
         (PyArrayObject *)PyArray_FROMANY(o_vals, NPY_NOTYPE, 1, 1, NPY_ARRAY_IN_ARRAY);
     if (!vals)
         return NULL;
+    PyArrayObject *rows = NULL;
+    if (o_rows != Py_None) {
+        rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (!rows) {
+            Py_DECREF(vals);
+            return NULL;
+        }
+    }
     int typ = PyArray_TYPE(vals);
     if (!PyArray_ISINTEGER(vals) || PyArray_ITEMSIZE(vals) > 8) {
         Py_DECREF(vals);
         PyErr_SetString(PyExc_TypeError, "factorize: integer array expected");
         return NULL;
     }
-    npy_intp n = PyArray_DIM(vals, 0);
+    npy_intp nvals = PyArray_DIM(vals, 0);
+    npy_intp n = rows ? PyArray_DIM(rows, 0) : nvals;
+    const int64_t *pr = rows ? (const int64_t *)PyArray_DATA(rows) : NULL;
+    if (pr) {
+        for (npy_intp i = 0; i < n; i++)
+            if (pr[i] < 0 || pr[i] >= nvals) {
+                Py_DECREF(vals);
+                Py_DECREF(rows);
+                PyErr_SetString(PyExc_IndexError, "factorize: row out of range");
+                return NULL;
+            }
+    }
     PyObject *a_codes = PyArray_EMPTY(1, &n, NPY_INT64, 0);
     htab_t h = {NULL, NULL, 0, NULL, 0, 64};
     h.uniq = (int64_t *)malloc(h.cap_uniq * sizeof(int64_t));
@@ -535,7 +583,7 @@ static PyObject *py_factorize(PyObject *self, PyObject *args)
         int64_t last_code = -1;
 #define FACT_LOOP(T)                                                                             \
     for (npy_intp i = 0; i < n; i++) {                                                          \
-        uint64_t k = (uint64_t)(int64_t)((const T *)pv)[i];                                     \
+        uint64_t k = (uint64_t)(int64_t)((const T *)pv)[pr ? pr[i] : i];                      \
         if (last_code < 0 || k != last) {                                                        \
             last_code = ht_code(&h, k);                                                          \
             if (last_code < 0) {                                                                 \
@@ -612,7 +660,67 @@ done:
     free(h.uniq);
     Py_XDECREF(a_uniq);
     Py_XDECREF(a_codes);
+    Py_XDECREF(rows);
     Py_DECREF(vals);
+    return result;
+}
+
+/*
+ * group_rows(codes, k) -> (order int64, starts int64[k + 1])
+ *   Row numbers grouped by code (codes in [0, k)): the rows of code j are
+ *   order[starts[j]:starts[j + 1]], ascending.  A counting sort: two passes, one array of the
+ *   table's length, instead of a boolean mask and a nonzero() over all rows per event type.
+ */
+static PyObject *py_group_rows(PyObject *self, PyObject *args)
+{
+    PyObject *o_codes;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "On", &o_codes, &k))
+        return NULL;
+    if (k < 0) {
+        PyErr_SetString(PyExc_ValueError, "group_rows: k < 0");
+        return NULL;
+    }
+    PyArrayObject *codes =
+        (PyArrayObject *)PyArray_FROMANY(o_codes, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!codes)
+        return NULL;
+    npy_intp n = PyArray_DIM(codes, 0), k1 = (npy_intp)k + 1;
+    PyObject *a_order = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    PyObject *a_starts = PyArray_ZEROS(1, &k1, NPY_INT64, 0);
+    PyObject *result = NULL;
+    int64_t *fill = (int64_t *)malloc((size_t)k1 * sizeof(int64_t));
+    if (!a_order || !a_starts || !fill) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    {
+        const int64_t *pc = (const int64_t *)PyArray_DATA(codes);
+        int64_t *po = (int64_t *)PyArray_DATA((PyArrayObject *)a_order);
+        int64_t *ps = (int64_t *)PyArray_DATA((PyArrayObject *)a_starts);
+        for (npy_intp i = 0; i < n; i++) {
+            if (pc[i] < 0 || pc[i] >= k) {
+                PyErr_SetString(PyExc_IndexError, "group_rows: code out of range");
+                goto done;
+            }
+            ps[pc[i] + 1]++;
+        }
+        for (npy_intp j = 0; j < k; j++) {
+            ps[j + 1] += ps[j];
+            fill[j] = ps[j];
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++)
+            po[fill[pc[i]]++] = (int64_t)i;
+        Py_END_ALLOW_THREADS
+    }
+    result = Py_BuildValue("(OO)", a_order, a_starts);
+done:
+    free(fill);
+    Py_XDECREF(a_order);
+    Py_XDECREF(a_starts);
+    Py_DECREF(codes);
     return result;
 }
 
@@ -620,9 +728,12 @@ static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
     {"gather", py_gather, METH_VARARGS,
-     "gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens) -> None"},
+     "gather(buf, offs, rows, field_off, size, signed, big_endian, out, minlen, lens[, null, "
+     "indirect]) -> None"},
     {"factorize", py_factorize, METH_VARARGS,
-     "factorize(values, sort) -> (uniq int64, codes int64)"},
+     "factorize(values, sort[, rows]) -> (uniq int64, codes int64)"},
+    {"group_rows", py_group_rows, METH_VARARGS,
+     "group_rows(codes, k) -> (order int64, starts int64)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ...errors import FgraphError, TraceFormatError, TraceParseError
 from ...schema import EVENT_COLUMNS, EventFlag, LostSource, irqctx_from_flags, kind_of
 from ...source import Source
@@ -40,6 +41,8 @@ __all__ = ["parse_tracedat", "read_container"]
 FG_ENTRY_NAMES = ("funcgraph_entry", "fgraph_retaddr_entry")
 FG_EXIT_NAME = "funcgraph_exit"
 _FG_STANDARD = ("func", "depth", "overrun", "calltime", "rettime", "retval")
+# funcgraph columns with sentinel -1 that records of other types must get
+_FG_FILLED = ("func", "module", "depth", "calltime", "rettime", "overrun")
 
 
 def parse_tracedat(source: Source) -> EventTable:
@@ -118,8 +121,11 @@ def _parse(source: Source) -> EventTable:
         _page_events(blob, w, base, n, page_size, lost_rows, meta, c)
         base += n
 
-    if parts:
+    if len(parts) == 1:
+        rec = parts[0]
+    elif parts:
         rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        parts.clear()  # free each CPU's arrays now, not at return
     else:
         rec = {
             "data": np.empty(0, np.int64),
@@ -292,9 +298,17 @@ def _decode(
         "kind",
         "duration",
     }  # assigned below
+    # Columns whose sentinel is 0 come zeroed from calloc (no fill pass over the memory); the
+    # others start uninitialized and every row is written exactly once below: by a gather
+    # (which writes the sentinel itself for records too short for the field) or, for rows of
+    # event types that lack the field, by a fill of just those rows.  Filling whole columns
+    # with sentinels and then overwriting them cost 2.5 s per 10M records (bench/RESULTS.md).
     for col in EVENT_COLUMNS:
         if col.name not in whole:
-            cols[col.name] = np.full(n, col.null if col.null is not None else 0, dtype=col.dtype)
+            if not col.null:
+                cols[col.name] = np.zeros(n, dtype=col.dtype)
+            else:
+                cols[col.name] = np.empty(n, dtype=col.dtype)
     cols["ts"] = _timestamps(rec["ts"], c)
     cols["cpu"] = rec["cpu"]
     cols["buf"] = rec["buf"]
@@ -308,10 +322,10 @@ def _decode(
     if ct is None:
         if n:
             raise TraceParseError("event formats lack common_type", path=c.path)
-        etype = np.empty(0, np.int64)
+        etype = np.empty(0, np.int32)
     else:
-        etype = np.full(n, -1, dtype=np.int64)
-        gather_into(mem, offs, None, ct, big, etype, lens, signed=False)
+        etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
+        gather_into(mem, offs, None, ct, big, etype, lens, signed=False, null=-1)
     for name, colname in (
         ("common_flags", "flags"),
         ("common_preempt_count", "preempt"),
@@ -320,42 +334,57 @@ def _decode(
         f = common.get(name)
         if f is not None and n:
             signed = f.signed if name == "common_pid" else False
-            gather_into(mem, offs, None, f, big, cols[colname], lens, signed=signed)
+            gather_into(mem, offs, None, f, big, cols[colname], lens, signed=signed, null=-1)
+        else:
+            cols[colname].fill(-1)
     cols["irqctx"] = irqctx_from_flags(cols["flags"])
     cmdlines = parse_cmdlines(c.cmdlines)
     cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
 
     fields: dict[str, FieldTable] = {}
     ids, inv = factorize(etype)
+    del etype
+    # Rows of each type as slices of one counting-sorted array (no mask per type).
+    order, starts = ringbuf.group_rows(inv, len(ids))
+    # Rows whose funcgraph columns (sentinel -1) no gather writes: filled after the loop.
+    unfilled: dict[str, list[np.ndarray]] = {c: [] for c in _FG_FILLED}
+    fg_groups: list[int] = []
     ev_code = np.full(len(ids), -1, dtype=np.int32)
     kind_code = np.zeros(len(ids), dtype=np.int8)
     syms = None
     printk = None
     unknown = 0
     dropped_any: dict[str, list[str]] = {}
-    fg_rows: list[np.ndarray] = []
-    fg_addr: list[np.ndarray] = []
     for k, eid in enumerate(ids.tolist()):  # per event type
-        rows = np.nonzero(inv == k)[0]
+        rows = order[starts[k] : starts[k + 1]]
         fmt = formats.get(int(eid))
+        is_fg = (
+            fmt is not None
+            and fmt.system == "ftrace"
+            and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,)
+        )
+        if not is_fg:
+            for cn in _FG_FILLED:
+                unfilled[cn].append(rows)
         if fmt is None:
             unknown += len(rows)
             ev_code[k] = pool.code(f"unknown_{eid}")
             continue
         ev_code[k] = pool.code(fmt.name)
         kind_code[k] = int(kind_of(fmt.name))
-        o, ln = offs[rows], lens[rows]
-        if fmt.system == "ftrace" and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,):
+        if is_fg:
+            ln = lens[rows]
             fmt = _fix_packed(fmt, ln, meta)
-            addr = _funcgraph(fmt, mem, rows, o, ln, big, cols)
-            fg_rows.append(rows)
-            fg_addr.append(addr)
+            _funcgraph(fmt, mem, rows, offs, lens, ln, big, cols, unfilled)
+            fg_groups.append(k)
             extra = [f for f in fmt.fields if f.name not in _FG_STANDARD]
             if extra:
+                o = offs[rows]
                 ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, skip=_FG_STANDARD)
                 if ft.columns:
                     fields[fmt.name] = ft
             continue
+        o, ln = offs[rows], lens[rows]
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
             printk = parse_printk(c.printk)
         ln64 = ln.astype(np.int64)
@@ -369,24 +398,37 @@ def _decode(
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
-    if fg_rows:
+    for cname, parts in unfilled.items():
+        for r in parts:  # per event type without the field
+            cols[cname][r] = -1
+    if fg_groups:
         # duration = rettime - calltime wherever both were read (exits), whole columns at once
         call, ret = cols["calltime"], cols["rettime"]
-        cols["duration"] = np.where((call != -1) & (ret != -1), ret - call, -1)
+        dur = np.subtract(ret, call)
+        unset = call == -1
+        unset |= ret == -1
+        dur[unset] = -1
+        cols["duration"] = dur
+        del unset
     else:
         cols["duration"] = np.full(n, -1, dtype=np.int64)
     cols["event"] = ev_code[inv]
     cols["kind"] = kind_code[inv]
-    if fg_rows:
-        rows = np.concatenate(fg_rows)
-        addr = np.concatenate(fg_addr)
+    del inv
+    if fg_groups:
+        # funcgraph rows in type order (as a view when the types' groups are adjacent)
+        if fg_groups == list(range(fg_groups[0], fg_groups[-1] + 1)):
+            rows = order[starts[fg_groups[0]] : starts[fg_groups[-1] + 1]]
+        else:
+            rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in fg_groups])
         if syms is None:
             syms = parse_kallsyms(c.kallsyms)
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
-        f_codes, m_codes = syms.resolve(addr, pool)
+        f_codes, m_codes = syms.resolve(cols["addr"], pool, rows=rows)
         cols["func"][rows] = f_codes
         cols["module"][rows] = m_codes
+        del f_codes, m_codes
     if formats.unreadable:
         meta.warn(
             f"{formats.unreadable} event format(s) could not be parsed; records of those ids are kept as unknown_<id>"
@@ -471,25 +513,31 @@ def _funcgraph(
     fmt: EventFormat,
     mem: np.ndarray,
     rows: np.ndarray,
-    o: np.ndarray,
+    offs: np.ndarray,
+    lens: np.ndarray,
     ln: np.ndarray,
     big: bool,
     cols: dict[str, np.ndarray],
-) -> np.ndarray:
+    unfilled: dict[str, list[np.ndarray]],
+) -> None:
+    """Funcgraph columns of one record type (``offs``/``lens``: whole table, read at ``rows``);
+    ``ln`` is ``lens[rows]``.  addr and retval (sentinel 0) are pre-zeroed; the -1 columns
+    this type has no field for are left to the caller's fill (``unfilled``)."""
     f = fmt.get("func")
     if f is not None and f.is_scalar:
-        gather_into(mem, o, rows, f, big, cols["addr"], ln, signed=False)
+        gather_into(mem, offs, rows, f, big, cols["addr"], lens, signed=False, indirect=True)
     for name in ("depth", "calltime", "rettime", "overrun"):
         fld = fmt.get(name)
         if fld is not None and fld.is_scalar:
-            gather_into(mem, o, rows, fld, big, cols[name], ln)
+            gather_into(mem, offs, rows, fld, big, cols[name], lens, null=-1, indirect=True)
+        else:
+            unfilled[name].append(rows)
     if fmt.name == FG_EXIT_NAME:
         rv = fmt.get("retval")
         if rv is not None and rv.is_scalar:
-            gather_into(mem, o, rows, rv, big, cols["retval"], ln)
+            gather_into(mem, offs, rows, rv, big, cols["retval"], lens, indirect=True)
             ok = ln >= rv.offset + rv.size
             cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
-    return cols["addr"][rows]
 
 
 def _lost_table(

@@ -23,8 +23,14 @@ def gather_into(
     out: np.ndarray,
     lens: np.ndarray | None = None,
     signed: bool | None = None,
+    null: int | None = None,
+    indirect: bool = False,
 ) -> None:
-    """``out[rows] = field f of each record`` in one C pass (records too short stay untouched)."""
+    """``out[rows] = field f of each record`` in one C pass.
+
+    Records too short for the field get ``null``, or stay untouched when it is None.  With
+    ``indirect``, ``offs`` and ``lens`` are whole-table arrays indexed by ``rows``.
+    """
     from ..._ext import ringbuf  # type: ignore[attr-defined]
 
     ringbuf.gather(
@@ -38,6 +44,8 @@ def gather_into(
         out,
         f.offset + f.size,
         None if lens is None else np.ascontiguousarray(lens, dtype=np.int32),
+        null,
+        indirect,
     )
 
 
@@ -61,26 +69,38 @@ def field_int(
     mem: np.ndarray, offs: np.ndarray, lens: np.ndarray, f: Field, big: bool, null: int = -1
 ) -> np.ndarray:
     """A scalar field per record; ``null`` where the record is too short to hold it."""
-    out = np.full(len(offs), null, dtype=np.int64)
+    out = np.empty(len(offs), dtype=np.int64)
     if len(offs):
-        gather_into(mem, offs, None, f, big, out, lens)
+        gather_into(mem, offs, None, f, big, out, lens, null=null)
     return out
 
 
-def factorize(values: np.ndarray, small_range: int = 1 << 23) -> tuple[np.ndarray, np.ndarray]:
+def factorize(
+    values: np.ndarray, small_range: int = 1 << 23, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values, index of each value's distinct entry) in one C hash pass, no sort.
 
     The distinct values come in order of first appearance, except for small non-negative
     integers (event ids, pids: all in [-1, small_range) and more than 1024 values), which come
     ascending.  That order decides the order in which strings enter the pool, so it is kept as
     it was when the first case used pandas.factorize and the second a lookup table.  (pandas is
-    not imported: it alone cost 0.4 s of start-up.)
+    not imported: it alone cost 0.4 s of start-up.)  With ``rows``, of ``values[rows]``
+    without making that copy.
     """
     from ..._ext import ringbuf  # type: ignore[attr-defined]
 
     v = np.asarray(values)
     if v.dtype.kind not in "iu":
         raise TypeError(f"factorize: integer values expected, not {v.dtype}")
+    if rows is not None:
+        uniq, codes = ringbuf.factorize(v, False, np.asarray(rows, np.int64))
+        uniq = uniq.astype(v.dtype)
+        if len(rows) > 1024 and len(uniq) and uniq.min() >= -1 and uniq.max() < small_range:
+            perm = np.argsort(uniq)
+            rank = np.empty(len(uniq), np.int64)
+            rank[perm] = np.arange(len(uniq))
+            uniq, codes = uniq[perm], rank[codes]
+        return uniq.astype(v.dtype), codes
     srt = False
     if len(v) > 1024:
         lo, hi = int(v.min()), int(v.max())

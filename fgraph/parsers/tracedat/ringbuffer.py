@@ -84,6 +84,8 @@ class Blob:
     def file_pos(self, mem_off: np.ndarray) -> np.ndarray:
         """File offset for mem offsets: exact when uncompressed, the chunk's when compressed."""
         if not self.compressed:
+            if self.start == self.file_offset:  # mem is the file itself: no copy
+                return mem_off.astype(np.int64, copy=False)
             return mem_off.astype(np.int64) - self.start + self.file_offset
         k = np.searchsorted(self.chunk_ustart, mem_off, side="right") - 1
         return self.chunk_fileoff[np.clip(k, 0, len(self.chunk_fileoff) - 1)]

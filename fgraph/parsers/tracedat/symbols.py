@@ -38,8 +38,11 @@ class Symbols:
             mod = parts[1][1:].split("]", 1)[0].strip()
         return name, mod
 
-    def resolve(self, addr: np.ndarray, pool: StringPool) -> tuple[np.ndarray, np.ndarray]:
-        """(func codes, module codes) for each address, exactly as trace-cmd resolves them.
+    def resolve(
+        self, addr: np.ndarray, pool: StringPool, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(func codes, module codes) for each address (of ``addr[rows]`` when given), exactly
+        as trace-cmd resolves them.
 
         libtraceevent (event-parse.c ``__find_func``) runs glibc ``bsearch`` with ``func_bcmp``
         over the symbols sorted by address: a probe matches on an equal address, or when the
@@ -52,7 +55,7 @@ class Symbols:
         from .fields import factorize
 
         addr = np.asarray(addr, dtype=np.uint64)
-        uniq, inv = factorize(addr)
+        uniq, inv = factorize(addr, rows=rows)
         uniq = uniq.astype(np.uint64)
         hit = _bsearch(self.addrs, uniq)
         fcodes = np.empty(len(uniq), dtype=np.int32)
