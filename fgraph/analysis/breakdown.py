@@ -186,6 +186,11 @@ def breakdown(
         return Breakdown(mode=mode, by=by, ncalls=0, total_ns=0, nested_calls=0)
     # Work on the "universe": the broken-down calls and their descendants only (local rows).
     roots, nested, uni, root_index, rel = _universe(calls, roots)
+    if not all:
+        # rows below depth N never count (their time is inside an inclusive row at depth N),
+        # and the exclusive time of rows above N needs only their children, at most N deep
+        near = rel <= depth
+        uni, root_index, rel = uni[near], root_index[near], rel[near]
     nroots = len(roots)
     out = Breakdown(mode=mode, by=by, ncalls=nroots, total_ns=0, nested_calls=nested)
     nu = len(uni)
