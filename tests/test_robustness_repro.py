@@ -75,13 +75,8 @@ def test_stored_crash_input_is_handled(path: Path, worker: list[fuzzlib.Worker])
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="rebuild: an event table with no records but a lost-event gap (a trace.dat whose "
-    "pages were all damaged, or a text with only '[LOST n EVENTS]') raises IndexError in "
-    "reconstruct/calls.py:prepare (rank[...] of an empty array)",
-)
 def test_rebuild_of_no_records_with_a_lost_gap() -> None:
+    """Found by the fuzzing (IndexError in reconstruct/calls.py:prepare), fixed by the rebuild."""
     lost = LostTable(
         {
             "cpu": np.array([0], np.int16),
