@@ -583,7 +583,63 @@ done:
     return ret;
 }
 
+/* split(data) -> (offsets, nhigh): offsets[0] = 0 and offsets[k+1] = end of line k (after its
+ * "\n"; the last line may lack it), as _textlines.split_lines() computes with numpy, and the
+ * number of bytes >= 0x80 (0: the input is ASCII, no UTF-8 check needed) */
+static PyObject *py_split(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view))
+        return NULL;
+    const uint8_t *b = (const uint8_t *)view.buf;
+    int64_t len = (int64_t)view.len, nl = 0, nhigh = 0;
+    PyObject *ret = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    const uint8_t *p = b, *end = b + len;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        nl++;
+        p++;
+    }
+    int64_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        if (w & 0x8080808080808080ULL)
+            for (int k = 0; k < 8; k++)
+                nhigh += b[i + k] >= 0x80;
+    }
+    for (; i < len; i++)
+        nhigh += b[i] >= 0x80;
+    Py_END_ALLOW_THREADS
+    int64_t nlines = nl + (len > 0 && b[len - 1] != '\n');
+    npy_intp dims[1] = {(npy_intp)(nlines + 1)};
+    PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (!offs)
+        goto done;
+    {
+        int64_t *o = (int64_t *)PyArray_DATA(offs);
+        int64_t k = 0;
+        o[k++] = 0;
+        Py_BEGIN_ALLOW_THREADS
+        const uint8_t *q = b, *qend = b + len;
+        while (q < qend && (q = memchr(q, '\n', (size_t)(qend - q))) != NULL) {
+            q++;
+            o[k++] = (int64_t)(q - b);
+        }
+        if (k < nlines + 1)
+            o[k++] = len;
+        Py_END_ALLOW_THREADS
+    }
+    ret = Py_BuildValue("(NL)", (PyObject *)offs, (long long)nhigh);
+done:
+    PyBuffer_Release(&view);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
+    {"split", py_split, METH_VARARGS,
+     "split(data) -> (offsets, nhigh): line end offsets (with a leading 0) and the number of"
+     " bytes >= 0x80"},
     {"scan", py_scan, METH_VARARGS,
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
      " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path"},

@@ -33,6 +33,12 @@ from .. import schema
 from ..schema import EventFlag, EventKind, LostSource
 from ..table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 
+_split: Any
+try:
+    from .._ext.textscan import split as _split
+except ImportError:  # pragma: no cover - extension not built: numpy
+    _split = None
+
 # Per-line classification (``LineKind``): what a line turned into.
 L_UNPARSED = 0
 L_ENTRY = 1  # "f() {"
@@ -147,6 +153,24 @@ def split_lines(data: Any) -> tuple[pa.Array, np.ndarray]:
     offsets[1:] = ends
     arr = pa.LargeStringArray.from_buffers(len(ends), pa.py_buffer(offsets), pa.py_buffer(data))
     return arr, offsets[:-1]
+
+
+def read_lines(data: Any) -> tuple[Any, int, pa.Array, np.ndarray]:
+    """:func:`clean_utf8` then :func:`split_lines`: (data, bytes replaced, lines, line starts).
+
+    With the C helper (fgraph/_ext/textscan.c ``split``) one pass finds the newlines and
+    whether any byte is >= 0x80; only then is the UTF-8 check needed.
+    """
+    if _split is not None:
+        offsets, nhigh = _split(data)
+        if nhigh == 0:
+            arr = pa.LargeStringArray.from_buffers(
+                len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+            )
+            return data, 0, arr, offsets[:-1]
+    data, replaced = clean_utf8(data)
+    arr, starts = split_lines(data)
+    return data, replaced, arr, starts
 
 
 def map_chunks(
@@ -506,23 +530,30 @@ def build_event_table(
     cols["flags"] = lines.flags[src]
     cols["preempt"] = lines.preempt[src]
     cols["irqctx"] = lines.irqctx[src]
-    cols["pos"] = lineno[src]
+    cols["pos"] = src + 1  # line numbers from 1 (lineno[src])
     fg = is_entry | is_exit
-    cols["func"] = np.where(fg, func[src], -1).astype(np.int32)
-    cols["module"] = np.where(fg, module[src], -1).astype(np.int32)
-    cols["depth"] = np.where(fg, lines.depth[src], -1).astype(np.int32)
+    cols["func"] = np.where(fg, func[src], -1).astype(np.int32, copy=False)
+    cols["module"] = np.where(fg, module[src], -1).astype(np.int32, copy=False)
+    cols["depth"] = np.where(fg, lines.depth[src], -1).astype(np.int32, copy=False)
     dur = lines.duration[src]
-    cols["duration"] = np.where(is_exit, dur, -1).astype(np.int64)
-    cols["overrun"] = np.where(is_exit, overrun_line[src], -1).astype(np.int64)
-    cols["retval"] = np.where(is_exit & retok[src], retval[src], 0).astype(np.int64)
+    cols["duration"] = np.where(is_exit, dur, -1).astype(np.int64, copy=False)
+    if len(osel):
+        cols["overrun"] = np.where(is_exit, overrun_line[src], -1).astype(np.int64, copy=False)
+    else:
+        cols["overrun"] = np.full(nrows, -1, dtype=np.int64)
     ef = np.zeros(nrows, dtype=np.uint8)
-    ef[is_exit & retok[src]] |= np.uint8(EventFlag.HAS_RETVAL)
+    if retok.any():
+        exit_ret = is_exit & retok[src]
+        cols["retval"] = np.where(exit_ret, retval[src], 0).astype(np.int64, copy=False)
+        ef[exit_ret] |= np.uint8(EventFlag.HAS_RETVAL)
+    else:
+        cols["retval"] = np.zeros(nrows, dtype=np.int64)
     ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
     ef[is_exit & has_tail[src]] |= np.uint8(EventFlag.TEXT_TAIL)
     leaf_exit = is_leaf & ~first
     derive = leaf_exit & (cols["ts"] >= 0) & (dur >= 0)
     cols["ts"][leaf_exit] = -1
-    cols["ts"][derive] = ts_line[src][derive] + dur[derive]
+    cols["ts"][derive] = ts_line[src[derive]] + dur[derive]
     ef[derive] |= np.uint8(EventFlag.TS_DERIVED)
 
     # kinds and event names

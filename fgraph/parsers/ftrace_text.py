@@ -118,8 +118,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     """Parse kernel function_graph text into an EventTable (rows in line order)."""
     name = getattr(source, "name", "<input>")
     data = source.data if isinstance(source, Source) else source
-    data, replaced = tl.clean_utf8(data)
-    arr, starts = tl.split_lines(data)
+    data, replaced, arr, starts = tl.read_lines(data)
     n = len(arr)
     if n == 0:
         raise TraceFormatError("empty input", path=name)

@@ -112,8 +112,7 @@ def parse_report_text(source: Source | Any) -> EventTable:
     """Parse ``trace-cmd report`` text into an EventTable (rows in line order)."""
     name = getattr(source, "name", "<input>")
     data = source.data if isinstance(source, Source) else source
-    data, replaced = tl.clean_utf8(data)
-    arr, _ = tl.split_lines(data)
+    data, replaced, arr, _ = tl.read_lines(data)
     if len(arr) == 0:
         raise TraceFormatError("empty input", path=name)
     pool = StringPool()
