@@ -107,6 +107,7 @@ typedef struct {
     /* counters */
     int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
     int failed;
+    int finished; /* finish() handed the call columns out */
 } Machine;
 
 #define NONE_GAP INT64_MIN
@@ -811,6 +812,10 @@ static PyObject *py_feed(PyObject *self, PyObject *args)
     Machine *m = get_machine(cap);
     if (!m)
         return NULL;
+    if (m->finished) {
+        PyErr_SetString(PyExc_RuntimeError, "stacks.feed after finish");
+        return NULL;
+    }
     static const int types[11] = {NPY_INT64, NPY_INT64, NPY_INT8, NPY_INT64, NPY_INT32, NPY_INT8,
                                   NPY_INT8,  NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
     static const char *names[11] = {"pos", "row", "kind", "task", "cpu", "ctx",
@@ -857,6 +862,42 @@ static PyObject *py_feed(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static void buffer_free(PyObject *cap)
+{
+    free(PyCapsule_GetPointer(cap, "fgraph.stacks.buffer"));
+}
+
+/* Hand a machine column to numpy without copying it (the array owns the buffer through a
+ * capsule base); *src is cleared.  A copy would double the call columns at the moment the
+ * rebuild's memory peaks. */
+static PyObject *give_out(void **src, int64_t n, int type, size_t sz)
+{
+    void *buf = *src;
+    if (!buf || n == 0)
+        return NULL;
+    void *shrunk = realloc(buf, (size_t)n * sz); /* drop the growth slack */
+    if (shrunk)
+        buf = shrunk;
+    npy_intp dims[1] = {(npy_intp)n};
+    PyObject *arr = PyArray_SimpleNewFromData(1, dims, type, buf);
+    if (!arr) {
+        *src = buf;
+        return NULL;
+    }
+    PyObject *cap = PyCapsule_New(buf, "fgraph.stacks.buffer", buffer_free);
+    if (!cap) {
+        *src = buf;
+        Py_DECREF(arr);
+        return NULL;
+    }
+    *src = NULL;
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, cap) < 0) {
+        Py_DECREF(arr); /* the capsule was stolen and frees buf */
+        return NULL;
+    }
+    return arr;
+}
+
 static PyObject *copy_out(void *src, int64_t n, int type, size_t sz)
 {
     npy_intp dims[1] = {(npy_intp)n};
@@ -886,9 +927,18 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     if (!d)
         return NULL;
     int64_t n = m->ncalls;
-#define PUT(name, src, type, T)                                \
-    do {                                                       \
-        PyObject *v = copy_out(src, n, type, sizeof(T));       \
+    /* a synthesized entry's own place is where it was put */
+    for (int64_t c = 0; c < n; c++)
+        if (m->own[c] < 0)
+            m->own[c] = m->order[c];
+    /* the call columns leave the machine (handed to numpy below): it takes no more events */
+    m->finished = 1;
+    m->ncalls = 0;
+    m->capcalls = 0;
+#define PUT(name, src, type, T)                                                          \
+    do {                                                                                 \
+        PyObject *v = n ? give_out((void **)&(src), n, type, sizeof(T))                   \
+                        : copy_out(src, n, type, sizeof(T));                             \
         if (!v || PyDict_SetItemString(d, name, v) < 0) {      \
             Py_XDECREF(v);                                     \
             Py_DECREF(d);                                      \
@@ -903,10 +953,6 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     PUT("ts_entry", m->ts_entry, NPY_INT64, int64_t);
     PUT("ts_exit", m->ts_exit, NPY_INT64, int64_t);
     PUT("order", m->order, NPY_INT64, int64_t);
-    /* a synthesized entry's own place is where it was put */
-    for (int64_t c = 0; c < n; c++)
-        if (m->own[c] < 0)
-            m->own[c] = m->order[c];
     PUT("own", m->own, NPY_INT64, int64_t);
     PUT("kdepth", m->kdepth, NPY_INT32, int32_t);
     PUT("ctx", m->ctx, NPY_INT8, int8_t);

@@ -313,9 +313,13 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
 def build_table(
     events: EventTable, raw: dict[str, Any], order: np.ndarray | None = None
 ) -> CallTable:
-    """Order the machine's calls by entry (parents first) and fill every call column."""
+    """Order the machine's calls by entry (parents first) and fill every call column.
+
+    Consumes ``raw``: its columns are released as soon as they are reordered (this is where
+    the rebuild's memory peaks).
+    """
     xdur_raw = _exit_durations_of(events, raw["exit_row"])
-    own = raw.get("own")
+    own = raw.pop("own", None)
     if own is None:
         if order is None:
             order = timeline.merge_order(events)
@@ -324,33 +328,34 @@ def build_table(
             raw["entry_row"] >= 0, 4 * rank[np.clip(raw["entry_row"], 0, None)] + 2, raw["order"]
         )
     _fix_overfull(raw, xdur_raw, own)
+    del own
     depth0, _ = stacks.resolve(raw["parent"])
     ncalls = len(raw["parent"])
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
-    perm = np.lexsort((np.arange(ncalls), synth_last, depth0, raw["order"]))
+    perm = np.lexsort((np.arange(ncalls), synth_last, depth0, raw.pop("order")))
+    del synth_last, depth0
     inv = np.empty(ncalls, dtype=np.int64)
     inv[perm] = np.arange(ncalls, dtype=np.int64)
 
-    def remap(ids: np.ndarray) -> np.ndarray:
-        ids = ids[perm]
-        return np.where(ids >= 0, inv[np.clip(ids, 0, None)], -1)
+    def take(name: str) -> np.ndarray:
+        return raw.pop(name)[perm]
 
-    parent = remap(raw["parent"])
-    interrupted = remap(raw["interrupted"])
+    parent = _gather(inv, take("parent"), -1)
+    interrupted = _gather(inv, take("interrupted"), -1)
+    del inv
     depth, root = stacks.resolve(parent)
-    raw_ctx = raw["ctx"][perm].astype(np.int8)
+    raw_ctx = take("ctx").astype(np.int8, copy=False)
     parent, interrupted, depth, root = _nest_lower_interrupts(
         parent, interrupted, depth, root, raw_ctx
     )
-    entry_row = raw["entry_row"][perm]
-    exit_row = raw["exit_row"][perm]
-    any_row = np.where(entry_row >= 0, entry_row, exit_row)
-    flags = raw["flags"][perm].astype(np.uint16)
+    entry_row = take("entry_row")
+    exit_row = take("exit_row")
+    flags = take("flags").astype(np.uint16, copy=False)
     meta = events.meta
-    ts_entry = raw["ts_entry"][perm]
-    ts_exit = raw["ts_exit"][perm]
+    ts_entry = take("ts_entry")
+    ts_exit = take("ts_exit")
     if not meta.ts_known:
         ts_entry = np.full(ncalls, -1, np.int64)
         ts_exit = np.full(ncalls, -1, np.int64)
@@ -361,25 +366,34 @@ def build_table(
     cols["parent_id"] = parent
     cols["root_id"] = root
     cols["interrupted_id"] = interrupted
+    any_row = entry_row.copy()
+    neg = any_row < 0
+    any_row[neg] = exit_row[neg]
+    del neg
     for name in ("pid", "comm", "func", "module"):
         cols[name] = events[name][any_row] if ncalls else np.empty(0, events[name].dtype)
-    cols["depth"] = depth.astype(np.int32)
-    cols["kernel_depth"] = raw["kdepth"][perm].astype(np.int32)
+    del any_row
+    cols["depth"] = depth.astype(np.int32, copy=False)
+    cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
     cols["ts_exit"] = ts_exit
-    cols["cpu_entry"] = _gather(events["cpu"], entry_row, -1)
-    cols["cpu_exit"] = _gather(events["cpu"], exit_row, -1)
-    migrated = (
-        (cols["cpu_entry"] >= 0) & (cols["cpu_exit"] >= 0) & (cols["cpu_entry"] != cols["cpu_exit"])
-    )
+    cpu_entry = cols["cpu_entry"] = _gather(events["cpu"], entry_row, -1)
+    cpu_exit = cols["cpu_exit"] = _gather(events["cpu"], exit_row, -1)
+    migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
     flags[migrated] |= np.uint16(CallFlag.MIGRATED)
+    del migrated
     ef = _gather(events["eflags"], exit_row, 0)
     has_ret = (exit_row >= 0) & ((ef & EventFlag.HAS_RETVAL) != 0)
+    del ef
     flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
-    cols["retval"] = np.where(has_ret, _gather(events["retval"], exit_row, 0), 0)
+    retval = _gather(events["retval"], exit_row, 0)
+    retval[~has_ret] = 0
+    cols["retval"] = retval
+    del has_ret
     # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
     # seen in the task's level)
     ctx = raw_ctx[root]
+    del raw_ctx
     flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
     cols["ctx"] = ctx
     cols["entry_row"] = entry_row
@@ -387,18 +401,32 @@ def build_table(
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
     # exit; for truncated calls the time it was open until it was closed (a lower bound)
-    xdur = xdur_raw[perm]
-    span = np.where((ts_entry >= 0) & (ts_exit >= 0), ts_exit - ts_entry, -1)
-    duration = np.where(xdur >= 0, xdur, span)
+    duration = xdur_raw[perm]
+    del xdur_raw
+    no_exit_dur = duration < 0
+    if no_exit_dur.any():
+        duration[no_exit_dur] = -1
+        np.subtract(
+            ts_exit,
+            ts_entry,
+            out=duration,
+            where=no_exit_dur & (ts_entry >= 0) & (ts_exit >= 0),
+        )
+    del no_exit_dur
     trunc = (flags & CallFlag.TRUNCATED) != 0
     if trunc.any():
         # a truncated call lasted at least as long as its children (its closing time is a
         # lower bound; without timestamps there is nothing else)
         duration = stacks.floor(parent, duration, trunc)
+    del trunc
     cols["duration"] = duration
-    child, irq_ns = stacks.inner(parent, interrupted, duration)
+    self_ns, irq_ns = stacks.inner(parent, interrupted, duration)
     cols["irq_ns"] = irq_ns
-    cols["self"] = np.where(duration >= 0, duration - child - irq_ns, -1)
+    # self = duration - children - interrupts (made in place in the children's sum)
+    np.subtract(duration, self_ns, out=self_ns)
+    self_ns -= irq_ns
+    self_ns[duration < 0] = -1
+    cols["self"] = self_ns
     cols["flags"] = flags
     cols["trace"] = np.zeros(ncalls, np.int16)
     for c in CALL_COLUMNS:
