@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -29,6 +30,6 @@ def info(file: str, as_json: bool, strict: bool, quiet: bool) -> None:
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
-        render_info(data, click.get_text_stream("stdout"))
+        render_info(data, sys.stdout)
     report_warnings(table.meta.warnings, quiet=quiet)
     finish(table.meta.warnings, strict)
