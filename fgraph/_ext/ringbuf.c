@@ -18,7 +18,12 @@
  *   - 0: array[0] = length incl. itself, payload after it, rounded up to 4;  1..28: len*4.
  *
  * Python API:
- *   walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays
+ *   walk(buf, start, length, page_size, data_start, long_size, big_endian
+ *        [, hdr, data, len, ts, at]) -> dict of arrays
+ *   count(buf, start, length, page_size, data_start, long_size, big_endian) -> records
+ * With the four record arrays given (sized by count() for all CPUs), the records are written
+ * into them from index `at` and only the page arrays are returned: the CPUs' records land in
+ * one table without per-CPU arrays and their concatenation.
  * Records: hdr (int64 offset of the event header in buf), data (int64 payload offset),
  *          len (int32 payload length as kbuffer reports it), ts (uint64 raw, before trace-cmd's
  *          timestamp_calc).
@@ -78,6 +83,7 @@ typedef struct {
     int32_t *len, *nrec;
     uint64_t *ts, *pts;
     int8_t *status;
+    int64_t cap; /* room for records in hdr/data/len/ts */
 } out_t;
 
 /* Walk [start, start+length) in pages.  With out == NULL only counts records. */
@@ -193,6 +199,8 @@ static int64_t walk_pages(const rd_t *r, size_t start, size_t length, size_t pag
             }
             ts += delta;
             if (out) {
+                if (nrec >= out->cap)
+                    return -1; /* caller's arrays smaller than count() said: cannot happen */
                 out->hdr[nrec] = (int64_t)(data + idx);
                 out->data[nrec] = (int64_t)(data + payload);
                 out->len[nrec] = (int32_t)plen;
@@ -219,14 +227,34 @@ static PyObject *new_array(npy_intp n, int typenum)
     return PyArray_ZEROS(1, &n, typenum, 0);
 }
 
+static int take_out(PyObject *o, int typenum, npy_intp need, void **p)
+{
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!PyArray_Check(o) || PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISWRITEABLE(a) || PyArray_TYPE(a) != typenum || PyArray_DIM(a, 0) < need) {
+        PyErr_SetString(PyExc_ValueError, "ringbuf.walk: bad record output array");
+        return -1;
+    }
+    *p = PyArray_DATA(a);
+    return 0;
+}
+
 static PyObject *py_walk(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t start, length, page_size, data_start;
+    Py_ssize_t start, length, page_size, data_start, at = 0;
     int long_size, big_endian;
-    if (!PyArg_ParseTuple(args, "y*nnnnii", &view, &start, &length, &page_size, &data_start,
-                          &long_size, &big_endian))
+    PyObject *o_hdr = NULL, *o_data = NULL, *o_len = NULL, *o_ts = NULL;
+    if (!PyArg_ParseTuple(args, "y*nnnnii|OOOOn", &view, &start, &length, &page_size,
+                          &data_start, &long_size, &big_endian, &o_hdr, &o_data, &o_len, &o_ts,
+                          &at))
         return NULL;
+    int given = o_hdr != NULL;
+    if (given && (!o_data || !o_len || !o_ts || at < 0)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "ringbuf.walk: give all four record arrays and at");
+        return NULL;
+    }
     if (start < 0 || length < 0 || start + length > view.len || page_size <= 0 ||
         data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
         PyBuffer_Release(&view);
@@ -239,12 +267,40 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     int host_big = *(const uint8_t *)&one == 0;
     r.swap = host_big != big_endian;
     r.long8 = long_size == 8;
-    int64_t n;
-    Py_BEGIN_ALLOW_THREADS
-    n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
-                   big_endian, NULL);
-    Py_END_ALLOW_THREADS
+    int64_t n = 0;
+    if (!given) {
+        Py_BEGIN_ALLOW_THREADS
+        n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
+                       big_endian, NULL);
+        Py_END_ALLOW_THREADS
+    }
     npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
+    out_t o;
+    o.cap = n;
+    if (given) {
+        void *ph, *pd, *pl, *pt;
+        npy_intp need = (npy_intp)at;
+        if (PyArray_Check(o_hdr))
+            o.cap = (int64_t)(PyArray_DIM((PyArrayObject *)o_hdr, 0) - at);
+        if (take_out(o_hdr, NPY_INT64, need, &ph) < 0 || take_out(o_data, NPY_INT64, need, &pd) < 0 ||
+            take_out(o_len, NPY_INT32, need, &pl) < 0 || take_out(o_ts, NPY_UINT64, need, &pt) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        o.hdr = (int64_t *)ph + at;
+        o.data = (int64_t *)pd + at;
+        o.len = (int32_t *)pl + at;
+        o.ts = (uint64_t *)pt + at;
+        {
+            npy_intp ends[3] = {PyArray_DIM((PyArrayObject *)o_data, 0),
+                                PyArray_DIM((PyArrayObject *)o_len, 0),
+                                PyArray_DIM((PyArrayObject *)o_ts, 0)};
+            for (int i = 0; i < 3; i++)
+                if (ends[i] - at < o.cap)
+                    o.cap = (int64_t)(ends[i] - at);
+        }
+        n = 0; /* no per-call record arrays */
+    }
     PyObject *a_hdr = new_array(n, NPY_INT64), *a_data = new_array(n, NPY_INT64),
              *a_len = new_array(n, NPY_INT32), *a_ts = new_array(n, NPY_UINT64),
              *a_first = new_array(npages, NPY_INT64), *a_nrec = new_array(npages, NPY_INT32),
@@ -254,24 +310,36 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     if (!a_hdr || !a_data || !a_len || !a_ts || !a_first || !a_nrec || !a_missed || !a_status ||
         !a_pts || !a_bad)
         goto done;
-    out_t o;
-    o.hdr = (int64_t *)PyArray_DATA((PyArrayObject *)a_hdr);
-    o.data = (int64_t *)PyArray_DATA((PyArrayObject *)a_data);
-    o.len = (int32_t *)PyArray_DATA((PyArrayObject *)a_len);
-    o.ts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_ts);
+    if (!given) {
+        o.hdr = (int64_t *)PyArray_DATA((PyArrayObject *)a_hdr);
+        o.data = (int64_t *)PyArray_DATA((PyArrayObject *)a_data);
+        o.len = (int32_t *)PyArray_DATA((PyArrayObject *)a_len);
+        o.ts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_ts);
+    }
     o.first = (int64_t *)PyArray_DATA((PyArrayObject *)a_first);
     o.nrec = (int32_t *)PyArray_DATA((PyArrayObject *)a_nrec);
     o.missed = (int64_t *)PyArray_DATA((PyArrayObject *)a_missed);
     o.status = (int8_t *)PyArray_DATA((PyArrayObject *)a_status);
     o.pts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_pts);
     o.bad_at = (int64_t *)PyArray_DATA((PyArrayObject *)a_bad);
+    int64_t written;
     Py_BEGIN_ALLOW_THREADS
-    walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start, big_endian,
-               &o);
+    written = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size,
+                         (size_t)data_start, big_endian, &o);
     Py_END_ALLOW_THREADS
-    result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "hdr", a_hdr, "data",
-                           a_data, "len", a_len, "ts", a_ts, "first", a_first, "nrec", a_nrec,
-                           "missed", a_missed, "status", a_status, "pts", a_pts, "bad_at", a_bad);
+    if (written < 0) {
+        PyErr_SetString(PyExc_ValueError, "ringbuf.walk: record arrays too small");
+        goto done;
+    }
+    if (given)
+        result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O}", "first", a_first, "nrec", a_nrec,
+                               "missed", a_missed, "status", a_status, "pts", a_pts, "bad_at",
+                               a_bad);
+    else
+        result =
+            Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "hdr", a_hdr, "data",
+                          a_data, "len", a_len, "ts", a_ts, "first", a_first, "nrec", a_nrec,
+                          "missed", a_missed, "status", a_status, "pts", a_pts, "bad_at", a_bad);
 done:
     Py_XDECREF(a_hdr);
     Py_XDECREF(a_data);
@@ -285,6 +353,35 @@ done:
     Py_XDECREF(a_bad);
     PyBuffer_Release(&view);
     return result;
+}
+
+static PyObject *py_count(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t start, length, page_size, data_start;
+    int long_size, big_endian;
+    if (!PyArg_ParseTuple(args, "y*nnnnii", &view, &start, &length, &page_size, &data_start,
+                          &long_size, &big_endian))
+        return NULL;
+    if (start < 0 || length < 0 || start + length > view.len || page_size <= 0 ||
+        data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "ringbuf.count: bad arguments");
+        return NULL;
+    }
+    rd_t r;
+    r.p = (const uint8_t *)view.buf;
+    uint16_t one = 1;
+    int host_big = *(const uint8_t *)&one == 0;
+    r.swap = host_big != big_endian;
+    r.long8 = long_size == 8;
+    int64_t n;
+    Py_BEGIN_ALLOW_THREADS
+    n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
+                   big_endian, NULL);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromLongLong((long long)n);
 }
 
 /*
@@ -724,6 +821,71 @@ done:
     return result;
 }
 
+/*
+ * map_into(table, codes, rows, out)
+ *   out[rows[i]] = table[codes[i]] (out[i] when rows is None); table and out int32, codes and
+ *   rows int64.  The per-distinct-value results of factorize() spread back over the rows of
+ *   a column without the n-sized temporary of ``out[rows] = table[codes]``.
+ */
+static PyObject *py_map_into(PyObject *self, PyObject *args)
+{
+    PyObject *o_table, *o_codes, *o_rows, *o_out;
+    if (!PyArg_ParseTuple(args, "OOOO", &o_table, &o_codes, &o_rows, &o_out))
+        return NULL;
+    PyArrayObject *out = (PyArrayObject *)o_out;
+    if (!PyArray_Check(o_out) || PyArray_NDIM(out) != 1 || !PyArray_IS_C_CONTIGUOUS(out) ||
+        !PyArray_ISWRITEABLE(out) || PyArray_TYPE(out) != NPY_INT32) {
+        PyErr_SetString(PyExc_TypeError, "map_into: out must be a writeable int32 array");
+        return NULL;
+    }
+    PyArrayObject *table =
+        (PyArrayObject *)PyArray_FROMANY(o_table, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *codes =
+        (PyArrayObject *)PyArray_FROMANY(o_codes, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *rows = NULL;
+    PyObject *ret = NULL;
+    if (!table || !codes)
+        goto done;
+    npy_intp n = PyArray_DIM(codes, 0), nt = PyArray_DIM(table, 0), nout = PyArray_DIM(out, 0);
+    if (o_rows != Py_None) {
+        rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+        if (!rows)
+            goto done;
+        if (PyArray_DIM(rows, 0) != n) {
+            PyErr_SetString(PyExc_ValueError, "map_into: rows/codes length mismatch");
+            goto done;
+        }
+    }
+    {
+        const int32_t *pt = (const int32_t *)PyArray_DATA(table);
+        const int64_t *pc = (const int64_t *)PyArray_DATA(codes);
+        const int64_t *pr = rows ? (const int64_t *)PyArray_DATA(rows) : NULL;
+        int32_t *po = (int32_t *)PyArray_DATA(out);
+        int bad = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++) {
+            int64_t r = pr ? pr[i] : (int64_t)i;
+            if (pc[i] < 0 || pc[i] >= nt || r < 0 || r >= nout) {
+                bad = 1;
+                break;
+            }
+            po[r] = pt[pc[i]];
+        }
+        Py_END_ALLOW_THREADS
+        if (bad) {
+            PyErr_SetString(PyExc_IndexError, "map_into: code or row out of range");
+            goto done;
+        }
+    }
+    Py_INCREF(Py_None);
+    ret = Py_None;
+done:
+    Py_XDECREF(table);
+    Py_XDECREF(codes);
+    Py_XDECREF(rows);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -732,6 +894,9 @@ static PyMethodDef methods[] = {
      "indirect]) -> None"},
     {"factorize", py_factorize, METH_VARARGS,
      "factorize(values, sort[, rows]) -> (uniq int64, codes int64)"},
+    {"count", py_count, METH_VARARGS,
+     "count(buf, start, length, page_size, data_start, long_size, big_endian) -> records"},
+    {"map_into", py_map_into, METH_VARARGS, "map_into(table, codes, rows, out) -> None"},
     {"group_rows", py_group_rows, METH_VARARGS,
      "group_rows(codes, k) -> (order int64, starts int64)"},
     {NULL, NULL, 0, NULL},

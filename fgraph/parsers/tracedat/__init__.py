@@ -346,6 +346,7 @@ def _decode(
     del etype
     # Rows of each type as slices of one counting-sorted array (no mask per type).
     order, starts = ringbuf.group_rows(inv, len(ids))
+    del inv  # event/kind are filled per group below: one n-sized array fewer while decoding
     # Rows whose funcgraph columns (sentinel -1) no gather writes: filled after the loop.
     unfilled: dict[str, list[np.ndarray]] = {c: [] for c in _FG_FILLED}
     fg_groups: list[int] = []
@@ -398,9 +399,21 @@ def _decode(
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
+    # The record offsets/lengths are done with (the caller keeps no other use for them).
+    del offs, lens
+    rec.pop("data")
+    rec.pop("len")
     for cname, parts in unfilled.items():
         for r in parts:  # per event type without the field
             cols[cname][r] = -1
+    ev_col = np.empty(n, dtype=np.int32)
+    kind_col = np.empty(n, dtype=np.int8)
+    for k in range(len(ids)):  # per event type
+        r = order[starts[k] : starts[k + 1]]
+        ev_col[r] = ev_code[k]
+        kind_col[r] = kind_code[k]
+    cols["event"] = ev_col
+    cols["kind"] = kind_col
     if fg_groups:
         # duration = rettime - calltime wherever both were read (exits), whole columns at once
         call, ret = cols["calltime"], cols["rettime"]
@@ -412,9 +425,6 @@ def _decode(
         del unset
     else:
         cols["duration"] = np.full(n, -1, dtype=np.int64)
-    cols["event"] = ev_code[inv]
-    cols["kind"] = kind_code[inv]
-    del inv
     if fg_groups:
         # funcgraph rows in type order (as a view when the types' groups are adjacent)
         if fg_groups == list(range(fg_groups[0], fg_groups[-1] + 1)):
@@ -425,10 +435,7 @@ def _decode(
             syms = parse_kallsyms(c.kallsyms)
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
-        f_codes, m_codes = syms.resolve(cols["addr"], pool, rows=rows)
-        cols["func"][rows] = f_codes
-        cols["module"][rows] = m_codes
-        del f_codes, m_codes
+        syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])
     if formats.unreadable:
         meta.warn(
             f"{formats.unreadable} event format(s) could not be parsed; records of those ids are kept as unknown_<id>"

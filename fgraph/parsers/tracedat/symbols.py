@@ -52,6 +52,28 @@ class Symbols:
         lockstep for all distinct addresses.  Unresolved addresses print as hex; module is -1
         for core-kernel symbols.
         """
+        fcodes, mcodes, inv = self._resolve_distinct(addr, pool, rows)
+        return fcodes[inv], mcodes[inv]
+
+    def resolve_into(
+        self,
+        addr: np.ndarray,
+        pool: StringPool,
+        rows: np.ndarray,
+        func_out: np.ndarray,
+        mod_out: np.ndarray,
+    ) -> None:
+        """``func_out[rows], mod_out[rows] = resolve(addr, pool, rows)`` without temporaries."""
+        from ..._ext import ringbuf  # type: ignore[attr-defined]
+
+        fcodes, mcodes, inv = self._resolve_distinct(addr, pool, rows)
+        ringbuf.map_into(fcodes, inv, rows, func_out)
+        ringbuf.map_into(mcodes, inv, rows, mod_out)
+
+    def _resolve_distinct(
+        self, addr: np.ndarray, pool: StringPool, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(func code, module code) per distinct address, and each address's distinct index."""
         from .fields import factorize
 
         addr = np.asarray(addr, dtype=np.uint64)
@@ -69,7 +91,7 @@ class Symbols:
                     mcodes[k] = pool.code(mod)
             else:
                 fcodes[k] = pool.code(f"{int(uniq[k]):x}") if uniq[k] else -1
-        return fcodes[inv.reshape(-1)], mcodes[inv.reshape(-1)]
+        return fcodes, mcodes, inv.reshape(-1)
 
 
 def _bsearch(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
