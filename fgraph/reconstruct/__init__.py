@@ -18,10 +18,12 @@ __all__ = ["Quality", "Rebuilder", "rebuild", "merge_order"]
 
 
 def _ncpu(events: EventTable) -> int:
+    """CPU slots of the machine: the CPUs that have records or gaps.  Not the header's CPU
+    count: a slot without records is never touched, and a damaged count (2^31) would allocate
+    gigabytes of per-CPU state."""
     cpus = [
         int(events["cpu"].max(initial=-1)),
         int(events.lost["cpu"].max(initial=-1)),
-        events.meta.ncpus - 1,
     ]
     return max(cpus) + 1
 

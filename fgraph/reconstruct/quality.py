@@ -110,7 +110,7 @@ def assess(
     used = np.zeros(n, dtype=np.int64)
     for col in ("entry_row", "exit_row"):
         r = calls[col]
-        np.add.at(used, r[r >= 0], 1)
+        used += np.bincount(r[r >= 0], minlength=n)[:n]
     unaccounted = int(((used == 0) & fg).sum() + ((used > 1) & fg).sum() + ((used > 0) & ~fg).sum())
     flags = calls["flags"]
     lost = events.lost
