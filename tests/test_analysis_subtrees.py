@@ -9,7 +9,7 @@ from conftest import corpus_file
 import fgraph
 from fgraph.analysis import breakdown as bd_mod
 from fgraph.analysis import slowest as slow_mod
-from fgraph.analysis.tree import bincount_int, nearest_stop, subtrees
+from fgraph.analysis.tree import bincount_int, nearest_stop, shallow_subtrees, subtrees
 
 
 def random_forest(rng: np.random.Generator, ntrees: int, size: int):
@@ -76,6 +76,10 @@ def test_subtrees_match_pointer_jumping(seed):
     got = subtrees(parent, root, depth, tops)
     assert got is not None
     want = reference(parent, tops)
+    shallow = shallow_subtrees(parent, tops, max_levels=3)
+    if shallow is not None:
+        for g, w in zip(shallow, want):
+            assert np.array_equal(g, w)
     for g, w in zip(got[:2], want[:2]):
         assert np.array_equal(g, w)
     for g, w in zip(got[2:], want[2:]):
@@ -116,6 +120,7 @@ def test_fast_path_equals_fallback_on_real_traces(rel, func, monkeypatch):
     fast = [fgraph.hist(trace, func, threshold="p50", **kw).to_dict() for kw in variants]
     fast_slow = slow_mod.slowest(trace, func, n=3).to_dict()
     monkeypatch.setattr(bd_mod, "subtrees", lambda *a: None)
+    monkeypatch.setattr(bd_mod, "shallow_subtrees", lambda *a: None)
     monkeypatch.setattr(slow_mod, "_display_universe", lambda *a: None)
     slow = [fgraph.hist(trace, func, threshold="p50", **kw).to_dict() for kw in variants]
     assert fast == slow

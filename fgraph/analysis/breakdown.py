@@ -30,7 +30,7 @@ import numpy as np
 
 from ..table import CallTable
 from .stats import sparse_quantile
-from .tree import bincount_int, nearest_stop, path_ids, path_names, subtrees
+from .tree import bincount_int, nearest_stop, path_ids, path_names, shallow_subtrees, subtrees
 
 SELF = "[self]"
 IRQ = "[irq]"
@@ -148,7 +148,9 @@ def _universe(
     fall back to pointer jumping over every call.
     """
     parent = calls["parent_id"]
-    got = subtrees(parent, calls["root_id"], calls["depth"], roots)
+    got = shallow_subtrees(parent, roots)
+    if got is None:
+        got = subtrees(parent, calls["root_id"], calls["depth"], roots)
     if got is not None:
         return got
     n = len(parent)

@@ -188,3 +188,40 @@ def subtrees(
     rel = (sdep[starts] - tdep[keep][owner]).astype(np.int64)
     ou = np.argsort(universe, kind="stable")
     return otop, nested, universe[ou], owner[ou], rel[ou]
+
+
+def shallow_subtrees(
+    parent: np.ndarray, tops: np.ndarray, max_levels: int = 6
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`subtrees` for tops with shallow subtrees (leaf-like functions), by levels.
+
+    Level L is the rows whose parent is at level L - 1: one gather over the parent column per
+    level, exact by definition (no order assumption).  Cheaper than :func:`subtrees` when the
+    tops' trees are big but their own subtrees short.  Returns None when the subtrees are
+    deeper than ``max_levels``, widen below the first level, or a top lies inside another
+    (recursion): use subtrees() then.
+    """
+    n = len(parent)
+    tops = np.asarray(tops, dtype=np.int64)
+    # level of each row (-1: not reached); index n stands for "no parent" (parent == -1)
+    lvl = np.full(n + 1, -1, dtype=np.int16)
+    lvl[tops] = 0
+    levels = [tops]
+    owners = [np.arange(len(tops), dtype=np.int64)]
+    for level in range(1, max_levels + 2):
+        front = np.flatnonzero(lvl[parent] == level - 1)
+        if len(front) == 0:
+            break
+        # deep or widening subtrees (a syscall, not a leaf helper): subtrees() is cheaper
+        growing = level >= 2 and len(front) > len(levels[-1])
+        if level > max_levels or growing or (lvl[front] == 0).any():
+            return None
+        prev = levels[-1]
+        owners.append(owners[-1][np.searchsorted(prev, parent[front])])
+        lvl[front] = level
+        levels.append(front)
+    uni = np.concatenate(levels)
+    owner = np.concatenate(owners)
+    rel = np.repeat(np.arange(len(levels), dtype=np.int64), [len(x) for x in levels])
+    o = np.argsort(uni, kind="stable")
+    return tops, 0, uni[o], owner[o], rel[o]
