@@ -33,7 +33,7 @@ from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
 from .fields import extract_fields, factorize, gather_into
 from .header import Container, read_container
-from .ringbuffer import PAGE_STATUS, Blob, drop_disordered_pages, load_blobs, walk
+from .ringbuffer import PAGE_STATUS, Blob, count, drop_disordered_pages, load_blobs, walk
 from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
 
 __all__ = ["parse_tracedat", "read_container"]
@@ -92,49 +92,53 @@ def _parse(source: Source) -> EventTable:
     mem_obj, blobs = load_blobs(c, data)
     mem = np.frombuffer(mem_obj, dtype=np.uint8) if len(mem_obj) else np.zeros(0, np.uint8)
 
-    parts: list[dict[str, np.ndarray]] = []
     lost_rows: list[dict[str, Any]] = []
-    base = 0
+    sizes: list[int] = []
     for blob in blobs:
-        for what, off, lost in blob.problems:
-            meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
         page_size = c.buffers[blob.buf_index].page_size or c.page_size
         if data_start >= page_size:
             raise TraceFormatError(
                 f"header_page data offset {data_start} >= sub-buffer size {page_size}", path=path
             )
-        w = walk(mem_obj, blob, page_size, data_start, long_size, c.big_endian)
+        sizes.append(count(mem_obj, blob, page_size, data_start, long_size, c.big_endian))
+    # One set of record arrays for all CPUs, walked into in place: no per-CPU arrays and no
+    # concatenation (a count pass first; the walk itself is the cheap part).
+    total = sum(sizes)
+    rec = {
+        "hdr": np.empty(total, np.int64),
+        "data": np.empty(total, np.int64),
+        "len": np.empty(total, np.int32),
+        "ts": np.empty(total, np.uint64),
+        "cpu": np.empty(total, np.int16),
+        "buf": np.empty(total, np.int16),
+    }
+    compressed = any(b.compressed or b.start != b.file_offset for b in blobs)
+    pos = np.empty(total, np.int64) if compressed else rec["hdr"]
+    base = 0
+    for blob in blobs:
+        for what, off, lost in blob.problems:
+            meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
+        page_size = c.buffers[blob.buf_index].page_size or c.page_size
+        w = walk(mem_obj, blob, page_size, data_start, long_size, c.big_endian, rec, base)
+        nwalk = len(w["data"])
         drop_disordered_pages(w)
+        n = len(w["data"])
+        if n != nwalk:  # garbled pages dropped: close the gap (later blobs start after it)
+            for k in ("hdr", "data", "len", "ts"):
+                rec[k][base : base + n] = w[k]
         starts = blob.start + np.arange(len(w["first"]), dtype=np.int64) * page_size
         w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
-        n = len(w["data"])
-        parts.append(
-            {
-                "data": w["data"],
-                "len": w["len"],
-                "ts": w["ts"],
-                "pos": blob.file_pos(w["hdr"]),
-                "cpu": np.full(n, blob.cpu, np.int16),
-                "buf": np.full(n, blob.buf_index, np.int16),
-            }
-        )
+        if compressed:
+            pos[base : base + n] = blob.file_pos(rec["hdr"][base : base + n])
+        rec["cpu"][base : base + n] = blob.cpu
+        rec["buf"][base : base + n] = blob.buf_index
         _page_events(blob, w, base, n, page_size, lost_rows, meta, c)
         base += n
-
-    if len(parts) == 1:
-        rec = parts[0]
-    elif parts:
-        rec = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        parts.clear()  # free each CPU's arrays now, not at return
-    else:
-        rec = {
-            "data": np.empty(0, np.int64),
-            "len": np.empty(0, np.int32),
-            "ts": np.empty(0, np.uint64),
-            "pos": np.empty(0, np.int64),
-            "cpu": np.empty(0, np.int16),
-            "buf": np.empty(0, np.int16),
-        }
+    if base != total:
+        rec = {k: v[:base] for k, v in rec.items()}
+        pos = pos[:base]
+    rec["pos"] = pos
+    del rec["hdr"]
     table = _decode(c, meta, formats, mem, rec, pool)
     table.lost = _lost_table(lost_rows, rec, table, pool)
     # Kernel-flagged lost events are data (table.lost, LostSource.PAGE), not warnings: the

@@ -209,14 +209,42 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
     return mem, blobs
 
 
-def walk(
+def count(
     mem: Any, blob: Blob, page_size: int, data_start: int, long_size: int, big_endian: bool
-) -> dict[str, np.ndarray]:
-    """Records and per-page facts of one blob (see ``fgraph/_ext/ringbuf.c``)."""
+) -> int:
+    """Number of records ``walk`` will find in the blob (a walk that stores nothing)."""
     from ..._ext import ringbuf  # type: ignore[attr-defined]
 
-    return dict(
-        ringbuf.walk(
+    return int(
+        ringbuf.count(
             mem, blob.start, blob.length, page_size, data_start, long_size, int(big_endian)
         )
     )
+
+
+def walk(
+    mem: Any,
+    blob: Blob,
+    page_size: int,
+    data_start: int,
+    long_size: int,
+    big_endian: bool,
+    out: dict[str, np.ndarray] | None = None,
+    at: int = 0,
+) -> dict[str, np.ndarray]:
+    """Records and per-page facts of one blob (see ``fgraph/_ext/ringbuf.c``).
+
+    With ``out`` (arrays ``hdr``, ``data``, ``len``, ``ts`` sized by ``count`` for all blobs)
+    the records are written there from row ``at``, and the returned record arrays are views
+    of those rows.
+    """
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
+
+    args = (mem, blob.start, blob.length, page_size, data_start, long_size, int(big_endian))
+    if out is None:
+        return dict(ringbuf.walk(*args))
+    w = dict(ringbuf.walk(*args, out["hdr"], out["data"], out["len"], out["ts"], at))
+    n = int(w["nrec"].sum(dtype=np.int64))
+    for k in ("hdr", "data", "len", "ts"):
+        w[k] = out[k][at : at + n]
+    return w
