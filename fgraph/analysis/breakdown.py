@@ -220,6 +220,7 @@ def breakdown(
     kid_runq = bincount_int(kids, runq0[member], nu)
 
     func_u = calls["func"][uni]
+    key_of: tuple[np.ndarray, np.ndarray | None, np.ndarray | None]
     if by == "path":
         key_of = path_ids(lpar, func_u, rel, member)
     else:
