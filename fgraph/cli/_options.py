@@ -59,18 +59,23 @@ def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-q", "--quiet", is_flag=True, help="Do not print warnings to stderr.")(f)
 
 
+def output_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-o/--output FILE`` (default stdout)."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        default=None,
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Write to this file instead of stdout.",
+    )(f)
+
+
 def output_format_option(
     choices: tuple[str, ...], default: str
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def deco(f: Callable[..., Any]) -> Callable[..., Any]:
-        f = click.option(
-            "-o",
-            "--output",
-            "output",
-            default=None,
-            type=click.Path(dir_okay=False, allow_dash=True),
-            help="Write to this file instead of stdout.",
-        )(f)
+        f = output_option(f)
         f = click.option(
             "--format",
             "fmt",

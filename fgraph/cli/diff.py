@@ -10,6 +10,7 @@ from ._options import (
     filter_options,
     finish,
     open_output,
+    output_option,
     quiet_option,
     report_warnings,
     strict_option,
@@ -29,13 +30,7 @@ from .hist import breakdown_options
 )
 @breakdown_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (all rows).")
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Write to this file instead of stdout.",
-)
+@output_option
 @filter_options
 @quiet_option
 @strict_option

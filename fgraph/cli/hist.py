@@ -10,6 +10,7 @@ from ._options import (
     filter_options,
     finish,
     open_output,
+    output_option,
     quiet_option,
     report_warnings,
     strict_option,
@@ -74,13 +75,7 @@ def breakdown_options(f: Any) -> Any:
     default=None,
     help="Also draw the histogram and latency over time to OUT.png|svg (needs matplotlib).",
 )
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Write to this file instead of stdout.",
-)
+@output_option
 @filter_options
 @quiet_option
 @strict_option

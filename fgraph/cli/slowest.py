@@ -10,6 +10,7 @@ from ._options import (
     filter_options,
     finish,
     open_output,
+    output_option,
     quiet_option,
     report_warnings,
     strict_option,
@@ -28,13 +29,7 @@ from ._options import (
     help="Collapse calls shorter than this into one summary line per parent (0 = show all).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Write to this file instead of stdout.",
-)
+@output_option
 @filter_options
 @quiet_option
 @strict_option
