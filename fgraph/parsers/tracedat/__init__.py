@@ -31,7 +31,7 @@ from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
 from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
-from .fields import extract_fields, factorize, gather_into
+from .fields import extract_fields, factorize, gather_many
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, count, drop_disordered_pages, load_blobs, walk
 from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
@@ -329,7 +329,9 @@ def _decode(
         etype = np.empty(0, np.int32)
     else:
         etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
-        gather_into(mem, offs, None, ct, big, etype, lens, signed=False, null=-1)
+    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
+    if ct is not None:
+        specs.append((ct, etype, False, -1))
     for name, colname in (
         ("common_flags", "flags"),
         ("common_preempt_count", "preempt"),
@@ -337,10 +339,11 @@ def _decode(
     ):
         f = common.get(name)
         if f is not None and n:
-            signed = f.signed if name == "common_pid" else False
-            gather_into(mem, offs, None, f, big, cols[colname], lens, signed=signed, null=-1)
+            specs.append((f, cols[colname], f.signed if name == "common_pid" else False, -1))
         else:
             cols[colname].fill(-1)
+    if n:
+        gather_many(mem, offs, None, lens, big, specs)
     cols["irqctx"] = irqctx_from_flags(cols["flags"])
     cmdlines = parse_cmdlines(c.cmdlines)
     cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
@@ -534,21 +537,23 @@ def _funcgraph(
     """Funcgraph columns of one record type (``offs``/``lens``: whole table, read at ``rows``);
     ``ln`` is ``lens[rows]``.  addr and retval (sentinel 0) are pre-zeroed; the -1 columns
     this type has no field for are left to the caller's fill (``unfilled``)."""
+    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
     f = fmt.get("func")
     if f is not None and f.is_scalar:
-        gather_into(mem, offs, rows, f, big, cols["addr"], lens, signed=False, indirect=True)
+        specs.append((f, cols["addr"], False, None))
     for name in ("depth", "calltime", "rettime", "overrun"):
         fld = fmt.get(name)
         if fld is not None and fld.is_scalar:
-            gather_into(mem, offs, rows, fld, big, cols[name], lens, null=-1, indirect=True)
+            specs.append((fld, cols[name], fld.signed, -1))
         else:
             unfilled[name].append(rows)
-    if fmt.name == FG_EXIT_NAME:
-        rv = fmt.get("retval")
-        if rv is not None and rv.is_scalar:
-            gather_into(mem, offs, rows, rv, big, cols["retval"], lens, indirect=True)
-            ok = ln >= rv.offset + rv.size
-            cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
+    rv = fmt.get("retval") if fmt.name == FG_EXIT_NAME else None
+    if rv is not None and rv.is_scalar:
+        specs.append((rv, cols["retval"], rv.signed, None))
+    gather_many(mem, offs, rows, lens, big, specs, indirect=True)
+    if rv is not None and rv.is_scalar:
+        ok = ln >= rv.offset + rv.size
+        cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
 
 
 def _lost_table(

@@ -49,6 +49,34 @@ def gather_into(
     )
 
 
+def gather_many(
+    mem: np.ndarray,
+    offs: np.ndarray,
+    rows: np.ndarray | None,
+    lens: np.ndarray | None,
+    big: bool,
+    specs: list[tuple[Field, np.ndarray, bool, int | None]],
+    indirect: bool = False,
+) -> None:
+    """Several ``gather_into`` calls over the same records in one C pass.
+
+    ``specs``: (field, out, signed, null) per column.  One pass reads each record's offset
+    and length once and its fields from the same cache lines (one pass per field cost ~0.1 s
+    per 10M records each).
+    """
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
+
+    ringbuf.gather_many(
+        mem,
+        np.ascontiguousarray(offs, dtype=np.int64),
+        None if rows is None else np.ascontiguousarray(rows, dtype=np.int64),
+        None if lens is None else np.ascontiguousarray(lens, dtype=np.int32),
+        int(big),
+        indirect,
+        [(f.offset, f.size, int(sg), out, null) for f, out, sg, null in specs],
+    )
+
+
 def read_uint(mem: np.ndarray, offs: np.ndarray, size: int, big: bool) -> np.ndarray:
     """Unsigned integers of ``size`` bytes at ``offs`` (uint64)."""
     out = np.zeros(len(offs), dtype=np.uint64)
