@@ -1,5 +1,9 @@
 """Fast path of the kernel text reader: the common lines, read with numpy over the raw bytes.
 
+Used when the C scanner (:mod:`._textscan`, fgraph/_ext/textscan.c) is not built; the C
+scanner follows the regex more strictly (it checks every blank the regex requires), and the
+corpus tests check that both give the regex path's table.
+
 Within one trace the prologue columns have fixed shapes (kernel/trace/trace_functions_graph.c:
 ``print_graph_abs_time()`` ``"%5lu.%06lu |  "``, ``print_graph_cpu()`` ``" %*d) "``,
 ``print_graph_proc()``, ``print_graph_lat_fmt()``, ``print_graph_duration()`` 17 columns
