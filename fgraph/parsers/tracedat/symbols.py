@@ -189,6 +189,7 @@ def parse_printk(text: str) -> dict[int, str]:
 
 def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> np.ndarray:
     """Comm code per pid as trace-cmd prints it: "<idle>" for 0, "<...>" when not saved."""
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
     from .fields import factorize
 
     uniq, inv = factorize(pids)
@@ -198,4 +199,6 @@ def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> 
             codes[k] = pool.code("<idle>")
         else:
             codes[k] = pool.code(cmdlines.get(p, "<...>"))
-    return codes[inv]
+    out = np.empty(len(inv), dtype=np.int32)
+    ringbuf.map_into(codes, inv, None, out)
+    return out
