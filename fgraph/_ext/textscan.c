@@ -555,8 +555,20 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
             nomem = 1;
             break;
         }
-        if (r == 0)
+        if (r == 0) { /* what the caller keeps for a line the regexes will read */
             o.status[i] = 0;
+            o.kind[i] = 0; /* L_UNPARSED */
+            o.ts[i] = -1;
+            o.cpu[i] = -1;
+            o.pid[i] = -1;
+            o.comm[i] = -1;
+            o.lat[i] = -1;
+            o.depth[i] = -1;
+            o.dur[i] = -1;
+            o.res[i] = -1;
+            o.func[i] = -1;
+            o.module[i] = -1;
+        }
     }
     Py_END_ALLOW_THREADS
     if (nomem) {
@@ -642,7 +654,8 @@ static PyMethodDef methods[] = {
      " bytes >= 0x80"},
     {"scan", py_scan, METH_VARARGS,
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
-     " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path"},
+     " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path (its"
+     " columns hold -1, kind 0)"},
     {NULL, NULL, 0, NULL},
 };
 

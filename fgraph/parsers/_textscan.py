@@ -56,7 +56,8 @@ def _codes(local: np.ndarray, table: np.ndarray) -> np.ndarray:
 
 
 def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2) -> dict[str, Any]:
-    """Per-line columns of the lines the scanner reads (``ok``); other rows are meaningless.
+    """Per-line columns of the lines the scanner reads (``ok``); other rows hold -1 (kind
+    ``L_UNPARSED``, flags False), what the regex path's results then overwrite.
 
     ``starts`` are the line starts of ``data`` (each line runs to the next start).  The lines
     are cut into ``workers`` ranges scanned on threads (the C loop releases the GIL); each
@@ -90,20 +91,21 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
     preempt = np.full(n, -1, dtype=np.int16)
     irq = np.full(n, -1, dtype=np.int8)
     for (i0, i1), (names, lats) in zip(jobs, tables):
-        okr = ok[i0:i1]
-        # names: one pool code per distinct name, in order of first appearance
+        # names: one pool code per distinct name, in order of first appearance (lines the
+        # scanner left to the regexes hold -1 everywhere)
         codes = np.array([pool.code(v.decode("ascii")) for v in names] + [-1], dtype=np.int32)
         for col in (comm, func, module):
-            col[i0:i1] = _codes(np.where(okr, col[i0:i1], -1), codes)
+            col[i0:i1] = _codes(col[i0:i1], codes)
         # latency columns: decoded per distinct value; lines without them get what the regex
         # path gives for an empty column
         la = pa.array([v.decode("ascii") for v in lats] + [""], type=pa.large_string())
         vf, vp, vi = tl.latency_flags(la)
-        lr = np.where(okr, lat[i0:i1], -1)
+        lr = lat[i0:i1]
         flags[i0:i1] = _codes(lr, vf)
         preempt[i0:i1] = _codes(lr, vp)
         irq[i0:i1] = _codes(lr, vi)
     return {
+        "prefilled": True,  # rows not ok already hold -1 (kind L_UNPARSED, flags False)
         "ok": ok,
         "kind": out["kind"],
         "ts": out["ts"],

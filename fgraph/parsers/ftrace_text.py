@@ -142,36 +142,45 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         ok = fast["ok"]
         sub = np.flatnonzero(~ok)
         r = _regex_lines(arr.take(pa.array(sub)))
+        pf = bool(fast.get("prefilled"))
+
+        def masked(k: str, fill: int, dtype: Any) -> np.ndarray:
+            # the scanner's arrays already hold the fill value on the lines it left out
+            if pf:
+                return np.asarray(fast[k], dtype=dtype)
+            return np.where(ok, fast[k], fill).astype(dtype)
+
         cols = {}
         for k in ("ts", "cpu", "pid", "depth"):
-            cols[k] = np.where(ok, fast[k], -1).astype(fast[k].dtype)
+            cols[k] = masked(k, -1, fast[k].dtype)
             cols[k][sub] = r[k]
-        cols["dur"] = np.where(ok, fast["dur"], -1)
+        cols["dur"] = masked("dur", -1, np.int64)
         cols["dur"][sub] = r["dur"]
-        cols["res"] = np.where(ok, fast["res"], -1)
+        cols["res"] = masked("res", -1, np.int64)
         cols["res"][sub] = r["res"]
-        cols["kind"] = np.where(ok, fast["kind"], tl.L_UNPARSED).astype(np.int8)
+        cols["kind"] = masked("kind", tl.L_UNPARSED, np.int8)
         cols["kind"][sub] = r["kind"]
-        comm = np.where(ok, fast["comm"], -1).astype(np.int32)
+        comm = masked("comm", -1, np.int32)
         comm[sub] = tl.encode(r["comm"], pool, strip=True)
-        flags = np.where(ok, fast["flags"], -1).astype(np.int16)
-        preempt = np.where(ok, fast["preempt"], -1).astype(np.int16)
-        irq = np.where(ok, fast["irqctx"], -1).astype(np.int8)
+        flags = masked("flags", -1, np.int16)
+        preempt = masked("preempt", -1, np.int16)
+        irq = masked("irqctx", -1, np.int8)
         f2, p2, i2 = tl.latency_flags(r["lat"])
         flags[sub], preempt[sub], irq[sub] = f2, p2, i2
-        for k in ("has_proc", "has_lat", "has_dur"):
-            cols[k] = np.zeros(n, dtype=bool)
-            cols[k][sub] = r[k]
         if "has_proc" in fast:
             for k in ("has_proc", "has_lat", "has_dur"):
-                cols[k][ok] = fast[k][ok]
+                cols[k] = fast[k] & ok
+                cols[k][sub] = r[k]
         else:
+            for k in ("has_proc", "has_lat", "has_dur"):
+                cols[k] = np.zeros(n, dtype=bool)
+                cols[k][sub] = r[k]
             cols["has_proc"][ok] = dialect.proc
             cols["has_lat"][ok] = dialect.lat
             cols["has_dur"][ok] = True
         pre = {
-            "func": np.where(ok, fast["func"], -1).astype(np.int32),
-            "module": np.where(ok, fast["module"], -1).astype(np.int32),
+            "func": masked("func", -1, np.int32),
+            "module": masked("module", -1, np.int32),
             "has_tail": fast["has_tail"] & ok,
         }
         text = r["text"]
