@@ -39,7 +39,10 @@ def task_keys(pid: np.ndarray, cpu: np.ndarray) -> np.ndarray:
     pid64 = pid.astype(np.int64)
     if len(pid64) == 0 or pid64.min() > 0:
         return pid64
-    return np.where(pid64 > 0, pid64, -(cpu.astype(np.int64) + 2))
+    # in place, on the few idle/unknown records only (no trace-length temporaries)
+    idle = np.flatnonzero(pid64 <= 0)
+    pid64[idle] = -(cpu[idle].astype(np.int64) + 2)
+    return pid64
 
 
 def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
