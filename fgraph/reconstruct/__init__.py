@@ -9,12 +9,12 @@ each record (:mod:`.irq`), the per-task stack machine (:mod:`.calls`, C kernel
 from __future__ import annotations
 
 from ..table import CallTable, EventTable
-from .calls import Rebuilder, build_table, depth_check, prepare
+from .calls import Rebuilder, build_table, depth_check, prepare, prepare_windows
 from .offcpu import offcpu
 from .quality import Quality, assess
 from .timeline import merge_order
 
-__all__ = ["Quality", "Rebuilder", "rebuild", "merge_order"]
+__all__ = ["Quality", "Rebuilder", "rebuild", "merge_order", "prepare", "prepare_windows"]
 
 
 def _ncpu(events: EventTable) -> int:
@@ -38,7 +38,10 @@ def rebuild(events: EventTable) -> tuple[CallTable, Quality]:
     order = merge_order(events)
     tol = events.meta.ts_resolution_ns if events.meta.ts_resolution_ns > 1 else 0
     r = Rebuilder(_ncpu(events), tol)
-    r.feed(prepare(events, order))
+    # fed in windows of the timeline: the machine input exists one window at a time
+    for inp in prepare_windows(events, order):
+        r.feed(inp)
+    del inp
     raw = r.finish()
     counters = raw.pop("counters")
     calls = build_table(events, raw, order)

@@ -14,6 +14,7 @@ can be fed in timeline-ordered chunks (issue 7); ``rebuild()`` is one feed of th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,90 +84,137 @@ def exit_durations(events: EventTable) -> np.ndarray:
 
 def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> MachineInput:
     """Machine input for ``events`` (rows numbered from ``row_base``)."""
-    n = len(events)
-    # timeline positions of the funcgraph records (their ranks; no full inverse permutation)
-    tpos = np.flatnonzero(timeline.funcgraph_mask(events)[order])
-    rows = order[tpos]  # funcgraph rows in timeline order
-    ctx, bits = irq.event_contexts(events, order)
-    ts = events["ts"][rows] if events.meta.ts_known else np.full(len(rows), -1, np.int64)
-    is_exit = events["kind"][rows] == EventKind.FG_EXIT
-    # Columns are gathered once and then edited in place: every temporary here is as long as
-    # the trace, and each fresh one costs page faults.
-    dur = events["duration"][rows]
-    ct = events["calltime"][rows]
-    rt = events["rettime"][rows]
-    ok_ct = (ct >= 0) & (rt >= ct)
-    np.subtract(rt, ct, out=dur, where=ok_ct & (dur < 0))
-    # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at the
-    # calltime moved into the record clock by the smallest record delay (ts - rettime) of the
-    # file: the delay of one record varies (an interrupt can land between taking rettime and
-    # writing the record), and a nest of orphan exits must keep the calltime order to adopt
-    # each other correctly.
-    has_ct = ok_ct
-    has_ct &= is_exit
-    has_ct &= ts >= 0
-    b = bits[rows]
-    if has_ct.any():
-        delay = int((ts[has_ct] - rt[has_ct]).min())
-        ct += delay
-        np.subtract(ts, ct, out=dur, where=has_ct)
-        np.bitwise_or(b, np.int8(EB_CALLTIME), out=b, where=has_ct)
-    del ct, rt, has_ct
-    cpu = events["cpu"][rows]
-    kind = is_exit.view(np.int8) + np.int8(EV_ENTRY)  # EV_EXIT = EV_ENTRY + 1
-    del is_exit
-    func = events["func"][rows]
-    if len(func) and func.min() < 0:
-        fkey = function_keys(func, events["addr"][rows])
-    else:
-        fkey = func.astype(np.int64)
-    del func
-    tpos *= 4
-    tpos += 4 * row_base + 2
-    inp = MachineInput(
-        # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
-        # space between lets a synthesized entry sort just before an interrupt it covers
-        pos=tpos,
-        row=rows + row_base if row_base else rows,
-        kind=kind,
-        task=task_keys(events["pid"][rows], cpu),
-        cpu=cpu.astype(np.int32),
-        ctx=ctx[rows],
-        bits=b,
-        fkey=fkey,
-        ts=ts.astype(np.int64, copy=False),
-        dur=dur.astype(np.int64, copy=False),
-        kdepth=events["depth"][rows].astype(np.int32, copy=False),
-    )
-    del ctx, bits
-    lost = events.lost
-    if len(lost):
-        lrow = lost["row"]
-        inside = (lrow >= 0) & (lrow < n)
-        gpos = np.full(len(lost), 4 * (n + row_base) + 4, dtype=np.int64)
-        gpos[inside] = 4 * (_ranks_of(order, lrow[inside]) + row_base)
-        gts = (
-            timeline.gap_times(events) if events.meta.ts_known else np.full(len(lost), -1, np.int64)
+    return _Prep(events, order, row_base).window(0, len(order))
+
+
+def prepare_windows(
+    events: EventTable, order: np.ndarray, size: int = 1 << 20
+) -> Iterator[MachineInput]:
+    """The machine input of ``prepare`` in pieces of ``size`` timeline positions: fed one after
+    the other to one :class:`Rebuilder` they give the same calls, and only one piece of input
+    (59 bytes a record) is in memory at a time next to the machine's growing call columns."""
+    p = _Prep(events, order, 0)
+    n = len(order)
+    for lo in range(0, max(n, 1), max(int(size), 1)):
+        yield p.window(lo, min(lo + size, n))
+
+
+class _Prep:
+    """What every window of the machine input shares: per-record contexts, the file's record
+    delay, and the lost-event gaps sorted by place."""
+
+    def __init__(self, events: EventTable, order: np.ndarray, row_base: int) -> None:
+        self.events, self.order, self.row_base = events, order, row_base
+        n = len(events)
+        self.fg = timeline.funcgraph_mask(events)
+        self.ctx, self.bits = irq.event_contexts(events, order)
+        # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
+        # the calltime moved into the record clock by the smallest record delay (ts - rettime)
+        # of the file: the delay of one record varies (an interrupt can land between taking
+        # rettime and writing the record), and a nest of orphan exits must keep the calltime
+        # order to adopt each other correctly.
+        self.delay = 0
+        if events.meta.ts_known:
+            ex = np.flatnonzero(events["kind"] == EventKind.FG_EXIT)
+            ct, rt, ts = events["calltime"][ex], events["rettime"][ex], events["ts"][ex]
+            has_ct = (ct >= 0) & (rt >= ct) & (ts >= 0)
+            if has_ct.any():
+                self.delay = int((ts[has_ct] - rt[has_ct]).min())
+        self.gpos = np.empty(0, np.int64)
+        lost = events.lost
+        if len(lost):
+            lrow = lost["row"]
+            inside = (lrow >= 0) & (lrow < n)
+            gpos = np.full(len(lost), 4 * (n + row_base) + 4, dtype=np.int64)
+            gpos[inside] = 4 * (_ranks_of(order, lrow[inside]) + row_base)
+            gts = (
+                timeline.gap_times(events)
+                if events.meta.ts_known
+                else np.full(len(lost), -1, np.int64)
+            )
+            g = np.argsort(gpos, kind="stable")
+            self.gpos, self.gts, self.gcpu = gpos[g], gts[g], lost["cpu"][g]
+
+    def window(self, lo: int, hi: int) -> MachineInput:
+        """Input of the timeline positions [lo, hi) (the last window also takes the gaps after
+        the last record)."""
+        events, row_base = self.events, self.row_base
+        n = len(self.order)
+        sub = self.order[lo:hi]
+        # timeline positions of the funcgraph records (their ranks; no inverse permutation)
+        tpos = np.flatnonzero(self.fg[sub])
+        rows = sub[tpos]  # funcgraph rows in timeline order
+        del sub
+        ts = events["ts"][rows] if events.meta.ts_known else np.full(len(rows), -1, np.int64)
+        is_exit = events["kind"][rows] == EventKind.FG_EXIT
+        # Columns are gathered once and then edited in place: each fresh trace-length
+        # temporary costs page faults.
+        dur = events["duration"][rows]
+        ct = events["calltime"][rows]
+        rt = events["rettime"][rows]
+        ok_ct = (ct >= 0) & (rt >= ct)
+        np.subtract(rt, ct, out=dur, where=ok_ct & (dur < 0))
+        has_ct = ok_ct
+        has_ct &= is_exit
+        has_ct &= ts >= 0
+        b = self.bits[rows]
+        if has_ct.any():
+            ct += self.delay
+            np.subtract(ts, ct, out=dur, where=has_ct)
+            np.bitwise_or(b, np.int8(EB_CALLTIME), out=b, where=has_ct)
+        del ct, rt, has_ct
+        cpu = events["cpu"][rows]
+        kind = is_exit.view(np.int8) + np.int8(EV_ENTRY)  # EV_EXIT = EV_ENTRY + 1
+        del is_exit
+        func = events["func"][rows]
+        if len(func) and func.min() < 0:
+            fkey = function_keys(func, events["addr"][rows])
+        else:
+            fkey = func.astype(np.int64)
+        del func
+        tpos += lo
+        tpos *= 4
+        tpos += 4 * row_base + 2
+        inp = MachineInput(
+            # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
+            # space between lets a synthesized entry sort just before an interrupt it covers
+            pos=tpos,
+            row=rows + row_base if row_base else rows,
+            kind=kind,
+            task=task_keys(events["pid"][rows], cpu),
+            cpu=cpu.astype(np.int32),
+            ctx=self.ctx[rows],
+            bits=b,
+            fkey=fkey,
+            ts=ts.astype(np.int64, copy=False),
+            dur=dur.astype(np.int64, copy=False),
+            kdepth=events["depth"][rows].astype(np.int32, copy=False),
         )
-        g = np.argsort(gpos, kind="stable")
-        at = np.searchsorted(inp.pos, gpos[g])
+        if not len(self.gpos):
+            return inp
+        a = np.searchsorted(self.gpos, 4 * (lo + row_base)) if lo > 0 else 0
+        z = np.searchsorted(self.gpos, 4 * (hi + row_base)) if hi < n else len(self.gpos)
+        if a >= z:
+            return inp
+        gpos = self.gpos[a:z]
+        at = np.searchsorted(inp.pos, gpos)
         gap_cols = {
-            "pos": gpos[g],
+            "pos": gpos,
             "row": -1,
             "kind": EV_GAP,
             "task": 0,
-            "cpu": lost["cpu"][g],
+            "cpu": self.gcpu[a:z],
             "ctx": -1,
             "bits": 0,
             "fkey": 0,
-            "ts": gts[g],
+            "ts": self.gts[a:z],
             "dur": -1,
             "kdepth": -1,
         }
         for name, val in gap_cols.items():
             col = getattr(inp, name)
             setattr(inp, name, np.insert(col, at, np.asarray(val).astype(col.dtype)))
-    return inp
+        return inp
 
 
 def _ranks_of(order: np.ndarray, which: np.ndarray) -> np.ndarray:
