@@ -324,3 +324,26 @@ def test_feeding_in_chunks_gives_the_same_calls(gen: GenTrace, seed: int, mode: 
     assert a.pop("counters") == b.pop("counters")
     for k in a:
         assert (a[k] == b[k]).all(), k
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    call_sequences(),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(("none", "drop", "cut", "gaps")),
+    st.integers(1, 40),
+)
+def test_windowed_input_is_the_whole_input(gen: GenTrace, seed: int, mode: str, size: int) -> None:
+    """prepare_windows (what rebuild feeds) cut together is prepare's input, gaps included."""
+    from fgraph.reconstruct import merge_order
+    from fgraph.reconstruct.calls import prepare, prepare_windows
+
+    events, _ = to_events(gen)
+    if mode != "none":
+        events = damage(events, np.random.default_rng(seed), mode)
+    order = merge_order(events)
+    whole = prepare(events, order)
+    parts = list(prepare_windows(events, order, size))
+    for k, v in vars(whole).items():
+        cut = np.concatenate([getattr(p, k) for p in parts])
+        assert cut.dtype == v.dtype and (cut == v).all(), k
