@@ -96,13 +96,8 @@ def test_memory_limit_is_effective(tmp_path: Path) -> None:
         w.kill()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a CPUCOUNT option (or BUFFER cpu count) of 0x80000002 becomes TraceMeta.ncpus "
-    "unchecked, and reconstruct.rebuild allocates per-CPU state for that many CPUs "
-    "(stacks.new → MemoryError under the limit; gigabytes without it). Found by the long fuzz "
-    "run (crashes/crash-btrfs.v7.dat-faf10d094a.bin)",
-)
+# Found by the long fuzz run (crashes/crash-btrfs.v7.dat-faf10d094a.bin): a CPUCOUNT of
+# 0x80000002 used to size the rebuild's per-CPU state (MemoryError); it now sizes from the data.
 @pytest.mark.parametrize("value", [0xFFFFFFFF, 0x80000002])
 def test_huge_cpu_count_fails_cleanly_in_small_memory(value: int, tmp_path: Path) -> None:
     pytest.importorskip("fgraph.parsers.tracedat")
