@@ -104,7 +104,7 @@ def _parse(source: Source) -> EventTable:
     # One set of record arrays for all CPUs, walked into in place: no per-CPU arrays and no
     # concatenation (a count pass first; the walk itself is the cheap part).
     total = sum(sizes)
-    rec = {
+    rec: dict[str, np.ndarray] = {
         "hdr": np.empty(total, np.int64),
         "data": np.empty(total, np.int64),
         "len": np.empty(total, np.int32),
