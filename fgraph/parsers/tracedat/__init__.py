@@ -553,7 +553,12 @@ def _funcgraph(
     gather_many(mem, offs, rows, lens, big, specs, indirect=True)
     if rv is not None and rv.is_scalar:
         ok = ln >= rv.offset + rv.size
-        cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
+        # eflags is still all zero here (the reader sets no other flag), so a plain store
+        # does what |= would, without the read-modify-write of a fancy |=.
+        if ok.all():
+            cols["eflags"][rows] = np.uint8(EventFlag.HAS_RETVAL)
+        else:
+            cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
 
 
 def _lost_table(
