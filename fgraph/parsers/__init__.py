@@ -44,14 +44,18 @@ def detect_format(head: bytes) -> str:
         if s.startswith(b"# tracer:"):
             if b"function_graph" in s:
                 return KERNEL_TEXT
-            raise TraceFormatError(f"a '{s[9:].strip().decode(errors='replace')}' trace, not function_graph")
+            raise TraceFormatError(
+                f"a '{s[9:].strip().decode(errors='replace')}' trace, not function_graph"
+            )
         if re.match(rb"^cpus=\d+\s*$", s) or s.startswith(b"version = 6"):
             return REPORT_TEXT
     if _REPORT_LINE.search(text):
         return REPORT_TEXT
     if _GRAPH_LINE.search(text):
         return KERNEL_TEXT
-    raise TraceFormatError("not a function_graph trace (no trace.dat magic, no function_graph text lines)")
+    raise TraceFormatError(
+        "not a function_graph trace (no trace.dat magic, no function_graph text lines)"
+    )
 
 
 def parse(source: Source) -> EventTable:
