@@ -233,13 +233,6 @@ def test_one_task_with_all_events() -> None:
 # --- pid reuse, zero-length calls, equal timestamps --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="rebuild keys task stacks by pid only: a new task reusing the pid of a task that "
-    "died inside do_exit (never returns) nests its calls under the dead task's open frame "
-    "(vfs_read of comm 'new' gets parent do_exit of comm 'old'); a comm change on a pid could "
-    "close the old stack as TRUNCATED",
-)
 def test_pid_reused_by_a_new_task_keeps_comms_apart() -> None:
     """Task 'old' (pid 100) dies inside do_exit (which never returns); a new task 'new' gets pid
     100 and runs vfs_read { f }.  The new task's calls carry its comm and are not children of the
@@ -261,6 +254,66 @@ def test_pid_reused_by_a_new_task_keeps_comms_apart() -> None:
     vfs = fn.index("vfs_read")
     assert calls["parent_id"][vfs] == -1, "vfs_read of the new task became a child of do_exit"
     assert calls["duration"][vfs] == 3
+
+
+def test_pid_reused_after_a_zombie_switch_out() -> None:
+    """trace.dat case (one comm per pid from cmdlines): the dying task's last sched_switch has
+    prev_state Z; records of the pid after it belong to a new task with a fresh stack."""
+    from fgraph.table import FieldTable
+
+    fg = "funcgraph"
+    rows = [
+        dict(
+            ts=10,
+            cpu=0,
+            pid=100,
+            comm="x",
+            event=fg + "_entry",
+            kind=EventKind.FG_ENTRY,
+            func="do_exit",
+            depth=0,
+        ),
+        dict(ts=20, cpu=0, pid=100, comm="x", event="sched_switch", kind=EventKind.SCHED_SWITCH),
+        dict(
+            ts=1000,
+            cpu=0,
+            pid=100,
+            comm="x",
+            event=fg + "_entry",
+            kind=EventKind.FG_ENTRY,
+            func="vfs_read",
+            depth=0,
+        ),
+        dict(
+            ts=1003,
+            cpu=0,
+            pid=100,
+            comm="x",
+            event=fg + "_exit",
+            kind=EventKind.FG_EXIT,
+            func="vfs_read",
+            depth=0,
+            duration=3,
+        ),
+    ]
+    t = EventTable.from_rows(rows)
+    t.meta.format, t.meta.ncpus = "trace.dat", 1
+    pool = t.strings
+    t.fields["sched_switch"] = FieldTable(
+        np.array([1]),
+        {
+            "prev_pid": np.array([100]),
+            "prev_state": np.array([pool.code("Z")], dtype=np.int32),
+            "next_pid": np.array([0]),
+        },
+        {"prev_state"},
+    )
+    calls, q = rebuild(t)
+    fn = names(calls)
+    vfs = fn.index("vfs_read")
+    assert calls["parent_id"][vfs] == -1, "vfs_read of the new task became a child of do_exit"
+    assert calls["flags"][fn.index("do_exit")] & CallFlag.TRUNCATED
+    assert q.to_dict()["events_unaccounted"] == 0
 
 
 def test_pid_reused_after_clean_exit() -> None:

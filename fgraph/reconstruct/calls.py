@@ -54,6 +54,94 @@ def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
     return np.where(func >= 0, func.astype(np.int64), np.where(a > 0, -2 - a, -1))
 
 
+# A task that died (switched out for the last time as a zombie, or inside do_exit, which never
+# returns) leaves its frames open; the kernel then hands its pid to a new task.  Stacks are
+# keyed by pid, so each pid gets a *generation* that starts anew (a fresh, empty stack) at:
+#  * a record after a sched_switch whose prev_pid is the pid and whose prev_state is dead
+#    ("Z" zombie / "X" dead: kernel TASK_REPORT letters, include/trace/events/sched.h);
+#  * in text, a record whose comm differs from the pid's previous record while it is a task-
+#    context entry at kernel depth 0: after exec (the other way a comm changes) the first
+#    record with the new comm is inside execve, never a depth-0 entry.
+# trace.dat comms come from saved_cmdlines (one per pid), so there only the first rule applies.
+_GEN_SHIFT = 33  # keys stay unique: pid < 2**32, and idle/unknown keys are negative
+
+
+def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
+    """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
+    n = len(events)
+    pid = events["pid"]
+    marks_row = np.empty(0, np.int64)
+    ft = events.fields.get("sched_switch")
+    if ft is not None and "prev_state" in ft.columns and "prev_pid" in ft.columns and len(ft):
+        states = ft.columns["prev_state"]
+        if "prev_state" in ft.string_cols:
+            dead_codes = [c for c, v in enumerate(events.strings.values) if v[:1] in ("Z", "X")]
+            dead = np.isin(states, np.array(dead_codes, dtype=states.dtype)) if dead_codes else None
+        else:
+            dead = None
+        if dead is not None and dead.any():
+            marks_row = ft.rows[dead].astype(np.int64)
+            marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
+    rows = order[fg[order]].astype(np.int64)  # funcgraph rows in timeline order
+    if not len(rows):
+        return None
+    rpid = pid[rows].astype(np.int64)
+    # Only when some pid shows two comms (never in a trace.dat, whose comms come from one
+    # cmdlines entry per pid): one scatter and one gather, no sort.
+    comm_rule = False
+    if rpid.min() >= 0 and rpid.max() < (1 << 26):
+        last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
+        rcomm = events["comm"][rows]
+        last[rpid] = rcomm
+        comm_rule = bool((last[rpid] != rcomm).any())
+    if not len(marks_row) and not comm_rule:
+        return None
+    # Where a new task can begin: a task-context entry at kernel depth 0.  (The records of the
+    # dying task's last __schedule still carry its pid after its final sched_switch.)
+    entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
+    entry0 &= events["irqctx"][rows] <= 0
+    start = np.zeros(len(rows), dtype=bool)
+    if comm_rule:
+        comm = events["comm"][rows]
+        g = np.argsort(rpid, kind="stable")
+        same = rpid[g][1:] == rpid[g][:-1]
+        changed = same & (comm[g][1:] != comm[g][:-1]) & (comm[g][:-1] >= 0) & (comm[g][1:] >= 0)
+        start[g[1:][changed & entry0[g[1:]]]] = True
+    if len(marks_row):
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        # the first depth-0 entry of the pid after each death mark starts a new task
+        cand = np.flatnonzero(entry0)
+        keys_r = rpid[cand] * (len(order) + 1) + rank[rows[cand]]
+        keys_m = marks_pid * (len(order) + 1) + rank[marks_row]
+        ks = np.argsort(keys_r, kind="stable")
+        nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
+        ok = nxt < len(cand)
+        hit = cand[ks[nxt[ok]]]
+        same_pid = rpid[hit] == marks_pid[ok]
+        start[hit[same_pid]] = True
+    if not start.any():
+        return None
+    # generation = number of starts so far for this pid (stable order by pid, then timeline)
+    g = np.argsort(rpid, kind="stable")
+    cs = np.cumsum(start[g])
+    first = np.ones(len(g), dtype=bool)
+    first[1:] = rpid[g][1:] != rpid[g][:-1]
+    base = np.maximum.accumulate(np.where(first, cs - start[g], 0))
+    gen = np.zeros(n, dtype=np.int64)
+    gen[rows[g]] = cs - base
+    return gen
+
+
+def _with_generation(task: np.ndarray, gen: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
+    if gen is None:
+        return task
+    gr = gen[rows]
+    live = (gr > 0) & (task > 0)
+    task[live] += gr[live] << _GEN_SHIFT
+    return task
+
+
 @dataclass
 class MachineInput:
     """Columns fed to the C machine, in timeline order (funcgraph records and gap markers)."""
@@ -108,6 +196,7 @@ class _Prep:
         n = len(events)
         self.fg = timeline.funcgraph_mask(events)
         self.ctx, self.bits = irq.event_contexts(events, order)
+        self.gen = task_generations(events, order, self.fg)
         # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
         # the calltime moved into the record clock by the smallest record delay (ts - rettime)
         # of the file: the delay of one record varies (an interrupt can land between taking
@@ -181,7 +270,7 @@ class _Prep:
             pos=tpos,
             row=rows + row_base if row_base else rows,
             kind=kind,
-            task=task_keys(events["pid"][rows], cpu),
+            task=_with_generation(task_keys(events["pid"][rows], cpu), self.gen, rows),
             cpu=cpu.astype(np.int32),
             ctx=self.ctx[rows],
             bits=b,
