@@ -239,6 +239,26 @@ static int take_out(PyObject *o, int typenum, npy_intp need, void **p)
     return 0;
 }
 
+/* Check walk()/count() arguments against the buffer and set up the reader; on failure set a
+ * ValueError naming the caller, release the buffer and return 0. */
+static int walk_setup(rd_t *r, Py_buffer *view, Py_ssize_t start, Py_ssize_t length,
+                      Py_ssize_t page_size, Py_ssize_t data_start, int long_size, int big_endian,
+                      const char *who)
+{
+    if (start < 0 || length < 0 || start + length > view->len || page_size <= 0 ||
+        data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "ringbuf.%s: bad arguments", who);
+        return 0;
+    }
+    r->p = (const uint8_t *)view->buf;
+    uint16_t one = 1;
+    int host_big = *(const uint8_t *)&one == 0;
+    r->swap = host_big != big_endian;
+    r->long8 = long_size == 8;
+    return 1;
+}
+
 static PyObject *py_walk(PyObject *self, PyObject *args)
 {
     Py_buffer view;
@@ -255,18 +275,9 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "ringbuf.walk: give all four record arrays and at");
         return NULL;
     }
-    if (start < 0 || length < 0 || start + length > view.len || page_size <= 0 ||
-        data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "ringbuf.walk: bad arguments");
-        return NULL;
-    }
     rd_t r;
-    r.p = (const uint8_t *)view.buf;
-    uint16_t one = 1;
-    int host_big = *(const uint8_t *)&one == 0;
-    r.swap = host_big != big_endian;
-    r.long8 = long_size == 8;
+    if (!walk_setup(&r, &view, start, length, page_size, data_start, long_size, big_endian, "walk"))
+        return NULL;
     int64_t n = 0;
     if (!given) {
         Py_BEGIN_ALLOW_THREADS
@@ -363,18 +374,9 @@ static PyObject *py_count(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*nnnnii", &view, &start, &length, &page_size, &data_start,
                           &long_size, &big_endian))
         return NULL;
-    if (start < 0 || length < 0 || start + length > view.len || page_size <= 0 ||
-        data_start < 12 || data_start >= page_size || (long_size != 4 && long_size != 8)) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "ringbuf.count: bad arguments");
-        return NULL;
-    }
     rd_t r;
-    r.p = (const uint8_t *)view.buf;
-    uint16_t one = 1;
-    int host_big = *(const uint8_t *)&one == 0;
-    r.swap = host_big != big_endian;
-    r.long8 = long_size == 8;
+    if (!walk_setup(&r, &view, start, length, page_size, data_start, long_size, big_endian, "count"))
+        return NULL;
     int64_t n;
     Py_BEGIN_ALLOW_THREADS
     n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
