@@ -69,29 +69,26 @@ _GEN_SHIFT = 33  # keys stay unique: pid < 2**32, and idle/unknown keys are nega
 def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
     """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
     n = len(events)
-    pid = events["pid"]
-    marks_row = np.empty(0, np.int64)
+    marks_row = marks_pid = np.empty(0, np.int64)
     ft = events.fields.get("sched_switch")
-    if ft is not None and "prev_state" in ft.columns and "prev_pid" in ft.columns and len(ft):
+    if ft is not None and "prev_pid" in ft.columns and "prev_state" in ft.string_cols and len(ft):
         states = ft.columns["prev_state"]
-        if "prev_state" in ft.string_cols:
-            dead_codes = [c for c, v in enumerate(events.strings.values) if v[:1] in ("Z", "X")]
-            dead = np.isin(states, np.array(dead_codes, dtype=states.dtype)) if dead_codes else None
-        else:
-            dead = None
-        if dead is not None and dead.any():
+        codes = np.unique(states)  # decode the few distinct states, not the whole pool
+        dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
+        if dead_codes:
+            dead = np.isin(states, dead_codes)
             marks_row = ft.rows[dead].astype(np.int64)
             marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
     rows = order[fg[order]].astype(np.int64)  # funcgraph rows in timeline order
     if not len(rows):
         return None
-    rpid = pid[rows].astype(np.int64)
+    rpid = events["pid"][rows].astype(np.int64)
+    rcomm = events["comm"][rows]
     # Only when some pid shows two comms (never in a trace.dat, whose comms come from one
     # cmdlines entry per pid): one scatter and one gather, no sort.
     comm_rule = False
     if rpid.min() >= 0 and rpid.max() < (1 << 26):
         last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
-        rcomm = events["comm"][rows]
         last[rpid] = rcomm
         comm_rule = bool((last[rpid] != rcomm).any())
     if not len(marks_row) and not comm_rule:
@@ -101,11 +98,13 @@ def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> n
     entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
     entry0 &= events["irqctx"][rows] <= 0
     start = np.zeros(len(rows), dtype=bool)
+    # the pid's records in timeline order, pid after pid
+    g = np.argsort(rpid, kind="stable")
+    gpid = rpid[g]
+    same = gpid[1:] == gpid[:-1]
     if comm_rule:
-        comm = events["comm"][rows]
-        g = np.argsort(rpid, kind="stable")
-        same = rpid[g][1:] == rpid[g][:-1]
-        changed = same & (comm[g][1:] != comm[g][:-1]) & (comm[g][:-1] >= 0) & (comm[g][1:] >= 0)
+        gcomm = rcomm[g]
+        changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
         start[g[1:][changed & entry0[g[1:]]]] = True
     if len(marks_row):
         rank = np.empty(n, dtype=np.int64)
@@ -118,16 +117,15 @@ def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> n
         nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
         ok = nxt < len(cand)
         hit = cand[ks[nxt[ok]]]
-        same_pid = rpid[hit] == marks_pid[ok]
-        start[hit[same_pid]] = True
+        start[hit[rpid[hit] == marks_pid[ok]]] = True
     if not start.any():
         return None
-    # generation = number of starts so far for this pid (stable order by pid, then timeline)
-    g = np.argsort(rpid, kind="stable")
-    cs = np.cumsum(start[g])
+    # generation = number of starts so far for this pid
+    gstart = start[g]
+    cs = np.cumsum(gstart)
     first = np.ones(len(g), dtype=bool)
-    first[1:] = rpid[g][1:] != rpid[g][:-1]
-    base = np.maximum.accumulate(np.where(first, cs - start[g], 0))
+    first[1:] = ~same
+    base = np.maximum.accumulate(np.where(first, cs - gstart, 0))
     gen = np.zeros(n, dtype=np.int64)
     gen[rows[g]] = cs - base
     return gen
