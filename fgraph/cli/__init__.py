@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, prog_name="fgraph", standalone_mode=True)
     except FgraphError as exc:
-        click.echo(f"fgraph: error: {_one_line(exc.describe())}", err=True)
-        sys.exit(exc.exit_code)
+        sys.exit(_report(exc))
     except KeyboardInterrupt:
         click.echo("fgraph: interrupted", err=True)
         sys.exit(130)
@@ -113,10 +112,15 @@ def _one_line(msg: str) -> str:
     return " ".join(msg.split())
 
 
+def _report(exc: FgraphError) -> int:
+    """Print an FgraphError as the one-line message and return its exit code."""
+    click.echo(f"fgraph: error: {_one_line(exc.describe())}", err=True)
+    return exc.exit_code or EXIT_BAD_INPUT
+
+
 def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Call ``fn`` and turn FgraphError into a click exit (used inside commands)."""
     try:
         return fn(*args, **kwargs)
     except FgraphError as exc:
-        click.echo(f"fgraph: error: {_one_line(exc.describe())}", err=True)
-        raise SystemExit(exc.exit_code or EXIT_BAD_INPUT) from None
+        raise SystemExit(_report(exc)) from None
