@@ -8,8 +8,8 @@ The figure that matters is the ratio to a baseline measured in the same run on t
     python bench/bench_rebuild.py --file ../shared/corpus/vm61/fsync.dat --copies 50
 
 Printed per input: events, rebuild seconds (best of --repeat), events/s, and time relative to
-the argsort baseline.  Stages are timed apart: prepare (numpy), stack machine (C), table
-(numpy), off-CPU, quality.
+the argsort baseline.  Stages are timed apart: feed (numpy input, C stack machine, call
+attributes), table (numpy), off-CPU, quality.
 """
 
 from __future__ import annotations
@@ -96,31 +96,29 @@ def timed(fn, repeat: int) -> float:
 
 
 def stages(events: EventTable) -> dict[str, float]:
+    """Times of the rebuild's parts: feeding (prepare + C machine + call attributes), the call
+    table, depth check, off-CPU and quality (what WindowedRebuild.finish does, apart)."""
+    from fgraph.reconstruct import WindowedRebuild
     from fgraph.reconstruct import calls as C
-    from fgraph.reconstruct import merge_order
     from fgraph.reconstruct.offcpu import offcpu
     from fgraph.reconstruct.quality import assess
 
     out = {}
     t0 = time.perf_counter()
-    order = merge_order(events)
-    inp = C.prepare(events, order)
-    out["prepare"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    r = C.Rebuilder(int(events["cpu"].max()) + 1)
-    r.feed(inp)
-    raw = r.finish()
-    out["machine"] = time.perf_counter() - t0
+    rb = WindowedRebuild(int(events["cpu"].max()) + 1, events.meta, events.strings)
+    rb.feed(events, keep_others=False)
+    raw = rb._r.finish()
+    out["feed"] = time.perf_counter() - t0
     counters = raw.pop("counters")
     t0 = time.perf_counter()
-    calls = C.build_table(events, raw)
+    calls = C.build_table(rb._attrs.finish(), raw, events.meta, events.strings)
     depth = C.depth_check(calls)
     out["table"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     offcpu(events, calls)
     out["offcpu"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    assess(events, calls, counters, depth)
+    assess(rb._counts, events.lost, events.meta, calls, counters, depth)
     out["quality"] = time.perf_counter() - t0
     return out
 

@@ -282,13 +282,21 @@ class EventTable(_Columns):
         """One table from several (chunks of one trace, or buffer instances); pools merged."""
         if len(tables) == 1:
             return tables[0]
-        pool = StringPool(tables[0].strings.values) if tables else StringPool()
+        # windows of one trace share one pool: keep it, no remapping
+        shared = bool(tables) and all(t.strings is tables[0].strings for t in tables)
+        pool = (
+            tables[0].strings
+            if shared
+            else StringPool(tables[0].strings.values)
+            if tables
+            else StringPool()
+        )
         cols: dict[str, list[np.ndarray]] = {c.name: [] for c in cls.COLUMNS}
         fields: dict[str, list[tuple[FieldTable, np.ndarray, int]]] = {}
         lost_parts = []
         base = 0
         for t in tables:
-            mapping = t.strings.remap_into(pool)
+            mapping = np.empty(0, np.int32) if shared else t.strings.remap_into(pool)
             for c in cls.COLUMNS:
                 arr = t.columns[c.name]
                 cols[c.name].append(remap_codes(arr, mapping) if c.string else arr)

@@ -481,6 +481,7 @@ typedef struct {
     const int64_t *pos, *row, *task, *fkey, *ts, *dur;
     const int32_t *cpu, *kdepth;
     const int8_t *kind, *ctx, *bits;
+    int64_t *cid; /* optional output: the call each record entered, closed or made (-1: gap) */
 } Events;
 
 static int step(Machine *m, const Events *ev, int64_t i)
@@ -542,6 +543,8 @@ static int step(Machine *m, const Events *ev, int64_t i)
         if (place(m, t, c) < 0)
             return -1;
         m->entry_row[c] = ev->row[i];
+        if (ev->cid)
+            ev->cid[i] = c;
         m->ts_entry[c] = ts;
         m->order[c] = ev->pos[i];
         m->own[c] = ev->pos[i];
@@ -631,6 +634,8 @@ static int step(Machine *m, const Events *ev, int64_t i)
             open_dec(m, ti, t->st[j].fkey);
             t->n = j;
             m->exit_row[c] = ev->row[i];
+            if (ev->cid)
+                ev->cid[i] = c;
             m->ts_exit[c] = ts;
             if (fix_in_flight(m, t, c, j) < 0)
                 return -1;
@@ -643,6 +648,8 @@ static int step(Machine *m, const Events *ev, int64_t i)
                 return -1;
             m->flags[c] |= CF_SYNTH_ENTRY;
             m->exit_row[c] = ev->row[i];
+            if (ev->cid)
+                ev->cid[i] = c;
             m->ts_exit[c] = ts;
             m->kdepth[c] = ev->kdepth[i];
             int64_t synth = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
@@ -802,12 +809,15 @@ static PyArrayObject *as_arr(PyObject *o, int type, npy_intp n, const char *name
     return a;
 }
 
-/* feed(machine, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth) */
+/* feed(machine, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth[, cid]): with
+ * ``cid`` (int64, writable, one per record) the machine writes the call id each record entered,
+ * closed or made (-1 for gaps), so the caller can give the calls their records' attributes
+ * window by window without keeping the records. */
 static PyObject *py_feed(PyObject *self, PyObject *args)
 {
-    PyObject *cap, *o[11];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &cap, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], &o[9], &o[10]))
+    PyObject *cap, *o[11], *cido = NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO|O", &cap, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
+                          &o[7], &o[8], &o[9], &o[10], &cido))
         return NULL;
     Machine *m = get_machine(cap);
     if (!m)
@@ -846,6 +856,22 @@ static PyObject *py_feed(PyObject *self, PyObject *args)
     ev.ts = PyArray_DATA(a[8]);
     ev.dur = PyArray_DATA(a[9]);
     ev.kdepth = PyArray_DATA(a[10]);
+    ev.cid = NULL;
+    PyArrayObject *cida = NULL;
+    if (cido && cido != Py_None) {
+        if (!PyArray_Check(cido) || PyArray_TYPE((PyArrayObject *)cido) != NPY_INT64 ||
+            PyArray_NDIM((PyArrayObject *)cido) != 1 || PyArray_DIM((PyArrayObject *)cido, 0) != n ||
+            !PyArray_ISCARRAY((PyArrayObject *)cido)) {
+            for (int k = 0; k < 11; k++)
+                Py_DECREF(a[k]);
+            PyErr_SetString(PyExc_ValueError, "cid must be a writable contiguous int64 array of n");
+            return NULL;
+        }
+        cida = (PyArrayObject *)cido;
+        ev.cid = PyArray_DATA(cida);
+        for (npy_intp i = 0; i < n; i++)
+            ev.cid[i] = -1;
+    }
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {

@@ -9,12 +9,20 @@ each record (:mod:`.irq`), the per-task stack machine (:mod:`.calls`, C kernel
 from __future__ import annotations
 
 from ..table import CallTable, EventTable
-from .calls import Rebuilder, build_table, depth_check, prepare, prepare_windows
-from .offcpu import offcpu
-from .quality import Quality, assess
+from .calls import Rebuilder, prepare, prepare_windows
+from .quality import Quality
 from .timeline import merge_order
+from .window import WindowedRebuild
 
-__all__ = ["Quality", "Rebuilder", "rebuild", "merge_order", "prepare", "prepare_windows"]
+__all__ = [
+    "Quality",
+    "Rebuilder",
+    "WindowedRebuild",
+    "rebuild",
+    "merge_order",
+    "prepare",
+    "prepare_windows",
+]
 
 
 def _ncpu(events: EventTable) -> int:
@@ -29,23 +37,14 @@ def _ncpu(events: EventTable) -> int:
 
 
 def rebuild(events: EventTable) -> tuple[CallTable, Quality]:
-    """Per-task call table and quality report of one event table.
+    """Per-task call table and quality report of one event table (one window of
+    :class:`~.window.WindowedRebuild`).
 
     >>> calls, quality = rebuild(fgraph.read_events("btrfs_read.dat"))   # doctest: +SKIP
     >>> quality.events_unaccounted
     0
     """
-    order = merge_order(events)
-    tol = events.meta.ts_resolution_ns if events.meta.ts_resolution_ns > 1 else 0
-    r = Rebuilder(_ncpu(events), tol)
-    # fed in windows of the timeline: the machine input exists one window at a time
-    for inp in prepare_windows(events, order):
-        r.feed(inp)
-    del inp
-    raw = r.finish()
-    counters = raw.pop("counters")
-    calls = build_table(events, raw, order)
-    depth = depth_check(calls)
-    offcpu(events, calls)
-    quality = assess(events, calls, counters, depth)
+    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings)
+    rb.feed(events, keep_others=False)
+    calls, quality, _ = rb.finish()
     return calls, quality

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from .._ext import stacks
-from ..schema import CALL_COLUMNS, CallFlag, EventFlag, EventKind, IrqCtx
-from ..table import CallTable, EventTable
+from ..schema import CALL_COLUMNS, CallFlag, EventKind, IrqCtx
+from ..table import CallTable, EventTable, StringPool, TraceMeta
 from . import irq, timeline
 
 EV_ENTRY = 1
@@ -66,69 +66,131 @@ def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
 _GEN_SHIFT = 33  # keys stay unique: pid < 2**32, and idle/unknown keys are negative
 
 
+class Generations:
+    """Pid generations across timeline windows (the state a window leaves to the next: each
+    pid's generation, the pids with a death mark not yet followed by a new task, and each pid's
+    last comm).  One window of the whole table is :func:`task_generations`."""
+
+    def __init__(self) -> None:
+        self.gen_pid = np.empty(0, np.int64)  # sorted pids whose generation is > 0
+        self.gen_val = np.empty(0, np.int64)
+        self.pending = np.empty(0, np.int64)  # sorted pids with an unanswered death mark
+        self.lc_pid = np.empty(0, np.int64)  # sorted pids and the comm of their last record
+        self.lc_comm = np.empty(0, np.int32)
+
+    def window(self, events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
+        """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
+        n = len(events)
+        marks_row = marks_pid = np.empty(0, np.int64)
+        ft = events.fields.get("sched_switch")
+        if (
+            ft is not None
+            and "prev_pid" in ft.columns
+            and "prev_state" in ft.string_cols
+            and len(ft)
+        ):
+            states = ft.columns["prev_state"]
+            codes = np.unique(states)  # decode the few distinct states, not the whole pool
+            dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
+            if dead_codes:
+                dead = np.isin(states, dead_codes)
+                marks_row = ft.rows[dead].astype(np.int64)
+                marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
+        rows = order[fg[order]].astype(np.int64)  # funcgraph rows in timeline order
+        carried = len(self.gen_pid) or len(self.pending) or len(self.lc_pid)
+        if not len(rows):
+            if len(marks_pid):
+                self.pending = np.union1d(self.pending, marks_pid)
+            return None
+        rpid = events["pid"][rows].astype(np.int64)
+        rcomm = events["comm"][rows]
+        # Only when some pid shows two comms (never in a trace.dat, whose comms come from one
+        # cmdlines entry per pid): one scatter and one gather, no sort.
+        comm_rule = False
+        if rpid.min() >= 0 and rpid.max() < (1 << 26):
+            last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
+            last[rpid] = rcomm
+            comm_rule = bool((last[rpid] != rcomm).any())
+        if len(self.lc_pid):
+            comm_rule = True  # a comm may have changed since the previous window
+        if not len(marks_row) and not comm_rule and not carried:
+            return None
+        # Where a new task can begin: a task-context entry at kernel depth 0.  (The records of
+        # the dying task's last __schedule still carry its pid after its final sched_switch.)
+        entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
+        entry0 &= events["irqctx"][rows] <= 0
+        start = np.zeros(len(rows), dtype=bool)
+        # the pid's records in timeline order, pid after pid
+        g = np.argsort(rpid, kind="stable")
+        gpid = rpid[g]
+        same = gpid[1:] == gpid[:-1]
+        first = np.ones(len(g), dtype=bool)
+        first[1:] = ~same
+        if comm_rule:
+            gcomm = rcomm[g]
+            changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
+            start[g[1:][changed & entry0[g[1:]]]] = True
+            if len(self.lc_pid):
+                # the first record of a pid in this window against its last in the previous
+                f = np.flatnonzero(first)
+                k = np.clip(np.searchsorted(self.lc_pid, gpid[f]), 0, len(self.lc_pid) - 1)
+                prev = np.where(self.lc_pid[k] == gpid[f], self.lc_comm[k], -1)
+                ch = (prev >= 0) & (gcomm[f] >= 0) & (prev != gcomm[f]) & entry0[g[f]]
+                start[g[f[ch]]] = True
+            # the comm of each pid's last record here, for the next window
+            lastg = np.append(~same, True)
+            lp, lcm = gpid[lastg], gcomm[lastg]
+            keep = ~np.isin(self.lc_pid, lp)
+            lc_pid = np.concatenate([self.lc_pid[keep], lp])
+            lc_comm = np.concatenate([self.lc_comm[keep], lcm])
+            o = np.argsort(lc_pid, kind="stable")
+            self.lc_pid, self.lc_comm = lc_pid[o], lc_comm[o].astype(np.int32)
+        if len(marks_row) or len(self.pending):
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(len(order))
+            # the first depth-0 entry of the pid after each death mark starts a new task; a
+            # mark of an earlier window not answered yet counts as a mark before this window
+            mrank = np.concatenate([np.full(len(self.pending), -1, np.int64), rank[marks_row]])
+            mpid = np.concatenate([self.pending, marks_pid])
+            cand = np.flatnonzero(entry0)
+            stride = len(order) + 2
+            keys_r = rpid[cand] * stride + rank[rows[cand]] + 1
+            keys_m = mpid * stride + mrank + 1
+            ks = np.argsort(keys_r, kind="stable")
+            nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
+            ok = nxt < len(cand)
+            hit = cand[ks[nxt[ok]]]
+            answered = np.zeros(len(mpid), dtype=bool)
+            answered[np.flatnonzero(ok)[rpid[hit] == mpid[ok]]] = True
+            start[hit[rpid[hit] == mpid[ok]]] = True
+            self.pending = np.unique(mpid[~answered])
+        if not start.any() and not len(self.gen_pid):
+            return None
+        # generation = the pid's generation before this window + starts so far for this pid
+        gstart = start[g]
+        cs = np.cumsum(gstart)
+        base = np.maximum.accumulate(np.where(first, cs - gstart, 0))
+        gg = cs - base
+        if len(self.gen_pid):
+            k = np.clip(np.searchsorted(self.gen_pid, gpid), 0, len(self.gen_pid) - 1)
+            gg = gg + np.where(self.gen_pid[k] == gpid, self.gen_val[k], 0)
+        if not gg.any():
+            return None
+        lastg = np.append(~same, True)
+        nz = lastg & (gg > 0)
+        keep = ~np.isin(self.gen_pid, gpid[nz])
+        gp = np.concatenate([self.gen_pid[keep], gpid[nz]])
+        gv = np.concatenate([self.gen_val[keep], gg[nz]])
+        o = np.argsort(gp, kind="stable")
+        self.gen_pid, self.gen_val = gp[o], gv[o]
+        gen = np.zeros(n, dtype=np.int64)
+        gen[rows[g]] = gg
+        return gen
+
+
 def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
     """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
-    n = len(events)
-    marks_row = marks_pid = np.empty(0, np.int64)
-    ft = events.fields.get("sched_switch")
-    if ft is not None and "prev_pid" in ft.columns and "prev_state" in ft.string_cols and len(ft):
-        states = ft.columns["prev_state"]
-        codes = np.unique(states)  # decode the few distinct states, not the whole pool
-        dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
-        if dead_codes:
-            dead = np.isin(states, dead_codes)
-            marks_row = ft.rows[dead].astype(np.int64)
-            marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
-    rows = order[fg[order]].astype(np.int64)  # funcgraph rows in timeline order
-    if not len(rows):
-        return None
-    rpid = events["pid"][rows].astype(np.int64)
-    rcomm = events["comm"][rows]
-    # Only when some pid shows two comms (never in a trace.dat, whose comms come from one
-    # cmdlines entry per pid): one scatter and one gather, no sort.
-    comm_rule = False
-    if rpid.min() >= 0 and rpid.max() < (1 << 26):
-        last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
-        last[rpid] = rcomm
-        comm_rule = bool((last[rpid] != rcomm).any())
-    if not len(marks_row) and not comm_rule:
-        return None
-    # Where a new task can begin: a task-context entry at kernel depth 0.  (The records of the
-    # dying task's last __schedule still carry its pid after its final sched_switch.)
-    entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
-    entry0 &= events["irqctx"][rows] <= 0
-    start = np.zeros(len(rows), dtype=bool)
-    # the pid's records in timeline order, pid after pid
-    g = np.argsort(rpid, kind="stable")
-    gpid = rpid[g]
-    same = gpid[1:] == gpid[:-1]
-    if comm_rule:
-        gcomm = rcomm[g]
-        changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
-        start[g[1:][changed & entry0[g[1:]]]] = True
-    if len(marks_row):
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(len(order))
-        # the first depth-0 entry of the pid after each death mark starts a new task
-        cand = np.flatnonzero(entry0)
-        keys_r = rpid[cand] * (len(order) + 1) + rank[rows[cand]]
-        keys_m = marks_pid * (len(order) + 1) + rank[marks_row]
-        ks = np.argsort(keys_r, kind="stable")
-        nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
-        ok = nxt < len(cand)
-        hit = cand[ks[nxt[ok]]]
-        start[hit[rpid[hit] == marks_pid[ok]]] = True
-    if not start.any():
-        return None
-    # generation = number of starts so far for this pid
-    gstart = start[g]
-    cs = np.cumsum(gstart)
-    first = np.ones(len(g), dtype=bool)
-    first[1:] = ~same
-    base = np.maximum.accumulate(np.where(first, cs - gstart, 0))
-    gen = np.zeros(n, dtype=np.int64)
-    gen[rows[g]] = cs - base
-    return gen
+    return Generations().window(events, order, fg)
 
 
 def _with_generation(task: np.ndarray, gen: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
@@ -185,47 +247,109 @@ def prepare_windows(
         yield p.window(lo, min(lo + size, n))
 
 
+# The record delay (below) is taken from the exits among the first DELAY_PREFIX timeline
+# positions, so that it is the same whether a trace is rebuilt whole or window by window.
+DELAY_PREFIX = 1 << 20
+
+
+def record_delay(events: EventTable, order: np.ndarray, prefix: int = DELAY_PREFIX) -> int:
+    """Smallest ts - rettime of the exits with a calltime among the first ``prefix`` records."""
+    if not events.meta.ts_known:
+        return 0
+    kind = events["kind"]
+    head = order[:prefix] if len(order) > prefix else None
+    ex = (
+        np.flatnonzero(kind == EventKind.FG_EXIT)
+        if head is None
+        else head[kind[head] == EventKind.FG_EXIT]
+    )
+    ct, rt, ts = events["calltime"][ex], events["rettime"][ex], events["ts"][ex]
+    has_ct = (ct >= 0) & (rt >= ct) & (ts >= 0)
+    if has_ct.any():
+        return int((ts[has_ct] - rt[has_ct]).min())
+    return 0
+
+
+@dataclass
+class WindowState:
+    """What one timeline window of events leaves to the next (see :mod:`.window`)."""
+
+    generations: Generations
+    irq_levels: dict[int, dict[int, int]]
+    delay: int | None = None
+    delay_prefix: int = DELAY_PREFIX
+    end_gaps: list[tuple[np.ndarray, np.ndarray]] | None = None  # (ts, cpu) after the last record
+
+    @classmethod
+    def new(cls, delay_prefix: int = DELAY_PREFIX) -> WindowState:
+        return cls(Generations(), {}, None, delay_prefix, [])
+
+
 class _Prep:
     """What every window of the machine input shares: per-record contexts, the file's record
-    delay, and the lost-event gaps sorted by place."""
+    delay, and the lost-event gaps sorted by place.
 
-    def __init__(self, events: EventTable, order: np.ndarray, row_base: int) -> None:
+    Alone (``state`` None) it prepares one whole table; with a :class:`WindowState` it prepares
+    one timeline window of a longer trace: positions start at ``pos_base``, rows are named by
+    ``row_id`` (or ``row_base`` + row), and gaps after the window's last record are left in the
+    state for the end of the trace."""
+
+    def __init__(
+        self,
+        events: EventTable,
+        order: np.ndarray,
+        row_base: int,
+        *,
+        state: WindowState | None = None,
+        pos_base: int = 0,
+        row_id: np.ndarray | None = None,
+    ) -> None:
         self.events, self.order, self.row_base = events, order, row_base
+        self.pos_base, self.row_id = (pos_base, row_id) if state is not None else (row_base, None)
+        self.last_rows = np.empty(0, np.int64)  # the last window's rows (-1 at gaps)
         n = len(events)
         self.fg = timeline.funcgraph_mask(events)
-        self.ctx, self.bits = irq.event_contexts(events, order)
-        self.gen = task_generations(events, order, self.fg)
+        if state is None:
+            self.ctx, self.bits = irq.event_contexts(events, order)
+            self.gen = task_generations(events, order, self.fg)
+        else:
+            self.ctx, self.bits = irq.event_contexts(events, order, state.irq_levels)
+            self.gen = state.generations.window(events, order, self.fg)
         # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
         # the calltime moved into the record clock by the smallest record delay (ts - rettime)
         # of the file: the delay of one record varies (an interrupt can land between taking
         # rettime and writing the record), and a nest of orphan exits must keep the calltime
         # order to adopt each other correctly.
-        self.delay = 0
-        if events.meta.ts_known:
-            ex = np.flatnonzero(events["kind"] == EventKind.FG_EXIT)
-            ct, rt, ts = events["calltime"][ex], events["rettime"][ex], events["ts"][ex]
-            has_ct = (ct >= 0) & (rt >= ct) & (ts >= 0)
-            if has_ct.any():
-                self.delay = int((ts[has_ct] - rt[has_ct]).min())
+        if state is None:
+            self.delay = record_delay(events, order)
+        else:
+            if state.delay is None:
+                state.delay = record_delay(events, order, state.delay_prefix)
+            self.delay = state.delay
         self.gpos = np.empty(0, np.int64)
         lost = events.lost
         if len(lost):
             lrow = lost["row"]
             inside = (lrow >= 0) & (lrow < n)
-            gpos = np.full(len(lost), 4 * (n + row_base) + 4, dtype=np.int64)
-            gpos[inside] = 4 * (_ranks_of(order, lrow[inside]) + row_base)
             gts = (
                 timeline.gap_times(events)
                 if events.meta.ts_known
                 else np.full(len(lost), -1, np.int64)
             )
+            gcpu = lost["cpu"]
+            if state is not None and state.end_gaps is not None and not inside.all():
+                state.end_gaps.append((gts[~inside], gcpu[~inside]))
+                gts, gcpu, lrow = gts[inside], gcpu[inside], lrow[inside]
+                inside = inside[inside]
+            gpos = np.full(len(lrow), 4 * (n + self.pos_base) + 4, dtype=np.int64)
+            gpos[inside] = 4 * (_ranks_of(order, lrow[inside]) + self.pos_base)
             g = np.argsort(gpos, kind="stable")
-            self.gpos, self.gts, self.gcpu = gpos[g], gts[g], lost["cpu"][g]
+            self.gpos, self.gts, self.gcpu = gpos[g], gts[g], gcpu[g]
 
     def window(self, lo: int, hi: int) -> MachineInput:
         """Input of the timeline positions [lo, hi) (the last window also takes the gaps after
         the last record)."""
-        events, row_base = self.events, self.row_base
+        events, row_base, pos_base = self.events, self.row_base, self.pos_base
         n = len(self.order)
         sub = self.order[lo:hi]
         # timeline positions of the funcgraph records (their ranks; no inverse permutation)
@@ -261,12 +385,18 @@ class _Prep:
         del func
         tpos += lo
         tpos *= 4
-        tpos += 4 * row_base + 2
+        tpos += 4 * pos_base + 2
         inp = MachineInput(
             # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
             # space between lets a synthesized entry sort just before an interrupt it covers
             pos=tpos,
-            row=rows + row_base if row_base else rows,
+            row=(
+                self.row_id[rows]
+                if self.row_id is not None
+                else rows + row_base
+                if row_base
+                else rows
+            ),
             kind=kind,
             task=_with_generation(task_keys(events["pid"][rows], cpu), self.gen, rows),
             cpu=cpu.astype(np.int32),
@@ -277,10 +407,11 @@ class _Prep:
             dur=dur.astype(np.int64, copy=False),
             kdepth=events["depth"][rows].astype(np.int32, copy=False),
         )
+        self.last_rows = rows
         if not len(self.gpos):
             return inp
-        a = np.searchsorted(self.gpos, 4 * (lo + row_base)) if lo > 0 else 0
-        z = np.searchsorted(self.gpos, 4 * (hi + row_base)) if hi < n else len(self.gpos)
+        a = np.searchsorted(self.gpos, 4 * (lo + pos_base)) if lo > 0 else 0
+        z = np.searchsorted(self.gpos, 4 * (hi + pos_base)) if hi < n else len(self.gpos)
         if a >= z:
             return inp
         gpos = self.gpos[a:z]
@@ -301,6 +432,7 @@ class _Prep:
         for name, val in gap_cols.items():
             col = getattr(inp, name)
             setattr(inp, name, np.insert(col, at, np.asarray(val).astype(col.dtype)))
+        self.last_rows = np.insert(rows, at, -1)
         return inp
 
 
@@ -326,7 +458,9 @@ class Rebuilder:
         self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns))
         self._done = False
 
-    def feed(self, inp: MachineInput) -> None:
+    def feed(self, inp: MachineInput, cid: np.ndarray | None = None) -> None:
+        """Run the machine over ``inp``; with ``cid`` (int64, len(inp)) it writes there the call
+        each record entered, closed or made (-1 at gaps)."""
         if self._done:
             raise RuntimeError("Rebuilder.feed after finish")
         stacks.feed(
@@ -342,6 +476,7 @@ class Rebuilder:
             inp.ts,
             inp.dur,
             inp.kdepth,
+            cid,
         )
 
     def finish(self) -> dict[str, Any]:
@@ -361,12 +496,13 @@ def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
     return out
 
 
-def _exit_durations_of(events: EventTable, exit_row: np.ndarray) -> np.ndarray:
-    """exit_durations(events)[exit_row] (-1 without exit), computed for those rows only."""
-    dur = _gather(events["duration"], exit_row, -1)
-    need = np.nonzero((dur < 0) & (exit_row >= 0))[0]
+def exit_durations_at(events: EventTable, rows: np.ndarray) -> np.ndarray:
+    """exit_durations(events)[rows]: the printed or recorded duration, else rettime - calltime
+    (-1 when neither), computed for those rows only."""
+    dur = events["duration"][rows]
+    need = np.flatnonzero(dur < 0)
     if len(need):
-        r = exit_row[need]
+        r = rows[need]
         ct, rt = events["calltime"][r], events["rettime"][r]
         fill = (ct >= 0) & (rt >= ct)
         dur[need[fill]] = rt[fill] - ct[fill]
@@ -449,22 +585,17 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
 
 
 def build_table(
-    events: EventTable, raw: dict[str, Any], order: np.ndarray | None = None
+    attrs: dict[str, np.ndarray], raw: dict[str, Any], meta: TraceMeta, strings: StringPool
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column.
 
-    Consumes ``raw``: its columns are released as soon as they are reordered (this is where
-    the rebuild's memory peaks).
+    ``attrs`` are the calls' record attributes in creation order (:class:`CallAttrs`): the
+    event rows themselves are not needed, so a trace can be rebuilt window by window.
+    Consumes ``raw`` and ``attrs``: their columns are released as soon as they are reordered
+    (this is where the rebuild's memory peaks).
     """
-    xdur_raw = _exit_durations_of(events, raw["exit_row"])
-    own = raw.pop("own", None)
-    if own is None:
-        if order is None:
-            order = timeline.merge_order(events)
-        rank = timeline.ranks(order)
-        own = np.where(
-            raw["entry_row"] >= 0, 4 * rank[np.clip(raw["entry_row"], 0, None)] + 2, raw["order"]
-        )
+    xdur_raw = attrs.pop("xdur")
+    own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
     del own
     depth0, _ = stacks.resolve(raw["parent"])
@@ -480,6 +611,9 @@ def build_table(
     def take(name: str) -> np.ndarray:
         return raw.pop(name)[perm]
 
+    def atake(name: str) -> np.ndarray:
+        return attrs.pop(name)[perm]
+
     parent = _gather(inv, take("parent"), -1)
     interrupted = _gather(inv, take("interrupted"), -1)
     del inv
@@ -491,7 +625,6 @@ def build_table(
     entry_row = take("entry_row")
     exit_row = take("exit_row")
     flags = take("flags").astype(np.uint16, copy=False)
-    meta = events.meta
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
     if not meta.ts_known:
@@ -504,30 +637,21 @@ def build_table(
     cols["parent_id"] = parent
     cols["root_id"] = root
     cols["interrupted_id"] = interrupted
-    any_row = entry_row.copy()
-    neg = any_row < 0
-    any_row[neg] = exit_row[neg]
-    del neg
     for name in ("pid", "comm", "func", "module"):
-        cols[name] = events[name][any_row] if ncalls else np.empty(0, events[name].dtype)
-    del any_row
+        cols[name] = atake(name)
     cols["depth"] = depth.astype(np.int32, copy=False)
     cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
     cols["ts_exit"] = ts_exit
-    cpu_entry = cols["cpu_entry"] = _gather(events["cpu"], entry_row, -1)
-    cpu_exit = cols["cpu_exit"] = _gather(events["cpu"], exit_row, -1)
+    cpu_entry = cols["cpu_entry"] = atake("cpu_entry")
+    cpu_exit = cols["cpu_exit"] = atake("cpu_exit")
     migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
     flags[migrated] |= np.uint16(CallFlag.MIGRATED)
     del migrated
-    ef = _gather(events["eflags"], exit_row, 0)
-    has_ret = (exit_row >= 0) & ((ef & EventFlag.HAS_RETVAL) != 0)
-    del ef
+    has_ret = atake("has_ret")
     flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
-    retval = _gather(events["retval"], exit_row, 0)
-    retval[~has_ret] = 0
-    cols["retval"] = retval
     del has_ret
+    cols["retval"] = atake("retval")
     # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
     # seen in the task's level)
     ctx = raw_ctx[root]
@@ -570,7 +694,7 @@ def build_table(
     for c in CALL_COLUMNS:
         if c.name not in cols:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
-    return CallTable(cols, events.strings)
+    return CallTable(cols, strings)
 
 
 def depth_check(calls: CallTable) -> dict[str, int]:

@@ -72,26 +72,41 @@ def _name_codes(
 
 
 def _inside(
-    order: np.ndarray, cpu: np.ndarray, opens: np.ndarray, closes: np.ndarray
+    order: np.ndarray,
+    cpu: np.ndarray,
+    opens: np.ndarray,
+    closes: np.ndarray,
+    levels: dict[int, int] | None = None,
 ) -> np.ndarray:
     """Per row: is it between an open and a close marker on its CPU (timeline order)?
 
     The nesting level is a running sum reflected at 0, so a close without open (the trace began
-    inside the interval) does not poison the rest of the CPU.
+    inside the interval) does not poison the rest of the CPU.  ``levels`` carries each CPU's
+    level from the previous timeline window to the next (updated in place).
     """
     n = len(order)
     inside = np.zeros(n, dtype=bool)
     delta_rows = opens.astype(np.int64) - closes.astype(np.int64)
-    for c in np.unique(cpu[opens | closes]):
+    cpus = np.unique(cpu[opens | closes])
+    if levels:
+        cpus = np.union1d(cpus, np.array([c for c, v in levels.items() if v > 0], cpu.dtype))
+    for c in cpus:  # per CPU
         rows = order[cpu[order] == c]
-        s = np.cumsum(delta_rows[rows])
+        l0 = levels.get(int(c), 0) if levels is not None else 0
+        s = np.cumsum(delta_rows[rows]) + l0
+        # reflected at 0 from the starting level: level = s - min(0, min of s so far)
         level = s - np.minimum.accumulate(np.minimum(s, 0))
         inside[rows] = level > 0
+        if levels is not None:
+            levels[int(c)] = int(level[-1]) if len(level) else l0
     return inside
 
 
-def event_contexts(events: EventTable, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ctx int8, bits int8) per event row; ctx -1 where nothing tells."""
+def event_contexts(
+    events: EventTable, order: np.ndarray, carry: dict[int, dict[int, int]] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ctx int8, bits int8) per event row; ctx -1 where nothing tells.  ``carry`` keeps the
+    interval levels per marker kind and CPU between timeline windows."""
     ctx = events["irqctx"].astype(np.int8, copy=True)
     bits = np.zeros(len(events), dtype=np.int8)
     kind = events["kind"]
@@ -109,8 +124,10 @@ def event_contexts(events: EventTable, order: np.ndarray) -> tuple[np.ndarray, n
     ctx[late] = IrqCtx.HARDIRQ
     bits[late] |= EB_BYNAME
     unknown = ctx < 0
-    if not unknown.any():
+    if not unknown.any() and carry is None:
         return ctx, bits
+    # (with a carry the levels are followed even where every record's context is known: a
+    # later window may need them)
     cpu = events["cpu"]
     for ctx_val, k_open, k_close in (
         (IrqCtx.SOFTIRQ, EventKind.SOFTIRQ_ENTRY, EventKind.SOFTIRQ_EXIT),
@@ -119,9 +136,10 @@ def event_contexts(events: EventTable, order: np.ndarray) -> tuple[np.ndarray, n
     ):
         opens = kind == k_open
         closes = kind == k_close
-        if not opens.any():
+        lv = None if carry is None else carry.setdefault(int(k_open), {})
+        if not opens.any() and not (lv and closes.any()):
             continue
-        ins = _inside(order, cpu, opens, closes) & unknown
+        ins = _inside(order, cpu, opens, closes, lv) & unknown
         ctx[ins] = np.maximum(ctx[ins], ctx_val)
     unknown = ctx < 0
     fg_unknown = unknown & ((kind == EventKind.FG_ENTRY) | (kind == EventKind.FG_EXIT))

@@ -74,8 +74,11 @@ def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
 
 
-def offcpu(events: EventTable, calls: CallTable) -> None:
-    """Fill offcpu_sleep_ns, offcpu_runnable_ns and waker_pid of ``calls`` in place."""
+def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> None:
+    """Fill offcpu_sleep_ns, offcpu_runnable_ns and waker_pid of ``calls`` in place.
+
+    ``events`` needs only the scheduler events (a windowed rebuild keeps just the events that
+    are not funcgraph records); ``ts_max`` is then the trace's last timestamp."""
     ft = events.fields.get("sched_switch")
     if ft is None or len(ft) == 0 or "prev_pid" not in ft.columns or "next_pid" not in ft.columns:
         return
@@ -101,7 +104,7 @@ def offcpu(events: EventTable, calls: CallTable) -> None:
     if not valid_t.any() or (sw_ts < 0).all():
         return
     t0 = int(min(sw_ts.min(), ce[valid_t].min()))
-    t_end = int(max(sw_ts.max(), cx[valid_t].max(), ts.max()))
+    t_end = int(max(sw_ts.max(), cx[valid_t].max(), ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
     keys = np.unique(np.concatenate([prev, nxt]))

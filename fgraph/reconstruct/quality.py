@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..schema import CallFlag, EventKind, IrqCtx
-from ..table import CallTable, EventTable
+from ..table import CallTable, LostTable, TraceMeta
 from .calls import REPAIR_FLAGS
 
 
@@ -101,19 +101,43 @@ class Quality:
         return "\n".join(lines) + "\n"
 
 
+@dataclass
+class EventCounts:
+    """What the rebuild saw of the events, summed over the timeline windows it was fed."""
+
+    events_in: int = 0
+    funcgraph_events: int = 0
+    entries: int = 0
+    exits: int = 0
+    unaccounted: int = 0  # funcgraph records the machine gave to no call
+
+    def add(self, kind: np.ndarray, fg: np.ndarray) -> None:
+        self.events_in += len(kind)
+        self.funcgraph_events += int(np.count_nonzero(fg))
+        self.entries += int(np.count_nonzero(kind == EventKind.FG_ENTRY))
+        self.exits += int(np.count_nonzero(kind == EventKind.FG_EXIT))
+
+
 def assess(
-    events: EventTable, calls: CallTable, counters: dict[str, int], depth: dict[str, int]
+    counts: EventCounts,
+    lost: LostTable,
+    meta: TraceMeta,
+    calls: CallTable,
+    counters: dict[str, int],
+    depth: dict[str, int],
 ) -> Quality:
-    kind = events["kind"]
-    n = len(events)
-    fg = (kind == EventKind.FG_ENTRY) | (kind == EventKind.FG_EXIT)
-    used = np.zeros(n, dtype=np.int64)
-    for col in ("entry_row", "exit_row"):
-        r = calls[col]
-        used += np.bincount(r[r >= 0], minlength=n)[:n]
-    unaccounted = int(((used == 0) & fg).sum() + ((used > 1) & fg).sum() + ((used > 0) & ~fg).sum())
+    """The quality report.  Every funcgraph record must be the entry or the exit of exactly one
+    call: the machine names the call of each record it is fed (``counts.unaccounted`` are the
+    records it named none for), and a call's entry and exit rows are set once, by the record
+    that entered or closed it."""
+    n = counts.events_in
+    unaccounted = counts.unaccounted
+    # the calls' row references must cover exactly the funcgraph records that were given one
+    referenced = int(np.count_nonzero(calls["entry_row"] >= 0)) + int(
+        np.count_nonzero(calls["exit_row"] >= 0)
+    )
+    unaccounted += abs(referenced - (counts.funcgraph_events - counts.unaccounted))
     flags = calls["flags"]
-    lost = events.lost
     cnt = lost["count"]
     per_cpu: dict[str, int] = {}
     for c in np.unique(lost["cpu"]):
@@ -125,13 +149,13 @@ def assess(
     certain_ns = int(self_t[certain].sum())
     ctx = calls["ctx"]
     q = Quality(
-        path=events.meta.path,
-        format=events.meta.format,
+        path=meta.path,
+        format=meta.format,
         events_in=n,
-        funcgraph_events=int(fg.sum()),
-        entries=int((kind == EventKind.FG_ENTRY).sum()),
-        exits=int((kind == EventKind.FG_EXIT).sum()),
-        other_events=int((~fg).sum()),
+        funcgraph_events=counts.funcgraph_events,
+        entries=counts.entries,
+        exits=counts.exits,
+        other_events=n - counts.funcgraph_events,
         calls=len(calls),
         tasks=int(counters.get("tasks", 0)),
         orphan_exits=int(counters.get("orphan_exits", 0)),
@@ -157,7 +181,7 @@ def assess(
         traced_ns=traced,
         certain_ns=certain_ns,
         certain_time_share=(certain_ns / traced) if traced > 0 else 1.0,
-        ts_known=bool(events.meta.ts_known),
-        warnings=len(events.meta.warnings),
+        ts_known=bool(meta.ts_known),
+        warnings=len(meta.warnings),
     )
     return q

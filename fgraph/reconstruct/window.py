@@ -1,0 +1,273 @@
+"""The rebuild fed one timeline window at a time (issue 7: bounded memory).
+
+A :class:`WindowedRebuild` takes a trace as consecutive windows of its merged timeline: event
+tables whose records all come after the previous window's.  Between windows it keeps only what
+the next window needs: the machine's open stacks (:class:`~.calls.Rebuilder`), the pid
+generations, the interrupt-marker levels, the record delay, the gaps after the last record, the
+calls' attributes taken from their records (:class:`CallAttrs`: pid, comm, function, module,
+CPUs, return value, exit duration), and the events that are not funcgraph records (few: the
+scheduler events the off-CPU stage needs).  The funcgraph records themselves are dropped as
+soon as the machine has consumed them.
+
+``rebuild(events)`` is one window of the whole table, so the windowed and the whole-file paths
+are the same code; ``tests/test_reconstruct_window.py`` checks that any cut into windows gives
+the same call table and quality report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..schema import CALL, EventFlag
+from ..table import CallTable, EventTable, LostTable, StringPool, TraceMeta
+from . import timeline
+from .calls import (
+    DELAY_PREFIX,
+    EV_ENTRY,
+    EV_EXIT,
+    EV_GAP,
+    MachineInput,
+    Rebuilder,
+    WindowState,
+    _Prep,
+    build_table,
+    depth_check,
+    exit_durations_at,
+)
+from .offcpu import offcpu
+from .quality import EventCounts, Quality, assess
+
+MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (its input is 59 B a record)
+
+
+class CallAttrs:
+    """Per-call values taken from the records that entered and closed each call, in the
+    machine's creation order (grown as calls appear)."""
+
+    SPEC: tuple[tuple[str, Any, int], ...] = (
+        ("pid", CALL["pid"].dtype, -1),
+        ("comm", CALL["comm"].dtype, -1),
+        ("func", CALL["func"].dtype, -1),
+        ("module", CALL["module"].dtype, -1),
+        ("cpu_entry", CALL["cpu_entry"].dtype, -1),
+        ("cpu_exit", CALL["cpu_exit"].dtype, -1),
+        ("retval", CALL["retval"].dtype, 0),
+        ("xdur", np.dtype(np.int64), -1),
+        ("has_ret", np.dtype(bool), 0),
+        ("has_entry", np.dtype(bool), 0),
+    )
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cols = {name: np.empty(0, dt) for name, dt, _ in self.SPEC}
+
+    def _reserve(self, n: int) -> None:
+        cap = len(self.cols["pid"])
+        if n <= cap:
+            return
+        new = max(n, 2 * cap, 1024)
+        for name, dt, null in self.SPEC:
+            a = np.empty(new, dt)
+            a[:cap] = self.cols[name]
+            a[cap:] = null
+            self.cols[name] = a
+
+    def take(self, events: EventTable, rows: np.ndarray, kind: np.ndarray, cid: np.ndarray) -> None:
+        """Give the calls in ``cid`` the values of the records at ``rows`` (of ``events``)."""
+        top = int(cid.max(initial=-1)) + 1
+        if top <= 0:
+            return
+        self._reserve(top)
+        self.n = max(self.n, top)
+        cols = self.cols
+        ent = np.flatnonzero(kind == EV_ENTRY)
+        c, r = cid[ent], rows[ent]
+        for name in ("pid", "comm", "func", "module"):
+            cols[name][c] = events[name][r]
+        cols["cpu_entry"][c] = events["cpu"][r]
+        cols["has_entry"][c] = True
+        ex = np.flatnonzero(kind == EV_EXIT)
+        c, r = cid[ex], rows[ex]
+        cols["cpu_exit"][c] = events["cpu"][r]
+        cols["xdur"][c] = exit_durations_at(events, r)
+        hr = (events["eflags"][r] & EventFlag.HAS_RETVAL) != 0
+        cols["has_ret"][c] = hr
+        cols["retval"][c] = np.where(hr, events["retval"][r], 0)
+        # a call made by its exit (its entry is before the trace or lost) takes the exit's
+        noent = ~cols["has_entry"][c]
+        if noent.any():
+            c, r = c[noent], r[noent]
+            for name in ("pid", "comm", "func", "module"):
+                cols[name][c] = events[name][r]
+
+    def finish(self) -> dict[str, np.ndarray]:
+        out = {name: self.cols[name][: self.n] for name, _, _ in self.SPEC}
+        del out["has_entry"]
+        self.cols = {}
+        return out
+
+
+class WindowedRebuild:
+    """Per-task calls of a trace fed as consecutive timeline windows.
+
+    >>> rb = WindowedRebuild(ncpu=2, meta=meta, strings=pool)      # doctest: +SKIP
+    >>> for w in windows: rb.feed(w)                                 # doctest: +SKIP
+    >>> calls, quality, other_events = rb.finish()                   # doctest: +SKIP
+
+    Every window must share ``strings`` (one pool for the whole trace).  ``row_id`` names each
+    window row in the call table's ``entry_row``/``exit_row`` (default: rows counted across the
+    windows in feeding order).
+    """
+
+    def __init__(
+        self,
+        ncpu: int,
+        meta: TraceMeta,
+        strings: StringPool,
+        delay_prefix: int = DELAY_PREFIX,
+        machine_window: int = MACHINE_WINDOW,
+    ) -> None:
+        tol = meta.ts_resolution_ns if meta.ts_resolution_ns > 1 else 0
+        self.meta, self.strings = meta, strings
+        self._r = Rebuilder(max(int(ncpu), 1), tol)
+        self._state = WindowState.new(delay_prefix)
+        self._attrs = CallAttrs()
+        self._counts = EventCounts()
+        self._others: list[EventTable] = []
+        self._lost: list[LostTable] = []
+        self._pos = 0
+        self._rows = 0
+        self._ts_max: int | None = None
+        self._step = max(int(machine_window), 1)
+
+    def feed(
+        self,
+        events: EventTable,
+        order: np.ndarray | None = None,
+        row_id: np.ndarray | None = None,
+        keep_others: bool = True,
+    ) -> None:
+        """Consume one window (``order``: its timeline order, default the merge order).
+        ``keep_others=False`` when the caller keeps the whole table itself."""
+        if events.strings is not self.strings:
+            raise ValueError("every window must share the rebuild's string pool")
+        if order is None:
+            order = timeline.merge_order(events)
+        n = len(order)
+        prep = _Prep(
+            events,
+            order,
+            self._rows,
+            state=self._state,
+            pos_base=self._pos,
+            row_id=row_id,
+        )
+        kind = events["kind"]
+        self._counts.add(kind, prep.fg)
+        for lo in range(0, max(n, 1), self._step):
+            inp = prep.window(lo, min(lo + self._step, n))
+            self._feed(events, inp, prep.last_rows)
+        if self.meta.ts_known and n:
+            t = int(events["ts"].max())
+            self._ts_max = t if self._ts_max is None else max(self._ts_max, t)
+        lost = events.lost
+        if len(lost):
+            lt = LostTable(dict(lost.columns), self.strings)
+            r = lt["row"]
+            base = self._rows
+            if row_id is not None:
+                lt["row"] = np.where((r >= 0) & (r < n), row_id[np.clip(r, 0, max(n - 1, 0))], -1)
+            else:
+                lt["row"] = np.where((r >= 0) & (r < n), r + base, -1)
+            self._lost.append(lt)
+        if keep_others:
+            other = ~prep.fg
+            self._others.append(events if other.all() else events.take(np.flatnonzero(other)))
+        else:
+            self._others.append(events)
+        self._pos += n
+        self._rows += len(events)
+
+    def _feed(self, events: EventTable, inp: MachineInput, rows: np.ndarray) -> None:
+        cid = np.empty(len(inp), np.int64)
+        self._r.feed(inp, cid)
+        fg = inp.kind != EV_GAP
+        self._counts.unaccounted += int(np.count_nonzero(fg & (cid < 0)))
+        self._attrs.take(events, rows, inp.kind, cid)
+
+    def finish(self) -> tuple[CallTable, Quality, EventTable]:
+        """The call table, the quality report, and the events that are not funcgraph records
+        (with every window's lost-event rows)."""
+        gaps = self._state.end_gaps or []
+        if gaps:
+            gts = np.concatenate([g[0] for g in gaps])
+            gcpu = np.concatenate([g[1] for g in gaps])
+            m = len(gts)
+            self._r.feed(
+                MachineInput(
+                    pos=np.full(m, 4 * self._pos + 4, np.int64),
+                    row=np.full(m, -1, np.int64),
+                    kind=np.full(m, EV_GAP, np.int8),
+                    task=np.zeros(m, np.int64),
+                    cpu=gcpu.astype(np.int32),
+                    ctx=np.full(m, -1, np.int8),
+                    bits=np.zeros(m, np.int8),
+                    fkey=np.zeros(m, np.int64),
+                    ts=gts.astype(np.int64),
+                    dur=np.full(m, -1, np.int64),
+                    kdepth=np.full(m, -1, np.int32),
+                )
+            )
+        raw = self._r.finish()
+        counters = raw.pop("counters")
+        attrs = self._attrs.finish()
+        calls = build_table(attrs, raw, self.meta, self.strings)
+        depth = depth_check(calls)
+        others = (
+            self._others[0]
+            if len(self._others) == 1
+            else EventTable.concat(self._others, meta=self.meta)
+        )
+        single = len(self._others) == 1
+        self._others = []
+        lost = (
+            self._lost[0]
+            if len(self._lost) == 1
+            else LostTable(
+                {k: np.concatenate([t[k] for t in self._lost]) for k in self._lost[0].columns}
+                if self._lost
+                else {},
+                self.strings,
+            )
+        )
+        if not single:
+            others.lost = lost
+        offcpu(others, calls, self._ts_max)
+        quality = assess(self._counts, lost, self.meta, calls, counters, depth)
+        return calls, quality, others
+
+
+def split_windows(
+    events: EventTable, size: int
+) -> Iterator[tuple[EventTable, np.ndarray, np.ndarray]]:
+    """Cut a whole table into consecutive timeline windows of ``size`` records, as a streaming
+    reader would deliver them: ``(window, its timeline order, row ids in events)``.  Each
+    lost-event row goes with the window of the record it precedes (the last one takes the
+    gaps after every record)."""
+    order = timeline.merge_order(events)
+    n = len(order)
+    lost = events.lost
+    lrow = lost["row"]
+    at_end = (lrow < 0) | (lrow >= n)
+    rank = timeline.ranks(order)
+    lwin = np.where(at_end, -1, rank[np.clip(lrow, 0, max(n - 1, 0))] // max(size, 1))
+    nwin = max((n + size - 1) // max(size, 1), 1)
+    for k in range(nwin):
+        rows = order[k * size : (k + 1) * size]
+        w = events.take(rows)
+        keep = (lwin == k) | (at_end & (k == nwin - 1))
+        w.lost = w.lost.take(np.flatnonzero(keep))
+        yield w, np.arange(len(rows), dtype=np.int64), rows.astype(np.int64)

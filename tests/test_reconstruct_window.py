@@ -1,0 +1,121 @@
+"""The windowed rebuild (issue 7): a trace fed as consecutive timeline windows gives the same
+call table and quality report as the whole table, with window boundaries cutting through calls,
+across CPUs, at lost-event gaps, through pid reuse and interrupts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import corpus_file
+
+hypothesis = pytest.importorskip("hypothesis")
+from gen_calls import GenTrace, call_sequences, to_events  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from test_reconstruct_props import damage  # noqa: E402
+
+from fgraph.reconstruct import WindowedRebuild, rebuild  # noqa: E402
+from fgraph.reconstruct.window import split_windows  # noqa: E402
+from fgraph.table import EventTable  # noqa: E402
+
+
+def _ncpu(events: EventTable) -> int:
+    return int(max(events["cpu"].max(initial=-1), events.lost["cpu"].max(initial=-1))) + 1
+
+
+def windowed(events: EventTable, size: int, prefix: int, step: int = 1 << 20):
+    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings, prefix, step)
+    for w, order, rows in split_windows(events, size):
+        rb.feed(w, order, rows)
+    return rb.finish()
+
+
+def whole(events: EventTable, prefix: int):
+    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings, prefix)
+    rb.feed(events, keep_others=False)
+    return rb.finish()
+
+
+def assert_same(a, b) -> None:
+    ca, qa, oa = a
+    cb, qb, ob = b
+    assert len(ca) == len(cb)
+    for name in ca.columns:
+        assert (ca[name] == cb[name]).all(), name
+    assert qa.to_dict() == qb.to_dict()
+    # the windowed path keeps only the events that are not funcgraph records, in timeline order
+    ob = ob.take(np.flatnonzero(~np.isin(ob["kind"], [1, 2])))
+    assert len(oa) == len(ob)
+    assert (np.sort(oa["ts"]) == np.sort(ob["ts"])).all()
+
+
+@pytest.mark.parametrize(
+    "name, sizes",
+    [
+        ("lost.dat", (997, 20_000)),  # 115 lost-event gaps, 2 CPUs
+        ("system.dat", (4096, 65_536)),  # 2 CPUs, migrations, interrupts, scheduler events
+        ("thresh.dat", (333,)),  # tracing_thresh: exits only, orphans adopting each other
+        ("smp4_instances.dat", (1000,)),
+        ("btrfs_read.txt", (500,)),  # text: no merge, derived timestamps
+    ],
+)
+def test_windows_give_the_whole_rebuild(name: str, sizes: tuple[int, ...]) -> None:
+    from fgraph.load import read_events
+
+    events = read_events(corpus_file(f"vm61/{name}"))
+    for size in sizes:
+        prefix = min(size, 1 << 20)
+        ref = whole(events, prefix)
+        assert_same(windowed(events, size, prefix), ref)
+    # the machine's own feeds may be cut finer than the windows
+    assert_same(windowed(events, sizes[0], sizes[0], step=101), whole(events, sizes[0]))
+
+
+def test_one_window_is_rebuild() -> None:
+    from fgraph.load import read_events
+
+    events = read_events(corpus_file("vm61/lost.dat"))
+    calls, quality = rebuild(events)
+    c2, q2, _ = windowed(events, len(events) + 1, 1 << 20)
+    for name in calls.columns:
+        assert (calls[name] == c2[name]).all(), name
+    assert quality.to_dict() == q2.to_dict()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    call_sequences(),
+    st.integers(1, 60),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(("none", "drop", "cut", "gaps")),
+)
+def test_any_window_size_on_generated_traces(
+    gen: GenTrace, size: int, seed: int, mode: str
+) -> None:
+    """Migrations, nested interrupts, recursion, pid reuse; records dropped, the trace cut,
+    lost-event gaps: any window size gives the whole rebuild."""
+    events, _ = to_events(gen)
+    if mode != "none":
+        events = damage(events, np.random.default_rng(seed), mode)
+    assert_same(windowed(events, size, size), whole(events, size))
+
+
+def test_windows_must_share_the_pool() -> None:
+    from fgraph.load import read_events
+
+    events = read_events(corpus_file("vm61/thresh.dat"))
+    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings)
+    other = read_events(corpus_file("vm61/thresh.dat"))
+    with pytest.raises(ValueError):
+        rb.feed(other)
+
+
+def test_scheduler_events_kept_for_offcpu() -> None:
+    """Only the events that are not funcgraph records are kept between windows."""
+    from fgraph.load import read_events
+
+    events = read_events(corpus_file("vm61/system.dat"))
+    _, _, others = windowed(events, 50_000, 50_000)
+    fg = np.isin(events["kind"], [1, 2])
+    assert len(others) == int((~fg).sum())
+    assert "sched_switch" in others.fields
