@@ -648,6 +648,218 @@ done:
     return ret;
 }
 
+/* ---- line -> row expansion ----------------------------------------------------------------
+ *
+ * The per-line results of both text readers become event rows (_textlines.build_event_table):
+ * an entry "f() {", a return "}", an event comment and an IRQ arrow give one row, a leaf "f();"
+ * two (its entry, then its exit, which gets the duration and, when the line has a timestamp,
+ * ts + duration), every other line none.  In numpy that is a repeat and about twenty gathers and
+ * masked writes over all rows; here it is one pass over the lines writing each row once.
+ */
+
+#define L_EVENT 4
+#define L_ARROW_IN 5
+#define L_ARROW_OUT 6
+
+static inline int rows_of(int8_t k)
+{
+    return k == L_LEAF ? 2 : (k == L_ENTRY || k == L_EXIT || k == L_EVENT || k == L_ARROW_IN ||
+                              k == L_ARROW_OUT);
+}
+
+/* rowstarts(kind) -> first: first[i] = first row of line i, first[n] = number of rows */
+static PyObject *py_rowstarts(PyObject *self, PyObject *args)
+{
+    PyObject *o_kind;
+    if (!PyArg_ParseTuple(args, "O", &o_kind))
+        return NULL;
+    PyArrayObject *kind =
+        (PyArrayObject *)PyArray_FROMANY(o_kind, NPY_INT8, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!kind)
+        return NULL;
+    npy_intp n = PyArray_DIM(kind, 0), dims[1] = {n + 1};
+    PyArrayObject *first = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (first) {
+        const int8_t *k = (const int8_t *)PyArray_DATA(kind);
+        int64_t *f = (int64_t *)PyArray_DATA(first), r = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++) {
+            f[i] = r;
+            r += rows_of(k[i]);
+        }
+        f[n] = r;
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(kind);
+    return (PyObject *)first;
+}
+
+enum { X_KIND, X_TS, X_CPU, X_PID, X_COMM, X_FLAGS, X_PREEMPT, X_IRQ, X_DEPTH, X_DUR, X_FUNC,
+       X_MODULE, X_TAIL, X_OVERRUN, X_RETVAL, X_RETOK, X_NIN };
+enum { Y_TS, Y_CPU, Y_PID, Y_COMM, Y_FLAGS, Y_PREEMPT, Y_IRQ, Y_POS, Y_FUNC, Y_MODULE, Y_DEPTH,
+       Y_DUR, Y_OVERRUN, Y_RETVAL, Y_EFLAGS, Y_KIND, Y_EVENT, Y_NOUT };
+
+/* expand(ins, first, i0, i1, outs, codes): rows of lines i0..i1 (see above).
+ *   ins: per line (kind i8, ts i64, cpu i16, pid i32, comm i32, flags i16, preempt i16,
+ *        irqctx i8, depth i32, dur i64, func i32, module i32, has_tail bool, overrun i64|None,
+ *        retval i64|None, retok bool|None);
+ *   outs: per row (ts, cpu, pid, comm, flags, preempt, irqctx, pos, func, module, depth,
+ *        duration, overrun, retval, eflags u8, kind i8, event i32), dtypes of schema.EVENT_COLUMNS;
+ *   codes: (EventKind FG_ENTRY, FG_EXIT, IRQ_ARROW_IN, IRQ_ARROW_OUT, event-name codes of the
+ *        same four, EventFlag HAS_RETVAL, TEXT_LEAF, TEXT_TAIL, TS_DERIVED).
+ * Event rows get kind 0 and event -1 (the caller names them); pos is the line number (from 1).
+ */
+static PyObject *py_expand(PyObject *self, PyObject *args)
+{
+    PyObject *ins, *outs, *o_first;
+    Py_ssize_t i0, i1;
+    int K_ENT, K_EXIT, K_AIN, K_AOUT, E_ENT, E_EXIT, E_AIN, E_AOUT, F_RET, F_LEAF, F_TAIL, F_DER;
+    if (!PyArg_ParseTuple(args, "O!OnnO!(iiiiiiiiiiii)", &PyTuple_Type, &ins, &o_first, &i0, &i1,
+                          &PyTuple_Type, &outs, &K_ENT, &K_EXIT, &K_AIN, &K_AOUT, &E_ENT, &E_EXIT,
+                          &E_AIN, &E_AOUT, &F_RET, &F_LEAF, &F_TAIL, &F_DER))
+        return NULL;
+    static const int itypes[X_NIN] = {NPY_INT8,  NPY_INT64, NPY_INT16, NPY_INT32, NPY_INT32,
+                                      NPY_INT16, NPY_INT16, NPY_INT8,  NPY_INT32, NPY_INT64,
+                                      NPY_INT32, NPY_INT32, NPY_BOOL,  NPY_INT64, NPY_INT64,
+                                      NPY_BOOL};
+    static const char *inames[X_NIN] = {"kind",  "ts",     "cpu",      "pid",     "comm",
+                                        "flags", "preempt", "irqctx",  "depth",   "dur",
+                                        "func",  "module", "has_tail", "overrun", "retval",
+                                        "retok"};
+    static const int otypes[Y_NOUT] = {NPY_INT64, NPY_INT16, NPY_INT32, NPY_INT32, NPY_INT16,
+                                       NPY_INT16, NPY_INT8,  NPY_INT64, NPY_INT32, NPY_INT32,
+                                       NPY_INT32, NPY_INT64, NPY_INT64, NPY_INT64, NPY_UINT8,
+                                       NPY_INT8,  NPY_INT32};
+    static const char *onames[Y_NOUT] = {"ts",     "cpu",    "pid",      "comm",    "flags",
+                                         "preempt", "irqctx", "pos",     "func",    "module",
+                                         "depth",  "duration", "overrun", "retval", "eflags",
+                                         "kind",   "event"};
+    if (PyTuple_GET_SIZE(ins) != X_NIN || PyTuple_GET_SIZE(outs) != Y_NOUT) {
+        PyErr_SetString(PyExc_TypeError, "expand: wrong number of columns");
+        return NULL;
+    }
+    const void *in[X_NIN];
+    void *out[Y_NOUT];
+    npy_intp n = -1;
+    for (int k = 0; k < X_NIN; k++) {
+        PyObject *a = PyTuple_GET_ITEM(ins, k);
+        if (a == Py_None && k >= X_OVERRUN) {
+            in[k] = NULL;
+            continue;
+        }
+        if (!PyArray_Check(a) || PyArray_NDIM((PyArrayObject *)a) != 1 ||
+            !PyArray_IS_C_CONTIGUOUS((PyArrayObject *)a) ||
+            PyArray_TYPE((PyArrayObject *)a) != itypes[k] ||
+            (n >= 0 && PyArray_DIM((PyArrayObject *)a, 0) != n)) {
+            PyErr_Format(PyExc_TypeError, "expand: bad input column %s", inames[k]);
+            return NULL;
+        }
+        n = PyArray_DIM((PyArrayObject *)a, 0);
+        in[k] = PyArray_DATA((PyArrayObject *)a);
+    }
+    PyArrayObject *first = (PyArrayObject *)o_first;
+    if (!PyArray_Check(o_first) || PyArray_NDIM(first) != 1 ||
+        !PyArray_IS_C_CONTIGUOUS(first) || PyArray_TYPE(first) != NPY_INT64 ||
+        PyArray_DIM(first, 0) != n + 1) {
+        PyErr_SetString(PyExc_TypeError, "expand: bad first-row array");
+        return NULL;
+    }
+    const int64_t *fr = (const int64_t *)PyArray_DATA(first);
+    if (i0 < 0 || i1 > n || i0 > i1) {
+        PyErr_SetString(PyExc_ValueError, "expand: bad line range");
+        return NULL;
+    }
+    npy_intp nrows = (npy_intp)fr[n];
+    for (int k = 0; k < Y_NOUT; k++)
+        if (!check_out(PyTuple_GET_ITEM(outs, k), otypes[k], nrows, onames[k]))
+            return NULL;
+    for (int k = 0; k < Y_NOUT; k++)
+        out[k] = PyArray_DATA((PyArrayObject *)PyTuple_GET_ITEM(outs, k));
+    const int8_t *kind = in[X_KIND];
+    const int64_t *ts = in[X_TS], *dur = in[X_DUR], *ovr = in[X_OVERRUN], *ret = in[X_RETVAL];
+    const int16_t *cpu = in[X_CPU], *flags = in[X_FLAGS], *pre = in[X_PREEMPT];
+    const int32_t *pid = in[X_PID], *comm = in[X_COMM], *depth = in[X_DEPTH], *func = in[X_FUNC],
+                  *mod = in[X_MODULE];
+    const int8_t *irq = in[X_IRQ];
+    const npy_bool *tail = in[X_TAIL], *retok = in[X_RETOK];
+    int64_t *yts = out[Y_TS], *ypos = out[Y_POS], *ydur = out[Y_DUR], *yovr = out[Y_OVERRUN],
+            *yret = out[Y_RETVAL];
+    int16_t *ycpu = out[Y_CPU], *yflags = out[Y_FLAGS], *ypre = out[Y_PREEMPT];
+    int32_t *ypid = out[Y_PID], *ycomm = out[Y_COMM], *yfunc = out[Y_FUNC], *ymod = out[Y_MODULE],
+            *ydepth = out[Y_DEPTH], *yev = out[Y_EVENT];
+    int8_t *yirq = out[Y_IRQ], *ykind = out[Y_KIND];
+    uint8_t *yef = out[Y_EFLAGS];
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = i0; i < i1; i++) {
+        int8_t k = kind[i];
+        int nr = rows_of(k);
+        if (!nr)
+            continue;
+        int64_t r = fr[i];
+        if (r < 0 || r + nr > nrows || fr[i + 1] != r + nr) {
+            bad = 1;
+            break;
+        }
+        int fg = k == L_ENTRY || k == L_EXIT || k == L_LEAF;
+        int is_exit = k == L_EXIT;
+        int has_ret = ret && retok && retok[i];
+        for (int j = 0; j < nr; j++, r++) {
+            int ex = is_exit || (k == L_LEAF && j == 1);
+            uint8_t ef = k == L_LEAF ? (uint8_t)F_LEAF : 0;
+            yts[r] = ts[i];
+            ycpu[r] = cpu[i];
+            ypid[r] = pid[i];
+            ycomm[r] = comm[i];
+            yflags[r] = flags[i];
+            ypre[r] = pre[i];
+            yirq[r] = irq[i];
+            ypos[r] = (int64_t)i + 1;
+            yfunc[r] = fg ? func[i] : -1;
+            ymod[r] = fg ? mod[i] : -1;
+            ydepth[r] = fg ? depth[i] : -1;
+            ydur[r] = ex ? dur[i] : -1;
+            yovr[r] = ex && ovr ? ovr[i] : -1;
+            yret[r] = ex && has_ret ? ret[i] : 0;
+            if (ex && has_ret)
+                ef |= (uint8_t)F_RET;
+            if (ex && tail[i])
+                ef |= (uint8_t)F_TAIL;
+            if (k == L_LEAF && j == 1) {
+                /* the leaf's exit: its time is the entry's plus the printed duration */
+                if (ts[i] >= 0 && dur[i] >= 0) {
+                    yts[r] = ts[i] + dur[i];
+                    ef |= (uint8_t)F_DER;
+                } else
+                    yts[r] = -1;
+            }
+            yef[r] = ef;
+            if (ex) {
+                ykind[r] = (int8_t)K_EXIT;
+                yev[r] = E_EXIT;
+            } else if (fg) {
+                ykind[r] = (int8_t)K_ENT;
+                yev[r] = E_ENT;
+            } else if (k == L_ARROW_IN) {
+                ykind[r] = (int8_t)K_AIN;
+                yev[r] = E_AIN;
+            } else if (k == L_ARROW_OUT) {
+                ykind[r] = (int8_t)K_AOUT;
+                yev[r] = E_AOUT;
+            } else {
+                ykind[r] = 0;
+                yev[r] = -1;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "expand: first-row array does not match the kinds");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"split", py_split, METH_VARARGS,
      "split(data) -> (offsets, nhigh): line end offsets (with a leading 0) and the number of"
@@ -656,6 +868,10 @@ static PyMethodDef methods[] = {
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
      " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path (its"
      " columns hold -1, kind 0)"},
+    {"rowstarts", py_rowstarts, METH_VARARGS,
+     "rowstarts(kind) -> first: first event row of each line and, last, the number of rows"},
+    {"expand", py_expand, METH_VARARGS,
+     "expand(ins, first, i0, i1, outs, codes): event rows of lines i0..i1 (see textscan.c)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -34,10 +34,12 @@ from ..schema import EventFlag, EventKind, LostSource
 from ..table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 
 _split: Any
+_tsc: Any
 try:
+    from .._ext import textscan as _tsc
     from .._ext.textscan import split as _split
 except ImportError:  # pragma: no cover - extension not built: numpy
-    _split = None
+    _split = _tsc = None
 
 # Per-line classification (``LineKind``): what a line turned into.
 L_UNPARSED = 0
@@ -113,6 +115,100 @@ STRING_FIELDS = {"prev_comm", "prev_state", "next_comm", "comm", "name"}
 # does not start like this is a PRINT event.  A trace_printk text that happens to look like
 # "word_word: …" cannot be told apart from an event; we require an underscore in the name.
 EVENT_NAME_RX = r"^(?P<ename>[a-z][a-z0-9]*_[a-z0-9_]*): (?P<etext>.*)$"
+
+
+# ---- Arrow <-> numpy without pandas ----------------------------------------------------------
+# pyarrow loads pandas (about 0.2 s, more than reading 30 MB of text) the first time it converts
+# values between Python/numpy and Arrow: Array.to_numpy(), pa.array(), pa.scalar() and compute
+# calls given plain Python values all do (measured with pyarrow 26; its pandas-shim.pxi imports
+# pandas on first use).  The text readers only need fixed-width columns and a few scalars, so
+# they go through the buffers instead and a text run never imports pandas.
+
+_NP_OF_PA = {
+    "int8": np.int8,
+    "int16": np.int16,
+    "int32": np.int32,
+    "int64": np.int64,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    "uint32": np.uint32,
+    "uint64": np.uint64,
+    "float": np.float32,
+    "double": np.float64,
+}
+_PA_OF_NP = {
+    np.dtype(np.int8): pa.int8(),
+    np.dtype(np.int16): pa.int16(),
+    np.dtype(np.int32): pa.int32(),
+    np.dtype(np.int64): pa.int64(),
+    np.dtype(np.uint8): pa.uint8(),
+    np.dtype(np.uint64): pa.uint64(),
+    np.dtype(np.float64): pa.float64(),
+}
+
+
+def np_of(a: Any) -> np.ndarray:
+    """numpy values of an Arrow boolean or numeric array (what ``to_numpy(zero_copy_only=False)``
+    gives, without pandas: numbers zero-copy and read-only, booleans a new array)."""
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    n, off = len(a), a.offset
+    if a.null_count:  # pragma: no cover - callers fill nulls first; keep pyarrow's result
+        return np.asarray(a.to_numpy(zero_copy_only=False))
+    if pa.types.is_boolean(a.type):
+        if n == 0:
+            return np.zeros(0, dtype=bool)
+        bits = np.frombuffer(a.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, bitorder="little")[off : off + n].astype(bool)
+    dt = np.dtype(_NP_OF_PA[str(a.type)])
+    if n == 0:
+        return np.zeros(0, dtype=dt)
+    return np.frombuffer(a.buffers()[1], dtype=dt, count=n, offset=off * dt.itemsize)
+
+
+def arr_of(x: np.ndarray) -> pa.Array:
+    """An Arrow array of a numpy boolean or numeric array (``pa.array(x)`` without pandas)."""
+    x = np.ascontiguousarray(x)
+    if x.dtype == np.bool_:
+        return pa.Array.from_buffers(
+            pa.bool_(), len(x), [None, pa.py_buffer(np.packbits(x, bitorder="little"))]
+        )
+    return pa.Array.from_buffers(_PA_OF_NP[x.dtype], len(x), [None, pa.py_buffer(x)])
+
+
+def idx_of(x: np.ndarray) -> pa.Array:
+    """Row indices for ``take`` as an Arrow int64 array."""
+    return arr_of(np.asarray(x, dtype=np.int64))
+
+
+def str_array(values: list[str]) -> pa.Array:
+    """``pa.array(values, type=pa.large_string())`` without pandas (no nulls)."""
+    enc = [v.encode("utf-8") for v in values]
+    offs = np.zeros(len(enc) + 1, dtype=np.int64)
+    np.cumsum([len(v) for v in enc], out=offs[1:])
+    return pa.LargeStringArray.from_buffers(
+        len(enc), pa.py_buffer(offs), pa.py_buffer(b"".join(enc))
+    )
+
+
+def str_scalar(v: str, typ: Any = None) -> pa.Scalar:
+    """``pa.scalar(v, typ)`` for a string type without pandas."""
+    a = str_array([v])
+    return (a if typ is None or typ == a.type else a.cast(typ))[0]
+
+
+def int_scalar(v: int, typ: Any) -> pa.Scalar:
+    """``pa.scalar(v, typ)`` for an integer type without pandas."""
+    return arr_of(np.array([v], dtype=_NP_OF_PA[str(typ)]))[0]
+
+
+def null_scalar(typ: Any) -> pa.Scalar:
+    return pa.nulls(1, typ)[0]
+
+
+def fill_false(a: Any) -> np.ndarray:
+    """A boolean Arrow array as numpy, nulls as False."""
+    return np_of(pc.fill_null(a, arr_of(np.zeros(1, dtype=bool))[0]))
 
 
 def clean_utf8(data: Any) -> tuple[Any, int]:
@@ -194,24 +290,23 @@ def group(st: Any, name: str) -> pa.Array:
 
 
 def nonempty(a: pa.Array) -> np.ndarray:
-    return np.asarray(
-        pc.fill_null(pc.greater(pc.binary_length(a), 0), False).to_numpy(zero_copy_only=False)
-    )
+    n = pc.binary_length(a)
+    return fill_false(pc.greater(n, int_scalar(0, n.type)))
 
 
 def to_int(a: pa.Array, null: int = -1) -> np.ndarray:
     """Decimal strings → int64 (empty / missing / wider than 18 digits → ``null``)."""
     n = pc.binary_length(a)
-    bad = pc.or_(pc.equal(n, 0), pc.greater(n, 18))
-    a = pc.if_else(bad, pa.scalar(None, a.type), a)
-    return np.asarray(pc.fill_null(pc.cast(a, pa.int64()), null).to_numpy(zero_copy_only=False))
+    bad = pc.or_(pc.equal(n, int_scalar(0, n.type)), pc.greater(n, int_scalar(18, n.type)))
+    a = pc.if_else(bad, null_scalar(a.type), a)
+    return np_of(pc.fill_null(pc.cast(a, pa.int64()), int_scalar(null, pa.int64())))
 
 
 def frac_to_ns(ints: pa.Array, fracs: pa.Array, unit_ns: int) -> np.ndarray:
     """``<int>.<frac>`` in units of ``unit_ns`` → int64 ns, exact (no float); -1 when empty."""
     i = to_int(ints)
     f = to_int(fracs, 0)
-    flen = np.asarray(pc.binary_length(fracs).to_numpy(zero_copy_only=False), dtype=np.int64)
+    flen = np.asarray(np_of(pc.binary_length(fracs)), dtype=np.int64)
     scale = np.array([10**k for k in range(19)], dtype=np.int64)
     digits = len(str(unit_ns)) - 1  # unit_ns is a power of ten
     shift = digits - flen
@@ -233,9 +328,8 @@ def duration_ns(s: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     parts = pc.extract_regex(s, r"^(?P<i>\d*)(?:\.(?P<f>\d*))?")
     ints, fracs = group(parts, "i"), group(parts, "f")
     ns = frac_to_ns(ints, fracs, 1000)
-    flen = np.asarray(
-        pc.fill_null(pc.binary_length(fracs), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
+    fl = pc.binary_length(fracs)
+    flen = np.asarray(np_of(pc.fill_null(fl, int_scalar(0, fl.type))), dtype=np.int64)
     res = 10 ** np.clip(3 - flen, 0, 3)
     res[ns < 0] = -1
     return ns, res
@@ -245,7 +339,8 @@ def encode(a: pa.Array, pool: StringPool, strip: bool = False) -> np.ndarray:
     """Strings → int32 pool codes ('' and null → -1); Python work per distinct string only."""
     if strip:
         a = pc.utf8_trim_whitespace(a)
-    a = pc.if_else(pc.equal(pc.binary_length(a), 0), pa.scalar(None, a.type), a)
+    n = pc.binary_length(a)
+    a = pc.if_else(pc.equal(n, int_scalar(0, n.type)), null_scalar(a.type), a)
     d = pc.dictionary_encode(a)
     if isinstance(d, pa.ChunkedArray):
         d = d.combine_chunks()
@@ -253,7 +348,7 @@ def encode(a: pa.Array, pool: StringPool, strip: bool = False) -> np.ndarray:
     mapping = np.array(
         [pool.code(v.decode("utf-8", "replace")) for v in values] + [-1], dtype=np.int32
     )
-    idx = np.asarray(pc.fill_null(d.indices, len(values)).to_numpy(zero_copy_only=False))
+    idx = np_of(pc.fill_null(d.indices, int_scalar(len(values), d.indices.type)))
     return mapping[idx]
 
 
@@ -274,7 +369,7 @@ def parse_retval(a: pa.Array) -> tuple[np.ndarray, np.ndarray]:
             continue
         val[k] = np.int64(np.uint64(x & 0xFFFFFFFFFFFFFFFF).astype(np.int64)) if x >= 0 else x
         ok[k] = True
-    idx = np.asarray(pc.fill_null(d.indices, len(values)).to_numpy(zero_copy_only=False))
+    idx = np_of(pc.fill_null(d.indices, int_scalar(len(values), d.indices.type)))
     return val[idx], ok[idx]
 
 
@@ -326,7 +421,7 @@ def latency_flags(lat: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     n = len(lat)
     has = nonempty(lat)
-    padded = pc.utf8_rpad(pc.fill_null(lat, ""), 5, ".")
+    padded = pc.utf8_rpad(pc.fill_null(lat, str_scalar("", lat.type)), 5, ".")
     if isinstance(padded, pa.ChunkedArray):
         padded = padded.combine_chunks()
     flags = np.full(n, -1, dtype=np.int16)
@@ -349,28 +444,18 @@ def latency_flags(lat: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def parse_graph_text(text: pa.Array) -> dict[str, Any]:
     """Classify graph texts (everything after the prologue and the indent); arrow + numpy out."""
     m = pc.extract_regex(text, GRAPH_TEXT_RX)
-    ok = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False))
+    ok = np_of(pc.is_valid(m))
     kind = np.full(len(text), L_UNPARSED, dtype=np.int8)
     fn = nonempty(group(m, "fn")) & ok
-    opn = np.asarray(
-        pc.fill_null(pc.equal(group(m, "open"), ";"), False).to_numpy(zero_copy_only=False)
-    )
+    opn = fill_false(pc.equal(group(m, "open"), str_scalar(";", group(m, "open").type)))
     kind[fn & ~opn] = L_ENTRY
     kind[fn & opn] = L_LEAF
     kind[nonempty(group(m, "close")) & ok] = L_EXIT
     cmt = nonempty(group(m, "cmt")) & ok
     kind[cmt] = L_EVENT
     arrow = group(m, "arrow")
-    kind[
-        np.asarray(
-            pc.fill_null(pc.equal(arrow, "==========>"), False).to_numpy(zero_copy_only=False)
-        )
-    ] = L_ARROW_IN
-    kind[
-        np.asarray(
-            pc.fill_null(pc.equal(arrow, "<=========="), False).to_numpy(zero_copy_only=False)
-        )
-    ] = L_ARROW_OUT
+    kind[fill_false(pc.equal(arrow, str_scalar("==========>", arrow.type)))] = L_ARROW_IN
+    kind[fill_false(pc.equal(arrow, str_scalar("<==========", arrow.type)))] = L_ARROW_OUT
     kind[nonempty(group(m, "lcpu")) & ok] = L_LOST
     kind[nonempty(group(m, "bfpid")) & ok] = L_BANNER
     kind[nonempty(group(m, "ovr")) & ok] = L_OVERRUN
@@ -408,6 +493,178 @@ def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
     return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
 
 
+# per-line inputs of expand_rows and their dtypes (None allowed for the last three)
+_EXPAND_IN = (
+    ("kind", np.int8),
+    ("ts", np.int64),
+    ("cpu", np.int16),
+    ("pid", np.int32),
+    ("comm", np.int32),
+    ("flags", np.int16),
+    ("preempt", np.int16),
+    ("irqctx", np.int8),
+    ("depth", np.int32),
+    ("dur", np.int64),
+    ("func", np.int32),
+    ("module", np.int32),
+    ("has_tail", np.bool_),
+    ("overrun", np.int64),
+    ("retval", np.int64),
+    ("retok", np.bool_),
+)
+# per-row outputs (the event-table columns the lines fill, plus kind / event / eflags)
+_EXPAND_OUT = (
+    "ts",
+    "cpu",
+    "pid",
+    "comm",
+    "flags",
+    "preempt",
+    "irqctx",
+    "pos",
+    "func",
+    "module",
+    "depth",
+    "duration",
+    "overrun",
+    "retval",
+    "eflags",
+    "kind",
+    "event",
+)
+EXPAND_C = True  # tests switch it off to compare the C expansion with the numpy one
+EXPAND_SPLIT_LINES = 1 << 20  # below this many lines one thread expands them all
+
+
+def expand_rows(
+    per_line: dict[str, np.ndarray | None], event_codes: tuple[int, int, int, int]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Event rows of the lines: an entry, a return, an event comment and an IRQ arrow give one
+    row, a leaf ``f();`` two (its entry, then its exit: duration, and ts + duration when the
+    line has a ts), any other line none.
+
+    Returns the row columns of ``_EXPAND_OUT`` (schema dtypes; event rows get kind 0 and event
+    -1, named by the caller; ``pos`` is the line number from 1) and ``first_row``: the first
+    row of each line, then the number of rows.  ``event_codes``: pool codes of funcgraph_entry,
+    funcgraph_exit, irq_arrow_in, irq_arrow_out.
+    """
+    ins = tuple(
+        None if per_line[k] is None else np.ascontiguousarray(per_line[k], dtype=dt)
+        for k, dt in _EXPAND_IN
+    )
+    kind = ins[0]
+    assert kind is not None
+    if _tsc is None or not EXPAND_C:
+        return _expand_numpy(ins, event_codes)
+    first_row = _tsc.rowstarts(kind)
+    nrows = int(first_row[-1])
+    dtypes = {c.name: c.dtype for c in schema.EVENT_COLUMNS}
+    cols = {k: np.empty(nrows, dtype=dtypes[k]) for k in _EXPAND_OUT}
+    codes = (
+        int(EventKind.FG_ENTRY),
+        int(EventKind.FG_EXIT),
+        int(EventKind.IRQ_ARROW_IN),
+        int(EventKind.IRQ_ARROW_OUT),
+        *event_codes,
+        int(EventFlag.HAS_RETVAL),
+        int(EventFlag.TEXT_LEAF),
+        int(EventFlag.TEXT_TAIL),
+        int(EventFlag.TS_DERIVED),
+    )
+    outs = tuple(cols[k] for k in _EXPAND_OUT)
+    n = len(kind)
+    # the C loop releases the GIL: two halves of the lines on two threads (rows do not overlap)
+    parts = 2 if n >= EXPAND_SPLIT_LINES and (os.cpu_count() or 1) > 1 else 1
+    bounds = [n * k // parts for k in range(parts + 1)]
+    jobs = list(zip(bounds[:-1], bounds[1:]))
+    if parts > 1:
+        with ThreadPoolExecutor(parts) as ex:
+            list(ex.map(lambda j: _tsc.expand(ins, first_row, j[0], j[1], outs, codes), jobs))
+    else:
+        _tsc.expand(ins, first_row, 0, n, outs, codes)
+    return cols, first_row
+
+
+def _expand_numpy(
+    ins: tuple[np.ndarray | None, ...], event_codes: tuple[int, int, int, int]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`expand_rows` with numpy (the extension not built, and the tests' reference)."""
+    x = dict(zip([k for k, _ in _EXPAND_IN], ins))
+    kind = x["kind"]
+    assert kind is not None
+    n = len(kind)
+    rowkind = np.isin(kind, (L_ENTRY, L_EXIT, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
+    nrep = rowkind.astype(np.int64) + (kind == L_LEAF) * 2
+    first_row = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(nrep, out=first_row[1:])
+    src = np.repeat(np.arange(n), nrep)
+    # second row of a leaf = its exit
+    first = np.ones(len(src), dtype=bool)
+    if len(src):
+        first[1:] = src[1:] != src[:-1]
+    lk = kind[src]
+    is_leaf = lk == L_LEAF
+    is_entry = (lk == L_ENTRY) | (is_leaf & first)
+    is_exit = (lk == L_EXIT) | (is_leaf & ~first)
+    nrows = len(src)
+
+    def line(k: str) -> np.ndarray:
+        v = x[k]
+        assert v is not None
+        return v
+
+    cols: dict[str, np.ndarray] = {}
+    ts_line = line("ts")
+    cols["ts"] = ts_line[src]
+    for k in ("cpu", "pid", "comm", "flags", "preempt", "irqctx"):
+        cols[k] = line(k)[src]
+    cols["pos"] = src + 1  # line numbers from 1
+    fg = is_entry | is_exit
+    cols["func"] = np.where(fg, line("func")[src], -1).astype(np.int32, copy=False)
+    cols["module"] = np.where(fg, line("module")[src], -1).astype(np.int32, copy=False)
+    cols["depth"] = np.where(fg, line("depth")[src], -1).astype(np.int32, copy=False)
+    dur = line("dur")[src]
+    cols["duration"] = np.where(is_exit, dur, -1).astype(np.int64, copy=False)
+    ovr = x["overrun"]
+    cols["overrun"] = (
+        np.where(is_exit, ovr[src], -1).astype(np.int64, copy=False)
+        if ovr is not None
+        else np.full(nrows, -1, dtype=np.int64)
+    )
+    ef = np.zeros(nrows, dtype=np.uint8)
+    retval, retok = x["retval"], x["retok"]
+    if retval is not None and retok is not None:
+        exit_ret = is_exit & retok[src]
+        cols["retval"] = np.where(exit_ret, retval[src], 0).astype(np.int64, copy=False)
+        ef[exit_ret] |= np.uint8(EventFlag.HAS_RETVAL)
+    else:
+        cols["retval"] = np.zeros(nrows, dtype=np.int64)
+    ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
+    ef[is_exit & line("has_tail")[src]] |= np.uint8(EventFlag.TEXT_TAIL)
+    leaf_exit = is_leaf & ~first
+    derive = leaf_exit & (cols["ts"] >= 0) & (dur >= 0)
+    cols["ts"][leaf_exit] = -1
+    cols["ts"][derive] = ts_line[src[derive]] + dur[derive]
+    ef[derive] |= np.uint8(EventFlag.TS_DERIVED)
+    cols["eflags"] = ef
+    e_entry, e_exit, e_in, e_out = event_codes
+    kcol = np.zeros(nrows, dtype=np.int8)
+    ecol = np.full(nrows, -1, dtype=np.int32)
+    kcol[is_entry] = EventKind.FG_ENTRY
+    ecol[is_entry] = e_entry
+    kcol[is_exit] = EventKind.FG_EXIT
+    ecol[is_exit] = e_exit
+    ain = lk == L_ARROW_IN
+    aout = lk == L_ARROW_OUT
+    kcol[ain] = EventKind.IRQ_ARROW_IN
+    ecol[ain] = e_in
+    kcol[aout] = EventKind.IRQ_ARROW_OUT
+    ecol[aout] = e_out
+    cols["kind"] = kcol
+    cols["event"] = ecol
+    return cols, first_row
+
+
 def build_event_table(
     lines: Lines,
     pool: StringPool,
@@ -433,7 +690,7 @@ def build_event_table(
     lineno = np.arange(1, n + 1, dtype=np.int64)
 
     def take_sub(a: pa.Array, rows: np.ndarray) -> pa.Array:
-        return pc.take(a, pa.array(subpos[rows]))
+        return pc.take(a, idx_of(subpos[rows]))
 
     # ---- function names, modules, return values, tails -------------------------------------
     fn = group(m, "fn")
@@ -444,8 +701,8 @@ def build_event_table(
         r"^(?P<tfn>[^\s\[=]+)(?: \[(?P<tmod>[^\]\s]+)\])?(?: = (?P<tr1>\S+)| ret=(?P<tr2>\S+))?",
     )
     has_tail_s = nonempty(group(tparts, "tfn")) & (ksub == L_EXIT)
-    fname = pc.if_else(pa.array(has_tail_s), group(tparts, "tfn"), fn)
-    mname = pc.if_else(pa.array(has_tail_s), group(tparts, "tmod"), group(m, "mod"))
+    fname = pc.if_else(arr_of(has_tail_s), group(tparts, "tfn"), fn)
+    mname = pc.if_else(arr_of(has_tail_s), group(tparts, "tmod"), group(m, "mod"))
     pre = lines.pre or {}
     func = pre["func"].copy() if "func" in pre else np.full(n, -1, dtype=np.int32)
     module = pre["module"].copy() if "module" in pre else np.full(n, -1, dtype=np.int32)
@@ -455,21 +712,25 @@ def build_event_table(
     has_tail[sub] = has_tail_s
     # leaf/entry comment: "= -22", "ret=0x0", "<-caller+0x6c/0xb0 ret=0x0", "<-caller+0x6c/0xb0"
     fparts = pc.extract_regex(group(m, "fcmt"), r"(?:^= (?P<r1>\S+)|(?:^| )ret=(?P<r2>\S+))")
+
+    def blank_null(a: pa.Array) -> pa.Array:
+        return pc.fill_null(a, str_scalar("", a.type))
+
     rtext = pc.binary_join_element_wise(
-        pc.fill_null(group(tparts, "tr1"), ""),
-        pc.fill_null(group(tparts, "tr2"), ""),
-        pc.fill_null(group(fparts, "r1"), ""),
-        pc.fill_null(group(fparts, "r2"), ""),
-        pc.fill_null(group(m, "rret"), ""),
-        pc.fill_null(group(m, "cret"), ""),
-        pa.scalar("", pa.large_string()),
+        blank_null(group(tparts, "tr1")),
+        blank_null(group(tparts, "tr2")),
+        blank_null(group(fparts, "r1")),
+        blank_null(group(fparts, "r2")),
+        blank_null(group(m, "rret")),
+        blank_null(group(m, "cret")),
+        str_scalar("", pa.large_string()),
     )
     rhas = nonempty(rtext)
     retval = np.zeros(n, dtype=np.int64)
     retok = np.zeros(n, dtype=bool)
     if rhas.any():
         sel = np.flatnonzero(rhas)
-        v, ok = parse_retval(pc.take(rtext, pa.array(sel)))
+        v, ok = parse_retval(pc.take(rtext, idx_of(sel)))
         retval[sub[sel]] = v
         retok[sub[sel]] = ok
 
@@ -504,73 +765,40 @@ def build_event_table(
         overrun_line[prev[okp]] = vals[okp]
 
     # ---- expand lines into rows ------------------------------------------------------------
-    rowkind = np.isin(kind, (L_ENTRY, L_EXIT, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
-    nrep = rowkind.astype(np.int64) + (kind == L_LEAF) * 2
-    src = np.repeat(np.arange(n), nrep)
-    # second row of a leaf = its exit
-    first = np.ones(len(src), dtype=bool)
-    if len(src):
-        first[1:] = src[1:] != src[:-1]
-    lk = kind[src]
-    is_leaf = lk == L_LEAF
-    is_entry = (lk == L_ENTRY) | (is_leaf & first)
-    is_exit = (lk == L_EXIT) | (is_leaf & ~first)
-    nrows = len(src)
-    # only the columns the text never fills are allocated with their sentinel
-    cols: dict[str, np.ndarray] = {
-        c.name: np.full(nrows, c.null if c.null is not None else 0, dtype=c.dtype)
-        for c in schema.EVENT_COLUMNS
-        if c.name in ("buf", "addr", "calltime", "rettime")
+    e_codes = (
+        pool.code("funcgraph_entry"),
+        pool.code("funcgraph_exit"),
+        pool.code("irq_arrow_in"),
+        pool.code("irq_arrow_out"),
+    )
+    per_line = {
+        "kind": kind,
+        "ts": lines.ts,
+        "cpu": cpu,
+        "pid": pid,
+        "comm": comm,
+        "flags": lines.flags,
+        "preempt": lines.preempt,
+        "irqctx": lines.irqctx,
+        "depth": lines.depth,
+        "dur": lines.duration,
+        "func": func,
+        "module": module,
+        "has_tail": has_tail,
+        "overrun": overrun_line if len(osel) else None,
+        "retval": retval if retok.any() else None,
+        "retok": retok if retok.any() else None,
     }
-    ts_line = lines.ts
-    cols["ts"] = ts_line[src]
-    cols["cpu"] = cpu[src]
-    cols["pid"] = pid[src]
-    cols["comm"] = comm[src]
-    cols["flags"] = lines.flags[src]
-    cols["preempt"] = lines.preempt[src]
-    cols["irqctx"] = lines.irqctx[src]
-    cols["pos"] = src + 1  # line numbers from 1 (lineno[src])
-    fg = is_entry | is_exit
-    cols["func"] = np.where(fg, func[src], -1).astype(np.int32, copy=False)
-    cols["module"] = np.where(fg, module[src], -1).astype(np.int32, copy=False)
-    cols["depth"] = np.where(fg, lines.depth[src], -1).astype(np.int32, copy=False)
-    dur = lines.duration[src]
-    cols["duration"] = np.where(is_exit, dur, -1).astype(np.int64, copy=False)
-    if len(osel):
-        cols["overrun"] = np.where(is_exit, overrun_line[src], -1).astype(np.int64, copy=False)
-    else:
-        cols["overrun"] = np.full(nrows, -1, dtype=np.int64)
-    ef = np.zeros(nrows, dtype=np.uint8)
-    if retok.any():
-        exit_ret = is_exit & retok[src]
-        cols["retval"] = np.where(exit_ret, retval[src], 0).astype(np.int64, copy=False)
-        ef[exit_ret] |= np.uint8(EventFlag.HAS_RETVAL)
-    else:
-        cols["retval"] = np.zeros(nrows, dtype=np.int64)
-    ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
-    ef[is_exit & has_tail[src]] |= np.uint8(EventFlag.TEXT_TAIL)
-    leaf_exit = is_leaf & ~first
-    derive = leaf_exit & (cols["ts"] >= 0) & (dur >= 0)
-    cols["ts"][leaf_exit] = -1
-    cols["ts"][derive] = ts_line[src[derive]] + dur[derive]
-    ef[derive] |= np.uint8(EventFlag.TS_DERIVED)
-
-    # kinds and event names
-    e_entry = pool.code("funcgraph_entry")
-    e_exit = pool.code("funcgraph_exit")
-    kcol = np.zeros(nrows, dtype=np.int8)
-    ecol = np.full(nrows, -1, dtype=np.int32)
-    kcol[is_entry] = EventKind.FG_ENTRY
-    ecol[is_entry] = e_entry
-    kcol[is_exit] = EventKind.FG_EXIT
-    ecol[is_exit] = e_exit
-    ain = lk == L_ARROW_IN
-    aout = lk == L_ARROW_OUT
-    kcol[ain] = EventKind.IRQ_ARROW_IN
-    ecol[ain] = pool.code("irq_arrow_in")
-    kcol[aout] = EventKind.IRQ_ARROW_OUT
-    ecol[aout] = pool.code("irq_arrow_out")
+    cols, first_row = expand_rows(per_line, e_codes)
+    nrows = int(first_row[-1])
+    # only the columns the text never fills are allocated with their sentinel
+    for c in schema.EVENT_COLUMNS:
+        if c.name in ("buf", "addr", "calltime", "rettime"):
+            cols[c.name] = np.full(nrows, c.null if c.null is not None else 0, dtype=c.dtype)
+    kcol = cols.pop("kind")
+    ecol = cols.pop("event")
+    ef = cols.pop("eflags")
+    is_leaf = (ef & np.uint8(EventFlag.TEXT_LEAF)) != 0
 
     # ---- a bare "}": which function it closes -------------------------------------------------
     # Kernel text: the printer keeps, per CPU, the function of the last nested entry at each
@@ -581,7 +809,8 @@ def build_event_table(
     # is matched to the newest "{" at its depth in its task (pid; pid 0 is per CPU), and only
     # if no other return at that depth came in between.
     # Both: sort the candidates by (group, depth, row) and forward fill the entry's row.
-    bare = is_exit & ~is_leaf & (cols["func"] < 0)
+    is_entry = kcol == EventKind.FG_ENTRY
+    bare = (kcol == EventKind.FG_EXIT) & ~is_leaf & (cols["func"] < 0)
     nested = is_entry & ~is_leaf
     leaf_entry = is_entry & is_leaf
     cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
@@ -619,11 +848,10 @@ def build_event_table(
     cols["eflags"] = ef
 
     # ---- other events: comments "/* name: text */", trace_printk, report records --------------
-    ev = lk == L_EVENT
+    evlines = np.flatnonzero(kind == L_EVENT)
     fields: dict[str, FieldTable] = {}
-    if ev.any():
-        evrows = np.flatnonzero(ev)
-        evlines = src[evrows]
+    if len(evlines):
+        evrows = first_row[evlines]  # an event line gives one row
         if lines.event is not None:
             # report records carry their name; their text is the whole rest of the line
             names = lines.event[evlines]
@@ -633,7 +861,7 @@ def build_event_table(
             em = pc.extract_regex(ctext, EVENT_NAME_RX)
             has_name = nonempty(group(em, "ename"))
             names = np.where(has_name, encode(group(em, "ename"), pool), pool.code("print"))
-            etext = pc.if_else(pa.array(has_name), group(em, "etext"), ctext)
+            etext = pc.if_else(arr_of(has_name), group(em, "etext"), ctext)
         ecol[evrows] = names
         for code in np.unique(names):
             name = pool[int(code)] or ""
@@ -641,7 +869,7 @@ def build_event_table(
             kcol[evrows[sel]] = int(schema.kind_of(name))
             rxs = EVENT_FIELD_RX.get(name)
             if rxs:
-                ft = _parse_fields(pc.filter(etext, pa.array(sel)), evrows[sel], rxs, pool)
+                ft = _parse_fields(pc.filter(etext, arr_of(sel)), evrows[sel], rxs, pool)
                 if ft is not None:
                     fields[name] = ft
         if lines.event is None:
@@ -649,7 +877,7 @@ def build_event_table(
             sel = names == pool.code("print")
             if sel.any():
                 fields["print"] = FieldTable(
-                    evrows[sel], {"buf": encode(pc.filter(etext, pa.array(sel)), pool)}, {"buf"}
+                    evrows[sel], {"buf": encode(pc.filter(etext, arr_of(sel)), pool)}, {"buf"}
                 )
     cols["kind"] = kcol
     cols["event"] = ecol
@@ -666,11 +894,10 @@ def build_event_table(
         count = np.where(cnt_l >= 0, cnt_l, cnt_d)
         # first row after the gap on that CPU
         lrow = np.full(len(lsel), -1, dtype=np.int64)
-        first_row_of_line = np.searchsorted(src, np.arange(n + 1))
         for c in np.unique(lcpu):  # loop over CPUs
             rows_c = np.flatnonzero(cols["cpu"] == c)
             ii = np.flatnonzero(lcpu == c)
-            start = first_row_of_line[lsel[ii]]
+            start = first_row[lsel[ii]]
             k = np.searchsorted(rows_c, start)
             has = k < len(rows_c)
             lrow[ii[has]] = rows_c[k[has]]
@@ -704,7 +931,7 @@ def build_event_table(
     meta.lines_unparsed = len(bad)
     if len(bad):
         ex = bad[:MAX_EXAMPLES]
-        raw = pc.take(lines.extra["raw"], pa.array(ex)).cast(pa.large_binary()).to_pylist()
+        raw = pc.take(lines.extra["raw"], idx_of(ex)).cast(pa.large_binary()).to_pylist()
         meta.unparsed_examples = [
             (int(i) + 1, r.decode("utf-8", "replace").rstrip("\r\n")) for i, r in zip(ex, raw)
         ]
@@ -735,7 +962,7 @@ def _parse_fields(
     done = np.zeros(n, dtype=bool)
     for rx in rxs:
         mm = pc.extract_regex(etext, rx)
-        ok = np.asarray(pc.is_valid(mm).to_numpy(zero_copy_only=False)) & ~done
+        ok = np_of(pc.is_valid(mm)) & ~done
         if not ok.any():
             continue
         for name in [f.name for f in mm.type]:
@@ -746,10 +973,11 @@ def _parse_fields(
                 dt: Any = np.int32
             elif name == "ret":
                 # irq_handler_exit prints ret=handled/unhandled (include/trace/events/irq.h)
-                s = np.asarray(pc.fill_null(a, "").to_numpy(zero_copy_only=False), dtype=object)
-                v = np.where(s == "handled", 1, np.where(s == "unhandled", 0, -1)).astype(np.int64)
+                handled = fill_false(pc.equal(a, str_scalar("handled", a.type)))
+                unhandled = fill_false(pc.equal(a, str_scalar("unhandled", a.type)))
+                v = np.where(handled, 1, np.where(unhandled, 0, -1)).astype(np.int64)
                 num = to_int(
-                    pc.if_else(pc.match_substring_regex(a, r"^-?\d+$"), a, pa.scalar("", a.type))
+                    pc.if_else(pc.match_substring_regex(a, r"^-?\d+$"), a, str_scalar("", a.type))
                 )
                 v = np.where(v >= 0, v, num)
                 dflt, dt = -1, np.int64

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from ..table import StringPool
 from . import _textlines as tl
@@ -98,7 +97,7 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
             col[i0:i1] = _codes(col[i0:i1], codes)
         # latency columns: decoded per distinct value; lines without them get what the regex
         # path gives for an empty column
-        la = pa.array([v.decode("ascii") for v in lats] + [""], type=pa.large_string())
+        la = tl.str_array([v.decode("ascii") for v in lats] + [""])
         vf, vp, vi = tl.latency_flags(la)
         lr = lat[i0:i1]
         flags[i0:i1] = _codes(lr, vf)

@@ -51,8 +51,9 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
     g = tl.group
     # header / blank lines
     stripped = pc.utf8_trim_whitespace(chunk)
-    blank = np.asarray(pc.equal(pc.binary_length(stripped), 0).to_numpy(zero_copy_only=False))
-    hdr = np.asarray(pc.starts_with(stripped, "#").to_numpy(zero_copy_only=False))
+    slen = pc.binary_length(stripped)
+    blank = tl.np_of(pc.equal(slen, tl.int_scalar(0, slen.type)))
+    hdr = tl.np_of(pc.starts_with(stripped, "#"))
     kind = np.full(len(chunk), tl.L_GRAPH, dtype=np.int8)
     dur, res = tl.duration_ns(g(m, "dur"))
     cpu = tl.to_int(g(m, "cpu"))
@@ -72,9 +73,7 @@ def _prologue(chunk: pa.Array) -> dict[str, Any]:
         "ts": ts,
         "cpu": np.where(cpu > 32767, -1, cpu).astype(np.int16),
         "pid": np.where(pid > 2**31 - 1, -1, pid).astype(np.int32),
-        "depth": (
-            np.asarray(pc.binary_length(g(m, "ind")).to_numpy(zero_copy_only=False)) // 2
-        ).astype(np.int32),
+        "depth": (tl.np_of(pc.binary_length(g(m, "ind"))) // 2).astype(np.int32),
         "dur": dur,
         "res": res,
         "has_proc": tl.nonempty(g(m, "pid")),
@@ -141,7 +140,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
             fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
         ok = fast["ok"]
         sub = np.flatnonzero(~ok)
-        r = _regex_lines(arr.take(pa.array(sub)))
+        r = _regex_lines(arr.take(tl.idx_of(sub)))
         pf = bool(fast.get("prefilled"))
 
         def masked(k: str, fill: int, dtype: Any) -> np.ndarray:
