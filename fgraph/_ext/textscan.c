@@ -597,53 +597,91 @@ done:
 
 /* split(data) -> (offsets, nhigh): offsets[0] = 0 and offsets[k+1] = end of line k (after its
  * "\n"; the last line may lack it), as _textlines.split_lines() computes with numpy, and the
- * number of bytes >= 0x80 (0: the input is ASCII, no UTF-8 check needed) */
+ * number of bytes >= 0x80 (0: the input is ASCII, no UTF-8 check needed).
+ *
+ * One pass over the input, 16 bytes at a time: the newline positions come from a byte compare
+ * and a movemask, the high bytes from the sign bits of the same block.  (A memchr per line plus
+ * a separate pass for the high bytes read the input three times: 115 ms for 200 MB of ~90-byte
+ * lines, against about 45 ms here.) */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+typedef struct {
+    int64_t *o;
+    int64_t n, cap;
+} Offs;
+
+static int offs_push(Offs *v, int64_t x)
+{
+    if (v->n == v->cap) {
+        int64_t cap = v->cap ? v->cap * 2 : 1024;
+        int64_t *o = realloc(v->o, (size_t)cap * sizeof(int64_t));
+        if (!o)
+            return 0;
+        v->o = o;
+        v->cap = cap;
+    }
+    v->o[v->n++] = x;
+    return 1;
+}
+
 static PyObject *py_split(PyObject *self, PyObject *args)
 {
     Py_buffer view;
     if (!PyArg_ParseTuple(args, "y*", &view))
         return NULL;
     const uint8_t *b = (const uint8_t *)view.buf;
-    int64_t len = (int64_t)view.len, nl = 0, nhigh = 0;
+    int64_t len = (int64_t)view.len, nhigh = 0;
     PyObject *ret = NULL;
+    Offs v = {NULL, 0, 0};
+    int ok = 1;
     Py_BEGIN_ALLOW_THREADS
-    const uint8_t *p = b, *end = b + len;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-        nl++;
-        p++;
-    }
+    /* room for lines of ~48 bytes, grown if they are shorter */
+    v.cap = len / 48 + 1024;
+    v.o = malloc((size_t)v.cap * sizeof(int64_t));
+    ok = v.o != NULL && offs_push(&v, 0);
     int64_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, b + i, 8);
-        if (w & 0x8080808080808080ULL)
-            for (int k = 0; k < 8; k++)
-                nhigh += b[i + k] >= 0x80;
-    }
-    for (; i < len; i++)
-        nhigh += b[i] >= 0x80;
-    Py_END_ALLOW_THREADS
-    int64_t nlines = nl + (len > 0 && b[len - 1] != '\n');
-    npy_intp dims[1] = {(npy_intp)(nlines + 1)};
-    PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
-    if (!offs)
-        goto done;
-    {
-        int64_t *o = (int64_t *)PyArray_DATA(offs);
-        int64_t k = 0;
-        o[k++] = 0;
-        Py_BEGIN_ALLOW_THREADS
-        const uint8_t *q = b, *qend = b + len;
-        while (q < qend && (q = memchr(q, '\n', (size_t)(qend - q))) != NULL) {
-            q++;
-            o[k++] = (int64_t)(q - b);
+#if defined(__SSE2__)
+    const __m128i nl = _mm_set1_epi8('\n');
+    for (; ok && i + 16 <= len; i += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(b + i));
+        unsigned hm = (unsigned)_mm_movemask_epi8(x);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, nl));
+        if (hm)
+            nhigh += __builtin_popcount(hm);
+        while (m) {
+            int k = __builtin_ctz(m);
+            if (!offs_push(&v, i + k + 1)) {
+                ok = 0;
+                break;
+            }
+            m &= m - 1;
         }
-        if (k < nlines + 1)
-            o[k++] = len;
-        Py_END_ALLOW_THREADS
     }
-    ret = Py_BuildValue("(NL)", (PyObject *)offs, (long long)nhigh);
+#endif
+    for (; ok && i < len; i++) {
+        nhigh += b[i] >= 0x80;
+        if (b[i] == '\n' && !offs_push(&v, i + 1))
+            ok = 0;
+    }
+    if (ok && len > 0 && b[len - 1] != '\n')
+        ok = offs_push(&v, len);
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    {
+        npy_intp dims[1] = {(npy_intp)v.n};
+        PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+        if (!offs)
+            goto done;
+        memcpy(PyArray_DATA(offs), v.o, (size_t)v.n * sizeof(int64_t));
+        ret = Py_BuildValue("(NL)", (PyObject *)offs, (long long)nhigh);
+    }
 done:
+    free(v.o);
     PyBuffer_Release(&view);
     return ret;
 }
