@@ -101,6 +101,11 @@ def _text(cols: tuple[bool, bool, bool, bool]) -> str:
         out.append(base[:k] + " " + base[k:])
         out.append(base[:k] + "|" + base[k:])
     out.append(" " * 20)
+    # blank and banner dash lines (the scanner marks them ignored itself) and near misses
+    dash = "-" * 42
+    for v in (" " + dash, dash, "-" * 19, "   " + "-" * 20 + "  ", dash + "x", dash + "\t",
+              dash + " -", "\t", " \t \r", "", "  \x0b", "\x0c", " " + dash + "\r"):  # fmt: skip
+        out.append(v)
     out.append("#" + base)
     out.append(_line(cols, "f();", mark="#", dur="") + "  ")
     return "\r\n".join(out[:40]) + "\n" + "\n".join(out[40:]) + "\n"

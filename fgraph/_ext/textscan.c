@@ -38,6 +38,7 @@
 #define L_ENTRY 1
 #define L_EXIT 2
 #define L_LEAF 3
+#define L_IGNORED 9
 
 /* status bits */
 #define ST_OK 0x01
@@ -209,6 +210,44 @@ static int name_mod(const uint8_t *b, int64_t s, int64_t e, int64_t *ne, int64_t
 }
 
 /* one line [s, e) (e after the newline is cut); returns 0 to leave it to the regexes */
+/* Lines that give no row and that the regex path marks L_IGNORED: blank lines (spaces, tabs,
+ * a "\r"; what utf8_trim_whitespace() empties) and the dash lines around a context-switch
+ * banner (print_graph_proc() banner in trace_functions_graph.c: " ----...----"; GRAPH_TEXT_RX
+ * "-{20,} *\r?$" after the indent).  Depth is the indent / 2, as the regex path sets it. */
+static int ignored_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i)
+{
+    int64_t q = s;
+    while (q < e && b[q] == ' ')
+        q++;
+    int64_t ind = q - s, r = q;
+    while (r < e && (b[r] == ' ' || b[r] == '\t' || b[r] == '\r'))
+        r++;
+    if (r < e) { /* not blank: a dash line? */
+        r = q;
+        while (r < e && b[r] == '-')
+            r++;
+        if (r - q < 20)
+            return 0;
+        while (r < e && b[r] == ' ')
+            r++;
+        if (r < e)
+            return 0;
+    }
+    o->status[i] = ST_OK;
+    o->kind[i] = L_IGNORED;
+    o->ts[i] = -1;
+    o->cpu[i] = -1;
+    o->pid[i] = -1;
+    o->comm[i] = -1;
+    o->lat[i] = -1;
+    o->depth[i] = (int32_t)(ind / 2);
+    o->dur[i] = -1;
+    o->res[i] = -1;
+    o->func[i] = -1;
+    o->module[i] = -1;
+    return 1;
+}
+
 static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, Intern *names,
                      Intern *lats)
 {
@@ -216,6 +255,13 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
     uint8_t st = ST_OK;
     int64_t ts = -1, dur = -1, res = -1;
     int32_t cpu = -1, pid = -1, comm = -1, lat = -1;
+
+    /* a line that is blank or starts like a dash line (after spaces): see ignored_line() */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    if ((q == e || b[q] == '-' || b[q] == '\t' || b[q] == '\r') && ignored_line(b, s, e, o, i))
+        return 1;
 
     /* abstime: " *(\d+)\.(\d+) \|  " */
     q = p;

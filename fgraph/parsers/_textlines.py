@@ -726,13 +726,16 @@ def build_event_table(
         str_scalar("", pa.large_string()),
     )
     rhas = nonempty(rtext)
-    retval = np.zeros(n, dtype=np.int64)
-    retok = np.zeros(n, dtype=bool)
+    retval: np.ndarray | None = None  # per line, only when some line has a return value
+    retok: np.ndarray | None = None
     if rhas.any():
         sel = np.flatnonzero(rhas)
         v, ok = parse_retval(pc.take(rtext, idx_of(sel)))
-        retval[sub[sel]] = v
-        retok[sub[sel]] = ok
+        if ok.any():
+            retval = np.zeros(n, dtype=np.int64)
+            retok = np.zeros(n, dtype=bool)
+            retval[sub[sel]] = v
+            retok[sub[sel]] = ok
 
     # ---- banners: which task runs on a CPU when the lines have no proc column ---------------
     pid = lines.pid.copy()
@@ -786,8 +789,8 @@ def build_event_table(
         "module": module,
         "has_tail": has_tail,
         "overrun": overrun_line if len(osel) else None,
-        "retval": retval if retok.any() else None,
-        "retok": retok if retok.any() else None,
+        "retval": retval,
+        "retok": retok,
     }
     cols, first_row = expand_rows(per_line, e_codes)
     nrows = int(first_row[-1])

@@ -50,8 +50,9 @@ MIN_SPLIT_LINES = 1 << 16
 
 
 def _codes(local: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Local ids (-1: none) → values of ``table`` (its last element is the 'none' value)."""
-    return table[np.where(local >= 0, local, len(table) - 1)]
+    """Local ids (-1: none) → values of ``table`` (its last element is the 'none' value, which
+    index -1 reaches directly)."""
+    return table.take(local)
 
 
 def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2) -> dict[str, Any]:
