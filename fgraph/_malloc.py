@@ -17,6 +17,7 @@ import sys
 
 M_TRIM_THRESHOLD = -1  # glibc malloc.h
 M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
 
 
 def keep_freed_memory() -> bool:
@@ -26,6 +27,9 @@ def keep_freed_memory() -> bool:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1
         ok = libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and ok
+        # one arena: the decoding thread's freed windows are reused by the main thread
+        # instead of staying in an arena of their own
+        ok = libc.mallopt(M_ARENA_MAX, 1) == 1 and ok
         return bool(ok)
     except (OSError, AttributeError):
         return False

@@ -7,6 +7,7 @@ parsers → event table → merged timeline → per-task calls.  Analyses take t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from .errors import TraceWarning
@@ -25,6 +26,9 @@ class Trace:
         self.name = name or event_table.meta.path
         self._calls: CallTable | None = None
         self._quality: Any = None
+        # loaded by load_windowed: event_table holds only the events that are not funcgraph
+        # records
+        self.windowed = False
 
     @property
     def meta(self) -> TraceMeta:
@@ -71,6 +75,88 @@ def read_events(path: str | os.PathLike[str] | BinaryIO | bytes) -> EventTable:
     from .source import open_source
 
     return parse(open_source(path))
+
+
+def load_windowed(
+    path: str | os.PathLike[str] | BinaryIO | bytes,
+    window_records: int | None = None,
+    *,
+    delay_prefix: int | None = None,
+) -> Trace:
+    """Load a trace and rebuild its calls window by window (issue 7: bounded memory).
+
+    A trace.dat is decoded a timeline window at a time and each window is fed to the rebuild
+    and dropped: the calls, the quality report and the events that are not funcgraph records
+    (scheduler events, lost-event rows) are kept, the funcgraph records are not, so
+    ``trace.event_table`` holds only those other events.  The calls are the same as
+    ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs load whole.
+    ``window_records`` sets the window size (default about 1M records); ``delay_prefix``
+    (tests) how many records the rebuild gathers before its first window (see
+    :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).
+    """
+    from .parsers import parse_windows
+    from .reconstruct import WindowedRebuild
+    from .source import open_source
+
+    src = open_source(path)
+    st = parse_windows(src, window_records)
+    rb = None
+    for table, order, rows in _ahead(st.windows()):
+        if rb is None:
+            ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
+            # function_graph data: about one call per two records
+            expect = getattr(st, "records", 0) // 2
+            kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
+            rb = WindowedRebuild(ncpu, table.meta, table.strings, expect_calls=expect, **kw)
+        rb.feed(table, order, rows)
+    if rb is None:  # pragma: no cover - every input yields at least one window
+        raise RuntimeError("no window")
+    calls, quality, others = rb.finish()
+    others.meta = st.meta
+    trace = Trace(others, name=src.name)
+    trace._calls, trace._quality = calls, quality
+    trace.windowed = True
+    return trace
+
+
+def _ahead(it: Iterator[Any]) -> Iterator[Any]:
+    """Items of ``it`` computed one ahead in a second thread: the next window is decoded while
+    the rebuild consumes this one (the page walk, the field gathers and the stack machine are C
+    that releases the GIL, as do numpy's large-array loops).  Errors reach the consumer."""
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            q.put(("error", exc))
+
+    t = threading.Thread(target=run, name="fgraph-decode", daemon=True)
+    t.start()
+    try:
+        while True:
+            what, val = q.get()
+            if what == "end":
+                return
+            if what == "error":
+                raise val
+            yield val
+            del val
+    finally:
+        stop.set()
 
 
 def load(path: str | os.PathLike[str] | BinaryIO | bytes) -> Trace:

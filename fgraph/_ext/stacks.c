@@ -766,8 +766,11 @@ static Machine *get_machine(PyObject *cap)
 static PyObject *py_new(PyObject *self, PyObject *args)
 {
     Py_ssize_t ncpu;
-    long long tol;
-    if (!PyArg_ParseTuple(args, "nL", &ncpu, &tol))
+    long long tol, expect = 0;
+    /* expect: calls the caller expects (a hint).  Reserving the call columns once avoids the
+     * realloc chain of doubling, whose freed blocks the heap keeps; untouched reserved pages
+     * cost no memory. */
+    if (!PyArg_ParseTuple(args, "nL|L", &ncpu, &tol, &expect))
         return NULL;
     if (ncpu < 1)
         ncpu = 1;
@@ -781,6 +784,10 @@ static PyObject *py_new(PyObject *self, PyObject *args)
     m->pend_task = malloc((size_t)ncpu * sizeof(int64_t));
     m->cpu_gap_ts = malloc((size_t)ncpu * sizeof(int64_t));
     if (!m->cur_task || !m->pend_gap || !m->pend_task || !m->cpu_gap_ts) {
+        machine_free(m);
+        return PyErr_NoMemory();
+    }
+    if (expect > 0 && expect < ((long long)1 << 36) && grow_calls(m, (int64_t)expect) < 0) {
         machine_free(m);
         return PyErr_NoMemory();
     }

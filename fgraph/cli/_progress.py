@@ -64,12 +64,10 @@ def progress(label: str) -> Iterator[None]:
 
 
 def load_calls(path: str) -> Any:
-    """fgraph.load(path) with its calls rebuilt, under a progress display."""
-    from ..load import load
+    """The calls of ``path``, rebuilt window by window (``fgraph.load.load_windowed``: a
+    trace.dat never holds all its records at once), under a progress display."""
+    from ..load import load_windowed
 
     name = os.path.basename(path) if path != "-" else "stdin"
-    with progress(f"reading {name}"):
-        trace = load(path)
-    with progress(f"rebuilding calls of {name}"):
-        trace.call_table  # noqa: B018 - force the lazy rebuild here, under the spinner
-    return trace
+    with progress(f"reading {name} and rebuilding its calls"):
+        return load_windowed(path)

@@ -10,6 +10,10 @@ Formats, auto-detected from the first bytes:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
 
 from ..errors import FgraphError, TraceFormatError
 from ..source import TRACE_DAT_MAGIC, Source
@@ -83,3 +87,44 @@ def parse(source: Source) -> EventTable:
     table.meta.input_compression = source.compression
     table.meta.bytes_total = len(source)
     return table
+
+
+class _OneWindow:
+    """An input that is read whole (text, or anything not streamed): one window."""
+
+    def __init__(self, table: EventTable) -> None:
+        self.meta = table.meta
+        self._table: EventTable | None = table
+
+    @property
+    def ncpu(self) -> int:
+        t = self._table
+        return int(t["cpu"].max(initial=-1)) + 1 if t is not None else 0
+
+    def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
+        t, self._table = self._table, None
+        if t is not None:
+            yield t, None, None
+
+
+def parse_windows(source: Source, window_records: int | None = None) -> Any:
+    """``source`` as consecutive timeline windows: an object with ``meta``, ``ncpu`` and
+    ``windows()`` yielding ``(table, timeline order or None, row ids or None)``.  A trace.dat is
+    read a window at a time (:mod:`fgraph.parsers.tracedat.stream`); other inputs are one
+    window.  Errors name the input as :func:`parse`'s do."""
+    try:
+        fmt = detect_format(source.head(65536))
+        if fmt != TRACE_DAT:
+            return _OneWindow(parse(source))
+        from .tracedat.stream import WINDOW_RECORDS, open_stream
+
+        st = open_stream(source, window_records or WINDOW_RECORDS)
+    except FgraphError as exc:
+        if exc.path is None:
+            exc.path = source.name
+            exc.args = (exc.describe(),)
+        raise
+    st.meta.path = source.name
+    st.meta.input_compression = source.compression
+    st.meta.bytes_total = len(source)
+    return st

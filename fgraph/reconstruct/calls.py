@@ -454,8 +454,8 @@ class Rebuilder:
     >>> raw = r.finish()                                    # doctest: +SKIP
     """
 
-    def __init__(self, ncpu: int, ts_tolerance_ns: int = 0) -> None:
-        self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns))
+    def __init__(self, ncpu: int, ts_tolerance_ns: int = 0, expect_calls: int = 0) -> None:
+        self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns), max(int(expect_calls), 0))
         self._done = False
 
     def feed(self, inp: MachineInput, cid: np.ndarray | None = None) -> None:

@@ -60,9 +60,11 @@ class CallAttrs:
         ("has_entry", np.dtype(bool), 0),
     )
 
-    def __init__(self) -> None:
+    def __init__(self, expect: int = 0) -> None:
         self.n = 0
         self.cols = {name: np.empty(0, dt) for name, dt, _ in self.SPEC}
+        if expect > 0:
+            self._reserve(expect)
 
     def _reserve(self, n: int) -> None:
         cap = len(self.cols["pid"])
@@ -70,9 +72,12 @@ class CallAttrs:
             return
         new = max(n, 2 * cap, 1024)
         for name, dt, null in self.SPEC:
-            a = np.empty(new, dt)
+            # zeroed pages are mapped on first touch: a generous reservation costs no memory
+            # until calls use it (so null 0 columns take no fill pass)
+            a = np.zeros(new, dt)
             a[:cap] = self.cols[name]
-            a[cap:] = null
+            if null:
+                a[cap:] = null
             self.cols[name] = a
 
     def take(self, events: EventTable, rows: np.ndarray, kind: np.ndarray, cid: np.ndarray) -> None:
@@ -129,12 +134,13 @@ class WindowedRebuild:
         strings: StringPool,
         delay_prefix: int = DELAY_PREFIX,
         machine_window: int = MACHINE_WINDOW,
+        expect_calls: int = 0,
     ) -> None:
         tol = meta.ts_resolution_ns if meta.ts_resolution_ns > 1 else 0
         self.meta, self.strings = meta, strings
-        self._r = Rebuilder(max(int(ncpu), 1), tol)
+        self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls)
         self._state = WindowState.new(delay_prefix)
-        self._attrs = CallAttrs()
+        self._attrs = CallAttrs(expect_calls)
         self._counts = EventCounts()
         self._others: list[EventTable] = []
         self._lost: list[LostTable] = []
@@ -142,6 +148,8 @@ class WindowedRebuild:
         self._rows = 0
         self._ts_max: int | None = None
         self._step = max(int(machine_window), 1)
+        self._head: list[tuple[EventTable, np.ndarray, np.ndarray | None, bool]] = []
+        self._head_n = 0
 
     def feed(
         self,
@@ -156,6 +164,41 @@ class WindowedRebuild:
             raise ValueError("every window must share the rebuild's string pool")
         if order is None:
             order = timeline.merge_order(events)
+        if self._state.delay is None:
+            # The record delay comes from the first delay_prefix records: hold the first
+            # windows until they are that many (or the trace ends), then take them as one.
+            self._head.append((events, order, row_id, keep_others))
+            self._head_n += len(order)
+            if self._head_n < self._state.delay_prefix:
+                return
+            events, order, row_id, keep_others = self._join_head()
+        self._feed_window(events, order, row_id, keep_others)
+
+    def _join_head(self) -> tuple[EventTable, np.ndarray, np.ndarray | None, bool]:
+        head, self._head, self._head_n = self._head, [], 0
+        if len(head) == 1:
+            return head[0]
+        tables = [h[0] for h in head]
+        base = np.cumsum([0] + [len(t) for t in tables[:-1]])
+        order = np.concatenate([h[1] + b for h, b in zip(head, base)])
+        if any(h[2] is not None for h in head):
+            row_id: np.ndarray | None = np.concatenate(
+                [
+                    h[2] if h[2] is not None else np.arange(len(t)) + self._rows + b
+                    for h, t, b in zip(head, tables, base)
+                ]
+            )
+        else:
+            row_id = None
+        return EventTable.concat(tables, meta=self.meta), order, row_id, all(h[3] for h in head)
+
+    def _feed_window(
+        self,
+        events: EventTable,
+        order: np.ndarray,
+        row_id: np.ndarray | None,
+        keep_others: bool,
+    ) -> None:
         n = len(order)
         prep = _Prep(
             events,
@@ -178,8 +221,10 @@ class WindowedRebuild:
             lt = LostTable(dict(lost.columns), self.strings)
             r = lt["row"]
             base = self._rows
-            if row_id is not None:
+            if row_id is not None and len(row_id):
                 lt["row"] = np.where((r >= 0) & (r < n), row_id[np.clip(r, 0, max(n - 1, 0))], -1)
+            elif row_id is not None:
+                lt["row"] = np.full(len(r), -1, np.int64)
             else:
                 lt["row"] = np.where((r >= 0) & (r < n), r + base, -1)
             self._lost.append(lt)
@@ -201,6 +246,8 @@ class WindowedRebuild:
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
         """The call table, the quality report, and the events that are not funcgraph records
         (with every window's lost-event rows)."""
+        if self._head:
+            self._feed_window(*self._join_head())
         gaps = self._state.end_gaps or []
         if gaps:
             gts = np.concatenate([g[0] for g in gaps])

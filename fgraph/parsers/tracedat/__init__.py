@@ -280,6 +280,14 @@ def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
     return ts.view(np.int64)
 
 
+def _once(c: Container, name: str, parse: Any) -> Any:
+    """``parse(c.<name>)``, parsed once per file (a windowed read decodes many windows)."""
+    cache: dict[str, Any] = c.__dict__.setdefault("_parsed", {})
+    if name not in cache:
+        cache[name] = parse(getattr(c, name))
+    return cache[name]
+
+
 def _decode(
     c: Container,
     meta: TraceMeta,
@@ -345,7 +353,7 @@ def _decode(
     if n:
         gather_many(mem, offs, None, lens, big, specs)
     cols["irqctx"] = irqctx_from_flags(cols["flags"])
-    cmdlines = parse_cmdlines(c.cmdlines)
+    cmdlines = _once(c, "cmdlines", parse_cmdlines)
     cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
 
     fields: dict[str, FieldTable] = {}
@@ -394,12 +402,12 @@ def _decode(
             continue
         o, ln = offs[rows], lens[rows]
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
-            printk = parse_printk(c.printk)
+            printk = _once(c, "printk", parse_printk)
         ln64 = ln.astype(np.int64)
         ft, dropped = extract_fields(fmt, mem, rows, o, ln64, big, pool, printk=printk)
         if fmt.system == "ftrace" and fmt.name in ("print", "bprint", "bputs"):
             if syms is None:
-                syms = parse_kallsyms(c.kallsyms)
+                syms = _once(c, "kallsyms", parse_kallsyms)
             _print_message(fmt, ft, mem, o, ln64, big, meta.long_size, printk or {}, syms, pool)
             dropped = [d for d in dropped if d != "buf"]
         key = fmt.name if fmt.name not in fields else f"{fmt.system}:{fmt.name}"
@@ -439,7 +447,7 @@ def _decode(
         else:
             rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in fg_groups])
         if syms is None:
-            syms = parse_kallsyms(c.kallsyms)
+            syms = _once(c, "kallsyms", parse_kallsyms)
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
         syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])

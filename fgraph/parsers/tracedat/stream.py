@@ -1,0 +1,350 @@
+"""A trace.dat read as consecutive windows of its merged timeline (issue 7: bounded memory).
+
+:func:`open_stream` reads the headers, event formats and symbols as ``parse_tracedat`` does,
+then :meth:`TraceDatStream.windows` walks each CPU's ring-buffer pages a window at a time and
+yields event tables whose records all come after the previous window's:
+
+* Window bounds are times, taken from the pages' own timestamps (the first 8 bytes of every
+  ring-buffer page, ``struct buffer_data_page`` in kernel/trace/ring_buffer.c): window ``j``
+  walks, on every CPU, the pages that start in ``[T_j, T_j+1)``.
+* A page that starts before ``T_j+1`` can hold records after it.  Those records are held back
+  and merged into the next window, so every window holds exactly the records of its time range
+  and the windows cut together are the whole file's merged timeline.  Within a window the
+  records are arranged CPU after CPU (held-back records first), as in the whole-file table, so
+  the stable time sort gives the whole file's order, ties included.
+* ``row_id`` names each record by its row in ``parse_tracedat``'s table (CPU blobs counted
+  first), so call tables refer to the same rows either way.
+* Lost-event gaps travel with the record they precede; a flagged page without records at the
+  end of a window's range waits for that CPU's next record.
+* Once a window is decoded, the file pages it walked are released from the mapping
+  (``madvise(MADV_DONTNEED)``): touched pages of a mapped file count in the resident set.
+
+Compressed (v7 zstd/zlib) files are decompressed whole first (as ``parse_tracedat`` does), and
+latency-format buffers have no ring buffer: both stream as far as they can, the latter as one
+window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import mmap
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ...errors import FgraphError, TraceFormatError, TraceParseError
+from ...source import Source
+from ...table import EventTable, StringPool, TraceMeta
+from . import _decode, _formats, _latency, _lost_table, _meta, _page_events
+from .eventformat import FormatError, FormatIndex, parse_header_page
+from .header import Container, read_container
+from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
+
+WINDOW_RECORDS = 1 << 20  # records per window (about 100 MB of event table)
+CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
+
+
+@dataclasses.dataclass
+class _Cursor:
+    """One CPU blob's progress: pages walked so far and records numbered so far."""
+
+    blob: Blob
+    page_size: int
+    npages: int
+    page_ts: np.ndarray  # raw page timestamps, made non-decreasing (for the window bounds)
+    row_base: int  # row of the blob's first record in the whole-file table
+    next_page: int = 0
+    next_row: int = 0  # blob index of the next record to walk
+    held: dict[str, np.ndarray] | None = None  # walked records not yet decoded (raw)
+    pending_lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    released: int = 0  # mem offset up to which the file pages were released
+
+
+class TraceDatStream:
+    """A trace.dat opened for windowed reading (see module doc)."""
+
+    def __init__(self, source: Source, window_records: int = WINDOW_RECORDS) -> None:
+        self.source = source
+        self.window_records = max(int(window_records), 1)
+        path = source.name
+        c = self.c = read_container(source.data, path)
+        self.meta: TraceMeta = _meta(c)
+        for what, off in c.problems:
+            self.meta.warn(what, where=f"{path} at byte {off:#x}")
+        self.strings = StringPool()
+        self.latency = all(b.latency_text is not None for b in c.buffers)
+        self.cursors: list[_Cursor] = []
+        if self.latency:
+            return
+        if not c.header_page.strip():
+            raise TraceFormatError(
+                "pre-2.6.31 ring-buffer format (empty header_page) is not supported", path=path
+            )
+        try:
+            self.long_size, self.data_start, _ = parse_header_page(c.header_page)
+        except FormatError as exc:
+            raise TraceParseError(f"header_page: {exc}", path=path) from None
+        if self.long_size not in (4, 8):
+            raise TraceFormatError(
+                f"header_page commit size {self.long_size} (kernel long) is not 4 or 8", path=path
+            )
+        self.meta.long_size = self.long_size
+        self.formats: FormatIndex = _formats(c, self.meta)
+        self.mem_obj, blobs = load_blobs(c, source.data)
+        self.mem = (
+            np.frombuffer(self.mem_obj, dtype=np.uint8)
+            if len(self.mem_obj)
+            else np.zeros(0, np.uint8)
+        )
+        row = 0
+        for blob in blobs:
+            for what, off, lost in blob.problems:
+                self.meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
+            ps = c.buffers[blob.buf_index].page_size or c.page_size
+            if self.data_start >= ps:
+                raise TraceFormatError(
+                    f"header_page data offset {self.data_start} >= sub-buffer size {ps}",
+                    path=path,
+                )
+            npages = -(-blob.length // ps)
+            self.cursors.append(
+                _Cursor(
+                    blob,
+                    ps,
+                    npages,
+                    self._page_times(blob, ps, npages, c),
+                    row,
+                    released=blob.start,
+                )
+            )
+            row += count(self.mem_obj, blob, ps, self.data_start, self.long_size, c.big_endian)
+        self.records = row
+        # counting walked every page: let them go until their window reads them again
+        self._release_all()
+
+    @property
+    def ncpu(self) -> int:
+        """CPU slots of the rebuild: the CPUs that have data."""
+        return max((cur.blob.cpu for cur in self.cursors), default=-1) + 1
+
+    def _page_times(self, blob: Blob, ps: int, npages: int, c: Container) -> np.ndarray:
+        full = blob.length // ps
+        if full == 0:
+            return np.zeros(npages, np.uint64)
+        pages = self.mem[blob.start : blob.start + full * ps].reshape(full, ps)
+        ts = pages[:, :8].copy().view(">u8" if c.big_endian else "<u8").ravel().astype(np.uint64)
+        if npages > full:
+            ts = np.append(ts, ts[-1])
+        return np.maximum.accumulate(ts)
+
+    def _bounds(self) -> np.ndarray:
+        """Raw-clock times that cut the trace into windows of about ``window_records``."""
+        if not self.cursors:
+            return np.empty(0, np.uint64)
+        allts = np.sort(np.concatenate([cur.page_ts for cur in self.cursors]))
+        npages = len(allts)
+        per_page = max(self.records / max(npages, 1), 1.0)
+        step = max(int(self.window_records / per_page), 1)
+        cuts = np.unique(allts[step::step])
+        return cuts[cuts > allts[0]] if len(cuts) else cuts
+
+    def windows(self) -> Iterator[tuple[EventTable, np.ndarray, np.ndarray]]:
+        """``(window table, its timeline order, row ids)`` for each window in time order."""
+        if self.latency:
+            table = _latency(self.c, self.meta, self.source)
+            self.strings = table.strings
+            n = len(table)
+            yield table, np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64)
+            return
+        bounds = self._bounds()
+        seen: set[tuple[str, str]] = {(w.what, w.where) for w in self.meta.warnings}
+        for j in range(len(bounds) + 1):
+            hi = None if j == len(bounds) else int(bounds[j])
+            table, row_id = self._window(hi, seen)
+            order = np.argsort(table["ts"], kind="stable").astype(np.int64)
+            yield table, order, row_id
+
+    def _window(self, hi: int | None, seen: set[tuple[str, str]]) -> tuple[EventTable, np.ndarray]:
+        """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
+        the records held back from the previous window and those of the pages that start
+        before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
+        c, meta = self.c, self.meta
+        parts: list[dict[str, np.ndarray]] = []
+        row_ids: list[np.ndarray] = []
+        lost_rows: list[dict[str, Any]] = []
+        base = 0
+        for cur in self.cursors:
+            stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
+            stop = max(stop, cur.next_page)
+            if stop > cur.next_page:
+                self._walk(cur, stop)
+            rec = cur.held
+            if rec is None:
+                continue
+            n = len(rec["ts"])
+            k = n if hi is None else int(np.searchsorted(rec["ts"], np.uint64(hi), "left"))
+            if hi is not None and k < n and (rec["ts"][k:] < np.uint64(hi)).any():
+                # time went back inside the CPU's records (garbled, or clock jumps): cut at
+                # the last record before the bound instead of searching a sorted column
+                k = int(np.flatnonzero(rec["ts"] < np.uint64(hi)).max(initial=-1)) + 1
+            lo_row = cur.next_row - n  # blob index of the first held record
+            if k:
+                parts.append({key: v[:k] for key, v in rec.items()})
+                row_ids.append(cur.row_base + lo_row + np.arange(k, dtype=np.int64))
+            # gaps before a record of this window (blob index < lo_row + k); the others wait
+            keep_lost = []
+            for r in cur.pending_lost:
+                bi = r.pop("brow")
+                if bi < lo_row + k:
+                    r["row"] = base + max(bi - lo_row, 0)
+                    lost_rows.append(r)
+                elif hi is None:
+                    r["row"] = -1  # after the CPU's last record
+                    lost_rows.append(r)
+                else:
+                    r["brow"] = bi
+                    keep_lost.append(r)
+            cur.pending_lost = keep_lost
+            cur.held = {key: v[k:] for key, v in rec.items()} if k < n else None
+            base += k
+        keys = ("data", "len", "ts", "pos", "cpu", "buf")
+        rec_all: dict[str, np.ndarray] = (
+            {key: np.concatenate([p[key] for p in parts]) for key in keys}
+            if parts
+            else {
+                "data": np.empty(0, np.int64),
+                "len": np.empty(0, np.int32),
+                "ts": np.empty(0, np.uint64),
+                "pos": np.empty(0, np.int64),
+                "cpu": np.empty(0, np.int16),
+                "buf": np.empty(0, np.int16),
+            }
+        )
+        del parts
+        nwarn = len(meta.warnings)
+        try:
+            table = _decode(c, meta, self.formats, self.mem, rec_all, self.strings)
+        except FgraphError:
+            raise
+        except (IndexError, ValueError, OverflowError, MemoryError) as exc:
+            raise TraceParseError(
+                f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=self.source.name
+            ) from exc
+        # the same warning from every window is said once
+        fresh = []
+        for w_ in meta.warnings[nwarn:]:
+            key2 = (w_.what, w_.where)
+            if key2 not in seen:
+                seen.add(key2)
+                fresh.append(w_)
+        del meta.warnings[nwarn:]
+        meta.warnings.extend(fresh)
+        table.lost = _lost_table(lost_rows, rec_all, table, self.strings)
+        self._release()
+        ids = np.concatenate(row_ids) if row_ids else np.empty(0, np.int64)
+        return table, ids
+
+    def _walk(self, cur: _Cursor, stop: int) -> None:
+        """Walk the cursor's pages up to ``stop`` and append their records to its held ones
+        (raw: offsets, lengths, timestamps; decoded only when their window comes)."""
+        c, meta = self.c, self.meta
+        b = cur.blob
+        # Garbled pages are judged against their neighbours (drop_disordered_pages): walk a few
+        # pages of context on each side so a page at a window edge is judged as in the whole
+        # walk, then keep the window's own pages.
+        lo_ctx = min(CONTEXT_PAGES, cur.next_page)
+        hi_ctx = min(CONTEXT_PAGES, cur.npages - stop)
+        first_page = cur.next_page - lo_ctx
+        start = first_page * cur.page_size
+        length = min((stop + hi_ctx) * cur.page_size, b.length) - start
+        sub = dataclasses.replace(
+            b,
+            start=b.start + start,
+            length=length,
+            problems=[],
+            file_offset=b.file_offset if b.compressed else b.file_offset + start,
+        )
+        w = walk(self.mem_obj, sub, cur.page_size, self.data_start, self.long_size, c.big_endian)
+        drop_disordered_pages(w)
+        npg = len(w["first"])
+        keep_hi = min(max(stop - first_page, lo_ctx), npg)
+        r0 = int(w["first"][lo_ctx]) if lo_ctx < npg else len(w["data"])
+        r1 = int(w["first"][keep_hi]) if keep_hi < npg else len(w["data"])
+        for k in ("hdr", "data", "len", "ts"):
+            w[k] = w[k][r0:r1]
+        for k in ("first", "nrec", "missed", "status", "bad_at", "pts"):
+            if k in w:
+                w[k] = w[k][lo_ctx:keep_hi]
+        w["first"] = w["first"] - r0
+        n = len(w["data"])
+        sub = dataclasses.replace(
+            sub,
+            start=sub.start + lo_ctx * cur.page_size,
+            length=(keep_hi - lo_ctx) * cur.page_size,
+            file_offset=sub.file_offset
+            if b.compressed
+            else sub.file_offset + lo_ctx * cur.page_size,
+        )
+        starts = sub.start + np.arange(len(w["first"]), dtype=np.int64) * cur.page_size
+        w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
+        page_lost: list[dict[str, Any]] = []
+        _page_events(sub, w, 0, n, cur.page_size, page_lost, meta, c)
+        for r in page_lost:
+            # blob index of the record the gap precedes (a flagged page at the end of the
+            # walked range precedes the CPU's next record, walked later)
+            r["brow"] = cur.next_row + (r["row"] if r["row"] >= 0 else n)
+            cur.pending_lost.append(r)
+        new = {
+            "data": w["data"],
+            "len": w["len"],
+            "ts": w["ts"],
+            "pos": sub.file_pos(w["hdr"]),
+            "cpu": np.full(n, b.cpu, np.int16),
+            "buf": np.full(n, b.buf_index, np.int16),
+        }
+        if cur.held is not None:
+            new = {k: np.concatenate([cur.held[k], v]) for k, v in new.items()}
+        cur.held = new
+        cur.next_row += n
+        cur.next_page = stop
+
+    def _release_all(self) -> None:
+        data = self.source.data
+        if isinstance(data, mmap.mmap) and self.mem_obj is data:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                data.madvise(mmap.MADV_DONTNEED)
+
+    def _release(self) -> None:
+        """Drop the file pages whose records are all decoded from the resident set (the
+        mapping re-reads them if touched again)."""
+        data = self.source.data
+        if not isinstance(data, mmap.mmap) or self.mem_obj is not data:
+            return
+        for cur in self.cursors:
+            done = cur.blob.start + min(cur.next_page * cur.page_size, cur.blob.length)
+            if cur.held is not None and len(cur.held["data"]):
+                done = min(done, int(cur.held["data"][0]))  # a held record's page stays
+            a = -(-cur.released // mmap.PAGESIZE) * mmap.PAGESIZE
+            z = done // mmap.PAGESIZE * mmap.PAGESIZE
+            if z > a:
+                try:
+                    data.madvise(mmap.MADV_DONTNEED, a, z - a)
+                except (OSError, ValueError, AttributeError):
+                    return
+                cur.released = z
+
+
+def open_stream(source: Source, window_records: int = WINDOW_RECORDS) -> TraceDatStream:
+    try:
+        return TraceDatStream(source, window_records)
+    except FgraphError:
+        raise
+    except (IndexError, ValueError, OverflowError, MemoryError) as exc:
+        raise TraceParseError(
+            f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=source.name
+        ) from exc
+
+
+__all__ = ["TraceDatStream", "open_stream", "WINDOW_RECORDS"]

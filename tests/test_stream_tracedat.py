@@ -1,0 +1,100 @@
+"""A trace.dat read window by window (``fgraph.load.load_windowed``, what ``hist``, ``slowest``
+and ``diff`` use) gives the calls, quality report and warnings of the whole-file path, with
+window bounds cutting through calls, across CPUs, at lost-event gaps and in damaged data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import FIXTURES, corpus_file
+
+from fgraph.load import load, load_windowed, read_events
+from fgraph.reconstruct import WindowedRebuild
+
+STRINGS = ("comm", "func", "module")
+
+
+def assert_same_calls(a, b) -> None:
+    assert len(a) == len(b)
+    for name in a.columns:
+        if name in STRINGS:  # codes follow each pool's order; the names must agree
+            assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
+        else:
+            assert (a[name] == b[name]).all(), name
+
+
+def whole_with_prefix(path, prefix: int):
+    ev = read_events(path)
+    ncpu = int(max(ev["cpu"].max(initial=-1), ev.lost["cpu"].max(initial=-1))) + 1
+    rb = WindowedRebuild(ncpu, ev.meta, ev.strings, delay_prefix=prefix)
+    rb.feed(ev, keep_others=False)
+    calls, quality, _ = rb.finish()
+    return calls, quality
+
+
+@pytest.mark.parametrize(
+    "rel, window",
+    [
+        ("vm61/lost.dat", 2000),  # 115 gaps from page flags, 2 CPUs
+        ("vm61/system.dat", 30_000),  # interrupts, migrations, sched_switch/wakeup, pid reuse
+        ("vm61/fsync.dat", 50_000),
+        ("vm61/smp4_instances.dat", 5000),  # 4 CPUs and buffer instances
+        ("vm61/thresh.dat", 100),  # exits only
+        ("vm61/btrfs_read.v6.dat", 700),  # file version 6
+        ("vm61/btrfs_read.dat", 1 << 20),  # one window
+    ],
+)
+def test_windowed_read_is_the_whole_read(rel: str, window: int) -> None:
+    path = corpus_file(rel)
+    ref = load(path)
+    got = load_windowed(path, window)
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+    assert [(w.what, w.where) for w in ref.warnings] == [(w.what, w.where) for w in got.warnings]
+    # only the events that are not funcgraph records stay, with every lost-event row
+    fg = np.isin(ref.event_table["kind"], [1, 2])
+    assert len(got.event_table) == int((~fg).sum())
+    assert len(got.event_table.lost) == len(ref.event_table.lost)
+    assert got.windowed and not ref.windowed
+    # and with the rebuild itself fed window by window (its head kept small)
+    small = load_windowed(path, window, delay_prefix=window)
+    wc, wq = whole_with_prefix(path, window)
+    assert_same_calls(wc, small.call_table)
+    assert wq.to_dict() == small.quality.to_dict()
+
+
+def test_windowed_read_of_zlib_v7() -> None:
+    path = FIXTURES / "tracedat_zlib_v7.dat"
+    assert_same_calls(load(path).call_table, load_windowed(path, 500).call_table)
+
+
+@pytest.mark.parametrize("frac", [0.3, 0.7, 0.95])
+def test_windowed_read_of_a_truncated_file(tmp_path: Path, frac: float) -> None:
+    """A file cut inside its CPU data: the same records are read, the same loss reported."""
+    data = corpus_file("vm61/btrfs_read.v6.dat").read_bytes()  # v6: the data comes last
+    cut = tmp_path / "cut.dat"
+    start = 5_033_984  # the CPU data: CPU 0 then CPU 1 to the end of the file
+    cut.write_bytes(data[: start + int((len(data) - start) * frac)])
+    ref = load(cut)
+    got = load_windowed(cut, 300)
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+    assert [w.what for w in ref.warnings] == [w.what for w in got.warnings]
+
+
+def test_text_input_is_one_window() -> None:
+    path = corpus_file("vm61/btrfs_read.txt")
+    ref, got = load(path), load_windowed(path, 10)
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_not_a_trace_is_refused(tmp_path: Path) -> None:
+    from fgraph.errors import TraceFormatError
+
+    p = tmp_path / "x.dat"
+    p.write_bytes(b"hello\x00world" * 100)
+    with pytest.raises(TraceFormatError, match="x.dat"):
+        load_windowed(p)
