@@ -713,6 +713,8 @@ static int offs_push(Offs *v, int64_t x)
     return 1;
 }
 
+static void free_capsule(PyObject *cap) { free(PyCapsule_GetPointer(cap, NULL)); }
+
 static PyObject *py_split(PyObject *self, PyObject *args)
 {
     Py_buffer view;
@@ -760,11 +762,24 @@ static PyObject *py_split(PyObject *self, PyObject *args)
         goto done;
     }
     {
+        /* the array takes the buffer, shrunk to its size, instead of a copy: first-touched
+         * memory costs about 1 ms per MB of page faults on the benchmark VM, more than the
+         * copy itself */
+        int64_t *o = realloc(v.o, (size_t)v.n * sizeof(int64_t));
+        if (o)
+            v.o = o;
         npy_intp dims[1] = {(npy_intp)v.n};
-        PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
-        if (!offs)
+        PyObject *cap = PyCapsule_New(v.o, NULL, free_capsule);
+        if (!cap)
             goto done;
-        memcpy(PyArray_DATA(offs), v.o, (size_t)v.n * sizeof(int64_t));
+        v.o = NULL; /* the capsule frees it from now on */
+        PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNewFromData(
+            1, dims, NPY_INT64, PyCapsule_GetPointer(cap, NULL));
+        if (!offs || PyArray_SetBaseObject(offs, cap) < 0) {
+            Py_XDECREF(offs);
+            Py_DECREF(cap);
+            goto done;
+        }
         ret = Py_BuildValue("(NL)", (PyObject *)offs, (long long)nhigh);
     }
 done:
@@ -830,6 +845,7 @@ enum { Y_TS, Y_CPU, Y_PID, Y_COMM, Y_FLAGS, Y_PREEMPT, Y_IRQ, Y_POS, Y_FUNC, Y_M
  *        retval i64|None, retok bool|None);
  *   outs: per row (ts, cpu, pid, comm, flags, preempt, irqctx, pos, func, module, depth,
  *        duration, overrun, retval, eflags u8, kind i8, event i32), dtypes of schema.EVENT_COLUMNS;
+ *        overrun / retval may be None when their inputs are (the caller fills a constant);
  *   codes: (EventKind FG_ENTRY, FG_EXIT, IRQ_ARROW_IN, IRQ_ARROW_OUT, event-name codes of the
  *        same four, EventFlag HAS_RETVAL, TEXT_LEAF, TEXT_TAIL, TS_DERIVED).
  * Event rows get kind 0 and event -1 (the caller names them); pos is the line number (from 1).
@@ -895,11 +911,17 @@ static PyObject *py_expand(PyObject *self, PyObject *args)
         return NULL;
     }
     npy_intp nrows = (npy_intp)fr[n];
-    for (int k = 0; k < Y_NOUT; k++)
-        if (!check_out(PyTuple_GET_ITEM(outs, k), otypes[k], nrows, onames[k]))
+    for (int k = 0; k < Y_NOUT; k++) {
+        PyObject *a = PyTuple_GET_ITEM(outs, k);
+        /* no overrun / return-value column without its input: the caller uses a constant */
+        if (a == Py_None && ((k == Y_OVERRUN && !in[X_OVERRUN]) || (k == Y_RETVAL && !in[X_RETVAL]))) {
+            out[k] = NULL;
+            continue;
+        }
+        if (!check_out(a, otypes[k], nrows, onames[k]))
             return NULL;
-    for (int k = 0; k < Y_NOUT; k++)
-        out[k] = PyArray_DATA((PyArrayObject *)PyTuple_GET_ITEM(outs, k));
+        out[k] = PyArray_DATA((PyArrayObject *)a);
+    }
     const int8_t *kind = in[X_KIND];
     const int64_t *ts = in[X_TS], *dur = in[X_DUR], *ovr = in[X_OVERRUN], *ret = in[X_RETVAL];
     const int16_t *cpu = in[X_CPU], *flags = in[X_FLAGS], *pre = in[X_PREEMPT];
@@ -944,8 +966,10 @@ static PyObject *py_expand(PyObject *self, PyObject *args)
             ymod[r] = fg ? mod[i] : -1;
             ydepth[r] = fg ? depth[i] : -1;
             ydur[r] = ex ? dur[i] : -1;
-            yovr[r] = ex && ovr ? ovr[i] : -1;
-            yret[r] = ex && has_ret ? ret[i] : 0;
+            if (yovr)
+                yovr[r] = ex && ovr ? ovr[i] : -1;
+            if (yret)
+                yret[r] = ex && has_ret ? ret[i] : 0;
             if (ex && has_ret)
                 ef |= (uint8_t)F_RET;
             if (ex && tail[i])

@@ -12,6 +12,6 @@ def expand(
     first: np.ndarray,
     i0: int,
     i1: int,
-    outs: tuple[np.ndarray, ...],
+    outs: tuple[np.ndarray | None, ...],
     codes: tuple[int, ...],
 ) -> None: ...

@@ -484,7 +484,7 @@ class Lines:
     extra: dict[str, Any] = field(default_factory=dict)
     # Lines already classified by a fast path (kind L_ENTRY/L_EXIT/L_LEAF set, with their
     # function/module/tail in ``pre``): then ``text`` holds only the lines ``sub`` (global line
-    # indices) that still need the regexes.
+    # indices) that still need the regexes.  build_event_table fills ``pre``'s arrays in place.
     sub: np.ndarray | None = None
     pre: dict[str, np.ndarray] | None = None
 
@@ -536,6 +536,18 @@ EXPAND_C = True  # tests switch it off to compare the C expansion with the numpy
 EXPAND_SPLIT_LINES = 1 << 20  # below this many lines one thread expands them all
 
 
+def _constant(value: int, n: int, dtype: Any) -> np.ndarray:
+    """A read-only column of ``n`` times ``value`` that takes no memory (a zero-stride view).
+
+    Text never fills addr, calltime, rettime or buf, and most captures have no overruns or
+    return values: about 120 MB of a 200 MB text's event table.  Allocating and filling them
+    cost more than the rest of the expansion, because on the benchmark VM first-touched memory
+    costs about 1 ms per MB in page faults.  Nothing writes into an event table's columns
+    after its reader returns (later stages take, gather and copy).
+    """
+    return np.broadcast_to(np.array(value, dtype=dtype), (n,))
+
+
 def expand_rows(
     per_line: dict[str, np.ndarray | None], event_codes: tuple[int, int, int, int]
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -559,7 +571,16 @@ def expand_rows(
     first_row = _tsc.rowstarts(kind)
     nrows = int(first_row[-1])
     dtypes = {c.name: c.dtype for c in schema.EVENT_COLUMNS}
-    cols = {k: np.empty(nrows, dtype=dtypes[k]) for k in _EXPAND_OUT}
+    # without overruns / return values those columns are constants (see _constant)
+    const: dict[str, int] = {}
+    if ins[13] is None:
+        const["overrun"] = -1
+    if ins[14] is None:
+        const["retval"] = 0
+    cols = {
+        k: _constant(const[k], nrows, dtypes[k]) if k in const else np.empty(nrows, dtype=dtypes[k])
+        for k in _EXPAND_OUT
+    }
     codes = (
         int(EventKind.FG_ENTRY),
         int(EventKind.FG_EXIT),
@@ -571,7 +592,7 @@ def expand_rows(
         int(EventFlag.TEXT_TAIL),
         int(EventFlag.TS_DERIVED),
     )
-    outs = tuple(cols[k] for k in _EXPAND_OUT)
+    outs = tuple(None if k in const else cols[k] for k in _EXPAND_OUT)
     n = len(kind)
     # the C loop releases the GIL: two halves of the lines on two threads (rows do not overlap)
     parts = 2 if n >= EXPAND_SPLIT_LINES and (os.cpu_count() or 1) > 1 else 1
@@ -629,7 +650,7 @@ def _expand_numpy(
     cols["overrun"] = (
         np.where(is_exit, ovr[src], -1).astype(np.int64, copy=False)
         if ovr is not None
-        else np.full(nrows, -1, dtype=np.int64)
+        else _constant(-1, nrows, np.int64)
     )
     ef = np.zeros(nrows, dtype=np.uint8)
     retval, retok = x["retval"], x["retok"]
@@ -638,7 +659,7 @@ def _expand_numpy(
         cols["retval"] = np.where(exit_ret, retval[src], 0).astype(np.int64, copy=False)
         ef[exit_ret] |= np.uint8(EventFlag.HAS_RETVAL)
     else:
-        cols["retval"] = np.zeros(nrows, dtype=np.int64)
+        cols["retval"] = _constant(0, nrows, np.int64)
     ef[is_leaf] |= np.uint8(EventFlag.TEXT_LEAF)
     ef[is_exit & line("has_tail")[src]] |= np.uint8(EventFlag.TEXT_TAIL)
     leaf_exit = is_leaf & ~first
@@ -678,8 +699,6 @@ def build_event_table(
     n = lines.n
     kind = lines.kind.copy()
     sub = lines.sub if lines.sub is not None else np.arange(n)
-    subpos = np.full(n + 1, -1, dtype=np.int64)
-    subpos[sub] = np.arange(len(sub))
     g = parse_graph_text(lines.text)
     m = g["m"]
     # Lines the reader marked L_GRAPH take the text classification; event records of a report
@@ -687,10 +706,10 @@ def build_event_table(
     ks = kind[sub]
     kind[sub] = np.where(ks == L_GRAPH, g["kind"], ks).astype(np.int8)
     ksub = kind[sub]
-    lineno = np.arange(1, n + 1, dtype=np.int64)
 
     def take_sub(a: pa.Array, rows: np.ndarray) -> pa.Array:
-        return pc.take(a, idx_of(subpos[rows]))
+        # rows are lines of ``sub`` (sorted): their places in it
+        return pc.take(a, idx_of(np.searchsorted(sub, rows)))
 
     # ---- function names, modules, return values, tails -------------------------------------
     fn = group(m, "fn")
@@ -704,9 +723,10 @@ def build_event_table(
     fname = pc.if_else(arr_of(has_tail_s), group(tparts, "tfn"), fn)
     mname = pc.if_else(arr_of(has_tail_s), group(tparts, "tmod"), group(m, "mod"))
     pre = lines.pre or {}
-    func = pre["func"].copy() if "func" in pre else np.full(n, -1, dtype=np.int32)
-    module = pre["module"].copy() if "module" in pre else np.full(n, -1, dtype=np.int32)
-    has_tail = pre["has_tail"].copy() if "has_tail" in pre else np.zeros(n, dtype=bool)
+    # the reader's ``pre`` arrays are its own and used once: filled in place
+    func = pre["func"] if "func" in pre else np.full(n, -1, dtype=np.int32)
+    module = pre["module"] if "module" in pre else np.full(n, -1, dtype=np.int32)
+    has_tail = pre["has_tail"] if "has_tail" in pre else np.zeros(n, dtype=bool)
     func[sub] = encode(fname, pool)
     module[sub] = encode(mname, pool)
     has_tail[sub] = has_tail_s
@@ -738,11 +758,13 @@ def build_event_table(
             retok[sub[sel]] = ok
 
     # ---- banners: which task runs on a CPU when the lines have no proc column ---------------
-    pid = lines.pid.copy()
-    comm = lines.comm.copy()
+    pid = lines.pid
+    comm = lines.comm
     cpu = lines.cpu
     bsel = np.flatnonzero(kind == L_BANNER)
     if banners_fill and len(bsel):
+        pid = pid.copy()
+        comm = comm.copy()
         bfrom_pid = to_int(take_sub(group(m, "bfpid"), bsel)).astype(np.int32)
         bto_pid = to_int(take_sub(group(m, "btpid"), bsel)).astype(np.int32)
         bfrom_comm = encode(take_sub(group(m, "bfrom"), bsel), pool, strip=True)
@@ -794,10 +816,10 @@ def build_event_table(
     }
     cols, first_row = expand_rows(per_line, e_codes)
     nrows = int(first_row[-1])
-    # only the columns the text never fills are allocated with their sentinel
+    # the columns the text never fills: constants
     for c in schema.EVENT_COLUMNS:
         if c.name in ("buf", "addr", "calltime", "rettime"):
-            cols[c.name] = np.full(nrows, c.null if c.null is not None else 0, dtype=c.dtype)
+            cols[c.name] = _constant(c.null if c.null is not None else 0, nrows, c.dtype)
     kcol = cols.pop("kind")
     ecol = cols.pop("event")
     ef = cols.pop("eflags")
@@ -915,7 +937,7 @@ def build_event_table(
                 "row": lrow,
                 "ts": lts,
                 "count": count,
-                "pos": lineno[lsel],
+                "pos": lsel + 1,  # line numbers from 1
                 "source": np.full(len(lsel), LostSource.TEXT, dtype=np.int8),
             },
             pool,
