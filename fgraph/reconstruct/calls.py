@@ -96,8 +96,9 @@ class Generations:
                 dead = np.isin(states, dead_codes)
                 marks_row = ft.rows[dead].astype(np.int64)
                 marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
-        rows = order[fg[order]].astype(np.int64)  # funcgraph rows in timeline order
         carried = len(self.gen_pid) or len(self.pending) or len(self.lc_pid)
+        tpos = np.flatnonzero(fg[order])  # timeline positions of the funcgraph records
+        rows = order[tpos].astype(np.int64)  # funcgraph rows in timeline order
         if not len(rows):
             if len(marks_pid):
                 self.pending = np.union1d(self.pending, marks_pid)
@@ -115,6 +116,8 @@ class Generations:
             comm_rule = True  # a comm may have changed since the previous window
         if not len(marks_row) and not comm_rule and not carried:
             return None
+        if not comm_rule:
+            return self._by_marks(events, order, rows, tpos, rpid, marks_row, marks_pid)
         # Where a new task can begin: a task-context entry at kernel depth 0.  (The records of
         # the dying task's last __schedule still carry its pid after its final sched_switch.)
         entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
@@ -146,15 +149,15 @@ class Generations:
             o = np.argsort(lc_pid, kind="stable")
             self.lc_pid, self.lc_comm = lc_pid[o], lc_comm[o].astype(np.int32)
         if len(marks_row) or len(self.pending):
-            rank = np.empty(n, dtype=np.int64)
-            rank[order] = np.arange(len(order))
             # the first depth-0 entry of the pid after each death mark starts a new task; a
             # mark of an earlier window not answered yet counts as a mark before this window
-            mrank = np.concatenate([np.full(len(self.pending), -1, np.int64), rank[marks_row]])
+            mrank = np.concatenate(
+                [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
+            )
             mpid = np.concatenate([self.pending, marks_pid])
             cand = np.flatnonzero(entry0)
             stride = len(order) + 2
-            keys_r = rpid[cand] * stride + rank[rows[cand]] + 1
+            keys_r = rpid[cand] * stride + tpos[cand] + 1
             keys_m = mpid * stride + mrank + 1
             ks = np.argsort(keys_r, kind="stable")
             nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
@@ -185,6 +188,81 @@ class Generations:
         self.gen_pid, self.gen_val = gp[o], gv[o]
         gen = np.zeros(n, dtype=np.int64)
         gen[rows[g]] = gg
+        return gen
+
+
+    def _by_marks(
+        self,
+        events: EventTable,
+        order: np.ndarray,
+        rows: np.ndarray,
+        tpos: np.ndarray,
+        rpid: np.ndarray,
+        marks_row: np.ndarray,
+        marks_pid: np.ndarray,
+    ) -> np.ndarray | None:
+        """Generations from death marks alone, without sorting the records: a pid's generation
+        at a record is its generation before the window plus the starts of that pid at or
+        before the record, counted by a binary search in the (few) start positions."""
+        mrank = np.concatenate(
+            [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
+        )
+        mpid = np.concatenate([self.pending, marks_pid])
+        stride = len(order) + 2
+        st_key = np.empty(0, np.int64)
+        if len(mpid):
+            # candidates: task-context entries at kernel depth 0 of the marked pids
+            cand = np.flatnonzero(np.isin(rpid, mpid))
+            r = rows[cand]
+            ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
+            ok0 &= events["irqctx"][r] <= 0
+            cand = cand[ok0]
+            keys_r = rpid[cand] * stride + tpos[cand] + 1
+            keys_m = mpid * stride + mrank + 1
+            ks = np.argsort(keys_r, kind="stable")
+            nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
+            ok = nxt < len(cand)
+            hit = cand[ks[nxt[ok]]]
+            match = rpid[hit] == mpid[ok]
+            answered = np.zeros(len(mpid), dtype=bool)
+            answered[np.flatnonzero(ok)[match]] = True
+            self.pending = np.unique(mpid[~answered])
+            st = np.unique(hit[match])  # positions in rows of the records that start a task
+            st_key = rpid[st] * stride + tpos[st]  # sorted: rows are in timeline order per pid
+            st_key.sort()
+        if not len(st_key) and not len(self.gen_pid):
+            return None
+        gg = np.zeros(len(rows), np.int64)
+        if len(self.gen_pid):
+            k = np.clip(np.searchsorted(self.gen_pid, rpid), 0, len(self.gen_pid) - 1)
+            hitp = self.gen_pid[k] == rpid
+            gg[hitp] = self.gen_val[k[hitp]]
+        if len(st_key):
+            sp = np.unique(st_key // stride)  # pids with a start here
+            sel = np.flatnonzero(np.isin(rpid, sp))
+            key = rpid[sel] * stride + tpos[sel]
+            gg[sel] += np.searchsorted(st_key, key, "right") - np.searchsorted(
+                st_key, rpid[sel] * stride, "left"
+            )
+            # the pids' generations after this window
+            cnt = np.searchsorted(st_key, (sp + 1) * stride, "left") - np.searchsorted(
+                st_key, sp * stride, "left"
+            )
+            k = np.clip(np.searchsorted(self.gen_pid, sp), 0, max(len(self.gen_pid) - 1, 0))
+            before = (
+                np.where(self.gen_pid[k] == sp, self.gen_val[k], 0)
+                if len(self.gen_pid)
+                else np.zeros(len(sp), np.int64)
+            )
+            keep = ~np.isin(self.gen_pid, sp)
+            gp = np.concatenate([self.gen_pid[keep], sp])
+            gv = np.concatenate([self.gen_val[keep], before + cnt])
+            o = np.argsort(gp, kind="stable")
+            self.gen_pid, self.gen_val = gp[o], gv[o]
+        if not gg.any():
+            return None
+        gen = np.zeros(len(events), dtype=np.int64)
+        gen[rows] = gg
         return gen
 
 
@@ -249,7 +327,7 @@ def prepare_windows(
 
 # The record delay (below) is taken from the exits among the first DELAY_PREFIX timeline
 # positions, so that it is the same whether a trace is rebuilt whole or window by window.
-DELAY_PREFIX = 1 << 20
+DELAY_PREFIX = 1 << 18
 
 
 def record_delay(events: EventTable, order: np.ndarray, prefix: int = DELAY_PREFIX) -> int:

@@ -45,40 +45,45 @@ MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (its input is 59
 
 class CallAttrs:
     """Per-call values taken from the records that entered and closed each call, in the
-    machine's creation order (grown as calls appear)."""
+    machine's creation order (grown as calls appear).
 
-    SPEC: tuple[tuple[str, Any, int], ...] = (
-        ("pid", CALL["pid"].dtype, -1),
-        ("comm", CALL["comm"].dtype, -1),
-        ("func", CALL["func"].dtype, -1),
-        ("module", CALL["module"].dtype, -1),
-        ("cpu_entry", CALL["cpu_entry"].dtype, -1),
-        ("cpu_exit", CALL["cpu_exit"].dtype, -1),
-        ("retval", CALL["retval"].dtype, 0),
-        ("xdur", np.dtype(np.int64), -1),
-        ("has_ret", np.dtype(bool), 0),
-        ("has_entry", np.dtype(bool), 0),
+    Every call is made by a record (its entry, or its exit when the entry is missing), so the
+    columns start uninitialized (untouched pages cost no memory) and only the values of a side
+    a call lacks are set to their sentinels at the end."""
+
+    SPEC: tuple[tuple[str, Any], ...] = (
+        ("pid", CALL["pid"].dtype),
+        ("comm", CALL["comm"].dtype),
+        ("func", CALL["func"].dtype),
+        ("module", CALL["module"].dtype),
+        ("cpu_entry", CALL["cpu_entry"].dtype),
+        ("cpu_exit", CALL["cpu_exit"].dtype),
+        ("retval", CALL["retval"].dtype),
+        ("xdur", np.dtype(np.int64)),
+        ("has_ret", np.dtype(bool)),
     )
 
     def __init__(self, expect: int = 0) -> None:
         self.n = 0
-        self.cols = {name: np.empty(0, dt) for name, dt, _ in self.SPEC}
+        self.cols = {name: np.empty(0, dt) for name, dt in self.SPEC}
+        self.has_entry = np.zeros(0, bool)
+        self.has_exit = np.zeros(0, bool)
         if expect > 0:
             self._reserve(expect)
 
     def _reserve(self, n: int) -> None:
-        cap = len(self.cols["pid"])
+        cap = len(self.has_entry)
         if n <= cap:
             return
         new = max(n, 2 * cap, 1024)
-        for name, dt, null in self.SPEC:
-            # zeroed pages are mapped on first touch: a generous reservation costs no memory
-            # until calls use it (so null 0 columns take no fill pass)
-            a = np.zeros(new, dt)
+        for name, dt in self.SPEC:
+            a = np.empty(new, dt)
             a[:cap] = self.cols[name]
-            if null:
-                a[cap:] = null
             self.cols[name] = a
+        for name in ("has_entry", "has_exit"):
+            a = np.zeros(new, bool)
+            a[:cap] = getattr(self, name)
+            setattr(self, name, a)
 
     def take(self, events: EventTable, rows: np.ndarray, kind: np.ndarray, cid: np.ndarray) -> None:
         """Give the calls in ``cid`` the values of the records at ``rows`` (of ``events``)."""
@@ -93,7 +98,7 @@ class CallAttrs:
         for name in ("pid", "comm", "func", "module"):
             cols[name][c] = events[name][r]
         cols["cpu_entry"][c] = events["cpu"][r]
-        cols["has_entry"][c] = True
+        self.has_entry[c] = True
         ex = np.flatnonzero(kind == EV_EXIT)
         c, r = cid[ex], rows[ex]
         cols["cpu_exit"][c] = events["cpu"][r]
@@ -101,16 +106,24 @@ class CallAttrs:
         hr = (events["eflags"][r] & EventFlag.HAS_RETVAL) != 0
         cols["has_ret"][c] = hr
         cols["retval"][c] = np.where(hr, events["retval"][r], 0)
+        self.has_exit[c] = True
         # a call made by its exit (its entry is before the trace or lost) takes the exit's
-        noent = ~cols["has_entry"][c]
+        noent = ~self.has_entry[c]
         if noent.any():
             c, r = c[noent], r[noent]
             for name in ("pid", "comm", "func", "module"):
                 cols[name][c] = events[name][r]
 
     def finish(self) -> dict[str, np.ndarray]:
-        out = {name: self.cols[name][: self.n] for name, _, _ in self.SPEC}
-        del out["has_entry"]
+        n = self.n
+        out = {name: self.cols[name][:n] for name, _ in self.SPEC}
+        no = np.flatnonzero(~self.has_entry[:n])
+        out["cpu_entry"][no] = -1
+        no = np.flatnonzero(~self.has_exit[:n])
+        out["cpu_exit"][no] = -1
+        out["xdur"][no] = -1
+        out["retval"][no] = 0
+        out["has_ret"][no] = False
         self.cols = {}
         return out
 
