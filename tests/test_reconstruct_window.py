@@ -54,8 +54,8 @@ def assert_same(a, b) -> None:
     [
         ("lost.dat", (997, 20_000)),  # 115 lost-event gaps, 2 CPUs
         ("system.dat", (4096, 65_536)),  # 2 CPUs, migrations, interrupts, scheduler events
-        ("thresh.dat", (333,)),
-        ("fsync.dat", (7777,)),  # 12 dead-task switch-outs: pid generations across windows  # tracing_thresh: exits only, orphans adopting each other
+        ("thresh.dat", (333,)),  # tracing_thresh: exits only, orphans adopting each other
+        ("fsync.dat", (7777,)),  # 12 dead-task switch-outs: pid generations across windows
         ("smp4_instances.dat", (1000,)),
         ("btrfs_read.txt", (500,)),  # text: no merge, derived timestamps
     ],

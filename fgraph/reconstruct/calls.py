@@ -190,7 +190,6 @@ class Generations:
         gen[rows[g]] = gg
         return gen
 
-
     def _by_marks(
         self,
         events: EventTable,
