@@ -27,6 +27,10 @@ GRAPH_TEXTS = [
     "-f();", "#f();", "f ();", "} /* f */ extra", "} /*  */", "} /* f [m] */  ", "}}",
     "f();;", "f() {}", "f()", "f", "", "} /* a */ */", "f$x@y:z+1~%&!?#();", "_();",
     "f(); (ret=0)", "} (ret=5)", "f() { (3)",
+    # comments (the scanner reads printable ones without a duration)
+    "/*  */", "/* a */ */", "/* a */  ", "/* a\t*/", "/* a\tb */", "/* \xe9 */", "/* a */x",
+    "/*a */", "/* a*/", "/* */", "/**/", "/* a */\r", "/* /* a */ */",
+    "/* sched_wakeup: comm=x pid=1 prio=120 target_cpu=001 */", "/* my_event: a=1 */",
 ]  # fmt: skip
 DURS = ["1.042", "22.502", "1234567", "0.1", "12.", ".5", "1.2345", "1.2.3", "9999999999999", ""]
 MARKS = [" ", "+", "!", "#", "*", "@", "$", "x"]
@@ -140,8 +144,10 @@ def test_scanner_status_of_known_lines() -> None:
     starts = np.array([0] + [i + 1 for i, b in enumerate(data[:-1]) if b == 10], dtype=np.int64)
     pool = StringPool()
     r = _textscan.scan_lines(data, starts, pool)
-    assert r["ok"].tolist() == [True, True, True, False]
-    assert r["kind"][:3].tolist() == [2, 3, 1]
+    assert r["ok"].tolist() == [True, True, True, True]
+    assert r["kind"].tolist() == [2, 3, 1, 4]  # the comment is an event line
+    ((line, s, e),) = r["comments"].tolist()
+    assert line == 3 and data[s:e] == b"hello"
     assert r["ts"][:3].tolist() == [39633602000, 39633603000, 39633605000]
     assert r["cpu"][:3].tolist() == [1, 1, 1]
     assert r["pid"][:3].tolist() == [244] * 3

@@ -38,6 +38,7 @@
 #define L_ENTRY 1
 #define L_EXIT 2
 #define L_LEAF 3
+#define L_EVENT 4
 #define L_IGNORED 9
 
 /* status bits */
@@ -251,6 +252,26 @@ static int name_mod(const uint8_t *b, int64_t s, int64_t e, int64_t *ne, int64_t
 }
 
 /* one line [s, e) (e after the newline is cut); returns 0 to leave it to the regexes */
+/* a growable int64 vector */
+typedef struct {
+    int64_t *o;
+    int64_t n, cap;
+} Offs;
+
+static int offs_push(Offs *v, int64_t x)
+{
+    if (v->n == v->cap) {
+        int64_t cap = v->cap ? v->cap * 2 : 1024;
+        int64_t *o = realloc(v->o, (size_t)cap * sizeof(int64_t));
+        if (!o)
+            return 0;
+        v->o = o;
+        v->cap = cap;
+    }
+    v->o[v->n++] = x;
+    return 1;
+}
+
 /* Lines that give no row and that the regex path marks L_IGNORED: blank lines (spaces, tabs,
  * a "\r"; what utf8_trim_whitespace() empties) and the dash lines around a context-switch
  * banner (print_graph_proc() banner in trace_functions_graph.c: " ----...----"; GRAPH_TEXT_RX
@@ -290,7 +311,7 @@ static int ignored_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t 
 }
 
 static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, Intern *names,
-                     Intern *lats)
+                     Intern *lats, Offs *cmts)
 {
     int64_t p = s, q;
     uint8_t st = ST_OK;
@@ -476,7 +497,26 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
     int32_t depth = (int32_t)((tx - p) / 2);
     int8_t kind;
     int64_t ns, ne, ms, me;
-    if (b[tx] == '}') {
+    if (b[tx] == '/') {
+        /* another event or a trace_printk message as a comment, "/\* TEXT *\/" then blanks
+         * (GRAPH_TEXT_RX "/\* (?P<cmt>.*?) \*\/ *\r?$": the lazy TEXT can only end at the last
+         * " *\/", since a '/' follows any earlier one).  Read here when TEXT is printable
+         * ASCII, not empty (parse_graph_text() takes an empty one as not understood) and
+         * there is no duration; TEXT goes to the caller as (line, start, end). */
+        int64_t ee = e;
+        while (ee > tx && b[ee - 1] == ' ')
+            ee--;
+        if (st & ST_DUR || ee - tx < 7 || b[tx + 1] != '*' || b[tx + 2] != ' ' ||
+            b[ee - 3] != ' ' || b[ee - 2] != '*' || b[ee - 1] != '/')
+            return 0;
+        for (int64_t k = tx + 3; k < ee - 3; k++)
+            if (b[k] < 0x20 || b[k] > 0x7e)
+                return 0;
+        if (!offs_push(cmts, i) || !offs_push(cmts, tx + 3) || !offs_push(cmts, ee - 3))
+            return -1;
+        kind = L_EVENT;
+        ns = -1;
+    } else if (b[tx] == '}') {
         if (e - tx == 1) {
             kind = L_EXIT;
             ns = -1;
@@ -600,7 +640,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
             goto done;
     const uint8_t *b = (const uint8_t *)view.buf;
     const int64_t *ps = (const int64_t *)PyArray_DATA(starts);
-    for (npy_intp i = 0; i < n; i++) {
+    for (npy_intp i = i0; i < i1; i++) {
         int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
         if (s < 0 || e > view.len || s > e) {
             PyErr_SetString(PyExc_ValueError, "scan: line starts out of order or out of range");
@@ -629,6 +669,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     }
     have_tables = 1;
     int nomem = 0;
+    Offs cmts = {NULL, 0, 0};
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = i0; i < i1; i++) {
         int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
@@ -637,7 +678,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
             e--;
         if (e > s && b[e - 1] == '\r')
             e--;
-        int r = scan_line(b, s, e, &o, i, &names, &lats);
+        int r = scan_line(b, s, e, &o, i, &names, &lats, &cmts);
         if (r < 0) {
             nomem = 1;
             break;
@@ -659,15 +700,22 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     if (nomem) {
+        free(cmts.o);
         PyErr_NoMemory();
         goto done;
     }
     {
-        PyObject *ln = spans_list(&names);
+        npy_intp dims[2] = {(npy_intp)(cmts.n / 3), 3};
+        PyObject *ca = PyArray_SimpleNew(2, dims, NPY_INT64);
+        if (ca && cmts.n)
+            memcpy(PyArray_DATA((PyArrayObject *)ca), cmts.o, (size_t)cmts.n * sizeof(int64_t));
+        free(cmts.o);
+        PyObject *ln = ca ? spans_list(&names) : NULL;
         PyObject *ll = ln ? spans_list(&lats) : NULL;
-        if (ln && ll)
-            ret = Py_BuildValue("(NN)", ln, ll);
+        if (ca && ln && ll)
+            ret = Py_BuildValue("(NNN)", ln, ll, ca);
         else {
+            Py_XDECREF(ca);
             Py_XDECREF(ln);
             Py_XDECREF(ll);
         }
@@ -693,25 +741,6 @@ done:
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-typedef struct {
-    int64_t *o;
-    int64_t n, cap;
-} Offs;
-
-static int offs_push(Offs *v, int64_t x)
-{
-    if (v->n == v->cap) {
-        int64_t cap = v->cap ? v->cap * 2 : 1024;
-        int64_t *o = realloc(v->o, (size_t)cap * sizeof(int64_t));
-        if (!o)
-            return 0;
-        v->o = o;
-        v->cap = cap;
-    }
-    v->o[v->n++] = x;
-    return 1;
-}
 
 static void free_capsule(PyObject *cap) { free(PyCapsule_GetPointer(cap, NULL)); }
 
@@ -797,7 +826,6 @@ done:
  * masked writes over all rows; here it is one pass over the lines writing each row once.
  */
 
-#define L_EVENT 4
 #define L_ARROW_IN 5
 #define L_ARROW_OUT 6
 
@@ -1015,8 +1043,8 @@ static PyMethodDef methods[] = {
      " bytes >= 0x80"},
     {"scan", py_scan, METH_VARARGS,
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
-     " module)) -> (names, lats): reads lines i0..i1; status 0 = left to the regex path (its"
-     " columns hold -1, kind 0)"},
+     " module)) -> (names, lats, comments): reads lines i0..i1; status 0 = left to the regex"
+     " path (its columns hold -1, kind 0); comments: (line, start, end) of each comment text"},
     {"rowstarts", py_rowstarts, METH_VARARGS,
      "rowstarts(kind) -> first: first event row of each line and, last, the number of rows"},
     {"expand", py_expand, METH_VARARGS,

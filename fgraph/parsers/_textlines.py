@@ -233,6 +233,19 @@ def clean_utf8(data: Any) -> tuple[Any, int]:
         return out.tobytes(), int(high.sum())
 
 
+def spans_array(data: Any, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The byte spans [starts, ends) of ``data`` (sorted, not overlapping) as a
+    ``large_string`` array: one Arrow array whose elements are the spans and the gaps between
+    them (offsets start0, end0, start1, …, no per-span Python), then the spans taken out."""
+    k = len(starts)
+    offs = np.empty(2 * k + 1, dtype=np.int64)
+    offs[0 : 2 * k : 2] = starts
+    offs[1 : 2 * k : 2] = ends
+    offs[2 * k] = max(len(data), int(ends[-1])) if k else 0
+    both = pa.LargeStringArray.from_buffers(2 * k, pa.py_buffer(offs), pa.py_buffer(data))
+    return pc.take(both, idx_of(np.arange(0, 2 * k, 2)))
+
+
 def split_lines(data: Any) -> tuple[pa.Array, np.ndarray]:
     """The input as an Arrow ``large_string`` array of lines (zero-copy) and each line's start.
 
@@ -487,6 +500,10 @@ class Lines:
     # indices) that still need the regexes.  build_event_table fills ``pre``'s arrays in place.
     sub: np.ndarray | None = None
     pre: dict[str, np.ndarray] | None = None
+    # Comment lines read by a fast path (kind L_EVENT, not in ``sub``): their line indices
+    # (sorted) and the text between "/* " and " */"
+    cmt_lines: np.ndarray | None = None
+    cmt_text: pa.Array | None = None
 
 
 def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
@@ -686,6 +703,26 @@ def _expand_numpy(
     return cols, first_row
 
 
+def _comment_texts(
+    lines: Lines, evlines: np.ndarray, sub: np.ndarray, cmt_sub: pa.Array
+) -> pa.Array:
+    """Comment text of each event line ``evlines`` (sorted): from the regexes' ``cmt`` group
+    for the lines of ``sub``, from ``lines.cmt_text`` for the comment lines a fast path read."""
+    if lines.cmt_lines is None or lines.cmt_text is None or not len(lines.cmt_lines):
+        return pc.take(cmt_sub, idx_of(np.searchsorted(sub, evlines)))
+    pos = np.searchsorted(sub, evlines)
+    in_sub = (pos < len(sub)) & (sub[np.minimum(pos, max(len(sub) - 1, 0))] == evlines)
+    if not len(sub):
+        in_sub[:] = False
+    a = pc.take(cmt_sub, idx_of(pos[in_sub]))
+    b = pc.take(lines.cmt_text, idx_of(np.searchsorted(lines.cmt_lines, evlines[~in_sub])))
+    b = b.cast(a.type) if b.type != a.type else b
+    order = np.empty(len(evlines), dtype=np.int64)
+    order[in_sub] = np.arange(len(a))
+    order[~in_sub] = len(a) + np.arange(len(b))
+    return pc.take(pa.concat_arrays([a, b]), idx_of(order))
+
+
 def build_event_table(
     lines: Lines,
     pool: StringPool,
@@ -882,7 +919,7 @@ def build_event_table(
             names = lines.event[evlines]
             etext = take_sub(lines.text, evlines)
         else:
-            ctext = take_sub(group(m, "cmt"), evlines)
+            ctext = _comment_texts(lines, evlines, sub, group(m, "cmt"))
             em = pc.extract_regex(ctext, EVENT_NAME_RX)
             has_name = nonempty(group(em, "ename"))
             names = np.where(has_name, encode(group(em, "ename"), pool), pool.code("print"))

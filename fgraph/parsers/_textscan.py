@@ -73,7 +73,7 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
     bounds = [n * k // parts for k in range(parts + 1)]
     jobs = list(zip(bounds[:-1], bounds[1:]))
 
-    def run(job: tuple[int, int]) -> tuple[list[bytes], list[bytes]]:
+    def run(job: tuple[int, int]) -> tuple[list[bytes], list[bytes], np.ndarray]:
         return _c.scan(data, starts, job[0], job[1], arrays)  # type: ignore[no-any-return]
 
     if len(jobs) > 1:
@@ -87,10 +87,11 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
     func = out["func"]
     module = out["module"]
     lat = out["lat"]
-    flags = np.full(n, -1, dtype=np.int16)
-    preempt = np.full(n, -1, dtype=np.int16)
-    irq = np.full(n, -1, dtype=np.int8)
-    for (i0, i1), (names, lats) in zip(jobs, tables):
+    # every line lies in one of the ranges, so these are filled below
+    flags = np.empty(n, dtype=np.int16)
+    preempt = np.empty(n, dtype=np.int16)
+    irq = np.empty(n, dtype=np.int8)
+    for (i0, i1), (names, lats, _cm) in zip(jobs, tables):
         # names: one pool code per distinct name, in order of first appearance (lines the
         # scanner left to the regexes hold -1 everywhere)
         codes = np.array([pool.code(v.decode("ascii")) for v in names] + [-1], dtype=np.int32)
@@ -104,7 +105,11 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
         flags[i0:i1] = _codes(lr, vf)
         preempt[i0:i1] = _codes(lr, vp)
         irq[i0:i1] = _codes(lr, vi)
+    # comment lines ("/* sched_switch: … */", trace_printk): kind L_EVENT; their text as
+    # (line, start, end) byte spans, in line order
+    cm = np.concatenate([t[2] for t in tables]) if tables else np.zeros((0, 3), dtype=np.int64)
     return {
+        "comments": cm,
         "prefilled": True,  # rows not ok already hold -1 (kind L_UNPARSED, flags False)
         "ok": ok,
         "kind": out["kind"],

@@ -132,11 +132,13 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     pool = StringPool()
     dialect = _dialect(arr) if FAST_PATH else None
     cols: dict[str, np.ndarray]
+    cmt_lines: np.ndarray | None = None
+    cmt_text: pa.Array | None = None
     if dialect is not None:
-        ends = np.append(starts[1:], len(data))
         if SCANNER and _textscan.AVAILABLE:
             fast = _textscan.scan_lines(data, starts, pool)
         else:
+            ends = np.append(starts[1:], len(data))
             fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
         ok = fast["ok"]
         sub = np.flatnonzero(~ok)
@@ -183,6 +185,9 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
             "has_tail": fast["has_tail"] & ok,
         }
         text = r["text"]
+        cm = fast.get("comments")
+        if cm is not None and len(cm):
+            cmt_lines, cmt_text = cm[:, 0], tl.spans_array(data, cm[:, 1], cm[:, 2])
     else:
         r = _regex_lines(arr)
         cols = {k: v for k, v in r.items() if isinstance(v, np.ndarray)}
@@ -209,6 +214,8 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         extra={"raw": arr},
         sub=sub,
         pre=pre,
+        cmt_lines=cmt_lines,
+        cmt_text=cmt_text,
     )
     table = tl.build_event_table(lines, pool, meta, path=name)
     _finish_meta(table, cols, name)
@@ -227,13 +234,12 @@ def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> N
             path=name,
         )
     ts = table["ts"]
-    meta.ts_known = bool(fg.any() and (ts[fg] >= 0).all())
+    meta.ts_known = bool(fg.any() and not (fg & (ts < 0)).any())
     if not meta.ts_known and (ts >= 0).any():
         meta.warn("only part of the text has an abstime column; order by row, not ts", name)
     meta.ts_resolution_ns = 1000
     cpu = table["cpu"]
     meta.ncpus = int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0
-    graph = np.isin(cols["kind"], (tl.L_GRAPH,))
     have = []
     if (table["ts"] >= 0).any():
         have.append("abstime")
@@ -253,4 +259,3 @@ def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> N
         have.append("overrun")
     meta.detail = "+".join(have) + " columns" if have else "no context columns"
     meta.options["text_columns"] = have
-    del graph
