@@ -33,3 +33,16 @@ def keep_freed_memory() -> bool:
         return bool(ok)
     except (OSError, AttributeError):
         return False
+
+
+def release_free_memory() -> None:
+    """Return the heap's free memory to the kernel now (glibc ``malloc_trim``).  Called between
+    the windowed read and the call-table build: the windows' freed working set would otherwise
+    stay resident (the CLI turns automatic trimming off) under the build's peak."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass

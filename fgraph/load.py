@@ -111,6 +111,9 @@ def load_windowed(
         rb.feed(table, order, rows)
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
+    from ._malloc import release_free_memory
+
+    release_free_memory()
     calls, quality, others = rb.finish()
     others.meta = st.meta
     trace = Trace(others, name=src.name)
