@@ -32,10 +32,10 @@ def calls(file: str, fmt: str, output: str | None, quiet: bool, strict: bool) ->
     (fgraph/schema.py CALL_COLUMNS) with real nulls, flags and ctx as integers.
     """
     from ..export.tables import write
-    from ..load import load
     from . import run
+    from ._progress import load_calls
 
-    trace = run(load, file)
+    trace = run(load_calls, file)
     table = run(lambda: trace.call_table)
     out = open_output(output, binary=True)
     try:

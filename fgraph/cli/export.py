@@ -67,8 +67,8 @@ def export(
     perfetto  Chrome/Perfetto JSON (open in ui.perfetto.dev): a track per task, interrupts on
               per-CPU tracks, lost-event markers.
     """
-    from ..load import load
     from . import run
+    from ._progress import load_calls
 
     if to != "folded" and (func or min_):
         raise click.UsageError("--func and --min apply to --to folded")
@@ -95,7 +95,7 @@ def export(
             raise click.UsageError("several inputs need -o DIR (a partitioned Parquet dataset)")
         parts = []
         for f in files:
-            tr = run(load, f)
+            tr = run(load_calls, f)
             parts.append((os.path.basename(f), run(lambda tr=tr: tr.call_table)))
             warnings += tr.warnings
         run(write_partitioned_parquet, parts, output)
@@ -103,7 +103,7 @@ def export(
         finish(warnings, strict)
         return
 
-    trace = run(load, files[0])
+    trace = run(load_calls, files[0])
     calls = run(lambda: trace.call_table)
     target = output or "-"
     if to in ("parquet", "csv"):

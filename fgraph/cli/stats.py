@@ -26,10 +26,10 @@ def stats(file: str, as_json: bool, quiet: bool, strict: bool) -> None:
       fgraph stats system.dat
       fgraph stats --json trace.txt.zst | jq .orphan_exits
     """
-    from ..load import load
     from . import run
+    from ._progress import load_calls
 
-    trace = run(load, file)
+    trace = run(load_calls, file)
     quality = run(lambda: trace.quality)
     if as_json:
         click.echo(quality.to_json())
