@@ -226,6 +226,24 @@ typedef struct {
 static const int64_t POW10[] = {1,      10,      100,      1000,      10000,
                                 100000, 1000000, 10000000, 100000000, 1000000000};
 
+/* first byte at or after q (before e) that is not a space; 8 bytes at a time, since the
+ * indent of a deep call is tens of spaces (a byte loop over it was a tenth of the scan) */
+static inline int64_t skip_spaces(const uint8_t *b, int64_t q, int64_t e)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; q + 8 <= e; q += 8) {
+        uint64_t w;
+        memcpy(&w, b + q, 8);
+        w ^= 0x2020202020202020ULL;
+        if (w)
+            return q + (__builtin_ctzll(w) >> 3);
+    }
+#endif
+    while (q < e && b[q] == ' ')
+        q++;
+    return q;
+}
+
 /* "NAME" or "NAME [MOD]" in [s, e): sets the spans; 0 if it is anything else */
 static int name_mod(const uint8_t *b, int64_t s, int64_t e, int64_t *ne, int64_t *ms, int64_t *me)
 {
@@ -488,9 +506,7 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
         }
     }
     /* indent and graph text */
-    q = p;
-    while (q < e && b[q] == ' ')
-        q++;
+    q = skip_spaces(b, p, e);
     int64_t tx = q;
     if (tx >= e)
         return 0;
@@ -533,10 +549,19 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
         }
         /* a return prints its duration (or, rarely, the filler); both as the regex path */
     } else {
-        /* "NAME [MOD]();" or "NAME [MOD]() {" to the end of the line */
+        /* "NAME [MOD]();" or "NAME [MOD]() {" to the end of the line.  Usually NAME runs
+         * straight into the '(' (no module): then it is read in the same pass. */
         int64_t pp = tx;
-        while (pp < e && b[pp] != '(')
+        while (pp < e && C_NAME[b[pp]])
             pp++;
+        int plain = pp > tx && pp < e && b[pp] == '(';
+        if (plain) {
+            ne = pp;
+            ms = me = -1;
+        } else {
+            while (pp < e && b[pp] != '(')
+                pp++;
+        }
         if (pp >= e)
             return 0;
         if (pp + 3 == e && b[pp + 1] == ')' && b[pp + 2] == ';') {
@@ -550,7 +575,7 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
         } else {
             return 0;
         }
-        if (!name_mod(b, tx, pp, &ne, &ms, &me))
+        if (!plain && !name_mod(b, tx, pp, &ne, &ms, &me))
             return 0;
         ns = tx;
     }
