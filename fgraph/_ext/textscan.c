@@ -328,8 +328,14 @@ static int ignored_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t 
     return 1;
 }
 
+/* the proc field of the last line whose proc column was read, and what it gave */
+typedef struct {
+    int64_t s, n;
+    int32_t pid, comm;
+} ProcCache;
+
 static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, Intern *names,
-                     Intern *lats, Offs *cmts)
+                     Intern *lats, Offs *cmts, ProcCache *pc)
 {
     int64_t p = s, q;
     uint8_t st = ST_OK;
@@ -402,7 +408,14 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
         int64_t bar = q + 1;
         while (bar < e && b[bar] != '|')
             bar++;
-        if (bar + 1 < e && b[bar + 1] == ' ') {
+        if (bar + 1 < e && b[bar + 1] == ' ' && pc->n == bar - q &&
+            same_bytes(b + pc->s, b + q, pc->n)) {
+            /* the same field as the last line read (runs of lines of one task): same result */
+            pid = pc->pid;
+            comm = pc->comm;
+            st |= ST_PROC;
+            p = bar + 2;
+        } else if (bar + 1 < e && b[bar + 1] == ' ') {
             int64_t x = bar;
             while (x > q + 1 && b[x - 1] == ' ')
                 x--;
@@ -427,6 +440,10 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
                 if (comm < 0)
                     return -1;
                 st |= ST_PROC;
+                pc->s = q;
+                pc->n = bar - q;
+                pc->pid = pid;
+                pc->comm = comm;
                 p = bar + 2;
             } else {
                 /* the '-' found is not the regex's choice only if an earlier '-' could be:
@@ -695,6 +712,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     have_tables = 1;
     int nomem = 0;
     Offs cmts = {NULL, 0, 0};
+    ProcCache pc = {0, -1, -1, -1};
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = i0; i < i1; i++) {
         int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
@@ -703,7 +721,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
             e--;
         if (e > s && b[e - 1] == '\r')
             e--;
-        int r = scan_line(b, s, e, &o, i, &names, &lats, &cmts);
+        int r = scan_line(b, s, e, &o, i, &names, &lats, &cmts, &pc);
         if (r < 0) {
             nomem = 1;
             break;
