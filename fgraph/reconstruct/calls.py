@@ -625,34 +625,38 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
     """
     parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
     n = len(parent)
-    synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
+    synth = None
     d = dur
     for _ in range(4):
         child_ns, irq_ns = stacks.inner(parent, interrupted, d)
         child_ns += irq_ns
+        del irq_ns
         over = (dur >= 0) & (child_ns > dur + tol) & (kd >= 0)
-        if not over.any():
+        del child_ns
+        ov = np.flatnonzero(over)
+        if not len(ov):
             return
-        hp = parent >= 0
-        ir = interrupted >= 0
-        p = np.clip(parent, 0, None)
-        i = np.clip(interrupted, 0, None)
-        kid_exit = hp & over[p] & (kd == kd[p])
-        irq_exit = ir & over[i] & (kd == kd[i])
+        if synth is None:
+            synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
+        # only the children and interrupts of the overfull calls are looked at (a -1 parent
+        # reads the mark's spare last slot, which stays False)
+        mark = np.zeros(n + 1, dtype=bool)
+        mark[ov] = True
+        kc = np.flatnonzero(mark[parent])
+        ic = np.flatnonzero(mark[interrupted])
+        p, i = parent[kc], interrupted[ic]
+        kid_exit = kd[kc] == kd[p]
+        irq_exit = kd[ic] == kd[i]
         has_exit_side = np.zeros(n, bool)
-        has_exit_side[parent[kid_exit]] = True
-        has_exit_side[interrupted[irq_exit]] = True
-        kid_entry = hp & over[p] & ~has_exit_side[p] & ~synth[p] & (own < own[p])
-        irq_entry = ir & over[i] & ~has_exit_side[i] & ~synth[i] & (own < own[i])
-        kids = np.nonzero(kid_exit | kid_entry)[0]
-        irqs = np.nonzero(irq_exit | irq_entry)[0]
+        has_exit_side[p[kid_exit]] = True
+        has_exit_side[i[irq_exit]] = True
+        kid_entry = ~kid_exit & ~has_exit_side[p] & ~synth[p] & (own[kc] < own[p])
+        irq_entry = ~irq_exit & ~has_exit_side[i] & ~synth[i] & (own[ic] < own[i])
+        kids = kc[kid_exit | kid_entry]
+        irqs = ic[irq_exit | irq_entry]
         if not len(kids) and not len(irqs):
             return
-        restore = np.unique(
-            np.concatenate(
-                [parent[np.nonzero(kid_entry)[0]], interrupted[np.nonzero(irq_entry)[0]]]
-            )
-        )
+        restore = np.unique(np.concatenate([p[kid_entry], i[irq_entry]]))
         pk = parent[kids]
         parent[kids] = parent[pk]
         interrupted[kids] = np.where(parent[pk] >= 0, -1, interrupted[pk])
@@ -786,22 +790,22 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     interrupted = calls["interrupted_id"]
     flags = calls["flags"]
     n = len(calls)
-    expected = np.full(n, -1, dtype=np.int64)
     has_parent = parent >= 0
-    pk = kd[np.clip(parent, 0, None)] if n else kd
-    expected[has_parent] = np.where(pk[has_parent] >= 0, pk[has_parent] + 1, -1)
     is_irq_root = ~has_parent & (interrupted >= 0)
-    ik = kd[np.clip(interrupted, 0, None)] if n else kd
-    expected[is_irq_root] = np.where(ik[is_irq_root] >= 0, ik[is_irq_root] + 1, -1)
     task_root = ~has_parent & ~is_irq_root
+    # kernel depth of the parent, else of the interrupted call (a -1 reads the last row; those
+    # rows are task roots, set below)
+    up = np.where(has_parent, parent, interrupted)
+    ek = kd[up] if n else kd.astype(np.int64)
+    expected = np.where(ek >= 0, ek + 1, -1).astype(np.int64, copy=False)
     expected[task_root] = 0
+    del up, ek
     bad = (kd >= 0) & (expected >= 0) & (kd != expected)
     calls["flags"] = np.where(bad, flags | np.uint16(CallFlag.DEPTH_MISMATCH), flags).astype(
         np.uint16
     )
     repaired = (flags & REPAIR_FLAGS) != 0
-    prep = np.zeros(n, dtype=bool)
-    prep[has_parent] = repaired[parent[has_parent]]
+    prep = has_parent & repaired[parent] if n else has_parent
     plain = bad & ~repaired & ~prep & ~task_root
     # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
     # task's return stack but before it wrote that frame's entry record (kernel/trace/fgraph.c
