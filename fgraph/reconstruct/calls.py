@@ -665,6 +665,25 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
         order[restore] = own[restore]
 
 
+def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) -> np.ndarray:
+    """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
+    when the key fits: the machine makes calls nearly in entry order, which the stable sort
+    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls."""
+    n = len(order)
+    if n == 0:
+        return np.empty(0, np.int64)
+    lo = int(order.min())
+    span_d = 2 * (int(depth0.max()) + 2)
+    fits = int(depth0.min()) >= 0 and (int(order.max()) - lo + 1) < (1 << 62) // span_d
+    if fits:
+        key = order - lo
+        key *= span_d
+        key += depth0.astype(np.int64) * 2
+        key += synth_last
+        return np.argsort(key, kind="stable")
+    return np.lexsort((np.arange(n), synth_last, depth0, order))
+
+
 def build_table(
     attrs: dict[str, np.ndarray], raw: dict[str, Any], meta: TraceMeta, strings: StringPool
 ) -> CallTable:
@@ -684,7 +703,7 @@ def build_table(
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
-    perm = np.lexsort((np.arange(ncalls), synth_last, depth0, raw.pop("order")))
+    perm = _entry_order(raw.pop("order"), depth0, synth_last)
     del synth_last, depth0
     inv = np.empty(ncalls, dtype=np.int64)
     inv[perm] = np.arange(ncalls, dtype=np.int64)
