@@ -218,7 +218,7 @@ typedef struct {
     int32_t *lat;
     int32_t *depth;
     int64_t *dur;
-    int64_t *res;
+    int16_t *res; /* duration resolution in ns: 1, 10, 100 or 1000 */
     int32_t *func;
     int32_t *module;
 } Out;
@@ -616,7 +616,7 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
     o->lat[i] = lat;
     o->depth[i] = depth;
     o->dur[i] = dur;
-    o->res[i] = res;
+    o->res[i] = (int16_t)res;
     o->func[i] = func;
     o->module[i] = mod;
     return 1;
@@ -674,7 +674,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     }
     static const int types[12] = {NPY_UINT8, NPY_INT8,  NPY_INT64, NPY_INT16,
                                   NPY_INT32, NPY_INT32, NPY_INT32, NPY_INT32,
-                                  NPY_INT64, NPY_INT64, NPY_INT32, NPY_INT32};
+                                  NPY_INT64, NPY_INT16, NPY_INT32, NPY_INT32};
     static const char *tnames[12] = {"status", "kind", "ts",  "cpu", "pid",  "comm",
                                      "lat",    "depth", "dur", "res", "func", "module"};
     for (int k = 0; k < 12; k++)
@@ -699,7 +699,7 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[6]),
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[7]),
         (int64_t *)PyArray_DATA((PyArrayObject *)outs[8]),
-        (int64_t *)PyArray_DATA((PyArrayObject *)outs[9]),
+        (int16_t *)PyArray_DATA((PyArrayObject *)outs[9]),
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[10]),
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[11]),
     };

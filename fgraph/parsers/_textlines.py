@@ -800,14 +800,15 @@ def build_event_table(
     cpu = lines.cpu
     bsel = np.flatnonzero(kind == L_BANNER)
     if banners_fill and len(bsel):
-        pid = pid.copy()
-        comm = comm.copy()
         bfrom_pid = to_int(take_sub(group(m, "bfpid"), bsel)).astype(np.int32)
         bto_pid = to_int(take_sub(group(m, "btpid"), bsel)).astype(np.int32)
         bfrom_comm = encode(take_sub(group(m, "bfrom"), bsel), pool, strip=True)
         bto_comm = encode(take_sub(group(m, "bto"), bsel), pool, strip=True)
         need = pid < 0
-        for c in np.unique(cpu[bsel]):  # loop over CPUs
+        if need.any():  # (with a proc column every line has its task already)
+            pid = pid.copy()
+            comm = comm.copy()
+        for c in np.unique(cpu[bsel]) if need.any() else []:  # loop over CPUs
             bl = bsel[cpu[bsel] == c]
             bi = np.flatnonzero(cpu[bsel] == c)
             rows = np.flatnonzero((cpu == c) & need)
@@ -818,9 +819,10 @@ def build_event_table(
             comm[rows] = np.where(before, bfrom_comm[bi[0]], bto_comm[bi[kk]])
 
     # ---- overruns: " (Overruns: N)" belongs to the return just above -------------------------
-    overrun_line = np.full(n, -1, dtype=np.int64)
+    overrun_line: np.ndarray | None = None
     osel = np.flatnonzero(kind == L_OVERRUN)
     if len(osel):
+        overrun_line = np.full(n, -1, dtype=np.int64)
         vals = to_int(take_sub(group(m, "novr"), osel))
         prev = osel - 1
         okp = (prev >= 0) & (kind[np.clip(prev, 0, None)] == L_EXIT)
@@ -847,7 +849,7 @@ def build_event_table(
         "func": func,
         "module": module,
         "has_tail": has_tail,
-        "overrun": overrun_line if len(osel) else None,
+        "overrun": overrun_line,
         "retval": retval,
         "retok": retok,
     }
@@ -875,8 +877,11 @@ def build_event_table(
     bare = (kcol == EventKind.FG_EXIT) & ~is_leaf & (cols["func"] < 0)
     nested = is_entry & ~is_leaf
     leaf_entry = is_entry & is_leaf
-    cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
-    if bare.any() and len(cand):
+    has_bare = bool(bare.any())
+    cand = np.zeros(0, dtype=np.int64)
+    if has_bare:
+        cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
+    if has_bare and len(cand):
         cpu_k = cols["cpu"][cand].astype(np.int64)
         pid_k = cols["pid"][cand].astype(np.int64)
         if kernel_rule:
@@ -1003,9 +1008,8 @@ def build_event_table(
             path,
             len(bad),
         )
-    res = lines.dur_res[(kind == L_EXIT) | (kind == L_LEAF)]
-    res = res[res > 0]
-    meta.duration_resolution_ns = int(res.max()) if len(res) else 1
+    res = int(np.max(lines.dur_res, where=(kind == L_EXIT) | (kind == L_LEAF), initial=0))
+    meta.duration_resolution_ns = res if res > 0 else 1
     meta.options["duration_precision"] = (
         "printed durations have at most 7 significant digits and are truncated: "
         "per row resolution 1 ns (<10 ms), 10 ns, 100 ns or 1000 ns (>= 1 s)"

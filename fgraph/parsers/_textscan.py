@@ -41,7 +41,7 @@ _COLS = (
     ("lat", np.int32),
     ("depth", np.int32),
     ("dur", np.int64),
-    ("res", np.int64),
+    ("res", np.int16),  # 1, 10, 100 or 1000 ns (narrow: fresh memory costs, see _textlines)
     ("func", np.int32),
     ("module", np.int32),
 )

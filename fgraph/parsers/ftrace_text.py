@@ -157,7 +157,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
             cols[k][sub] = r[k]
         cols["dur"] = masked("dur", -1, np.int64)
         cols["dur"][sub] = r["dur"]
-        cols["res"] = masked("res", -1, np.int64)
+        cols["res"] = masked("res", -1, fast["res"].dtype)
         cols["res"][sub] = r["res"]
         cols["kind"] = masked("kind", tl.L_UNPARSED, np.int8)
         cols["kind"][sub] = r["kind"]
