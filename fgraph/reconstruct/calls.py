@@ -209,9 +209,10 @@ class Generations:
         mpid = np.concatenate([self.pending, marks_pid])
         stride = len(order) + 2
         st_key = np.empty(0, np.int64)
+        lut_ok = len(rpid) > 0 and int(rpid.min()) >= 0 and int(rpid.max()) < (1 << 24)
         if len(mpid):
             # candidates: task-context entries at kernel depth 0 of the marked pids
-            cand = np.flatnonzero(np.isin(rpid, mpid))
+            cand = np.flatnonzero(_pid_in(rpid, mpid, lut_ok))
             r = rows[cand]
             ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
             ok0 &= events["irqctx"][r] <= 0
@@ -233,26 +234,21 @@ class Generations:
             return None
         gg = np.zeros(len(rows), np.int64)
         if len(self.gen_pid):
-            k = np.clip(np.searchsorted(self.gen_pid, rpid), 0, len(self.gen_pid) - 1)
-            hitp = self.gen_pid[k] == rpid
-            gg[hitp] = self.gen_val[k[hitp]]
+            gg = _pid_value(rpid, self.gen_pid, self.gen_val, lut_ok)
         if len(st_key):
             sp = np.unique(st_key // stride)  # pids with a start here
-            sel = np.flatnonzero(np.isin(rpid, sp))
-            key = rpid[sel] * stride + tpos[sel]
-            gg[sel] += np.searchsorted(st_key, key, "right") - np.searchsorted(
-                st_key, rpid[sel] * stride, "left"
-            )
+            # slot of each start pid; starts keyed by (slot, time) so that one binary search
+            # per record counts its pid's starts so far
+            slot = _pid_value(rpid, sp, np.arange(len(sp), dtype=np.int64), lut_ok, -1)
+            sel = np.flatnonzero(slot >= 0)
+            sslot = np.searchsorted(sp, st_key // stride)
+            skey = sslot * stride + st_key % stride
+            first_of = np.searchsorted(skey, np.arange(len(sp) + 1) * stride, "left")
+            key = slot[sel] * stride + tpos[sel]
+            gg[sel] += np.searchsorted(skey, key, "right") - first_of[slot[sel]]
             # the pids' generations after this window
-            cnt = np.searchsorted(st_key, (sp + 1) * stride, "left") - np.searchsorted(
-                st_key, sp * stride, "left"
-            )
-            k = np.clip(np.searchsorted(self.gen_pid, sp), 0, max(len(self.gen_pid) - 1, 0))
-            before = (
-                np.where(self.gen_pid[k] == sp, self.gen_val[k], 0)
-                if len(self.gen_pid)
-                else np.zeros(len(sp), np.int64)
-            )
+            cnt = np.diff(first_of)
+            before = _pid_value(sp, self.gen_pid, self.gen_val, False)
             keep = ~np.isin(self.gen_pid, sp)
             gp = np.concatenate([self.gen_pid[keep], sp])
             gv = np.concatenate([self.gen_val[keep], before + cnt])
@@ -263,6 +259,29 @@ class Generations:
         gen = np.zeros(len(events), dtype=np.int64)
         gen[rows] = gg
         return gen
+
+
+def _pid_in(pid: np.ndarray, keys: np.ndarray, lut: bool) -> np.ndarray:
+    """np.isin(pid, keys), by a lookup table when the pids are small non-negative ints."""
+    if lut and (not len(keys) or (int(keys.min()) >= 0 and int(keys.max()) < (1 << 24))):
+        t = np.zeros(max(int(pid.max()), int(keys.max(initial=0))) + 1, bool)
+        t[keys] = True
+        return t[pid]
+    return np.isin(pid, keys)
+
+
+def _pid_value(
+    pid: np.ndarray, keys: np.ndarray, vals: np.ndarray, lut: bool, default: int = 0
+) -> np.ndarray:
+    """vals of each pid's key in the sorted ``keys`` (``default`` where absent)."""
+    if not len(keys):
+        return np.full(len(pid), default, np.int64)
+    if lut and int(keys.min()) >= 0 and int(keys.max()) < (1 << 24):
+        t = np.full(max(int(pid.max()), int(keys.max())) + 1, default, np.int64)
+        t[keys] = vals
+        return t[pid]
+    k = np.clip(np.searchsorted(keys, pid), 0, len(keys) - 1)
+    return np.where(keys[k] == pid, vals[k], default).astype(np.int64)
 
 
 def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
