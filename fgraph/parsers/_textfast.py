@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..table import StringPool
 from . import _textlines as tl
+from ._textlines import pc
 
 SP, BAR, LPAR, RPAR, DOT = 32, 124, 40, 41, 46
 
@@ -104,10 +104,10 @@ def spans_to_codes(
     arr = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), 2 * n, [None, pa.py_buffer(offs), pa.py_buffer(buf_data)]
     )
-    spans = arr.take(pa.array(np.arange(0, 2 * n, 2)))
+    spans = pc.take(arr, tl.idx_of(np.arange(0, 2 * n, 2)))
     d = pc.dictionary_encode(spans)
     values = [v.decode("utf-8", "replace") for v in d.dictionary.to_pylist()]
-    return np.asarray(d.indices.to_numpy(zero_copy_only=False), dtype=np.int64), values
+    return np.asarray(tl.np_of(d.indices), dtype=np.int64), values
 
 
 def count_spaces(buf: np.ndarray, pos: np.ndarray, limit: np.ndarray) -> np.ndarray:

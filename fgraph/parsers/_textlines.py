@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+from pyarrow import _compute as _pcx
 
 from .. import schema
 from ..schema import EventFlag, EventKind, LostSource
@@ -117,6 +117,77 @@ STRING_FIELDS = {"prev_comm", "prev_state", "next_comm", "comm", "name"}
 EVENT_NAME_RX = r"^(?P<ename>[a-z][a-z0-9]*_[a-z0-9_]*): (?P<etext>.*)$"
 
 
+class _Compute:
+    """The Arrow compute functions the text readers use, called through ``pyarrow._compute``.
+
+    ``import pyarrow.compute`` generates a Python wrapper with a docstring for each of the
+    ~300 kernels: 30-50 ms of every text run (measured with ``python -X importtime``), more
+    than parsing 3 MB.  These are the same kernels with the options pyarrow.compute would pass
+    (pyarrow/compute.py: ``cast`` safe, ``take`` bounds-checked, ``fill_null`` = coalesce with
+    a scalar of the values' type).  Array methods that go through pyarrow.compute
+    (``Array.take``, ``Array.cast``, …) are avoided for the same reason.
+    """
+
+    @staticmethod
+    def _call(name: str, args: list[Any], options: Any = None) -> Any:
+        return _pcx.call_function(name, args, options)
+
+    def extract_regex(self, a: Any, pattern: str) -> Any:
+        return self._call("extract_regex", [a], _pcx.ExtractRegexOptions(pattern))
+
+    def match_substring_regex(self, a: Any, pattern: str) -> Any:
+        return self._call("match_substring_regex", [a], _pcx.MatchSubstringOptions(pattern))
+
+    def starts_with(self, a: Any, pattern: str) -> Any:
+        return self._call("starts_with", [a], _pcx.MatchSubstringOptions(pattern))
+
+    def utf8_trim_whitespace(self, a: Any) -> Any:
+        return self._call("utf8_trim_whitespace", [a])
+
+    def utf8_rpad(self, a: Any, width: int, padding: str) -> Any:
+        return self._call("utf8_rpad", [a], _pcx.PadOptions(width, padding))
+
+    def binary_length(self, a: Any) -> Any:
+        return self._call("binary_length", [a])
+
+    def binary_join_element_wise(self, *strings: Any) -> Any:
+        return self._call("binary_join_element_wise", list(strings), _pcx.JoinOptions())
+
+    def equal(self, a: Any, b: Any) -> Any:
+        return self._call("equal", [a, b])
+
+    def greater(self, a: Any, b: Any) -> Any:
+        return self._call("greater", [a, b])
+
+    def or_(self, a: Any, b: Any) -> Any:
+        return self._call("or", [a, b])
+
+    def if_else(self, cond: Any, a: Any, b: Any) -> Any:
+        return self._call("if_else", [cond, a, b])
+
+    def is_valid(self, a: Any) -> Any:
+        return self._call("is_valid", [a])
+
+    def fill_null(self, a: Any, value: pa.Scalar) -> Any:
+        # callers pass a scalar of a's type (see str_scalar / int_scalar below)
+        return self._call("coalesce", [a, value])
+
+    def cast(self, a: Any, typ: Any) -> Any:
+        return self._call("cast", [a], _pcx.CastOptions.safe(typ))
+
+    def dictionary_encode(self, a: Any) -> Any:
+        return self._call("dictionary_encode", [a], _pcx.DictionaryEncodeOptions())
+
+    def take(self, a: Any, indices: Any) -> Any:
+        return self._call("take", [a, indices], _pcx.TakeOptions(boundscheck=True))
+
+    def filter(self, a: Any, mask: Any) -> Any:
+        return self._call("filter", [a, mask], _pcx.FilterOptions())
+
+
+pc = _Compute()
+
+
 # ---- Arrow <-> numpy without pandas ----------------------------------------------------------
 # pyarrow loads pandas (about 0.2 s, more than reading 30 MB of text) the first time it converts
 # values between Python/numpy and Arrow: Array.to_numpy(), pa.array(), pa.scalar() and compute
@@ -194,7 +265,7 @@ def str_array(values: list[str]) -> pa.Array:
 def str_scalar(v: str, typ: Any = None) -> pa.Scalar:
     """``pa.scalar(v, typ)`` for a string type without pandas."""
     a = str_array([v])
-    return (a if typ is None or typ == a.type else a.cast(typ))[0]
+    return (a if typ is None or typ == a.type else pc.cast(a, typ))[0]
 
 
 def int_scalar(v: int, typ: Any) -> pa.Scalar:
@@ -357,7 +428,7 @@ def encode(a: pa.Array, pool: StringPool, strip: bool = False) -> np.ndarray:
     d = pc.dictionary_encode(a)
     if isinstance(d, pa.ChunkedArray):
         d = d.combine_chunks()
-    values = d.dictionary.cast(pa.large_binary()).to_pylist()
+    values = pc.cast(d.dictionary, pa.large_binary()).to_pylist()
     mapping = np.array(
         [pool.code(v.decode("utf-8", "replace")) for v in values] + [-1], dtype=np.int32
     )
@@ -716,7 +787,7 @@ def _comment_texts(
         in_sub[:] = False
     a = pc.take(cmt_sub, idx_of(pos[in_sub]))
     b = pc.take(lines.cmt_text, idx_of(np.searchsorted(lines.cmt_lines, evlines[~in_sub])))
-    b = b.cast(a.type) if b.type != a.type else b
+    b = pc.cast(b, a.type) if b.type != a.type else b
     order = np.empty(len(evlines), dtype=np.int64)
     order[in_sub] = np.arange(len(a))
     order[~in_sub] = len(a) + np.arange(len(b))
@@ -998,7 +1069,7 @@ def build_event_table(
     meta.lines_unparsed = len(bad)
     if len(bad):
         ex = bad[:MAX_EXAMPLES]
-        raw = pc.take(lines.extra["raw"], idx_of(ex)).cast(pa.large_binary()).to_pylist()
+        raw = pc.cast(pc.take(lines.extra["raw"], idx_of(ex)), pa.large_binary()).to_pylist()
         meta.unparsed_examples = [
             (int(i) + 1, r.decode("utf-8", "replace").rstrip("\r\n")) for i, r in zip(ex, raw)
         ]

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import TraceFormatError
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
 from . import _textfast, _textscan
 from . import _textlines as tl
+from ._textlines import pc
 
 PROLOGUE_RX = (
     r"^(?: *(?P<abs_s>\d+)\.(?P<abs_f>\d+) \|  )?"  # funcgraph-abstime "%5lu.%06lu |  "
@@ -142,7 +142,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
             fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
         ok = fast["ok"]
         sub = np.flatnonzero(~ok)
-        r = _regex_lines(arr.take(tl.idx_of(sub)))
+        r = _regex_lines(pc.take(arr, tl.idx_of(sub)))
         pf = bool(fast.get("prefilled"))
 
         def masked(k: str, fill: int, dtype: Any) -> np.ndarray:
