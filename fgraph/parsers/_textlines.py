@@ -144,6 +144,9 @@ class _Compute:
     def utf8_trim_whitespace(self, a: Any) -> Any:
         return self._call("utf8_trim_whitespace", [a])
 
+    def utf8_rtrim(self, a: Any, characters: str) -> Any:
+        return self._call("utf8_rtrim", [a], _pcx.TrimOptions(characters))
+
     def utf8_rpad(self, a: Any, width: int, padding: str) -> Any:
         return self._call("utf8_rpad", [a], _pcx.PadOptions(width, padding))
 

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ..errors import TraceFormatError
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
 from . import _textlines as tl
+from ._textlines import pc
 
 RECORD_RX = (
     # with several buffers (trace-cmd report of `extract -a`) each line starts with the
@@ -41,21 +41,23 @@ FGRAPH_RX = r"^(?:(?P<ovh>[+!#*@$]) +)?(?:(?P<dur>\d+(?:\.\d+)?) us *)?\|  (?P<i
 IGNORED_RX = r"^(?:cpus=\d+|version = \d+|CPU \d+ is empty)?\s*$"
 
 
+def _lengths(a: pa.Array) -> np.ndarray:
+    """Byte lengths of strings (null: 0)."""
+    n = pc.binary_length(a)
+    return tl.np_of(pc.fill_null(n, tl.int_scalar(0, n.type)))
+
+
 def _chunk(chunk: pa.Array) -> dict[str, Any]:
     m = pc.extract_regex(chunk, RECORD_RX)
     g = tl.group
-    rec = np.asarray(pc.is_valid(m).to_numpy(zero_copy_only=False))
+    rec = tl.np_of(pc.is_valid(m))
     rest = g(m, "rest")
     fm = pc.extract_regex(rest, FGRAPH_RX)
     event = g(m, "event")
-    is_fg = np.asarray(
-        pc.fill_null(pc.starts_with(event, "funcgraph_"), False).to_numpy(zero_copy_only=False)
-    )
-    is_fg |= np.asarray(
-        pc.fill_null(pc.equal(event, "fgraph_retaddr_entry"), False).to_numpy(zero_copy_only=False)
-    )
-    fg_ok = np.asarray(pc.is_valid(fm).to_numpy(zero_copy_only=False))
-    ignored = np.asarray(pc.match_substring_regex(chunk, IGNORED_RX).to_numpy(zero_copy_only=False))
+    is_fg = tl.fill_false(pc.starts_with(event, "funcgraph_"))
+    is_fg |= tl.fill_false(pc.equal(event, tl.str_scalar("fgraph_retaddr_entry", event.type)))
+    fg_ok = tl.np_of(pc.is_valid(fm))
+    ignored = tl.fill_false(pc.match_substring_regex(chunk, IGNORED_RX))
     n = len(chunk)
     kind = np.full(
         n, tl.L_GRAPH, dtype=np.int8
@@ -64,9 +66,9 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
     kind[rec & is_fg & ~fg_ok] = tl.L_UNPARSED  # -R / -N forms of funcgraph records
     kind[~rec & ignored] = tl.L_IGNORED
     text = pc.if_else(
-        pa.array(rec & is_fg),
+        tl.arr_of(rec & is_fg),
         g(fm, "text"),
-        pc.if_else(pa.array(rec), rest, pc.utf8_rtrim(chunk, "\r\n")),
+        pc.if_else(tl.arr_of(rec), rest, pc.utf8_rtrim(chunk, "\r\n")),
     )
     cpu = tl.to_int(g(m, "cpu"))
     cpu2 = tl.to_int(g(m, "cpu2"))
@@ -77,24 +79,17 @@ def _chunk(chunk: pa.Array) -> dict[str, Any]:
     cpu = np.where(wide, -1, cpu)
     cpu2 = np.where(wide, -1, cpu2)
     pid = np.where(wide, -1, pid)
-    lat = pc.if_else(tl.nonempty(g(m, "lat2")), g(m, "lat2"), g(m, "lat"))
+    lat = pc.if_else(tl.arr_of(tl.nonempty(g(m, "lat2"))), g(m, "lat2"), g(m, "lat"))
     dur, res = tl.duration_ns(g(fm, "dur"))
     ts = tl.frac_to_ns(g(m, "ts_s"), g(m, "ts_f"), 1_000_000_000)
-    tsdigits = np.asarray(
-        pc.fill_null(pc.binary_length(g(m, "ts_f")), 0).to_numpy(zero_copy_only=False)
-    )
+    tsdigits = _lengths(g(m, "ts_f"))
     out = {
         "kind": kind,
         "ts": ts,
         "tsdigits": tsdigits.astype(np.int8),
         "cpu": np.where(cpu >= 0, cpu, cpu2).astype(np.int16),
         "pid": pid.astype(np.int32),
-        "depth": (
-            np.asarray(
-                pc.fill_null(pc.binary_length(g(fm, "ind")), 0).to_numpy(zero_copy_only=False)
-            )
-            // 2
-        ).astype(np.int32),
+        "depth": (_lengths(g(fm, "ind")) // 2).astype(np.int32),
         "dur": np.where(rec & is_fg, dur, -1),
         "res": res,
     }
