@@ -115,6 +115,10 @@ def load_windowed(
 
     release_free_memory()
     calls, quality, others = rb.finish()
+    # rows named by the reader while streaming become the whole-file table's rows
+    for col in ("entry_row", "exit_row"):
+        calls[col] = st.final_rows(calls[col])
+    others.lost["row"] = st.final_rows(others.lost["row"])
     others.meta = st.meta
     trace = Trace(others, name=src.name)
     trace._calls, trace._quality = calls, quality

@@ -101,6 +101,9 @@ class _OneWindow:
         t = self._table
         return int(t["cpu"].max(initial=-1)) + 1 if t is not None else 0
 
+    def final_rows(self, ids: np.ndarray) -> np.ndarray:
+        return ids
+
     def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
         t, self._table = self._table, None
         if t is not None:
@@ -109,7 +112,9 @@ class _OneWindow:
 
 def parse_windows(source: Source, window_records: int | None = None) -> Any:
     """``source`` as consecutive timeline windows: an object with ``meta``, ``ncpu`` and
-    ``windows()`` yielding ``(table, timeline order or None, row ids or None)``.  A trace.dat is
+    ``windows()`` yielding ``(table, timeline order or None, row ids or None)``, and
+    ``final_rows(ids)`` turning those row ids into rows of :func:`parse`'s table once every
+    window was read.  A trace.dat is
     read a window at a time (:mod:`fgraph.parsers.tracedat.stream`); other inputs are one
     window.  Errors name the input as :func:`parse`'s do."""
     try:

@@ -163,6 +163,7 @@ class WindowedRebuild:
         self._step = max(int(machine_window), 1)
         self._head: list[tuple[EventTable, np.ndarray, np.ndarray | None, bool]] = []
         self._head_n = 0
+        self._taken = False  # the kept events are copies (their lost rows are replaced)
 
     def feed(
         self,
@@ -242,6 +243,7 @@ class WindowedRebuild:
                 lt["row"] = np.where((r >= 0) & (r < n), r + base, -1)
             self._lost.append(lt)
         if keep_others:
+            self._taken = True
             other = ~prep.fg
             self._others.append(events if other.all() else events.take(np.flatnonzero(other)))
         else:
@@ -291,7 +293,8 @@ class WindowedRebuild:
             if len(self._others) == 1
             else EventTable.concat(self._others, meta=self.meta)
         )
-        single = len(self._others) == 1
+        # the events are the caller's own table (one window, keep_others=False): leave them
+        single = len(self._others) == 1 and not self._taken
         self._others = []
         lost = (
             self._lost[0]

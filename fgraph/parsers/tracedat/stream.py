@@ -44,6 +44,8 @@ from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
 
 WINDOW_RECORDS = 1 << 20  # records per window (about 100 MB of event table)
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
+SAMPLE_PAGES = 64  # pages per CPU counted up front to estimate the number of records
+ROW_SHIFT = 40  # provisional row id: (blob << ROW_SHIFT) + record index in the blob
 
 
 @dataclasses.dataclass
@@ -54,7 +56,7 @@ class _Cursor:
     page_size: int
     npages: int
     page_ts: np.ndarray  # raw page timestamps, made non-decreasing (for the window bounds)
-    row_base: int  # row of the blob's first record in the whole-file table
+    index: int  # the blob's place in the file (rows are numbered blob after blob)
     next_page: int = 0
     next_row: int = 0  # blob index of the next record to walk
     held: dict[str, np.ndarray] | None = None  # walked records not yet decoded (raw)
@@ -115,14 +117,30 @@ class TraceDatStream:
                     ps,
                     npages,
                     self._page_times(blob, ps, npages, c),
-                    row,
+                    len(self.cursors),
                     released=blob.start,
                 )
             )
-            row += count(self.mem_obj, blob, ps, self.data_start, self.long_size, c.big_endian)
-        self.records = row
-        # counting walked every page: let them go until their window reads them again
+            # records per page from a sample of the blob's first pages (for the window bounds
+            # and the rebuild's size hint; the rows themselves are numbered as they are walked)
+            sample = dataclasses.replace(blob, length=min(blob.length, SAMPLE_PAGES * ps))
+            nsample = count(self.mem_obj, sample, ps, self.data_start, self.long_size, c.big_endian)
+            row += int(nsample * npages / max(-(-sample.length // ps), 1))
+        self.records = row  # an estimate
         self._release_all()
+
+    def final_rows(self, ids: np.ndarray) -> np.ndarray:
+        """The whole-file rows of provisional row ids (-1 stays), once every window was read:
+        a blob's rows start after all the records of the blobs before it."""
+        sizes = np.array([cur.next_row for cur in self.cursors], dtype=np.int64)
+        base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
+        ok = ids >= 0
+        if not ok.any():
+            return ids
+        out = ids.copy()
+        b = ids[ok] >> ROW_SHIFT
+        out[ok] = base[b] + (ids[ok] & ((1 << ROW_SHIFT) - 1))
+        return out
 
     @property
     def ncpu(self) -> int:
@@ -192,7 +210,7 @@ class TraceDatStream:
             lo_row = cur.next_row - n  # blob index of the first held record
             if k:
                 parts.append({key: v[:k] for key, v in rec.items()})
-                row_ids.append(cur.row_base + lo_row + np.arange(k, dtype=np.int64))
+                row_ids.append((cur.index << ROW_SHIFT) + lo_row + np.arange(k, dtype=np.int64))
             # gaps before a record of this window (blob index < lo_row + k); the others wait
             keep_lost = []
             for r in cur.pending_lost:
