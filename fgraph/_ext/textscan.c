@@ -878,31 +878,31 @@ static inline int rows_of(int8_t k)
                               k == L_ARROW_OUT);
 }
 
-/* rowstarts(kind) -> first: first[i] = first row of line i, first[n] = number of rows */
-static PyObject *py_rowstarts(PyObject *self, PyObject *args)
+/* rowcount(kind, i0, i1) -> number of rows of lines i0..i1 */
+static PyObject *py_rowcount(PyObject *self, PyObject *args)
 {
     PyObject *o_kind;
-    if (!PyArg_ParseTuple(args, "O", &o_kind))
+    Py_ssize_t i0, i1;
+    if (!PyArg_ParseTuple(args, "Onn", &o_kind, &i0, &i1))
         return NULL;
     PyArrayObject *kind =
         (PyArrayObject *)PyArray_FROMANY(o_kind, NPY_INT8, 1, 1, NPY_ARRAY_IN_ARRAY);
     if (!kind)
         return NULL;
-    npy_intp n = PyArray_DIM(kind, 0), dims[1] = {n + 1};
-    PyArrayObject *first = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
-    if (first) {
-        const int8_t *k = (const int8_t *)PyArray_DATA(kind);
-        int64_t *f = (int64_t *)PyArray_DATA(first), r = 0;
-        Py_BEGIN_ALLOW_THREADS
-        for (npy_intp i = 0; i < n; i++) {
-            f[i] = r;
-            r += rows_of(k[i]);
-        }
-        f[n] = r;
-        Py_END_ALLOW_THREADS
+    npy_intp n = PyArray_DIM(kind, 0);
+    if (i0 < 0 || i1 > n || i0 > i1) {
+        Py_DECREF(kind);
+        PyErr_SetString(PyExc_ValueError, "rowcount: bad line range");
+        return NULL;
     }
+    const int8_t *k = (const int8_t *)PyArray_DATA(kind);
+    int64_t r = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = i0; i < i1; i++)
+        r += rows_of(k[i]);
+    Py_END_ALLOW_THREADS
     Py_DECREF(kind);
-    return (PyObject *)first;
+    return PyLong_FromLongLong((long long)r);
 }
 
 enum { X_KIND, X_TS, X_CPU, X_PID, X_COMM, X_FLAGS, X_PREEMPT, X_IRQ, X_DEPTH, X_DUR, X_FUNC,
@@ -910,7 +910,7 @@ enum { X_KIND, X_TS, X_CPU, X_PID, X_COMM, X_FLAGS, X_PREEMPT, X_IRQ, X_DEPTH, X
 enum { Y_TS, Y_CPU, Y_PID, Y_COMM, Y_FLAGS, Y_PREEMPT, Y_IRQ, Y_POS, Y_FUNC, Y_MODULE, Y_DEPTH,
        Y_DUR, Y_OVERRUN, Y_RETVAL, Y_EFLAGS, Y_KIND, Y_EVENT, Y_NOUT };
 
-/* expand(ins, first, i0, i1, outs, codes): rows of lines i0..i1 (see above).
+/* expand(ins, r0, i0, i1, outs, codes): rows of lines i0..i1, from row r0 on (see above).
  *   ins: per line (kind i8, ts i64, cpu i16, pid i32, comm i32, flags i16, preempt i16,
  *        irqctx i8, depth i32, dur i64, func i32, module i32, has_tail bool, overrun i64|None,
  *        retval i64|None, retok bool|None);
@@ -923,10 +923,10 @@ enum { Y_TS, Y_CPU, Y_PID, Y_COMM, Y_FLAGS, Y_PREEMPT, Y_IRQ, Y_POS, Y_FUNC, Y_M
  */
 static PyObject *py_expand(PyObject *self, PyObject *args)
 {
-    PyObject *ins, *outs, *o_first;
-    Py_ssize_t i0, i1;
+    PyObject *ins, *outs;
+    Py_ssize_t r0, i0, i1;
     int K_ENT, K_EXIT, K_AIN, K_AOUT, E_ENT, E_EXIT, E_AIN, E_AOUT, F_RET, F_LEAF, F_TAIL, F_DER;
-    if (!PyArg_ParseTuple(args, "O!OnnO!(iiiiiiiiiiii)", &PyTuple_Type, &ins, &o_first, &i0, &i1,
+    if (!PyArg_ParseTuple(args, "O!nnnO!(iiiiiiiiiiii)", &PyTuple_Type, &ins, &r0, &i0, &i1,
                           &PyTuple_Type, &outs, &K_ENT, &K_EXIT, &K_AIN, &K_AOUT, &E_ENT, &E_EXIT,
                           &E_AIN, &E_AOUT, &F_RET, &F_LEAF, &F_TAIL, &F_DER))
         return NULL;
@@ -969,19 +969,17 @@ static PyObject *py_expand(PyObject *self, PyObject *args)
         n = PyArray_DIM((PyArrayObject *)a, 0);
         in[k] = PyArray_DATA((PyArrayObject *)a);
     }
-    PyArrayObject *first = (PyArrayObject *)o_first;
-    if (!PyArray_Check(o_first) || PyArray_NDIM(first) != 1 ||
-        !PyArray_IS_C_CONTIGUOUS(first) || PyArray_TYPE(first) != NPY_INT64 ||
-        PyArray_DIM(first, 0) != n + 1) {
-        PyErr_SetString(PyExc_TypeError, "expand: bad first-row array");
-        return NULL;
-    }
-    const int64_t *fr = (const int64_t *)PyArray_DATA(first);
-    if (i0 < 0 || i1 > n || i0 > i1) {
+    if (i0 < 0 || i1 > n || i0 > i1 || r0 < 0) {
         PyErr_SetString(PyExc_ValueError, "expand: bad line range");
         return NULL;
     }
-    npy_intp nrows = (npy_intp)fr[n];
+    /* every output has the same length: the rows of all lines */
+    PyObject *o_ts = PyTuple_GET_ITEM(outs, Y_TS);
+    if (!PyArray_Check(o_ts)) {
+        PyErr_SetString(PyExc_TypeError, "expand: bad output array ts");
+        return NULL;
+    }
+    npy_intp nrows = PyArray_DIM((PyArrayObject *)o_ts, 0);
     for (int k = 0; k < Y_NOUT; k++) {
         PyObject *a = PyTuple_GET_ITEM(outs, k);
         /* no overrun / return-value column without its input: the caller uses a constant */
@@ -1009,13 +1007,13 @@ static PyObject *py_expand(PyObject *self, PyObject *args)
     uint8_t *yef = out[Y_EFLAGS];
     int bad = 0;
     Py_BEGIN_ALLOW_THREADS
+    int64_t r = r0;
     for (npy_intp i = i0; i < i1; i++) {
         int8_t k = kind[i];
         int nr = rows_of(k);
         if (!nr)
             continue;
-        int64_t r = fr[i];
-        if (r < 0 || r + nr > nrows || fr[i + 1] != r + nr) {
+        if (r + nr > nrows) {
             bad = 1;
             break;
         }
@@ -1074,7 +1072,7 @@ static PyObject *py_expand(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     if (bad) {
-        PyErr_SetString(PyExc_ValueError, "expand: first-row array does not match the kinds");
+        PyErr_SetString(PyExc_ValueError, "expand: more rows than the output arrays hold");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -1088,10 +1086,11 @@ static PyMethodDef methods[] = {
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
      " module)) -> (names, lats, comments): reads lines i0..i1; status 0 = left to the regex"
      " path (its columns hold -1, kind 0); comments: (line, start, end) of each comment text"},
-    {"rowstarts", py_rowstarts, METH_VARARGS,
-     "rowstarts(kind) -> first: first event row of each line and, last, the number of rows"},
+    {"rowcount", py_rowcount, METH_VARARGS,
+     "rowcount(kind, i0, i1) -> number of event rows of lines i0..i1"},
     {"expand", py_expand, METH_VARARGS,
-     "expand(ins, first, i0, i1, outs, codes): event rows of lines i0..i1 (see textscan.c)"},
+     "expand(ins, r0, i0, i1, outs, codes): event rows of lines i0..i1 from row r0 (see"
+     " textscan.c)"},
     {NULL, NULL, 0, NULL},
 };
 

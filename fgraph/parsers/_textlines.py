@@ -641,15 +641,15 @@ def _constant(value: int, n: int, dtype: Any) -> np.ndarray:
 
 def expand_rows(
     per_line: dict[str, np.ndarray | None], event_codes: tuple[int, int, int, int]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+) -> dict[str, np.ndarray]:
     """Event rows of the lines: an entry, a return, an event comment and an IRQ arrow give one
     row, a leaf ``f();`` two (its entry, then its exit: duration, and ts + duration when the
     line has a ts), any other line none.
 
     Returns the row columns of ``_EXPAND_OUT`` (schema dtypes; event rows get kind 0 and event
-    -1, named by the caller; ``pos`` is the line number from 1) and ``first_row``: the first
-    row of each line, then the number of rows.  ``event_codes``: pool codes of funcgraph_entry,
-    funcgraph_exit, irq_arrow_in, irq_arrow_out.
+    -1, named by the caller; ``pos`` is the line number from 1, so rows are sorted by it).
+    ``event_codes``: pool codes of funcgraph_entry, funcgraph_exit, irq_arrow_in,
+    irq_arrow_out.
     """
     ins = tuple(
         None if per_line[k] is None else np.ascontiguousarray(per_line[k], dtype=dt)
@@ -659,8 +659,14 @@ def expand_rows(
     assert kind is not None
     if _tsc is None or not EXPAND_C:
         return _expand_numpy(ins, event_codes)
-    first_row = _tsc.rowstarts(kind)
-    nrows = int(first_row[-1])
+    n = len(kind)
+    # the C loop releases the GIL: two halves of the lines on two threads (rows do not overlap)
+    parts = 2 if n >= EXPAND_SPLIT_LINES and (os.cpu_count() or 1) > 1 else 1
+    bounds = [n * k // parts for k in range(parts + 1)]
+    jobs = list(zip(bounds[:-1], bounds[1:]))
+    counts = [int(_tsc.rowcount(kind, i0, i1)) for i0, i1 in jobs]
+    r0s = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    nrows = int(r0s[-1])
     dtypes = {c.name: c.dtype for c in schema.EVENT_COLUMNS}
     # without overruns / return values those columns are constants (see _constant)
     const: dict[str, int] = {}
@@ -684,22 +690,21 @@ def expand_rows(
         int(EventFlag.TS_DERIVED),
     )
     outs = tuple(None if k in const else cols[k] for k in _EXPAND_OUT)
-    n = len(kind)
-    # the C loop releases the GIL: two halves of the lines on two threads (rows do not overlap)
-    parts = 2 if n >= EXPAND_SPLIT_LINES and (os.cpu_count() or 1) > 1 else 1
-    bounds = [n * k // parts for k in range(parts + 1)]
-    jobs = list(zip(bounds[:-1], bounds[1:]))
+
+    def run(j: int) -> None:
+        _tsc.expand(ins, r0s[j], jobs[j][0], jobs[j][1], outs, codes)
+
     if parts > 1:
         with ThreadPoolExecutor(parts) as ex:
-            list(ex.map(lambda j: _tsc.expand(ins, first_row, j[0], j[1], outs, codes), jobs))
+            list(ex.map(run, range(parts)))
     else:
-        _tsc.expand(ins, first_row, 0, n, outs, codes)
-    return cols, first_row
+        run(0)
+    return cols
 
 
 def _expand_numpy(
     ins: tuple[np.ndarray | None, ...], event_codes: tuple[int, int, int, int]
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
+) -> dict[str, np.ndarray]:
     """:func:`expand_rows` with numpy (the extension not built, and the tests' reference)."""
     x = dict(zip([k for k, _ in _EXPAND_IN], ins))
     kind = x["kind"]
@@ -707,8 +712,6 @@ def _expand_numpy(
     n = len(kind)
     rowkind = np.isin(kind, (L_ENTRY, L_EXIT, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
     nrep = rowkind.astype(np.int64) + (kind == L_LEAF) * 2
-    first_row = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(nrep, out=first_row[1:])
     src = np.repeat(np.arange(n), nrep)
     # second row of a leaf = its exit
     first = np.ones(len(src), dtype=bool)
@@ -774,7 +777,7 @@ def _expand_numpy(
     ecol[aout] = e_out
     cols["kind"] = kcol
     cols["event"] = ecol
-    return cols, first_row
+    return cols
 
 
 def _comment_texts(
@@ -927,8 +930,8 @@ def build_event_table(
         "retval": retval,
         "retok": retok,
     }
-    cols, first_row = expand_rows(per_line, e_codes)
-    nrows = int(first_row[-1])
+    cols = expand_rows(per_line, e_codes)
+    nrows = len(cols["ts"])
     # the columns the text never fills: constants
     for c in schema.EVENT_COLUMNS:
         if c.name in ("buf", "addr", "calltime", "rettime"):
@@ -992,7 +995,8 @@ def build_event_table(
     evlines = np.flatnonzero(kind == L_EVENT)
     fields: dict[str, FieldTable] = {}
     if len(evlines):
-        evrows = first_row[evlines]  # an event line gives one row
+        # an event line gives one row: the rows whose line is one of them (rows sorted by pos)
+        evrows = np.searchsorted(cols["pos"], evlines + 1)
         if lines.event is not None:
             # report records carry their name; their text is the whole rest of the line
             names = lines.event[evlines]
@@ -1038,7 +1042,7 @@ def build_event_table(
         for c in np.unique(lcpu):  # loop over CPUs
             rows_c = np.flatnonzero(cols["cpu"] == c)
             ii = np.flatnonzero(lcpu == c)
-            start = first_row[lsel[ii]]
+            start = np.searchsorted(cols["pos"], lsel[ii] + 1)  # first row after the line
             k = np.searchsorted(rows_c, start)
             has = k < len(rows_c)
             lrow[ii[has]] = rows_c[k[has]]
