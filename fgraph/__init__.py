@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import FgraphError, TraceFormatError, TraceParseError, TraceWarning
-from .load import Trace, load, read_events
+from .load import Trace, load, load_windowed, read_events
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,7 @@ __all__ = [
     "TraceWarning",
     "hist",
     "load",
+    "load_windowed",
     "read_events",
     "__version__",
 ]
