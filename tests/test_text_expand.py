@@ -123,3 +123,20 @@ def test_text_run_imports_neither_pandas_nor_pyarrow_compute() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False", out.stderr
+
+
+def test_every_line_read_by_the_scanner_with_comments() -> None:
+    """A capture whose lines all go through the C scanner (no header, no banner), with event
+    comments: no line is left for the regexes, the comments still become events."""
+    lines = [
+        "   39.633602 |   1)     dd-244     |               |  f() {",
+        "   39.633603 |   1)     dd-244     |               |    /* sched_waking: comm=a pid=2"
+        " prio=120 target_cpu=001 */",
+        "   39.633604 |   1)     dd-244     |   1.042 us    |    g();",
+        "   39.633605 |   1)     dd-244     |   3.000 us    |  }",
+    ] * 5
+    et = parse(open_source(("\n".join(lines) + "\n").encode()))
+    assert et.meta.options["fast_path_lines"] == len(lines)
+    assert et.meta.lines_unparsed == 0
+    assert et.events_per_type()["sched_waking"] == 5
+    assert et.fields["sched_waking"].columns["pid"].tolist() == [2] * 5

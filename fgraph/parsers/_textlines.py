@@ -788,9 +788,10 @@ def _comment_texts(
     if lines.cmt_lines is None or lines.cmt_text is None or not len(lines.cmt_lines):
         return pc.take(cmt_sub, idx_of(np.searchsorted(sub, evlines)))
     pos = np.searchsorted(sub, evlines)
-    in_sub = (pos < len(sub)) & (sub[np.minimum(pos, max(len(sub) - 1, 0))] == evlines)
-    if not len(sub):
-        in_sub[:] = False
+    if len(sub):
+        in_sub = (pos < len(sub)) & (sub[np.minimum(pos, len(sub) - 1)] == evlines)
+    else:
+        in_sub = np.zeros(len(evlines), dtype=bool)
     a = pc.take(cmt_sub, idx_of(pos[in_sub]))
     b = pc.take(lines.cmt_text, idx_of(np.searchsorted(lines.cmt_lines, evlines[~in_sub])))
     b = pc.cast(b, a.type) if b.type != a.type else b

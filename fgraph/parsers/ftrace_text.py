@@ -130,14 +130,18 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     if n == 0:
         raise TraceFormatError("empty input", path=name)
     pool = StringPool()
-    dialect = _dialect(arr) if FAST_PATH else None
+    # The C scanner checks every line against the regex's own shape, so it needs no dialect;
+    # the numpy fast path cuts columns at fixed places and needs the column set first.
+    c_scan = FAST_PATH and SCANNER and _textscan.AVAILABLE
+    dialect = _dialect(arr) if FAST_PATH and not c_scan else None
     cols: dict[str, np.ndarray]
     cmt_lines: np.ndarray | None = None
     cmt_text: pa.Array | None = None
-    if dialect is not None:
-        if SCANNER and _textscan.AVAILABLE:
+    if c_scan or dialect is not None:
+        if c_scan:
             fast = _textscan.scan_lines(data, starts, pool)
         else:
+            assert dialect is not None
             ends = np.append(starts[1:], len(data))
             fast = _textfast.fast_lines_parallel(data, starts, ends, dialect, pool)
         ok = fast["ok"]
@@ -173,6 +177,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
                 cols[k] = fast[k] & ok
                 cols[k][sub] = r[k]
         else:
+            assert dialect is not None  # the numpy fast path's results
             for k in ("has_proc", "has_lat", "has_dur"):
                 cols[k] = np.zeros(n, dtype=bool)
                 cols[k][sub] = r[k]
@@ -219,7 +224,7 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     )
     table = tl.build_event_table(lines, pool, meta, path=name)
     _finish_meta(table, cols, name)
-    if dialect is not None:
+    if c_scan or dialect is not None:
         meta.options["fast_path_lines"] = int(n - len(sub if sub is not None else []))
     return table
 
