@@ -101,3 +101,35 @@ def test_not_a_trace_is_refused(tmp_path: Path) -> None:
     p.write_bytes(b"hello\x00world" * 100)
     with pytest.raises(TraceFormatError, match="x.dat"):
         load_windowed(p)
+
+
+@pytest.mark.parametrize("layout", ["le64", "be32"])
+def test_windowed_read_of_synthetic_layouts(tmp_path: Path, layout: str) -> None:
+    """32/64-bit, little/big-endian files (with lost-event page flags) read the same windowed."""
+    from test_tracedat_synth import LAYOUTS, build
+
+    data, _, _ = build(LAYOUTS[layout])
+    p = tmp_path / f"{layout}.dat"
+    p.write_bytes(data)
+    ref = load(p)
+    got = load_windowed(p, 3)
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_windowed_read_of_a_latency_file(tmp_path: Path) -> None:
+    """A v6 'latency' file holds the kernel's text: one window."""
+    from test_tracedat_synth import LAYOUTS, build
+
+    data, _, _ = build(LAYOUTS["le64"])
+    text = (
+        b"# tracer: function_graph\n#\n# CPU  DURATION                  FUNCTION CALLS\n"
+        b"# |     |   |                     |   |   |   |\n"
+        b" 0)               |  vfs_read() {\n 0)   0.500 us    |    rw_verify_area();\n"
+        b" 0)   2.000 us    |  }\n"
+    )
+    p = tmp_path / "lat.dat"
+    p.write_bytes(data[: data.index(b"flyrecord\x00")] + b"latency  \x00" + text)
+    got = load_windowed(p)
+    assert_same_calls(load(p).call_table, got.call_table)
+    assert len(got.call_table) == 2

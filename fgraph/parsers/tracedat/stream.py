@@ -132,6 +132,8 @@ class TraceDatStream:
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         """The whole-file rows of provisional row ids (-1 stays), once every window was read:
         a blob's rows start after all the records of the blobs before it."""
+        if self.latency or not self.cursors:
+            return ids  # one window, rows numbered as they are
         sizes = np.array([cur.next_row for cur in self.cursors], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
         ok = ids >= 0
@@ -168,8 +170,9 @@ class TraceDatStream:
         cuts = np.unique(allts[step::step])
         return cuts[cuts > allts[0]] if len(cuts) else cuts
 
-    def windows(self) -> Iterator[tuple[EventTable, np.ndarray, np.ndarray]]:
-        """``(window table, its timeline order, row ids)`` for each window in time order."""
+    def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray]]:
+        """``(window table, its timeline order, row ids)`` for each window in time order (the
+        order None: the rebuild's merge order decides)."""
         if self.latency:
             table = _latency(self.c, self.meta, self.source)
             self.strings = table.strings
@@ -177,12 +180,28 @@ class TraceDatStream:
             yield table, np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64)
             return
         bounds = self._bounds()
+        last = max((int(cur.page_ts[-1]) for cur in self.cursors if len(cur.page_ts)), default=0)
+        if self._ts_of_raw(last) < 0:
+            # times beyond 2^63 ns are no times (the rebuild keeps such records in reader
+            # order): cutting by time would not be the whole file's order, so one window
+            bounds = bounds[:0]
         seen: set[tuple[str, str]] = {(w.what, w.where) for w in self.meta.warnings}
         for j in range(len(bounds) + 1):
             hi = None if j == len(bounds) else int(bounds[j])
             table, row_id = self._window(hi, seen)
-            order = np.argsort(table["ts"], kind="stable").astype(np.int64)
-            yield table, order, row_id
+            ts = table["ts"]
+            if len(ts) and int(ts.min()) < 0:
+                # times beyond 2^63 ns are no times: the rebuild's merge order keeps such
+                # records after their CPU's previous record, as it does for the whole file
+                yield table, None, row_id
+                continue
+            yield table, np.argsort(ts, kind="stable").astype(np.int64), row_id
+
+    def _ts_of_raw(self, raw: int) -> int:
+        """A raw page time in the records' unit (TSC2NSEC and offsets applied), as int64."""
+        from . import _timestamps
+
+        return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
     def _window(self, hi: int | None, seen: set[tuple[str, str]]) -> tuple[EventTable, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
