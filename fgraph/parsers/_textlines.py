@@ -2,16 +2,19 @@
 
 Both readers work the same way, without a per-line Python loop:
 
-1. :func:`split_lines` finds the newlines with numpy and wraps the whole input, zero-copy, as an
-   Arrow string array of lines (each line keeps its ``\\n``; the regexes never cross it).
-2. A reader-specific RE2 regex (``pyarrow.compute.extract_regex``) cuts every line into its
+1. :func:`read_lines` finds the newlines (C, else numpy) and wraps the whole input, zero-copy,
+   as an Arrow string array of lines (each line keeps its ``\\n``; the regexes never cross it).
+2. A reader-specific RE2 regex (Arrow's ``extract_regex``) cuts every line into its
    prefix columns and the graph text, chunk by chunk on a small thread pool (Arrow releases the
    GIL).
 3. :func:`parse_graph_text` classifies the graph text (leaf ``f();``, entry ``f() {``, return
    ``}`` with optional ``/* tail */``, comment ``/* … */``, IRQ arrows, banners, lost lines) and
    :func:`build_event_table` expands the per-line results into event rows (a leaf line gives an
-   entry and an exit row), infers the function of a bare ``}`` by sorting and forward filling,
-   and parses the fields of other events printed as comments.
+   entry and an exit row; :func:`expand_rows`, C), infers the function of a bare ``}`` by
+   sorting and forward filling, and parses the fields of other events printed as comments.
+
+The kernel text reader first lets its C scanner read the lines it can (see
+:mod:`.ftrace_text`); steps 2-3 then run on the rest only.
 
 Strings become codes of one :class:`~fgraph.table.StringPool` through Arrow's
 ``dictionary_encode`` (the Python work is per distinct string, not per line).

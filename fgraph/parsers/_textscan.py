@@ -1,8 +1,8 @@
 """Wrapper of the C line scanner of the kernel text reader (fgraph/_ext/textscan.c).
 
 The scanner reads the common lines (prologue columns, then ``f();`` / ``f() {`` / ``}`` /
-``} /* f */``) in one pass and leaves every other line (status 0) to the regex path of
-:mod:`.ftrace_text`.  Its reading of the prologue follows ``PROLOGUE_RX`` group by group, so
+``} /* f */`` / ``/* event comment */``; blank and banner dash lines) in one pass and leaves
+every other line (status 0) to the regex path of :mod:`.ftrace_text`.  Its reading of the prologue follows ``PROLOGUE_RX`` group by group, so
 what it accepts is read exactly as the regexes read it; ``tests/test_text_corpus.py`` checks
 that the two paths give the same table.
 
