@@ -885,8 +885,12 @@ def build_event_table(
         bto_pid = to_int(take_sub(group(m, "btpid"), bsel)).astype(np.int32)
         bfrom_comm = encode(take_sub(group(m, "bfrom"), bsel), pool, strip=True)
         bto_comm = encode(take_sub(group(m, "bto"), bsel), pool, strip=True)
+        # lines that give rows and have no task (with a proc column: none; blank and banner
+        # lines give no row)
         need = pid < 0
-        if need.any():  # (with a proc column every line has its task already)
+        if need.any():
+            need &= np.isin(kind, (L_ENTRY, L_EXIT, L_LEAF, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
+        if need.any():
             pid = pid.copy()
             comm = comm.copy()
         for c in np.unique(cpu[bsel]) if need.any() else []:  # loop over CPUs
