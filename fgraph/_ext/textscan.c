@@ -860,6 +860,48 @@ done:
     return ret;
 }
 
+/* remap(col, i0, i1, table): col[i] = table[col[i]] for i in i0..i1, in place (int32); ids -1
+ * map to table[-1] (the 'none' value).  The scanner's names are ids of its own range's table;
+ * this turns them into string-pool codes without a temporary column. */
+static PyObject *py_remap(PyObject *self, PyObject *args)
+{
+    PyObject *o_col, *o_tab;
+    Py_ssize_t i0, i1;
+    if (!PyArg_ParseTuple(args, "OnnO", &o_col, &i0, &i1, &o_tab))
+        return NULL;
+    if (!check_out(o_col, NPY_INT32, i1, "col"))
+        return NULL;
+    PyArrayObject *tab =
+        (PyArrayObject *)PyArray_FROMANY(o_tab, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!tab)
+        return NULL;
+    npy_intp nt = PyArray_DIM(tab, 0);
+    if (i0 < 0 || i0 > i1 || nt < 1) {
+        Py_DECREF(tab);
+        PyErr_SetString(PyExc_ValueError, "remap: bad range or empty table");
+        return NULL;
+    }
+    int32_t *c = (int32_t *)PyArray_DATA((PyArrayObject *)o_col);
+    const int32_t *t = (const int32_t *)PyArray_DATA(tab);
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = i0; i < i1; i++) {
+        int32_t v = c[i];
+        if (v < -1 || v >= nt - 1) {
+            bad = 1;
+            break;
+        }
+        c[i] = v < 0 ? t[nt - 1] : t[v];
+    }
+    Py_END_ALLOW_THREADS
+    Py_DECREF(tab);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "remap: id outside the table");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* ---- line -> row expansion ----------------------------------------------------------------
  *
  * The per-line results of both text readers become event rows (_textlines.build_event_table):
@@ -1086,6 +1128,8 @@ static PyMethodDef methods[] = {
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
      " module)) -> (names, lats, comments): reads lines i0..i1; status 0 = left to the regex"
      " path (its columns hold -1, kind 0); comments: (line, start, end) of each comment text"},
+    {"remap", py_remap, METH_VARARGS,
+     "remap(col, i0, i1, table): col[i0:i1] = table[col[i0:i1]] in place (int32; -1: last)"},
     {"rowcount", py_rowcount, METH_VARARGS,
      "rowcount(kind, i0, i1) -> number of event rows of lines i0..i1"},
     {"expand", py_expand, METH_VARARGS,

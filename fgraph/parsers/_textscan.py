@@ -96,7 +96,7 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
         # scanner left to the regexes hold -1 everywhere)
         codes = np.array([pool.code(v.decode("ascii")) for v in names] + [-1], dtype=np.int32)
         for col in (comm, func, module):
-            col[i0:i1] = _codes(col[i0:i1], codes)
+            _c.remap(col, i0, i1, codes)
         # latency columns: decoded per distinct value; lines without them get what the regex
         # path gives for an empty column
         la = tl.str_array([v.decode("ascii") for v in lats] + [""])
