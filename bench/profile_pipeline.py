@@ -115,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="print the top N functions of each stage",
     )
+    ap.add_argument(
+        "--windowed",
+        action="store_true",
+        help="the CLI's path: read and rebuild window by window (fgraph.load_windowed), one stage",
+    )
     a = ap.parse_args(argv)
     p = Profiler(a.cprofile)
     print(
@@ -124,6 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     from fgraph.parsers import parse
     from fgraph.source import open_source
 
+    if a.windowed:
+        from fgraph.analysis.hist import hist
+        from fgraph.load import load_windowed
+
+        size = os.path.getsize(a.path)
+        t = p.stage("windowed read + rebuild", lambda: load_windowed(a.path))
+        p.stage("hist", lambda: hist(t, a.func, threshold=a.threshold).to_dict())
+        p.report(size, t.quality.events_in)
+        return 0
     src = p.stage("open", lambda: open_source(a.path))
     events = p.stage("parse", lambda: parse(src))
     nev = len(events)
