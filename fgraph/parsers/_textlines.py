@@ -587,6 +587,10 @@ def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
     return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]
 
 
+# line kinds that give event rows, as a lookup table over L_* (np.isin on int8 was 40 ms)
+_GIVES_ROWS = np.zeros(128, dtype=bool)
+_GIVES_ROWS[[L_ENTRY, L_EXIT, L_LEAF, L_EVENT, L_ARROW_IN, L_ARROW_OUT]] = True
+
 # per-line inputs of expand_rows and their dtypes (None allowed for the last three)
 _EXPAND_IN = (
     ("kind", np.int8),
@@ -889,7 +893,7 @@ def build_event_table(
         # lines give no row)
         need = pid < 0
         if need.any():
-            need &= np.isin(kind, (L_ENTRY, L_EXIT, L_LEAF, L_EVENT, L_ARROW_IN, L_ARROW_OUT))
+            need &= _GIVES_ROWS[kind]
         if need.any():
             pid = pid.copy()
             comm = comm.copy()
