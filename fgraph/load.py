@@ -89,7 +89,8 @@ def load_windowed(
     and dropped: the calls, the quality report and the events that are not funcgraph records
     (scheduler events, lost-event rows) are kept, the funcgraph records are not, so
     ``trace.event_table`` holds only those other events.  The calls are the same as
-    ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs load whole.
+    ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
+    whole, and their ``event_table`` keeps every event.
     ``window_records`` sets the window size (default about 1M records); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
     :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).
@@ -102,7 +103,11 @@ def load_windowed(
     st = parse_windows(src, window_records)
     rb = None
     windows = st.windows()
-    if not os.environ.get("FGRAPH_ONE_THREAD"):  # (a switch for measuring what the thread buys)
+    several = getattr(st, "several_windows", False)
+    if several and not os.environ.get("FGRAPH_ONE_THREAD"):
+        # (FGRAPH_ONE_THREAD: a switch for measuring what the thread buys.)  One-window inputs
+        # (text) gain nothing from it, and the memory their parse frees would stay in the
+        # thread's malloc arena.
         windows = _ahead(windows)
     for table, order, rows in windows:
         if rb is None:
@@ -111,7 +116,8 @@ def load_windowed(
             expect = getattr(st, "records", 0) // 2
             kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
             rb = WindowedRebuild(ncpu, table.meta, table.strings, expect_calls=expect, **kw)
-        rb.feed(table, order, rows)
+        # a one-window input's table is kept whole as the trace's events (nothing to drop)
+        rb.feed(table, order, rows, keep_others=several)
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
     from ._malloc import release_free_memory

@@ -67,6 +67,8 @@ class _Cursor:
 class TraceDatStream:
     """A trace.dat opened for windowed reading (see module doc)."""
 
+    several_windows = True
+
     def __init__(self, source: Source, window_records: int = WINDOW_RECORDS) -> None:
         self.source = source
         self.window_records = max(int(window_records), 1)
