@@ -42,7 +42,8 @@ from .eventformat import FormatError, FormatIndex, parse_header_page
 from .header import Container, read_container
 from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
 
-WINDOW_RECORDS = 1 << 18  # records per window (~25 MB of event table; measured best, bench/RESULTS.md)
+# records per window (~25 MB of event table; measured best, bench/RESULTS.md)
+WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
 SAMPLE_PAGES = 64  # pages per CPU counted up front to estimate the number of records
 ROW_SHIFT = 40  # provisional row id: (blob << ROW_SHIFT) + record index in the blob
