@@ -79,14 +79,23 @@ def parse(source: Source) -> EventTable:
 
             table = parse_ftrace_text(source)
     except FgraphError as exc:
-        if exc.path is None:
-            exc.path = source.name
-            exc.args = (exc.describe(),)
+        _name_input(exc, source)
         raise
-    table.meta.path = source.name
-    table.meta.input_compression = source.compression
-    table.meta.bytes_total = len(source)
+    _stamp(table.meta, source)
     return table
+
+
+def _name_input(exc: FgraphError, source: Source) -> None:
+    """Make the error name the input when the reader did not."""
+    if exc.path is None:
+        exc.path = source.name
+        exc.args = (exc.describe(),)
+
+
+def _stamp(meta: Any, source: Source) -> None:
+    meta.path = source.name
+    meta.input_compression = source.compression
+    meta.bytes_total = len(source)
 
 
 class _OneWindow:
@@ -125,11 +134,7 @@ def parse_windows(source: Source, window_records: int | None = None) -> Any:
 
         st = open_stream(source, window_records or WINDOW_RECORDS)
     except FgraphError as exc:
-        if exc.path is None:
-            exc.path = source.name
-            exc.args = (exc.describe(),)
+        _name_input(exc, source)
         raise
-    st.meta.path = source.name
-    st.meta.input_compression = source.compression
-    st.meta.bytes_total = len(source)
+    _stamp(st.meta, source)
     return st

@@ -155,17 +155,10 @@ class Generations:
                 [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
             )
             mpid = np.concatenate([self.pending, marks_pid])
-            cand = np.flatnonzero(entry0)
-            stride = len(order) + 2
-            keys_r = rpid[cand] * stride + tpos[cand] + 1
-            keys_m = mpid * stride + mrank + 1
-            ks = np.argsort(keys_r, kind="stable")
-            nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
-            ok = nxt < len(cand)
-            hit = cand[ks[nxt[ok]]]
-            answered = np.zeros(len(mpid), dtype=bool)
-            answered[np.flatnonzero(ok)[rpid[hit] == mpid[ok]]] = True
-            start[hit[rpid[hit] == mpid[ok]]] = True
+            hit, answered = _answer_marks(
+                rpid, tpos, np.flatnonzero(entry0), mpid, mrank, len(order) + 2
+            )
+            start[hit] = True
             self.pending = np.unique(mpid[~answered])
         if not start.any() and not len(self.gen_pid):
             return None
@@ -216,18 +209,9 @@ class Generations:
             r = rows[cand]
             ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
             ok0 &= events["irqctx"][r] <= 0
-            cand = cand[ok0]
-            keys_r = rpid[cand] * stride + tpos[cand] + 1
-            keys_m = mpid * stride + mrank + 1
-            ks = np.argsort(keys_r, kind="stable")
-            nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
-            ok = nxt < len(cand)
-            hit = cand[ks[nxt[ok]]]
-            match = rpid[hit] == mpid[ok]
-            answered = np.zeros(len(mpid), dtype=bool)
-            answered[np.flatnonzero(ok)[match]] = True
+            hit, answered = _answer_marks(rpid, tpos, cand[ok0], mpid, mrank, stride)
             self.pending = np.unique(mpid[~answered])
-            st = np.unique(hit[match])  # positions in rows of the records that start a task
+            st = np.unique(hit)  # positions in rows of the records that start a task
             st_key = rpid[st] * stride + tpos[st]  # sorted: rows are in timeline order per pid
             st_key.sort()
         if not len(st_key) and not len(self.gen_pid):
@@ -259,6 +243,29 @@ class Generations:
         gen = np.zeros(len(events), dtype=np.int64)
         gen[rows] = gg
         return gen
+
+
+def _answer_marks(
+    rpid: np.ndarray,
+    tpos: np.ndarray,
+    cand: np.ndarray,
+    mpid: np.ndarray,
+    mrank: np.ndarray,
+    stride: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each death mark (pid ``mpid`` at timeline place ``mrank``), the first candidate
+    record (a place in ``rpid``/``tpos``) of the same pid after it.  Returns the candidates
+    that start a task and, per mark, whether it found one."""
+    keys_r = rpid[cand] * stride + tpos[cand] + 1
+    keys_m = mpid * stride + mrank + 1
+    ks = np.argsort(keys_r, kind="stable")
+    nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
+    ok = nxt < len(cand)
+    hit = cand[ks[nxt[ok]]]
+    match = rpid[hit] == mpid[ok]
+    answered = np.zeros(len(mpid), dtype=bool)
+    answered[np.flatnonzero(ok)[match]] = True
+    return hit[match], answered
 
 
 def _pid_in(pid: np.ndarray, keys: np.ndarray, lut: bool) -> np.ndarray:
