@@ -128,6 +128,10 @@ def load_windowed(
     for col in ("entry_row", "exit_row"):
         calls[col] = st.final_rows(calls[col])
     others.lost["row"] = st.final_rows(others.lost["row"])
+    # and the lost-event rows, gathered window by window, in the whole-file table's order
+    perm = st.lost_order(others.lost) if hasattr(st, "lost_order") else None
+    if perm is not None:
+        others.lost = others.lost.take(perm)
     others.meta = st.meta
     trace = Trace(others, name=src.name)
     trace._calls, trace._quality = calls, quality

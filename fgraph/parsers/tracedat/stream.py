@@ -29,19 +29,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import mmap
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ...errors import FgraphError, TraceFormatError, TraceParseError
+from ...schema import LostSource
 from ...source import Source
-from ...table import EventTable, StringPool, TraceMeta
+from ...table import EventTable, LostTable, StringPool, TraceMeta
 from . import _decode, _formats, _latency, _lost_table, _meta, _page_events
 from .eventformat import FormatError, FormatIndex, parse_header_page
 from .header import Container, read_container
 from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
 
+_UNKNOWN_IDS = re.compile(r"(\d+) (record\(s\) with an event id that has no format.*)", re.S)
 # records per window (~25 MB of event table; measured best, bench/RESULTS.md)
 WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
@@ -63,6 +66,8 @@ class _Cursor:
     held: dict[str, np.ndarray] | None = None  # walked records not yet decoded (raw)
     pending_lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     released: int = 0  # mem offset up to which the file pages were released
+    bad_status: list[np.ndarray] = dataclasses.field(default_factory=list)  # damaged pages
+    bad_at: list[np.ndarray] = dataclasses.field(default_factory=list)  # (their positions)
 
 
 class TraceDatStream:
@@ -104,6 +109,7 @@ class TraceDatStream:
             else np.zeros(0, np.uint8)
         )
         row = 0
+        self._nhead = len(self.meta.warnings)  # the container's warnings come first
         for blob in blobs:
             for what, off, lost in blob.problems:
                 self.meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
@@ -130,6 +136,7 @@ class TraceDatStream:
             nsample = count(self.mem_obj, sample, ps, self.data_start, self.long_size, c.big_endian)
             row += int(nsample * npages / max(-(-sample.length // ps), 1))
         self.records = row  # an estimate
+        self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
         self._release_all()
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
@@ -146,6 +153,26 @@ class TraceDatStream:
         b = ids[ok] >> ROW_SHIFT
         out[ok] = base[b] + (ids[ok] & ((1 << ROW_SHIFT) - 1))
         return out
+
+    def lost_order(self, lost: LostTable) -> np.ndarray | None:
+        """The order that puts the windows' lost-event rows (gathered window after window) in
+        ``parse_tracedat``'s: blob after blob, each blob's flagged pages then its damaged ones
+        (``_page_events``), in page order.  A row's blob is found by its file position (None:
+        nothing to reorder)."""
+        if self.latency or len(lost) < 2:
+            return None
+        pos = lost["pos"]
+        nb = len(self.cursors)
+        blob = np.full(len(pos), nb, np.int64)
+        for cur in self.cursors:
+            b = cur.blob
+            if b.compressed:  # positions are the blob's chunk offsets
+                inb = np.isin(pos, b.chunk_fileoff)
+            else:
+                inb = (pos >= b.file_offset) & (pos < b.file_offset + b.length)
+            blob[inb & (blob == nb)] = cur.index
+        damage = lost["source"] == LostSource.DAMAGE
+        return np.lexsort((pos, damage, blob))  # stable: ties keep page order
 
     @property
     def ncpu(self) -> int:
@@ -188,7 +215,7 @@ class TraceDatStream:
             # times beyond 2^63 ns are no times (the rebuild keeps such records in reader
             # order): cutting by time would not be the whole file's order, so one window
             bounds = bounds[:0]
-        seen: set[tuple[str, str]] = {(w.what, w.where) for w in self.meta.warnings}
+        seen: set[tuple[str, str]] = set()
         for j in range(len(bounds) + 1):
             hi = None if j == len(bounds) else int(bounds[j])
             table, row_id = self._window(hi, seen)
@@ -199,6 +226,46 @@ class TraceDatStream:
                 yield table, None, row_id
                 continue
             yield table, np.argsort(ts, kind="stable").astype(np.int64), row_id
+        self._settle_warnings()
+
+    def _settle_warnings(self) -> None:
+        """Once every window is read, the warnings of ``parse_tracedat`` in its order: the
+        container's, then blob after blob its problems and one damaged-page warning (counted
+        over all its windows), then the decode's, each said once with its record counts summed
+        over the windows."""
+        meta = self.meta
+        decode = meta.warnings[self._nblob :]
+        del meta.warnings[self._nhead :]
+        for cur in self.cursors:
+            for what, off, lost in cur.blob.problems:
+                meta.warn(what, where=f"{self.source.name} at byte {off:#x}", lost=lost)
+            if cur.bad_status:
+                status = np.concatenate(cur.bad_status)
+                nb = len(status)
+                bad: dict[str, np.ndarray] = {
+                    "first": np.zeros(nb, np.int64),
+                    "nrec": np.zeros(nb, np.int32),
+                    "missed": np.zeros(nb, np.int64),
+                    "status": status,
+                    "bad_at": np.concatenate(cur.bad_at),
+                }
+                _page_events(cur.blob, bad, 0, 0, cur.page_size, [], meta, self.c)
+        # _decode's "N record(s) with an event id that has no format": one warning whose N
+        # counts the whole file, where each window said its own N
+        merged: dict[tuple[str, str], int] = {}
+        for w_ in decode:
+            m = _UNKNOWN_IDS.match(w_.what)
+            if m is None:
+                meta.warnings.append(w_)
+                continue
+            key = (m.group(2), w_.where)
+            if key in merged:
+                old = meta.warnings[merged[key]]
+                n = int(_UNKNOWN_IDS.match(old.what).group(1)) + int(m.group(1))  # type: ignore[union-attr]
+                meta.warnings[merged[key]] = dataclasses.replace(old, what=f"{n} {key[0]}")
+            else:
+                merged[key] = len(meta.warnings)
+                meta.warnings.append(w_)
 
     def _ts_of_raw(self, raw: int) -> int:
         """A raw page time in the records' unit (TSC2NSEC and offsets applied), as int64."""
@@ -221,16 +288,26 @@ class TraceDatStream:
             if stop > cur.next_page:
                 self._walk(cur, stop)
             rec = cur.held
-            if rec is None:
+            if rec is None and not cur.pending_lost:
                 continue
-            n = len(rec["ts"])
-            k = n if hi is None else int(np.searchsorted(rec["ts"], np.uint64(hi), "left"))
-            if hi is not None and k < n and (rec["ts"][k:] < np.uint64(hi)).any():
+            # (no records left but gaps waiting: they still go out with the last window)
+            n = 0 if rec is None else len(rec["ts"])
+            k = (
+                n
+                if hi is None or rec is None
+                else int(np.searchsorted(rec["ts"], np.uint64(hi), "left"))
+            )
+            if (
+                rec is not None
+                and hi is not None
+                and k < n
+                and (rec["ts"][k:] < np.uint64(hi)).any()
+            ):
                 # time went back inside the CPU's records (garbled, or clock jumps): cut at
                 # the last record before the bound instead of searching a sorted column
                 k = int(np.flatnonzero(rec["ts"] < np.uint64(hi)).max(initial=-1)) + 1
             lo_row = cur.next_row - n  # blob index of the first held record
-            if k:
+            if rec is not None and k:
                 parts.append({key: v[:k] for key, v in rec.items()})
                 row_ids.append((cur.index << ROW_SHIFT) + lo_row + np.arange(k, dtype=np.int64))
             # gaps before a record of this window (blob index < lo_row + k); the others wait
@@ -247,7 +324,7 @@ class TraceDatStream:
                     r["brow"] = bi
                     keep_lost.append(r)
             cur.pending_lost = keep_lost
-            cur.held = {key: v[k:] for key, v in rec.items()} if k < n else None
+            cur.held = {key: v[k:] for key, v in rec.items()} if rec is not None and k < n else None
             base += k
         keys = ("data", "len", "ts", "pos", "cpu", "buf")
         rec_all: dict[str, np.ndarray] = (
@@ -276,7 +353,7 @@ class TraceDatStream:
         fresh = []
         for w_ in meta.warnings[nwarn:]:
             key2 = (w_.what, w_.where)
-            if key2 not in seen:
+            if key2 not in seen or _UNKNOWN_IDS.match(w_.what):  # (counts summed later)
                 seen.add(key2)
                 fresh.append(w_)
         del meta.warnings[nwarn:]
@@ -330,7 +407,14 @@ class TraceDatStream:
         starts = sub.start + np.arange(len(w["first"]), dtype=np.int64) * cur.page_size
         w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
         page_lost: list[dict[str, Any]] = []
+        nw = len(meta.warnings)
         _page_events(sub, w, 0, n, cur.page_size, page_lost, meta, c)
+        # damaged pages are said once per blob, counted over all its windows (_settle_warnings)
+        del meta.warnings[nw:]
+        badp = np.flatnonzero(w["status"] != 0)
+        if len(badp):
+            cur.bad_status.append(w["status"][badp])
+            cur.bad_at.append(w["bad_at"][badp])
         for r in page_lost:
             # blob index of the record the gap precedes (a flagged page at the end of the
             # walked range precedes the CPU's next record, walked later)

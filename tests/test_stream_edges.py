@@ -1,0 +1,287 @@
+"""Edge cases of the windowed trace.dat read (issue 7): ``fgraph.load_windowed(path, W)`` gives
+the calls, quality report, warnings and lost-event rows of ``fgraph.load(path)`` for tiny
+windows, damaged or flagged pages at window edges, CPUs with no or one page, compressed and
+piped inputs, an error in the decode thread, and the CLI commands that read window by window.
+
+The damaged files are a real v6 capture with bytes changed in place (v6: the CPU data is
+plain pages, ``struct buffer_data_page`` of kernel/trace/ring_buffer.c: an 8-byte timestamp,
+then ``commit`` (a kernel long) whose top bits are RB_MISSED_EVENTS (1 << 31) and
+RB_MISSED_STORED (1 << 30)).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import corpus_file
+from test_stream_tracedat import assert_same_calls, whole_with_prefix
+
+from fgraph.errors import TraceParseError
+from fgraph.load import load, load_windowed
+from fgraph.source import open_source
+
+pytestmark = pytest.mark.corpus
+
+V6 = "vm61/btrfs_read.v6.dat"  # 2 CPUs: CPU 0 34 pages, CPU 1 26 pages of 4096 bytes
+MISSED_EVENTS = 1 << 31
+
+
+def assert_same(path: Path | str, window: int, *, prefix: bool = False) -> None:
+    """The windowed read is the whole read: calls, quality, warnings, lost-event rows."""
+    ref = load(path)
+    got = load_windowed(path, window)
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+    assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
+        (w.what, w.where, w.lost) for w in got.warnings
+    ]
+    a, b = ref.event_table.lost, got.event_table.lost
+    assert len(a) == len(b)
+    for col in ("row", "cpu", "count", "ts", "source"):
+        assert (np.sort(a[col]) == np.sort(b[col])).all(), col
+    fg = np.isin(ref.event_table["kind"], [1, 2])
+    assert len(got.event_table) == int((~fg).sum())
+    if prefix:  # the rebuild itself fed window by window
+        small = load_windowed(path, window, delay_prefix=window)
+        wc, wq = whole_with_prefix(path, window)
+        assert_same_calls(wc, small.call_table)
+        assert wq.to_dict() == small.quality.to_dict()
+
+
+def _blobs(data: bytes) -> list[tuple[int, int]]:
+    """(offset, size) of each CPU's data, from the v6 flyrecord table."""
+    at = data.index(b"flyrecord\x00") + 10
+    return [struct.unpack_from("<QQ", data, at + 16 * cpu) for cpu in range(2)]
+
+
+def _set_blob(data: bytearray, cpu: int, size: int) -> None:
+    at = data.index(b"flyrecord\x00") + 10
+    off, _ = struct.unpack_from("<QQ", data, at + 16 * cpu)
+    struct.pack_into("<QQ", data, at + 16 * cpu, off, size)
+
+
+def _commit(data: bytearray, cpu: int, page: int, value: int) -> None:
+    off, _ = _blobs(bytes(data))[cpu]
+    struct.pack_into("<Q", data, off + page * 4096 + 8, value)
+
+
+@pytest.fixture(scope="module")
+def v6() -> bytes:
+    return corpus_file(V6).read_bytes()
+
+
+def _write(tmp_path: Path, data: bytes | bytearray, name: str = "t.dat") -> Path:
+    p = tmp_path / name
+    p.write_bytes(bytes(data))
+    return p
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 300])
+def test_tiny_windows(window: int) -> None:
+    """Windows of 1, 2, 3 records (each page its own window) on a real 2-CPU capture."""
+    assert_same(corpus_file("vm61/btrfs_read.dat"), window, prefix=window == 3)
+
+
+@pytest.mark.parametrize("window", [1, 300, 5000])
+def test_damaged_pages_in_several_windows(tmp_path: Path, v6: bytes, window: int) -> None:
+    """Two garbled pages of one CPU read in different windows: one warning counting both (as
+    the whole read says it), not one per window."""
+    data = bytearray(v6)
+    for page in (3, 29):
+        _commit(data, 0, page, 10**6)  # commit beyond the page: page skipped
+    assert_same(_write(tmp_path, data), window)
+
+
+def test_damaged_pages_then_a_truncated_cpu(tmp_path: Path, v6: bytes) -> None:
+    """Warnings keep the whole read's order: CPU 0's damaged pages, then CPU 1's truncation."""
+    data = bytearray(v6)
+    _commit(data, 0, 20, 10**6)
+    off, size = _blobs(bytes(data))[1]
+    p = _write(tmp_path, data[: off + size // 2 + 100])
+    assert_same(p, 300)
+    assert len(load(p).warnings) >= 3  # the container's, CPU 0's, CPU 1's
+
+
+@pytest.mark.parametrize("window", [1, 300])
+def test_unknown_event_ids_in_several_windows(tmp_path: Path, v6: bytes, window: int) -> None:
+    """Records whose event id has no format, in different windows: one warning whose count
+    is the whole file's."""
+    from fgraph.parsers.tracedat.ringbuffer import walk
+
+    st = __import__("fgraph.parsers.tracedat.stream", fromlist=["x"]).open_stream(
+        open_source(corpus_file(V6))
+    )
+    cur = st.cursors[0]
+    w = walk(st.mem_obj, cur.blob, cur.page_size, st.data_start, st.long_size, False)
+    data = bytearray(v6)
+    for i in (100, len(w["data"]) - 50, len(w["data"]) - 49):
+        struct.pack_into("<H", data, int(w["data"][i]), 9999)  # common_type
+    p = _write(tmp_path, data)
+    assert_same(p, window)
+    assert any(x.what.startswith("3 record(s)") for x in load_windowed(p, window).warnings)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 50])
+def test_lost_flags_on_empty_pages_at_window_edges(tmp_path: Path, v6: bytes, window: int) -> None:
+    """Flagged pages without records (first page, a run in the middle, the last page) travel
+    with the CPU's next record, whichever window that falls in."""
+    data = bytearray(v6)
+    for page in (0, 10, 11, 12, 33):
+        _commit(data, 0, page, MISSED_EVENTS)
+    _commit(data, 1, 25, MISSED_EVENTS)  # the last page of CPU 1
+    p = _write(tmp_path, data)
+    assert len(load(p).event_table.lost) >= 6
+    assert_same(p, window)
+
+
+@pytest.mark.parametrize("window", [1, 3, 300])
+def test_lost_flags_with_records_at_window_edges(tmp_path: Path, v6: bytes, window: int) -> None:
+    """Flagged pages that keep their records, on every page of CPU 1 and some of CPU 0."""
+    data = bytearray(v6)
+    offs = _blobs(bytes(data))
+    for cpu, pages in ((0, (0, 1, 16, 33)), (1, range(26))):
+        for page in pages:
+            at = offs[cpu][0] + page * 4096 + 8
+            (c,) = struct.unpack_from("<Q", data, at)
+            struct.pack_into("<Q", data, at, c | MISSED_EVENTS)
+    assert_same(_write(tmp_path, data), window)
+
+
+@pytest.mark.parametrize("size", [0, 4096, 100])
+@pytest.mark.parametrize("window", [1, 300])
+def test_a_cpu_with_no_data_or_one_page(tmp_path: Path, v6: bytes, size: int, window: int) -> None:
+    """CPU 1 empty (all records on one CPU), one page, or a piece of a page."""
+    data = bytearray(v6)
+    _set_blob(data, 1, size)
+    assert_same(_write(tmp_path, data), window)
+
+
+def test_a_cpu_whose_pages_are_all_empty(tmp_path: Path, v6: bytes) -> None:
+    data = bytearray(v6)
+    for page in range(26):
+        _commit(data, 1, page, 0)
+    assert_same(_write(tmp_path, data), 2)
+
+
+def test_smp4_instances_small_windows() -> None:
+    """4 CPUs and buffer instances, windows of a few records."""
+    assert_same(corpus_file("vm61/smp4_instances.dat"), 7)
+
+
+def test_gzip_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = corpus_file("vm61/lost.dat").read_bytes()
+    gz = _write(tmp_path, gzip.compress(raw, 1), "lost.dat.gz")
+    assert_same(gz, 50)
+    ref = load(corpus_file("vm61/lost.dat"))
+    for data in (raw, gzip.compress(raw, 1)):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+        got = load_windowed("-", 50)
+        assert_same_calls(ref.call_table, got.call_table)
+        qr, qg = ref.quality.to_dict(), got.quality.to_dict()
+        assert qg.pop("path") == "<stdin>"
+        qr.pop("path")
+        assert qr == qg
+
+
+def _failing_decode(monkeypatch: pytest.MonkeyPatch, exc: Exception, at: int = 3) -> None:
+    """The stream's decode raises ``exc`` in window ``at`` (read by the decode thread)."""
+    from fgraph.parsers.tracedat import stream
+
+    real = stream._decode
+    calls = [0]
+
+    def decode(*a, **k):
+        calls[0] += 1
+        if calls[0] == at:
+            raise exc
+        return real(*a, **k)
+
+    monkeypatch.setattr(stream, "_decode", decode)
+
+
+def test_an_error_in_the_decode_thread_reaches_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    path = corpus_file("vm61/btrfs_read.dat")
+    _failing_decode(monkeypatch, IndexError("index 7 is out of bounds"))
+    with pytest.raises(TraceParseError, match=r"IndexError: index 7") as ei:
+        load_windowed(path, 300)
+    assert str(path) in str(ei.value)
+    err = TraceParseError("bad record", path="x.dat")
+    _failing_decode(monkeypatch, err)
+    with pytest.raises(TraceParseError) as ei:
+        load_windowed(path, 300)
+    assert ei.value is err  # the same error object, not a wrapper
+
+
+def test_an_error_in_the_decode_thread_is_one_cli_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_robustness_cli import fgraph
+
+    from fgraph.cli import _progress
+
+    path = str(corpus_file("vm61/btrfs_read.dat"))
+    monkeypatch.setattr(_progress, "load_calls", lambda p: load_windowed(p, 300))
+    _failing_decode(monkeypatch, IndexError("index 7 is out of bounds"))
+    r = fgraph("stats", path)
+    assert r.returncode != 0
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("fgraph: "), r.stderr
+    assert "IndexError" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats"],
+        ["stats", "--json"],
+        ["calls", "--format", "csv"],
+        ["export", "--to", "perfetto", "-o", "-"],
+        ["export", "--to", "folded", "-o", "-"],
+    ],
+)
+def test_cli_windowed_output_is_the_whole_output(
+    monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """The commands that read window by window print what they print from the whole read."""
+    from test_robustness_cli import fgraph
+
+    from fgraph.cli import _progress
+
+    path = str(corpus_file("vm61/lost.dat"))
+    full = args[:1] + [path] + args[1:]
+    monkeypatch.setattr(_progress, "load_calls", lambda p: load(p))
+    whole = fgraph(*full)
+    monkeypatch.setattr(_progress, "load_calls", lambda p: load_windowed(p, 40))
+    windowed = fgraph(*full)
+    assert whole.returncode == 0, whole.stderr
+    assert (windowed.returncode, windowed.stdout, windowed.stderr) == (
+        0,
+        whole.stdout,
+        whole.stderr,
+    )
+    assert len(whole.stdout) > 100
+
+
+def test_cli_parquet_export_is_the_whole_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+    from test_robustness_cli import fgraph
+
+    from fgraph.cli import _progress
+
+    path = str(corpus_file("vm61/lost.dat"))
+    out = {}
+    for name, fn in (("whole", load), ("win", lambda p: load_windowed(p, 40))):
+        monkeypatch.setattr(_progress, "load_calls", fn)
+        dest = tmp_path / f"{name}.parquet"
+        r = fgraph("export", path, "--to", "parquet", "-o", str(dest))
+        assert r.returncode == 0, r.stderr
+        out[name] = pq.read_table(dest)
+    a, b = out["whole"], out["win"]
+    assert a.schema.equals(b.schema, check_metadata=True)
+    for name in a.column_names:  # dictionary columns: each pool's order; the names agree
+        assert a[name].to_pylist() == b[name].to_pylist(), name
