@@ -211,9 +211,12 @@ class TraceDatStream:
             return
         bounds = self._bounds()
         last = max((int(cur.page_ts[-1]) for cur in self.cursors if len(cur.page_ts)), default=0)
-        if self._ts_of_raw(last) < 0:
-            # times beyond 2^63 ns are no times (the rebuild keeps such records in reader
-            # order): cutting by time would not be the whole file's order, so one window
+        first = min((int(cur.page_ts[0]) for cur in self.cursors if len(cur.page_ts)), default=0)
+        if self._ts_of_raw(last) < 0 or self._ts_of_raw(first) < 0:
+            # times beyond 2^63 ns, or before 0 (a negative OFFSET option), are no times (the
+            # rebuild keeps such records in reader order): cutting by time would not be the
+            # whole file's order, so one window (the OFFSET is added to every raw time, so the
+            # first and the last page tell)
             bounds = bounds[:0]
         seen: set[tuple[str, str]] = set()
         for j in range(len(bounds) + 1):
