@@ -24,6 +24,7 @@ from test_stream_tracedat import assert_same_calls, whole_with_prefix
 
 from fgraph.errors import TraceParseError
 from fgraph.load import load, load_windowed
+from fgraph.parsers.tracedat.stream import open_stream
 from fgraph.source import open_source
 
 pytestmark = pytest.mark.corpus
@@ -114,9 +115,7 @@ def test_unknown_event_ids_in_several_windows(tmp_path: Path, v6: bytes, window:
     is the whole file's."""
     from fgraph.parsers.tracedat.ringbuffer import walk
 
-    st = __import__("fgraph.parsers.tracedat.stream", fromlist=["x"]).open_stream(
-        open_source(corpus_file(V6))
-    )
+    st = open_stream(open_source(corpus_file(V6)))
     cur = st.cursors[0]
     w = walk(st.mem_obj, cur.blob, cur.page_size, st.data_start, st.long_size, False)
     data = bytearray(v6)
@@ -338,3 +337,23 @@ def test_a_negative_offset_option(tmp_path: Path, offset: int) -> None:
     assert (load(p).event_table["ts"] < 0).any()
     for window in (1, 3):
         assert_same(p, window)
+
+
+def test_decode_warnings_keep_the_whole_reads_order(tmp_path: Path, v6: bytes) -> None:
+    """No kallsyms and an unknown event id on the earliest record: with windows of one record
+    the first window has no funcgraph record (no kallsyms warning yet), but the warnings keep
+    the whole read's order."""
+    from fgraph.parsers.tracedat.header import read_container
+    from fgraph.parsers.tracedat.ringbuffer import walk
+
+    ks = read_container(v6, V6).kallsyms.encode()
+    data = bytearray(v6)
+    at = v6.index(ks[:200])
+    data[at : at + len(ks)] = b"\n" * len(ks)
+    st = open_stream(open_source(corpus_file(V6)))
+    cur = min(st.cursors, key=lambda c: int(c.page_ts[0]))
+    w = walk(st.mem_obj, cur.blob, cur.page_size, st.data_start, st.long_size, False)
+    struct.pack_into("<H", data, int(w["data"][0]), 9999)
+    p = _write(tmp_path, data)
+    assert len(load(p).warnings) == 2
+    assert_same(p, 1)

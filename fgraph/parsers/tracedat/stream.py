@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FgraphError, TraceFormatError, TraceParseError
+from ...errors import FgraphError, TraceFormatError, TraceParseError, TraceWarning
 from ...schema import LostSource
 from ...source import Source
 from ...table import EventTable, LostTable, StringPool, TraceMeta
@@ -45,6 +45,15 @@ from .header import Container, read_container
 from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
 
 _UNKNOWN_IDS = re.compile(r"(\d+) (record\(s\) with an event id that has no format.*)", re.S)
+
+
+def _decode_rank(w: TraceWarning) -> int:
+    """Where ``_decode`` says a warning (see ``_settle_warnings``)."""
+    if _UNKNOWN_IDS.match(w.what):
+        return 2
+    return 1 if "event format(s) could not be parsed" in w.what else 0
+
+
 # records per window (~25 MB of event table; measured best, bench/RESULTS.md)
 WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
@@ -256,6 +265,9 @@ class TraceDatStream:
         # _decode's "N record(s) with an event id that has no format": one warning whose N
         # counts the whole file, where each window said its own N
         merged: dict[tuple[str, str], int] = {}
+        # and in _decode's order, which a window without funcgraph records (no kallsyms
+        # warning) does not give: the kallsyms one, then the unreadable formats, then the ids
+        decode.sort(key=_decode_rank)
         for w_ in decode:
             m = _UNKNOWN_IDS.match(w_.what)
             if m is None:
