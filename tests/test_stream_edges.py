@@ -200,10 +200,12 @@ def test_v7_zstd_with_flagged_and_damaged_pages(tmp_path: Path, v6: bytes) -> No
         assert_same(dst, window)
 
 
-def test_a_cpu_whose_pages_are_all_empty(tmp_path: Path, v6: bytes) -> None:
+@pytest.mark.parametrize("flag", [0, MISSED_EVENTS])
+def test_a_cpu_whose_pages_are_all_empty(tmp_path: Path, v6: bytes, flag: int) -> None:
+    """CPU 1 has pages but no records (with a lost-event flag on each: gaps at its end)."""
     data = bytearray(v6)
     for page in range(26):
-        _commit(data, 1, page, 0)
+        _commit(data, 1, page, flag)
     assert_same(_write(tmp_path, data), 2)
 
 
@@ -278,6 +280,9 @@ def test_an_error_in_the_decode_thread_is_one_cli_line(monkeypatch: pytest.Monke
         ["calls", "--format", "csv"],
         ["export", "--to", "perfetto", "-o", "-"],
         ["export", "--to", "folded", "-o", "-"],
+        ["hist"],
+        ["hist", "--func", "handle_mm_fault"],
+        ["slowest", "--func", "handle_mm_fault", "-n", "3"],
     ],
 )
 def test_cli_windowed_output_is_the_whole_output(
