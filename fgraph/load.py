@@ -149,20 +149,25 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
+    def put(what: str, val: Any) -> bool:
+        """Hand an item over; False once the consumer has gone (it raised or was dropped:
+        a blocking put would keep this thread, the file and the stream's memory forever)."""
+        while not stop.is_set():
+            try:
+                q.put((what, val), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for item in it:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put("item", item):
                     return
-            q.put(("end", None))
+            put("end", None)
         except BaseException as exc:  # handed to the consumer, raised there
-            q.put(("error", exc))
+            put("error", exc)
 
     t = threading.Thread(target=run, name="fgraph-decode", daemon=True)
     t.start()

@@ -16,6 +16,7 @@ import io
 import struct
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -229,7 +230,9 @@ def test_gzip_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         assert qr == qg
 
 
-def _failing_decode(monkeypatch: pytest.MonkeyPatch, exc: Exception, at: int = 3) -> None:
+def _failing_decode(
+    monkeypatch: pytest.MonkeyPatch, exc: Exception, at: int = 3, then: Any = None
+) -> None:
     """The stream's decode raises ``exc`` in window ``at`` (read by the decode thread)."""
     from fgraph.parsers.tracedat import stream
 
@@ -239,6 +242,8 @@ def _failing_decode(monkeypatch: pytest.MonkeyPatch, exc: Exception, at: int = 3
     def decode(*a, **k):
         calls[0] += 1
         if calls[0] == at:
+            if then is not None:
+                then.set()
             raise exc
         return real(*a, **k)
 
@@ -362,3 +367,29 @@ def test_decode_warnings_keep_the_whole_reads_order(tmp_path: Path, v6: bytes) -
     p = _write(tmp_path, data)
     assert len(load(p).warnings) == 2
     assert_same(p, 1)
+
+
+def test_the_decode_thread_ends_when_the_rebuild_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rebuild raises while the decode thread is about to report its own error: once the
+    caller drops the error, the thread ends (it held the file and the stream's memory)."""
+    import gc
+    import threading
+
+    from fgraph.reconstruct import WindowedRebuild
+
+    failed = threading.Event()
+
+    def feed(self, *a, **k):
+        failed.wait(10)  # the thread has decoded window 2 (queued) and fails on window 3
+        raise TraceParseError("rebuild failed", path="x")
+
+    before = set(threading.enumerate())
+    monkeypatch.setattr(WindowedRebuild, "feed", feed)
+    _failing_decode(monkeypatch, IndexError("decode failed"), at=3, then=failed)
+    with pytest.raises(TraceParseError, match="rebuild failed"):
+        load_windowed(corpus_file("vm61/btrfs_read.dat"), 300)
+    gc.collect()
+    for t in set(threading.enumerate()) - before:
+        if t.name == "fgraph-decode":
+            t.join(10)
+            assert not t.is_alive()
