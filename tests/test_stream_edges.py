@@ -393,3 +393,17 @@ def test_the_decode_thread_ends_when_the_rebuild_fails(monkeypatch: pytest.Monke
         if t.name == "fgraph-decode":
             t.join(10)
             assert not t.is_alive()
+
+
+@pytest.mark.parametrize("jump", [10**10, -(10**10)])
+def test_one_garbled_page_stamp(tmp_path: Path, v6: bytes, jump: int) -> None:
+    """One page stamp of CPU 0 far ahead of (or behind) its neighbours: the whole read drops
+    that page, and the windowed read must not put CPU 0's later pages out of order."""
+    data = bytearray(v6)
+    off, _ = _blobs(v6)[0]
+    (ts,) = struct.unpack_from("<Q", data, off + 21 * 4096)
+    struct.pack_into("<Q", data, off + 21 * 4096, ts + jump)
+    p = _write(tmp_path, data)
+    assert any("out of order" in w.what for w in load(p).warnings)
+    for window in (1, 50, 3000):
+        assert_same(p, window)

@@ -118,6 +118,7 @@ class TraceDatStream:
             else np.zeros(0, np.uint8)
         )
         row = 0
+        self._ts_max = 0  # the latest raw page stamp (_page_times)
         self._nhead = len(self.meta.warnings)  # the container's warnings come first
         for blob in blobs:
             for what, off, lost in blob.problems:
@@ -196,7 +197,14 @@ class TraceDatStream:
         ts = pages[:, :8].copy().view(">u8" if c.big_endian else "<u8").ravel().astype(np.uint64)
         if npages > full:
             ts = np.append(ts, ts[-1])
-        return np.maximum.accumulate(ts)
+        # Non-decreasing for searchsorted, and each page no later than any page after it (a
+        # running minimum from the end, not a running maximum): a page is then walked in or
+        # before the window of its first record (records come after their page's stamp), and
+        # walking early only holds its records back.  A running maximum let one garbled stamp
+        # far ahead (a page drop_disordered_pages drops) push every later page of the CPU
+        # into the last window, out of the whole file's order.
+        self._ts_max = max(self._ts_max, int(ts.max()))
+        return np.minimum.accumulate(ts[::-1])[::-1].copy()
 
     def _bounds(self) -> np.ndarray:
         """Raw-clock times that cut the trace into windows of about ``window_records``."""
@@ -219,7 +227,7 @@ class TraceDatStream:
             yield table, np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64)
             return
         bounds = self._bounds()
-        last = max((int(cur.page_ts[-1]) for cur in self.cursors if len(cur.page_ts)), default=0)
+        last = self._ts_max  # the latest raw page stamp
         first = min((int(cur.page_ts[0]) for cur in self.cursors if len(cur.page_ts)), default=0)
         if self._ts_of_raw(last) < 0 or self._ts_of_raw(first) < 0:
             # times beyond 2^63 ns, or before 0 (a negative OFFSET option), are no times (the
