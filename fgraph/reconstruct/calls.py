@@ -846,39 +846,47 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     parent = calls["parent_id"]
     interrupted = calls["interrupted_id"]
     flags = calls["flags"]
+    ctx = calls["ctx"]
     n = len(calls)
-    has_parent = parent >= 0
-    is_irq_root = ~has_parent & (interrupted >= 0)
-    task_root = ~has_parent & ~is_irq_root
-    # kernel depth of the parent, else of the interrupted call (a -1 reads the last row; those
-    # rows are task roots, set below)
-    up = np.where(has_parent, parent, interrupted)
-    ek = kd[up] if n else kd.astype(np.int64)
-    expected = np.where(ek >= 0, ek + 1, -1).astype(np.int64, copy=False)
-    expected[task_root] = 0
-    del up, ek
-    bad = (kd >= 0) & (expected >= 0) & (kd != expected)
-    calls["flags"] = np.where(bad, flags | np.uint16(CallFlag.DEPTH_MISMATCH), flags).astype(
-        np.uint16
+    out_flags = flags.copy()
+    causes = dict.fromkeys(
+        ("ancestors_not_traced", "repair", "entry_in_flight", "exit_in_flight", "interrupt"), 0
     )
-    repaired = (flags & REPAIR_FLAGS) != 0
-    prep = has_parent & repaired[parent] if n else has_parent
-    plain = bad & ~repaired & ~prep & ~task_root
-    # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
-    # task's return stack but before it wrote that frame's entry record (kernel/trace/fgraph.c
-    # function_graph_enter: ftrace_push_return_trace, then the entry event), so the calls of
-    # the interrupt (and irq_enter_rcu before it) count one frame we see only afterwards.
-    # One shallower: the kernel had already popped the frame (ftrace_pop_return_trace
-    # decrements curr_ret_depth) but not yet written its exit record when the interrupt came.
-    entry_in_flight = plain & (kd == expected + 1)
-    exit_in_flight = plain & (kd == expected - 1)
-    in_flight = entry_in_flight | exit_in_flight
-    causes = {
-        "ancestors_not_traced": int((bad & task_root & ~repaired).sum()),
-        "repair": int((bad & (repaired | prep)).sum()),
-        "entry_in_flight": int(entry_in_flight.sum()),
-        "exit_in_flight": int(exit_in_flight.sum()),
-        "interrupt": int((plain & ~in_flight & (calls["ctx"] != IrqCtx.TASK)).sum()),
-    }
-    causes["other"] = int(bad.sum()) - sum(causes.values())
+    nbad = 0
+    repaired_all = (flags & REPAIR_FLAGS) != 0
+    step = 1 << 20  # a million calls at a time: no table-sized temporaries
+    for lo in range(0, n, step):  # per million calls
+        hi = min(lo + step, n)
+        par, itr, k = parent[lo:hi], interrupted[lo:hi], kd[lo:hi]
+        has_parent = par >= 0
+        is_irq_root = ~has_parent & (itr >= 0)
+        task_root = ~has_parent & ~is_irq_root
+        # kernel depth of the parent, else of the interrupted call (a -1 reads the last row;
+        # those rows are task roots, set below)
+        ek = kd[np.where(has_parent, par, itr)]
+        expected = np.where(ek >= 0, ek + 1, -1).astype(np.int64, copy=False)
+        expected[task_root] = 0
+        bad = (k >= 0) & (expected >= 0) & (k != expected)
+        out_flags[lo:hi][bad] |= np.uint16(CallFlag.DEPTH_MISMATCH)
+        repaired = repaired_all[lo:hi]
+        prep = has_parent & repaired_all[par]
+        plain = bad & ~repaired & ~prep & ~task_root
+        # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
+        # task's return stack but before it wrote that frame's entry record
+        # (kernel/trace/fgraph.c function_graph_enter: ftrace_push_return_trace, then the entry
+        # event), so the calls of the interrupt (and irq_enter_rcu before it) count one frame
+        # we see only afterwards.  One shallower: the kernel had already popped the frame
+        # (ftrace_pop_return_trace decrements curr_ret_depth) but not yet written its exit
+        # record when the interrupt came.
+        entry_in_flight = plain & (k == expected + 1)
+        exit_in_flight = plain & (k == expected - 1)
+        in_flight = entry_in_flight | exit_in_flight
+        causes["ancestors_not_traced"] += int((bad & task_root & ~repaired).sum())
+        causes["repair"] += int((bad & (repaired | prep)).sum())
+        causes["entry_in_flight"] += int(entry_in_flight.sum())
+        causes["exit_in_flight"] += int(exit_in_flight.sum())
+        causes["interrupt"] += int((plain & ~in_flight & (ctx[lo:hi] != IrqCtx.TASK)).sum())
+        nbad += int(bad.sum())
+    calls["flags"] = out_flags
+    causes["other"] = nbad - sum(causes.values())
     return causes

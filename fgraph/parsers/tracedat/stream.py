@@ -151,17 +151,19 @@ class TraceDatStream:
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         """The whole-file rows of provisional row ids (-1 stays), once every window was read:
-        a blob's rows start after all the records of the blobs before it."""
+        a blob's rows start after all the records of the blobs before it.  Rewrites ``ids``
+        in place when it owns its memory."""
         if self.latency or not self.cursors:
             return ids  # one window, rows numbered as they are
         sizes = np.array([cur.next_row for cur in self.cursors], dtype=np.int64)
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else sizes
-        ok = ids >= 0
-        if not ok.any():
-            return ids
-        out = ids.copy()
-        b = ids[ok] >> ROW_SHIFT
-        out[ok] = base[b] + (ids[ok] & ((1 << ROW_SHIFT) - 1))
+        out = ids.copy() if not (ids.flags.writeable and ids.flags.owndata) else ids
+        mask = np.int64((1 << ROW_SHIFT) - 1)
+        step = 1 << 20  # in place, a piece at a time: no call-table-sized temporaries
+        for lo in range(0, len(out), step):  # per million rows
+            seg = out[lo : lo + step]
+            ok = seg >= 0
+            seg[ok] = base[seg[ok] >> ROW_SHIFT] + (seg[ok] & mask)
         return out
 
     def lost_order(self, lost: LostTable) -> np.ndarray | None:
