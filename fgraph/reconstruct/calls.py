@@ -80,7 +80,6 @@ class Generations:
 
     def window(self, events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
         """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
-        n = len(events)
         marks_row = marks_pid = np.empty(0, np.int64)
         ft = events.fields.get("sched_switch")
         if (
@@ -116,74 +115,13 @@ class Generations:
             comm_rule = True  # a comm may have changed since the previous window
         if not len(marks_row) and not comm_rule and not carried:
             return None
-        if not comm_rule:
-            return self._by_marks(events, order, rows, tpos, rpid, marks_row, marks_pid)
-        # Where a new task can begin: a task-context entry at kernel depth 0.  (The records of
-        # the dying task's last __schedule still carry its pid after its final sched_switch.)
-        entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
-        entry0 &= events["irqctx"][rows] <= 0
-        start = np.zeros(len(rows), dtype=bool)
-        # the pid's records in timeline order, pid after pid
-        g = np.argsort(rpid, kind="stable")
-        gpid = rpid[g]
-        same = gpid[1:] == gpid[:-1]
-        first = np.ones(len(g), dtype=bool)
-        first[1:] = ~same
+        lut_ok = int(rpid.min()) >= 0 and int(rpid.max()) < (1 << 24)
+        starts = [self._mark_starts(events, order, rows, tpos, rpid, marks_row, marks_pid, lut_ok)]
         if comm_rule:
-            gcomm = rcomm[g]
-            changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
-            start[g[1:][changed & entry0[g[1:]]]] = True
-            if len(self.lc_pid):
-                # the first record of a pid in this window against its last in the previous
-                f = np.flatnonzero(first)
-                k = np.clip(np.searchsorted(self.lc_pid, gpid[f]), 0, len(self.lc_pid) - 1)
-                prev = np.where(self.lc_pid[k] == gpid[f], self.lc_comm[k], -1)
-                ch = (prev >= 0) & (gcomm[f] >= 0) & (prev != gcomm[f]) & entry0[g[f]]
-                start[g[f[ch]]] = True
-            # the comm of each pid's last record here, for the next window
-            lastg = np.append(~same, True)
-            lp, lcm = gpid[lastg], gcomm[lastg]
-            keep = ~np.isin(self.lc_pid, lp)
-            lc_pid = np.concatenate([self.lc_pid[keep], lp])
-            lc_comm = np.concatenate([self.lc_comm[keep], lcm])
-            o = np.argsort(lc_pid, kind="stable")
-            self.lc_pid, self.lc_comm = lc_pid[o], lc_comm[o].astype(np.int32)
-        if len(marks_row) or len(self.pending):
-            # the first depth-0 entry of the pid after each death mark starts a new task; a
-            # mark of an earlier window not answered yet counts as a mark before this window
-            mrank = np.concatenate(
-                [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
-            )
-            mpid = np.concatenate([self.pending, marks_pid])
-            hit, answered = _answer_marks(
-                rpid, tpos, np.flatnonzero(entry0), mpid, mrank, len(order) + 2
-            )
-            start[hit] = True
-            self.pending = np.unique(mpid[~answered])
-        if not start.any() and not len(self.gen_pid):
-            return None
-        # generation = the pid's generation before this window + starts so far for this pid
-        gstart = start[g]
-        cs = np.cumsum(gstart)
-        base = np.maximum.accumulate(np.where(first, cs - gstart, 0))
-        gg = cs - base
-        if len(self.gen_pid):
-            k = np.clip(np.searchsorted(self.gen_pid, gpid), 0, len(self.gen_pid) - 1)
-            gg = gg + np.where(self.gen_pid[k] == gpid, self.gen_val[k], 0)
-        if not gg.any():
-            return None
-        lastg = np.append(~same, True)
-        nz = lastg & (gg > 0)
-        keep = ~np.isin(self.gen_pid, gpid[nz])
-        gp = np.concatenate([self.gen_pid[keep], gpid[nz]])
-        gv = np.concatenate([self.gen_val[keep], gg[nz]])
-        o = np.argsort(gp, kind="stable")
-        self.gen_pid, self.gen_val = gp[o], gv[o]
-        gen = np.zeros(n, dtype=np.int64)
-        gen[rows[g]] = gg
-        return gen
+            starts.append(self._comm_starts(events, rows, rpid, rcomm))
+        return self._from_starts(len(events), rows, tpos, rpid, np.concatenate(starts), lut_ok)
 
-    def _by_marks(
+    def _mark_starts(
         self,
         events: EventTable,
         order: np.ndarray,
@@ -192,28 +130,71 @@ class Generations:
         rpid: np.ndarray,
         marks_row: np.ndarray,
         marks_pid: np.ndarray,
-    ) -> np.ndarray | None:
-        """Generations from death marks alone, without sorting the records: a pid's generation
-        at a record is its generation before the window plus the starts of that pid at or
-        before the record, counted by a binary search in the (few) start positions."""
+        lut_ok: bool,
+    ) -> np.ndarray:
+        """Places (in ``rows``) of the first task-context depth-0 entry of a pid after each of
+        its death marks; a mark of an earlier window not answered yet counts as a mark before
+        this window, and the marks still unanswered wait for the next.  (The records of the
+        dying task's last __schedule still carry its pid after its final sched_switch.)"""
         mrank = np.concatenate(
             [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
         )
         mpid = np.concatenate([self.pending, marks_pid])
-        stride = len(order) + 2
-        st_key = np.empty(0, np.int64)
-        lut_ok = len(rpid) > 0 and int(rpid.min()) >= 0 and int(rpid.max()) < (1 << 24)
-        if len(mpid):
-            # candidates: task-context entries at kernel depth 0 of the marked pids
-            cand = np.flatnonzero(_pid_in(rpid, mpid, lut_ok))
-            r = rows[cand]
-            ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
-            ok0 &= events["irqctx"][r] <= 0
-            hit, answered = _answer_marks(rpid, tpos, cand[ok0], mpid, mrank, stride)
-            self.pending = np.unique(mpid[~answered])
-            st = np.unique(hit)  # positions in rows of the records that start a task
-            st_key = rpid[st] * stride + tpos[st]  # sorted: rows are in timeline order per pid
-            st_key.sort()
+        if not len(mpid):
+            return np.empty(0, np.int64)
+        cand = np.flatnonzero(_pid_in(rpid, mpid, lut_ok))  # records of the marked pids
+        r = rows[cand]
+        ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
+        ok0 &= events["irqctx"][r] <= 0
+        hit, answered = _answer_marks(rpid, tpos, cand[ok0], mpid, mrank, len(order) + 2)
+        self.pending = np.unique(mpid[~answered])
+        return hit
+
+    def _comm_starts(
+        self, events: EventTable, rows: np.ndarray, rpid: np.ndarray, rcomm: np.ndarray
+    ) -> np.ndarray:
+        """Places (in ``rows``) of the task-context depth-0 entries whose comm differs from
+        their pid's previous record (this window's, or the last of the previous window)."""
+        entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
+        entry0 &= events["irqctx"][rows] <= 0
+        start = np.zeros(len(rows), dtype=bool)
+        g = np.argsort(rpid, kind="stable")  # the pid's records in timeline order, pid by pid
+        gpid, gcomm = rpid[g], rcomm[g]
+        same = gpid[1:] == gpid[:-1]
+        changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
+        start[g[1:][changed & entry0[g[1:]]]] = True
+        if len(self.lc_pid):
+            f = np.flatnonzero(np.append(True, ~same))  # each pid's first record here
+            k = np.clip(np.searchsorted(self.lc_pid, gpid[f]), 0, len(self.lc_pid) - 1)
+            prev = np.where(self.lc_pid[k] == gpid[f], self.lc_comm[k], -1)
+            ch = (prev >= 0) & (gcomm[f] >= 0) & (prev != gcomm[f]) & entry0[g[f]]
+            start[g[f[ch]]] = True
+        # the comm of each pid's last record here, for the next window
+        lastg = np.append(~same, True)
+        lp, lcm = gpid[lastg], gcomm[lastg]
+        keep = ~np.isin(self.lc_pid, lp)
+        lc_pid = np.concatenate([self.lc_pid[keep], lp])
+        lc_comm = np.concatenate([self.lc_comm[keep], lcm])
+        o = np.argsort(lc_pid, kind="stable")
+        self.lc_pid, self.lc_comm = lc_pid[o], lc_comm[o].astype(np.int32)
+        return np.flatnonzero(start)
+
+    def _from_starts(
+        self,
+        n: int,
+        rows: np.ndarray,
+        tpos: np.ndarray,
+        rpid: np.ndarray,
+        starts: np.ndarray,
+        lut_ok: bool,
+    ) -> np.ndarray | None:
+        """Generation of each event row from the records that start a task, without sorting
+        the records: a pid's generation at a record is its generation before the window plus
+        its starts at or before the record, counted by a binary search in the (few) starts."""
+        stride = int(tpos.max(initial=0)) + 2
+        st = np.unique(starts)
+        st_key = rpid[st] * stride + tpos[st]
+        st_key.sort()
         if not len(st_key) and not len(self.gen_pid):
             return None
         gg = np.zeros(len(rows), np.int64)
@@ -240,7 +221,7 @@ class Generations:
             self.gen_pid, self.gen_val = gp[o], gv[o]
         if not gg.any():
             return None
-        gen = np.zeros(len(events), dtype=np.int64)
+        gen = np.zeros(n, dtype=np.int64)
         gen[rows] = gg
         return gen
 
