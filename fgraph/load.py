@@ -91,7 +91,7 @@ def load_windowed(
     ``trace.event_table`` holds only those other events.  The calls are the same as
     ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
     whole, and their ``event_table`` keeps every event.
-    ``window_records`` sets the window size (default about 1M records); ``delay_prefix``
+    ``window_records`` sets the window size (default 2^18 records); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
     :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).
     """
@@ -103,7 +103,7 @@ def load_windowed(
     st = parse_windows(src, window_records)
     rb = None
     windows = st.windows()
-    several = getattr(st, "several_windows", False)
+    several = st.several_windows
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):
         # (FGRAPH_ONE_THREAD: a switch for measuring what the thread buys.)  One-window inputs
         # (text) gain nothing from it, and the memory their parse frees would stay in the
@@ -113,7 +113,7 @@ def load_windowed(
         if rb is None:
             ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
             # function_graph data: about one call per two records
-            expect = getattr(st, "records", 0) // 2
+            expect = st.records // 2
             kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
             rb = WindowedRebuild(ncpu, table.meta, table.strings, expect_calls=expect, **kw)
         # a one-window input's table is kept whole as the trace's events (nothing to drop)
@@ -129,7 +129,7 @@ def load_windowed(
         calls[col] = st.final_rows(calls[col])
     others.lost["row"] = st.final_rows(others.lost["row"])
     # and the lost-event rows, gathered window by window, in the whole-file table's order
-    perm = st.lost_order(others.lost) if hasattr(st, "lost_order") else None
+    perm = st.lost_order(others.lost)
     if perm is not None:
         others.lost = others.lost.take(perm)
     others.meta = st.meta

@@ -99,7 +99,11 @@ def _stamp(meta: Any, source: Source) -> None:
 
 
 class _OneWindow:
-    """An input that is read whole (text, or anything not streamed): one window."""
+    """An input that is read whole (text, or anything not streamed): one window.  The same
+    interface as :class:`~fgraph.parsers.tracedat.stream.TraceDatStream`."""
+
+    several_windows = False
+    records = 0  # no estimate up front
 
     def __init__(self, table: EventTable) -> None:
         self.meta = table.meta
@@ -112,6 +116,9 @@ class _OneWindow:
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         return ids
+
+    def lost_order(self, lost: Any) -> np.ndarray | None:
+        return None  # the table's own order
 
     def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
         t, self._table = self._table, None

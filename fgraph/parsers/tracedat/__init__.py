@@ -19,6 +19,8 @@ compressed data it is the file offset of the chunk (10 pages) holding the record
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -47,18 +49,21 @@ _FG_FILLED = ("func", "module", "depth", "calltime", "rettime", "overrun")
 
 def parse_tracedat(source: Source) -> EventTable:
     """Decode a trace.dat (see module doc).  Raises TraceFormatError/TraceParseError."""
-    try:
+    with decode_errors(source.name):
         return _parse(source)
+
+
+@contextlib.contextmanager
+def decode_errors(path: str) -> Iterator[None]:
+    """Turn what a decoding slip raises (IndexError, ValueError, …) into a TraceParseError
+    naming the file: defensive, these must never leak to the user."""
+    try:
+        yield
     except FgraphError:
         raise
-    except (
-        IndexError,
-        ValueError,
-        OverflowError,
-        MemoryError,
-    ) as exc:  # defensive: never leak these
+    except (IndexError, ValueError, OverflowError, MemoryError) as exc:
         raise TraceParseError(
-            f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=source.name
+            f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=path
         ) from exc
 
 
@@ -72,20 +77,7 @@ def _parse(source: Source) -> EventTable:
 
     if all(b.latency_text is not None for b in c.buffers):
         return _latency(c, meta, source)
-    if not c.header_page.strip():
-        # header_page of size 0: pre-2.6.31 ring buffer (2-bit type); see docs/formats.md §2.3.
-        raise TraceFormatError(
-            "pre-2.6.31 ring-buffer format (empty header_page) is not supported", path=path
-        )
-    try:
-        long_size, data_start, data_size = parse_header_page(c.header_page)
-    except FormatError as exc:
-        raise TraceParseError(f"header_page: {exc}", path=path) from None
-    if long_size not in (4, 8):
-        raise TraceFormatError(
-            f"header_page commit size {long_size} (kernel long) is not 4 or 8", path=path
-        )
-    meta.long_size = long_size
+    long_size, data_start = ring_layout(c, meta)
 
     formats = _formats(c, meta)
     pool = StringPool()
@@ -95,11 +87,7 @@ def _parse(source: Source) -> EventTable:
     lost_rows: list[dict[str, Any]] = []
     sizes: list[int] = []
     for blob in blobs:
-        page_size = c.buffers[blob.buf_index].page_size or c.page_size
-        if data_start >= page_size:
-            raise TraceFormatError(
-                f"header_page data offset {data_start} >= sub-buffer size {page_size}", path=path
-            )
+        page_size = blob_page_size(c, blob, data_start)
         sizes.append(count(mem_obj, blob, page_size, data_start, long_size, c.big_endian))
     # One set of record arrays for all CPUs, walked into in place: no per-CPU arrays and no
     # concatenation (a count pass first; the walk itself is the cheap part).
@@ -118,7 +106,7 @@ def _parse(source: Source) -> EventTable:
     for blob in blobs:
         for what, off, lost in blob.problems:
             meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
-        page_size = c.buffers[blob.buf_index].page_size or c.page_size
+        page_size = blob_page_size(c, blob, data_start)
         w = walk(mem_obj, blob, page_size, data_start, long_size, c.big_endian, rec, base)
         nwalk = len(w["data"])
         drop_disordered_pages(w)
@@ -147,6 +135,36 @@ def _parse(source: Source) -> EventTable:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def ring_layout(c: Container, meta: TraceMeta) -> tuple[int, int]:
+    """(kernel long size, data offset in a page) from ``header_page``; sets meta.long_size."""
+    path = c.path
+    if not c.header_page.strip():
+        # header_page of size 0: pre-2.6.31 ring buffer (2-bit type); see docs/formats.md §2.3.
+        raise TraceFormatError(
+            "pre-2.6.31 ring-buffer format (empty header_page) is not supported", path=path
+        )
+    try:
+        long_size, data_start, _ = parse_header_page(c.header_page)
+    except FormatError as exc:
+        raise TraceParseError(f"header_page: {exc}", path=path) from None
+    if long_size not in (4, 8):
+        raise TraceFormatError(
+            f"header_page commit size {long_size} (kernel long) is not 4 or 8", path=path
+        )
+    meta.long_size = long_size
+    return long_size, data_start
+
+
+def blob_page_size(c: Container, blob: Blob, data_start: int) -> int:
+    """The sub-buffer size of a blob's buffer instance, checked against the data offset."""
+    page_size = c.buffers[blob.buf_index].page_size or c.page_size
+    if data_start >= page_size:
+        raise TraceFormatError(
+            f"header_page data offset {data_start} >= sub-buffer size {page_size}", path=c.path
+        )
+    return page_size
 
 
 def _meta(c: Container) -> TraceMeta:

@@ -35,12 +35,23 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import FgraphError, TraceFormatError, TraceParseError, TraceWarning
+from ...errors import TraceWarning
 from ...schema import LostSource
 from ...source import Source
 from ...table import EventTable, LostTable, StringPool, TraceMeta
-from . import _decode, _formats, _latency, _lost_table, _meta, _page_events
-from .eventformat import FormatError, FormatIndex, parse_header_page
+from . import (
+    _decode,
+    _formats,
+    _latency,
+    _lost_table,
+    _meta,
+    _page_events,
+    _timestamps,
+    blob_page_size,
+    decode_errors,
+    ring_layout,
+)
+from .eventformat import FormatIndex
 from .header import Container, read_container
 from .ringbuffer import Blob, count, drop_disordered_pages, load_blobs, walk
 
@@ -95,21 +106,10 @@ class TraceDatStream:
         self.strings = StringPool()
         self.latency = all(b.latency_text is not None for b in c.buffers)
         self.cursors: list[_Cursor] = []
+        self.records = 0  # an estimate, below (none for a latency-format file)
         if self.latency:
             return
-        if not c.header_page.strip():
-            raise TraceFormatError(
-                "pre-2.6.31 ring-buffer format (empty header_page) is not supported", path=path
-            )
-        try:
-            self.long_size, self.data_start, _ = parse_header_page(c.header_page)
-        except FormatError as exc:
-            raise TraceParseError(f"header_page: {exc}", path=path) from None
-        if self.long_size not in (4, 8):
-            raise TraceFormatError(
-                f"header_page commit size {self.long_size} (kernel long) is not 4 or 8", path=path
-            )
-        self.meta.long_size = self.long_size
+        self.long_size, self.data_start = ring_layout(c, self.meta)
         self.formats: FormatIndex = _formats(c, self.meta)
         self.mem_obj, blobs = load_blobs(c, source.data)
         self.mem = (
@@ -123,12 +123,7 @@ class TraceDatStream:
         for blob in blobs:
             for what, off, lost in blob.problems:
                 self.meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
-            ps = c.buffers[blob.buf_index].page_size or c.page_size
-            if self.data_start >= ps:
-                raise TraceFormatError(
-                    f"header_page data offset {self.data_start} >= sub-buffer size {ps}",
-                    path=path,
-                )
+            ps = blob_page_size(c, blob, self.data_start)
             npages = -(-blob.length // ps)
             self.cursors.append(
                 _Cursor(
@@ -145,7 +140,7 @@ class TraceDatStream:
             sample = dataclasses.replace(blob, length=min(blob.length, SAMPLE_PAGES * ps))
             nsample = count(self.mem_obj, sample, ps, self.data_start, self.long_size, c.big_endian)
             row += int(nsample * npages / max(-(-sample.length // ps), 1))
-        self.records = row  # an estimate
+        self.records = row
         self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
         self._release_all()
 
@@ -294,8 +289,6 @@ class TraceDatStream:
 
     def _ts_of_raw(self, raw: int) -> int:
         """A raw page time in the records' unit (TSC2NSEC and offsets applied), as int64."""
-        from . import _timestamps
-
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
     def _window(self, hi: int | None, seen: set[tuple[str, str]]) -> tuple[EventTable, np.ndarray]:
@@ -366,14 +359,8 @@ class TraceDatStream:
         )
         del parts
         nwarn = len(meta.warnings)
-        try:
+        with decode_errors(self.source.name):
             table = _decode(c, meta, self.formats, self.mem, rec_all, self.strings)
-        except FgraphError:
-            raise
-        except (IndexError, ValueError, OverflowError, MemoryError) as exc:
-            raise TraceParseError(
-                f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=self.source.name
-            ) from exc
         # the same warning from every window is said once
         fresh = []
         for w_ in meta.warnings[nwarn:]:
@@ -486,14 +473,8 @@ class TraceDatStream:
 
 
 def open_stream(source: Source, window_records: int = WINDOW_RECORDS) -> TraceDatStream:
-    try:
+    with decode_errors(source.name):
         return TraceDatStream(source, window_records)
-    except FgraphError:
-        raise
-    except (IndexError, ValueError, OverflowError, MemoryError) as exc:
-        raise TraceParseError(
-            f"cannot decode trace.dat: {type(exc).__name__}: {exc}", path=source.name
-        ) from exc
 
 
 __all__ = ["TraceDatStream", "open_stream", "WINDOW_RECORDS"]
