@@ -28,6 +28,8 @@ from typing import IO, Any
 import numpy as np
 
 from ..schema import (
+    SCHED_SWITCH_FIELDS,
+    SCHED_WAKEUP_FIELDS,
     TRACE_FLAG_BH_OFF,
     TRACE_FLAG_HARDIRQ,
     TRACE_FLAG_IRQS_NOSUPPORT,
@@ -226,18 +228,7 @@ def comment_texts(events: EventTable, rows: np.ndarray) -> np.ndarray:
 
         text: np.ndarray | None = None
         if name == "sched_switch":
-            parts = [
-                f(k)
-                for k in (
-                    "prev_comm",
-                    "prev_pid",
-                    "prev_prio",
-                    "prev_state",
-                    "next_comm",
-                    "next_pid",
-                    "next_prio",
-                )
-            ]
+            parts = [f(k) for k in SCHED_SWITCH_FIELDS]
             if all(p is not None for p in parts):
                 pc, pp, ppr, ps, nc, npid, npr = (p.astype(str) for p in parts)  # type: ignore[union-attr]
                 text = _join(
@@ -245,7 +236,7 @@ def comment_texts(events: EventTable, rows: np.ndarray) -> np.ndarray:
                      " ==> next_comm=", nc, " next_pid=", npid, " next_prio=", npr]
                 )  # fmt: skip
         elif name in ("sched_wakeup", "sched_wakeup_new", "sched_waking"):
-            parts = [f(k) for k in ("comm", "pid", "prio", "target_cpu")]
+            parts = [f(k) for k in SCHED_WAKEUP_FIELDS]
             if all(p is not None for p in parts):
                 c, p, pr, tc = (x for x in parts if x is not None)
                 tcs = np.char.zfill(tc.astype(str), 3)
