@@ -306,14 +306,6 @@ class MachineInput:
         return len(self.pos)
 
 
-def exit_durations(events: EventTable) -> np.ndarray:
-    dur = events["duration"].copy()
-    ct, rt = events["calltime"], events["rettime"]
-    fill = (dur < 0) & (ct >= 0) & (rt >= ct)
-    dur[fill] = rt[fill] - ct[fill]
-    return dur
-
-
 def prepare(events: EventTable, order: np.ndarray, row_base: int = 0) -> MachineInput:
     """Machine input for ``events`` (rows numbered from ``row_base``)."""
     return _Prep(events, order, row_base).window(0, len(order))
@@ -581,8 +573,8 @@ def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
 
 
 def exit_durations_at(events: EventTable, rows: np.ndarray) -> np.ndarray:
-    """exit_durations(events)[rows]: the printed or recorded duration, else rettime - calltime
-    (-1 when neither), computed for those rows only."""
+    """Duration of the exit records at ``rows``: the printed or recorded duration, else
+    rettime - calltime (-1 when neither)."""
     dur = events["duration"][rows]
     need = np.flatnonzero(dur < 0)
     if len(need):
@@ -698,8 +690,8 @@ def build_table(
 
     ``attrs`` are the calls' record attributes in creation order (:class:`CallAttrs`): the
     event rows themselves are not needed, so a trace can be rebuilt window by window.
-    Consumes ``raw`` and ``attrs``: their columns are released as soon as they are reordered
-    (this is where the rebuild's memory peaks).
+    Consumes ``raw`` and ``attrs``: their columns become the table's (reordered in place) or
+    are released as soon as they are reordered (this is where the rebuild's memory peaks).
     """
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
