@@ -477,17 +477,19 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
     return complete(t, c, j);
 }
 
+/* One record as the machine sees it (prepared by calls.py, or decoded from the event columns
+ * by feed_rows below). */
 typedef struct {
-    const int64_t *pos, *row, *task, *fkey, *ts, *dur;
-    const int32_t *cpu, *kdepth;
-    const int8_t *kind, *ctx, *bits;
-    int64_t *cid; /* optional output: the call each record entered, closed or made (-1: gap) */
-} Events;
+    int64_t pos, row, task, fkey, ts, dur;
+    int32_t cpu, kdepth;
+    int8_t kind, ctx, bits;
+} Rec;
 
-static int step(Machine *m, const Events *ev, int64_t i)
+/* Run one record; *cid gets the call it entered, closed or made (left alone at gaps). */
+static int step(Machine *m, const Rec *ev, int64_t *cid)
 {
-    int kind = ev->kind[i];
-    int64_t cpu = ev->cpu[i];
+    int kind = ev->kind;
+    int64_t cpu = ev->cpu;
     if (cpu < 0 || cpu >= m->ncpu)
         cpu = -1;
     if (kind == EV_GAP) {
@@ -495,14 +497,14 @@ static int step(Machine *m, const Events *ev, int64_t i)
             return 0;
         int64_t ti = m->cur_task[cpu];
         if (ti >= 0)
-            mark_gap(m, &m->tasks[ti], ev->ts[i]);
-        m->pend_gap[cpu] = ev->ts[i];
+            mark_gap(m, &m->tasks[ti], ev->ts);
+        m->pend_gap[cpu] = ev->ts;
         m->pend_task[cpu] = ti;
-        if (ev->ts[i] > m->cpu_gap_ts[cpu])
-            m->cpu_gap_ts[cpu] = ev->ts[i];
+        if (ev->ts > m->cpu_gap_ts[cpu])
+            m->cpu_gap_ts[cpu] = ev->ts;
         return 0;
     }
-    int64_t ti = task_of(m, ev->task[i]);
+    int64_t ti = task_of(m, ev->task);
     if (ti < 0)
         return -1;
     Task *t = &m->tasks[ti];
@@ -519,9 +521,9 @@ static int step(Machine *m, const Events *ev, int64_t i)
             mark_gap(m, t, m->cpu_gap_ts[cpu]);
         m->cur_task[cpu] = ti;
     }
-    int e = ev->ctx[i];
-    int byname = (ev->bits[i] & EB_BYNAME) != 0;
-    int64_t ts = ev->ts[i];
+    int e = ev->ctx;
+    int byname = (ev->bits & EB_BYNAME) != 0;
+    int64_t ts = ev->ts;
     if (kind == EV_ENTRY) {
         if (e == CTX_UNKNOWN && t->n > 0) {
             /* a child of the softirq runner (text without flags): a softirq handler.  The
@@ -542,21 +544,20 @@ static int step(Machine *m, const Events *ev, int64_t i)
             return -1;
         if (place(m, t, c) < 0)
             return -1;
-        m->entry_row[c] = ev->row[i];
-        if (ev->cid)
-            ev->cid[i] = c;
+        m->entry_row[c] = ev->row;
+        *cid = c;
         m->ts_entry[c] = ts;
-        m->order[c] = ev->pos[i];
-        m->own[c] = ev->pos[i];
-        m->kdepth[c] = ev->kdepth[i];
+        m->order[c] = ev->pos;
+        m->own[c] = ev->pos;
+        m->kdepth[c] = ev->kdepth;
         Frame f;
         memset(&f, 0, sizeof(f));
         f.call = c;
-        f.fkey = ev->fkey[i];
+        f.fkey = ev->fkey;
         f.interrupted = -1;
         f.ctx = m->ctx[c];
         f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
-        f.container = (ev->bits[i] & EB_CONTAINER) != 0;
+        f.container = (ev->bits & EB_CONTAINER) != 0;
         int64_t *oc = open_slot(m, ti, f.fkey, 1);
         if (!oc)
             return -1;
@@ -570,15 +571,15 @@ static int step(Machine *m, const Events *ev, int64_t i)
             return -1;
         int fresh_byname = m->pushed && byname;
         int32_t j = t->n - 1;
-        int64_t fk = ev->fkey[i];
+        int64_t fk = ev->fkey;
         int64_t *oc = open_slot(m, ti, fk, 0);
         if (!oc || *oc <= 0)
             j = -1;
         while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
             j--;
-        int64_t synth0 = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
+        int64_t synth0 = (ts >= 0 && ev->dur >= 0) ? ts - ev->dur : -1;
         int64_t nscratch = 0;
-        if (j >= 0 && (ev->bits[i] & EB_CALLTIME) && synth0 >= 0) {
+        if (j >= 0 && (ev->bits & EB_CALLTIME) && synth0 >= 0) {
             /* The exit's calltime says when its call began (binary records).  An open frame of
              * the same function entered before that is another instance whose exit was lost
              * (ring-buffer loss): at the same kernel depth, close it and treat this exit as an
@@ -587,7 +588,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
             int64_t c0 = t->st[j].call;
             int64_t e0 = m->ts_entry[c0];
             if (e0 >= 0 && e0 < synth0 - m->tol) {
-                int32_t kd0 = m->kdepth[c0], kdx = ev->kdepth[i];
+                int32_t kd0 = m->kdepth[c0], kdx = ev->kdepth;
                 if (kd0 >= 0 && kdx >= 0 && kd0 < kdx) {
                     j = -1;
                 } else {
@@ -597,7 +598,7 @@ static int step(Machine *m, const Events *ev, int64_t i)
                      * this call: keep them for adoption */
                     int64_t from = t->nd;
                     while (from > 0 && t->done[from - 1].owner == j + 1 &&
-                           inside(m, t->done[from - 1].call, synth0, ts, ev->kdepth[i]))
+                           inside(m, t->done[from - 1].call, synth0, ts, ev->kdepth))
                         from--;
                     nscratch = t->nd - from;
                     if (grow((void **)&m->scratch, &m->capscratch, nscratch, sizeof(int64_t)) < 0)
@@ -633,9 +634,8 @@ static int step(Machine *m, const Events *ev, int64_t i)
             int64_t c = t->st[j].call;
             open_dec(m, ti, t->st[j].fkey);
             t->n = j;
-            m->exit_row[c] = ev->row[i];
-            if (ev->cid)
-                ev->cid[i] = c;
+            m->exit_row[c] = ev->row;
+            *cid = c;
             m->ts_exit[c] = ts;
             if (fix_in_flight(m, t, c, j) < 0)
                 return -1;
@@ -647,16 +647,15 @@ static int step(Machine *m, const Events *ev, int64_t i)
             if (place(m, t, c) < 0)
                 return -1;
             m->flags[c] |= CF_SYNTH_ENTRY;
-            m->exit_row[c] = ev->row[i];
-            if (ev->cid)
-                ev->cid[i] = c;
+            m->exit_row[c] = ev->row;
+            *cid = c;
             m->ts_exit[c] = ts;
-            m->kdepth[c] = ev->kdepth[i];
-            int64_t synth = (ts >= 0 && ev->dur[i] >= 0) ? ts - ev->dur[i] : -1;
+            m->kdepth[c] = ev->kdepth;
+            int64_t synth = (ts >= 0 && ev->dur >= 0) ? ts - ev->dur : -1;
             m->ts_entry[c] = synth;
-            int64_t ord = ev->pos[i];
+            int64_t ord = ev->pos;
             int32_t s = t->n;
-            int32_t kd = ev->kdepth[i];
+            int32_t kd = ev->kdepth;
             for (int64_t k = 0; k < nscratch; k++) {
                 int64_t a = m->scratch[k];
                 m->parent[a] = c;
@@ -851,20 +850,14 @@ static PyObject *py_feed(PyObject *self, PyObject *args)
             return NULL;
         }
     }
-    Events ev;
-    ev.pos = PyArray_DATA(a[0]);
-    ev.row = PyArray_DATA(a[1]);
-    ev.kind = PyArray_DATA(a[2]);
-    ev.task = PyArray_DATA(a[3]);
-    ev.cpu = PyArray_DATA(a[4]);
-    ev.ctx = PyArray_DATA(a[5]);
-    ev.bits = PyArray_DATA(a[6]);
-    ev.fkey = PyArray_DATA(a[7]);
-    ev.ts = PyArray_DATA(a[8]);
-    ev.dur = PyArray_DATA(a[9]);
-    ev.kdepth = PyArray_DATA(a[10]);
-    ev.cid = NULL;
-    PyArrayObject *cida = NULL;
+    const int64_t *pos = PyArray_DATA(a[0]), *row = PyArray_DATA(a[1]);
+    const int8_t *kind = PyArray_DATA(a[2]);
+    const int64_t *task = PyArray_DATA(a[3]);
+    const int32_t *cpu = PyArray_DATA(a[4]);
+    const int8_t *ctx = PyArray_DATA(a[5]), *bits = PyArray_DATA(a[6]);
+    const int64_t *fkey = PyArray_DATA(a[7]), *ts = PyArray_DATA(a[8]), *dur = PyArray_DATA(a[9]);
+    const int32_t *kdepth = PyArray_DATA(a[10]);
+    int64_t *cid = NULL;
     if (cido && cido != Py_None) {
         if (!PyArray_Check(cido) || PyArray_TYPE((PyArrayObject *)cido) != NPY_INT64 ||
             PyArray_NDIM((PyArrayObject *)cido) != 1 || PyArray_DIM((PyArrayObject *)cido, 0) != n ||
@@ -874,18 +867,19 @@ static PyObject *py_feed(PyObject *self, PyObject *args)
             PyErr_SetString(PyExc_ValueError, "cid must be a writable contiguous int64 array of n");
             return NULL;
         }
-        cida = (PyArrayObject *)cido;
-        ev.cid = PyArray_DATA(cida);
-        for (npy_intp i = 0; i < n; i++)
-            ev.cid[i] = -1;
+        cid = PyArray_DATA((PyArrayObject *)cido);
     }
     int rc = 0;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {
-        if (step(m, &ev, i) < 0) {
+        Rec r = {pos[i], row[i], task[i], fkey[i], ts[i], dur[i], cpu[i], kdepth[i], kind[i], ctx[i], bits[i]};
+        int64_t c = -1;
+        if (step(m, &r, &c) < 0) {
             rc = -1;
             break;
         }
+        if (cid)
+            cid[i] = c;
     }
     Py_END_ALLOW_THREADS
     for (int k = 0; k < 11; k++)
@@ -1156,7 +1150,7 @@ static int64_t last_le(const int64_t *t, int64_t lo, int64_t hi, int64_t q)
 }
 
 typedef struct {
-    PyArrayObject *a[10];
+    PyArrayObject *a[32];
     int n;
 } Held;
 
@@ -1361,6 +1355,450 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
+/* ------------------------------------------------------------------ records read in place
+ *
+ * feed_rows runs the machine over one timeline window of an event table, reading each record's
+ * columns through the window's order (no machine-input copies: those cost ~11 gathers and 59 B
+ * a record), and writes the attributes of the call each record names into the caller's call
+ * attribute columns (fgraph/reconstruct/window.py CallAttrs).  prepare_rows decodes the same
+ * records into the machine-input columns (calls.py prepare: the same decode, kept for feeding
+ * in arbitrary pieces).  calls.py _Prep documents the rules. */
+
+#define EK_FG_ENTRY 1 /* EventKind (fgraph/schema.py) */
+#define EK_FG_EXIT 2
+#define EF_HAS_RETVAL 0x01 /* EventFlag */
+#define GEN_SHIFT 33        /* calls.py _GEN_SHIFT */
+
+typedef struct {
+    npy_intp nrows;       /* rows of the event table */
+    const int64_t *order; /* event rows at the window's timeline positions [lo, lo + n) */
+    npy_intp n;
+    int64_t lo, pos_base, row_base, delay;
+    const int64_t *ts; /* NULL: the input has no timestamps */
+    const int8_t *kind;
+    const int64_t *duration, *calltime, *rettime;
+    const int16_t *cpu;
+    const int32_t *func, *pid, *depth;
+    const uint64_t *addr;
+    const int8_t *ctx, *bits; /* per row: irq.event_contexts */
+    const int64_t *gen;       /* per row: pid generation, or NULL (all 0) */
+    const int64_t *row_id;    /* per row: its name, or NULL (row_base + row) */
+    const int64_t *gpos, *gts; /* the window's gaps, sorted by place */
+    const int16_t *gcpu;
+    npy_intp ng;
+} Src;
+
+static inline int is_fg(int8_t k) { return k == EK_FG_ENTRY || k == EK_FG_EXIT; }
+
+/* The machine input of row r at window position i; *xdur gets the record's own duration
+ * (printed or recorded, else rettime - calltime; the exit attribute of its call). */
+static inline void decode(const Src *s, npy_intp i, int64_t r, Rec *o, int64_t *xdur)
+{
+    int is_exit = s->kind[r] == EK_FG_EXIT;
+    int64_t ts = s->ts ? s->ts[r] : -1;
+    int64_t dur = s->duration[r], ct = s->calltime[r], rt = s->rettime[r];
+    int ok_ct = ct >= 0 && rt >= ct;
+    if (ok_ct && dur < 0)
+        dur = rt - ct;
+    *xdur = dur;
+    int8_t b = s->bits[r];
+    if (ok_ct && is_exit && ts >= 0) {
+        /* the calltime moved into the record clock by the file's record delay (numpy's
+         * wrapping int64 arithmetic, as the Python side had it) */
+        dur = (int64_t)((uint64_t)ts - (uint64_t)ct - (uint64_t)s->delay);
+        b |= EB_CALLTIME;
+    }
+    int32_t f = s->func[r];
+    int64_t fk = f;
+    if (f < 0) {
+        int64_t a = (int64_t)(s->addr[r] & 0x3FFFFFFFFFFFFFFFULL);
+        fk = a > 0 ? -2 - a : -1;
+    }
+    int32_t cpu = s->cpu[r];
+    int64_t task = s->pid[r];
+    if (task <= 0)
+        task = -((int64_t)cpu + 2);
+    if (s->gen && s->gen[r] > 0 && task > 0)
+        task = (int64_t)((uint64_t)task + ((uint64_t)s->gen[r] << GEN_SHIFT));
+    o->pos = 4 * (s->lo + (int64_t)i + s->pos_base) + 2;
+    o->row = s->row_id ? s->row_id[r] : r + s->row_base;
+    o->task = task;
+    o->fkey = fk;
+    o->ts = ts;
+    o->dur = dur;
+    o->cpu = cpu;
+    o->kdepth = s->depth[r];
+    o->kind = (int8_t)(is_exit ? EV_EXIT : EV_ENTRY);
+    o->ctx = s->ctx[r];
+    o->bits = b;
+}
+
+static inline void gap_rec(const Src *s, npy_intp g, Rec *o)
+{
+    Rec r = {s->gpos[g], -1, 0, 0, s->gts[g], -1, s->gcpu[g], -1, EV_GAP, -1, 0};
+    *o = r;
+}
+
+/* one event column: exact dtype, one per row (a copy only if the caller's is not) */
+static int col_get(Held *h, PyObject *d, const char *name, int type, npy_intp n, const void **out,
+                   int optional)
+{
+    PyObject *o = PyDict_GetItemString(d, name); /* borrowed */
+    *out = NULL;
+    if (!o || o == Py_None) {
+        if (optional)
+            return 0;
+        PyErr_Format(PyExc_KeyError, "stacks: column %s missing", name);
+        return -1;
+    }
+    const void *p = held_get(h, o, type);
+    if (!p)
+        return -1;
+    if (PyArray_DIM(h->a[h->n - 1], 0) != n) {
+        PyErr_Format(PyExc_ValueError, "stacks: column %s has the wrong length", name);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+static int arr_get(Held *h, PyObject *o, const char *name, int type, npy_intp n, const void **out)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return -1;
+    int rc = PyDict_SetItemString(d, name, o);
+    if (rc == 0)
+        rc = col_get(h, d, name, type, n, out, 1);
+    Py_DECREF(d);
+    return rc;
+}
+
+/* (order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts, gcpu) */
+static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
+{
+    memset(s, 0, sizeof(*s));
+    PyObject *cols = o[1];
+    if (!PyDict_Check(cols)) {
+        PyErr_SetString(PyExc_TypeError, "stacks: cols must be a dict of event columns");
+        return -1;
+    }
+    const void *p;
+    PyArrayObject *ord = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!ord)
+        return -1;
+    h->a[h->n++] = ord;
+    s->order = PyArray_DATA(ord);
+    s->n = PyArray_DIM(ord, 0);
+    PyObject *k = PyDict_GetItemString(cols, "kind");
+    if (!k) {
+        PyErr_SetString(PyExc_KeyError, "stacks: column kind missing");
+        return -1;
+    }
+    if (!(p = held_get(h, k, NPY_INT8)))
+        return -1;
+    s->kind = p;
+    npy_intp nr = s->nrows = PyArray_DIM(h->a[h->n - 1], 0);
+#define COL(field, name, type, opt)                                  \
+    do {                                                             \
+        if (col_get(h, cols, name, type, nr, &p, opt) < 0)          \
+            return -1;                                               \
+        s->field = p;                                                \
+    } while (0)
+    COL(ts, "ts", NPY_INT64, 1);
+    COL(duration, "duration", NPY_INT64, 0);
+    COL(calltime, "calltime", NPY_INT64, 0);
+    COL(rettime, "rettime", NPY_INT64, 0);
+    COL(cpu, "cpu", NPY_INT16, 0);
+    COL(func, "func", NPY_INT32, 0);
+    COL(pid, "pid", NPY_INT32, 0);
+    COL(depth, "depth", NPY_INT32, 0);
+    COL(addr, "addr", NPY_UINT64, 0);
+#undef COL
+    if (arr_get(h, o[2], "ctx", NPY_INT8, nr, &p) < 0 || !p)
+        goto need;
+    s->ctx = p;
+    if (arr_get(h, o[3], "bits", NPY_INT8, nr, &p) < 0 || !p)
+        goto need;
+    s->bits = p;
+    if (arr_get(h, o[4], "gen", NPY_INT64, nr, &p) < 0)
+        return -1;
+    s->gen = p;
+    if (arr_get(h, o[5], "row_id", NPY_INT64, nr, &p) < 0)
+        return -1;
+    s->row_id = p;
+    s->lo = sc[0];
+    s->row_base = sc[1];
+    s->pos_base = sc[2];
+    s->delay = sc[3];
+    PyArrayObject *g[3];
+    int gt[3] = {NPY_INT64, NPY_INT64, NPY_INT16};
+    for (int j = 0; j < 3; j++) {
+        g[j] = (PyArrayObject *)PyArray_FROMANY(o[6 + j], gt[j], 1, 1, NPY_ARRAY_CARRAY_RO);
+        if (!g[j])
+            return -1;
+        h->a[h->n++] = g[j];
+    }
+    s->ng = PyArray_DIM(g[0], 0);
+    if (PyArray_DIM(g[1], 0) != s->ng || PyArray_DIM(g[2], 0) != s->ng) {
+        PyErr_SetString(PyExc_ValueError, "stacks: gap columns differ in length");
+        return -1;
+    }
+    s->gpos = PyArray_DATA(g[0]);
+    s->gts = PyArray_DATA(g[1]);
+    s->gcpu = PyArray_DATA(g[2]);
+    for (npy_intp i = 0; i < s->n; i++)
+        if (s->order[i] < 0 || s->order[i] >= nr) {
+            PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
+            return -1;
+        }
+    return 0;
+need:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "stacks: ctx and bits are required");
+    return -1;
+}
+
+/* the call attribute columns (window.py CallAttrs), written as records name their calls */
+typedef struct {
+    int32_t *pid, *comm, *func, *module;
+    int16_t *cpu_entry, *cpu_exit;
+    int64_t *retval, *xdur;
+    npy_bool *has_ret, *has_entry, *has_exit;
+    const int32_t *ev_comm, *ev_module;
+    const int64_t *ev_retval;
+    const uint8_t *ev_eflags;
+} Attrs;
+
+static int out_get(PyObject *d, const char *name, int type, npy_intp need, void **out)
+{
+    PyObject *o = PyDict_GetItemString(d, name); /* borrowed */
+    if (!o || !PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != type ||
+        PyArray_NDIM((PyArrayObject *)o) != 1 || !PyArray_ISCARRAY((PyArrayObject *)o) ||
+        PyArray_DIM((PyArrayObject *)o, 0) < need) {
+        PyErr_Format(PyExc_ValueError,
+                     "stacks.feed_rows: attribute %s must be a writable contiguous column of at "
+                     "least %zd of its dtype",
+                     name, (Py_ssize_t)need);
+        return -1;
+    }
+    *out = PyArray_DATA((PyArrayObject *)o);
+    return 0;
+}
+
+static inline void put_attrs(const Src *s, const Attrs *A, int64_t r, int64_t c, int64_t xdur)
+{
+    if (s->kind[r] == EK_FG_ENTRY) {
+        A->pid[c] = s->pid[r];
+        A->comm[c] = A->ev_comm[r];
+        A->func[c] = s->func[r];
+        A->module[c] = A->ev_module[r];
+        A->cpu_entry[c] = s->cpu[r];
+        A->has_entry[c] = 1;
+        return;
+    }
+    A->cpu_exit[c] = s->cpu[r];
+    A->xdur[c] = xdur;
+    int hr = (A->ev_eflags[r] & EF_HAS_RETVAL) != 0;
+    A->has_ret[c] = (npy_bool)hr;
+    A->retval[c] = hr ? A->ev_retval[r] : 0;
+    A->has_exit[c] = 1;
+    if (!A->has_entry[c]) {
+        /* a call made by its exit (its entry is before the trace or lost) takes the exit's */
+        A->pid[c] = s->pid[r];
+        A->comm[c] = A->ev_comm[r];
+        A->func[c] = s->func[r];
+        A->module[c] = A->ev_module[r];
+    }
+}
+
+/* feed_rows(m, order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts,
+ * gcpu[, attrs]) -> (records named no call, calls so far).  ``attrs``: dict of the call
+ * attribute columns, each with room for every call this window can make. */
+static PyObject *py_feed_rows(PyObject *self, PyObject *args)
+{
+    PyObject *cap, *o[9], *ad = NULL;
+    long long sc[4];
+    if (!PyArg_ParseTuple(args, "OOLOOOOOLLLOOO|O", &cap, &o[0], &sc[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &sc[1], &sc[2], &sc[3], &o[6], &o[7], &o[8], &ad))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    if (m->finished) {
+        PyErr_SetString(PyExc_RuntimeError, "stacks.feed after finish");
+        return NULL;
+    }
+    Held h = {{0}, 0};
+    Src s;
+    if (src_parse(&h, o, sc, &s) < 0) {
+        held_free(&h);
+        return NULL;
+    }
+    Attrs A;
+    int with_attrs = ad && ad != Py_None;
+    if (with_attrs) {
+        const void *p;
+        npy_intp need = (npy_intp)m->ncalls + s.n;
+        if (!PyDict_Check(ad)) {
+            PyErr_SetString(PyExc_TypeError, "stacks.feed_rows: attrs must be a dict");
+            goto fail;
+        }
+#define OUT(f, name, type)                                     \
+    if (out_get(ad, name, type, need, (void **)&A.f) < 0)      \
+        goto fail;
+        OUT(pid, "pid", NPY_INT32);
+        OUT(comm, "comm", NPY_INT32);
+        OUT(func, "func", NPY_INT32);
+        OUT(module, "module", NPY_INT32);
+        OUT(cpu_entry, "cpu_entry", NPY_INT16);
+        OUT(cpu_exit, "cpu_exit", NPY_INT16);
+        OUT(retval, "retval", NPY_INT64);
+        OUT(xdur, "xdur", NPY_INT64);
+        OUT(has_ret, "has_ret", NPY_BOOL);
+        OUT(has_entry, "has_entry", NPY_BOOL);
+        OUT(has_exit, "has_exit", NPY_BOOL);
+#undef OUT
+        if (col_get(&h, o[1], "comm", NPY_INT32, s.nrows, &p, 0) < 0)
+            goto fail;
+        A.ev_comm = p;
+        if (col_get(&h, o[1], "module", NPY_INT32, s.nrows, &p, 0) < 0)
+            goto fail;
+        A.ev_module = p;
+        if (col_get(&h, o[1], "retval", NPY_INT64, s.nrows, &p, 0) < 0)
+            goto fail;
+        A.ev_retval = p;
+        if (col_get(&h, o[1], "eflags", NPY_UINT8, s.nrows, &p, 0) < 0)
+            goto fail;
+        A.ev_eflags = p;
+    }
+    int rc = 0;
+    int64_t unnamed = 0;
+    Py_BEGIN_ALLOW_THREADS
+    npy_intp g = 0;
+    Rec rec;
+    int64_t xdur, c;
+    for (npy_intp i = 0; i < s.n && rc == 0; i++) {
+        int64_t r = s.order[i];
+        if (!is_fg(s.kind[r]))
+            continue;
+        decode(&s, i, r, &rec, &xdur);
+        for (; g < s.ng && s.gpos[g] < rec.pos; g++) {
+            Rec gr;
+            gap_rec(&s, g, &gr);
+            c = -1;
+            if (step(m, &gr, &c) < 0) {
+                rc = -1;
+                break;
+            }
+        }
+        if (rc < 0)
+            break;
+        c = -1;
+        if (step(m, &rec, &c) < 0) {
+            rc = -1;
+            break;
+        }
+        if (c < 0)
+            unnamed++;
+        else if (with_attrs)
+            put_attrs(&s, &A, r, c, xdur);
+    }
+    for (; rc == 0 && g < s.ng; g++) {
+        Rec gr;
+        gap_rec(&s, g, &gr);
+        c = -1;
+        if (step(m, &gr, &c) < 0)
+            rc = -1;
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    if (rc < 0)
+        return PyErr_NoMemory();
+    return Py_BuildValue("(LL)", (long long)unnamed, (long long)m->ncalls);
+fail:
+    held_free(&h);
+    return NULL;
+}
+
+/* prepare_rows(order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts,
+ * gcpu) -> (pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): the input feed_rows
+ * gives the machine, as columns (records and gaps in the order it runs them). */
+static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
+{
+    PyObject *o[9];
+    long long sc[4];
+    if (!PyArg_ParseTuple(args, "OLOOOOOLLLOOO", &o[0], &sc[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &sc[1], &sc[2], &sc[3], &o[6], &o[7], &o[8]))
+        return NULL;
+    Held h = {{0}, 0};
+    Src s;
+    if (src_parse(&h, o, sc, &s) < 0) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nfg = 0;
+    for (npy_intp i = 0; i < s.n; i++)
+        nfg += is_fg(s.kind[s.order[i]]);
+    npy_intp dims[1] = {nfg + s.ng};
+    static const int types[11] = {NPY_INT64, NPY_INT64, NPY_INT8, NPY_INT64, NPY_INT32, NPY_INT8,
+                                  NPY_INT8,  NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
+    PyObject *out = PyTuple_New(11);
+    if (!out) {
+        held_free(&h);
+        return NULL;
+    }
+    void *col[11];
+    for (int k = 0; k < 11; k++) {
+        PyObject *a = PyArray_SimpleNew(1, dims, types[k]);
+        if (!a) {
+            Py_DECREF(out);
+            held_free(&h);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, k, a);
+        col[k] = PyArray_DATA((PyArrayObject *)a);
+    }
+    npy_intp j = 0, g = 0;
+    Rec rec;
+    int64_t xdur;
+#define EMIT(R)                                   \
+    do {                                          \
+        ((int64_t *)col[0])[j] = (R).pos;         \
+        ((int64_t *)col[1])[j] = (R).row;         \
+        ((int8_t *)col[2])[j] = (R).kind;         \
+        ((int64_t *)col[3])[j] = (R).task;        \
+        ((int32_t *)col[4])[j] = (R).cpu;         \
+        ((int8_t *)col[5])[j] = (R).ctx;          \
+        ((int8_t *)col[6])[j] = (R).bits;         \
+        ((int64_t *)col[7])[j] = (R).fkey;        \
+        ((int64_t *)col[8])[j] = (R).ts;          \
+        ((int64_t *)col[9])[j] = (R).dur;         \
+        ((int32_t *)col[10])[j] = (R).kdepth;     \
+        j++;                                      \
+    } while (0)
+    for (npy_intp i = 0; i < s.n; i++) {
+        int64_t r = s.order[i];
+        if (!is_fg(s.kind[r]))
+            continue;
+        decode(&s, i, r, &rec, &xdur);
+        for (; g < s.ng && s.gpos[g] < rec.pos; g++) {
+            Rec gr;
+            gap_rec(&s, g, &gr);
+            EMIT(gr);
+        }
+        EMIT(rec);
+    }
+    for (; g < s.ng; g++) {
+        Rec gr;
+        gap_rec(&s, g, &gr);
+        EMIT(gr);
+    }
+#undef EMIT
+    held_free(&h);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
     {"cumspan", py_cumspan, METH_VARARGS,
@@ -1371,6 +1809,12 @@ static PyMethodDef methods[] = {
     {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
+    {"feed_rows", py_feed_rows, METH_VARARGS,
+     "feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, "
+     "gcpu[, attrs]) -> (unnamed records, calls): run a window's records read in place"},
+    {"prepare_rows", py_prepare_rows, METH_VARARGS,
+     "prepare_rows(order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts, "
+     "gcpu) -> the machine-input columns feed_rows runs"},
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
     {NULL, NULL, 0, NULL},

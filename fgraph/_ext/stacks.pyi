@@ -20,6 +20,39 @@ def feed(
     kdepth: np.ndarray,
     cid: np.ndarray | None = None,
 ) -> None: ...
+def gens() -> Any: ...
+def feed_rows(
+    m: Any,
+    order: np.ndarray,
+    lo: int,
+    cols: dict[str, np.ndarray | None],
+    ctx: np.ndarray,
+    bits: np.ndarray,
+    gens: Any,
+    row_id: np.ndarray | None,
+    row_base: int,
+    pos_base: int,
+    delay: int,
+    gpos: np.ndarray,
+    gts: np.ndarray,
+    gcpu: np.ndarray,
+    attrs: dict[str, np.ndarray] | None = None,
+) -> tuple[int, int]: ...
+def prepare_rows(
+    order: np.ndarray,
+    lo: int,
+    cols: dict[str, np.ndarray | None],
+    ctx: np.ndarray,
+    bits: np.ndarray,
+    gens: Any,
+    row_id: np.ndarray | None,
+    row_base: int,
+    pos_base: int,
+    delay: int,
+    gpos: np.ndarray,
+    gts: np.ndarray,
+    gcpu: np.ndarray,
+) -> tuple[np.ndarray, ...]: ...
 def finish(m: Any) -> dict[str, Any]: ...
 def resolve(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 def floor(parent: np.ndarray, duration: np.ndarray, trunc: np.ndarray) -> np.ndarray: ...

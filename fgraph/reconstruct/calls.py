@@ -382,7 +382,6 @@ class _Prep:
     ) -> None:
         self.events, self.order, self.row_base = events, order, row_base
         self.pos_base, self.row_id = (pos_base, row_id) if state is not None else (row_base, None)
-        self.last_rows = np.empty(0, np.int64)  # the last window's rows (-1 at gaps)
         n = len(events)
         self.fg = timeline.funcgraph_mask(events)
         if state is None:
@@ -402,7 +401,8 @@ class _Prep:
             if state.delay is None:
                 state.delay = record_delay(events, order, state.delay_prefix)
             self.delay = state.delay
-        self.gpos = np.empty(0, np.int64)
+        self.gpos = self.gts = np.empty(0, np.int64)
+        self.gcpu = np.empty(0, np.int16)
         lost = events.lost
         if len(lost):
             lrow = lost["row"]
@@ -422,94 +422,45 @@ class _Prep:
             g = np.argsort(gpos, kind="stable")
             self.gpos, self.gts, self.gcpu = gpos[g], gts[g], gcpu[g]
 
-    def window(self, lo: int, hi: int) -> MachineInput:
-        """Input of the timeline positions [lo, hi) (the last window also takes the gaps after
-        the last record)."""
-        events, row_base, pos_base = self.events, self.row_base, self.pos_base
+    def rows_args(self, lo: int, hi: int) -> tuple[Any, ...]:
+        """What the machine reads for the timeline positions [lo, hi) (the last window also
+        takes the gaps after the last record): ``stacks.feed_rows``/``prepare_rows`` decode
+        each record from the event columns through the order, in place.
+
+        Per record: the kind (entry/exit), the task key (:func:`task_keys` plus the pid's
+        generation), the function key (:func:`function_keys`), the kernel depth, the context
+        and bits of :func:`irq.event_contexts`, and the duration: the printed or recorded one,
+        else rettime - calltime; an exit with a calltime (trace.dat) takes ts - (calltime +
+        record delay) and the ``EB_CALLTIME`` bit.  Records sit at 4*rank+2, a gap at 4*rank
+        just before the first record after it; the space between lets a synthesized entry sort
+        just before an interrupt it covers."""
+        events, pos_base = self.events, self.pos_base
         n = len(self.order)
-        sub = self.order[lo:hi]
-        # timeline positions of the funcgraph records (their ranks; no inverse permutation)
-        tpos = np.flatnonzero(self.fg[sub])
-        rows = sub[tpos]  # funcgraph rows in timeline order
-        del sub
-        ts = events["ts"][rows] if events.meta.ts_known else np.full(len(rows), -1, np.int64)
-        is_exit = events["kind"][rows] == EventKind.FG_EXIT
-        # Columns are gathered once and then edited in place: each fresh trace-length
-        # temporary costs page faults.
-        dur = events["duration"][rows]
-        ct = events["calltime"][rows]
-        rt = events["rettime"][rows]
-        ok_ct = (ct >= 0) & (rt >= ct)
-        np.subtract(rt, ct, out=dur, where=ok_ct & (dur < 0))
-        has_ct = ok_ct
-        has_ct &= is_exit
-        has_ct &= ts >= 0
-        b = self.bits[rows]
-        if has_ct.any():
-            ct += self.delay
-            np.subtract(ts, ct, out=dur, where=has_ct)
-            np.bitwise_or(b, np.int8(EB_CALLTIME), out=b, where=has_ct)
-        del ct, rt, has_ct
-        cpu = events["cpu"][rows]
-        kind = is_exit.view(np.int8) + np.int8(EV_ENTRY)  # EV_EXIT = EV_ENTRY + 1
-        del is_exit
-        func = events["func"][rows]
-        if len(func) and func.min() < 0:
-            fkey = function_keys(func, events["addr"][rows])
-        else:
-            fkey = func.astype(np.int64)
-        del func
-        tpos += lo
-        tpos *= 4
-        tpos += 4 * pos_base + 2
-        inp = MachineInput(
-            # records at 4*rank+2, a gap at 4*rank just before the first record after it; the
-            # space between lets a synthesized entry sort just before an interrupt it covers
-            pos=tpos,
-            row=(
-                self.row_id[rows]
-                if self.row_id is not None
-                else rows + row_base
-                if row_base
-                else rows
-            ),
-            kind=kind,
-            task=_with_generation(task_keys(events["pid"][rows], cpu), self.gen, rows),
-            cpu=cpu.astype(np.int32),
-            ctx=self.ctx[rows],
-            bits=b,
-            fkey=fkey,
-            ts=ts.astype(np.int64, copy=False),
-            dur=dur.astype(np.int64, copy=False),
-            kdepth=events["depth"][rows].astype(np.int32, copy=False),
+        g = self.gpos
+        a = int(np.searchsorted(g, 4 * (lo + pos_base))) if lo > 0 else 0
+        z = int(np.searchsorted(g, 4 * (hi + pos_base))) if hi < n else len(g)
+        z = max(a, z)
+        cols = events.columns if events.meta.ts_known else {**events.columns, "ts": None}
+        return (
+            self.order[lo:hi],
+            lo,
+            cols,
+            self.ctx,
+            self.bits,
+            self.gen,
+            self.row_id,
+            self.row_base,
+            pos_base,
+            self.delay,
+            g[a:z],
+            self.gts[a:z],
+            self.gcpu[a:z],
         )
-        self.last_rows = rows
-        if not len(self.gpos):
-            return inp
-        a = np.searchsorted(self.gpos, 4 * (lo + pos_base)) if lo > 0 else 0
-        z = np.searchsorted(self.gpos, 4 * (hi + pos_base)) if hi < n else len(self.gpos)
-        if a >= z:
-            return inp
-        gpos = self.gpos[a:z]
-        at = np.searchsorted(inp.pos, gpos)
-        gap_cols = {
-            "pos": gpos,
-            "row": -1,
-            "kind": EV_GAP,
-            "task": 0,
-            "cpu": self.gcpu[a:z],
-            "ctx": -1,
-            "bits": 0,
-            "fkey": 0,
-            "ts": self.gts[a:z],
-            "dur": -1,
-            "kdepth": -1,
-        }
-        for name, val in gap_cols.items():
-            col = getattr(inp, name)
-            setattr(inp, name, np.insert(col, at, np.asarray(val).astype(col.dtype)))
-        self.last_rows = np.insert(rows, at, -1)
-        return inp
+
+    def window(self, lo: int, hi: int) -> MachineInput:
+        """Machine input of the timeline positions [lo, hi), as columns (what
+        :meth:`Rebuilder.feed_rows` runs without making them)."""
+        return MachineInput(*stacks.prepare_rows(*self.rows_args(lo, hi)))
 
 
 def _ranks_of(order: np.ndarray, which: np.ndarray) -> np.ndarray:
@@ -554,6 +505,19 @@ class Rebuilder:
             inp.kdepth,
             cid,
         )
+
+    def feed_rows(
+        self, prep: _Prep, lo: int, hi: int, attrs: dict[str, np.ndarray] | None = None
+    ) -> tuple[int, int]:
+        """Run the machine over the timeline positions [lo, hi) of ``prep``, reading the records
+        in place; with ``attrs`` (:class:`~.window.CallAttrs` columns, with room for every call
+        the records can make) it writes there the attributes of the call each record entered,
+        closed or made.  Returns (records given no call, calls so far)."""
+        if self._done:
+            raise RuntimeError("Rebuilder.feed after finish")
+        args = (self._m, *prep.rows_args(lo, hi), attrs)
+        unnamed, ncalls = stacks.feed_rows(*args)
+        return int(unnamed), int(ncalls)
 
     def finish(self) -> dict[str, Any]:
         """Raw call columns in creation order plus the machine's counters."""

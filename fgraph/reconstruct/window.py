@@ -21,13 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..schema import CALL, EventFlag
+from ..schema import CALL
 from ..table import CallTable, EventTable, LostTable, StringPool, TraceMeta
 from . import timeline
 from .calls import (
     DELAY_PREFIX,
-    EV_ENTRY,
-    EV_EXIT,
     EV_GAP,
     MachineInput,
     Rebuilder,
@@ -35,7 +33,6 @@ from .calls import (
     _Prep,
     build_table,
     depth_check,
-    exit_durations_at,
 )
 from .offcpu import offcpu
 from .quality import EventCounts, Quality, assess
@@ -85,34 +82,14 @@ class CallAttrs:
             a[:cap] = getattr(self, name)
             setattr(self, name, a)
 
-    def take(self, events: EventTable, rows: np.ndarray, kind: np.ndarray, cid: np.ndarray) -> None:
-        """Give the calls in ``cid`` the values of the records at ``rows`` (of ``events``)."""
-        top = int(cid.max(initial=-1)) + 1
-        if top <= 0:
-            return
-        self._reserve(top)
-        self.n = max(self.n, top)
-        cols = self.cols
-        ent = np.flatnonzero(kind == EV_ENTRY)
-        c, r = cid[ent], rows[ent]
-        for name in ("pid", "comm", "func", "module"):
-            cols[name][c] = events[name][r]
-        cols["cpu_entry"][c] = events["cpu"][r]
-        self.has_entry[c] = True
-        ex = np.flatnonzero(kind == EV_EXIT)
-        c, r = cid[ex], rows[ex]
-        cols["cpu_exit"][c] = events["cpu"][r]
-        cols["xdur"][c] = exit_durations_at(events, r)
-        hr = (events["eflags"][r] & EventFlag.HAS_RETVAL) != 0
-        cols["has_ret"][c] = hr
-        cols["retval"][c] = np.where(hr, events["retval"][r], 0)
-        self.has_exit[c] = True
-        # a call made by its exit (its entry is before the trace or lost) takes the exit's
-        noent = ~self.has_entry[c]
-        if noent.any():
-            c, r = c[noent], r[noent]
-            for name in ("pid", "comm", "func", "module"):
-                cols[name][c] = events[name][r]
+    def room(self, more: int) -> dict[str, np.ndarray]:
+        """The columns, with room for ``more`` calls after the ones there: the machine writes
+        each record's values into its call's row as it names the call
+        (:meth:`~.calls.Rebuilder.feed_rows`): pid, comm, function and module from the entry
+        (else from the exit, for a call made by its exit), the CPU of each side, and from the
+        exit its duration (:func:`~.calls.exit_durations_at`) and return value."""
+        self._reserve(self.n + more)
+        return {**self.cols, "has_entry": self.has_entry, "has_exit": self.has_exit}
 
     def finish(self) -> dict[str, np.ndarray]:
         n = self.n
@@ -225,8 +202,7 @@ class WindowedRebuild:
         kind = events["kind"]
         self._counts.add(kind, prep.fg)
         for lo in range(0, max(n, 1), self._step):
-            inp = prep.window(lo, min(lo + self._step, n))
-            self._feed(events, inp, prep.last_rows)
+            self._feed(prep, lo, min(lo + self._step, n))
         if self.meta.ts_known and n:
             t = int(events["ts"].max())
             self._ts_max = t if self._ts_max is None else max(self._ts_max, t)
@@ -251,12 +227,10 @@ class WindowedRebuild:
         self._pos += n
         self._rows += len(events)
 
-    def _feed(self, events: EventTable, inp: MachineInput, rows: np.ndarray) -> None:
-        cid = np.empty(len(inp), np.int64)
-        self._r.feed(inp, cid)
-        fg = inp.kind != EV_GAP
-        self._counts.unaccounted += int(np.count_nonzero(fg & (cid < 0)))
-        self._attrs.take(events, rows, inp.kind, cid)
+    def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
+        attrs = self._attrs
+        unnamed, attrs.n = self._r.feed_rows(prep, lo, hi, attrs.room(hi - lo))
+        self._counts.unaccounted += unnamed
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
         """The call table, the quality report, and the events that are not funcgraph records
