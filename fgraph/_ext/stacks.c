@@ -1359,15 +1359,88 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
  *
  * feed_rows runs the machine over one timeline window of an event table, reading each record's
  * columns through the window's order (no machine-input copies: those cost ~11 gathers and 59 B
- * a record), and writes the attributes of the call each record names into the caller's call
- * attribute columns (fgraph/reconstruct/window.py CallAttrs).  prepare_rows decodes the same
- * records into the machine-input columns (calls.py prepare: the same decode, kept for feeding
- * in arbitrary pieces).  calls.py _Prep documents the rules. */
+ * a record), follows the pid generations as it goes, and writes the attributes of the call each
+ * record names into the caller's call attribute columns (fgraph/reconstruct/window.py
+ * CallAttrs).  prepare_rows decodes the same records into the machine-input columns (calls.py
+ * prepare).  calls.py _Prep and Generations document the rules. */
 
 #define EK_FG_ENTRY 1 /* EventKind (fgraph/schema.py) */
 #define EK_FG_EXIT 2
 #define EF_HAS_RETVAL 0x01 /* EventFlag */
 #define GEN_SHIFT 33        /* calls.py _GEN_SHIFT */
+
+/* ---- pid generations (calls.py Generations): per pid its generation, whether a death mark
+ * waits for the pid's next task-context depth-0 entry, and the comm of its last record (kept
+ * once the comm rule is on).  Only pids with something to remember have a slot. */
+typedef struct {
+    int64_t pid, gen;
+    int32_t lc;
+    int8_t pending, has_lc, used;
+} GenSlot;
+
+typedef struct {
+    GenSlot *s;
+    int64_t cap, num;
+    int comm_on; /* the comm rule is on (from the first window that needed it) */
+} Gens;
+
+static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
+{
+    if (create && (G->num + 1) * 2 > G->cap) {
+        int64_t nc = G->cap ? G->cap * 2 : 256;
+        GenSlot *ns = calloc((size_t)nc, sizeof(GenSlot));
+        if (!ns)
+            return NULL;
+        for (int64_t i = 0; i < G->cap; i++) {
+            if (!G->s[i].used)
+                continue;
+            uint64_t h = hash64(G->s[i].pid) & (uint64_t)(nc - 1);
+            while (ns[h].used)
+                h = (h + 1) & (uint64_t)(nc - 1);
+            ns[h] = G->s[i];
+        }
+        free(G->s);
+        G->s = ns;
+        G->cap = nc;
+    }
+    if (G->cap == 0)
+        return NULL;
+    uint64_t mask = (uint64_t)(G->cap - 1);
+    uint64_t h = hash64(pid) & mask;
+    while (G->s[h].used) {
+        if (G->s[h].pid == pid)
+            return &G->s[h];
+        h = (h + 1) & mask;
+    }
+    if (!create)
+        return NULL;
+    GenSlot *g = &G->s[h];
+    memset(g, 0, sizeof(*g));
+    g->used = 1;
+    g->pid = pid;
+    G->num++;
+    return g;
+}
+
+static void gens_free(PyObject *cap)
+{
+    Gens *G = PyCapsule_GetPointer(cap, "fgraph.stacks.Gens");
+    if (G) {
+        free(G->s);
+        free(G);
+    }
+}
+
+static PyObject *py_gens(PyObject *self, PyObject *args)
+{
+    Gens *G = calloc(1, sizeof(Gens));
+    if (!G)
+        return PyErr_NoMemory();
+    PyObject *cap = PyCapsule_New(G, "fgraph.stacks.Gens", gens_free);
+    if (!cap)
+        free(G);
+    return cap;
+}
 
 typedef struct {
     npy_intp nrows;       /* rows of the event table */
@@ -1375,24 +1448,80 @@ typedef struct {
     npy_intp n;
     int64_t lo, pos_base, row_base, delay;
     const int64_t *ts; /* NULL: the input has no timestamps */
-    const int8_t *kind;
+    const int8_t *kind, *irqctx;
     const int64_t *duration, *calltime, *rettime;
     const int16_t *cpu;
-    const int32_t *func, *pid, *depth;
+    const int32_t *func, *pid, *depth, *comm;
     const uint64_t *addr;
     const int8_t *ctx, *bits; /* per row: irq.event_contexts */
-    const int64_t *gen;       /* per row: pid generation, or NULL (all 0) */
     const int64_t *row_id;    /* per row: its name, or NULL (row_base + row) */
     const int64_t *gpos, *gts; /* the window's gaps, sorted by place */
     const int16_t *gcpu;
     npy_intp ng;
+    Gens *G;                    /* NULL: no generations */
+    const int64_t *mrow, *mpid; /* death marks: sched_switch rows (sorted) and their prev_pid */
+    npy_intp nm;
+    int comm_now; /* this window turns the comm rule on */
 } Src;
 
 static inline int is_fg(int8_t k) { return k == EK_FG_ENTRY || k == EK_FG_EXIT; }
 
-/* The machine input of row r at window position i; *xdur gets the record's own duration
- * (printed or recorded, else rettime - calltime; the exit attribute of its call). */
-static inline void decode(const Src *s, npy_intp i, int64_t r, Rec *o, int64_t *xdur)
+/* A death mark at row r (a sched_switch whose prev_state is dead): its pid's next
+ * task-context depth-0 entry starts a new task. */
+static int gen_mark(const Src *s, int64_t r)
+{
+    npy_intp a = 0, b = s->nm;
+    while (a < b) {
+        npy_intp mid = a + (b - a) / 2;
+        if (s->mrow[mid] < r)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    for (; a < s->nm && s->mrow[a] == r; a++) {
+        GenSlot *g = gens_slot(s->G, s->mpid[a], 1);
+        if (!g)
+            return -1;
+        g->pending = 1;
+    }
+    return 0;
+}
+
+/* the generation of the pid of fg record r (after the record: a record that starts a task has
+ * the new generation) */
+static int gen_of(const Src *s, int64_t r, int64_t *gen)
+{
+    Gens *G = s->G;
+    *gen = 0;
+    if (!G->comm_on && G->num == 0)
+        return 0;
+    GenSlot *g = gens_slot(G, s->pid[r], G->comm_on);
+    if (!g) {
+        if (G->comm_on)
+            return -1;
+        return 0;
+    }
+    int entry0 = s->kind[r] == EK_FG_ENTRY && s->depth[r] == 0 && s->irqctx[r] <= 0;
+    int start = 0;
+    if (entry0 && g->pending) {
+        start = 1;
+        g->pending = 0;
+    }
+    if (G->comm_on) {
+        int32_t c = s->comm[r];
+        if (entry0 && g->has_lc && g->lc >= 0 && c >= 0 && c != g->lc)
+            start = 1;
+        g->lc = c;
+        g->has_lc = 1;
+    }
+    g->gen += start;
+    *gen = g->gen;
+    return 0;
+}
+
+/* The machine input of row r at window position i (generation gen); *xdur gets the record's
+ * own duration (printed or recorded, else rettime - calltime: the exit attribute of its call). */
+static inline void decode(const Src *s, npy_intp i, int64_t r, int64_t gen, Rec *o, int64_t *xdur)
 {
     int is_exit = s->kind[r] == EK_FG_EXIT;
     int64_t ts = s->ts ? s->ts[r] : -1;
@@ -1403,8 +1532,8 @@ static inline void decode(const Src *s, npy_intp i, int64_t r, Rec *o, int64_t *
     *xdur = dur;
     int8_t b = s->bits[r];
     if (ok_ct && is_exit && ts >= 0) {
-        /* the calltime moved into the record clock by the file's record delay (numpy's
-         * wrapping int64 arithmetic, as the Python side had it) */
+        /* the calltime moved into the record clock by the file's record delay (wrapping
+         * int64 arithmetic, as numpy's) */
         dur = (int64_t)((uint64_t)ts - (uint64_t)ct - (uint64_t)s->delay);
         b |= EB_CALLTIME;
     }
@@ -1418,8 +1547,8 @@ static inline void decode(const Src *s, npy_intp i, int64_t r, Rec *o, int64_t *
     int64_t task = s->pid[r];
     if (task <= 0)
         task = -((int64_t)cpu + 2);
-    if (s->gen && s->gen[r] > 0 && task > 0)
-        task = (int64_t)((uint64_t)task + ((uint64_t)s->gen[r] << GEN_SHIFT));
+    if (gen > 0 && task > 0)
+        task = (int64_t)((uint64_t)task + ((uint64_t)gen << GEN_SHIFT));
     o->pos = 4 * (s->lo + (int64_t)i + s->pos_base) + 2;
     o->row = s->row_id ? s->row_id[r] : r + s->row_base;
     o->task = task;
@@ -1439,18 +1568,125 @@ static inline void gap_rec(const Src *s, npy_intp g, Rec *o)
     *o = r;
 }
 
+/* the call attribute columns (window.py CallAttrs), written as records name their calls */
+typedef struct {
+    int32_t *pid, *comm, *func, *module;
+    int16_t *cpu_entry, *cpu_exit;
+    int64_t *retval, *xdur;
+    npy_bool *has_ret, *has_entry, *has_exit;
+    const int32_t *ev_module;
+    const int64_t *ev_retval;
+    const uint8_t *ev_eflags;
+} Attrs;
+
+static inline void put_attrs(const Src *s, const Attrs *A, int64_t r, int64_t c, int64_t xdur)
+{
+    if (s->kind[r] == EK_FG_ENTRY) {
+        A->pid[c] = s->pid[r];
+        A->comm[c] = s->comm[r];
+        A->func[c] = s->func[r];
+        A->module[c] = A->ev_module[r];
+        A->cpu_entry[c] = s->cpu[r];
+        A->has_entry[c] = 1;
+        return;
+    }
+    A->cpu_exit[c] = s->cpu[r];
+    A->xdur[c] = xdur;
+    int hr = (A->ev_eflags[r] & EF_HAS_RETVAL) != 0;
+    A->has_ret[c] = (npy_bool)hr;
+    A->retval[c] = hr ? A->ev_retval[r] : 0;
+    A->has_exit[c] = 1;
+    if (!A->has_entry[c]) {
+        /* a call made by its exit (its entry is before the trace or lost) takes the exit's */
+        A->pid[c] = s->pid[r];
+        A->comm[c] = s->comm[r];
+        A->func[c] = s->func[r];
+        A->module[c] = A->ev_module[r];
+    }
+}
+
+/* Where run_rows sends the records: to the machine (with the attributes), or into columns. */
+typedef struct {
+    Machine *m;
+    const Attrs *A;
+    int64_t unnamed; /* records the machine named no call for */
+    void *col[11];   /* prepare_rows: the output columns */
+    npy_intp j;
+} Sink;
+
+static inline int emit(const Src *s, Sink *k, const Rec *rec, int64_t r, int64_t xdur)
+{
+    if (k->m) {
+        int64_t c = -1;
+        if (step(k->m, rec, &c) < 0)
+            return -1;
+        if (r >= 0) {
+            if (c < 0)
+                k->unnamed++;
+            else if (k->A)
+                put_attrs(s, k->A, r, c, xdur);
+        }
+        return 0;
+    }
+    npy_intp j = k->j++;
+    ((int64_t *)k->col[0])[j] = rec->pos;
+    ((int64_t *)k->col[1])[j] = rec->row;
+    ((int8_t *)k->col[2])[j] = rec->kind;
+    ((int64_t *)k->col[3])[j] = rec->task;
+    ((int32_t *)k->col[4])[j] = rec->cpu;
+    ((int8_t *)k->col[5])[j] = rec->ctx;
+    ((int8_t *)k->col[6])[j] = rec->bits;
+    ((int64_t *)k->col[7])[j] = rec->fkey;
+    ((int64_t *)k->col[8])[j] = rec->ts;
+    ((int64_t *)k->col[9])[j] = rec->dur;
+    ((int32_t *)k->col[10])[j] = rec->kdepth;
+    return 0;
+}
+
+/* The window's records in timeline order, each gap just before the first record after it
+ * (the last window's trailing gaps at the end).  -1: out of memory. */
+static int run_rows(const Src *s, Sink *k)
+{
+    npy_intp g = 0;
+    Rec rec;
+    int64_t xdur, gen = 0;
+    if (s->G && s->comm_now)
+        s->G->comm_on = 1;
+    for (npy_intp i = 0; i < s->n; i++) {
+        int64_t r = s->order[i];
+        if (!is_fg(s->kind[r])) {
+            if (s->nm && gen_mark(s, r) < 0)
+                return -1;
+            continue;
+        }
+        if (s->G && gen_of(s, r, &gen) < 0)
+            return -1;
+        decode(s, i, r, gen, &rec, &xdur);
+        for (; g < s->ng && s->gpos[g] < rec.pos; g++) {
+            Rec gr;
+            gap_rec(s, g, &gr);
+            if (emit(s, k, &gr, -1, 0) < 0)
+                return -1;
+        }
+        if (emit(s, k, &rec, r, xdur) < 0)
+            return -1;
+    }
+    for (; g < s->ng; g++) {
+        Rec gr;
+        gap_rec(s, g, &gr);
+        if (emit(s, k, &gr, -1, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* one event column: exact dtype, one per row (a copy only if the caller's is not) */
-static int col_get(Held *h, PyObject *d, const char *name, int type, npy_intp n, const void **out,
-                   int optional)
+static int col_get(Held *h, PyObject *d, const char *name, int type, npy_intp n, const void **out)
 {
     PyObject *o = PyDict_GetItemString(d, name); /* borrowed */
     *out = NULL;
-    if (!o || o == Py_None) {
-        if (optional)
-            return 0;
-        PyErr_Format(PyExc_KeyError, "stacks: column %s missing", name);
-        return -1;
-    }
+    if (!o || o == Py_None)
+        return 0;
     const void *p = held_get(h, o, type);
     if (!p)
         return -1;
@@ -1462,19 +1698,24 @@ static int col_get(Held *h, PyObject *d, const char *name, int type, npy_intp n,
     return 0;
 }
 
-static int arr_get(Held *h, PyObject *o, const char *name, int type, npy_intp n, const void **out)
+static int arr_get(Held *h, PyObject *o, int type, npy_intp n, const void **out, const char *name)
 {
-    PyObject *d = PyDict_New();
-    if (!d)
+    *out = NULL;
+    if (o == Py_None)
+        return 0;
+    const void *p = held_get(h, o, type);
+    if (!p)
         return -1;
-    int rc = PyDict_SetItemString(d, name, o);
-    if (rc == 0)
-        rc = col_get(h, d, name, type, n, out, 1);
-    Py_DECREF(d);
-    return rc;
+    if (n >= 0 && PyArray_DIM(h->a[h->n - 1], 0) != n) {
+        PyErr_Format(PyExc_ValueError, "stacks: %s has the wrong length", name);
+        return -1;
+    }
+    *out = p;
+    return 0;
 }
 
-/* (order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts, gcpu) */
+/* (order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, gcpu);
+ * gens: None or (Gens capsule, death-mark rows sorted, their pids, comm rule on now) */
 static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
 {
     memset(s, 0, sizeof(*s));
@@ -1484,28 +1725,27 @@ static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
         return -1;
     }
     const void *p;
-    PyArrayObject *ord = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
-    if (!ord)
-        return -1;
-    h->a[h->n++] = ord;
-    s->order = PyArray_DATA(ord);
-    s->n = PyArray_DIM(ord, 0);
-    PyObject *k = PyDict_GetItemString(cols, "kind");
-    if (!k) {
-        PyErr_SetString(PyExc_KeyError, "stacks: column kind missing");
-        return -1;
-    }
-    if (!(p = held_get(h, k, NPY_INT8)))
-        return -1;
+    if (arr_get(h, o[0], NPY_INT64, -1, &p, "order") < 0 || !p)
+        goto bad;
+    s->order = p;
+    s->n = PyArray_DIM(h->a[h->n - 1], 0);
+    PyObject *kd = PyDict_GetItemString(cols, "kind");
+    if (!kd || !(p = held_get(h, kd, NPY_INT8)))
+        goto bad;
     s->kind = p;
     npy_intp nr = s->nrows = PyArray_DIM(h->a[h->n - 1], 0);
 #define COL(field, name, type, opt)                                  \
     do {                                                             \
-        if (col_get(h, cols, name, type, nr, &p, opt) < 0)          \
+        if (col_get(h, cols, name, type, nr, &p) < 0)                \
             return -1;                                               \
+        if (!p && !(opt)) {                                          \
+            PyErr_Format(PyExc_KeyError, "stacks: column %s missing", name); \
+            return -1;                                               \
+        }                                                            \
         s->field = p;                                                \
     } while (0)
     COL(ts, "ts", NPY_INT64, 1);
+    COL(irqctx, "irqctx", NPY_INT8, 0);
     COL(duration, "duration", NPY_INT64, 0);
     COL(calltime, "calltime", NPY_INT64, 0);
     COL(rettime, "rettime", NPY_INT64, 0);
@@ -1513,62 +1753,60 @@ static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
     COL(func, "func", NPY_INT32, 0);
     COL(pid, "pid", NPY_INT32, 0);
     COL(depth, "depth", NPY_INT32, 0);
+    COL(comm, "comm", NPY_INT32, 0);
     COL(addr, "addr", NPY_UINT64, 0);
 #undef COL
-    if (arr_get(h, o[2], "ctx", NPY_INT8, nr, &p) < 0 || !p)
-        goto need;
+    if (arr_get(h, o[2], NPY_INT8, nr, &p, "ctx") < 0 || !p)
+        goto bad;
     s->ctx = p;
-    if (arr_get(h, o[3], "bits", NPY_INT8, nr, &p) < 0 || !p)
-        goto need;
+    if (arr_get(h, o[3], NPY_INT8, nr, &p, "bits") < 0 || !p)
+        goto bad;
     s->bits = p;
-    if (arr_get(h, o[4], "gen", NPY_INT64, nr, &p) < 0)
-        return -1;
-    s->gen = p;
-    if (arr_get(h, o[5], "row_id", NPY_INT64, nr, &p) < 0)
+    if (o[4] != Py_None) {
+        PyObject *gc, *mr, *mp;
+        int now;
+        if (!PyArg_ParseTuple(o[4], "OOOp", &gc, &mr, &mp, &now))
+            return -1;
+        s->G = PyCapsule_GetPointer(gc, "fgraph.stacks.Gens");
+        if (!s->G)
+            return -1;
+        if (arr_get(h, mr, NPY_INT64, -1, &p, "mark rows") < 0 || !p)
+            goto bad;
+        s->mrow = p;
+        s->nm = PyArray_DIM(h->a[h->n - 1], 0);
+        if (arr_get(h, mp, NPY_INT64, s->nm, &p, "mark pids") < 0 || !p)
+            goto bad;
+        s->mpid = p;
+        s->comm_now = now;
+    }
+    if (arr_get(h, o[5], NPY_INT64, nr, &p, "row_id") < 0)
         return -1;
     s->row_id = p;
     s->lo = sc[0];
     s->row_base = sc[1];
     s->pos_base = sc[2];
     s->delay = sc[3];
-    PyArrayObject *g[3];
-    int gt[3] = {NPY_INT64, NPY_INT64, NPY_INT16};
-    for (int j = 0; j < 3; j++) {
-        g[j] = (PyArrayObject *)PyArray_FROMANY(o[6 + j], gt[j], 1, 1, NPY_ARRAY_CARRAY_RO);
-        if (!g[j])
-            return -1;
-        h->a[h->n++] = g[j];
-    }
-    s->ng = PyArray_DIM(g[0], 0);
-    if (PyArray_DIM(g[1], 0) != s->ng || PyArray_DIM(g[2], 0) != s->ng) {
-        PyErr_SetString(PyExc_ValueError, "stacks: gap columns differ in length");
-        return -1;
-    }
-    s->gpos = PyArray_DATA(g[0]);
-    s->gts = PyArray_DATA(g[1]);
-    s->gcpu = PyArray_DATA(g[2]);
+    if (arr_get(h, o[6], NPY_INT64, -1, &p, "gap places") < 0 || !p)
+        goto bad;
+    s->gpos = p;
+    s->ng = PyArray_DIM(h->a[h->n - 1], 0);
+    if (arr_get(h, o[7], NPY_INT64, s->ng, &p, "gap times") < 0 || !p)
+        goto bad;
+    s->gts = p;
+    if (arr_get(h, o[8], NPY_INT16, s->ng, &p, "gap cpus") < 0 || !p)
+        goto bad;
+    s->gcpu = p;
     for (npy_intp i = 0; i < s->n; i++)
         if (s->order[i] < 0 || s->order[i] >= nr) {
             PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
             return -1;
         }
     return 0;
-need:
+bad:
     if (!PyErr_Occurred())
-        PyErr_SetString(PyExc_ValueError, "stacks: ctx and bits are required");
+        PyErr_SetString(PyExc_ValueError, "stacks: a required column is missing");
     return -1;
 }
-
-/* the call attribute columns (window.py CallAttrs), written as records name their calls */
-typedef struct {
-    int32_t *pid, *comm, *func, *module;
-    int16_t *cpu_entry, *cpu_exit;
-    int64_t *retval, *xdur;
-    npy_bool *has_ret, *has_entry, *has_exit;
-    const int32_t *ev_comm, *ev_module;
-    const int64_t *ev_retval;
-    const uint8_t *ev_eflags;
-} Attrs;
 
 static int out_get(PyObject *d, const char *name, int type, npy_intp need, void **out)
 {
@@ -1586,35 +1824,9 @@ static int out_get(PyObject *d, const char *name, int type, npy_intp need, void 
     return 0;
 }
 
-static inline void put_attrs(const Src *s, const Attrs *A, int64_t r, int64_t c, int64_t xdur)
-{
-    if (s->kind[r] == EK_FG_ENTRY) {
-        A->pid[c] = s->pid[r];
-        A->comm[c] = A->ev_comm[r];
-        A->func[c] = s->func[r];
-        A->module[c] = A->ev_module[r];
-        A->cpu_entry[c] = s->cpu[r];
-        A->has_entry[c] = 1;
-        return;
-    }
-    A->cpu_exit[c] = s->cpu[r];
-    A->xdur[c] = xdur;
-    int hr = (A->ev_eflags[r] & EF_HAS_RETVAL) != 0;
-    A->has_ret[c] = (npy_bool)hr;
-    A->retval[c] = hr ? A->ev_retval[r] : 0;
-    A->has_exit[c] = 1;
-    if (!A->has_entry[c]) {
-        /* a call made by its exit (its entry is before the trace or lost) takes the exit's */
-        A->pid[c] = s->pid[r];
-        A->comm[c] = A->ev_comm[r];
-        A->func[c] = s->func[r];
-        A->module[c] = A->ev_module[r];
-    }
-}
-
-/* feed_rows(m, order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts,
+/* feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts,
  * gcpu[, attrs]) -> (records named no call, calls so far).  ``attrs``: dict of the call
- * attribute columns, each with room for every call this window can make. */
+ * attribute columns, each with room for every call the window can make (one a record). */
 static PyObject *py_feed_rows(PyObject *self, PyObject *args)
 {
     PyObject *cap, *o[9], *ad = NULL;
@@ -1631,21 +1843,21 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
     }
     Held h = {{0}, 0};
     Src s;
-    if (src_parse(&h, o, sc, &s) < 0) {
-        held_free(&h);
-        return NULL;
-    }
     Attrs A;
-    int with_attrs = ad && ad != Py_None;
-    if (with_attrs) {
+    Sink k;
+    memset(&k, 0, sizeof(k));
+    k.m = m;
+    if (src_parse(&h, o, sc, &s) < 0)
+        goto fail;
+    if (ad && ad != Py_None) {
         const void *p;
         npy_intp need = (npy_intp)m->ncalls + s.n;
         if (!PyDict_Check(ad)) {
             PyErr_SetString(PyExc_TypeError, "stacks.feed_rows: attrs must be a dict");
             goto fail;
         }
-#define OUT(f, name, type)                                     \
-    if (out_get(ad, name, type, need, (void **)&A.f) < 0)      \
+#define OUT(f, name, type)                                \
+    if (out_get(ad, name, type, need, (void **)&A.f) < 0) \
         goto fail;
         OUT(pid, "pid", NPY_INT32);
         OUT(comm, "comm", NPY_INT32);
@@ -1659,71 +1871,36 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
         OUT(has_entry, "has_entry", NPY_BOOL);
         OUT(has_exit, "has_exit", NPY_BOOL);
 #undef OUT
-        if (col_get(&h, o[1], "comm", NPY_INT32, s.nrows, &p, 0) < 0)
-            goto fail;
-        A.ev_comm = p;
-        if (col_get(&h, o[1], "module", NPY_INT32, s.nrows, &p, 0) < 0)
-            goto fail;
+        if (col_get(&h, o[1], "module", NPY_INT32, s.nrows, &p) < 0 || !p)
+            goto missing;
         A.ev_module = p;
-        if (col_get(&h, o[1], "retval", NPY_INT64, s.nrows, &p, 0) < 0)
-            goto fail;
+        if (col_get(&h, o[1], "retval", NPY_INT64, s.nrows, &p) < 0 || !p)
+            goto missing;
         A.ev_retval = p;
-        if (col_get(&h, o[1], "eflags", NPY_UINT8, s.nrows, &p, 0) < 0)
-            goto fail;
+        if (col_get(&h, o[1], "eflags", NPY_UINT8, s.nrows, &p) < 0 || !p)
+            goto missing;
         A.ev_eflags = p;
+        k.A = &A;
     }
-    int rc = 0;
-    int64_t unnamed = 0;
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    npy_intp g = 0;
-    Rec rec;
-    int64_t xdur, c;
-    for (npy_intp i = 0; i < s.n && rc == 0; i++) {
-        int64_t r = s.order[i];
-        if (!is_fg(s.kind[r]))
-            continue;
-        decode(&s, i, r, &rec, &xdur);
-        for (; g < s.ng && s.gpos[g] < rec.pos; g++) {
-            Rec gr;
-            gap_rec(&s, g, &gr);
-            c = -1;
-            if (step(m, &gr, &c) < 0) {
-                rc = -1;
-                break;
-            }
-        }
-        if (rc < 0)
-            break;
-        c = -1;
-        if (step(m, &rec, &c) < 0) {
-            rc = -1;
-            break;
-        }
-        if (c < 0)
-            unnamed++;
-        else if (with_attrs)
-            put_attrs(&s, &A, r, c, xdur);
-    }
-    for (; rc == 0 && g < s.ng; g++) {
-        Rec gr;
-        gap_rec(&s, g, &gr);
-        c = -1;
-        if (step(m, &gr, &c) < 0)
-            rc = -1;
-    }
+    rc = run_rows(&s, &k);
     Py_END_ALLOW_THREADS
     held_free(&h);
     if (rc < 0)
         return PyErr_NoMemory();
-    return Py_BuildValue("(LL)", (long long)unnamed, (long long)m->ncalls);
+    return Py_BuildValue("(LL)", (long long)k.unnamed, (long long)m->ncalls);
+missing:
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_KeyError, "stacks.feed_rows: module, retval and eflags are required");
 fail:
     held_free(&h);
     return NULL;
 }
 
-/* prepare_rows(order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts,
- * gcpu) -> (pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): the input feed_rows
- * gives the machine, as columns (records and gaps in the order it runs them). */
+/* prepare_rows(order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts,
+ * gcpu) -> (pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): what feed_rows runs
+ * the machine on, as columns (records and gaps in the order it runs them). */
 static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
 {
     PyObject *o[9];
@@ -1748,54 +1925,24 @@ static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
         held_free(&h);
         return NULL;
     }
-    void *col[11];
-    for (int k = 0; k < 11; k++) {
-        PyObject *a = PyArray_SimpleNew(1, dims, types[k]);
+    Sink k;
+    memset(&k, 0, sizeof(k));
+    for (int c = 0; c < 11; c++) {
+        PyObject *a = PyArray_SimpleNew(1, dims, types[c]);
         if (!a) {
             Py_DECREF(out);
             held_free(&h);
             return NULL;
         }
-        PyTuple_SET_ITEM(out, k, a);
-        col[k] = PyArray_DATA((PyArrayObject *)a);
+        PyTuple_SET_ITEM(out, c, a);
+        k.col[c] = PyArray_DATA((PyArrayObject *)a);
     }
-    npy_intp j = 0, g = 0;
-    Rec rec;
-    int64_t xdur;
-#define EMIT(R)                                   \
-    do {                                          \
-        ((int64_t *)col[0])[j] = (R).pos;         \
-        ((int64_t *)col[1])[j] = (R).row;         \
-        ((int8_t *)col[2])[j] = (R).kind;         \
-        ((int64_t *)col[3])[j] = (R).task;        \
-        ((int32_t *)col[4])[j] = (R).cpu;         \
-        ((int8_t *)col[5])[j] = (R).ctx;          \
-        ((int8_t *)col[6])[j] = (R).bits;         \
-        ((int64_t *)col[7])[j] = (R).fkey;        \
-        ((int64_t *)col[8])[j] = (R).ts;          \
-        ((int64_t *)col[9])[j] = (R).dur;         \
-        ((int32_t *)col[10])[j] = (R).kdepth;     \
-        j++;                                      \
-    } while (0)
-    for (npy_intp i = 0; i < s.n; i++) {
-        int64_t r = s.order[i];
-        if (!is_fg(s.kind[r]))
-            continue;
-        decode(&s, i, r, &rec, &xdur);
-        for (; g < s.ng && s.gpos[g] < rec.pos; g++) {
-            Rec gr;
-            gap_rec(&s, g, &gr);
-            EMIT(gr);
-        }
-        EMIT(rec);
-    }
-    for (; g < s.ng; g++) {
-        Rec gr;
-        gap_rec(&s, g, &gr);
-        EMIT(gr);
-    }
-#undef EMIT
+    int rc = run_rows(&s, &k);
     held_free(&h);
+    if (rc < 0) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
     return out;
 }
 
@@ -1809,11 +1956,12 @@ static PyMethodDef methods[] = {
     {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
+    {"gens", py_gens, METH_NOARGS, "gens() -> pid generation state (capsule)"},
     {"feed_rows", py_feed_rows, METH_VARARGS,
      "feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, "
      "gcpu[, attrs]) -> (unnamed records, calls): run a window's records read in place"},
     {"prepare_rows", py_prepare_rows, METH_VARARGS,
-     "prepare_rows(order, lo, cols, ctx, bits, gen, row_id, row_base, pos_base, delay, gpos, gts, "
+     "prepare_rows(order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, "
      "gcpu) -> the machine-input columns feed_rows runs"},
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},

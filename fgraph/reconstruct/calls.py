@@ -46,14 +46,6 @@ def task_keys(pid: np.ndarray, cpu: np.ndarray) -> np.ndarray:
     return pid64
 
 
-def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
-    """What exits are matched on: the function name code, else the address."""
-    if len(func) == 0 or func.min() >= 0:
-        return func.astype(np.int64)
-    a = (addr & np.uint64(0x3FFF_FFFF_FFFF_FFFF)).astype(np.int64)
-    return np.where(func >= 0, func.astype(np.int64), np.where(a > 0, -2 - a, -1))
-
-
 # A task that died (switched out for the last time as a zombie, or inside do_exit, which never
 # returns) leaves its frames open; the kernel then hands its pid to a new task.  Stacks are
 # keyed by pid, so each pid gets a *generation* that starts anew (a fresh, empty stack) at:
@@ -63,23 +55,27 @@ def function_keys(func: np.ndarray, addr: np.ndarray) -> np.ndarray:
 #    context entry at kernel depth 0: after exec (the other way a comm changes) the first
 #    record with the new comm is inside execve, never a depth-0 entry.
 # trace.dat comms come from saved_cmdlines (one per pid), so there only the first rule applies.
-_GEN_SHIFT = 33  # keys stay unique: pid < 2**32, and idle/unknown keys are negative
+# The machine follows the generations as it runs the records (stacks.c gen_of): a death mark
+# waits for its pid's next task-context (irqctx <= 0) entry at kernel depth 0, and once the comm
+# rule is on each pid's last comm is kept.  A record that starts a task has the new generation.
+# Task keys of generation g > 0 are pid + (g << 33): they stay unique, as pid < 2**32 and the
+# idle/unknown keys are negative.
 
 
 class Generations:
-    """Pid generations across timeline windows (the state a window leaves to the next: each
+    """Pid generations across timeline windows: the state a window leaves to the next (each
     pid's generation, the pids with a death mark not yet followed by a new task, and each pid's
-    last comm).  One window of the whole table is :func:`task_generations`."""
+    last comm) lives in the C machine's ``stacks.gens`` object."""
 
     def __init__(self) -> None:
-        self.gen_pid = np.empty(0, np.int64)  # sorted pids whose generation is > 0
-        self.gen_val = np.empty(0, np.int64)
-        self.pending = np.empty(0, np.int64)  # sorted pids with an unanswered death mark
-        self.lc_pid = np.empty(0, np.int64)  # sorted pids and the comm of their last record
-        self.lc_comm = np.empty(0, np.int32)
+        self._g = stacks.gens()
+        self.comm_rule = False  # on from the first window where a pid shows two comms
 
-    def window(self, events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
-        """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
+    def window(
+        self, events: EventTable, fg: np.ndarray
+    ) -> tuple[Any, np.ndarray, np.ndarray, bool]:
+        """What the machine needs to follow the generations through one window: (state,
+        rows of the death marks, sorted, their pids, whether the comm rule turns on here)."""
         marks_row = marks_pid = np.empty(0, np.int64)
         ft = events.fields.get("sched_switch")
         if (
@@ -92,198 +88,22 @@ class Generations:
             codes = np.unique(states)  # decode the few distinct states, not the whole pool
             dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
             if dead_codes:
-                dead = np.isin(states, dead_codes)
-                marks_row = ft.rows[dead].astype(np.int64)
-                marks_pid = ft.columns["prev_pid"][dead].astype(np.int64)
-        carried = len(self.gen_pid) or len(self.pending) or len(self.lc_pid)
-        tpos = np.flatnonzero(fg[order])  # timeline positions of the funcgraph records
-        rows = order[tpos].astype(np.int64)  # funcgraph rows in timeline order
-        if not len(rows):
-            if len(marks_pid):
-                self.pending = np.union1d(self.pending, marks_pid)
-            return None
-        rpid = events["pid"][rows].astype(np.int64)
-        rcomm = events["comm"][rows]
-        # Only when some pid shows two comms (never in a trace.dat, whose comms come from one
-        # cmdlines entry per pid): one scatter and one gather, no sort.
-        comm_rule = False
-        if rpid.min() >= 0 and rpid.max() < (1 << 26):
-            last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
-            last[rpid] = rcomm
-            comm_rule = bool((last[rpid] != rcomm).any())
-        if len(self.lc_pid):
-            comm_rule = True  # a comm may have changed since the previous window
-        if not len(marks_row) and not comm_rule and not carried:
-            return None
-        lut_ok = int(rpid.min()) >= 0 and int(rpid.max()) < (1 << 24)
-        starts = [self._mark_starts(events, order, rows, tpos, rpid, marks_row, marks_pid, lut_ok)]
-        if comm_rule:
-            starts.append(self._comm_starts(events, rows, rpid, rcomm))
-        return self._from_starts(len(events), rows, tpos, rpid, np.concatenate(starts), lut_ok)
-
-    def _mark_starts(
-        self,
-        events: EventTable,
-        order: np.ndarray,
-        rows: np.ndarray,
-        tpos: np.ndarray,
-        rpid: np.ndarray,
-        marks_row: np.ndarray,
-        marks_pid: np.ndarray,
-        lut_ok: bool,
-    ) -> np.ndarray:
-        """Places (in ``rows``) of the first task-context depth-0 entry of a pid after each of
-        its death marks; a mark of an earlier window not answered yet counts as a mark before
-        this window, and the marks still unanswered wait for the next.  (The records of the
-        dying task's last __schedule still carry its pid after its final sched_switch.)"""
-        mrank = np.concatenate(
-            [np.full(len(self.pending), -1, np.int64), _ranks_of(order, marks_row)]
-        )
-        mpid = np.concatenate([self.pending, marks_pid])
-        if not len(mpid):
-            return np.empty(0, np.int64)
-        cand = np.flatnonzero(_pid_in(rpid, mpid, lut_ok))  # records of the marked pids
-        r = rows[cand]
-        ok0 = (events["kind"][r] == EventKind.FG_ENTRY) & (events["depth"][r] == 0)
-        ok0 &= events["irqctx"][r] <= 0
-        hit, answered = _answer_marks(rpid, tpos, cand[ok0], mpid, mrank, len(order) + 2)
-        self.pending = np.unique(mpid[~answered])
-        return hit
-
-    def _comm_starts(
-        self, events: EventTable, rows: np.ndarray, rpid: np.ndarray, rcomm: np.ndarray
-    ) -> np.ndarray:
-        """Places (in ``rows``) of the task-context depth-0 entries whose comm differs from
-        their pid's previous record (this window's, or the last of the previous window)."""
-        entry0 = (events["kind"][rows] == EventKind.FG_ENTRY) & (events["depth"][rows] == 0)
-        entry0 &= events["irqctx"][rows] <= 0
-        start = np.zeros(len(rows), dtype=bool)
-        g = np.argsort(rpid, kind="stable")  # the pid's records in timeline order, pid by pid
-        gpid, gcomm = rpid[g], rcomm[g]
-        same = gpid[1:] == gpid[:-1]
-        changed = same & (gcomm[1:] != gcomm[:-1]) & (gcomm[:-1] >= 0) & (gcomm[1:] >= 0)
-        start[g[1:][changed & entry0[g[1:]]]] = True
-        if len(self.lc_pid):
-            f = np.flatnonzero(np.append(True, ~same))  # each pid's first record here
-            k = np.clip(np.searchsorted(self.lc_pid, gpid[f]), 0, len(self.lc_pid) - 1)
-            prev = np.where(self.lc_pid[k] == gpid[f], self.lc_comm[k], -1)
-            ch = (prev >= 0) & (gcomm[f] >= 0) & (prev != gcomm[f]) & entry0[g[f]]
-            start[g[f[ch]]] = True
-        # the comm of each pid's last record here, for the next window
-        lastg = np.append(~same, True)
-        lp, lcm = gpid[lastg], gcomm[lastg]
-        keep = ~np.isin(self.lc_pid, lp)
-        lc_pid = np.concatenate([self.lc_pid[keep], lp])
-        lc_comm = np.concatenate([self.lc_comm[keep], lcm])
-        o = np.argsort(lc_pid, kind="stable")
-        self.lc_pid, self.lc_comm = lc_pid[o], lc_comm[o].astype(np.int32)
-        return np.flatnonzero(start)
-
-    def _from_starts(
-        self,
-        n: int,
-        rows: np.ndarray,
-        tpos: np.ndarray,
-        rpid: np.ndarray,
-        starts: np.ndarray,
-        lut_ok: bool,
-    ) -> np.ndarray | None:
-        """Generation of each event row from the records that start a task, without sorting
-        the records: a pid's generation at a record is its generation before the window plus
-        its starts at or before the record, counted by a binary search in the (few) starts."""
-        stride = int(tpos.max(initial=0)) + 2
-        st = np.unique(starts)
-        st_key = rpid[st] * stride + tpos[st]
-        st_key.sort()
-        if not len(st_key) and not len(self.gen_pid):
-            return None
-        gg = np.zeros(len(rows), np.int64)
-        if len(self.gen_pid):
-            gg = _pid_value(rpid, self.gen_pid, self.gen_val, lut_ok)
-        if len(st_key):
-            sp = np.unique(st_key // stride)  # pids with a start here
-            # slot of each start pid; starts keyed by (slot, time) so that one binary search
-            # per record counts its pid's starts so far
-            slot = _pid_value(rpid, sp, np.arange(len(sp), dtype=np.int64), lut_ok, -1)
-            sel = np.flatnonzero(slot >= 0)
-            sslot = np.searchsorted(sp, st_key // stride)
-            skey = sslot * stride + st_key % stride
-            first_of = np.searchsorted(skey, np.arange(len(sp) + 1) * stride, "left")
-            key = slot[sel] * stride + tpos[sel]
-            gg[sel] += np.searchsorted(skey, key, "right") - first_of[slot[sel]]
-            # the pids' generations after this window
-            cnt = np.diff(first_of)
-            before = _pid_value(sp, self.gen_pid, self.gen_val, False)
-            keep = ~np.isin(self.gen_pid, sp)
-            gp = np.concatenate([self.gen_pid[keep], sp])
-            gv = np.concatenate([self.gen_val[keep], before + cnt])
-            o = np.argsort(gp, kind="stable")
-            self.gen_pid, self.gen_val = gp[o], gv[o]
-        if not gg.any():
-            return None
-        gen = np.zeros(n, dtype=np.int64)
-        gen[rows] = gg
-        return gen
-
-
-def _answer_marks(
-    rpid: np.ndarray,
-    tpos: np.ndarray,
-    cand: np.ndarray,
-    mpid: np.ndarray,
-    mrank: np.ndarray,
-    stride: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each death mark (pid ``mpid`` at timeline place ``mrank``), the first candidate
-    record (a place in ``rpid``/``tpos``) of the same pid after it.  Returns the candidates
-    that start a task and, per mark, whether it found one."""
-    keys_r = rpid[cand] * stride + tpos[cand] + 1
-    keys_m = mpid * stride + mrank + 1
-    ks = np.argsort(keys_r, kind="stable")
-    nxt = np.searchsorted(keys_r[ks], keys_m, side="right")
-    ok = nxt < len(cand)
-    hit = cand[ks[nxt[ok]]]
-    match = rpid[hit] == mpid[ok]
-    answered = np.zeros(len(mpid), dtype=bool)
-    answered[np.flatnonzero(ok)[match]] = True
-    return hit[match], answered
-
-
-def _pid_in(pid: np.ndarray, keys: np.ndarray, lut: bool) -> np.ndarray:
-    """np.isin(pid, keys), by a lookup table when the pids are small non-negative ints."""
-    if lut and (not len(keys) or (int(keys.min()) >= 0 and int(keys.max()) < (1 << 24))):
-        t = np.zeros(max(int(pid.max()), int(keys.max(initial=0))) + 1, bool)
-        t[keys] = True
-        return t[pid]
-    return np.isin(pid, keys)
-
-
-def _pid_value(
-    pid: np.ndarray, keys: np.ndarray, vals: np.ndarray, lut: bool, default: int = 0
-) -> np.ndarray:
-    """vals of each pid's key in the sorted ``keys`` (``default`` where absent)."""
-    if not len(keys):
-        return np.full(len(pid), default, np.int64)
-    if lut and int(keys.min()) >= 0 and int(keys.max()) < (1 << 24):
-        t = np.full(max(int(pid.max()), int(keys.max())) + 1, default, np.int64)
-        t[keys] = vals
-        return t[pid]
-    k = np.clip(np.searchsorted(keys, pid), 0, len(keys) - 1)
-    return np.where(keys[k] == pid, vals[k], default).astype(np.int64)
-
-
-def task_generations(events: EventTable, order: np.ndarray, fg: np.ndarray) -> np.ndarray | None:
-    """Generation of each event row's pid (int64, indexed by row), or None when all are 0."""
-    return Generations().window(events, order, fg)
-
-
-def _with_generation(task: np.ndarray, gen: np.ndarray | None, rows: np.ndarray) -> np.ndarray:
-    if gen is None:
-        return task
-    gr = gen[rows]
-    live = (gr > 0) & (task > 0)
-    task[live] += gr[live] << _GEN_SHIFT
-    return task
+                dead = np.flatnonzero(np.isin(states, dead_codes))
+                rows = ft.rows[dead].astype(np.int64)
+                o = np.argsort(rows, kind="stable")
+                marks_row = rows[o]
+                marks_pid = ft.columns["prev_pid"][dead[o]].astype(np.int64)
+        now = False
+        if not self.comm_rule:
+            # Only when some pid shows two comms (never in a trace.dat, whose comms come from
+            # one cmdlines entry per pid): one scatter and one gather, no sort.
+            rpid = events["pid"][fg]
+            if len(rpid) and rpid.min() >= 0 and rpid.max() < (1 << 26):
+                rcomm = events["comm"][fg]
+                last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
+                last[rpid] = rcomm
+                now = self.comm_rule = bool((last[rpid] != rcomm).any())
+        return self._g, marks_row, marks_pid, now
 
 
 @dataclass
@@ -386,10 +206,10 @@ class _Prep:
         self.fg = timeline.funcgraph_mask(events)
         if state is None:
             self.ctx, self.bits = irq.event_contexts(events, order)
-            self.gen = task_generations(events, order, self.fg)
+            self.gen = Generations().window(events, self.fg)
         else:
             self.ctx, self.bits = irq.event_contexts(events, order, state.irq_levels)
-            self.gen = state.generations.window(events, order, self.fg)
+            self.gen = state.generations.window(events, self.fg)
         # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
         # the calltime moved into the record clock by the smallest record delay (ts - rettime)
         # of the file: the delay of one record varies (an interrupt can land between taking
@@ -427,13 +247,14 @@ class _Prep:
         takes the gaps after the last record): ``stacks.feed_rows``/``prepare_rows`` decode
         each record from the event columns through the order, in place.
 
-        Per record: the kind (entry/exit), the task key (:func:`task_keys` plus the pid's
-        generation), the function key (:func:`function_keys`), the kernel depth, the context
-        and bits of :func:`irq.event_contexts`, and the duration: the printed or recorded one,
-        else rettime - calltime; an exit with a calltime (trace.dat) takes ts - (calltime +
-        record delay) and the ``EB_CALLTIME`` bit.  Records sit at 4*rank+2, a gap at 4*rank
-        just before the first record after it; the space between lets a synthesized entry sort
-        just before an interrupt it covers."""
+        Per record: the kind (entry/exit), the task key (:func:`task_keys`, plus the pid's
+        generation: :class:`Generations`), the function key exits are matched on (the name
+        code, else -2 - the address without its top two bits, -1 when neither is known), the
+        kernel depth, the context and bits of :func:`irq.event_contexts`, and the duration: the
+        printed or recorded one, else rettime - calltime; an exit with a calltime (trace.dat)
+        takes ts - (calltime + record delay) and the ``EB_CALLTIME`` bit.  Records sit at
+        4*rank+2, a gap at 4*rank just before the first record after it; the space between lets
+        a synthesized entry sort just before an interrupt it covers."""
         events, pos_base = self.events, self.pos_base
         n = len(self.order)
         g = self.gpos
