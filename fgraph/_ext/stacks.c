@@ -90,6 +90,14 @@ typedef struct {
     int32_t *kdepth;
     int8_t *ctx;
     uint16_t *flags;
+    /* the calls' attributes taken from their records (window.py CallAttrs), when feed_rows is
+     * asked for them: set by the record that makes the call, and by its exit */
+    int attrs_on;
+    int64_t nattr; /* calls at finish (the attribute columns stay until attrs() takes them) */
+    int32_t *a_pid, *a_comm, *a_func, *a_module;
+    int16_t *a_cpu_entry, *a_cpu_exit;
+    int64_t *a_retval, *a_xdur;
+    npy_bool *a_has_ret;
     /* per-CPU: task last seen, pending gap */
     int64_t ncpu;
     int64_t *cur_task; /* task index or -1 */
@@ -152,6 +160,17 @@ static int grow_calls(Machine *m, int64_t need)
     RE(kdepth, int32_t);
     RE(ctx, int8_t);
     RE(flags, uint16_t);
+    if (m->attrs_on) {
+        RE(a_pid, int32_t);
+        RE(a_comm, int32_t);
+        RE(a_func, int32_t);
+        RE(a_module, int32_t);
+        RE(a_cpu_entry, int16_t);
+        RE(a_cpu_exit, int16_t);
+        RE(a_retval, int64_t);
+        RE(a_xdur, int64_t);
+        RE(a_has_ret, npy_bool);
+    }
 #undef RE
     m->capcalls = nc;
     return 0;
@@ -305,6 +324,20 @@ static int complete(Task *t, int64_t call, int32_t s)
     return 0;
 }
 
+/* a call's attributes before its records give theirs: the values of a side it lacks */
+static void attrs_init(Machine *m, int64_t c)
+{
+    m->a_pid[c] = -1;
+    m->a_comm[c] = -1;
+    m->a_func[c] = -1;
+    m->a_module[c] = -1;
+    m->a_cpu_entry[c] = -1;
+    m->a_cpu_exit[c] = -1;
+    m->a_retval[c] = 0;
+    m->a_xdur[c] = -1;
+    m->a_has_ret[c] = 0;
+}
+
 static int64_t new_call(Machine *m)
 {
     if (grow_calls(m, m->ncalls + 1) < 0)
@@ -321,6 +354,8 @@ static int64_t new_call(Machine *m)
     m->kdepth[c] = -1;
     m->ctx[c] = CTX_TASK;
     m->flags[c] = 0;
+    if (m->attrs_on)
+        attrs_init(m, c);
     return c;
 }
 
@@ -741,6 +776,15 @@ static void machine_free(Machine *m)
     free(m->kdepth);
     free(m->ctx);
     free(m->flags);
+    free(m->a_pid);
+    free(m->a_comm);
+    free(m->a_func);
+    free(m->a_module);
+    free(m->a_cpu_entry);
+    free(m->a_cpu_exit);
+    free(m->a_retval);
+    free(m->a_xdur);
+    free(m->a_has_ret);
     free(m->cur_task);
     free(m->pend_gap);
     free(m->pend_task);
@@ -960,6 +1004,7 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
             m->own[c] = m->order[c];
     /* the call columns leave the machine (handed to numpy below): it takes no more events */
     m->finished = 1;
+    m->nattr = n;
     m->ncalls = 0;
     m->capcalls = 0;
 #define PUT(name, src, type, T)                                                          \
@@ -995,6 +1040,51 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
         return NULL;
     }
     Py_DECREF(cnt);
+    return d;
+}
+
+/* attrs(machine) -> dict of the call attribute columns (creation order), after finish(): pid,
+ * comm, func, module, cpu_entry, cpu_exit, retval, xdur (the exit's own duration, -1 none) and
+ * has_ret.  Handed out once. */
+static PyObject *py_attrs(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    if (!m->finished || (m->nattr > 0 && !m->attrs_on) || m->nattr < 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "stacks.attrs: after finish, of a machine fed with attributes, once");
+        return NULL;
+    }
+    int64_t n = m->nattr;
+    m->nattr = -1;
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+#define PUT(name, src, type, T)                                                      \
+    do {                                                                             \
+        PyObject *v = n ? give_out((void **)&(src), n, type, sizeof(T))               \
+                        : copy_out(src, n, type, sizeof(T));                         \
+        if (!v || PyDict_SetItemString(d, name, v) < 0) {                            \
+            Py_XDECREF(v);                                                           \
+            Py_DECREF(d);                                                            \
+            return NULL;                                                             \
+        }                                                                            \
+        Py_DECREF(v);                                                                \
+    } while (0)
+    PUT("pid", m->a_pid, NPY_INT32, int32_t);
+    PUT("comm", m->a_comm, NPY_INT32, int32_t);
+    PUT("func", m->a_func, NPY_INT32, int32_t);
+    PUT("module", m->a_module, NPY_INT32, int32_t);
+    PUT("cpu_entry", m->a_cpu_entry, NPY_INT16, int16_t);
+    PUT("cpu_exit", m->a_cpu_exit, NPY_INT16, int16_t);
+    PUT("retval", m->a_retval, NPY_INT64, int64_t);
+    PUT("xdur", m->a_xdur, NPY_INT64, int64_t);
+    PUT("has_ret", m->a_has_ret, NPY_BOOL, npy_bool);
+#undef PUT
     return d;
 }
 
@@ -1568,41 +1658,52 @@ static inline void gap_rec(const Src *s, npy_intp g, Rec *o)
     *o = r;
 }
 
-/* the call attribute columns (window.py CallAttrs), written as records name their calls */
+/* the event columns the call attributes come from */
 typedef struct {
-    int32_t *pid, *comm, *func, *module;
-    int16_t *cpu_entry, *cpu_exit;
-    int64_t *retval, *xdur;
-    npy_bool *has_ret, *has_entry, *has_exit;
-    const int32_t *ev_module;
-    const int64_t *ev_retval;
-    const uint8_t *ev_eflags;
+    const int32_t *module;
+    const int64_t *retval;
+    const uint8_t *eflags;
 } Attrs;
 
-static inline void put_attrs(const Src *s, const Attrs *A, int64_t r, int64_t c, int64_t xdur)
+/* Give call c the values of fg record r: pid, comm, function and module from the record that
+ * made it (its entry, or its exit when the entry is missing), the CPU of each side, and from
+ * the exit its own duration and return value. */
+static inline void put_attrs(Machine *m, const Src *s, const Attrs *A, int64_t r, int64_t c,
+                             int64_t xdur)
 {
-    if (s->kind[r] == EK_FG_ENTRY) {
-        A->pid[c] = s->pid[r];
-        A->comm[c] = s->comm[r];
-        A->func[c] = s->func[r];
-        A->module[c] = A->ev_module[r];
-        A->cpu_entry[c] = s->cpu[r];
-        A->has_entry[c] = 1;
+    int entry = s->kind[r] == EK_FG_ENTRY;
+    if (entry || (m->flags[c] & CF_SYNTH_ENTRY)) {
+        m->a_pid[c] = s->pid[r];
+        m->a_comm[c] = s->comm[r];
+        m->a_func[c] = s->func[r];
+        m->a_module[c] = A->module[r];
+    }
+    if (entry) {
+        m->a_cpu_entry[c] = s->cpu[r];
         return;
     }
-    A->cpu_exit[c] = s->cpu[r];
-    A->xdur[c] = xdur;
-    int hr = (A->ev_eflags[r] & EF_HAS_RETVAL) != 0;
-    A->has_ret[c] = (npy_bool)hr;
-    A->retval[c] = hr ? A->ev_retval[r] : 0;
-    A->has_exit[c] = 1;
-    if (!A->has_entry[c]) {
-        /* a call made by its exit (its entry is before the trace or lost) takes the exit's */
-        A->pid[c] = s->pid[r];
-        A->comm[c] = s->comm[r];
-        A->func[c] = s->func[r];
-        A->module[c] = A->ev_module[r];
+    m->a_cpu_exit[c] = s->cpu[r];
+    m->a_xdur[c] = xdur;
+    int hr = (A->eflags[r] & EF_HAS_RETVAL) != 0;
+    m->a_has_ret[c] = (npy_bool)hr;
+    m->a_retval[c] = hr ? A->retval[r] : 0;
+}
+
+/* start keeping the call attributes (the calls made so far have none) */
+static int attrs_enable(Machine *m)
+{
+    if (m->attrs_on)
+        return 0;
+    int64_t cap = m->capcalls;
+    m->capcalls = 0; /* grow_calls reallocates every column to cap, the new ones included */
+    m->attrs_on = 1;
+    if (grow_calls(m, cap > 0 ? cap : 1) < 0) {
+        m->attrs_on = 0;
+        return -1;
     }
+    for (int64_t c = 0; c < m->ncalls; c++)
+        attrs_init(m, c);
+    return 0;
 }
 
 /* Where run_rows sends the records: to the machine (with the attributes), or into columns. */
@@ -1624,7 +1725,7 @@ static inline int emit(const Src *s, Sink *k, const Rec *rec, int64_t r, int64_t
             if (c < 0)
                 k->unnamed++;
             else if (k->A)
-                put_attrs(s, k->A, r, c, xdur);
+                put_attrs(k->m, s, k->A, r, c, xdur);
         }
         return 0;
     }
@@ -1808,25 +1909,9 @@ bad:
     return -1;
 }
 
-static int out_get(PyObject *d, const char *name, int type, npy_intp need, void **out)
-{
-    PyObject *o = PyDict_GetItemString(d, name); /* borrowed */
-    if (!o || !PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != type ||
-        PyArray_NDIM((PyArrayObject *)o) != 1 || !PyArray_ISCARRAY((PyArrayObject *)o) ||
-        PyArray_DIM((PyArrayObject *)o, 0) < need) {
-        PyErr_Format(PyExc_ValueError,
-                     "stacks.feed_rows: attribute %s must be a writable contiguous column of at "
-                     "least %zd of its dtype",
-                     name, (Py_ssize_t)need);
-        return -1;
-    }
-    *out = PyArray_DATA((PyArrayObject *)o);
-    return 0;
-}
-
 /* feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts,
- * gcpu[, attrs]) -> (records named no call, calls so far).  ``attrs``: dict of the call
- * attribute columns, each with room for every call the window can make (one a record). */
+ * gcpu[, attrs]) -> (records named no call, calls so far).  With ``attrs`` true the machine
+ * keeps the calls' attributes (handed out by attrs() after finish()). */
 static PyObject *py_feed_rows(PyObject *self, PyObject *args)
 {
     PyObject *cap, *o[9], *ad = NULL;
@@ -1849,37 +1934,24 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
     k.m = m;
     if (src_parse(&h, o, sc, &s) < 0)
         goto fail;
-    if (ad && ad != Py_None) {
-        const void *p;
-        npy_intp need = (npy_intp)m->ncalls + s.n;
-        if (!PyDict_Check(ad)) {
-            PyErr_SetString(PyExc_TypeError, "stacks.feed_rows: attrs must be a dict");
-            goto fail;
-        }
-#define OUT(f, name, type)                                \
-    if (out_get(ad, name, type, need, (void **)&A.f) < 0) \
+    int want = ad ? PyObject_IsTrue(ad) : 0;
+    if (want < 0)
         goto fail;
-        OUT(pid, "pid", NPY_INT32);
-        OUT(comm, "comm", NPY_INT32);
-        OUT(func, "func", NPY_INT32);
-        OUT(module, "module", NPY_INT32);
-        OUT(cpu_entry, "cpu_entry", NPY_INT16);
-        OUT(cpu_exit, "cpu_exit", NPY_INT16);
-        OUT(retval, "retval", NPY_INT64);
-        OUT(xdur, "xdur", NPY_INT64);
-        OUT(has_ret, "has_ret", NPY_BOOL);
-        OUT(has_entry, "has_entry", NPY_BOOL);
-        OUT(has_exit, "has_exit", NPY_BOOL);
-#undef OUT
+    if (want) {
+        const void *p;
         if (col_get(&h, o[1], "module", NPY_INT32, s.nrows, &p) < 0 || !p)
             goto missing;
-        A.ev_module = p;
+        A.module = p;
         if (col_get(&h, o[1], "retval", NPY_INT64, s.nrows, &p) < 0 || !p)
             goto missing;
-        A.ev_retval = p;
+        A.retval = p;
         if (col_get(&h, o[1], "eflags", NPY_UINT8, s.nrows, &p) < 0 || !p)
             goto missing;
-        A.ev_eflags = p;
+        A.eflags = p;
+        if (attrs_enable(m) < 0) {
+            PyErr_NoMemory();
+            goto fail;
+        }
         k.A = &A;
     }
     int rc;
@@ -1964,6 +2036,7 @@ static PyMethodDef methods[] = {
      "prepare_rows(order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, "
      "gcpu) -> the machine-input columns feed_rows runs"},
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
+    {"attrs", py_attrs, METH_VARARGS, "attrs(m) -> dict of the call attribute columns (after finish)"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
     {NULL, NULL, 0, NULL},
 };

@@ -327,18 +327,20 @@ class Rebuilder:
             cid,
         )
 
-    def feed_rows(
-        self, prep: _Prep, lo: int, hi: int, attrs: dict[str, np.ndarray] | None = None
-    ) -> tuple[int, int]:
+    def feed_rows(self, prep: _Prep, lo: int, hi: int, attrs: bool = False) -> tuple[int, int]:
         """Run the machine over the timeline positions [lo, hi) of ``prep``, reading the records
-        in place; with ``attrs`` (:class:`~.window.CallAttrs` columns, with room for every call
-        the records can make) it writes there the attributes of the call each record entered,
-        closed or made.  Returns (records given no call, calls so far)."""
+        in place; with ``attrs`` it keeps the attributes of the call each record entered,
+        closed or made (:meth:`attrs`; ask from the first feed on).  Returns (records given no
+        call, calls so far)."""
         if self._done:
             raise RuntimeError("Rebuilder.feed after finish")
         args = (self._m, *prep.rows_args(lo, hi), attrs)
         unnamed, ncalls = stacks.feed_rows(*args)
         return int(unnamed), int(ncalls)
+
+    def attrs(self) -> dict[str, np.ndarray]:
+        """The calls' attribute columns (:class:`~.window.CallAttrs`), after :meth:`finish`."""
+        return dict(stacks.attrs(self._m))
 
     def finish(self) -> dict[str, Any]:
         """Raw call columns in creation order plus the machine's counters."""

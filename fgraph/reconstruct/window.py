@@ -42,11 +42,14 @@ MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (its input is 59
 
 class CallAttrs:
     """Per-call values taken from the records that entered and closed each call, in the
-    machine's creation order (grown as calls appear).
+    machine's creation order.
 
-    Every call is made by a record (its entry, or its exit when the entry is missing), so the
-    columns start uninitialized (untouched pages cost no memory) and only the values of a side
-    a call lacks are set to their sentinels at the end."""
+    The machine keeps them next to its call columns (:meth:`~.calls.Rebuilder.feed_rows` with
+    ``attrs``): pid, comm, function and module from the record that made the call (its entry,
+    or its exit when the entry is missing), the CPU of each side, and from the exit its own
+    duration (the printed or recorded one, else rettime - calltime: as
+    :func:`~.calls.exit_durations_at`) and return value.  A side a call lacks keeps the
+    sentinels: CPU -1, duration -1, return value 0 without ``has_ret``."""
 
     SPEC: tuple[tuple[str, Any], ...] = (
         ("pid", CALL["pid"].dtype),
@@ -61,47 +64,19 @@ class CallAttrs:
     )
 
     def __init__(self, expect: int = 0) -> None:
-        self.n = 0
-        self.cols = {name: np.empty(0, dt) for name, dt in self.SPEC}
-        self.has_entry = np.zeros(0, bool)
-        self.has_exit = np.zeros(0, bool)
-        if expect > 0:
-            self._reserve(expect)
+        # (the machine reserves the columns with its own: ``expect`` is its hint)
+        self._machine: Rebuilder | None = None
 
-    def _reserve(self, n: int) -> None:
-        cap = len(self.has_entry)
-        if n <= cap:
-            return
-        new = max(n, 2 * cap, 1024)
-        for name, dt in self.SPEC:
-            a = np.empty(new, dt)
-            a[:cap] = self.cols[name]
-            self.cols[name] = a
-        for name in ("has_entry", "has_exit"):
-            a = np.zeros(new, bool)
-            a[:cap] = getattr(self, name)
-            setattr(self, name, a)
-
-    def room(self, more: int) -> dict[str, np.ndarray]:
-        """The columns, with room for ``more`` calls after the ones there: the machine writes
-        each record's values into its call's row as it names the call
-        (:meth:`~.calls.Rebuilder.feed_rows`): pid, comm, function and module from the entry
-        (else from the exit, for a call made by its exit), the CPU of each side, and from the
-        exit its duration (:func:`~.calls.exit_durations_at`) and return value."""
-        self._reserve(self.n + more)
-        return {**self.cols, "has_entry": self.has_entry, "has_exit": self.has_exit}
+    def source(self, machine: Rebuilder) -> None:
+        """The machine that writes the attributes (it must be fed with ``attrs``)."""
+        self._machine = machine
 
     def finish(self) -> dict[str, np.ndarray]:
-        n = self.n
-        out = {name: self.cols[name][:n] for name, _ in self.SPEC}
-        no = np.flatnonzero(~self.has_entry[:n])
-        out["cpu_entry"][no] = -1
-        no = np.flatnonzero(~self.has_exit[:n])
-        out["cpu_exit"][no] = -1
-        out["xdur"][no] = -1
-        out["retval"][no] = 0
-        out["has_ret"][no] = False
-        self.cols = {}
+        """The columns, after the machine's ``finish``."""
+        if self._machine is None:
+            return {name: np.empty(0, dt) for name, dt in self.SPEC}
+        out = self._machine.attrs()
+        self._machine = None
         return out
 
 
@@ -228,8 +203,8 @@ class WindowedRebuild:
         self._rows += len(events)
 
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
-        attrs = self._attrs
-        unnamed, attrs.n = self._r.feed_rows(prep, lo, hi, attrs.room(hi - lo))
+        self._attrs.source(self._r)
+        unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=True)
         self._counts.unaccounted += unnamed
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
