@@ -74,6 +74,7 @@ typedef struct {
     int64_t ni, capi;
     int64_t last_ts;
     int64_t gap_ts;
+    int counted; /* its open calls are counted per function (open_inc) */
 } Task;
 
 typedef struct {
@@ -238,11 +239,54 @@ static int64_t *open_slot(Machine *m, int64_t task, int64_t fkey, int create)
     return &m->ocount[h];
 }
 
-static void open_dec(Machine *m, int64_t task, int64_t fkey)
+/* A task's open calls are counted per function once its stack gets this deep: an exit whose
+ * function has none open is then an orphan without searching the stack.  Below it the search
+ * is short, and the counts (a hash over every task and function: a cache miss a record) are
+ * not kept. */
+#ifndef COUNT_DEPTH /* (a -D for tests of the counted path) */
+#define COUNT_DEPTH 64
+#endif
+
+/* one more open call of fkey on t (about to be pushed) */
+static int open_inc(Machine *m, Task *t, int64_t fkey)
 {
-    int64_t *c = open_slot(m, task, fkey, 0);
+    int64_t ti = t - m->tasks;
+    if (!t->counted) {
+        if (t->n < COUNT_DEPTH)
+            return 0;
+        t->counted = 1; /* from now on: count what is open already */
+        for (int32_t i = 0; i < t->n; i++) {
+            if (t->st[i].call < 0)
+                continue;
+            int64_t *c = open_slot(m, ti, t->st[i].fkey, 1);
+            if (!c)
+                return -1;
+            (*c)++;
+        }
+    }
+    int64_t *c = open_slot(m, ti, fkey, 1);
+    if (!c)
+        return -1;
+    (*c)++;
+    return 0;
+}
+
+static void open_dec(Machine *m, Task *t, int64_t fkey)
+{
+    if (!t->counted)
+        return;
+    int64_t *c = open_slot(m, t - m->tasks, fkey, 0);
     if (c && *c > 0)
         (*c)--;
+}
+
+/* might t have an open call of fkey? (no: an orphan exit, without searching the stack) */
+static int open_any(Machine *m, Task *t, int64_t fkey)
+{
+    if (!t->counted)
+        return 1;
+    int64_t *c = open_slot(m, t - m->tasks, fkey, 0);
+    return c && *c > 0;
 }
 
 static int rehash(Machine *m, int64_t ncap)
@@ -428,7 +472,7 @@ static int close_above(Machine *m, Task *t, int32_t keep, uint16_t why)
         int32_t s = t->n - 1;
         t->n--;
         if (f->call >= 0)
-            open_dec(m, t - m->tasks, f->fkey);
+            open_dec(m, t, f->fkey);
         if (f->call >= 0) {
             int64_t c = f->call;
             int64_t lb = t->last_ts;
@@ -593,11 +637,9 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         f.ctx = m->ctx[c];
         f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
         f.container = (ev->bits & EB_CONTAINER) != 0;
-        int64_t *oc = open_slot(m, ti, f.fkey, 1);
-        if (!oc)
-            return -1;
-        (*oc)++;
         t = &m->tasks[ti];
+        if (open_inc(m, t, f.fkey) < 0)
+            return -1;
         if (push_frame(t, f) < 0)
             return -1;
     } else if (kind == EV_EXIT) {
@@ -607,8 +649,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         int fresh_byname = m->pushed && byname;
         int32_t j = t->n - 1;
         int64_t fk = ev->fkey;
-        int64_t *oc = open_slot(m, ti, fk, 0);
-        if (!oc || *oc <= 0)
+        if (!open_any(m, t, fk))
             j = -1;
         while (j >= 0 && !(t->st[j].call >= 0 && t->st[j].fkey == fk))
             j--;
@@ -655,7 +696,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
                     m->ts_exit[c0] = lb;
                     m->flags[c0] |= CF_TRUNCATED | CF_CLOSED_BY_OUTER;
                     m->n_outer++;
-                    open_dec(m, ti, t->st[j].fkey);
+                    open_dec(m, t, t->st[j].fkey);
                     t->n = j;
                     if (complete(t, c0, j) < 0)
                         return -1;
@@ -667,7 +708,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             if (close_above(m, t, j, CF_TRUNCATED | CF_CLOSED_BY_OUTER) < 0)
                 return -1;
             int64_t c = t->st[j].call;
-            open_dec(m, ti, t->st[j].fkey);
+            open_dec(m, t, t->st[j].fkey);
             t->n = j;
             m->exit_row[c] = ev->row;
             *cid = c;
@@ -1909,6 +1950,101 @@ bad:
     return -1;
 }
 
+/* two_comms(kind, pid, comm) -> whether some pid shows two comms among the funcgraph records,
+ * all of whose pids are in [0, 2**26) (calls.py Generations: when the comm rule turns on).  One
+ * pass for the pid range, one that stops at the first pid seen with another comm. */
+static PyObject *py_two_comms(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int8_t *kind = held_get(&h, o[0], NPY_INT8);
+    const int32_t *pid = kind ? held_get(&h, o[1], NPY_INT32) : NULL;
+    const int32_t *comm = pid ? held_get(&h, o[2], NPY_INT32) : NULL;
+    if (!comm) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp n = held_len(&h, 0);
+    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.two_comms: lengths differ");
+        return NULL;
+    }
+    int64_t lo = INT64_MAX, hi = -1;
+    for (npy_intp i = 0; i < n; i++) {
+        if (!is_fg(kind[i]))
+            continue;
+        if (pid[i] < lo)
+            lo = pid[i];
+        if (pid[i] > hi)
+            hi = pid[i];
+    }
+    int found = 0;
+    if (hi >= 0 && lo >= 0 && hi < ((int64_t)1 << 26)) {
+        /* each pid's first comm, in a small hash (a pid-indexed table would touch pages
+         * spread over megabytes for a few hundred pids) */
+        int64_t cap = 1024, num = 0;
+        int64_t *key = malloc((size_t)cap * sizeof(int64_t));
+        int32_t *val = malloc((size_t)cap * sizeof(int32_t));
+        for (int64_t q = 0; key && q < cap; q++)
+            key[q] = -1;
+        for (npy_intp i = 0; key && val && i < n && !found; i++) {
+            if (!is_fg(kind[i]))
+                continue;
+            if ((num + 1) * 2 > cap) {
+                int64_t nc = cap * 2;
+                int64_t *nk = malloc((size_t)nc * sizeof(int64_t));
+                int32_t *nv = malloc((size_t)nc * sizeof(int32_t));
+                if (!nk || !nv) {
+                    free(nk);
+                    free(nv);
+                    free(key);
+                    key = NULL;
+                    break;
+                }
+                for (int64_t q = 0; q < nc; q++)
+                    nk[q] = -1;
+                for (int64_t q = 0; q < cap; q++) {
+                    if (key[q] < 0)
+                        continue;
+                    uint64_t hh = hash64(key[q]) & (uint64_t)(nc - 1);
+                    while (nk[hh] >= 0)
+                        hh = (hh + 1) & (uint64_t)(nc - 1);
+                    nk[hh] = key[q];
+                    nv[hh] = val[q];
+                }
+                free(key);
+                free(val);
+                key = nk;
+                val = nv;
+                cap = nc;
+            }
+            uint64_t hh = hash64(pid[i]) & (uint64_t)(cap - 1);
+            while (key[hh] >= 0 && key[hh] != pid[i])
+                hh = (hh + 1) & (uint64_t)(cap - 1);
+            if (key[hh] < 0) {
+                key[hh] = pid[i];
+                val[hh] = comm[i];
+                num++;
+            } else if (val[hh] != comm[i]) {
+                found = 1;
+            }
+        }
+        if (!key || !val) {
+            free(key);
+            free(val);
+            held_free(&h);
+            return PyErr_NoMemory();
+        }
+        free(key);
+        free(val);
+    }
+    held_free(&h);
+    return PyBool_FromLong(found);
+}
+
 /* feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts,
  * gcpu[, attrs]) -> (records named no call, calls so far).  With ``attrs`` true the machine
  * keeps the calls' attributes (handed out by attrs() after finish()). */
@@ -2028,6 +2164,8 @@ static PyMethodDef methods[] = {
     {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
+    {"two_comms", py_two_comms, METH_VARARGS,
+     "two_comms(kind, pid, comm) -> some pid shows two comms among the funcgraph records"},
     {"gens", py_gens, METH_NOARGS, "gens() -> pid generation state (capsule)"},
     {"feed_rows", py_feed_rows, METH_VARARGS,
      "feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts, "

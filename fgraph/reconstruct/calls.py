@@ -71,9 +71,7 @@ class Generations:
         self._g = stacks.gens()
         self.comm_rule = False  # on from the first window where a pid shows two comms
 
-    def window(
-        self, events: EventTable, fg: np.ndarray
-    ) -> tuple[Any, np.ndarray, np.ndarray, bool]:
+    def window(self, events: EventTable) -> tuple[Any, np.ndarray, np.ndarray, bool]:
         """What the machine needs to follow the generations through one window: (state,
         rows of the death marks, sorted, their pids, whether the comm rule turns on here)."""
         marks_row = marks_pid = np.empty(0, np.int64)
@@ -96,13 +94,8 @@ class Generations:
         now = False
         if not self.comm_rule:
             # Only when some pid shows two comms (never in a trace.dat, whose comms come from
-            # one cmdlines entry per pid): one scatter and one gather, no sort.
-            rpid = events["pid"][fg]
-            if len(rpid) and rpid.min() >= 0 and rpid.max() < (1 << 26):
-                rcomm = events["comm"][fg]
-                last = np.full(int(rpid.max()) + 1, -1, dtype=np.int32)
-                last[rpid] = rcomm
-                now = self.comm_rule = bool((last[rpid] != rcomm).any())
+            # one cmdlines entry per pid)
+            now = self.comm_rule = stacks.two_comms(events["kind"], events["pid"], events["comm"])
         return self._g, marks_row, marks_pid, now
 
 
@@ -206,10 +199,10 @@ class _Prep:
         self.fg = timeline.funcgraph_mask(events)
         if state is None:
             self.ctx, self.bits = irq.event_contexts(events, order)
-            self.gen = Generations().window(events, self.fg)
+            self.gen = Generations().window(events)
         else:
             self.ctx, self.bits = irq.event_contexts(events, order, state.irq_levels)
-            self.gen = state.generations.window(events, self.fg)
+            self.gen = state.generations.window(events)
         # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
         # the calltime moved into the record clock by the smallest record delay (ts - rettime)
         # of the file: the delay of one record varies (an interrupt can land between taking

@@ -71,6 +71,13 @@ def _name_codes(
     return np.array(codes, dtype=np.int32)
 
 
+def _named(func: np.ndarray, nstrings: int, codes: np.ndarray) -> np.ndarray:
+    """np.isin(func, codes) by a table over the string codes (func -1 reads its last, False)."""
+    t = np.zeros(nstrings + 1, dtype=bool)
+    t[codes] = True
+    return t[func]
+
+
 def _inside(
     order: np.ndarray,
     cpu: np.ndarray,
@@ -115,12 +122,10 @@ def event_contexts(
     # hardirq count (irq_exit_rcu: kernel/softirq.c __irq_exit_rcu drops HARDIRQ_OFFSET before
     # its last traced callee returns), so its flags say "task".  That matters only for an exit
     # without entry, which must open the interrupt level the entry would have opened.
-    late = (
-        (kind == EventKind.FG_EXIT)
-        & (ctx >= 0)
-        & (ctx < IrqCtx.HARDIRQ)
-        & np.isin(events["func"], hard)
-    )
+    late = _named(events["func"], len(events.strings), hard)
+    late &= kind == EventKind.FG_EXIT
+    late &= ctx >= 0
+    late &= ctx < IrqCtx.HARDIRQ
     ctx[late] = IrqCtx.HARDIRQ
     bits[late] |= EB_BYNAME
     unknown = ctx < 0
@@ -147,9 +152,10 @@ def event_contexts(
         func = events["func"]
         # exits too: an orphan "} /* __sysvec_apic_timer_interrupt */" (trace opened inside
         # the interrupt, or tracing_thresh) must open the level its entry would have opened
-        roots = np.isin(func, hard) & fg_unknown
+        roots = _named(func, len(events.strings), hard) & fg_unknown
         ctx[roots] = IrqCtx.HARDIRQ
         bits[roots] |= EB_BYNAME
-        runners = np.isin(func, _name_codes(events.strings, SOFTIRQ_RUNNERS)) & fg_unknown
+        runners = _named(func, len(events.strings), _name_codes(events.strings, SOFTIRQ_RUNNERS))
+        runners &= fg_unknown
         bits[runners & (kind == EventKind.FG_ENTRY)] |= EB_CONTAINER
     return ctx, bits
