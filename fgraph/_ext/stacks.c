@@ -3,9 +3,10 @@
  *
  * Why C: pairing function_graph entries with exits is inherently sequential (each event
  * depends on the open stack of its task), so it cannot be a whole-array numpy operation.
- * The Python wrapper prepares every per-event decision that *can* be vectorized (merge order,
- * task keys, interrupt context of each event, the function key to match on) and this loop
- * only walks the events once.
+ * The Python wrapper prepares what is whole-array work (merge order, interrupt context of
+ * each event, the gaps, the death marks); feed_rows reads each record's columns in place
+ * through the timeline order, derives its machine input (task key with the pid's generation,
+ * function key, duration) and walks the events once.
  *
  * Model.  Each task (pid; pid 0 and -1 are keyed by CPU in Python) owns one stack of frames.
  * A frame is either an open call or a *level marker*: an interrupt context (softirq, hardirq,
@@ -583,7 +584,10 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             m->cpu_gap_ts[cpu] = ev->ts;
         return 0;
     }
-    int64_t ti = task_of(m, ev->task);
+    /* most records are of the task the CPU ran last: no hash lookup */
+    int64_t ti = cpu >= 0 ? m->cur_task[cpu] : -1;
+    if (ti < 0 || m->tasks[ti].key != ev->task)
+        ti = task_of(m, ev->task);
     if (ti < 0)
         return -1;
     Task *t = &m->tasks[ti];
@@ -1990,9 +1994,12 @@ static PyObject *py_two_comms(PyObject *self, PyObject *args)
         int32_t *val = malloc((size_t)cap * sizeof(int32_t));
         for (int64_t q = 0; key && q < cap; q++)
             key[q] = -1;
+        int32_t lastp = -1, lastc = -1; /* the previous record's (runs of one task are long) */
         for (npy_intp i = 0; key && val && i < n && !found; i++) {
-            if (!is_fg(kind[i]))
+            if (!is_fg(kind[i]) || (i > 0 && pid[i] == lastp && comm[i] == lastc))
                 continue;
+            lastp = pid[i];
+            lastc = comm[i];
             if ((num + 1) * 2 > cap) {
                 int64_t nc = cap * 2;
                 int64_t *nk = malloc((size_t)nc * sizeof(int64_t));

@@ -1,9 +1,11 @@
 """Pair entries with exits on per-task stacks: the call table.
 
 The sequential part (one pass over the timeline, one stack per task) is the C machine in
-``fgraph/_ext/stacks.c``; this module prepares its input columns with numpy, and turns its
-output into a :class:`~fgraph.table.CallTable` (ordering, columns gathered from the event rows,
-self and interrupt time).
+``fgraph/_ext/stacks.c``; this module prepares what every record of a window shares with numpy
+(contexts, record delay, gaps, death marks: :class:`_Prep`), lets the machine read the records
+in place through the timeline order (:meth:`Rebuilder.feed_rows`; :func:`prepare` gives the
+same input as columns), and turns its output into a :class:`~fgraph.table.CallTable`
+(ordering, the calls' record attributes, self and interrupt time).
 
 Task key: the pid, except the idle task (pid 0, one per CPU) and unknown pids (-1), which are
 keyed by CPU.  A task keeps its stack when it migrates.

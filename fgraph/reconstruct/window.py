@@ -37,7 +37,7 @@ from .calls import (
 from .offcpu import offcpu
 from .quality import EventCounts, Quality, assess
 
-MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (its input is 59 B a record)
+MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
 
 
 class CallAttrs:
