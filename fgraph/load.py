@@ -82,6 +82,7 @@ def load_windowed(
     window_records: int | None = None,
     *,
     delay_prefix: int | None = None,
+    columns: frozenset[str] | None = None,
 ) -> Trace:
     """Load a trace and rebuild its calls window by window (issue 7: bounded memory).
 
@@ -93,7 +94,10 @@ def load_windowed(
     whole, and their ``event_table`` keeps every event.
     ``window_records`` sets the window size (default 2^18 records); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
-    :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).
+    :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).  ``columns`` (names from
+    ``fgraph.schema.CALL``) builds only those call columns: the others are never made, and
+    reading one raises :class:`fgraph.table.ColumnNotLoaded` (a command that knows what it
+    reads, e.g. ``fgraph hist``, saves their memory).
     """
     from .parsers import parse_windows
     from .reconstruct import WindowedRebuild
@@ -115,7 +119,9 @@ def load_windowed(
             # function_graph data: about one call per two records
             expect = st.records // 2
             kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
-            rb = WindowedRebuild(ncpu, table.meta, table.strings, expect_calls=expect, **kw)
+            rb = WindowedRebuild(
+                ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
+            )
         # a one-window input's table is kept whole as the trace's events (nothing to drop)
         rb.feed(table, order, rows, keep_others=several)
     if rb is None:  # pragma: no cover - every input yields at least one window
@@ -126,7 +132,8 @@ def load_windowed(
     calls, quality, others = rb.finish()
     # rows named by the reader while streaming become the whole-file table's rows
     for col in ("entry_row", "exit_row"):
-        calls[col] = st.final_rows(calls[col])
+        if col in calls.columns:
+            calls[col] = st.final_rows(calls[col])
     others.lost["row"] = st.final_rows(others.lost["row"])
     # and the lost-event rows, gathered window by window, in the whole-file table's order
     perm = st.lost_order(others.lost)

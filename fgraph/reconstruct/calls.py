@@ -683,8 +683,34 @@ def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) 
     return np.lexsort((np.arange(n), synth_last, depth0, order))
 
 
+# Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
+# report), whatever a caller keeps
+FINISH_COLUMNS = frozenset(
+    {
+        "parent_id",
+        "interrupted_id",
+        "flags",
+        "ctx",
+        "kernel_depth",
+        "ts_entry",
+        "ts_exit",
+        "pid",
+        "cpu_entry",
+        "duration",
+        "self",
+        "irq_ns",
+        "offcpu_sleep_ns",
+        "offcpu_runnable_ns",
+    }
+)
+
+
 def build_table(
-    attrs: dict[str, np.ndarray], raw: dict[str, Any], meta: TraceMeta, strings: StringPool
+    attrs: dict[str, np.ndarray],
+    raw: dict[str, Any],
+    meta: TraceMeta,
+    strings: StringPool,
+    keep: frozenset[str] | None = None,
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column.
 
@@ -692,7 +718,21 @@ def build_table(
     event rows themselves are not needed, so a trace can be rebuilt window by window.
     Consumes ``raw`` and ``attrs``: their columns become the table's (reordered in place) or
     are released as soon as they are reordered (this is where the rebuild's memory peaks).
+    ``keep``: build only these columns (plus :data:`FINISH_COLUMNS`); the others are left out
+    of the table (``CallTable.omitted``) and never take memory.
     """
+    built = None if keep is None else keep | FINISH_COLUMNS
+
+    def wanted(name: str) -> bool:
+        if name in ("entry_row", "exit_row"):  # the two go together
+            return built is None or "entry_row" in built or "exit_row" in built
+        return built is None or name in built
+
+    for name in ("entry_row", "exit_row", "module", "retval"):
+        # left out: released before the table's temporaries are made (the quality report
+        # counts the row references before the table is built)
+        if not wanted(name):
+            (raw if name.endswith("_row") else attrs).pop(name)
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
@@ -733,8 +773,9 @@ def build_table(
     parent, interrupted, depth, root = _nest_lower_interrupts(
         parent, interrupted, depth, root, raw_ctx
     )
-    entry_row = take("entry_row")
-    exit_row = take("exit_row")
+    if wanted("entry_row"):
+        entry_row = take("entry_row")
+        exit_row = take("exit_row")
     flags = take("flags").astype(np.uint16, copy=False)
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
@@ -744,33 +785,42 @@ def build_table(
         flags |= np.uint16(CallFlag.NO_TIME)
 
     cols: dict[str, np.ndarray] = {}
-    cols["call_id"] = np.arange(ncalls, dtype=np.int64)
+    if wanted("call_id"):
+        cols["call_id"] = np.arange(ncalls, dtype=np.int64)
     cols["parent_id"] = parent
-    cols["root_id"] = root
+    if wanted("root_id"):
+        cols["root_id"] = root
     cols["interrupted_id"] = interrupted
     for name in ("pid", "comm", "func", "module"):
-        cols[name] = atake(name)
+        if wanted(name):
+            cols[name] = atake(name)
     cols["depth"] = depth.astype(np.int32, copy=False)
     cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
     cols["ts_exit"] = ts_exit
     cpu_entry = cols["cpu_entry"] = atake("cpu_entry")
-    cpu_exit = cols["cpu_exit"] = atake("cpu_exit")
+    cpu_exit = atake("cpu_exit")
     migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
     flags[migrated] |= np.uint16(CallFlag.MIGRATED)
     del migrated
+    if wanted("cpu_exit"):
+        cols["cpu_exit"] = cpu_exit
+    del cpu_exit
     has_ret = atake("has_ret")
     flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
     del has_ret
-    cols["retval"] = atake("retval")
+    if wanted("retval"):
+        cols["retval"] = atake("retval")
     # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
     # seen in the task's level)
     ctx = raw_ctx[root]
     del raw_ctx
     flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
     cols["ctx"] = ctx
-    cols["entry_row"] = entry_row
-    cols["exit_row"] = exit_row
+    if wanted("entry_row"):
+        cols["entry_row"] = entry_row
+        cols["exit_row"] = exit_row
+        del entry_row, exit_row
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
     # exit; for truncated calls the time it was open until it was closed (a lower bound)
@@ -801,11 +851,17 @@ def build_table(
     self_ns[duration < 0] = -1
     cols["self"] = self_ns
     cols["flags"] = flags
-    cols["trace"] = np.zeros(ncalls, np.int16)
+    omit = set()
     for c in CALL_COLUMNS:
-        if c.name not in cols:
+        if c.name in cols:
+            continue
+        if not wanted(c.name):
+            omit.add(c.name)
+        elif c.name == "trace":
+            cols["trace"] = np.zeros(ncalls, np.int16)
+        else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
-    return CallTable(cols, strings)
+    return CallTable(cols, strings, omit=omit)
 
 
 def depth_check(calls: CallTable) -> dict[str, int]:

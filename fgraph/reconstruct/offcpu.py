@@ -127,7 +127,8 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
     for name, f in (("offcpu_sleep_ns", fs), ("offcpu_runnable_ns", fr)):
         calls[name] = f.span(ctask, ce, cx, sel, _own_column(calls, name))
-    _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
+    if "waker_pid" in calls.columns:  # (not when the caller left it out)
+        _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
 
 
 def _wakers(

@@ -38,7 +38,7 @@ from .calls import (
     exit_durations_at,
 )
 from .offcpu import offcpu
-from .quality import EventCounts, Quality, assess
+from .quality import EventCounts, Quality, assess, row_references
 
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (its input is 59 B a record)
 
@@ -148,8 +148,11 @@ class WindowedRebuild:
         delay_prefix: int = DELAY_PREFIX,
         machine_window: int = MACHINE_WINDOW,
         expect_calls: int = 0,
+        columns: frozenset[str] | None = None,
     ) -> None:
         tol = meta.ts_resolution_ns if meta.ts_resolution_ns > 1 else 0
+        # the call columns to build (None: all); the others are never made (memory)
+        self.columns = None if columns is None else frozenset(columns)
         self.meta, self.strings = meta, strings
         self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls)
         self._state = WindowState.new(delay_prefix)
@@ -286,7 +289,8 @@ class WindowedRebuild:
         raw = self._r.finish()
         counters = raw.pop("counters")
         attrs = self._attrs.finish()
-        calls = build_table(attrs, raw, self.meta, self.strings)
+        referenced = row_references(raw["entry_row"], raw["exit_row"])
+        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
         depth = depth_check(calls)
         others = (
             self._others[0]
@@ -309,7 +313,13 @@ class WindowedRebuild:
         if not single:
             others.lost = lost
         offcpu(others, calls, self._ts_max)
-        quality = assess(self._counts, lost, self.meta, calls, counters, depth)
+        quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
+        if self.columns is not None:
+            # what only the rebuild itself needed
+            extra = set(calls.columns) - self.columns
+            for name in extra:
+                del calls.columns[name]
+            calls.omitted = calls.omitted | extra
         return calls, quality, others
 
 
