@@ -155,16 +155,27 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
 
     q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
     stop = threading.Event()
+    # The next item is computed only once the consumer has taken the previous one: two windows
+    # alive at a time (the one consumed, the one decoded), not three (one more waiting in the
+    # queue); ~70 MB of peak RSS at 2^18 records a window, no time lost while the consumer is
+    # the slower side.
+    taken = threading.Semaphore(0)
 
     def put(what: str, val: Any) -> bool:
-        """Hand an item over; False once the consumer has gone (it raised or was dropped:
-        a blocking put would keep this thread, the file and the stream's memory forever)."""
+        """Hand an item over and wait until it is taken; False once the consumer has gone (it
+        raised or was dropped: a blocking wait would keep this thread, the file and the
+        stream's memory forever)."""
         while not stop.is_set():
             try:
                 q.put((what, val), timeout=0.1)
-                return True
+                break
             except queue.Full:
                 continue
+        else:
+            return False
+        while not stop.is_set():
+            if taken.acquire(timeout=0.1):
+                return True
         return False
 
     def run() -> None:
@@ -181,6 +192,7 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
     try:
         while True:
             what, val = q.get()
+            taken.release()
             if what == "end":
                 return
             if what == "error":
