@@ -108,6 +108,7 @@ def _chunk_table(
     (n,) = struct.unpack_from(e + "I", data, off)
     p = off + 4
     chunks: list[tuple[int, int, int]] = []
+    mark = off
     if n > (end - p) // 8 + 1:
         return [], f"implausible chunk count {n}"
     for i in range(n):
@@ -120,6 +121,12 @@ def _chunk_table(
             return chunks, f"chunk {i} of {n}: implausible size {us}"
         chunks.append((p + 8, cs, us))
         p += 8 + cs
+        if i % 256 == 255:
+            # the headers are spread over the whole blob: give back the file pages read for
+            # them as we go (a mapped file's touched pages count in the resident set)
+            drop_file_pages(data, mark, p - FAULT_AROUND)
+            mark = p - FAULT_AROUND
+    drop_file_pages(data, mark, p + FAULT_AROUND)
     return chunks, None
 
 
@@ -290,7 +297,6 @@ class ChunkStore:
         self.mem[a : a + us] = out
         self.resident[k] = True
         self.decompressed += 1
-        drop_file_pages(self.data, fo, fo + cs)
 
     def ensure(self, lo: int, hi: int) -> None:
         """Make mem[lo:hi) hold its data."""
@@ -327,10 +333,22 @@ class ChunkStore:
 
     def release_all(self) -> None:
         self.release(0, len(self.mem))
+        self.drop_file()
+
+    def drop_file(self) -> None:
+        """Give back the compressed file's pages read so far.  The whole file, not the
+        chunks read: a page fault maps the file's cached pages around the one asked for too
+        (fault-around, 64 KB), and those pages would stay in the resident set."""
+        drop_file_pages(self.data, 0, len(self.data))
 
     @property
     def resident_chunks(self) -> int:
         return int(self.resident.sum())
+
+
+# bytes of a mapped file's cached pages a page fault maps around the page asked for
+# (mm/memory.c do_fault_around, /sys/kernel/mm/transparent_hugepage/../fault_around_bytes)
+FAULT_AROUND = 1 << 16
 
 
 def drop_file_pages(data: Any, lo: int, hi: int) -> None:
@@ -338,7 +356,7 @@ def drop_file_pages(data: Any, lo: int, hi: int) -> None:
     resident set; the mapping reads them again if touched)."""
     if not isinstance(data, mmap.mmap):
         return
-    a = lo // mmap.PAGESIZE * mmap.PAGESIZE
+    a = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
     if hi > a:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             data.madvise(mmap.MADV_DONTNEED, a, min(hi, len(data)) - a)
@@ -374,7 +392,8 @@ def load_lazy(
                 blob.problems.append(_chunk_lost(c, bi, cb.cpu, i, len(chunks), exc, fo))
                 problem = None
                 break
-            drop_file_pages(data, fo, fo + cs)
+            # (and the pages a fault mapped around them: fault-around, 64 KB by default)
+            drop_file_pages(data, fo - FAULT_AROUND, fo + cs + FAULT_AROUND)
             rows.append((pos, us, fo, cs))
             ustart.append(pos)
             fileoff.append(fo - 8)

@@ -63,7 +63,6 @@ from .ringbuffer import (
     ChunkStore,
     count,
     drop_disordered_pages,
-    drop_file_pages,
     load_blobs,
     load_lazy,
     walk,
@@ -491,7 +490,6 @@ class TraceDatStream:
         data = self.source.data
         if self.store is not None:
             self.store.release_all()
-            drop_file_pages(data, 0, len(data))
             return
         if isinstance(data, mmap.mmap) and self.mem_obj is data:
             with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -502,6 +500,8 @@ class TraceDatStream:
         resident set (the mapping re-reads them, the store decompresses them, if touched
         again)."""
         data = self.source.data
+        if self.store is not None:
+            self.store.drop_file()  # and the compressed bytes read for them
         for cur in self.cursors:
             done = cur.blob.start + min(cur.next_page * cur.page_size, cur.blob.length)
             if cur.held is not None and len(cur.held["data"]):
