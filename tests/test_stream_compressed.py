@@ -14,14 +14,19 @@ from __future__ import annotations
 import importlib.util
 import struct
 import subprocess
+import zlib
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
+import zstandard
 from conftest import FIXTURES, corpus_file, tracecmd
 from test_stream_edges import assert_same
 
 from fgraph.load import load
+from fgraph.parsers.tracedat.ringbuffer import load_blobs, load_lazy
 from fgraph.parsers.tracedat.stream import TraceDatStream, open_stream
 from fgraph.source import open_source
 
@@ -156,3 +161,68 @@ def test_an_unreadable_chunk(
     assert [w.what for w in ref.warnings if "unreadable" in w.what]
     assert_same(bad, 7)
     assert_same(bad, 1000)
+
+
+def _fake_file(sizes: list[int], codec: str = "zlib") -> tuple[Any, bytes, bytes]:
+    """A container stub and data holding one CPU blob of 4096-byte pages (random bytes, each
+    page stamped with its index) cut into chunks of ``sizes`` bytes: not whole pages, so page
+    heads and memory pages straddle chunks.  Returns (container, file bytes, plain data)."""
+    rng = np.random.default_rng(7)
+    total = sum(sizes)
+    plain = bytearray(rng.integers(0, 256, total, dtype=np.uint8).tobytes())
+    for p in range(0, total - 7, 4096):
+        struct.pack_into("<Q", plain, p, 1000 + p // 4096)
+    out = bytearray(b"\0" * 64)  # (where headers would be)
+    off = len(out)
+    out += struct.pack("<I", len(sizes))
+    at = 0
+    for n in sizes:
+        piece = bytes(plain[at : at + n])
+        z = zlib.compress(piece) if codec == "zlib" else zstandard.ZstdCompressor().compress(piece)
+        out += struct.pack("<II", len(z), n) + z
+        at += n
+    cb = SimpleNamespace(cpu=0, offset=off, size=len(out) - off)
+    c = SimpleNamespace(
+        compression=codec,
+        endian="<",
+        path="fake.dat",
+        buffers=[SimpleNamespace(name="", latency_text=None, cpus=[cb])],
+    )
+    return c, bytes(out), bytes(plain)
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_chunks_that_are_not_whole_pages(codec: str) -> None:
+    """The store gives the bytes of load_blobs' bytearray however the chunks cut the pages
+    (a page head across two chunks, a chunk of 3 bytes, memory pages shared by chunks), and
+    dropping a chunk keeps its neighbours' bytes."""
+    sizes = [4100, 3, 6997, 4093, 13482, 2900, 2, 1, 3, 9000]
+    c, data, plain = _fake_file(sizes, codec)
+    mem, blobs = load_blobs(c, data)
+    assert bytes(mem) == plain and not blobs[0].problems
+    store, lazy, heads = load_lazy(c, data, lambda bi: 4096)
+    assert [(b.start, b.length) for b in lazy] == [(b.start, b.length) for b in blobs]
+    assert store.resident_chunks == 0
+    npages = len(plain) // 4096
+    assert heads[0].copy().view("<u8").ravel().tolist() == list(range(1000, 1000 + npages))
+    view = np.frombuffer(store.mem, np.uint8)
+    ends = np.cumsum(sizes)
+    for lo, hi in ((0, 10), (4090, 4110), (4103, 11100), (20000, 40000), (0, len(plain))):
+        store.ensure(lo, hi)
+        assert view[lo:hi].tobytes() == plain[lo:hi]
+        # drop every chunk wholly inside [lo, hi) but the first and last it touches
+        store.release(lo + 1, hi - 1)
+        store.ensure(lo, hi)
+        assert view[lo:hi].tobytes() == plain[lo:hi]
+    store.release_all()
+    assert store.resident_chunks == 0
+    # a chunk dropped between two resident ones: their bytes stay (shared memory pages)
+    store.ensure(0, len(plain))
+    k = 4  # the 13482-byte chunk
+    store.release(int(ends[k - 1]), int(ends[k]))
+    assert store.resident_chunks == len(sizes) - 1
+    for j in (k - 1, k + 1):
+        a, z = int(ends[j - 1]), int(ends[j])
+        assert view[a:z].tobytes() == plain[a:z]
+    store.ensure(0, len(plain))
+    assert view[: len(plain)].tobytes() == plain

@@ -383,7 +383,7 @@ def load_lazy(
         blob = Blob(bi, cb.cpu, pos, 0, file_offset=cb.offset, compressed=True)
         ustart, fileoff = [], []
         got: list[np.ndarray] = []
-        tail = b""  # the blob's last bytes so far (a page head may run into the next chunk)
+        tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
         head = 0  # blob offset of the next page head to take
         for i, (fo, cs, us) in enumerate(chunks):
             try:
@@ -397,15 +397,18 @@ def load_lazy(
             rows.append((pos, us, fo, cs))
             ustart.append(pos)
             fileoff.append(fo - 8)
-            buf = tail + out if tail else out
-            base = pos - blob.start - len(tail)  # blob offset of buf[0]
+            base = pos - blob.start  # blob offset of out[0]
+            buf = out
+            if head < base:  # a page head that began in the chunk before (chunks of whole
+                buf = tail + out  # pages, as trace-cmd writes them, never have one)
+                base -= len(tail)
             pos += us
             end = pos - blob.start
             if head + 8 <= end:
                 at = np.arange(head, end - 7, ps, dtype=np.int64) - base
                 got.append(np.frombuffer(buf, np.uint8)[at[:, None] + eight])
                 head += len(at) * ps
-            tail = buf[-7:]
+            tail = buf[-7:]  # (a copy of at most 7 bytes)
         _close_blob(c, blob, cb, problem, pos, ustart, fileoff)
         full = blob.length // ps
         h = np.concatenate(got) if got else np.zeros((0, 8), np.uint8)
