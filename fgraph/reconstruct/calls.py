@@ -667,20 +667,36 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
 def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) -> np.ndarray:
     """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
     when the key fits: the machine makes calls nearly in entry order, which the stable sort
-    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls."""
+    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made
+    in ``order`` itself (an int64 array the caller gives up: no fresh memory)."""
     n = len(order)
     if n == 0:
         return np.empty(0, np.int64)
     lo = int(order.min())
     span_d = 2 * (int(depth0.max()) + 2)
     fits = int(depth0.min()) >= 0 and (int(order.max()) - lo + 1) < (1 << 62) // span_d
-    if fits:
-        key = order - lo
+    if fits and order.dtype == np.int64 and order.flags.writeable:
+        key = order
+        key -= lo
         key *= span_d
-        key += depth0.astype(np.int64) * 2
+        key += depth0
+        key += depth0
         key += synth_last
         return np.argsort(key, kind="stable")
     return np.lexsort((np.arange(n), synth_last, depth0, order))
+
+
+def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``idx[i] = lut[idx[i]]`` (-1 stays -1), written over ``idx`` (int64): no fresh memory.
+    (``take`` reads each index before it writes that position, and copies its output only
+    when it overlaps ``lut`` or in "raise" mode.)"""
+    if len(lut) == 0:
+        idx.fill(-1)
+        return idx
+    neg = np.flatnonzero(idx < 0)
+    np.take(lut, idx, out=idx, mode="clip")
+    idx[neg] = -1
+    return idx
 
 
 # Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
@@ -733,24 +749,36 @@ def build_table(
         # counts the row references before the table is built)
         if not wanted(name):
             (raw if name.endswith("_row") else attrs).pop(name)
+    ncalls = len(raw["parent"])
+    # int64 call-length arrays no longer needed, reused for the -1-filled columns made at the
+    # end: fresh memory costs page faults (~1 s a GB on the benchmark VM), resident memory not
+    spare: list[np.ndarray] = []
+
+    def give_up(a: np.ndarray) -> None:
+        if len(spare) < 2 and a.dtype == np.int64 and len(a) == ncalls and a.flags.writeable:
+            spare.append(a)
+
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
+    give_up(own)
     del own
     depth0, _ = stacks.resolve(raw["parent"])
-    ncalls = len(raw["parent"])
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
-    perm = _entry_order(raw.pop("order"), depth0, synth_last)
-    del synth_last, depth0
+    order = raw.pop("order")
+    perm = _entry_order(order, depth0, synth_last)
+    give_up(order)
+    del synth_last, depth0, order
+    ids = np.arange(ncalls, dtype=np.int64)
     inv = np.empty(ncalls, dtype=np.int64)
-    inv[perm] = np.arange(ncalls, dtype=np.int64)
+    inv[perm] = ids
     # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
     # reordered in place (gather the moved rows' values, then scatter them), so the table takes
     # over the machine's arrays instead of touching ~100 B a call of fresh memory (page faults
     # are most of this stage's system time).
-    moved = np.flatnonzero(inv != np.arange(ncalls, dtype=np.int64))
+    moved = np.flatnonzero(inv != ids)
     src = perm[moved]
 
     def reorder(a: np.ndarray) -> np.ndarray:
@@ -765,8 +793,9 @@ def build_table(
     def atake(name: str) -> np.ndarray:
         return reorder(attrs.pop(name))
 
-    parent = _gather(inv, take("parent"), -1)
-    interrupted = _gather(inv, take("interrupted"), -1)
+    parent = _map_in_place(inv, take("parent"))
+    interrupted = _map_in_place(inv, take("interrupted"))
+    give_up(inv)
     del inv
     depth, root = stacks.resolve(parent)
     raw_ctx = take("ctx").astype(np.int8, copy=False)
@@ -786,7 +815,10 @@ def build_table(
 
     cols: dict[str, np.ndarray] = {}
     if wanted("call_id"):
-        cols["call_id"] = np.arange(ncalls, dtype=np.int64)
+        cols["call_id"] = ids
+    else:
+        give_up(ids)
+    del ids
     cols["parent_id"] = parent
     if wanted("root_id"):
         cols["root_id"] = root
@@ -859,8 +891,12 @@ def build_table(
             omit.add(c.name)
         elif c.name == "trace":
             cols["trace"] = np.zeros(ncalls, np.int16)
+        elif spare and c.dtype == np.int64:
+            a = cols[c.name] = spare.pop()
+            a.fill(c.null if c.null is not None else 0)
         else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
+    spare.clear()
     return CallTable(cols, strings, omit=omit)
 
 
