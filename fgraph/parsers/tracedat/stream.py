@@ -59,10 +59,12 @@ from . import (
 from .eventformat import FormatIndex
 from .header import Container, read_container
 from .ringbuffer import (
+    FAULT_AROUND,
     Blob,
     ChunkStore,
     count,
     drop_disordered_pages,
+    drop_file_pages,
     load_blobs,
     load_lazy,
     walk,
@@ -81,6 +83,7 @@ def _decode_rank(w: TraceWarning) -> int:
 # records per window (~25 MB of event table; measured best, bench/RESULTS.md)
 WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
+STAMP_BYTES = 1 << 24  # the page stamps of an uncompressed file are read this much at a time
 SAMPLE_PAGES = 64  # pages per CPU counted up front to estimate the number of records
 ROW_SHIFT = 40  # provisional row id: (blob << ROW_SHIFT) + record index in the blob
 
@@ -220,7 +223,15 @@ class TraceDatStream:
         if full == 0:
             return np.zeros(npages, np.uint64)
         if head is None:
-            head = self.mem[blob.start : blob.start + full * ps].reshape(full, ps)[:, :8]
+            pages = self.mem[blob.start : blob.start + full * ps].reshape(full, ps)
+            step = max(STAMP_BYTES // ps, 1)
+            parts = []
+            for i in range(0, full, step):  # per 16 MB: reading a stamp maps its file page
+                parts.append(pages[i : i + step, :8].copy())
+                if self.mem_obj is self.source.data:
+                    lo = blob.start + i * ps
+                    drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + step * ps + FAULT_AROUND)
+            head = np.concatenate(parts)
         ts = head.copy().view(">u8" if c.big_endian else "<u8").ravel().astype(np.uint64)
         if npages > full:
             ts = np.append(ts, ts[-1])
