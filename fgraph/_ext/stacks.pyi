@@ -4,7 +4,7 @@ from typing import Any
 
 import numpy as np
 
-def new(ncpu: int, tol: int, expect: int = 0) -> Any: ...
+def new(ncpu: int, tol: int, expect: int = 0, rows: bool = True) -> Any: ...
 def feed(
     m: Any,
     pos: np.ndarray,

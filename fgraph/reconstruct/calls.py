@@ -530,8 +530,13 @@ class Rebuilder:
     >>> raw = r.finish()                                    # doctest: +SKIP
     """
 
-    def __init__(self, ncpu: int, ts_tolerance_ns: int = 0, expect_calls: int = 0) -> None:
-        self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns), max(int(expect_calls), 0))
+    def __init__(
+        self, ncpu: int, ts_tolerance_ns: int = 0, expect_calls: int = 0, rows: bool = True
+    ) -> None:
+        # rows=False: the calls' entry/exit rows are only counted (counters["row_references"])
+        self._m = stacks.new(
+            max(int(ncpu), 1), int(ts_tolerance_ns), max(int(expect_calls), 0), bool(rows)
+        )
         self._done = False
 
     def feed(self, inp: MachineInput, cid: np.ndarray | None = None) -> None:
@@ -686,6 +691,13 @@ def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) 
     return np.lexsort((np.arange(n), synth_last, depth0, order))
 
 
+def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
+    """The permutation that moves rows ``src`` to ``moved`` and keeps every other row."""
+    perm = np.arange(n, dtype=np.int64)
+    perm[moved] = src
+    return perm
+
+
 def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``idx[i] = lut[idx[i]]`` (-1 stays -1), written over ``idx`` (int64): no fresh memory.
     (``take`` reads each index before it writes that position, and copies its output only
@@ -748,31 +760,41 @@ def build_table(
         # left out: released before the table's temporaries are made (the quality report
         # counts the row references before the table is built)
         if not wanted(name):
-            (raw if name.endswith("_row") else attrs).pop(name)
+            (raw if name.endswith("_row") else attrs).pop(name, None)
     ncalls = len(raw["parent"])
     # int64 call-length arrays no longer needed, reused for the -1-filled columns made at the
-    # end: fresh memory costs page faults (~1 s a GB on the benchmark VM), resident memory not
+    # end: fresh memory costs page faults (~1 s a GB on the benchmark VM) and raises the peak
     spare: list[np.ndarray] = []
 
+    def usable(a: np.ndarray) -> bool:
+        return (
+            a.dtype == np.int64 and len(a) == ncalls and a.flags.writeable and a.flags.c_contiguous
+        )
+
     def give_up(a: np.ndarray) -> None:
-        if len(spare) < 2 and a.dtype == np.int64 and len(a) == ncalls and a.flags.writeable:
+        if len(spare) < 2 and usable(a):
             spare.append(a)
 
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
-    give_up(own)
-    del own
     depth0, _ = stacks.resolve(raw["parent"])
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
     order = raw.pop("order")
-    perm = _entry_order(order, depth0, synth_last)
-    give_up(order)
-    del synth_last, depth0, order
-    ids = np.arange(ncalls, dtype=np.int64)
-    inv = np.empty(ncalls, dtype=np.int64)
+    perm: np.ndarray | None = _entry_order(order, depth0, synth_last)
+    assert perm is not None
+    del synth_last, depth0
+    # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
+    # are spent, and no fresh memory is touched
+    ids = order if usable(order) else np.empty(ncalls, np.int64)
+    del order
+    ids.fill(1)
+    np.cumsum(ids, out=ids)
+    ids -= 1
+    inv = own if usable(own) else np.empty(ncalls, np.int64)
+    del own
     inv[perm] = ids
     # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
     # reordered in place (gather the moved rows' values, then scatter them), so the table takes
@@ -780,10 +802,13 @@ def build_table(
     # are most of this stage's system time).
     moved = np.flatnonzero(inv != ids)
     src = perm[moved]
+    few = len(moved) <= ncalls // 4
+    if few:
+        perm = None  # not needed any more: the moved rows say it all
 
     def reorder(a: np.ndarray) -> np.ndarray:
-        if len(moved) > ncalls // 4 or not (a.flags.writeable and a.flags.c_contiguous):
-            return a[perm]
+        if perm is not None or not (a.flags.writeable and a.flags.c_contiguous):
+            return a[perm if perm is not None else _perm_of(moved, src, ncalls)]
         a[moved] = a[src]
         return a
 

@@ -64,7 +64,9 @@ def _own_column(calls: CallTable, name: str) -> np.ndarray | None:
     unshared array: every value is rewritten), else None (a new array is made)."""
     col = calls[name]
     f = col.flags
-    if col.dtype == np.int64 and f.owndata and f.writeable and f.c_contiguous:
+    # (an array over the C machine's own buffer has a capsule as its base: not a view either)
+    unshared = f.owndata or not isinstance(col.base, np.ndarray)
+    if col.dtype == np.int64 and unshared and f.writeable and f.c_contiguous:
         return col
     return None
 
@@ -99,12 +101,16 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             runnable = state == 0
     ce = calls["ts_entry"]
     cx = calls["ts_exit"]
-    ctask = task_keys(calls["pid"], calls["cpu_entry"].astype(np.int64))
+    ctask = task_keys(calls["pid"], calls["cpu_entry"])  # (cpu widened for the idle rows only)
     valid_t = (ce >= 0) & (cx >= ce) & (sw_ts >= 0).all()
     if not valid_t.any() or (sw_ts < 0).all():
         return
-    t0 = int(min(sw_ts.min(), ce[valid_t].min()))
-    t_end = int(max(sw_ts.max(), cx[valid_t].max(), ts.max() if ts_max is None else ts_max))
+    # (reductions under a mask: no call-length copies)
+    big = np.iinfo(np.int64).max
+    t0 = int(min(sw_ts.min(), ce.min(where=valid_t, initial=big)))
+    t_end = int(
+        max(sw_ts.max(), cx.max(where=valid_t, initial=-1), ts.max() if ts_max is None else ts_max)
+    )
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
     keys = np.unique(np.concatenate([prev, nxt]))

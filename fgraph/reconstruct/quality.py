@@ -149,10 +149,13 @@ def assess(
     for c in np.unique(lost["cpu"]):
         sel = lost["cpu"] == c
         per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
-    self_t = np.maximum(calls["self"], 0)
-    certain = (flags & REPAIR_FLAGS) == 0
-    traced = int(self_t.sum())
-    certain_ns = int(self_t[certain].sum())
+    # (sums under masks: no call-length int64 copies)
+    self_ns = calls["self"]
+    pos = self_ns > 0
+    traced = int(self_ns.sum(where=pos))
+    pos &= (flags & REPAIR_FLAGS) == 0
+    certain_ns = int(self_ns.sum(where=pos))
+    del pos
     ctx = calls["ctx"]
     q = Quality(
         path=meta.path,

@@ -63,9 +63,11 @@ class CallAttrs:
         ("has_ret", np.dtype(bool)),
     )
 
-    def __init__(self, expect: int = 0) -> None:
+    def __init__(self, expect: int = 0, skip: frozenset[str] = frozenset()) -> None:
         self.n = 0
-        self.cols = {name: np.empty(0, dt) for name, dt in self.SPEC}
+        # skip: columns the caller will not build (``build_table(keep=...)``): not gathered
+        self.spec = tuple((name, dt) for name, dt in self.SPEC if name not in skip)
+        self.cols = {name: np.empty(0, dt) for name, dt in self.spec}
         self.has_entry = np.zeros(0, bool)
         self.has_exit = np.zeros(0, bool)
         if expect > 0:
@@ -76,7 +78,7 @@ class CallAttrs:
         if n <= cap:
             return
         new = max(n, 2 * cap, 1024)
-        for name, dt in self.SPEC:
+        for name, dt in self.spec:
             a = np.empty(new, dt)
             a[:cap] = self.cols[name]
             self.cols[name] = a
@@ -95,7 +97,8 @@ class CallAttrs:
         cols = self.cols
         ent = np.flatnonzero(kind == EV_ENTRY)
         c, r = cid[ent], rows[ent]
-        for name in ("pid", "comm", "func", "module"):
+        names = [n for n in ("pid", "comm", "func", "module") if n in cols]
+        for name in names:
             cols[name][c] = events[name][r]
         cols["cpu_entry"][c] = events["cpu"][r]
         self.has_entry[c] = True
@@ -105,24 +108,26 @@ class CallAttrs:
         cols["xdur"][c] = exit_durations_at(events, r)
         hr = (events["eflags"][r] & EventFlag.HAS_RETVAL) != 0
         cols["has_ret"][c] = hr
-        cols["retval"][c] = np.where(hr, events["retval"][r], 0)
+        if "retval" in cols:
+            cols["retval"][c] = np.where(hr, events["retval"][r], 0)
         self.has_exit[c] = True
         # a call made by its exit (its entry is before the trace or lost) takes the exit's
         noent = ~self.has_entry[c]
         if noent.any():
             c, r = c[noent], r[noent]
-            for name in ("pid", "comm", "func", "module"):
+            for name in names:
                 cols[name][c] = events[name][r]
 
     def finish(self) -> dict[str, np.ndarray]:
         n = self.n
-        out = {name: self.cols[name][:n] for name, _ in self.SPEC}
+        out = {name: self.cols[name][:n] for name, _ in self.spec}
         no = np.flatnonzero(~self.has_entry[:n])
         out["cpu_entry"][no] = -1
         no = np.flatnonzero(~self.has_exit[:n])
         out["cpu_exit"][no] = -1
         out["xdur"][no] = -1
-        out["retval"][no] = 0
+        if "retval" in out:
+            out["retval"][no] = 0
         out["has_ret"][no] = False
         self.cols = {}
         return out
@@ -154,9 +159,13 @@ class WindowedRebuild:
         # the call columns to build (None: all); the others are never made (memory)
         self.columns = None if columns is None else frozenset(columns)
         self.meta, self.strings = meta, strings
-        self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls)
+        rows = columns is None or bool({"entry_row", "exit_row"} & set(columns))
+        self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls, rows=rows)
         self._state = WindowState.new(delay_prefix)
-        self._attrs = CallAttrs(expect_calls)
+        self._attrs = CallAttrs(
+            expect_calls,
+            frozenset() if columns is None else frozenset({"module", "retval"}) - set(columns),
+        )
         self._counts = EventCounts()
         self._others: list[EventTable] = []
         self._lost: list[LostTable] = []
@@ -289,7 +298,11 @@ class WindowedRebuild:
         raw = self._r.finish()
         counters = raw.pop("counters")
         attrs = self._attrs.finish()
-        referenced = row_references(raw["entry_row"], raw["exit_row"])
+        referenced = (
+            row_references(raw["entry_row"], raw["exit_row"])
+            if "entry_row" in raw
+            else counters.pop("row_references")
+        )
         calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
         depth = depth_check(calls)
         others = (
