@@ -116,8 +116,11 @@ def load_windowed(
     for table, order, rows in windows:
         if rb is None:
             ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
-            # function_graph data: about one call per two records
-            expect = st.records // 2
+            # function_graph data: about one call per two records.  ``records`` is estimated
+            # from a sample of pages, so reserve 25% more: outgrowing the reserve near the end
+            # copies the call attributes (twice their memory at once), while reserved pages that
+            # are never touched cost nothing.
+            expect = st.records * 5 // 8
             kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
             rb = WindowedRebuild(
                 ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
