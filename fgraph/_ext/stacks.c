@@ -1392,6 +1392,96 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
+/* owners(parent, tops) -> (outer, nested, uni, owner) or None.
+ * The subtrees of the calls ``tops`` (sorted unique rows) in one forward pass: calls are
+ * ordered with every parent before its children (fgraph/reconstruct/calls.py build_table), so a
+ * row's owner is known once its parent's is.  outer: the tops not inside another top (sorted);
+ * nested: how many tops are; uni: the outer tops and their descendants (sorted); owner: each
+ * uni row's index into outer.  None when some parent comes after its child (a table not made
+ * by the rebuild): the caller falls back to pointer jumping. */
+static PyObject *py_owners(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    PyArrayObject *ta = pa ? (PyArrayObject *)PyArray_FROMANY(o[1], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO)
+                           : NULL;
+    if (!pa || !ta) {
+        Py_XDECREF(pa);
+        Py_XDECREF(ta);
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(pa, 0), nt = PyArray_DIM(ta, 0);
+    const int64_t *par = PyArray_DATA(pa), *tops = PyArray_DATA(ta);
+    /* own[i]: index into outer of the row's owner, -1 none; -2 marks a top before the pass */
+    int64_t *own = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    if (!own) {
+        Py_DECREF(pa);
+        Py_DECREF(ta);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp i = 0; i < n; i++)
+        own[i] = -1;
+    for (npy_intp k = 0; k < nt; k++)
+        if (tops[k] >= 0 && tops[k] < n)
+            own[tops[k]] = -2;
+    int64_t nouter = 0, nested = 0, nuni = 0;
+    int bad = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t p = par[i];
+        int64_t po = -1;
+        if (p >= i) {
+            bad = 1;
+            break;
+        }
+        if (p >= 0)
+            po = own[p];
+        if (own[i] == -2) { /* a top */
+            if (po >= 0) {
+                nested++;
+                own[i] = po;
+            } else {
+                own[i] = nouter++;
+            }
+        } else {
+            own[i] = po;
+        }
+        if (own[i] >= 0)
+            nuni++;
+    }
+    Py_DECREF(pa);
+    Py_DECREF(ta);
+    if (bad) {
+        free(own);
+        Py_RETURN_NONE;
+    }
+    npy_intp d1[1] = {(npy_intp)nouter}, d2[1] = {(npy_intp)nuni};
+    PyArrayObject *outer = (PyArrayObject *)PyArray_SimpleNew(1, d1, NPY_INT64);
+    PyArrayObject *uni = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
+    PyArrayObject *ow = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
+    if (!outer || !uni || !ow) {
+        Py_XDECREF(outer);
+        Py_XDECREF(uni);
+        Py_XDECREF(ow);
+        free(own);
+        return PyErr_NoMemory();
+    }
+    int64_t *po_ = PyArray_DATA(outer), *pu = PyArray_DATA(uni), *pw = PyArray_DATA(ow);
+    int64_t ko = 0, ku = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t w = own[i];
+        if (w < 0)
+            continue;
+        if (w == ko) /* the first row an index owns is its top (tops come before their rows) */
+            po_[ko++] = i;
+        pu[ku] = i;
+        pw[ku++] = w;
+    }
+    free(own);
+    return Py_BuildValue("(NLNN)", outer, (long long)nested, uni, ow);
+}
+
 static PyMethodDef methods[] = {
     {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
     {"cumspan", py_cumspan, METH_VARARGS,
@@ -1404,6 +1494,7 @@ static PyMethodDef methods[] = {
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
+    {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -31,7 +31,6 @@ from .tree import bincount_int
 COLUMNS = frozenset(
     {
         "parent_id",
-        "root_id",
         "interrupted_id",
         "pid",
         "comm",
