@@ -778,7 +778,7 @@ def build_table(
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
-    depth0, _ = stacks.resolve(raw["parent"])
+    depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
@@ -944,7 +944,7 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     )
     nbad = 0
     repaired_all = (flags & REPAIR_FLAGS) != 0
-    step = 1 << 20  # a million calls at a time: no table-sized temporaries
+    step = 1 << 18  # 262k calls at a time: no table-sized temporaries
     for lo in range(0, n, step):  # per million calls
         hi = min(lo + step, n)
         par, itr, k = parent[lo:hi], interrupted[lo:hi], kd[lo:hi]

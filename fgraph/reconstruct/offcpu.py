@@ -101,7 +101,6 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             runnable = state == 0
     ce = calls["ts_entry"]
     cx = calls["ts_exit"]
-    ctask = task_keys(calls["pid"], calls["cpu_entry"])  # (cpu widened for the idle rows only)
     valid_t = (ce >= 0) & (cx >= ce) & (sw_ts >= 0).all()
     if not valid_t.any() or (sw_ts < 0).all():
         return
@@ -131,10 +130,23 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     is_task = calls["ctx"] == IrqCtx.TASK
     # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
     sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
-    for name, f in (("offcpu_sleep_ns", fs), ("offcpu_runnable_ns", fr)):
-        calls[name] = f.span(ctask, ce, cx, sel, _own_column(calls, name))
+    del is_task
+    outs = []
+    for name in ("offcpu_sleep_ns", "offcpu_runnable_ns"):
+        own = _own_column(calls, name)
+        outs.append(own if own is not None else np.empty(len(calls), np.int64))
+    # a million calls at a time: the task keys (int64) are made per chunk, not for the table
+    pid, cpu = calls["pid"], calls["cpu_entry"]
+    step = 1 << 20
+    for lo in range(0, len(calls), step):
+        hi = lo + step
+        ctask = task_keys(pid[lo:hi], cpu[lo:hi])  # (cpu widened for the idle rows only)
+        for f, out in zip((fs, fr), outs):
+            f.span(ctask, ce[lo:hi], cx[lo:hi], sel[lo:hi], out[lo:hi])
+    calls["offcpu_sleep_ns"], calls["offcpu_runnable_ns"] = outs
     if "waker_pid" in calls.columns:  # (not when the caller left it out)
-        _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
+        ctask = task_keys(pid, cpu)
+        _wakers(events, calls, ctask, keys, t0, valid_t & (calls["ctx"] == IrqCtx.TASK))
 
 
 def _wakers(
