@@ -119,18 +119,37 @@ class TraceMeta:
         self.warnings.append(TraceWarning(what, where, lost))
 
 
+class ColumnNotLoaded(KeyError):
+    """A column the table was built without (``omit``): the caller asked for a projection that
+    does not cover what it reads.  A bug in the caller, not bad input."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"call column {name!r} was not loaded (load_windowed(columns=...) left it out)"
+        )
+
+
 class _Columns:
     """Shared behaviour of the column-dict tables."""
 
     COLUMNS: tuple[Column, ...] = ()
 
     def __init__(
-        self, columns: Mapping[str, np.ndarray], strings: StringPool | None = None
+        self,
+        columns: Mapping[str, np.ndarray],
+        strings: StringPool | None = None,
+        *,
+        omit: Iterable[str] = (),
     ) -> None:
         self.strings = strings if strings is not None else StringPool()
+        # columns left out on purpose (a command that never reads them; see
+        # ``fgraph.load_windowed(columns=...)``): reading one raises ColumnNotLoaded
+        self.omitted = frozenset(omit) - set(columns)
         n = None
         cols: dict[str, np.ndarray] = {}
         for c in self.COLUMNS:
+            if c.name in self.omitted:
+                continue
             if c.name in columns:
                 arr = np.asarray(columns[c.name], dtype=c.dtype)
             else:
@@ -143,7 +162,7 @@ class _Columns:
                     raise ValueError(f"column {c.name} has {len(arr)} rows, expected {n}")
         n = n or 0
         for c in self.COLUMNS:
-            if cols[c.name] is None:
+            if c.name in cols and cols[c.name] is None:
                 cols[c.name] = np.full(n, c.null if c.null is not None else 0, dtype=c.dtype)
         self.columns = cols
 
@@ -151,7 +170,12 @@ class _Columns:
         return len(next(iter(self.columns.values()))) if self.columns else 0
 
     def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
+        try:
+            return self.columns[name]
+        except KeyError:
+            if name in self.omitted:
+                raise ColumnNotLoaded(name) from None
+            raise
 
     def __setitem__(self, name: str, value: np.ndarray) -> None:
         self.columns[name] = value
@@ -160,6 +184,8 @@ class _Columns:
         """Check names, dtypes and lengths against the schema (raises AssertionError)."""
         n = len(self)
         for c in self.COLUMNS:
+            if c.name in self.omitted:
+                continue
             arr = self.columns.get(c.name)
             assert arr is not None, f"missing column {c.name}"
             assert arr.dtype == c.dtype, f"{c.name}: dtype {arr.dtype} != {c.dtype}"
@@ -169,10 +195,15 @@ class _Columns:
 
     def take(self, index: np.ndarray) -> Any:
         """New table with the rows at ``index`` (bool mask or int indices); same pool."""
-        return type(self)({k: v[index] for k, v in self.columns.items()}, self.strings)
+        return type(self)(
+            {k: v[index] for k, v in self.columns.items()}, self.strings, omit=self.omitted
+        )
 
     def to_arrow(self) -> Any:
         import pyarrow as pa
+
+        if self.omitted:
+            raise ColumnNotLoaded(sorted(self.omitted)[0])
 
         arrays = []
         names = []

@@ -1,4 +1,5 @@
-"""The fast subtree path (preorder runs per tree) gives exactly what pointer jumping gives."""
+"""The fast subtree path (one forward pass, parents before children) gives exactly what pointer
+jumping gives."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from conftest import corpus_file
 import fgraph
 from fgraph.analysis import breakdown as bd_mod
 from fgraph.analysis import slowest as slow_mod
-from fgraph.analysis.tree import bincount_int, nearest_stop, shallow_subtrees, subtrees
+from fgraph.analysis.tree import bincount_int, nearest_stop, subtrees
 
 
 def random_forest(rng: np.random.Generator, ntrees: int, size: int):
@@ -73,27 +74,24 @@ def test_subtrees_match_pointer_jumping(seed):
     parent, root, depth = random_forest(rng, int(rng.integers(1, 8)), 60)
     n = len(parent)
     tops = np.unique(rng.choice(n, size=int(rng.integers(1, max(2, n // 4))), replace=True))
-    got = subtrees(parent, root, depth, tops)
+    got = subtrees(parent, depth, tops)
     assert got is not None
     want = reference(parent, tops)
-    shallow = shallow_subtrees(parent, tops, max_levels=3)
-    if shallow is not None:
-        for g, w in zip(shallow, want):
-            assert np.array_equal(g, w)
-    for g, w in zip(got[:2], want[:2]):
-        assert np.array_equal(g, w)
-    for g, w in zip(got[2:], want[2:]):
+    for g, w in zip(got, want):
         assert np.array_equal(g, w)
 
 
-def test_subtrees_decline_a_table_out_of_preorder():
-    # 0 → 1, 0 → 2, 1 → 3 but 3 comes after 2 (not preorder): the runs would miss row 3
+def test_subtrees_decline_a_parent_after_its_child():
+    # 1's parent is 2, which comes after it: one forward pass cannot know 1's owner in time
+    parent = np.array([-1, 2, 0, 1])
+    depth = np.array([0, 2, 1, 3])
+    assert subtrees(parent, depth, np.array([0])) is None
+    # rows out of preorder are fine as long as parents come first (0 → 1, 0 → 2, 1 → 3)
     parent = np.array([-1, 0, 0, 1])
-    root = np.zeros(4, dtype=np.int64)
-    depth = np.array([0, 1, 1, 2])
-    assert subtrees(parent, root, depth, np.array([1])) is None
-    # a depth that disagrees with the parent is declined too
-    assert subtrees(parent[:3], root[:3], np.array([0, 1, 2]), np.array([0])) is None
+    got = subtrees(parent, np.array([0, 1, 1, 2]), np.array([1]))
+    assert got is not None and list(got[2]) == [1, 3] and list(got[4]) == [0, 1]
+    # a depth that disagrees with the parent is declined
+    assert subtrees(parent, np.array([0, 1, 2, 2]), np.array([0])) is None
 
 
 def test_bincount_int_is_exact_beyond_float():
@@ -115,12 +113,11 @@ def test_fast_path_equals_fallback_on_real_traces(rel, func, monkeypatch):
     trace = fgraph.load(corpus_file(rel))
     c = trace.call_table
     ids = np.flatnonzero(c["func"] == c.strings.lookup(func))
-    assert subtrees(c["parent_id"], c["root_id"], c["depth"], ids) is not None  # no fallback
+    assert subtrees(c["parent_id"], c["depth"], ids) is not None  # no fallback
     variants = [{}, {"depth": 3}, {"all": True}, {"by": "path", "depth": 2}, {"compare": "fast"}]
     fast = [fgraph.hist(trace, func, threshold="p50", **kw).to_dict() for kw in variants]
     fast_slow = slow_mod.slowest(trace, func, n=3).to_dict()
     monkeypatch.setattr(bd_mod, "subtrees", lambda *a: None)
-    monkeypatch.setattr(bd_mod, "shallow_subtrees", lambda *a: None)
     monkeypatch.setattr(slow_mod, "_display_universe", lambda *a: None)
     slow = [fgraph.hist(trace, func, threshold="p50", **kw).to_dict() for kw in variants]
     assert fast == slow

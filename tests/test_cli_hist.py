@@ -23,7 +23,9 @@ class FakeTrace:
 def fake_load(monkeypatch):
     import fgraph.cli._progress as prog
 
-    monkeypatch.setattr(prog, "load_calls", lambda path: FakeTrace(path, sample_calls(sched=True)))
+    monkeypatch.setattr(
+        prog, "load_calls", lambda path, columns=None: FakeTrace(path, sample_calls(sched=True))
+    )
 
 
 def invoke(*args: str) -> Any:

@@ -269,7 +269,9 @@ def test_an_error_in_the_decode_thread_is_one_cli_line(monkeypatch: pytest.Monke
     from fgraph.cli import _progress
 
     path = str(corpus_file("vm61/btrfs_read.dat"))
-    monkeypatch.setattr(_progress, "load_calls", lambda p: load_windowed(p, 300))
+    monkeypatch.setattr(
+        _progress, "load_calls", lambda p, columns=None: load_windowed(p, 300, columns=columns)
+    )
     _failing_decode(monkeypatch, IndexError("index 7 is out of bounds"))
     r = fgraph("stats", path)
     assert r.returncode != 0
@@ -300,9 +302,11 @@ def test_cli_windowed_output_is_the_whole_output(
 
     path = str(corpus_file("vm61/lost.dat"))
     full = args[:1] + [path] + args[1:]
-    monkeypatch.setattr(_progress, "load_calls", lambda p: load(p))
+    monkeypatch.setattr(_progress, "load_calls", lambda p, columns=None: load(p))
     whole = fgraph(*full)
-    monkeypatch.setattr(_progress, "load_calls", lambda p: load_windowed(p, 40))
+    monkeypatch.setattr(
+        _progress, "load_calls", lambda p, columns=None: load_windowed(p, 40, columns=columns)
+    )
     windowed = fgraph(*full)
     assert whole.returncode == 0, whole.stderr
     assert (windowed.returncode, windowed.stdout, windowed.stderr) == (
@@ -323,7 +327,10 @@ def test_cli_parquet_export_is_the_whole_export(
 
     path = str(corpus_file("vm61/lost.dat"))
     out = {}
-    for name, fn in (("whole", load), ("win", lambda p: load_windowed(p, 40))):
+    for name, fn in (
+        ("whole", lambda p, columns=None: load(p)),
+        ("win", lambda p, columns=None: load_windowed(p, 40, columns=columns)),
+    ):
         monkeypatch.setattr(_progress, "load_calls", fn)
         dest = tmp_path / f"{name}.parquet"
         r = fgraph("export", path, "--to", "parquet", "-o", str(dest))

@@ -94,7 +94,7 @@ typedef struct {
     uint16_t *flags;
     /* the calls' attributes taken from their records (window.py CallAttrs), when feed_rows is
      * asked for them: set by the record that makes the call, and by its exit */
-    int attrs_on;
+    int attrs_on; /* ATTRS_* bits: which columns are kept */
     int64_t nattr; /* calls at finish (the attribute columns stay until attrs() takes them) */
     int32_t *a_pid, *a_comm, *a_func, *a_module;
     int16_t *a_cpu_entry, *a_cpu_exit;
@@ -116,11 +116,20 @@ typedef struct {
     int64_t ocap, onum;
     /* counters */
     int64_t n_orphan, n_outer, n_trunc_end, n_gapmarks, n_adopted;
+    /* rows: keep each call's entry and exit record rows (entry_row/exit_row); 0: only count
+     * how many are set (the quality report's check), 16 bytes a call less */
+    int rows;
+    int64_t n_refs;
     int failed;
     int finished; /* finish() handed the call columns out */
 } Machine;
 
 #define NONE_GAP INT64_MIN
+
+/* Machine.attrs_on bits (feed_rows' attrs argument) */
+#define ATTRS_ON 0x1
+#define ATTRS_NO_MODULE 0x2 /* the module column is not kept */
+#define ATTRS_NO_RETVAL 0x4 /* nor the return value (has_ret is) */
 
 static int grow(void **p, int64_t *cap, int64_t need, size_t sz)
 {
@@ -153,8 +162,10 @@ static int grow_calls(Machine *m, int64_t need)
     } while (0)
     RE(parent, int64_t);
     RE(interrupted, int64_t);
-    RE(entry_row, int64_t);
-    RE(exit_row, int64_t);
+    if (m->rows) {
+        RE(entry_row, int64_t);
+        RE(exit_row, int64_t);
+    }
     RE(ts_entry, int64_t);
     RE(ts_exit, int64_t);
     RE(order, int64_t);
@@ -166,10 +177,12 @@ static int grow_calls(Machine *m, int64_t need)
         RE(a_pid, int32_t);
         RE(a_comm, int32_t);
         RE(a_func, int32_t);
-        RE(a_module, int32_t);
+        if (!(m->attrs_on & ATTRS_NO_MODULE))
+            RE(a_module, int32_t);
         RE(a_cpu_entry, int16_t);
         RE(a_cpu_exit, int16_t);
-        RE(a_retval, int64_t);
+        if (!(m->attrs_on & ATTRS_NO_RETVAL))
+            RE(a_retval, int64_t);
         RE(a_xdur, int64_t);
         RE(a_has_ret, npy_bool);
     }
@@ -369,16 +382,27 @@ static int complete(Task *t, int64_t call, int32_t s)
     return 0;
 }
 
+/* a call's entry or exit row (set once per call and side), or its count without rows */
+static inline void set_row(Machine *m, int64_t *col, int64_t c, int64_t row)
+{
+    if (m->rows)
+        col[c] = row;
+    else if (row >= 0)
+        m->n_refs++;
+}
+
 /* a call's attributes before its records give theirs: the values of a side it lacks */
 static void attrs_init(Machine *m, int64_t c)
 {
     m->a_pid[c] = -1;
     m->a_comm[c] = -1;
     m->a_func[c] = -1;
-    m->a_module[c] = -1;
+    if (m->a_module)
+        m->a_module[c] = -1;
     m->a_cpu_entry[c] = -1;
     m->a_cpu_exit[c] = -1;
-    m->a_retval[c] = 0;
+    if (m->a_retval)
+        m->a_retval[c] = 0;
     m->a_xdur[c] = -1;
     m->a_has_ret[c] = 0;
 }
@@ -390,8 +414,10 @@ static int64_t new_call(Machine *m)
     int64_t c = m->ncalls++;
     m->parent[c] = -1;
     m->interrupted[c] = -1;
-    m->entry_row[c] = -1;
-    m->exit_row[c] = -1;
+    if (m->rows) {
+        m->entry_row[c] = -1;
+        m->exit_row[c] = -1;
+    }
     m->ts_entry[c] = -1;
     m->ts_exit[c] = -1;
     m->order[c] = -1;
@@ -627,7 +653,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             return -1;
         if (place(m, t, c) < 0)
             return -1;
-        m->entry_row[c] = ev->row;
+        set_row(m, m->entry_row, c, ev->row);
         *cid = c;
         m->ts_entry[c] = ts;
         m->order[c] = ev->pos;
@@ -714,7 +740,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             int64_t c = t->st[j].call;
             open_dec(m, t, t->st[j].fkey);
             t->n = j;
-            m->exit_row[c] = ev->row;
+            set_row(m, m->exit_row, c, ev->row);
             *cid = c;
             m->ts_exit[c] = ts;
             if (fix_in_flight(m, t, c, j) < 0)
@@ -727,7 +753,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             if (place(m, t, c) < 0)
                 return -1;
             m->flags[c] |= CF_SYNTH_ENTRY;
-            m->exit_row[c] = ev->row;
+            set_row(m, m->exit_row, c, ev->row);
             *cid = c;
             m->ts_exit[c] = ts;
             m->kdepth[c] = ev->kdepth;
@@ -855,16 +881,18 @@ static PyObject *py_new(PyObject *self, PyObject *args)
 {
     Py_ssize_t ncpu;
     long long tol, expect = 0;
+    int rows = 1;
     /* expect: calls the caller expects (a hint).  Reserving the call columns once avoids the
      * realloc chain of doubling, whose freed blocks the heap keeps; untouched reserved pages
-     * cost no memory. */
-    if (!PyArg_ParseTuple(args, "nL|L", &ncpu, &tol, &expect))
+     * cost no memory.  rows: see Machine.rows. */
+    if (!PyArg_ParseTuple(args, "nL|Lp", &ncpu, &tol, &expect, &rows))
         return NULL;
     if (ncpu < 1)
         ncpu = 1;
     Machine *m = calloc(1, sizeof(Machine));
     if (!m)
         return PyErr_NoMemory();
+    m->rows = rows;
     m->ncpu = ncpu;
     m->tol = tol;
     m->cur_task = malloc((size_t)ncpu * sizeof(int64_t));
@@ -1065,8 +1093,10 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     } while (0)
     PUT("parent", m->parent, NPY_INT64, int64_t);
     PUT("interrupted", m->interrupted, NPY_INT64, int64_t);
-    PUT("entry_row", m->entry_row, NPY_INT64, int64_t);
-    PUT("exit_row", m->exit_row, NPY_INT64, int64_t);
+    if (m->rows) {
+        PUT("entry_row", m->entry_row, NPY_INT64, int64_t);
+        PUT("exit_row", m->exit_row, NPY_INT64, int64_t);
+    }
     PUT("ts_entry", m->ts_entry, NPY_INT64, int64_t);
     PUT("ts_exit", m->ts_exit, NPY_INT64, int64_t);
     PUT("order", m->order, NPY_INT64, int64_t);
@@ -1079,6 +1109,16 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
                                   "closed_by_outer", (long long)m->n_outer, "unclosed_entries",
                                   (long long)m->n_trunc_end, "gap_marks", (long long)m->n_gapmarks,
                                   "adopted", (long long)m->n_adopted, "tasks", (long long)m->ntasks);
+    if (cnt && !m->rows) {
+        PyObject *r = PyLong_FromLongLong((long long)m->n_refs);
+        if (!r || PyDict_SetItemString(cnt, "row_references", r) < 0) {
+            Py_XDECREF(r);
+            Py_DECREF(cnt);
+            cnt = NULL;
+        } else {
+            Py_DECREF(r);
+        }
+    }
     if (!cnt || PyDict_SetItemString(d, "counters", cnt) < 0) {
         Py_XDECREF(cnt);
         Py_DECREF(d);
@@ -1123,10 +1163,12 @@ static PyObject *py_attrs(PyObject *self, PyObject *args)
     PUT("pid", m->a_pid, NPY_INT32, int32_t);
     PUT("comm", m->a_comm, NPY_INT32, int32_t);
     PUT("func", m->a_func, NPY_INT32, int32_t);
-    PUT("module", m->a_module, NPY_INT32, int32_t);
+    if (!(m->attrs_on & ATTRS_NO_MODULE))
+        PUT("module", m->a_module, NPY_INT32, int32_t);
     PUT("cpu_entry", m->a_cpu_entry, NPY_INT16, int16_t);
     PUT("cpu_exit", m->a_cpu_exit, NPY_INT16, int16_t);
-    PUT("retval", m->a_retval, NPY_INT64, int64_t);
+    if (!(m->attrs_on & ATTRS_NO_RETVAL))
+        PUT("retval", m->a_retval, NPY_INT64, int64_t);
     PUT("xdur", m->a_xdur, NPY_INT64, int64_t);
     PUT("has_ret", m->a_has_ret, NPY_BOOL, npy_bool);
 #undef PUT
@@ -1138,7 +1180,8 @@ static PyObject *py_attrs(PyObject *self, PyObject *args)
 static PyObject *py_resolve(PyObject *self, PyObject *args)
 {
     PyObject *o;
-    if (!PyArg_ParseTuple(args, "O", &o))
+    int want_root = 1; /* 0: depth only (root is None), 8 bytes a call less */
+    if (!PyArg_ParseTuple(args, "O|p", &o, &want_root))
         return NULL;
     PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
     if (!pa)
@@ -1147,9 +1190,9 @@ static PyObject *py_resolve(PyObject *self, PyObject *args)
     const int64_t *par = PyArray_DATA(pa);
     npy_intp dims[1] = {n};
     PyArrayObject *dep = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32);
-    PyArrayObject *root = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    PyArrayObject *root = want_root ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
     int64_t *path = malloc((size_t)(n + 1) * sizeof(int64_t));
-    if (!dep || !root || !path) {
+    if (!dep || (want_root && !root) || !path) {
         Py_XDECREF(dep);
         Py_XDECREF(root);
         Py_DECREF(pa);
@@ -1157,7 +1200,7 @@ static PyObject *py_resolve(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     }
     int32_t *d = PyArray_DATA(dep);
-    int64_t *r = PyArray_DATA(root);
+    int64_t *r = root ? PyArray_DATA(root) : NULL;
     for (npy_intp i = 0; i < n; i++)
         d[i] = -1;
     int bad = 0;
@@ -1180,24 +1223,27 @@ static PyObject *py_resolve(PyObject *self, PyObject *args)
         int64_t rt;
         if (c >= 0 && c < n) {
             base = d[c] + 1;
-            rt = r[c];
+            rt = r ? r[c] : -1;
         } else {
             base = 0;
             rt = path[np_ - 1];
         }
         for (npy_intp k = np_ - 1; k >= 0; k--) {
             d[path[k]] = base++;
-            r[path[k]] = rt;
+            if (r)
+                r[path[k]] = rt;
         }
     }
     free(path);
     Py_DECREF(pa);
     if (bad) {
         Py_DECREF(dep);
-        Py_DECREF(root);
+        Py_XDECREF(root);
         PyErr_SetString(PyExc_RuntimeError, "stacks.resolve: parent cycle");
         return NULL;
     }
+    if (!root)
+        return Py_BuildValue("(NO)", dep, Py_None);
     return Py_BuildValue("(NN)", dep, root);
 }
 
@@ -1490,6 +1536,96 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
+/* owners(parent, tops) -> (outer, nested, uni, owner) or None.
+ * The subtrees of the calls ``tops`` (sorted unique rows) in one forward pass: calls are
+ * ordered with every parent before its children (fgraph/reconstruct/calls.py build_table), so a
+ * row's owner is known once its parent's is.  outer: the tops not inside another top (sorted);
+ * nested: how many tops are; uni: the outer tops and their descendants (sorted); owner: each
+ * uni row's index into outer.  None when some parent comes after its child (a table not made
+ * by the rebuild): the caller falls back to pointer jumping. */
+static PyObject *py_owners(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    PyArrayObject *ta = pa ? (PyArrayObject *)PyArray_FROMANY(o[1], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO)
+                           : NULL;
+    if (!pa || !ta) {
+        Py_XDECREF(pa);
+        Py_XDECREF(ta);
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM(pa, 0), nt = PyArray_DIM(ta, 0);
+    const int64_t *par = PyArray_DATA(pa), *tops = PyArray_DATA(ta);
+    /* own[i]: index into outer of the row's owner, -1 none; -2 marks a top before the pass */
+    int64_t *own = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    if (!own) {
+        Py_DECREF(pa);
+        Py_DECREF(ta);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp i = 0; i < n; i++)
+        own[i] = -1;
+    for (npy_intp k = 0; k < nt; k++)
+        if (tops[k] >= 0 && tops[k] < n)
+            own[tops[k]] = -2;
+    int64_t nouter = 0, nested = 0, nuni = 0;
+    int bad = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t p = par[i];
+        int64_t po = -1;
+        if (p >= i) {
+            bad = 1;
+            break;
+        }
+        if (p >= 0)
+            po = own[p];
+        if (own[i] == -2) { /* a top */
+            if (po >= 0) {
+                nested++;
+                own[i] = po;
+            } else {
+                own[i] = nouter++;
+            }
+        } else {
+            own[i] = po;
+        }
+        if (own[i] >= 0)
+            nuni++;
+    }
+    Py_DECREF(pa);
+    Py_DECREF(ta);
+    if (bad) {
+        free(own);
+        Py_RETURN_NONE;
+    }
+    npy_intp d1[1] = {(npy_intp)nouter}, d2[1] = {(npy_intp)nuni};
+    PyArrayObject *outer = (PyArrayObject *)PyArray_SimpleNew(1, d1, NPY_INT64);
+    PyArrayObject *uni = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
+    PyArrayObject *ow = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
+    if (!outer || !uni || !ow) {
+        Py_XDECREF(outer);
+        Py_XDECREF(uni);
+        Py_XDECREF(ow);
+        free(own);
+        return PyErr_NoMemory();
+    }
+    int64_t *po_ = PyArray_DATA(outer), *pu = PyArray_DATA(uni), *pw = PyArray_DATA(ow);
+    int64_t ko = 0, ku = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t w = own[i];
+        if (w < 0)
+            continue;
+        if (w == ko) /* the first row an index owns is its top (tops come before their rows) */
+            po_[ko++] = i;
+        pu[ku] = i;
+        pw[ku++] = w;
+    }
+    free(own);
+    return Py_BuildValue("(NLNN)", outer, (long long)nested, uni, ow);
+}
+
 /* ------------------------------------------------------------------ records read in place
  *
  * feed_rows runs the machine over one timeline window of an event table, reading each record's
@@ -1721,7 +1857,8 @@ static inline void put_attrs(Machine *m, const Src *s, const Attrs *A, int64_t r
         m->a_pid[c] = s->pid[r];
         m->a_comm[c] = s->comm[r];
         m->a_func[c] = s->func[r];
-        m->a_module[c] = A->module[r];
+        if (m->a_module)
+            m->a_module[c] = A->module[r];
     }
     if (entry) {
         m->a_cpu_entry[c] = s->cpu[r];
@@ -1731,17 +1868,18 @@ static inline void put_attrs(Machine *m, const Src *s, const Attrs *A, int64_t r
     m->a_xdur[c] = xdur;
     int hr = (A->eflags[r] & EF_HAS_RETVAL) != 0;
     m->a_has_ret[c] = (npy_bool)hr;
-    m->a_retval[c] = hr ? A->retval[r] : 0;
+    if (m->a_retval)
+        m->a_retval[c] = hr ? A->retval[r] : 0;
 }
 
-/* start keeping the call attributes (the calls made so far have none) */
-static int attrs_enable(Machine *m)
+/* start keeping the call attributes (ATTRS_* bits; the calls made so far have none) */
+static int attrs_enable(Machine *m, int want)
 {
     if (m->attrs_on)
-        return 0;
+        return m->attrs_on == want ? 0 : -2;
     int64_t cap = m->capcalls;
     m->capcalls = 0; /* grow_calls reallocates every column to cap, the new ones included */
-    m->attrs_on = 1;
+    m->attrs_on = want;
     if (grow_calls(m, cap > 0 ? cap : 1) < 0) {
         m->attrs_on = 0;
         return -1;
@@ -2053,8 +2191,8 @@ static PyObject *py_two_comms(PyObject *self, PyObject *args)
 }
 
 /* feed_rows(m, order, lo, cols, ctx, bits, gens, row_id, row_base, pos_base, delay, gpos, gts,
- * gcpu[, attrs]) -> (records named no call, calls so far).  With ``attrs`` true the machine
- * keeps the calls' attributes (handed out by attrs() after finish()). */
+ * gcpu[, attrs]) -> (records named no call, calls so far).  With ``attrs`` (ATTRS_* bits, the
+ * same at every feed) the machine keeps the calls' attributes (attrs() after finish()). */
 static PyObject *py_feed_rows(PyObject *self, PyObject *args)
 {
     PyObject *cap, *o[9], *ad = NULL;
@@ -2077,9 +2215,11 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
     k.m = m;
     if (src_parse(&h, o, sc, &s) < 0)
         goto fail;
-    int want = ad ? PyObject_IsTrue(ad) : 0;
-    if (want < 0)
+    long want = (ad && ad != Py_None) ? PyLong_AsLong(ad) : 0;
+    if (want == -1 && PyErr_Occurred())
         goto fail;
+    if (!(want & ATTRS_ON))
+        want = 0;
     if (want) {
         const void *p;
         if (col_get(&h, o[1], "module", NPY_INT32, s.nrows, &p) < 0 || !p)
@@ -2091,7 +2231,12 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
         if (col_get(&h, o[1], "eflags", NPY_UINT8, s.nrows, &p) < 0 || !p)
             goto missing;
         A.eflags = p;
-        if (attrs_enable(m) < 0) {
+        int rc_a = attrs_enable(m, (int)(want & (ATTRS_ON | ATTRS_NO_MODULE | ATTRS_NO_RETVAL)));
+        if (rc_a == -2) {
+            PyErr_SetString(PyExc_ValueError, "stacks.feed_rows: the attributes kept changed");
+            goto fail;
+        }
+        if (rc_a < 0) {
             PyErr_NoMemory();
             goto fail;
         }
@@ -2168,7 +2313,7 @@ static PyMethodDef methods[] = {
     {"lastin", py_lastin, METH_VARARGS,
      "lastin(keys, off, t, qtask, q0, q1, sel) -> index of the task's last t in [q0, q1] or -1"},
     {"floor", py_floor, METH_VARARGS, "floor(parent, duration, trunc) -> duration (children's sum floor)"},
-    {"new", py_new, METH_VARARGS, "new(ncpu, tol) -> machine state (capsule)"},
+    {"new", py_new, METH_VARARGS, "new(ncpu, tol, expect=0, rows=True) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},
     {"two_comms", py_two_comms, METH_VARARGS,
@@ -2183,6 +2328,7 @@ static PyMethodDef methods[] = {
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"attrs", py_attrs, METH_VARARGS, "attrs(m) -> dict of the call attribute columns (after finish)"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
+    {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
     {NULL, NULL, 0, NULL},
 };
 

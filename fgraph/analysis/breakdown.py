@@ -30,7 +30,7 @@ import numpy as np
 
 from ..table import CallTable
 from .stats import sparse_quantile
-from .tree import bincount_int, nearest_stop, path_ids, path_names, shallow_subtrees, subtrees
+from .tree import bincount_int, nearest_stop, path_ids, path_names, subtrees
 
 SELF = "[self]"
 IRQ = "[irq]"
@@ -144,13 +144,11 @@ def _universe(
     """(outermost roots, nested count, universe rows, owner index, relative depth).
 
     The universe is the outermost calls of ``roots`` and their descendants (sorted rows); see
-    :func:`fgraph.analysis.tree.subtrees`.  Tables without the preorder shape it relies on
-    fall back to pointer jumping over every call.
+    :func:`fgraph.analysis.tree.subtrees`.  Tables without the shape it relies on (a parent
+    after its child: not made by the rebuild) fall back to pointer jumping over every call.
     """
     parent = calls["parent_id"]
-    got = shallow_subtrees(parent, roots)
-    if got is None:
-        got = subtrees(parent, calls["root_id"], calls["depth"], roots)
+    got = subtrees(parent, calls["depth"], roots)
     if got is not None:
         return got
     n = len(parent)

@@ -33,11 +33,17 @@ def concat_calls(tables: Sequence[CallTable]) -> CallTable:
     if len(tables) == 1:
         return tables[0]
     pool = StringPool()
-    parts: dict[str, list[np.ndarray]] = {c.name: [] for c in CallTable.COLUMNS}
+    # (tables built with some columns left out give a table of the columns they all have)
+    omit = set().union(*(t.omitted for t in tables)) - {"trace"}
+    present = [c for c in CallTable.COLUMNS if c.name not in omit]
+    parts: dict[str, list[np.ndarray]] = {c.name: [] for c in present}
     base = 0
     for i, t in enumerate(tables):
         mapping = t.strings.remap_into(pool)
-        for c in CallTable.COLUMNS:
+        for c in present:
+            if c.name == "trace":
+                parts["trace"].append(np.full(len(t), i, dtype=c.dtype))
+                continue
             arr = t[c.name]
             if c.string:
                 arr = remap_codes(arr, mapping)
@@ -45,11 +51,9 @@ def concat_calls(tables: Sequence[CallTable]) -> CallTable:
                 arr = arr + base
             elif c.name in ("parent_id", "interrupted_id"):
                 arr = np.where(arr >= 0, arr + base, -1)
-            elif c.name == "trace":
-                arr = np.full(len(t), i, dtype=arr.dtype)
             parts[c.name].append(arr)
         base += len(t)
-    return CallTable({k: np.concatenate(v) for k, v in parts.items()}, pool)
+    return CallTable({k: np.concatenate(v) for k, v in parts.items()}, pool, omit=omit)
 
 
 def func_code(calls: CallTable, func: str) -> int:

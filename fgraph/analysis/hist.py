@@ -25,6 +25,30 @@ from .filters import describe, filter_ids, filter_mask
 from .stats import Latency, nearest_rank
 from .tree import bincount_int
 
+# The call columns hist (its breakdown, comparison, filters and --plot) reads: the CLI builds
+# only these (``load_windowed(columns=...)``), ~40% less memory than the whole call table.
+# tests/test_hist_columns.py runs every option on a table built with only these.
+COLUMNS = frozenset(
+    {
+        "parent_id",
+        "interrupted_id",
+        "pid",
+        "comm",
+        "func",
+        "depth",
+        "ts_entry",
+        "duration",
+        "self",
+        "irq_ns",
+        "offcpu_sleep_ns",
+        "offcpu_runnable_ns",
+        "cpu_entry",
+        "ctx",
+        "flags",
+        "trace",
+    }
+)
+
 _PCT_RE = re.compile(r"^\s*p(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 
 

@@ -181,7 +181,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
     inside them and those interrupts' descendants (rounds of :func:`subtrees`, one per level
     of interrupt nesting).  ``(sub-table, its rows in calls)``; None when subtrees() declines.
     """
-    parent, root, depth = calls["parent_id"], calls["root_id"], calls["depth"]
+    parent, depth = calls["parent_id"], calls["depth"]
     intr = calls["interrupted_id"]
     cand = np.flatnonzero(intr >= 0)
     cand = cand[parent[cand] < 0]  # interrupt roots
@@ -191,7 +191,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
     for _ in range(64):  # interrupt nesting levels (task → softirq → hardirq → nmi)
         if len(tops) == 0:
             break
-        got = subtrees(parent, root, depth, tops)
+        got = subtrees(parent, depth, tops)
         if got is None:
             return None
         rows = got[2]

@@ -59,13 +59,15 @@ def diff(
       fgraph diff before.dat after.dat --func vfs_fsync_range --threshold 1ms
     """
     from ..analysis.diff import diff as run_diff
+    from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..render.compare import write_comparison
     from ..render.json import write_json
     from . import run
     from ._progress import load_calls
 
-    ta = run(load_calls, file_a)
-    tb = run(load_calls, file_b)
+    # diff is two hists: it reads the columns hist reads
+    ta = run(load_calls, file_a, HIST_COLUMNS)
+    tb = run(load_calls, file_b, HIST_COLUMNS)
     res = run(
         run_diff,
         ta,

@@ -109,6 +109,7 @@ def hist(
       fgraph hist trace.dat --func vfs_read --depth 2 --compare fast
       fgraph hist trace.dat --func vfs_fsync_range --all --json
     """
+    from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..analysis.hist import HistResult
     from ..analysis.hist import hist as run_hist
     from ..render.hist import write_hist, write_top
@@ -116,7 +117,7 @@ def hist(
     from . import run
     from ._progress import load_calls, progress
 
-    traces = [run(load_calls, f) for f in files]
+    traces = [run(load_calls, f, HIST_COLUMNS) for f in files]
     src: Any = traces[0] if len(traces) == 1 else traces
     with progress("analyzing"):
         res = run(

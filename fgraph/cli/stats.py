@@ -29,7 +29,8 @@ def stats(file: str, as_json: bool, quiet: bool, strict: bool) -> None:
     from . import run
     from ._progress import load_calls
 
-    trace = run(load_calls, file)
+    # the quality report is made while the calls are rebuilt: keep one small column of them
+    trace = run(load_calls, file, frozenset({"flags"}))
     quality = run(lambda: trace.quality)
     if as_json:
         click.echo(quality.to_json())

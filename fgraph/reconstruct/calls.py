@@ -297,8 +297,13 @@ class Rebuilder:
     >>> raw = r.finish()                                    # doctest: +SKIP
     """
 
-    def __init__(self, ncpu: int, ts_tolerance_ns: int = 0, expect_calls: int = 0) -> None:
-        self._m = stacks.new(max(int(ncpu), 1), int(ts_tolerance_ns), max(int(expect_calls), 0))
+    def __init__(
+        self, ncpu: int, ts_tolerance_ns: int = 0, expect_calls: int = 0, rows: bool = True
+    ) -> None:
+        # rows=False: the calls' entry/exit rows are only counted (counters["row_references"])
+        self._m = stacks.new(
+            max(int(ncpu), 1), int(ts_tolerance_ns), max(int(expect_calls), 0), bool(rows)
+        )
         self._done = False
 
     def feed(self, inp: MachineInput, cid: np.ndarray | None = None) -> None:
@@ -322,11 +327,11 @@ class Rebuilder:
             cid,
         )
 
-    def feed_rows(self, prep: _Prep, lo: int, hi: int, attrs: bool = False) -> tuple[int, int]:
+    def feed_rows(self, prep: _Prep, lo: int, hi: int, attrs: int = 0) -> tuple[int, int]:
         """Run the machine over the timeline positions [lo, hi) of ``prep``, reading the records
-        in place; with ``attrs`` it keeps the attributes of the call each record entered,
-        closed or made (:meth:`attrs`; ask from the first feed on).  Returns (records given no
-        call, calls so far)."""
+        in place; with ``attrs`` (:attr:`~.window.CallAttrs.mask`, the same at every feed from
+        the first on) it keeps the attributes of the call each record entered, closed or made
+        (:meth:`attrs`).  Returns (records given no call, calls so far)."""
         if self._done:
             raise RuntimeError("Rebuilder.feed after finish")
         args = (self._m, *prep.rows_args(lo, hi), attrs)
@@ -449,24 +454,73 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
 def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) -> np.ndarray:
     """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
     when the key fits: the machine makes calls nearly in entry order, which the stable sort
-    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls."""
+    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made
+    in ``order`` itself (an int64 array the caller gives up: no fresh memory)."""
     n = len(order)
     if n == 0:
         return np.empty(0, np.int64)
     lo = int(order.min())
     span_d = 2 * (int(depth0.max()) + 2)
     fits = int(depth0.min()) >= 0 and (int(order.max()) - lo + 1) < (1 << 62) // span_d
-    if fits:
-        key = order - lo
+    if fits and order.dtype == np.int64 and order.flags.writeable:
+        key = order
+        key -= lo
         key *= span_d
-        key += depth0.astype(np.int64) * 2
+        key += depth0
+        key += depth0
         key += synth_last
         return np.argsort(key, kind="stable")
     return np.lexsort((np.arange(n), synth_last, depth0, order))
 
 
+def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
+    """The permutation that moves rows ``src`` to ``moved`` and keeps every other row."""
+    perm = np.arange(n, dtype=np.int64)
+    perm[moved] = src
+    return perm
+
+
+def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``idx[i] = lut[idx[i]]`` (-1 stays -1), written over ``idx`` (int64): no fresh memory.
+    (``take`` reads each index before it writes that position, and copies its output only
+    when it overlaps ``lut`` or in "raise" mode.)"""
+    if len(lut) == 0:
+        idx.fill(-1)
+        return idx
+    neg = np.flatnonzero(idx < 0)
+    np.take(lut, idx, out=idx, mode="clip")
+    idx[neg] = -1
+    return idx
+
+
+# Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
+# report), whatever a caller keeps
+FINISH_COLUMNS = frozenset(
+    {
+        "parent_id",
+        "interrupted_id",
+        "flags",
+        "ctx",
+        "kernel_depth",
+        "ts_entry",
+        "ts_exit",
+        "pid",
+        "cpu_entry",
+        "duration",
+        "self",
+        "irq_ns",
+        "offcpu_sleep_ns",
+        "offcpu_runnable_ns",
+    }
+)
+
+
 def build_table(
-    attrs: dict[str, np.ndarray], raw: dict[str, Any], meta: TraceMeta, strings: StringPool
+    attrs: dict[str, np.ndarray],
+    raw: dict[str, Any],
+    meta: TraceMeta,
+    strings: StringPool,
+    keep: frozenset[str] | None = None,
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column.
 
@@ -474,30 +528,69 @@ def build_table(
     event rows themselves are not needed, so a trace can be rebuilt window by window.
     Consumes ``raw`` and ``attrs``: their columns become the table's (reordered in place) or
     are released as soon as they are reordered (this is where the rebuild's memory peaks).
+    ``keep``: build only these columns (plus :data:`FINISH_COLUMNS`); the others are left out
+    of the table (``CallTable.omitted``) and never take memory.
     """
+    built = None if keep is None else keep | FINISH_COLUMNS
+
+    def wanted(name: str) -> bool:
+        if name in ("entry_row", "exit_row"):  # the two go together
+            return built is None or "entry_row" in built or "exit_row" in built
+        return built is None or name in built
+
+    for name in ("entry_row", "exit_row", "module", "retval"):
+        # left out: released before the table's temporaries are made (the quality report
+        # counts the row references before the table is built)
+        if not wanted(name):
+            (raw if name.endswith("_row") else attrs).pop(name, None)
+    ncalls = len(raw["parent"])
+    # int64 call-length arrays no longer needed, reused for the -1-filled columns made at the
+    # end: fresh memory costs page faults (~1 s a GB on the benchmark VM) and raises the peak
+    spare: list[np.ndarray] = []
+
+    def usable(a: np.ndarray) -> bool:
+        return (
+            a.dtype == np.int64 and len(a) == ncalls and a.flags.writeable and a.flags.c_contiguous
+        )
+
+    def give_up(a: np.ndarray) -> None:
+        if len(spare) < 2 and usable(a):
+            spare.append(a)
+
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     _fix_overfull(raw, xdur_raw, own)
-    del own
-    depth0, _ = stacks.resolve(raw["parent"])
-    ncalls = len(raw["parent"])
+    depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
-    perm = _entry_order(raw.pop("order"), depth0, synth_last)
+    order = raw.pop("order")
+    perm: np.ndarray | None = _entry_order(order, depth0, synth_last)
+    assert perm is not None
     del synth_last, depth0
-    inv = np.empty(ncalls, dtype=np.int64)
-    inv[perm] = np.arange(ncalls, dtype=np.int64)
+    # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
+    # are spent, and no fresh memory is touched
+    ids = order if usable(order) else np.empty(ncalls, np.int64)
+    del order
+    ids.fill(1)
+    np.cumsum(ids, out=ids)
+    ids -= 1
+    inv = own if usable(own) else np.empty(ncalls, np.int64)
+    del own
+    inv[perm] = ids
     # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
     # reordered in place (gather the moved rows' values, then scatter them), so the table takes
     # over the machine's arrays instead of touching ~100 B a call of fresh memory (page faults
     # are most of this stage's system time).
-    moved = np.flatnonzero(inv != np.arange(ncalls, dtype=np.int64))
+    moved = np.flatnonzero(inv != ids)
     src = perm[moved]
+    few = len(moved) <= ncalls // 4
+    if few:
+        perm = None  # not needed any more: the moved rows say it all
 
     def reorder(a: np.ndarray) -> np.ndarray:
-        if len(moved) > ncalls // 4 or not (a.flags.writeable and a.flags.c_contiguous):
-            return a[perm]
+        if perm is not None or not (a.flags.writeable and a.flags.c_contiguous):
+            return a[perm if perm is not None else _perm_of(moved, src, ncalls)]
         a[moved] = a[src]
         return a
 
@@ -507,16 +600,18 @@ def build_table(
     def atake(name: str) -> np.ndarray:
         return reorder(attrs.pop(name))
 
-    parent = _gather(inv, take("parent"), -1)
-    interrupted = _gather(inv, take("interrupted"), -1)
+    parent = _map_in_place(inv, take("parent"))
+    interrupted = _map_in_place(inv, take("interrupted"))
+    give_up(inv)
     del inv
     depth, root = stacks.resolve(parent)
     raw_ctx = take("ctx").astype(np.int8, copy=False)
     parent, interrupted, depth, root = _nest_lower_interrupts(
         parent, interrupted, depth, root, raw_ctx
     )
-    entry_row = take("entry_row")
-    exit_row = take("exit_row")
+    if wanted("entry_row"):
+        entry_row = take("entry_row")
+        exit_row = take("exit_row")
     flags = take("flags").astype(np.uint16, copy=False)
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
@@ -526,33 +621,45 @@ def build_table(
         flags |= np.uint16(CallFlag.NO_TIME)
 
     cols: dict[str, np.ndarray] = {}
-    cols["call_id"] = np.arange(ncalls, dtype=np.int64)
+    if wanted("call_id"):
+        cols["call_id"] = ids
+    else:
+        give_up(ids)
+    del ids
     cols["parent_id"] = parent
-    cols["root_id"] = root
+    if wanted("root_id"):
+        cols["root_id"] = root
     cols["interrupted_id"] = interrupted
     for name in ("pid", "comm", "func", "module"):
-        cols[name] = atake(name)
+        if wanted(name):
+            cols[name] = atake(name)
     cols["depth"] = depth.astype(np.int32, copy=False)
     cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
     cols["ts_exit"] = ts_exit
     cpu_entry = cols["cpu_entry"] = atake("cpu_entry")
-    cpu_exit = cols["cpu_exit"] = atake("cpu_exit")
+    cpu_exit = atake("cpu_exit")
     migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
     flags[migrated] |= np.uint16(CallFlag.MIGRATED)
     del migrated
+    if wanted("cpu_exit"):
+        cols["cpu_exit"] = cpu_exit
+    del cpu_exit
     has_ret = atake("has_ret")
     flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
     del has_ret
-    cols["retval"] = atake("retval")
+    if wanted("retval"):
+        cols["retval"] = atake("retval")
     # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
     # seen in the task's level)
     ctx = raw_ctx[root]
     del raw_ctx
     flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
     cols["ctx"] = ctx
-    cols["entry_row"] = entry_row
-    cols["exit_row"] = exit_row
+    if wanted("entry_row"):
+        cols["entry_row"] = entry_row
+        cols["exit_row"] = exit_row
+        del entry_row, exit_row
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
     # exit; for truncated calls the time it was open until it was closed (a lower bound)
@@ -583,11 +690,21 @@ def build_table(
     self_ns[duration < 0] = -1
     cols["self"] = self_ns
     cols["flags"] = flags
-    cols["trace"] = np.zeros(ncalls, np.int16)
+    omit = set()
     for c in CALL_COLUMNS:
-        if c.name not in cols:
+        if c.name in cols:
+            continue
+        if not wanted(c.name):
+            omit.add(c.name)
+        elif c.name == "trace":
+            cols["trace"] = np.zeros(ncalls, np.int16)
+        elif spare and c.dtype == np.int64:
+            a = cols[c.name] = spare.pop()
+            a.fill(c.null if c.null is not None else 0)
+        else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
-    return CallTable(cols, strings)
+    spare.clear()
+    return CallTable(cols, strings, omit=omit)
 
 
 def depth_check(calls: CallTable) -> dict[str, int]:
@@ -609,7 +726,7 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     )
     nbad = 0
     repaired_all = (flags & REPAIR_FLAGS) != 0
-    step = 1 << 20  # a million calls at a time: no table-sized temporaries
+    step = 1 << 18  # 262k calls at a time: no table-sized temporaries
     for lo in range(0, n, step):  # per million calls
         hi = min(lo + step, n)
         par, itr, k = parent[lo:hi], interrupted[lo:hi], kd[lo:hi]

@@ -64,7 +64,9 @@ def _own_column(calls: CallTable, name: str) -> np.ndarray | None:
     unshared array: every value is rewritten), else None (a new array is made)."""
     col = calls[name]
     f = col.flags
-    if col.dtype == np.int64 and f.owndata and f.writeable and f.c_contiguous:
+    # (an array over the C machine's own buffer has a capsule as its base: not a view either)
+    unshared = f.owndata or not isinstance(col.base, np.ndarray)
+    if col.dtype == np.int64 and unshared and f.writeable and f.c_contiguous:
         return col
     return None
 
@@ -99,12 +101,15 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             runnable = state == 0
     ce = calls["ts_entry"]
     cx = calls["ts_exit"]
-    ctask = task_keys(calls["pid"], calls["cpu_entry"].astype(np.int64))
     valid_t = (ce >= 0) & (cx >= ce) & (sw_ts >= 0).all()
     if not valid_t.any() or (sw_ts < 0).all():
         return
-    t0 = int(min(sw_ts.min(), ce[valid_t].min()))
-    t_end = int(max(sw_ts.max(), cx[valid_t].max(), ts.max() if ts_max is None else ts_max))
+    # (reductions under a mask: no call-length copies)
+    big = np.iinfo(np.int64).max
+    t0 = int(min(sw_ts.min(), ce.min(where=valid_t, initial=big)))
+    t_end = int(
+        max(sw_ts.max(), cx.max(where=valid_t, initial=-1), ts.max() if ts_max is None else ts_max)
+    )
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
     keys = np.unique(np.concatenate([prev, nxt]))
@@ -125,9 +130,23 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     is_task = calls["ctx"] == IrqCtx.TASK
     # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
     sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
-    for name, f in (("offcpu_sleep_ns", fs), ("offcpu_runnable_ns", fr)):
-        calls[name] = f.span(ctask, ce, cx, sel, _own_column(calls, name))
-    _wakers(events, calls, ctask, keys, t0, valid_t & is_task)
+    del is_task
+    outs = []
+    for name in ("offcpu_sleep_ns", "offcpu_runnable_ns"):
+        own = _own_column(calls, name)
+        outs.append(own if own is not None else np.empty(len(calls), np.int64))
+    # a million calls at a time: the task keys (int64) are made per chunk, not for the table
+    pid, cpu = calls["pid"], calls["cpu_entry"]
+    step = 1 << 20
+    for lo in range(0, len(calls), step):
+        hi = lo + step
+        ctask = task_keys(pid[lo:hi], cpu[lo:hi])  # (cpu widened for the idle rows only)
+        for f, out in zip((fs, fr), outs):
+            f.span(ctask, ce[lo:hi], cx[lo:hi], sel[lo:hi], out[lo:hi])
+    calls["offcpu_sleep_ns"], calls["offcpu_runnable_ns"] = outs
+    if "waker_pid" in calls.columns:  # (not when the caller left it out)
+        ctask = task_keys(pid, cpu)
+        _wakers(events, calls, ctask, keys, t0, valid_t & (calls["ctx"] == IrqCtx.TASK))
 
 
 def _wakers(

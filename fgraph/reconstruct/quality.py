@@ -118,6 +118,11 @@ class EventCounts:
         self.exits += int(np.count_nonzero(kind == EventKind.FG_EXIT))
 
 
+def row_references(entry_row: np.ndarray, exit_row: np.ndarray) -> int:
+    """How many records the calls refer to (their entry and exit rows that are set)."""
+    return int(np.count_nonzero(entry_row >= 0)) + int(np.count_nonzero(exit_row >= 0))
+
+
 def assess(
     counts: EventCounts,
     lost: LostTable,
@@ -125,6 +130,7 @@ def assess(
     calls: CallTable,
     counters: dict[str, int],
     depth: dict[str, int],
+    referenced: int | None = None,
 ) -> Quality:
     """The quality report.  Every funcgraph record must be the entry or the exit of exactly one
     call: the machine names the call of each record it is fed (``counts.unaccounted`` are the
@@ -133,9 +139,9 @@ def assess(
     n = counts.events_in
     unaccounted = counts.unaccounted
     # the calls' row references must cover exactly the funcgraph records that were given one
-    referenced = int(np.count_nonzero(calls["entry_row"] >= 0)) + int(
-        np.count_nonzero(calls["exit_row"] >= 0)
-    )
+    # (``referenced``: counted by the caller when the table was built without the row columns)
+    if referenced is None:
+        referenced = row_references(calls["entry_row"], calls["exit_row"])
     unaccounted += abs(referenced - (counts.funcgraph_events - counts.unaccounted))
     flags = calls["flags"]
     cnt = lost["count"]
@@ -143,10 +149,13 @@ def assess(
     for c in np.unique(lost["cpu"]):
         sel = lost["cpu"] == c
         per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
-    self_t = np.maximum(calls["self"], 0)
-    certain = (flags & REPAIR_FLAGS) == 0
-    traced = int(self_t.sum())
-    certain_ns = int(self_t[certain].sum())
+    # (sums under masks: no call-length int64 copies)
+    self_ns = calls["self"]
+    pos = self_ns > 0
+    traced = int(self_ns.sum(where=pos))
+    pos &= (flags & REPAIR_FLAGS) == 0
+    certain_ns = int(self_ns.sum(where=pos))
+    del pos
     ctx = calls["ctx"]
     q = Quality(
         path=meta.path,

@@ -35,7 +35,7 @@ from .calls import (
     depth_check,
 )
 from .offcpu import offcpu
-from .quality import EventCounts, Quality, assess
+from .quality import EventCounts, Quality, assess, row_references
 
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
 
@@ -63,18 +63,28 @@ class CallAttrs:
         ("has_ret", np.dtype(bool)),
     )
 
-    def __init__(self, expect: int = 0) -> None:
+    ATTRS_ON, ATTRS_NO_MODULE, ATTRS_NO_RETVAL = 0x1, 0x2, 0x4  # stacks.c ATTRS_*
+
+    def __init__(self, expect: int = 0, skip: frozenset[str] = frozenset()) -> None:
         # (the machine reserves the columns with its own: ``expect`` is its hint)
+        # skip: columns the caller will not build (``build_table(keep=...)``): never kept
+        self.spec = tuple((name, dt) for name, dt in self.SPEC if name not in skip)
+        self.mask = (
+            self.ATTRS_ON
+            | (self.ATTRS_NO_MODULE if "module" in skip else 0)
+            | (self.ATTRS_NO_RETVAL if "retval" in skip else 0)
+        )
         self._machine: Rebuilder | None = None
 
-    def source(self, machine: Rebuilder) -> None:
-        """The machine that writes the attributes (it must be fed with ``attrs``)."""
+    def source(self, machine: Rebuilder) -> int:
+        """The machine that keeps the attributes; what to ask its feeds for (``attrs``)."""
         self._machine = machine
+        return self.mask
 
     def finish(self) -> dict[str, np.ndarray]:
         """The columns, after the machine's ``finish``."""
         if self._machine is None:
-            return {name: np.empty(0, dt) for name, dt in self.SPEC}
+            return {name: np.empty(0, dt) for name, dt in self.spec}
         out = self._machine.attrs()
         self._machine = None
         return out
@@ -100,12 +110,19 @@ class WindowedRebuild:
         delay_prefix: int = DELAY_PREFIX,
         machine_window: int = MACHINE_WINDOW,
         expect_calls: int = 0,
+        columns: frozenset[str] | None = None,
     ) -> None:
         tol = meta.ts_resolution_ns if meta.ts_resolution_ns > 1 else 0
+        # the call columns to build (None: all); the others are never made (memory)
+        self.columns = None if columns is None else frozenset(columns)
         self.meta, self.strings = meta, strings
-        self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls)
+        rows = columns is None or bool({"entry_row", "exit_row"} & set(columns))
+        self._r = Rebuilder(max(int(ncpu), 1), tol, expect_calls, rows=rows)
         self._state = WindowState.new(delay_prefix)
-        self._attrs = CallAttrs(expect_calls)
+        self._attrs = CallAttrs(
+            expect_calls,
+            frozenset() if columns is None else frozenset({"module", "retval"}) - set(columns),
+        )
         self._counts = EventCounts()
         self._others: list[EventTable] = []
         self._lost: list[LostTable] = []
@@ -203,8 +220,7 @@ class WindowedRebuild:
         self._rows += len(events)
 
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
-        self._attrs.source(self._r)
-        unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=True)
+        unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
         self._counts.unaccounted += unnamed
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
@@ -235,7 +251,12 @@ class WindowedRebuild:
         raw = self._r.finish()
         counters = raw.pop("counters")
         attrs = self._attrs.finish()
-        calls = build_table(attrs, raw, self.meta, self.strings)
+        referenced = (
+            row_references(raw["entry_row"], raw["exit_row"])
+            if "entry_row" in raw
+            else counters.pop("row_references")
+        )
+        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
         depth = depth_check(calls)
         others = (
             self._others[0]
@@ -258,7 +279,13 @@ class WindowedRebuild:
         if not single:
             others.lost = lost
         offcpu(others, calls, self._ts_max)
-        quality = assess(self._counts, lost, self.meta, calls, counters, depth)
+        quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
+        if self.columns is not None:
+            # what only the rebuild itself needed
+            extra = set(calls.columns) - self.columns
+            for name in extra:
+                del calls.columns[name]
+            calls.omitted = calls.omitted | extra
         return calls, quality, others
 
 

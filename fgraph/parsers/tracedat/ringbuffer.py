@@ -4,12 +4,17 @@ The page walk itself is C (``fgraph/_ext/ringbuf.c``, kbuffer semantics); this m
 one CPU blob at a time and returns flat numpy arrays.  Uncompressed data is walked in place in
 the file's buffer (an mmap, not copied); compressed v7 data (chunks of ``u32 csize, u32 usize,
 bytes``, trace-output.c ``out_write_cpu_data``) is decompressed chunk by chunk into one
-``bytearray`` shared by all CPUs of all buffers.
+``bytearray`` shared by all CPUs of all buffers (``load_blobs``), or, for the windowed reader,
+into a :class:`ChunkStore` of the same layout that holds only the chunks being read
+(``load_lazy``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +108,7 @@ def _chunk_table(
     (n,) = struct.unpack_from(e + "I", data, off)
     p = off + 4
     chunks: list[tuple[int, int, int]] = []
+    mark = off
     if n > (end - p) // 8 + 1:
         return [], f"implausible chunk count {n}"
     for i in range(n):
@@ -115,6 +121,12 @@ def _chunk_table(
             return chunks, f"chunk {i} of {n}: implausible size {us}"
         chunks.append((p + 8, cs, us))
         p += 8 + cs
+        if i % 256 == 255:
+            # the headers are spread over the whole blob: give back the file pages read for
+            # them as we go (a mapped file's touched pages count in the resident set)
+            drop_file_pages(data, mark, p - FAULT_AROUND)
+            mark = p - FAULT_AROUND
+    drop_file_pages(data, mark, p + FAULT_AROUND)
     return chunks, None
 
 
@@ -142,6 +154,35 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
                     )
                 blobs.append(blob)
         return data, blobs
+    plans, total = _plans(c, data)
+    mem = bytearray(total)
+    mv = memoryview(mem)
+    pos = 0
+    inflate = _Inflater(c, data)
+    for bi, cb, chunks, problem in plans:
+        blob = Blob(bi, cb.cpu, pos, 0, file_offset=cb.offset, compressed=True)
+        ustart, fileoff = [], []
+        for i, (fo, cs, us) in enumerate(chunks):
+            try:
+                out = inflate(fo, cs, us)
+            except Exception as exc:  # TraceParseError, zstandard.ZstdError
+                blob.problems.append(_chunk_lost(c, bi, cb.cpu, i, len(chunks), exc, fo))
+                problem = None
+                break
+            mv[pos : pos + us] = out
+            ustart.append(pos)
+            fileoff.append(fo - 8)
+            pos += us
+        _close_blob(c, blob, cb, problem, pos, ustart, fileoff)
+        blobs.append(blob)
+    return mem, blobs
+
+
+def _plans(
+    c: Any, data: Any
+) -> tuple[list[tuple[int, Any, list[tuple[int, int, int]], str | None]], int]:
+    """Each compressed CPU blob's chunk table (and the problem that cut it short), and the
+    decompressed size of them all."""
     plans = []
     total = 0
     for bi, b in enumerate(c.buffers):
@@ -153,60 +194,227 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
             chunks, problem = _chunk_table(data, cb.offset, cb.size, c.endian, c.path)
             plans.append((bi, cb, chunks, problem))
             total += sum(us for _, _, us in chunks)
-    mem = bytearray(total)
-    mv = memoryview(mem)
-    pos = 0
-    zd = None
-    if c.compression == "zstd":
-        import zstandard
+    return plans, total
 
-        zd = zstandard.ZstdDecompressor()
+
+class _Inflater:
+    """Decompress one v7 data chunk (``fo``: file offset of its bytes, after the 8-byte
+    header); raises TraceParseError (or zstandard.ZstdError) when it is unreadable."""
+
+    def __init__(self, c: Any, data: Any) -> None:
+        self.c, self.data = c, data
+        self.zd: Any = None
+        if c.compression == "zstd":
+            import zstandard
+
+            self.zd = zstandard.ZstdDecompressor()  # one context for every chunk
+
+    def __call__(self, fo: int, cs: int, us: int) -> bytes:
+        c, data = self.c, self.data
+        if self.zd is None:
+            return decompress(c.compression, data[fo : fo + cs], us, c.path, fo - 8, "data chunk")
+        out = self.zd.decompress(bytes(data[fo : fo + cs]), max_output_size=max(us, 1))
+        if len(out) != us:
+            raise TraceParseError(
+                f"chunk decompressed to {len(out)} bytes, header says {us}",
+                path=c.path,
+                offset=fo - 8,
+            )
+        return out  # type: ignore[no-any-return]
+
+
+def _chunk_lost(
+    c: Any, bi: int, cpu: int, i: int, n: int, exc: Exception, fo: int
+) -> tuple[str, int, int]:
+    """The problem an unreadable chunk makes: it and the rest of its CPU's data are lost."""
+    name = c.buffers[bi].name
+    if isinstance(exc, TraceParseError):
+        what = f"chunk {i} of {n} unreadable ({exc.message}); its events and the following chunks' are lost"
+    else:  # zstandard.ZstdError
+        what = f"chunk {i} of {n} unreadable ({exc}); it and the following chunks are lost"
+    return (f"buffer {name!r} CPU {cpu}: {what}", fo - 8, -1)
+
+
+def _close_blob(
+    c: Any,
+    blob: Blob,
+    cb: Any,
+    problem: str | None,
+    pos: int,
+    ustart: list[int],
+    fileoff: list[int],
+) -> None:
+    if problem:
+        blob.problems.append(
+            (f"buffer {c.buffers[blob.buf_index].name!r} CPU {cb.cpu}: {problem}", cb.offset, -1)
+        )
+    blob.length = pos - blob.start
+    blob.chunk_ustart = np.array(ustart or [blob.start], dtype=np.int64)
+    blob.chunk_fileoff = np.array(fileoff or [cb.offset], dtype=np.int64)
+
+
+class ChunkStore:
+    """Compressed v7 CPU data decompressed on demand, for the windowed reader.
+
+    Laid out as ``load_blobs``'s bytearray (every chunk at the same offset, so blob starts,
+    record offsets and file positions are the same), but in an anonymous private mapping
+    whose chunks are decompressed into place only when a reader asks for them (``ensure``)
+    and handed back to the kernel when the windows have passed them (``release``:
+    ``madvise(MADV_DONTNEED)``, after which a private anonymous page reads as zeros).  So
+    every read of ``mem`` must be preceded by an ``ensure`` of its range: the ``resident``
+    flags, not the release policy, keep the reads right.
+    """
+
+    def __init__(self, c: Any, data: Any, total: int, rows: list[tuple[int, int, int, int]]):
+        self.c = c
+        self.data = data
+        # MAP_PRIVATE: a shared anonymous mapping would keep DONTNEED'ed pages in its shmem
+        # object (and in the resident set)
+        try:
+            self.mem = mmap.mmap(-1, max(total, 1), flags=mmap.MAP_PRIVATE)
+        except OSError as exc:  # ENOMEM: as bytearray(total) would say (decode_errors)
+            raise MemoryError(f"{total} bytes of decompressed data: {exc.strerror}") from None
+        self.inflate = _Inflater(c, data)
+        # the readable chunks in mem order (the chunks of every blob, blob after blob):
+        # offset in mem, decompressed size, file offset of the compressed bytes, their size
+        a = np.array(rows, dtype=np.int64).reshape(-1, 4)
+        self.ustart, self.usize, self.fo, self.csize = (a[:, i].copy() for i in range(4))
+        self.uend = self.ustart + self.usize
+        self.resident = np.zeros(len(a), bool)
+        self.decompressed = 0  # chunks decompressed into mem so far (for tests and bench/)
+
+    def _load(self, k: int) -> None:
+        fo, cs, us = int(self.fo[k]), int(self.csize[k]), int(self.usize[k])
+        try:
+            out = self.inflate(fo, cs, us)
+        except TraceParseError:
+            raise
+        except Exception as exc:  # zstandard.ZstdError; it read fine in load_lazy
+            raise TraceParseError(
+                f"data chunk no longer decompresses ({exc})", path=self.c.path, offset=fo - 8
+            ) from None
+        a = int(self.ustart[k])
+        self.mem[a : a + us] = out
+        self.resident[k] = True
+        self.decompressed += 1
+
+    def ensure(self, lo: int, hi: int) -> None:
+        """Make mem[lo:hi) hold its data."""
+        if hi <= lo or not len(self.ustart):
+            return
+        k0 = int(np.searchsorted(self.uend, lo, "right"))  # the first chunk ending after lo
+        k1 = int(np.searchsorted(self.ustart, hi, "left"))  # and those starting before hi
+        for k in (k0 + np.flatnonzero(~self.resident[k0:k1])).tolist():  # per chunk
+            self._load(k)
+
+    def release(self, lo: int, hi: int) -> None:
+        """Drop the resident chunks that lie wholly in mem[lo:hi) (decompressed again if
+        asked for later).  Only memory pages wholly inside dropped chunks are given back, so
+        a page shared with a chunk that stays resident keeps its bytes."""
+        if hi <= lo or not len(self.ustart):
+            return
+        k0 = int(np.searchsorted(self.ustart, lo, "left"))
+        k1 = int(np.searchsorted(self.uend, hi, "right"))
+        if k1 <= k0:
+            return
+        ks = k0 + np.flatnonzero(self.resident[k0:k1])
+        if not len(ks):
+            return
+        self.resident[ks] = False
+        pg = mmap.PAGESIZE
+        # runs of chunks adjacent in mem: one madvise each
+        cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
+        for run in np.split(ks, cut + 1):  # per run of chunks
+            a = -(-int(self.ustart[run[0]]) // pg) * pg
+            z = int(self.uend[run[-1]]) // pg * pg
+            if z > a:
+                with contextlib.suppress(OSError, ValueError):
+                    self.mem.madvise(mmap.MADV_DONTNEED, a, z - a)
+
+    def release_all(self) -> None:
+        self.release(0, len(self.mem))
+        self.drop_file()
+
+    def drop_file(self) -> None:
+        """Give back the compressed file's pages read so far.  The whole file, not the
+        chunks read: a page fault maps the file's cached pages around the one asked for too
+        (fault-around, 64 KB), and those pages would stay in the resident set."""
+        drop_file_pages(self.data, 0, len(self.data))
+
+    @property
+    def resident_chunks(self) -> int:
+        return int(self.resident.sum())
+
+
+# bytes of a mapped file's cached pages a page fault maps around the page asked for
+# (mm/memory.c do_fault_around, /sys/kernel/mm/transparent_hugepage/../fault_around_bytes)
+FAULT_AROUND = 1 << 16
+
+
+def drop_file_pages(data: Any, lo: int, hi: int) -> None:
+    """Give back the pages of a mapped file's [lo, hi) that were read (they count in the
+    resident set; the mapping reads them again if touched)."""
+    if not isinstance(data, mmap.mmap):
+        return
+    a = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
+    if hi > a:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            data.madvise(mmap.MADV_DONTNEED, a, min(hi, len(data)) - a)
+
+
+def load_lazy(
+    container: Any, data: Any, page_size_of: Callable[[int], int]
+) -> tuple[ChunkStore, list[Blob], list[np.ndarray]]:
+    """``load_blobs`` for compressed data, into a :class:`ChunkStore` with no chunk resident:
+    (store, blobs, page heads).  Every chunk is decompressed once here, to find the
+    unreadable ones (the blobs and their problems are ``load_blobs``'s) and to take the first
+    8 bytes of every page (the page's timestamp; ``page_size_of(buffer index)``): heads[i] is
+    a (pages, 8) uint8 array of blobs[i]'s whole pages.  Nothing is kept but those bytes."""
+    c = container
+    plans, total = _plans(c, data)
+    inflate = _Inflater(c, data)
+    rows: list[tuple[int, int, int, int]] = []
+    blobs: list[Blob] = []
+    heads: list[np.ndarray] = []
+    eight = np.arange(8, dtype=np.int64)
+    pos = 0
     for bi, cb, chunks, problem in plans:
+        ps = page_size_of(bi)
         blob = Blob(bi, cb.cpu, pos, 0, file_offset=cb.offset, compressed=True)
         ustart, fileoff = [], []
+        got: list[np.ndarray] = []
+        tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
+        head = 0  # blob offset of the next page head to take
         for i, (fo, cs, us) in enumerate(chunks):
             try:
-                if zd is not None:
-                    out = zd.decompress(bytes(data[fo : fo + cs]), max_output_size=max(us, 1))
-                    if len(out) != us:
-                        raise TraceParseError(
-                            f"chunk decompressed to {len(out)} bytes, header says {us}",
-                            path=c.path,
-                            offset=fo - 8,
-                        )
-                else:
-                    out = decompress(
-                        c.compression, data[fo : fo + cs], us, c.path, fo - 8, "data chunk"
-                    )
-            except TraceParseError as exc:
-                problem = f"chunk {i} of {len(chunks)} unreadable ({exc.message}); its events and the following chunks' are lost"
-                blob.problems.append(
-                    (f"buffer {c.buffers[bi].name!r} CPU {cb.cpu}: {problem}", fo - 8, -1)
-                )
+                out = inflate(fo, cs, us)
+            except Exception as exc:  # TraceParseError, zstandard.ZstdError
+                blob.problems.append(_chunk_lost(c, bi, cb.cpu, i, len(chunks), exc, fo))
                 problem = None
                 break
-            except Exception as exc:  # zstandard.ZstdError
-                blob.problems.append(
-                    (
-                        f"buffer {c.buffers[bi].name!r} CPU {cb.cpu}: chunk {i} of {len(chunks)} unreadable ({exc}); it and the following chunks are lost",
-                        fo - 8,
-                        -1,
-                    )
-                )
-                break
-            mv[pos : pos + us] = out
+            # (and the pages a fault mapped around them: fault-around, 64 KB by default)
+            drop_file_pages(data, fo - FAULT_AROUND, fo + cs + FAULT_AROUND)
+            rows.append((pos, us, fo, cs))
             ustart.append(pos)
             fileoff.append(fo - 8)
+            base = pos - blob.start  # blob offset of out[0]
+            buf = out
+            if head < base:  # a page head that began in the chunk before (chunks of whole
+                buf = tail + out  # pages, as trace-cmd writes them, never have one)
+                base -= len(tail)
             pos += us
-        if problem:
-            blob.problems.append(
-                (f"buffer {c.buffers[bi].name!r} CPU {cb.cpu}: {problem}", cb.offset, -1)
-            )
-        blob.length = pos - blob.start
-        blob.chunk_ustart = np.array(ustart or [blob.start], dtype=np.int64)
-        blob.chunk_fileoff = np.array(fileoff or [cb.offset], dtype=np.int64)
+            end = pos - blob.start
+            if head + 8 <= end:
+                at = np.arange(head, end - 7, ps, dtype=np.int64) - base
+                got.append(np.frombuffer(buf, np.uint8)[at[:, None] + eight])
+                head += len(at) * ps
+            tail = buf[-7:]  # (a copy of at most 7 bytes)
+        _close_blob(c, blob, cb, problem, pos, ustart, fileoff)
+        full = blob.length // ps
+        h = np.concatenate(got) if got else np.zeros((0, 8), np.uint8)
+        heads.append(h[:full])
         blobs.append(blob)
-    return mem, blobs
+    return ChunkStore(c, data, total, rows), blobs, heads
 
 
 def count(

@@ -1,0 +1,228 @@
+"""The windowed read of compressed (v7 zstd and zlib) trace.dat files (issue 7, P3): the CPU
+data's chunks (``u32 csize, u32 usize, bytes``, trace-cmd lib/trace-cmd/trace-output.c) are
+decompressed as the windows need them and dropped once the windows have passed them
+(``ChunkStore``), and the read is still the whole read: calls, quality report, warnings and
+lost-event rows, with windows small enough that chunks are dropped and decompressed again,
+for a truncated file and for unreadable chunks.
+
+The zstd files are written by ``trace-cmd convert``; the zlib ones by
+tests/fixtures/make_zlib_v7.py (Debian's trace-cmd writes no zlib).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import zstandard
+from conftest import FIXTURES, corpus_file, tracecmd
+from test_stream_edges import assert_same
+
+from fgraph.load import load
+from fgraph.parsers.tracedat.ringbuffer import load_blobs, load_lazy
+from fgraph.parsers.tracedat.stream import TraceDatStream, open_stream
+from fgraph.source import open_source
+
+pytestmark = pytest.mark.corpus
+
+LOST = "vm61/lost.dat"  # 2 CPUs, 115 gaps from page flags
+SMP4 = "vm61/smp4_instances.dat"  # 4 CPUs and a buffer instance
+
+
+def _zlib(src: Path, dst: Path) -> Path:
+    spec = importlib.util.spec_from_file_location("make_zlib_v7", FIXTURES / "make_zlib_v7.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    dst.write_bytes(mod.convert(src.read_bytes()))
+    return dst
+
+
+def _zstd(src: Path, dst: Path) -> Path:
+    subprocess.run(
+        [tracecmd(), "convert", "-i", str(src), "-o", str(dst)]
+        + ["--file-version", "7", "--compression", "zstd"],
+        check=True,
+        capture_output=True,
+    )
+    return dst
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    d = tmp_path_factory.mktemp("compressed")
+    out = {}
+    for rel in (LOST, SMP4):
+        name = Path(rel).stem
+        out[(rel, "zstd")] = _zstd(corpus_file(rel), d / f"{name}.zstd.dat")
+        out[(rel, "zlib")] = _zlib(corpus_file(rel), d / f"{name}.zlib.dat")
+    return out
+
+
+def _windows(path: Path, window: int) -> tuple[TraceDatStream, list[int]]:
+    """Read every window; the resident chunks after each."""
+    st = open_stream(open_source(path), window)
+    assert st.store is not None
+    resident = []
+    for _ in st.windows():
+        resident.append(st.store.resident_chunks)
+    return st, resident
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+@pytest.mark.parametrize("rel, window", [(LOST, 7), (LOST, 1000), (SMP4, 1000)])
+def test_windowed_read_is_the_whole_read(
+    files: dict[tuple[str, str], Path], rel: str, codec: str, window: int
+) -> None:
+    path = files[(rel, codec)]
+    assert load(path).meta.compression == codec
+    assert_same(path, window, prefix=window == 1000)
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_chunks_are_dropped_once_read(files: dict[tuple[str, str], Path], codec: str) -> None:
+    """Only the chunks around the current window are kept: at most a few per CPU after each
+    window, none at the end; each chunk is decompressed again when a later window walks it
+    (the first 8 bytes of each page, taken up front, are all that is kept of the first pass)."""
+    st, resident = _windows(files[(SMP4, codec)], 1000)
+    store = st.store
+    assert store is not None
+    nchunks = len(store.ustart)
+    assert len(resident) > 20 and nchunks > 50
+    assert resident[-1] == 0
+    assert max(resident) <= 3 * len(st.cursors) < nchunks // 2
+    assert store.decompressed >= nchunks  # every chunk was needed once by the windows
+    # a dropped chunk's memory went back to the kernel (a private anonymous page reads as
+    # zeros again), although it held ring-buffer pages (their time stamps are not zero)
+    mem = np.frombuffer(store.mem, np.uint8)
+    a, z = int(store.ustart[1]), int(store.ustart[1] + store.usize[1])
+    assert not mem[a:z].any()
+
+
+def test_the_read_does_not_rely_on_what_is_kept(
+    files: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every chunk dropped after every window (the held-back records' too): what the next
+    window reads is decompressed again, and the read is the same."""
+
+    def drop_everything(self: TraceDatStream) -> None:
+        assert self.store is not None
+        self.store.release_all()
+
+    monkeypatch.setattr(TraceDatStream, "_release", drop_everything)
+    for codec in ("zstd", "zlib"):
+        assert_same(files[(LOST, codec)], 300)
+
+
+@pytest.mark.parametrize("frac", [0.4, 0.9])
+def test_a_truncated_file(files: dict[tuple[str, str], Path], tmp_path: Path, frac: float) -> None:
+    """Cut inside the CPU data: the chunks before the cut are read, the same loss reported."""
+    src = files[(LOST, "zstd")]
+    data = src.read_bytes()
+    st = open_stream(open_source(src))
+    start = min(cur.blob.file_offset for cur in st.cursors)
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(data[: start + int((len(data) - start) * frac)])
+    ref = load(cut)
+    assert any("runs past the data" in w.what or "truncated" in w.what for w in ref.warnings)
+    assert_same(cut, 7)
+    assert_same(cut, 1000)
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+@pytest.mark.parametrize("how", ["garbled", "size"])
+def test_an_unreadable_chunk(
+    files: dict[tuple[str, str], Path], tmp_path: Path, codec: str, how: str
+) -> None:
+    """A chunk that does not decompress (garbled bytes, or a size its header does not say)
+    loses it and the rest of its CPU's data, with the whole read's warning."""
+    src = files[(LOST, codec)]
+    st = open_stream(open_source(src))
+    assert st.store is not None
+    k = 3  # a chunk of CPU 0, neither its first nor its last
+    assert int(st.store.ustart[k]) < st.cursors[0].blob.start + st.cursors[0].blob.length
+    fo = int(st.store.fo[k])
+    data = bytearray(src.read_bytes())
+    if how == "garbled":
+        data[fo : fo + 16] = b"\xff" * 16
+    else:
+        (us,) = struct.unpack_from("<I", data, fo - 4)
+        struct.pack_into("<I", data, fo - 4, us + 4096)
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(bytes(data))
+    ref = load(bad)
+    assert [w.what for w in ref.warnings if "unreadable" in w.what]
+    assert_same(bad, 7)
+    assert_same(bad, 1000)
+
+
+def _fake_file(sizes: list[int], codec: str = "zlib") -> tuple[Any, bytes, bytes]:
+    """A container stub and data holding one CPU blob of 4096-byte pages (random bytes, each
+    page stamped with its index) cut into chunks of ``sizes`` bytes: not whole pages, so page
+    heads and memory pages straddle chunks.  Returns (container, file bytes, plain data)."""
+    rng = np.random.default_rng(7)
+    total = sum(sizes)
+    plain = bytearray(rng.integers(0, 256, total, dtype=np.uint8).tobytes())
+    for p in range(0, total - 7, 4096):
+        struct.pack_into("<Q", plain, p, 1000 + p // 4096)
+    out = bytearray(b"\0" * 64)  # (where headers would be)
+    off = len(out)
+    out += struct.pack("<I", len(sizes))
+    at = 0
+    for n in sizes:
+        piece = bytes(plain[at : at + n])
+        z = zlib.compress(piece) if codec == "zlib" else zstandard.ZstdCompressor().compress(piece)
+        out += struct.pack("<II", len(z), n) + z
+        at += n
+    cb = SimpleNamespace(cpu=0, offset=off, size=len(out) - off)
+    c = SimpleNamespace(
+        compression=codec,
+        endian="<",
+        path="fake.dat",
+        buffers=[SimpleNamespace(name="", latency_text=None, cpus=[cb])],
+    )
+    return c, bytes(out), bytes(plain)
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_chunks_that_are_not_whole_pages(codec: str) -> None:
+    """The store gives the bytes of load_blobs' bytearray however the chunks cut the pages
+    (a page head across two chunks, a chunk of 3 bytes, memory pages shared by chunks), and
+    dropping a chunk keeps its neighbours' bytes."""
+    sizes = [4100, 3, 6997, 4093, 13482, 2900, 2, 1, 3, 9000]
+    c, data, plain = _fake_file(sizes, codec)
+    mem, blobs = load_blobs(c, data)
+    assert bytes(mem) == plain and not blobs[0].problems
+    store, lazy, heads = load_lazy(c, data, lambda bi: 4096)
+    assert [(b.start, b.length) for b in lazy] == [(b.start, b.length) for b in blobs]
+    assert store.resident_chunks == 0
+    npages = len(plain) // 4096
+    assert heads[0].copy().view("<u8").ravel().tolist() == list(range(1000, 1000 + npages))
+    view = np.frombuffer(store.mem, np.uint8)
+    ends = np.cumsum(sizes)
+    for lo, hi in ((0, 10), (4090, 4110), (4103, 11100), (20000, 40000), (0, len(plain))):
+        store.ensure(lo, hi)
+        assert view[lo:hi].tobytes() == plain[lo:hi]
+        # drop every chunk wholly inside [lo, hi) but the first and last it touches
+        store.release(lo + 1, hi - 1)
+        store.ensure(lo, hi)
+        assert view[lo:hi].tobytes() == plain[lo:hi]
+    store.release_all()
+    assert store.resident_chunks == 0
+    # a chunk dropped between two resident ones: their bytes stay (shared memory pages)
+    store.ensure(0, len(plain))
+    k = 4  # the 13482-byte chunk
+    store.release(int(ends[k - 1]), int(ends[k]))
+    assert store.resident_chunks == len(sizes) - 1
+    for j in (k - 1, k + 1):
+        a, z = int(ends[j - 1]), int(ends[j])
+        assert view[a:z].tobytes() == plain[a:z]
+    store.ensure(0, len(plain))
+    assert view[: len(plain)].tobytes() == plain
