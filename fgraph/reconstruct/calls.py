@@ -58,8 +58,10 @@ def task_keys(pid: np.ndarray, cpu: np.ndarray) -> np.ndarray:
 #    record with the new comm is inside execve, never a depth-0 entry.
 # trace.dat comms come from saved_cmdlines (one per pid), so there only the first rule applies.
 # The machine follows the generations as it runs the records (stacks.c gen_of): a death mark
-# waits for its pid's next task-context (irqctx <= 0) entry at kernel depth 0, and once the comm
-# rule is on each pid's last comm is kept.  A record that starts a task has the new generation.
+# waits for its pid's next task-context (irqctx <= 0) entry at kernel depth 0, across windows
+# (the records of the dying task's last __schedule still carry its pid after its final
+# sched_switch), and once the comm rule is on each pid's last comm is kept.  A record that
+# starts a task has the new generation.
 # Task keys of generation g > 0 are pid + (g << 33): they stay unique, as pid < 2**32 and the
 # idle/unknown keys are negative.
 
