@@ -80,18 +80,31 @@ class Symbols:
         uniq, inv = factorize(addr, rows=rows)
         uniq = uniq.astype(np.uint64)
         hit = _bsearch(self.addrs, uniq)
-        fcodes = np.empty(len(uniq), dtype=np.int32)
-        mcodes = np.full(len(uniq), -1, dtype=np.int32)
-        for k in range(len(uniq)):  # per distinct address, not per event
+        cf, cm = self._codes_in(pool)
+        found = hit >= 0
+        hj = np.where(found, hit, 0)
+        fcodes = np.where(found, cf[hj], -1).astype(np.int32)
+        mcodes = np.where(found, cm[hj], -1).astype(np.int32)
+        # names are decoded once per symbol and pool: a windowed read meets the same symbols in
+        # every window (their codes are kept in cf/cm, -2 = not decoded yet)
+        for k in np.flatnonzero(~found | (fcodes == -2)).tolist():
             j = int(hit[k])
             if j >= 0:
                 name, mod = self.entry(j)
-                fcodes[k] = pool.code(name)
-                if mod:
-                    mcodes[k] = pool.code(mod)
+                fcodes[k] = cf[j] = pool.code(name)
+                mcodes[k] = cm[j] = pool.code(mod) if mod else -1
             else:
                 fcodes[k] = pool.code(f"{int(uniq[k]):x}") if uniq[k] else -1
         return fcodes, mcodes, inv.reshape(-1)
+
+    def _codes_in(self, pool: StringPool) -> tuple[np.ndarray, np.ndarray]:
+        """Per symbol: its name's and module's codes in ``pool`` (-2: not decoded yet)."""
+        cache = self.__dict__.get("_codes")
+        if cache is None or cache[0] is not pool:
+            n = len(self.addrs) + 1  # (a spare slot: a file without symbols reads slot 0)
+            cache = (pool, np.full(n, -2, np.int32), np.full(n, -2, np.int32))
+            self.__dict__["_codes"] = cache
+        return cache[1], cache[2]
 
 
 def _bsearch(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
