@@ -120,3 +120,18 @@ def test_scheduler_events_kept_for_offcpu() -> None:
     fg = np.isin(events["kind"], [1, 2])
     assert len(others) == int((~fg).sum())
     assert "sched_switch" in others.fields
+
+
+def test_the_depth_check_in_its_own_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big tables run the depth check beside the off-CPU times (PARALLEL_FINISH_CALLS)."""
+    from fgraph.load import read_events
+    from fgraph.reconstruct import window
+
+    events = read_events(corpus_file("vm61/system.dat"))
+    ref = whole(events, 4096)
+    monkeypatch.setattr(window, "PARALLEL_FINISH_CALLS", 1)
+    calls, quality, _ = whole(events, 4096)
+    for name in calls.columns:
+        assert (calls[name] == ref[0][name]).all(), name
+    assert quality.to_dict() == ref[1].to_dict()
+    assert sum(ref[1].to_dict()["depth_mismatches"].values())  # (the check did count)
