@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,20 +162,31 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
     for bi, cb, chunks, problem in plans:
         blob = Blob(bi, cb.cpu, pos, 0, file_offset=cb.offset, compressed=True)
         ustart, fileoff = [], []
-        for i, (fo, cs, us) in enumerate(chunks):
-            try:
-                out = inflate(fo, cs, us)
-            except Exception as exc:  # TraceParseError, zstandard.ZstdError
-                blob.problems.append(_chunk_lost(c, bi, cb.cpu, i, len(chunks), exc, fo))
-                problem = None
-                break
+        for fo, _cs, us, out in _inflated(c, inflate, blob, chunks):
             mv[pos : pos + us] = out
             ustart.append(pos)
             fileoff.append(fo - 8)
             pos += us
+        if blob.problems:  # a chunk was unreadable: that says what was lost
+            problem = None
         _close_blob(c, blob, cb, problem, pos, ustart, fileoff)
         blobs.append(blob)
     return mem, blobs
+
+
+def _inflated(
+    c: Any, inflate: Any, blob: Blob, chunks: list[tuple[int, int, int]]
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """Each chunk of a blob decompressed: (file offset, compressed size, size, bytes), in
+    order.  At an unreadable chunk the blob's problems say so, and it and the chunks after it
+    are lost (nothing more is yielded)."""
+    for i, (fo, cs, us) in enumerate(chunks):
+        try:
+            out = inflate(fo, cs, us)
+        except Exception as exc:  # TraceParseError, zstandard.ZstdError
+            blob.problems.append(_chunk_lost(c, blob.buf_index, blob.cpu, i, len(chunks), exc, fo))
+            return
+        yield fo, cs, us, out
 
 
 def _plans(
@@ -385,13 +396,7 @@ def load_lazy(
         got: list[np.ndarray] = []
         tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
         head = 0  # blob offset of the next page head to take
-        for i, (fo, cs, us) in enumerate(chunks):
-            try:
-                out = inflate(fo, cs, us)
-            except Exception as exc:  # TraceParseError, zstandard.ZstdError
-                blob.problems.append(_chunk_lost(c, bi, cb.cpu, i, len(chunks), exc, fo))
-                problem = None
-                break
+        for fo, cs, us, out in _inflated(c, inflate, blob, chunks):
             # (and the pages a fault mapped around them: fault-around, 64 KB by default)
             drop_file_pages(data, fo - FAULT_AROUND, fo + cs + FAULT_AROUND)
             rows.append((pos, us, fo, cs))
@@ -409,6 +414,8 @@ def load_lazy(
                 got.append(np.frombuffer(buf, np.uint8)[at[:, None] + eight])
                 head += len(at) * ps
             tail = buf[-7:]  # (a copy of at most 7 bytes)
+        if blob.problems:  # a chunk was unreadable: that says what was lost
+            problem = None
         _close_blob(c, blob, cb, problem, pos, ustart, fileoff)
         full = blob.length // ps
         h = np.concatenate(got) if got else np.zeros((0, 8), np.uint8)
