@@ -161,13 +161,16 @@ class _Columns:
                 elif len(arr) != n:
                     raise ValueError(f"column {c.name} has {len(arr)} rows, expected {n}")
         n = n or 0
+        # the row count of a table all of whose columns were left out (``omit``): a
+        # ``load_windowed(columns=frozenset())`` still rebuilt its calls
+        self._rows = n
         for c in self.COLUMNS:
             if c.name in cols and cols[c.name] is None:
                 cols[c.name] = np.full(n, c.null if c.null is not None else 0, dtype=c.dtype)
         self.columns = cols
 
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values()))) if self.columns else 0
+        return len(next(iter(self.columns.values()))) if self.columns else self._rows
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:
@@ -195,9 +198,13 @@ class _Columns:
 
     def take(self, index: np.ndarray) -> Any:
         """New table with the rows at ``index`` (bool mask or int indices); same pool."""
-        return type(self)(
+        t = type(self)(
             {k: v[index] for k, v in self.columns.items()}, self.strings, omit=self.omitted
         )
+        if not self.columns:
+            index = np.asarray(index)
+            t._rows = int(np.count_nonzero(index)) if index.dtype == bool else len(index)
+        return t
 
     def to_arrow(self) -> Any:
         import pyarrow as pa

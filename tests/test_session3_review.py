@@ -198,3 +198,15 @@ def test_symbol_codes_with_two_pools_in_one_process() -> None:
         assert names(load_windowed(p, 1500)) == ref[f]
         assert names(load(p)) == ref[f]
         assert names(load_windowed(p, 2500)) == ref[f]
+
+
+def test_a_projection_without_columns_keeps_the_number_of_calls() -> None:
+    """``columns=frozenset()`` (only the quality report wanted) left a table with no columns,
+    whose len() was 0 however many calls were rebuilt; a take() of it too."""
+    path = str(corpus_file("vm61/lost.dat"))
+    n = len(load_windowed(path, 3000, columns=frozenset({"flags"})).call_table)
+    assert n > 1000
+    calls = load_windowed(path, 3000, columns=frozenset()).call_table
+    assert not calls.columns and len(calls) == n
+    assert len(calls.take(np.arange(5))) == 5
+    assert len(calls.take(np.arange(n) % 3 == 0)) == len(range(0, n, 3))
