@@ -1053,6 +1053,28 @@ static PyObject *copy_out(void *src, int64_t n, int type, size_t sz)
     return arr;
 }
 
+/* d[name] = the column src (n items): handed over to numpy (the machine lets go of it), or a
+ * copy when empty.  0, or -1 with the error set. */
+static int put_column(PyObject *d, const char *name, void **src, int64_t n, int type, size_t sz)
+{
+    PyObject *v = n ? give_out(src, n, type, sz) : copy_out(*src, n, type, sz);
+    if (!v || PyDict_SetItemString(d, name, v) < 0) {
+        Py_XDECREF(v);
+        return -1;
+    }
+    Py_DECREF(v);
+    return 0;
+}
+
+/* in py_finish / py_attrs: d[name] = column src of n items (their d and n) */
+#define PUT(name, src, type, T)                                                  \
+    do {                                                                         \
+        if (put_column(d, name, (void **)&(src), n, type, sizeof(T)) < 0) {      \
+            Py_DECREF(d);                                                        \
+            return NULL;                                                         \
+        }                                                                        \
+    } while (0)
+
 /* finish(machine) -> dict of call columns (in creation order) and counters.  Open frames are
  * closed at their task's last timestamp (TRUNCATED). */
 static PyObject *py_finish(PyObject *self, PyObject *args)
@@ -1080,17 +1102,6 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     m->nattr = n;
     m->ncalls = 0;
     m->capcalls = 0;
-#define PUT(name, src, type, T)                                                          \
-    do {                                                                                 \
-        PyObject *v = n ? give_out((void **)&(src), n, type, sizeof(T))                   \
-                        : copy_out(src, n, type, sizeof(T));                             \
-        if (!v || PyDict_SetItemString(d, name, v) < 0) {      \
-            Py_XDECREF(v);                                     \
-            Py_DECREF(d);                                      \
-            return NULL;                                       \
-        }                                                      \
-        Py_DECREF(v);                                          \
-    } while (0)
     PUT("parent", m->parent, NPY_INT64, int64_t);
     PUT("interrupted", m->interrupted, NPY_INT64, int64_t);
     if (m->rows) {
@@ -1104,7 +1115,6 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     PUT("kdepth", m->kdepth, NPY_INT32, int32_t);
     PUT("ctx", m->ctx, NPY_INT8, int8_t);
     PUT("flags", m->flags, NPY_UINT16, uint16_t);
-#undef PUT
     PyObject *cnt = Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L}", "orphan_exits", (long long)m->n_orphan,
                                   "closed_by_outer", (long long)m->n_outer, "unclosed_entries",
                                   (long long)m->n_trunc_end, "gap_marks", (long long)m->n_gapmarks,
@@ -1149,17 +1159,6 @@ static PyObject *py_attrs(PyObject *self, PyObject *args)
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
-#define PUT(name, src, type, T)                                                      \
-    do {                                                                             \
-        PyObject *v = n ? give_out((void **)&(src), n, type, sizeof(T))               \
-                        : copy_out(src, n, type, sizeof(T));                         \
-        if (!v || PyDict_SetItemString(d, name, v) < 0) {                            \
-            Py_XDECREF(v);                                                           \
-            Py_DECREF(d);                                                            \
-            return NULL;                                                             \
-        }                                                                            \
-        Py_DECREF(v);                                                                \
-    } while (0)
     PUT("pid", m->a_pid, NPY_INT32, int32_t);
     PUT("comm", m->a_comm, NPY_INT32, int32_t);
     PUT("func", m->a_func, NPY_INT32, int32_t);
@@ -1171,7 +1170,6 @@ static PyObject *py_attrs(PyObject *self, PyObject *args)
         PUT("retval", m->a_retval, NPY_INT64, int64_t);
     PUT("xdur", m->a_xdur, NPY_INT64, int64_t);
     PUT("has_ret", m->a_has_ret, NPY_BOOL, npy_bool);
-#undef PUT
     return d;
 }
 
@@ -1353,6 +1351,25 @@ static const void *held_get(Held *h, PyObject *o, int type)
 
 static npy_intp held_len(Held *h, int k) { return PyArray_DIM(h->a[k], 0); }
 
+/* k columns of one length, as types[i], into p[i]: 0, or -1 with the error set and h freed
+ * (``fn`` names the function in the message) */
+static int held_columns(Held *h, PyObject **o, const int *types, int k, const void **p,
+                        const char *fn)
+{
+    for (int i = 0; i < k; i++) {
+        if (!(p[i] = held_get(h, o[i], types[i]))) {
+            held_free(h);
+            return -1;
+        }
+        if (held_len(h, h->n - 1) != held_len(h, 0)) {
+            held_free(h);
+            PyErr_Format(PyExc_ValueError, "stacks.%s: lengths differ", fn);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> int64 per query.
  * Intervals of task keys[g] are [off[g], off[g+1]) sorted by start; before[i] is the summed
  * length of the task's intervals before i.  F(t) = before[i] + min(t, end[i]) - start[i] for
@@ -1502,19 +1519,12 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
         return NULL;
     Held h = {{0}, 0};
-    const int64_t *par = held_get(&h, o[0], NPY_INT64);
-    const int64_t *irq = par ? held_get(&h, o[1], NPY_INT64) : NULL;
-    const int64_t *dur = irq ? held_get(&h, o[2], NPY_INT64) : NULL;
-    if (!dur) {
-        held_free(&h);
+    static const int types[3] = {NPY_INT64, NPY_INT64, NPY_INT64};
+    const void *p[3];
+    if (held_columns(&h, o, types, 3, p, "inner") < 0)
         return NULL;
-    }
+    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
     npy_intp n = held_len(&h, 0);
-    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
-        held_free(&h);
-        PyErr_SetString(PyExc_ValueError, "stacks.inner: lengths differ");
-        return NULL;
-    }
     npy_intp dims[1] = {n};
     PyArrayObject *ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
@@ -2101,19 +2111,13 @@ static PyObject *py_two_comms(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
         return NULL;
     Held h = {{0}, 0};
-    const int8_t *kind = held_get(&h, o[0], NPY_INT8);
-    const int32_t *pid = kind ? held_get(&h, o[1], NPY_INT32) : NULL;
-    const int32_t *comm = pid ? held_get(&h, o[2], NPY_INT32) : NULL;
-    if (!comm) {
-        held_free(&h);
+    static const int types[3] = {NPY_INT8, NPY_INT32, NPY_INT32};
+    const void *p[3];
+    if (held_columns(&h, o, types, 3, p, "two_comms") < 0)
         return NULL;
-    }
+    const int8_t *kind = p[0];
+    const int32_t *pid = p[1], *comm = p[2];
     npy_intp n = held_len(&h, 0);
-    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
-        held_free(&h);
-        PyErr_SetString(PyExc_ValueError, "stacks.two_comms: lengths differ");
-        return NULL;
-    }
     int64_t lo = INT64_MAX, hi = -1;
     for (npy_intp i = 0; i < n; i++) {
         if (!is_fg(kind[i]))
