@@ -113,20 +113,26 @@ def load_windowed(
         # (text) gain nothing from it, and the memory their parse frees would stay in the
         # thread's malloc arena.
         windows = _ahead(windows)
-    for table, order, rows in windows:
-        if rb is None:
-            ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
-            # function_graph data: about one call per two records.  ``records`` is estimated
-            # from a sample of pages, so reserve 25% more: outgrowing the reserve near the end
-            # copies the call attributes (twice their memory at once), while reserved pages that
-            # are never touched cost nothing.
-            expect = st.records * 5 // 8
-            kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
-            rb = WindowedRebuild(
-                ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
-            )
-        # a one-window input's table is kept whole as the trace's events (nothing to drop)
-        rb.feed(table, order, rows, keep_others=several)
+    # An error or interrupt in the middle of the windows: close them here, not when the
+    # generator is collected (the exception's traceback holds this frame, so a caller that
+    # keeps the exception kept the decode thread, its window and the file alive).
+    try:
+        for table, order, rows in windows:
+            if rb is None:
+                ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
+                # function_graph data: about one call per two records.  ``records`` is estimated
+                # from a sample of pages, so reserve 25% more: outgrowing the reserve near the end
+                # copies the call attributes (twice their memory at once), while reserved pages that
+                # are never touched cost nothing.
+                expect = st.records * 5 // 8
+                kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
+                rb = WindowedRebuild(
+                    ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
+                )
+            # a one-window input's table is kept whole as the trace's events (nothing to drop)
+            rb.feed(table, order, rows, keep_others=several)
+    finally:
+        windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
     from ._malloc import release_free_memory

@@ -210,3 +210,72 @@ def test_a_projection_without_columns_keeps_the_number_of_calls() -> None:
     assert not calls.columns and len(calls) == n
     assert len(calls.take(np.arange(5))) == 5
     assert len(calls.take(np.arange(n) % 3 == 0)) == len(range(0, n, 3))
+
+
+# ---------------------------------------------------------------- the decode-ahead thread
+
+
+def _decode_threads() -> list[object]:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "fgraph-decode"]
+
+
+def test_the_decode_thread_ends_when_the_rebuild_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in the middle of the windows (a KeyboardInterrupt here): the decode thread
+    stops, with the window it decoded and the file, even while the caller keeps the exception
+    (a REPL's sys.last_value, a test's excinfo: its traceback holds load_windowed's frame,
+    which held the generator open, so its ``finally`` never ran and the thread polled on)."""
+    import time
+
+    from fgraph.reconstruct import window
+
+    feed = window.WindowedRebuild.feed
+    fed = [0]
+
+    def failing(self: object, *a: object, **k: object) -> object:
+        fed[0] += 1
+        if fed[0] == 3:
+            raise KeyboardInterrupt("stop")
+        return feed(self, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(window.WindowedRebuild, "feed", failing)
+    monkeypatch.delenv("FGRAPH_ONE_THREAD", raising=False)
+    assert not _decode_threads()
+    with pytest.raises(KeyboardInterrupt) as kept:
+        load_windowed(str(corpus_file("vm61/lost.dat")), 2000)
+    assert fed[0] == 3
+    deadline = time.monotonic() + 5
+    while _decode_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _decode_threads()
+    del kept
+
+
+def test_the_decode_thread_ends_when_the_consumer_stops_early() -> None:
+    """The generator closed or dropped after a few windows, or an error from the reader: no
+    thread is left and the errors reach the consumer."""
+    import time
+
+    from fgraph.load import _ahead
+
+    def items(fail_at: int | None = None) -> object:
+        for i in range(100):
+            if i == fail_at:
+                raise ValueError("bad window")
+            yield np.full(1000, i)
+
+    g = _ahead(items())  # type: ignore[arg-type]
+    assert next(g)[0] == 0 and next(g)[0] == 1
+    g.close()
+    g = _ahead(items())  # type: ignore[arg-type]
+    next(g)
+    del g
+    with pytest.raises(ValueError, match="bad window"):
+        for _ in _ahead(items(5)):  # type: ignore[arg-type]
+            pass
+    assert [int(x[0]) for x in _ahead(items())] == list(range(100))  # type: ignore[arg-type]
+    deadline = time.monotonic() + 5
+    while _decode_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _decode_threads()
