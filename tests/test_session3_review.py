@@ -279,3 +279,36 @@ def test_the_decode_thread_ends_when_the_consumer_stops_early() -> None:
     while _decode_threads() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _decode_threads()
+
+
+# ---------------------------------------------------------------- irq names over a growing pool
+
+
+def test_interrupt_names_while_the_decode_thread_grows_the_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The windows share one string pool, which the decode thread grows while the rebuild
+    prepares the previous window.  ``_named(func, len(pool), _name_codes(pool, ...))`` took the
+    pool's size before the names' codes: a runner name first met in the next window got a code
+    past the table (IndexError; or, one past, the slot func == -1 reads)."""
+    from fgraph.load import load
+    from fgraph.reconstruct import irq
+
+    events = load(str(corpus_file("vm61/btrfs_read.txt"))).event_table
+    assert (events["irqctx"] < 0).any() and events.strings.lookup("__do_softirq") < 0
+    order = np.arange(len(events))
+    want = irq.event_contexts(events, order)
+    name_codes = irq._name_codes
+
+    def racing(strings: object, names: frozenset[str], prefixes: tuple[str, ...] = ()) -> object:
+        if names is irq.SOFTIRQ_RUNNERS:  # the decode thread meets new names meanwhile
+            strings.code("next_window_func")  # type: ignore[attr-defined]
+            strings.code("__do_softirq")  # type: ignore[attr-defined]
+        return name_codes(strings, names, prefixes)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(irq, "_name_codes", racing)
+    got = irq.event_contexts(events, order)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    # and a name one past the size must not mark the records without a function
+    func = np.array([-1, 0, 1], np.int32)
+    assert list(irq._named(func, 2, np.array([2], np.int32))) == [False, False, False]

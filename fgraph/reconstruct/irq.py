@@ -72,7 +72,11 @@ def _name_codes(
 
 
 def _named(func: np.ndarray, nstrings: int, codes: np.ndarray) -> np.ndarray:
-    """np.isin(func, codes) by a table over the string codes (func -1 reads its last, False)."""
+    """np.isin(func, codes) by a table over the string codes (func -1 reads its last, False).
+    The table also covers ``codes``: the windows share one pool, which the decode thread grows
+    meanwhile, so a name's code may be past the ``nstrings`` taken before it (no record of
+    these events has it)."""
+    nstrings = max(nstrings, int(codes.max(initial=-1)) + 1)
     t = np.zeros(nstrings + 1, dtype=bool)
     t[codes] = True
     return t[func]
