@@ -101,8 +101,15 @@ def load_windowed(
     """
     from .parsers import parse_windows
     from .reconstruct import WindowedRebuild
+    from .schema import CALL
     from .source import open_source
 
+    if columns is not None:
+        # (a str would be its letters; a typo would leave out the column meant, silently)
+        unknown = sorted(set(columns) - set(CALL)) if not isinstance(columns, str) else [columns]
+        if unknown:
+            raise ValueError(f"load_windowed(columns=...): not call columns: {unknown}")
+        columns = frozenset(columns)
     src = open_source(path)
     st = parse_windows(src, window_records)
     rb = None

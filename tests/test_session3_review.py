@@ -312,3 +312,13 @@ def test_interrupt_names_while_the_decode_thread_grows_the_pool(
     # and a name one past the size must not mark the records without a function
     func = np.array([-1, 0, 1], np.int32)
     assert list(irq._named(func, 2, np.array([2], np.int32))) == [False, False, False]
+
+
+def test_unknown_column_names_are_refused() -> None:
+    """A name that is not a call column (a typo, or a str: frozenset("func") is its letters)
+    was silently ignored: the projection then lacked the column meant."""
+    path = str(corpus_file("vm61/btrfs_read.dat"))
+    for bad in (frozenset({"fucn"}), "func", frozenset({"func", "durations"})):
+        with pytest.raises(ValueError, match="not call columns"):
+            load_windowed(path, columns=bad)  # type: ignore[arg-type]
+    assert len(load_windowed(path, columns={"func"}).call_table) > 0  # type: ignore[arg-type]
