@@ -135,3 +135,21 @@ def test_the_depth_check_in_its_own_thread_changes_nothing(monkeypatch: pytest.M
         assert (calls[name] == ref[0][name]).all(), name
     assert quality.to_dict() == ref[1].to_dict()
     assert sum(ref[1].to_dict()["depth_mismatches"].values())  # (the check did count)
+
+
+def test_an_error_in_the_depth_check_thread_is_raised_once(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from fgraph.load import read_events
+    from fgraph.reconstruct import window
+
+    events = read_events(corpus_file("vm61/btrfs_read.dat"))
+
+    def broken(calls):  # type: ignore[no-untyped-def]
+        raise ValueError("depth check failed")
+
+    monkeypatch.setattr(window, "PARALLEL_FINISH_CALLS", 1)
+    monkeypatch.setattr(window, "depth_check", broken)
+    with pytest.raises(ValueError, match="depth check failed"):
+        whole(events, 4096)
+    assert "Traceback" not in capfd.readouterr().err  # (not printed by the thread)

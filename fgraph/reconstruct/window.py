@@ -16,6 +16,7 @@ the same call table and quality report.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -265,9 +266,13 @@ class WindowedRebuild:
         depth_result: list[dict[str, int]] = []
         checker = None
         if len(calls) >= PARALLEL_FINISH_CALLS:
-            checker = threading.Thread(
-                target=lambda: depth_result.append(depth_check(calls)), name="fgraph-depth"
-            )
+
+            def check() -> None:
+                # (an error is left for the main thread to raise: rerun there, below)
+                with contextlib.suppress(Exception):
+                    depth_result.append(depth_check(calls))
+
+            checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
         else:
             depth_result.append(depth_check(calls))
