@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .._malloc import release_free_memory
 from ..schema import CALL
 from ..table import CallTable, EventTable, LostTable, StringPool, TraceMeta
 from . import timeline
@@ -301,6 +302,9 @@ class WindowedRebuild:
         finally:
             if checker is not None:
                 checker.join()
+                # the check's temporaries were freed into its thread's own malloc arena, where
+                # the main thread cannot reuse them: give them back (~50 MB at 5M calls)
+                release_free_memory()
         if not depth_result:  # the check raised in its thread: run it here to raise it
             depth_result.append(depth_check(calls))
         quality = assess(
