@@ -100,7 +100,9 @@ class _Cursor:
     index: int  # the blob's place in the file (rows are numbered blob after blob)
     next_page: int = 0
     next_row: int = 0  # blob index of the next record to walk
-    held: dict[str, np.ndarray] | None = None  # walked records not yet decoded (raw)
+    # walked records not yet decoded (raw), in walk order: a list of walks' record arrays (or
+    # their tails), so records held back are never concatenated with the next walk's
+    held: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
     pending_lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     released: int = 0  # mem offset up to which the file pages were released
     bad_status: list[np.ndarray] = dataclasses.field(default_factory=list)  # damaged pages
@@ -338,37 +340,52 @@ class TraceDatStream:
         the records held back from the previous window and those of the pages that start
         before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
         c, meta = self.c, self.meta
-        parts: list[dict[str, np.ndarray]] = []
+        # per CPU with records in the window: (cursor, pieces of its held records)
+        parts: list[tuple[_Cursor, list[dict[str, np.ndarray]]]] = []
         row_ids: list[np.ndarray] = []
         lost_rows: list[dict[str, Any]] = []
         base = 0
+        uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
             stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
             stop = max(stop, cur.next_page)
             if stop > cur.next_page:
                 self._walk(cur, stop)
-            rec = cur.held
-            if rec is None and not cur.pending_lost:
+            held = cur.held
+            if not held and not cur.pending_lost:
                 continue
             # (no records left but gaps waiting: they still go out with the last window)
-            n = 0 if rec is None else len(rec["ts"])
-            k = (
-                n
-                if hi is None or rec is None
-                else int(np.searchsorted(rec["ts"], np.uint64(hi), "left"))
-            )
-            if (
-                rec is not None
-                and hi is not None
-                and k < n
-                and (rec["ts"][k:] < np.uint64(hi)).any()
-            ):
-                # time went back inside the CPU's records (garbled, or clock jumps): cut at
-                # the last record before the bound instead of searching a sorted column
-                k = int(np.flatnonzero(rec["ts"] < np.uint64(hi)).max(initial=-1)) + 1
+            n = sum(len(ch["ts"]) for ch in held)
+            if uhi is None:
+                k = n
+            else:
+                # k = 1 + the last record before the bound.  Per piece: a lower-bound search
+                # (numpy's binary search leaves ts[kc - 1] < hi <= ts[kc]), unless time went
+                # back inside the CPU's records (garbled, or clock jumps) and a later record is
+                # still before the bound: then the last such one.
+                k = off = 0
+                for ch in held:
+                    ts = ch["ts"]
+                    kc = int(np.searchsorted(ts, uhi, "left"))
+                    if kc < len(ts) and (ts[kc:] < uhi).any():
+                        kc = int(np.flatnonzero(ts < uhi).max(initial=-1)) + 1
+                    if kc:
+                        k = off + kc
+                    off += len(ts)
             lo_row = cur.next_row - n  # blob index of the first held record
-            if rec is not None and k:
-                parts.append({key: v[:k] for key, v in rec.items()})
+            take: list[dict[str, np.ndarray]] = []
+            rest: list[dict[str, np.ndarray]] = []
+            off = 0
+            for ch in held:
+                m = len(ch["ts"])
+                cut = min(max(k - off, 0), m)
+                if cut:
+                    take.append(ch if cut == m else {key: v[:cut] for key, v in ch.items()})
+                if cut < m:
+                    rest.append(ch if cut == 0 else {key: v[cut:] for key, v in ch.items()})
+                off += m
+            if k:
+                parts.append((cur, take))
                 row_ids.append((cur.index << ROW_SHIFT) + lo_row + np.arange(k, dtype=np.int64))
             # gaps before a record of this window (blob index < lo_row + k); the others wait
             keep_lost = []
@@ -384,25 +401,34 @@ class TraceDatStream:
                     r["brow"] = bi
                     keep_lost.append(r)
             cur.pending_lost = keep_lost
-            cur.held = {key: v[k:] for key, v in rec.items()} if rec is not None and k < n else None
+            if len(rest) > 8:  # a CPU held back window after window: keep the list short
+                rest = [{key: np.concatenate([ch[key] for ch in rest]) for key in rest[0]}]
+            cur.held = rest
             base += k
-        keys = ("data", "len", "ts", "pos", "cpu", "buf")
-        rec_all: dict[str, np.ndarray] = (
-            {key: np.concatenate([p[key] for p in parts]) for key in keys}
-            if parts
-            else {
-                "data": np.empty(0, np.int64),
-                "len": np.empty(0, np.int32),
-                "ts": np.empty(0, np.uint64),
-                "pos": np.empty(0, np.int64),
-                "cpu": np.empty(0, np.int16),
-                "buf": np.empty(0, np.int16),
-            }
-        )
-        if self.store is not None:
-            for p in parts:  # per CPU: its records lie in one blob, in its page order
-                if len(p["data"]):
-                    self.store.ensure(int(p["data"].min()), int((p["data"] + p["len"]).max()))
+        # the window's records, CPU after CPU, written into one set of arrays (no per-CPU
+        # arrays to concatenate; cpu and buf filled per CPU)
+        rec_all: dict[str, np.ndarray] = {
+            "data": np.empty(base, np.int64),
+            "len": np.empty(base, np.int32),
+            "ts": np.empty(base, np.uint64),
+            "pos": np.empty(base, np.int64),
+            "cpu": np.empty(base, np.int16),
+            "buf": np.empty(base, np.int16),
+        }
+        at = 0
+        for cur, take in parts:
+            at0 = at
+            for ch in take:
+                m = len(ch["ts"])
+                for key in ("data", "len", "ts", "pos"):
+                    rec_all[key][at : at + m] = ch[key]
+                at += m
+            rec_all["cpu"][at0:at] = cur.blob.cpu
+            rec_all["buf"][at0:at] = cur.blob.buf_index
+            if self.store is not None and at > at0:
+                # per CPU: its records lie in one blob, in its page order
+                d = rec_all["data"][at0:at]
+                self.store.ensure(int(d.min()), int((d + rec_all["len"][at0:at]).max()))
         del parts
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
@@ -479,17 +505,10 @@ class TraceDatStream:
             # walked range precedes the CPU's next record, walked later)
             r["brow"] = cur.next_row + (r["row"] if r["row"] >= 0 else n)
             cur.pending_lost.append(r)
-        new = {
-            "data": w["data"],
-            "len": w["len"],
-            "ts": w["ts"],
-            "pos": sub.file_pos(w["hdr"]),
-            "cpu": np.full(n, b.cpu, np.int16),
-            "buf": np.full(n, b.buf_index, np.int16),
-        }
-        if cur.held is not None:
-            new = {k: np.concatenate([cur.held[k], v]) for k, v in new.items()}
-        cur.held = new
+        if n:
+            cur.held.append(
+                {"data": w["data"], "len": w["len"], "ts": w["ts"], "pos": sub.file_pos(w["hdr"])}
+            )
         cur.next_row += n
         cur.next_page = stop
 
@@ -516,8 +535,8 @@ class TraceDatStream:
             self.store.drop_file()  # and the compressed bytes read for them
         for cur in self.cursors:
             done = cur.blob.start + min(cur.next_page * cur.page_size, cur.blob.length)
-            if cur.held is not None and len(cur.held["data"]):
-                done = min(done, int(cur.held["data"][0]))  # a held record's page stays
+            if cur.held:
+                done = min(done, int(cur.held[0]["data"][0]))  # a held record's page stays
             if self.store is not None:
                 # from the blob's start: the context pages before the window's range were
                 # decompressed again for its walk
