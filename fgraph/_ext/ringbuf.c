@@ -227,6 +227,15 @@ static PyObject *new_array(npy_intp n, int typenum)
     return PyArray_ZEROS(1, &n, typenum, 0);
 }
 
+/* one-pass walk() without output arrays: at most this many records of room (28 bytes each) */
+#define WALK_ONE_PASS_MAX ((int64_t)1 << 24)
+
+/* a record array to be written in full by the walk (or shrunk to what was written) */
+static PyObject *rec_array(npy_intp n, int typenum)
+{
+    return PyArray_EMPTY(1, &n, typenum, 0);
+}
+
 static int take_out(PyObject *o, int typenum, npy_intp need, void **p)
 {
     PyArrayObject *a = (PyArrayObject *)o;
@@ -279,13 +288,20 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     if (!walk_setup(&r, &view, start, length, page_size, data_start, long_size, big_endian, "walk"))
         return NULL;
     int64_t n = 0;
-    if (!given) {
+    npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
+    /* Without output arrays: room for the most records the pages can hold (a record takes at
+     * least 8 bytes: a 4-byte header and a payload of >= 4, or a type_len 0 header of 8), left
+     * uninitialised (untouched pages cost no memory), one walk, then the arrays shrunk to what
+     * was written.  A count pass first cost a second walk of every page.  Only for a bound
+     * that is not huge (a whole large blob): there, count first as before. */
+    int64_t bound = (int64_t)npages * (int64_t)((page_size - data_start) / 8 + 1);
+    int one_pass = !given && bound <= WALK_ONE_PASS_MAX;
+    if (!given && !one_pass) {
         Py_BEGIN_ALLOW_THREADS
         n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
                        big_endian, NULL);
         Py_END_ALLOW_THREADS
     }
-    npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
     out_t o;
     o.cap = n;
     if (given) {
@@ -312,8 +328,12 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
         }
         n = 0; /* no per-call record arrays */
     }
-    PyObject *a_hdr = new_array(n, NPY_INT64), *a_data = new_array(n, NPY_INT64),
-             *a_len = new_array(n, NPY_INT32), *a_ts = new_array(n, NPY_UINT64),
+    if (one_pass)
+        n = bound;
+    if (!given)
+        o.cap = n;
+    PyObject *a_hdr = rec_array(n, NPY_INT64), *a_data = rec_array(n, NPY_INT64),
+             *a_len = rec_array(n, NPY_INT32), *a_ts = rec_array(n, NPY_UINT64),
              *a_first = new_array(npages, NPY_INT64), *a_nrec = new_array(npages, NPY_INT32),
              *a_missed = new_array(npages, NPY_INT64), *a_status = new_array(npages, NPY_INT8),
              *a_pts = new_array(npages, NPY_UINT64), *a_bad = new_array(npages, NPY_INT64);
@@ -341,6 +361,17 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     if (written < 0) {
         PyErr_SetString(PyExc_ValueError, "ringbuf.walk: record arrays too small");
         goto done;
+    }
+    if (one_pass) {
+        npy_intp nw = (npy_intp)written;
+        PyArray_Dims shape = {&nw, 1};
+        PyObject *arrs[4] = {a_hdr, a_data, a_len, a_ts};
+        for (int i = 0; i < 4; i++) {
+            PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
+            if (!res)
+                goto done;
+            Py_DECREF(res);
+        }
     }
     if (given)
         result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O}", "first", a_first, "nrec", a_nrec,
