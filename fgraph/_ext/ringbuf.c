@@ -1188,6 +1188,205 @@ done:
     return ret;
 }
 
+
+/*
+ * A persistent address -> (func code, module code) table for funcgraph addresses: the same
+ * symbols come back in every window of a windowed read, so each address is resolved once
+ * (symbols.py) and later windows only look it up, instead of a factorize, a binary search
+ * and two spreads per window.  The table is open addressing in numpy arrays owned by the
+ * caller: tkeys uint64[cap] and tslot int64[cap] (-1 empty; else an entry index into ef/em,
+ * int32 codes), cap a power of two kept at most half full by the caller.
+ *
+ * addr_codes(tkeys, tslot, ef, em, addr, rows, func_out, mod_out) -> (missing, amax)
+ *   func_out[r], mod_out[r] = the entry of addr[r] for r in rows, when it is in the table;
+ *   missing: the distinct addresses not in the table (uint64), in order of first appearance;
+ *   amax: the largest address met (the caller orders small ones as factorize would).
+ * addr_insert(tkeys, tslot, keys, first)
+ *   keys[i] (absent from the table) gets entry first + i.
+ */
+static int addr_table_args(PyObject *o_keys, PyObject *o_slot, PyArrayObject **keys,
+                           PyArrayObject **slot, size_t *mask)
+{
+    *keys = (PyArrayObject *)o_keys;
+    *slot = (PyArrayObject *)o_slot;
+    if (!PyArray_Check(o_keys) || !PyArray_Check(o_slot) || PyArray_NDIM(*keys) != 1 ||
+        PyArray_NDIM(*slot) != 1 || PyArray_TYPE(*keys) != NPY_UINT64 ||
+        PyArray_TYPE(*slot) != NPY_INT64 || !PyArray_IS_C_CONTIGUOUS(*keys) ||
+        !PyArray_IS_C_CONTIGUOUS(*slot) || !PyArray_ISWRITEABLE(*keys) ||
+        !PyArray_ISWRITEABLE(*slot)) {
+        PyErr_SetString(PyExc_TypeError, "addr table: uint64 keys and int64 slots expected");
+        return -1;
+    }
+    npy_intp cap = PyArray_DIM(*keys, 0);
+    if (cap < 2 || (cap & (cap - 1)) || PyArray_DIM(*slot, 0) != cap) {
+        PyErr_SetString(PyExc_ValueError, "addr table: capacity must be a power of two");
+        return -1;
+    }
+    *mask = (size_t)cap - 1;
+    return 0;
+}
+
+static PyObject *py_addr_codes(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_slot, *o_ef, *o_em, *o_addr, *o_rows, *o_fout, *o_mout;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_keys, &o_slot, &o_ef, &o_em, &o_addr, &o_rows,
+                          &o_fout, &o_mout))
+        return NULL;
+    PyArrayObject *tk, *ts;
+    size_t mask;
+    if (addr_table_args(o_keys, o_slot, &tk, &ts, &mask) < 0)
+        return NULL;
+    PyArrayObject *fout = (PyArrayObject *)o_fout, *mout = (PyArrayObject *)o_mout;
+    if (!PyArray_Check(o_fout) || !PyArray_Check(o_mout) || PyArray_NDIM(fout) != 1 ||
+        PyArray_NDIM(mout) != 1 || PyArray_TYPE(fout) != NPY_INT32 ||
+        PyArray_TYPE(mout) != NPY_INT32 || !PyArray_IS_C_CONTIGUOUS(fout) ||
+        !PyArray_IS_C_CONTIGUOUS(mout) || !PyArray_ISWRITEABLE(fout) ||
+        !PyArray_ISWRITEABLE(mout)) {
+        PyErr_SetString(PyExc_TypeError, "addr_codes: outputs must be writeable int32 arrays");
+        return NULL;
+    }
+    PyArrayObject *ef = (PyArrayObject *)PyArray_FROMANY(o_ef, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *em = (PyArrayObject *)PyArray_FROMANY(o_em, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *addr =
+        (PyArrayObject *)PyArray_FROMANY(o_addr, NPY_UINT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *rows =
+        (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyObject *result = NULL, *a_miss = NULL;
+    htab_t h = {NULL, NULL, 127, NULL, 0, 64};
+    int bad = 0, oom = 0;
+    uint64_t amax = 0;
+    if (!ef || !em || !addr || !rows)
+        goto done;
+    h.uniq = (int64_t *)malloc(h.cap_uniq * sizeof(int64_t));
+    h.keys = (uint64_t *)malloc((h.mask + 1) * sizeof(uint64_t));
+    h.slot = (int64_t *)malloc((h.mask + 1) * sizeof(int64_t));
+    if (!h.uniq || !h.keys || !h.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i <= h.mask; i++)
+        h.slot[i] = -1;
+    {
+        const uint64_t *pk = (const uint64_t *)PyArray_DATA(tk);
+        const int64_t *psl = (const int64_t *)PyArray_DATA(ts);
+        const int32_t *pf = (const int32_t *)PyArray_DATA(ef);
+        const int32_t *pm = (const int32_t *)PyArray_DATA(em);
+        npy_intp ne = PyArray_DIM(ef, 0) < PyArray_DIM(em, 0) ? PyArray_DIM(ef, 0)
+                                                              : PyArray_DIM(em, 0);
+        const uint64_t *pa = (const uint64_t *)PyArray_DATA(addr);
+        const int64_t *pr = (const int64_t *)PyArray_DATA(rows);
+        int32_t *fo = (int32_t *)PyArray_DATA(fout), *mo = (int32_t *)PyArray_DATA(mout);
+        npy_intp n = PyArray_DIM(rows, 0), na = PyArray_DIM(addr, 0);
+        npy_intp nf = PyArray_DIM(fout, 0), nm = PyArray_DIM(mout, 0);
+        Py_BEGIN_ALLOW_THREADS
+        uint64_t last = 0;
+        int64_t last_e = -2; /* entry of the previous row's address (-1: missing) */
+        for (npy_intp i = 0; i < n; i++) {
+            int64_t r = pr[i];
+            if (r < 0 || r >= na || r >= nf || r >= nm) {
+                bad = 1;
+                break;
+            }
+            uint64_t k = pa[r];
+            if (k > amax)
+                amax = k;
+            if (last_e == -2 || k != last) {
+                size_t j = (size_t)mix64(k) & mask;
+                int64_t e = -1;
+                for (;;) {
+                    int64_t sl = psl[j];
+                    if (sl < 0)
+                        break;
+                    if (pk[j] == k) {
+                        e = sl;
+                        break;
+                    }
+                    j = (j + 1) & mask;
+                }
+                if (e >= ne) {
+                    bad = 1;
+                    break;
+                }
+                if (e < 0 && ht_code(&h, k) < 0) {
+                    oom = 1;
+                    break;
+                }
+                last = k;
+                last_e = e;
+            }
+            if (last_e >= 0) {
+                fo[r] = pf[last_e];
+                mo[r] = pm[last_e];
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (oom) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
+        goto done;
+    }
+    {
+        npy_intp nu = (npy_intp)h.nuniq;
+        a_miss = PyArray_EMPTY(1, &nu, NPY_UINT64, 0);
+        if (!a_miss)
+            goto done;
+        if (nu)
+            memcpy(PyArray_DATA((PyArrayObject *)a_miss), h.uniq, (size_t)nu * sizeof(int64_t));
+        result = Py_BuildValue("(OK)", a_miss, (unsigned long long)amax);
+    }
+done:
+    free(h.keys);
+    free(h.slot);
+    free(h.uniq);
+    Py_XDECREF(a_miss);
+    Py_XDECREF(ef);
+    Py_XDECREF(em);
+    Py_XDECREF(addr);
+    Py_XDECREF(rows);
+    return result;
+}
+
+static PyObject *py_addr_insert(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_slot, *o_new;
+    Py_ssize_t first;
+    if (!PyArg_ParseTuple(args, "OOOn", &o_keys, &o_slot, &o_new, &first))
+        return NULL;
+    PyArrayObject *tk, *ts;
+    size_t mask;
+    if (addr_table_args(o_keys, o_slot, &tk, &ts, &mask) < 0)
+        return NULL;
+    PyArrayObject *nk =
+        (PyArrayObject *)PyArray_FROMANY(o_new, NPY_UINT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!nk)
+        return NULL;
+    uint64_t *pk = (uint64_t *)PyArray_DATA(tk);
+    int64_t *psl = (int64_t *)PyArray_DATA(ts);
+    const uint64_t *pn = (const uint64_t *)PyArray_DATA(nk);
+    npy_intp n = PyArray_DIM(nk, 0);
+    size_t used = 0;
+    for (size_t j = 0; j <= mask; j++)
+        used += psl[j] >= 0;
+    if (first < 0 || 2 * (used + (size_t)n) > mask + 1) {
+        Py_DECREF(nk);
+        PyErr_SetString(PyExc_ValueError, "addr_insert: table too small");
+        return NULL;
+    }
+    for (npy_intp i = 0; i < n; i++) {
+        size_t j = (size_t)mix64(pn[i]) & mask;
+        while (psl[j] >= 0 && pk[j] != pn[i])
+            j = (j + 1) & mask;
+        pk[j] = pn[i];
+        psl[j] = (int64_t)first + i;
+    }
+    Py_DECREF(nk);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -1203,6 +1402,10 @@ static PyMethodDef methods[] = {
     {"map_into", py_map_into, METH_VARARGS, "map_into(table, codes, rows, out) -> None"},
     {"group_rows", py_group_rows, METH_VARARGS,
      "group_rows(codes, k) -> (order int64, starts int64)"},
+    {"addr_codes", py_addr_codes, METH_VARARGS,
+     "addr_codes(tkeys, tslot, ef, em, addr, rows, func_out, mod_out) -> (missing, amax)"},
+    {"addr_insert", py_addr_insert, METH_VARARGS,
+     "addr_insert(tkeys, tslot, keys, first) -> None"},
     {NULL, NULL, 0, NULL},
 };
 

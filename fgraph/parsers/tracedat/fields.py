@@ -103,8 +103,11 @@ def field_int(
     return out
 
 
+SMALL_RANGE = 1 << 23  # factorize: integers in [-1, SMALL_RANGE) come ascending
+
+
 def factorize(
-    values: np.ndarray, small_range: int = 1 << 23, rows: np.ndarray | None = None
+    values: np.ndarray, small_range: int = SMALL_RANGE, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values, index of each value's distinct entry) in one C hash pass, no sort.
 
