@@ -1387,6 +1387,50 @@ static PyObject *py_addr_insert(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+
+/*
+ * duration(calltime, rettime) -> int64 array
+ *   rettime - calltime where both were read, -1 where either is -1 (the subtraction wraps
+ *   as numpy's does).  One pass instead of numpy's subtract, two compares, an or and a
+ *   masked store: 5.5 -> 3.3 ns per row, most of it the fresh output's page faults).
+ */
+static PyObject *py_duration(PyObject *self, PyObject *args)
+{
+    PyObject *o_call, *o_ret;
+    if (!PyArg_ParseTuple(args, "OO", &o_call, &o_ret))
+        return NULL;
+    PyArrayObject *call =
+        (PyArrayObject *)PyArray_FROMANY(o_call, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *ret =
+        (PyArrayObject *)PyArray_FROMANY(o_ret, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyObject *out = NULL;
+    if (!call || !ret)
+        goto done;
+    npy_intp n = PyArray_DIM(call, 0);
+    if (PyArray_DIM(ret, 0) != n) {
+        PyErr_SetString(PyExc_ValueError, "duration: length mismatch");
+        goto done;
+    }
+    out = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    if (!out)
+        goto done;
+    {
+        const int64_t *pc = (const int64_t *)PyArray_DATA(call);
+        const int64_t *pt = (const int64_t *)PyArray_DATA(ret);
+        int64_t *po = (int64_t *)PyArray_DATA((PyArrayObject *)out);
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++) {
+            int64_t d = (int64_t)((uint64_t)pt[i] - (uint64_t)pc[i]);
+            po[i] = (pc[i] == -1) | (pt[i] == -1) ? -1 : d;
+        }
+        Py_END_ALLOW_THREADS
+    }
+done:
+    Py_XDECREF(call);
+    Py_XDECREF(ret);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -1406,6 +1450,7 @@ static PyMethodDef methods[] = {
      "addr_codes(tkeys, tslot, ef, em, addr, rows, func_out, mod_out) -> (missing, amax)"},
     {"addr_insert", py_addr_insert, METH_VARARGS,
      "addr_insert(tkeys, tslot, keys, first) -> None"},
+    {"duration", py_duration, METH_VARARGS, "duration(calltime, rettime) -> int64 array"},
     {NULL, NULL, 0, NULL},
 };
 
