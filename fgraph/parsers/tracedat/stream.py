@@ -286,7 +286,7 @@ class TraceDatStream:
                 # records after their CPU's previous record, as it does for the whole file
                 yield table, None, row_id
                 continue
-            yield table, np.argsort(ts, kind="stable").astype(np.int64), row_id
+            yield table, np.argsort(ts, kind="stable").astype(np.int64, copy=False), row_id
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -340,9 +340,9 @@ class TraceDatStream:
         the records held back from the previous window and those of the pages that start
         before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
         c, meta = self.c, self.meta
-        # per CPU with records in the window: (cursor, pieces of its held records)
-        parts: list[tuple[_Cursor, list[dict[str, np.ndarray]]]] = []
-        row_ids: list[np.ndarray] = []
+        # per CPU with records in the window: (cursor, pieces of its held records, row id of
+        # the first)
+        parts: list[tuple[_Cursor, list[dict[str, np.ndarray]], int]] = []
         lost_rows: list[dict[str, Any]] = []
         base = 0
         uhi = None if hi is None else np.uint64(hi)
@@ -385,8 +385,7 @@ class TraceDatStream:
                     rest.append(ch if cut == 0 else {key: v[cut:] for key, v in ch.items()})
                 off += m
             if k:
-                parts.append((cur, take))
-                row_ids.append((cur.index << ROW_SHIFT) + lo_row + np.arange(k, dtype=np.int64))
+                parts.append((cur, take, (cur.index << ROW_SHIFT) + lo_row))
             # gaps before a record of this window (blob index < lo_row + k); the others wait
             keep_lost = []
             for r in cur.pending_lost:
@@ -415,8 +414,9 @@ class TraceDatStream:
             "cpu": np.empty(base, np.int16),
             "buf": np.empty(base, np.int16),
         }
+        ids = np.empty(base, np.int64)
         at = 0
-        for cur, take in parts:
+        for cur, take, id0 in parts:
             at0 = at
             for ch in take:
                 m = len(ch["ts"])
@@ -425,6 +425,7 @@ class TraceDatStream:
                 at += m
             rec_all["cpu"][at0:at] = cur.blob.cpu
             rec_all["buf"][at0:at] = cur.blob.buf_index
+            ids[at0:at] = np.arange(id0, id0 + at - at0, dtype=np.int64)
             if self.store is not None and at > at0:
                 # per CPU: its records lie in one blob, in its page order
                 d = rec_all["data"][at0:at]
@@ -444,7 +445,6 @@ class TraceDatStream:
         meta.warnings.extend(fresh)
         table.lost = _lost_table(lost_rows, rec_all, table, self.strings)
         self._release()
-        ids = np.concatenate(row_ids) if row_ids else np.empty(0, np.int64)
         return table, ids
 
     def _walk(self, cur: _Cursor, stop: int) -> None:
