@@ -654,16 +654,97 @@ static int cmp_vi(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* factorize() sorted, of values known to lie in [lo, lo + range) with a small range: a
+ * direct table instead of the hash (event ids alternate record by record, so the hash's
+ * skip of repeated values does not help them): one pass marks the values present, the
+ * table gives them their ascending ranks, a second pass writes the codes. */
+#define FACT_TABLE_MAX ((int64_t)1 << 16)
+
+static PyObject *fact_table(PyArrayObject *vals, int64_t lo, int64_t range)
+{
+    npy_intp n = PyArray_DIM(vals, 0), nu = 0;
+    int isz = (int)PyArray_ITEMSIZE(vals), sgn = PyArray_ISSIGNED(vals);
+    int64_t *tab = (int64_t *)calloc((size_t)range, sizeof(int64_t));
+    PyObject *a_codes = PyArray_EMPTY(1, &n, NPY_INT64, 0), *a_uniq = NULL, *result = NULL;
+    const char *pv = (const char *)PyArray_DATA(vals);
+    int bad = 0;
+    if (!tab || !a_codes) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+#define TAB_PASS(BODY)                                                                           \
+    switch (isz) {                                                                               \
+    case 1: if (sgn) { BODY(int8_t) } else { BODY(uint8_t) } break;                              \
+    case 2: if (sgn) { BODY(int16_t) } else { BODY(uint16_t) } break;                            \
+    case 4: if (sgn) { BODY(int32_t) } else { BODY(uint32_t) } break;                            \
+    default: BODY(int64_t) break;                                                                \
+    }
+#define MARK(T)                                                                                  \
+    for (npy_intp i = 0; i < n; i++) {                                                          \
+        uint64_t j = (uint64_t)((int64_t)((const T *)pv)[i] - lo);                              \
+        if (j >= (uint64_t)range) {                                                              \
+            bad = 1;                                                                             \
+            break;                                                                               \
+        }                                                                                        \
+        tab[j] = 1;                                                                              \
+    }
+#define CODES(T)                                                                                 \
+    for (npy_intp i = 0; i < n; i++)                                                            \
+        pc[i] = tab[(int64_t)((const T *)pv)[i] - lo];
+    Py_BEGIN_ALLOW_THREADS
+    TAB_PASS(MARK)
+    for (int64_t j = 0; j < range; j++)
+        nu += tab[j] != 0;
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "factorize: value outside the given range");
+        goto done;
+    }
+    a_uniq = PyArray_EMPTY(1, &nu, NPY_INT64, 0);
+    if (!a_uniq)
+        goto done;
+    {
+        int64_t *pu = (int64_t *)PyArray_DATA((PyArrayObject *)a_uniq);
+        int64_t *pc = (int64_t *)PyArray_DATA((PyArrayObject *)a_codes);
+        Py_BEGIN_ALLOW_THREADS
+        int64_t k = 0;
+        for (int64_t j = 0; j < range; j++)
+            if (tab[j]) {
+                pu[k] = lo + j;
+                tab[j] = k++; /* the value's rank: its code */
+            }
+        TAB_PASS(CODES)
+        Py_END_ALLOW_THREADS
+    }
+#undef MARK
+#undef CODES
+#undef TAB_PASS
+    result = Py_BuildValue("(OO)", a_uniq, a_codes);
+done:
+    free(tab);
+    Py_XDECREF(a_uniq);
+    Py_XDECREF(a_codes);
+    return result;
+}
+
 static PyObject *py_factorize(PyObject *self, PyObject *args)
 {
     PyObject *o_vals, *o_rows = Py_None;
     int do_sort;
-    if (!PyArg_ParseTuple(args, "Op|O", &o_vals, &do_sort, &o_rows))
+    long long lo = 0, hi = -1;
+    if (!PyArg_ParseTuple(args, "Op|OLL", &o_vals, &do_sort, &o_rows, &lo, &hi))
         return NULL;
     PyArrayObject *vals =
         (PyArrayObject *)PyArray_FROMANY(o_vals, NPY_NOTYPE, 1, 1, NPY_ARRAY_IN_ARRAY);
     if (!vals)
         return NULL;
+    if (do_sort && o_rows == Py_None && hi >= lo && hi - lo < FACT_TABLE_MAX &&
+        PyArray_ISINTEGER(vals) && PyArray_ITEMSIZE(vals) <= 8) {
+        PyObject *res = fact_table(vals, (int64_t)lo, (int64_t)(hi - lo + 1));
+        Py_DECREF(vals);
+        return res;
+    }
     PyArrayObject *rows = NULL;
     if (o_rows != Py_None) {
         rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);

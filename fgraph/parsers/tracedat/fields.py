@@ -132,11 +132,12 @@ def factorize(
             rank[perm] = np.arange(len(uniq))
             uniq, codes = uniq[perm], rank[codes]
         return uniq.astype(v.dtype), codes
-    srt = False
     if len(v) > 1024:
         lo, hi = int(v.min()), int(v.max())
-        srt = lo >= -1 and hi < small_range
-    uniq, codes = ringbuf.factorize(v, srt)
+        if lo >= -1 and hi < small_range:
+            uniq, codes = ringbuf.factorize(v, True, None, lo, hi)  # (a direct table if small)
+            return uniq.astype(v.dtype), codes
+    uniq, codes = ringbuf.factorize(v, False)
     return uniq.astype(v.dtype), codes
 
 
