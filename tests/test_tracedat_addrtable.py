@@ -1,5 +1,5 @@
 """Symbols.resolve_into's persistent address table gives what resolve gives, names entering
-the pool in the same order, window after window."""
+the pool in the same order, window after window; ringbuf.walk's record hint changes nothing."""
 
 from __future__ import annotations
 
@@ -50,3 +50,22 @@ def test_resolve_into_matches_resolve(small: bool, size: int) -> None:
         assert (f2[1::2] == -7).all()
         assert [p1[i] for i in range(len(p1))] == [p2[i] for i in range(len(p2))]
     assert len(p1) > 3
+
+
+@pytest.mark.parametrize("hint", [0, 1, 5000, 10**6])
+def test_walk_hint_gives_the_same_records(hint: int) -> None:
+    """ringbuf.walk with a record hint (short, about right, far too long) walks as without."""
+    from conftest import corpus_file
+
+    from fgraph.parsers.tracedat.ringbuffer import walk
+    from fgraph.parsers.tracedat.stream import open_stream
+    from fgraph.source import open_source
+
+    st = open_stream(open_source(corpus_file("vm61/btrfs_read.v6.dat")))
+    for cur in st.cursors:
+        args = (st.mem_obj, cur.blob, cur.page_size, st.data_start, st.long_size, False)
+        ref = walk(*args)
+        got = walk(*args, hint=hint)
+        assert ref.keys() == got.keys()
+        for k in ref:
+            assert np.array_equal(ref[k], got[k]), k

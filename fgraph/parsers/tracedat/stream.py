@@ -105,6 +105,7 @@ class _Cursor:
     held: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
     pending_lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     released: int = 0  # mem offset up to which the file pages were released
+    sample_rate: float = 0.0  # records per page in the sample of the first pages
     bad_status: list[np.ndarray] = dataclasses.field(default_factory=list)  # damaged pages
     bad_at: list[np.ndarray] = dataclasses.field(default_factory=list)  # (their positions)
 
@@ -170,6 +171,7 @@ class TraceDatStream:
             sample = dataclasses.replace(blob, length=min(blob.length, SAMPLE_PAGES * ps))
             self._ensure(sample.start, sample.start + sample.length)
             nsample = count(self.mem_obj, sample, ps, self.data_start, self.long_size, c.big_endian)
+            self.cursors[-1].sample_rate = nsample / max(-(-sample.length // ps), 1)
             row += int(nsample * npages / max(-(-sample.length // ps), 1))
         self.records = row
         self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
@@ -468,7 +470,19 @@ class TraceDatStream:
             file_offset=b.file_offset if b.compressed else b.file_offset + start,
         )
         self._ensure(sub.start, sub.start + sub.length)
-        w = walk(self.mem_obj, sub, cur.page_size, self.data_start, self.long_size, c.big_endian)
+        # records expected, from the CPU's records per page so far (the sample before the
+        # first walk), with a margin: one walk when they fit (ringbuf.c)
+        rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
+        hint = int(rate * 1.25 * -(-length // cur.page_size)) + 1024
+        w = walk(
+            self.mem_obj,
+            sub,
+            cur.page_size,
+            self.data_start,
+            self.long_size,
+            c.big_endian,
+            hint=hint,
+        )
         drop_disordered_pages(w)
         npg = len(w["first"])
         keep_hi = min(max(stop - first_page, lo_ctx), npg)
