@@ -227,6 +227,12 @@ static PyObject *new_array(npy_intp n, int typenum)
     return PyArray_ZEROS(1, &n, typenum, 0);
 }
 
+/* a record array to be written in full by the walk (or shrunk to what was written) */
+static PyObject *rec_array(npy_intp n, int typenum)
+{
+    return PyArray_EMPTY(1, &n, typenum, 0);
+}
+
 static int take_out(PyObject *o, int typenum, npy_intp need, void **p)
 {
     PyArrayObject *a = (PyArrayObject *)o;
@@ -262,14 +268,14 @@ static int walk_setup(rd_t *r, Py_buffer *view, Py_ssize_t start, Py_ssize_t len
 static PyObject *py_walk(PyObject *self, PyObject *args)
 {
     Py_buffer view;
-    Py_ssize_t start, length, page_size, data_start, at = 0;
+    Py_ssize_t start, length, page_size, data_start, at = 0, hint = 0;
     int long_size, big_endian;
     PyObject *o_hdr = NULL, *o_data = NULL, *o_len = NULL, *o_ts = NULL;
-    if (!PyArg_ParseTuple(args, "y*nnnnii|OOOOn", &view, &start, &length, &page_size,
+    if (!PyArg_ParseTuple(args, "y*nnnnii|OOOOnn", &view, &start, &length, &page_size,
                           &data_start, &long_size, &big_endian, &o_hdr, &o_data, &o_len, &o_ts,
-                          &at))
+                          &at, &hint))
         return NULL;
-    int given = o_hdr != NULL;
+    int given = o_hdr != NULL && o_hdr != Py_None;
     if (given && (!o_data || !o_len || !o_ts || at < 0)) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_ValueError, "ringbuf.walk: give all four record arrays and at");
@@ -279,13 +285,21 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     if (!walk_setup(&r, &view, start, length, page_size, data_start, long_size, big_endian, "walk"))
         return NULL;
     int64_t n = 0;
-    if (!given) {
+    npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
+    /* Without output arrays but with a hint (the records expected, with a margin): one walk
+     * into arrays of that size, shrunk to what was written; only when the hint falls short,
+     * a count pass and a second walk.  (Counting first walked every page twice.  Sizing the
+     * arrays for the most records the pages could hold, ~4x too many, was one walk too, but
+     * such arrays never fit where the freed ones of the previous window were: every window's
+     * arrays were fresh pages from the kernel, +0.1-0.2 s of system time per 10M records.) */
+    int64_t bound = (int64_t)npages * (int64_t)((page_size - data_start) / 8 + 1);
+    int one_pass = !given && hint > 0;
+    if (!given && !one_pass) {
         Py_BEGIN_ALLOW_THREADS
         n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
                        big_endian, NULL);
         Py_END_ALLOW_THREADS
     }
-    npy_intp npages = (npy_intp)((length + page_size - 1) / page_size);
     out_t o;
     o.cap = n;
     if (given) {
@@ -312,8 +326,12 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
         }
         n = 0; /* no per-call record arrays */
     }
-    PyObject *a_hdr = new_array(n, NPY_INT64), *a_data = new_array(n, NPY_INT64),
-             *a_len = new_array(n, NPY_INT32), *a_ts = new_array(n, NPY_UINT64),
+    if (one_pass)
+        n = hint < bound ? hint : bound;
+    if (!given)
+        o.cap = n;
+    PyObject *a_hdr = rec_array(n, NPY_INT64), *a_data = rec_array(n, NPY_INT64),
+             *a_len = rec_array(n, NPY_INT32), *a_ts = rec_array(n, NPY_UINT64),
              *a_first = new_array(npages, NPY_INT64), *a_nrec = new_array(npages, NPY_INT32),
              *a_missed = new_array(npages, NPY_INT64), *a_status = new_array(npages, NPY_INT8),
              *a_pts = new_array(npages, NPY_UINT64), *a_bad = new_array(npages, NPY_INT64);
@@ -338,9 +356,45 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
     written = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size,
                          (size_t)data_start, big_endian, &o);
     Py_END_ALLOW_THREADS
+    if (written < 0 && one_pass) {
+        /* the hint fell short: count, make room, walk again */
+        Py_BEGIN_ALLOW_THREADS
+        n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
+                       big_endian, NULL);
+        Py_END_ALLOW_THREADS
+        npy_intp nn = (npy_intp)n;
+        PyArray_Dims shape = {&nn, 1};
+        PyObject *arrs[4] = {a_hdr, a_data, a_len, a_ts};
+        for (int i = 0; i < 4; i++) {
+            PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
+            if (!res)
+                goto done;
+            Py_DECREF(res);
+        }
+        o.hdr = (int64_t *)PyArray_DATA((PyArrayObject *)a_hdr);
+        o.data = (int64_t *)PyArray_DATA((PyArrayObject *)a_data);
+        o.len = (int32_t *)PyArray_DATA((PyArrayObject *)a_len);
+        o.ts = (uint64_t *)PyArray_DATA((PyArrayObject *)a_ts);
+        o.cap = n;
+        Py_BEGIN_ALLOW_THREADS
+        written = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size,
+                             (size_t)data_start, big_endian, &o);
+        Py_END_ALLOW_THREADS
+    }
     if (written < 0) {
         PyErr_SetString(PyExc_ValueError, "ringbuf.walk: record arrays too small");
         goto done;
+    }
+    if (one_pass) {
+        npy_intp nw = (npy_intp)written;
+        PyArray_Dims shape = {&nw, 1};
+        PyObject *arrs[4] = {a_hdr, a_data, a_len, a_ts};
+        for (int i = 0; i < 4; i++) {
+            PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
+            if (!res)
+                goto done;
+            Py_DECREF(res);
+        }
     }
     if (given)
         result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O}", "first", a_first, "nrec", a_nrec,
@@ -623,16 +677,97 @@ static int cmp_vi(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* factorize() sorted, of values known to lie in [lo, lo + range) with a small range: a
+ * direct table instead of the hash (event ids alternate record by record, so the hash's
+ * skip of repeated values does not help them): one pass marks the values present, the
+ * table gives them their ascending ranks, a second pass writes the codes. */
+#define FACT_TABLE_MAX ((int64_t)1 << 16)
+
+static PyObject *fact_table(PyArrayObject *vals, int64_t lo, int64_t range)
+{
+    npy_intp n = PyArray_DIM(vals, 0), nu = 0;
+    int isz = (int)PyArray_ITEMSIZE(vals), sgn = PyArray_ISSIGNED(vals);
+    int64_t *tab = (int64_t *)calloc((size_t)range, sizeof(int64_t));
+    PyObject *a_codes = PyArray_EMPTY(1, &n, NPY_INT64, 0), *a_uniq = NULL, *result = NULL;
+    const char *pv = (const char *)PyArray_DATA(vals);
+    int bad = 0;
+    if (!tab || !a_codes) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+#define TAB_PASS(BODY)                                                                           \
+    switch (isz) {                                                                               \
+    case 1: if (sgn) { BODY(int8_t) } else { BODY(uint8_t) } break;                              \
+    case 2: if (sgn) { BODY(int16_t) } else { BODY(uint16_t) } break;                            \
+    case 4: if (sgn) { BODY(int32_t) } else { BODY(uint32_t) } break;                            \
+    default: BODY(int64_t) break;                                                                \
+    }
+#define MARK(T)                                                                                  \
+    for (npy_intp i = 0; i < n; i++) {                                                          \
+        uint64_t j = (uint64_t)((int64_t)((const T *)pv)[i] - lo);                              \
+        if (j >= (uint64_t)range) {                                                              \
+            bad = 1;                                                                             \
+            break;                                                                               \
+        }                                                                                        \
+        tab[j] = 1;                                                                              \
+    }
+#define CODES(T)                                                                                 \
+    for (npy_intp i = 0; i < n; i++)                                                            \
+        pc[i] = tab[(int64_t)((const T *)pv)[i] - lo];
+    Py_BEGIN_ALLOW_THREADS
+    TAB_PASS(MARK)
+    for (int64_t j = 0; j < range; j++)
+        nu += tab[j] != 0;
+    Py_END_ALLOW_THREADS
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "factorize: value outside the given range");
+        goto done;
+    }
+    a_uniq = PyArray_EMPTY(1, &nu, NPY_INT64, 0);
+    if (!a_uniq)
+        goto done;
+    {
+        int64_t *pu = (int64_t *)PyArray_DATA((PyArrayObject *)a_uniq);
+        int64_t *pc = (int64_t *)PyArray_DATA((PyArrayObject *)a_codes);
+        Py_BEGIN_ALLOW_THREADS
+        int64_t k = 0;
+        for (int64_t j = 0; j < range; j++)
+            if (tab[j]) {
+                pu[k] = lo + j;
+                tab[j] = k++; /* the value's rank: its code */
+            }
+        TAB_PASS(CODES)
+        Py_END_ALLOW_THREADS
+    }
+#undef MARK
+#undef CODES
+#undef TAB_PASS
+    result = Py_BuildValue("(OO)", a_uniq, a_codes);
+done:
+    free(tab);
+    Py_XDECREF(a_uniq);
+    Py_XDECREF(a_codes);
+    return result;
+}
+
 static PyObject *py_factorize(PyObject *self, PyObject *args)
 {
     PyObject *o_vals, *o_rows = Py_None;
     int do_sort;
-    if (!PyArg_ParseTuple(args, "Op|O", &o_vals, &do_sort, &o_rows))
+    long long lo = 0, hi = -1;
+    if (!PyArg_ParseTuple(args, "Op|OLL", &o_vals, &do_sort, &o_rows, &lo, &hi))
         return NULL;
     PyArrayObject *vals =
         (PyArrayObject *)PyArray_FROMANY(o_vals, NPY_NOTYPE, 1, 1, NPY_ARRAY_IN_ARRAY);
     if (!vals)
         return NULL;
+    if (do_sort && o_rows == Py_None && hi >= lo && hi - lo < FACT_TABLE_MAX &&
+        PyArray_ISINTEGER(vals) && PyArray_ITEMSIZE(vals) <= 8) {
+        PyObject *res = fact_table(vals, (int64_t)lo, (int64_t)(hi - lo + 1));
+        Py_DECREF(vals);
+        return res;
+    }
     PyArrayObject *rows = NULL;
     if (o_rows != Py_None) {
         rows = (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
@@ -929,6 +1064,57 @@ static inline void store_value(char *pout, int typ, npy_intp r, int64_t sv)
 }
 
 #define MAX_SPECS 16
+#define GM_BLOCK 2048
+
+/* One field of records i0..i1 (all checked by the caller: long enough, inside the buffer,
+ * rows in range; native byte order), in a loop specialised to the field's size and the output
+ * type.  Signed fields narrower than 8 bytes are sign-extended by the shifts. */
+static void gm_column(const uint8_t *b, const int64_t *po, const int64_t *pr, int indirect,
+                      npy_intp i0, npy_intp i1, const spec_t *q)
+{
+    const int64_t off = q->off;
+    const int sh = q->sgn && q->size < 8 ? 64 - 8 * q->size : 0;
+#define GM_LOOP(TI, TO)                                                                          \
+    do {                                                                                         \
+        TO *out = (TO *)q->out;                                                                  \
+        if (pr && indirect) {                                                                    \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                npy_intp r = (npy_intp)pr[i];                                                    \
+                TI v;                                                                            \
+                memcpy(&v, b + po[r] + off, sizeof(TI));                                         \
+                out[r] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                               \
+            }                                                                                    \
+        } else if (pr) {                                                                         \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                TI v;                                                                            \
+                memcpy(&v, b + po[i] + off, sizeof(TI));                                         \
+                out[pr[i]] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                           \
+            }                                                                                    \
+        } else {                                                                                 \
+            for (npy_intp i = i0; i < i1; i++) {                                                 \
+                TI v;                                                                            \
+                memcpy(&v, b + po[i] + off, sizeof(TI));                                         \
+                out[i] = (TO)((int64_t)((uint64_t)v << sh) >> sh);                               \
+            }                                                                                    \
+        }                                                                                        \
+    } while (0)
+#define GM_OUT(TI)                                                                               \
+    switch (q->typ) {                                                                            \
+    case NPY_INT8: GM_LOOP(TI, int8_t); break;                                                   \
+    case NPY_UINT8: GM_LOOP(TI, uint8_t); break;                                                 \
+    case NPY_INT16: GM_LOOP(TI, int16_t); break;                                                 \
+    case NPY_INT32: GM_LOOP(TI, int32_t); break;                                                 \
+    default: GM_LOOP(TI, int64_t); break;                                                        \
+    }
+    switch (q->size) {
+    case 1: GM_OUT(uint8_t) break;
+    case 2: GM_OUT(uint16_t) break;
+    case 4: GM_OUT(uint32_t) break;
+    default: GM_OUT(uint64_t) break;
+    }
+#undef GM_OUT
+#undef GM_LOOP
+}
 
 static PyObject *py_gather_many(PyObject *self, PyObject *args)
 {
@@ -1027,8 +1213,41 @@ static PyObject *py_gather_many(PyObject *self, PyObject *args)
         int host_big = *(const uint8_t *)&one == 0;
         int swap = host_big != big_endian;
         int bad = 0;
+        /* Fast path, a block of records at a time: when every record of the block is long
+         * enough for every field and all its fields lie in the buffer (checked once per record),
+         * each field is gathered for the whole block in a loop specialised to its size and
+         * output type, with no per-field branches (the block's records stay in cache across
+         * the fields).  A block that fails the check, or byte-swapped data, takes the generic
+         * per-record loop below.  (The per-record loop cost ~11 ns per record for the four
+         * common fields, 10M records; this ~8 ns.) */
+        int64_t need = 0, lo_off = INT64_MAX, hi_end = 0;
+        for (Py_ssize_t j = 0; j < ns; j++) {
+            if (sp[j].minlen > need)
+                need = sp[j].minlen;
+            if (sp[j].off < lo_off)
+                lo_off = sp[j].off;
+            if (sp[j].off + sp[j].size > hi_end)
+                hi_end = sp[j].off + sp[j].size;
+        }
+        const int64_t blen = (int64_t)view.len;
         Py_BEGIN_ALLOW_THREADS
-        for (npy_intp i = 0; i < n && !bad; i++) {
+        for (npy_intp i0 = 0; i0 < n && !bad; i0 += GM_BLOCK) {
+            npy_intp i1 = i0 + GM_BLOCK < n ? i0 + GM_BLOCK : n;
+            int fast = !swap;
+            for (npy_intp i = i0; i < i1 && fast; i++) {
+                npy_intp r = pr ? (npy_intp)pr[i] : i;
+                npy_intp src = indirect ? r : i;
+                if (r < 0 || r >= nout || src >= noffs ||
+                    (pl && (int64_t)pl[src] < need) || po[src] + lo_off < 0 ||
+                    po[src] > blen - hi_end)
+                    fast = 0;
+            }
+            if (fast) {
+                for (Py_ssize_t j = 0; j < ns; j++)
+                    gm_column(b, po, pr, indirect, i0, i1, &sp[j]);
+                continue;
+            }
+        for (npy_intp i = i0; i < i1 && !bad; i++) {
             npy_intp r = pr ? (npy_intp)pr[i] : i;
             npy_intp src = indirect ? r : i;
             if (r < 0 || r >= nout || src >= noffs) {
@@ -1055,6 +1274,7 @@ static PyObject *py_gather_many(PyObject *self, PyObject *args)
                 store_value(q->out, q->typ, r, sv);
             }
         }
+        }
         Py_END_ALLOW_THREADS
         if (bad) {
             PyErr_SetString(PyExc_IndexError, "gather_many: offset or row out of range");
@@ -1072,6 +1292,249 @@ done:
     return ret;
 }
 
+
+/*
+ * A persistent address -> (func code, module code) table for funcgraph addresses: the same
+ * symbols come back in every window of a windowed read, so each address is resolved once
+ * (symbols.py) and later windows only look it up, instead of a factorize, a binary search
+ * and two spreads per window.  The table is open addressing in numpy arrays owned by the
+ * caller: tkeys uint64[cap] and tslot int64[cap] (-1 empty; else an entry index into ef/em,
+ * int32 codes), cap a power of two kept at most half full by the caller.
+ *
+ * addr_codes(tkeys, tslot, ef, em, addr, rows, func_out, mod_out) -> (missing, amax)
+ *   func_out[r], mod_out[r] = the entry of addr[r] for r in rows, when it is in the table;
+ *   missing: the distinct addresses not in the table (uint64), in order of first appearance;
+ *   amax: the largest address met (the caller orders small ones as factorize would).
+ * addr_insert(tkeys, tslot, keys, first)
+ *   keys[i] (absent from the table) gets entry first + i.
+ */
+static int addr_table_args(PyObject *o_keys, PyObject *o_slot, PyArrayObject **keys,
+                           PyArrayObject **slot, size_t *mask)
+{
+    *keys = (PyArrayObject *)o_keys;
+    *slot = (PyArrayObject *)o_slot;
+    if (!PyArray_Check(o_keys) || !PyArray_Check(o_slot) || PyArray_NDIM(*keys) != 1 ||
+        PyArray_NDIM(*slot) != 1 || PyArray_TYPE(*keys) != NPY_UINT64 ||
+        PyArray_TYPE(*slot) != NPY_INT64 || !PyArray_IS_C_CONTIGUOUS(*keys) ||
+        !PyArray_IS_C_CONTIGUOUS(*slot) || !PyArray_ISWRITEABLE(*keys) ||
+        !PyArray_ISWRITEABLE(*slot)) {
+        PyErr_SetString(PyExc_TypeError, "addr table: uint64 keys and int64 slots expected");
+        return -1;
+    }
+    npy_intp cap = PyArray_DIM(*keys, 0);
+    if (cap < 2 || (cap & (cap - 1)) || PyArray_DIM(*slot, 0) != cap) {
+        PyErr_SetString(PyExc_ValueError, "addr table: capacity must be a power of two");
+        return -1;
+    }
+    *mask = (size_t)cap - 1;
+    return 0;
+}
+
+static PyObject *py_addr_codes(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_slot, *o_ef, *o_em, *o_addr, *o_rows, *o_fout, *o_mout;
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &o_keys, &o_slot, &o_ef, &o_em, &o_addr, &o_rows,
+                          &o_fout, &o_mout))
+        return NULL;
+    PyArrayObject *tk, *ts;
+    size_t mask;
+    if (addr_table_args(o_keys, o_slot, &tk, &ts, &mask) < 0)
+        return NULL;
+    PyArrayObject *fout = (PyArrayObject *)o_fout, *mout = (PyArrayObject *)o_mout;
+    if (!PyArray_Check(o_fout) || !PyArray_Check(o_mout) || PyArray_NDIM(fout) != 1 ||
+        PyArray_NDIM(mout) != 1 || PyArray_TYPE(fout) != NPY_INT32 ||
+        PyArray_TYPE(mout) != NPY_INT32 || !PyArray_IS_C_CONTIGUOUS(fout) ||
+        !PyArray_IS_C_CONTIGUOUS(mout) || !PyArray_ISWRITEABLE(fout) ||
+        !PyArray_ISWRITEABLE(mout)) {
+        PyErr_SetString(PyExc_TypeError, "addr_codes: outputs must be writeable int32 arrays");
+        return NULL;
+    }
+    PyArrayObject *ef = (PyArrayObject *)PyArray_FROMANY(o_ef, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *em = (PyArrayObject *)PyArray_FROMANY(o_em, NPY_INT32, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *addr =
+        (PyArrayObject *)PyArray_FROMANY(o_addr, NPY_UINT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *rows =
+        (PyArrayObject *)PyArray_FROMANY(o_rows, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyObject *result = NULL, *a_miss = NULL;
+    htab_t h = {NULL, NULL, 127, NULL, 0, 64};
+    int bad = 0, oom = 0;
+    uint64_t amax = 0;
+    if (!ef || !em || !addr || !rows)
+        goto done;
+    h.uniq = (int64_t *)malloc(h.cap_uniq * sizeof(int64_t));
+    h.keys = (uint64_t *)malloc((h.mask + 1) * sizeof(uint64_t));
+    h.slot = (int64_t *)malloc((h.mask + 1) * sizeof(int64_t));
+    if (!h.uniq || !h.keys || !h.slot) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i <= h.mask; i++)
+        h.slot[i] = -1;
+    {
+        const uint64_t *pk = (const uint64_t *)PyArray_DATA(tk);
+        const int64_t *psl = (const int64_t *)PyArray_DATA(ts);
+        const int32_t *pf = (const int32_t *)PyArray_DATA(ef);
+        const int32_t *pm = (const int32_t *)PyArray_DATA(em);
+        npy_intp ne = PyArray_DIM(ef, 0) < PyArray_DIM(em, 0) ? PyArray_DIM(ef, 0)
+                                                              : PyArray_DIM(em, 0);
+        const uint64_t *pa = (const uint64_t *)PyArray_DATA(addr);
+        const int64_t *pr = (const int64_t *)PyArray_DATA(rows);
+        int32_t *fo = (int32_t *)PyArray_DATA(fout), *mo = (int32_t *)PyArray_DATA(mout);
+        npy_intp n = PyArray_DIM(rows, 0), na = PyArray_DIM(addr, 0);
+        npy_intp nf = PyArray_DIM(fout, 0), nm = PyArray_DIM(mout, 0);
+        Py_BEGIN_ALLOW_THREADS
+        uint64_t last = 0;
+        int64_t last_e = -2; /* entry of the previous row's address (-1: missing) */
+        for (npy_intp i = 0; i < n; i++) {
+            int64_t r = pr[i];
+            if (r < 0 || r >= na || r >= nf || r >= nm) {
+                bad = 1;
+                break;
+            }
+            uint64_t k = pa[r];
+            if (k > amax)
+                amax = k;
+            if (last_e == -2 || k != last) {
+                size_t j = (size_t)mix64(k) & mask;
+                int64_t e = -1;
+                for (;;) {
+                    int64_t sl = psl[j];
+                    if (sl < 0)
+                        break;
+                    if (pk[j] == k) {
+                        e = sl;
+                        break;
+                    }
+                    j = (j + 1) & mask;
+                }
+                if (e >= ne) {
+                    bad = 1;
+                    break;
+                }
+                if (e < 0 && ht_code(&h, k) < 0) {
+                    oom = 1;
+                    break;
+                }
+                last = k;
+                last_e = e;
+            }
+            if (last_e >= 0) {
+                fo[r] = pf[last_e];
+                mo[r] = pm[last_e];
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (oom) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (bad) {
+        PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
+        goto done;
+    }
+    {
+        npy_intp nu = (npy_intp)h.nuniq;
+        a_miss = PyArray_EMPTY(1, &nu, NPY_UINT64, 0);
+        if (!a_miss)
+            goto done;
+        if (nu)
+            memcpy(PyArray_DATA((PyArrayObject *)a_miss), h.uniq, (size_t)nu * sizeof(int64_t));
+        result = Py_BuildValue("(OK)", a_miss, (unsigned long long)amax);
+    }
+done:
+    free(h.keys);
+    free(h.slot);
+    free(h.uniq);
+    Py_XDECREF(a_miss);
+    Py_XDECREF(ef);
+    Py_XDECREF(em);
+    Py_XDECREF(addr);
+    Py_XDECREF(rows);
+    return result;
+}
+
+static PyObject *py_addr_insert(PyObject *self, PyObject *args)
+{
+    PyObject *o_keys, *o_slot, *o_new;
+    Py_ssize_t first;
+    if (!PyArg_ParseTuple(args, "OOOn", &o_keys, &o_slot, &o_new, &first))
+        return NULL;
+    PyArrayObject *tk, *ts;
+    size_t mask;
+    if (addr_table_args(o_keys, o_slot, &tk, &ts, &mask) < 0)
+        return NULL;
+    PyArrayObject *nk =
+        (PyArrayObject *)PyArray_FROMANY(o_new, NPY_UINT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    if (!nk)
+        return NULL;
+    uint64_t *pk = (uint64_t *)PyArray_DATA(tk);
+    int64_t *psl = (int64_t *)PyArray_DATA(ts);
+    const uint64_t *pn = (const uint64_t *)PyArray_DATA(nk);
+    npy_intp n = PyArray_DIM(nk, 0);
+    size_t used = 0;
+    for (size_t j = 0; j <= mask; j++)
+        used += psl[j] >= 0;
+    if (first < 0 || 2 * (used + (size_t)n) > mask + 1) {
+        Py_DECREF(nk);
+        PyErr_SetString(PyExc_ValueError, "addr_insert: table too small");
+        return NULL;
+    }
+    for (npy_intp i = 0; i < n; i++) {
+        size_t j = (size_t)mix64(pn[i]) & mask;
+        while (psl[j] >= 0 && pk[j] != pn[i])
+            j = (j + 1) & mask;
+        pk[j] = pn[i];
+        psl[j] = (int64_t)first + i;
+    }
+    Py_DECREF(nk);
+    Py_RETURN_NONE;
+}
+
+
+/*
+ * duration(calltime, rettime) -> int64 array
+ *   rettime - calltime where both were read, -1 where either is -1 (the subtraction wraps
+ *   as numpy's does).  One pass instead of numpy's subtract, two compares, an or and a
+ *   masked store: 5.5 -> 3.3 ns per row, most of it the fresh output's page faults).
+ */
+static PyObject *py_duration(PyObject *self, PyObject *args)
+{
+    PyObject *o_call, *o_ret;
+    if (!PyArg_ParseTuple(args, "OO", &o_call, &o_ret))
+        return NULL;
+    PyArrayObject *call =
+        (PyArrayObject *)PyArray_FROMANY(o_call, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyArrayObject *ret =
+        (PyArrayObject *)PyArray_FROMANY(o_ret, NPY_INT64, 1, 1, NPY_ARRAY_IN_ARRAY);
+    PyObject *out = NULL;
+    if (!call || !ret)
+        goto done;
+    npy_intp n = PyArray_DIM(call, 0);
+    if (PyArray_DIM(ret, 0) != n) {
+        PyErr_SetString(PyExc_ValueError, "duration: length mismatch");
+        goto done;
+    }
+    out = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    if (!out)
+        goto done;
+    {
+        const int64_t *pc = (const int64_t *)PyArray_DATA(call);
+        const int64_t *pt = (const int64_t *)PyArray_DATA(ret);
+        int64_t *po = (int64_t *)PyArray_DATA((PyArrayObject *)out);
+        Py_BEGIN_ALLOW_THREADS
+        for (npy_intp i = 0; i < n; i++) {
+            int64_t d = (int64_t)((uint64_t)pt[i] - (uint64_t)pc[i]);
+            po[i] = (pc[i] == -1) | (pt[i] == -1) ? -1 : d;
+        }
+        Py_END_ALLOW_THREADS
+    }
+done:
+    Py_XDECREF(call);
+    Py_XDECREF(ret);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -1087,6 +1550,11 @@ static PyMethodDef methods[] = {
     {"map_into", py_map_into, METH_VARARGS, "map_into(table, codes, rows, out) -> None"},
     {"group_rows", py_group_rows, METH_VARARGS,
      "group_rows(codes, k) -> (order int64, starts int64)"},
+    {"addr_codes", py_addr_codes, METH_VARARGS,
+     "addr_codes(tkeys, tslot, ef, em, addr, rows, func_out, mod_out) -> (missing, amax)"},
+    {"addr_insert", py_addr_insert, METH_VARARGS,
+     "addr_insert(tkeys, tslot, keys, first) -> None"},
+    {"duration", py_duration, METH_VARARGS, "duration(calltime, rettime) -> int64 array"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -448,14 +448,8 @@ def _decode(
     cols["event"] = ev_col
     cols["kind"] = kind_col
     if fg_groups:
-        # duration = rettime - calltime wherever both were read (exits), whole columns at once
-        call, ret = cols["calltime"], cols["rettime"]
-        dur = np.subtract(ret, call)
-        unset = call == -1
-        unset |= ret == -1
-        dur[unset] = -1
-        cols["duration"] = dur
-        del unset
+        # duration = rettime - calltime wherever both were read (exits), in one C pass
+        cols["duration"] = ringbuf.duration(cols["calltime"], cols["rettime"])
     else:
         cols["duration"] = np.full(n, -1, dtype=np.int64)
     if fg_groups:

@@ -103,8 +103,11 @@ def field_int(
     return out
 
 
+SMALL_RANGE = 1 << 23  # factorize: integers in [-1, SMALL_RANGE) come ascending
+
+
 def factorize(
-    values: np.ndarray, small_range: int = 1 << 23, rows: np.ndarray | None = None
+    values: np.ndarray, small_range: int = SMALL_RANGE, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(distinct values, index of each value's distinct entry) in one C hash pass, no sort.
 
@@ -129,11 +132,12 @@ def factorize(
             rank[perm] = np.arange(len(uniq))
             uniq, codes = uniq[perm], rank[codes]
         return uniq.astype(v.dtype), codes
-    srt = False
     if len(v) > 1024:
         lo, hi = int(v.min()), int(v.max())
-        srt = lo >= -1 and hi < small_range
-    uniq, codes = ringbuf.factorize(v, srt)
+        if lo >= -1 and hi < small_range:
+            uniq, codes = ringbuf.factorize(v, True, None, lo, hi)  # (a direct table if small)
+            return uniq.astype(v.dtype), codes
+    uniq, codes = ringbuf.factorize(v, False)
     return uniq.astype(v.dtype), codes
 
 

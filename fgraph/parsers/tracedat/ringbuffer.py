@@ -446,17 +446,21 @@ def walk(
     big_endian: bool,
     out: dict[str, np.ndarray] | None = None,
     at: int = 0,
+    hint: int = 0,
 ) -> dict[str, np.ndarray]:
     """Records and per-page facts of one blob (see ``fgraph/_ext/ringbuf.c``).
 
     With ``out`` (arrays ``hdr``, ``data``, ``len``, ``ts`` sized by ``count`` for all blobs)
     the records are written there from row ``at``, and the returned record arrays are views
-    of those rows.
+    of those rows.  Without, ``hint`` (records expected) spares the count pass when it is
+    not short.
     """
     from ..._ext import ringbuf  # type: ignore[attr-defined]
 
     args = (mem, blob.start, blob.length, page_size, data_start, long_size, int(big_endian))
     if out is None:
+        if hint > 0:  # records expected: one walk when they fit (ringbuf.c)
+            return dict(ringbuf.walk(*args, None, None, None, None, 0, int(hint)))
         return dict(ringbuf.walk(*args))
     w = dict(ringbuf.walk(*args, out["hdr"], out["data"], out["len"], out["ts"], at))
     n = int(w["nrec"].sum(dtype=np.int64))

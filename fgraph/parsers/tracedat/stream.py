@@ -100,9 +100,12 @@ class _Cursor:
     index: int  # the blob's place in the file (rows are numbered blob after blob)
     next_page: int = 0
     next_row: int = 0  # blob index of the next record to walk
-    held: dict[str, np.ndarray] | None = None  # walked records not yet decoded (raw)
+    # walked records not yet decoded (raw), in walk order: a list of walks' record arrays (or
+    # their tails), so records held back are never concatenated with the next walk's
+    held: list[dict[str, np.ndarray]] = dataclasses.field(default_factory=list)
     pending_lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     released: int = 0  # mem offset up to which the file pages were released
+    sample_rate: float = 0.0  # records per page in the sample of the first pages
     bad_status: list[np.ndarray] = dataclasses.field(default_factory=list)  # damaged pages
     bad_at: list[np.ndarray] = dataclasses.field(default_factory=list)  # (their positions)
 
@@ -168,6 +171,7 @@ class TraceDatStream:
             sample = dataclasses.replace(blob, length=min(blob.length, SAMPLE_PAGES * ps))
             self._ensure(sample.start, sample.start + sample.length)
             nsample = count(self.mem_obj, sample, ps, self.data_start, self.long_size, c.big_endian)
+            self.cursors[-1].sample_rate = nsample / max(-(-sample.length // ps), 1)
             row += int(nsample * npages / max(-(-sample.length // ps), 1))
         self.records = row
         self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
@@ -284,7 +288,7 @@ class TraceDatStream:
                 # records after their CPU's previous record, as it does for the whole file
                 yield table, None, row_id
                 continue
-            yield table, np.argsort(ts, kind="stable").astype(np.int64), row_id
+            yield table, np.argsort(ts, kind="stable").astype(np.int64, copy=False), row_id
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -338,38 +342,52 @@ class TraceDatStream:
         the records held back from the previous window and those of the pages that start
         before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
         c, meta = self.c, self.meta
-        parts: list[dict[str, np.ndarray]] = []
-        row_ids: list[np.ndarray] = []
+        # per CPU with records in the window: (cursor, pieces of its held records, row id of
+        # the first)
+        parts: list[tuple[_Cursor, list[dict[str, np.ndarray]], int]] = []
         lost_rows: list[dict[str, Any]] = []
         base = 0
+        uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
             stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
             stop = max(stop, cur.next_page)
             if stop > cur.next_page:
                 self._walk(cur, stop)
-            rec = cur.held
-            if rec is None and not cur.pending_lost:
+            held = cur.held
+            if not held and not cur.pending_lost:
                 continue
             # (no records left but gaps waiting: they still go out with the last window)
-            n = 0 if rec is None else len(rec["ts"])
-            k = (
-                n
-                if hi is None or rec is None
-                else int(np.searchsorted(rec["ts"], np.uint64(hi), "left"))
-            )
-            if (
-                rec is not None
-                and hi is not None
-                and k < n
-                and (rec["ts"][k:] < np.uint64(hi)).any()
-            ):
-                # time went back inside the CPU's records (garbled, or clock jumps): cut at
-                # the last record before the bound instead of searching a sorted column
-                k = int(np.flatnonzero(rec["ts"] < np.uint64(hi)).max(initial=-1)) + 1
+            n = sum(len(ch["ts"]) for ch in held)
+            if uhi is None:
+                k = n
+            else:
+                # k = 1 + the last record before the bound.  Per piece: a lower-bound search
+                # (numpy's binary search leaves ts[kc - 1] < hi <= ts[kc]), unless time went
+                # back inside the CPU's records (garbled, or clock jumps) and a later record is
+                # still before the bound: then the last such one.
+                k = off = 0
+                for ch in held:
+                    ts = ch["ts"]
+                    kc = int(np.searchsorted(ts, uhi, "left"))
+                    if kc < len(ts) and (ts[kc:] < uhi).any():
+                        kc = int(np.flatnonzero(ts < uhi).max(initial=-1)) + 1
+                    if kc:
+                        k = off + kc
+                    off += len(ts)
             lo_row = cur.next_row - n  # blob index of the first held record
-            if rec is not None and k:
-                parts.append({key: v[:k] for key, v in rec.items()})
-                row_ids.append((cur.index << ROW_SHIFT) + lo_row + np.arange(k, dtype=np.int64))
+            take: list[dict[str, np.ndarray]] = []
+            rest: list[dict[str, np.ndarray]] = []
+            off = 0
+            for ch in held:
+                m = len(ch["ts"])
+                cut = min(max(k - off, 0), m)
+                if cut:
+                    take.append(ch if cut == m else {key: v[:cut] for key, v in ch.items()})
+                if cut < m:
+                    rest.append(ch if cut == 0 else {key: v[cut:] for key, v in ch.items()})
+                off += m
+            if k:
+                parts.append((cur, take, (cur.index << ROW_SHIFT) + lo_row))
             # gaps before a record of this window (blob index < lo_row + k); the others wait
             keep_lost = []
             for r in cur.pending_lost:
@@ -384,25 +402,36 @@ class TraceDatStream:
                     r["brow"] = bi
                     keep_lost.append(r)
             cur.pending_lost = keep_lost
-            cur.held = {key: v[k:] for key, v in rec.items()} if rec is not None and k < n else None
+            if len(rest) > 8:  # a CPU held back window after window: keep the list short
+                rest = [{key: np.concatenate([ch[key] for ch in rest]) for key in rest[0]}]
+            cur.held = rest
             base += k
-        keys = ("data", "len", "ts", "pos", "cpu", "buf")
-        rec_all: dict[str, np.ndarray] = (
-            {key: np.concatenate([p[key] for p in parts]) for key in keys}
-            if parts
-            else {
-                "data": np.empty(0, np.int64),
-                "len": np.empty(0, np.int32),
-                "ts": np.empty(0, np.uint64),
-                "pos": np.empty(0, np.int64),
-                "cpu": np.empty(0, np.int16),
-                "buf": np.empty(0, np.int16),
-            }
-        )
-        if self.store is not None:
-            for p in parts:  # per CPU: its records lie in one blob, in its page order
-                if len(p["data"]):
-                    self.store.ensure(int(p["data"].min()), int((p["data"] + p["len"]).max()))
+        # the window's records, CPU after CPU, written into one set of arrays (no per-CPU
+        # arrays to concatenate; cpu and buf filled per CPU)
+        rec_all: dict[str, np.ndarray] = {
+            "data": np.empty(base, np.int64),
+            "len": np.empty(base, np.int32),
+            "ts": np.empty(base, np.uint64),
+            "pos": np.empty(base, np.int64),
+            "cpu": np.empty(base, np.int16),
+            "buf": np.empty(base, np.int16),
+        }
+        ids = np.empty(base, np.int64)
+        at = 0
+        for cur, take, id0 in parts:
+            at0 = at
+            for ch in take:
+                m = len(ch["ts"])
+                for key in ("data", "len", "ts", "pos"):
+                    rec_all[key][at : at + m] = ch[key]
+                at += m
+            rec_all["cpu"][at0:at] = cur.blob.cpu
+            rec_all["buf"][at0:at] = cur.blob.buf_index
+            ids[at0:at] = np.arange(id0, id0 + at - at0, dtype=np.int64)
+            if self.store is not None and at > at0:
+                # per CPU: its records lie in one blob, in its page order
+                d = rec_all["data"][at0:at]
+                self.store.ensure(int(d.min()), int((d + rec_all["len"][at0:at]).max()))
         del parts
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
@@ -418,7 +447,6 @@ class TraceDatStream:
         meta.warnings.extend(fresh)
         table.lost = _lost_table(lost_rows, rec_all, table, self.strings)
         self._release()
-        ids = np.concatenate(row_ids) if row_ids else np.empty(0, np.int64)
         return table, ids
 
     def _walk(self, cur: _Cursor, stop: int) -> None:
@@ -442,7 +470,19 @@ class TraceDatStream:
             file_offset=b.file_offset if b.compressed else b.file_offset + start,
         )
         self._ensure(sub.start, sub.start + sub.length)
-        w = walk(self.mem_obj, sub, cur.page_size, self.data_start, self.long_size, c.big_endian)
+        # records expected, from the CPU's records per page so far (the sample before the
+        # first walk), with a margin: one walk when they fit (ringbuf.c)
+        rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
+        hint = int(rate * 1.25 * -(-length // cur.page_size)) + 1024
+        w = walk(
+            self.mem_obj,
+            sub,
+            cur.page_size,
+            self.data_start,
+            self.long_size,
+            c.big_endian,
+            hint=hint,
+        )
         drop_disordered_pages(w)
         npg = len(w["first"])
         keep_hi = min(max(stop - first_page, lo_ctx), npg)
@@ -479,17 +519,10 @@ class TraceDatStream:
             # walked range precedes the CPU's next record, walked later)
             r["brow"] = cur.next_row + (r["row"] if r["row"] >= 0 else n)
             cur.pending_lost.append(r)
-        new = {
-            "data": w["data"],
-            "len": w["len"],
-            "ts": w["ts"],
-            "pos": sub.file_pos(w["hdr"]),
-            "cpu": np.full(n, b.cpu, np.int16),
-            "buf": np.full(n, b.buf_index, np.int16),
-        }
-        if cur.held is not None:
-            new = {k: np.concatenate([cur.held[k], v]) for k, v in new.items()}
-        cur.held = new
+        if n:
+            cur.held.append(
+                {"data": w["data"], "len": w["len"], "ts": w["ts"], "pos": sub.file_pos(w["hdr"])}
+            )
         cur.next_row += n
         cur.next_page = stop
 
@@ -516,8 +549,8 @@ class TraceDatStream:
             self.store.drop_file()  # and the compressed bytes read for them
         for cur in self.cursors:
             done = cur.blob.start + min(cur.next_page * cur.page_size, cur.blob.length)
-            if cur.held is not None and len(cur.held["data"]):
-                done = min(done, int(cur.held["data"][0]))  # a held record's page stays
+            if cur.held:
+                done = min(done, int(cur.held[0]["data"][0]))  # a held record's page stays
             if self.store is not None:
                 # from the blob's start: the context pages before the window's range were
                 # decompressed again for its walk

@@ -63,12 +63,29 @@ class Symbols:
         func_out: np.ndarray,
         mod_out: np.ndarray,
     ) -> None:
-        """``func_out[rows], mod_out[rows] = resolve(addr, pool, rows)`` without temporaries."""
-        from ..._ext import ringbuf  # type: ignore[attr-defined]
+        """``func_out[rows], mod_out[rows] = resolve(addr, pool, rows)`` without temporaries.
 
-        fcodes, mcodes, inv = self._resolve_distinct(addr, pool, rows)
-        ringbuf.map_into(fcodes, inv, rows, func_out)
-        ringbuf.map_into(mcodes, inv, rows, mod_out)
+        Each address is resolved once per pool: its codes go into a table kept with the
+        symbols (a windowed read meets the same addresses in every window), and a window
+        only looks its addresses up (one C pass), resolving the ones not met before.  The
+        pool meets new names in the order ``resolve`` would: the addresses' first appearance,
+        or ascending when ``factorize`` sorts them (many rows, all addresses small)."""
+        from ..._ext import ringbuf  # type: ignore[attr-defined]
+        from .fields import SMALL_RANGE
+
+        addr = np.asarray(addr, dtype=np.uint64)
+        rows = np.asarray(rows, dtype=np.int64)
+        tab = self._addr_table(pool)
+        args = (addr, rows, func_out, mod_out)
+        miss, amax = ringbuf.addr_codes(tab.keys, tab.slot, tab.func, tab.mod, *args)
+        if not len(miss):
+            return
+        if len(rows) > 1024 and amax < SMALL_RANGE:
+            miss = np.sort(miss)
+        fcodes, mcodes = self._codes_distinct(miss, pool)
+        tab.add(miss, fcodes, mcodes)
+        # every address is in the table now
+        ringbuf.addr_codes(tab.keys, tab.slot, tab.func, tab.mod, *args)
 
     def _resolve_distinct(
         self, addr: np.ndarray, pool: StringPool, rows: np.ndarray | None
@@ -78,7 +95,12 @@ class Symbols:
 
         addr = np.asarray(addr, dtype=np.uint64)
         uniq, inv = factorize(addr, rows=rows)
-        uniq = uniq.astype(np.uint64)
+        fcodes, mcodes = self._codes_distinct(uniq.astype(np.uint64), pool)
+        return fcodes, mcodes, inv.reshape(-1)
+
+    def _codes_distinct(self, uniq: np.ndarray, pool: StringPool) -> tuple[np.ndarray, np.ndarray]:
+        """(func code, module code) of distinct addresses (uint64), names entering the pool
+        in their order."""
         hit = _bsearch(self.addrs, uniq)
         cf, cm = self._codes_in(pool)
         found = hit >= 0
@@ -95,7 +117,15 @@ class Symbols:
                 mcodes[k] = cm[j] = pool.code(mod) if mod else -1
             else:
                 fcodes[k] = pool.code(f"{int(uniq[k]):x}") if uniq[k] else -1
-        return fcodes, mcodes, inv.reshape(-1)
+        return fcodes, mcodes
+
+    def _addr_table(self, pool: StringPool) -> _AddrTable:
+        """The address table of ``pool`` (resolve_into)."""
+        tab = self.__dict__.get("_addr_tab")
+        if tab is None or tab.pool is not pool:
+            tab = _AddrTable(pool)
+            self.__dict__["_addr_tab"] = tab
+        return tab
 
     def _codes_in(self, pool: StringPool) -> tuple[np.ndarray, np.ndarray]:
         """Per symbol: its name's and module's codes in ``pool`` (-2: not decoded yet)."""
@@ -105,6 +135,37 @@ class Symbols:
             cache = (pool, np.full(n, -2, np.int32), np.full(n, -2, np.int32))
             self.__dict__["_codes"] = cache
         return cache[1], cache[2]
+
+
+class _AddrTable:
+    """Addresses already resolved for one pool and their codes: open addressing in numpy
+    arrays, probed and filled by ``ringbuf.addr_codes``/``addr_insert``; at most half full."""
+
+    def __init__(self, pool: StringPool) -> None:
+        self.pool = pool
+        self.addrs = np.empty(0, np.uint64)  # per entry
+        self.func = np.empty(0, np.int32)
+        self.mod = np.empty(0, np.int32)
+        self.keys = np.zeros(1024, np.uint64)  # per slot
+        self.slot = np.full(1024, -1, np.int64)
+
+    def add(self, addrs: np.ndarray, func: np.ndarray, mod: np.ndarray) -> None:
+        from ..._ext import ringbuf  # type: ignore[attr-defined]
+
+        first = len(self.addrs)
+        total = first + len(addrs)
+        if 2 * total > len(self.keys):
+            cap = len(self.keys)
+            while 2 * total > cap:
+                cap *= 2
+            cap *= 2  # room for later windows' new addresses
+            self.keys = np.zeros(cap, np.uint64)
+            self.slot = np.full(cap, -1, np.int64)
+            ringbuf.addr_insert(self.keys, self.slot, self.addrs, 0)
+        ringbuf.addr_insert(self.keys, self.slot, addrs, first)
+        self.addrs = np.concatenate([self.addrs, addrs])
+        self.func = np.concatenate([self.func, func.astype(np.int32)])
+        self.mod = np.concatenate([self.mod, mod.astype(np.int32)])
 
 
 def _bsearch(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
