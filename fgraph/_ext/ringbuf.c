@@ -609,6 +609,16 @@ typedef struct {
     size_t nuniq, cap_uniq;
 } htab_t;
 
+/* the table's distinct values, in their order, as a new 1-d array of ``type`` (8-byte) */
+static PyObject *uniq_array(const htab_t *h, int type)
+{
+    npy_intp nu = (npy_intp)h->nuniq;
+    PyObject *a = PyArray_EMPTY(1, &nu, type, 0);
+    if (a && nu)
+        memcpy(PyArray_DATA((PyArrayObject *)a), h->uniq, (size_t)nu * sizeof(int64_t));
+    return a;
+}
+
 static int ht_grow(htab_t *h)
 {
     size_t ncap = (h->mask + 1) * 2;
@@ -875,15 +885,9 @@ static PyObject *py_factorize(PyObject *self, PyObject *args)
     }
     if (oom)
         goto done;
-    {
-        npy_intp nu = (npy_intp)h.nuniq;
-        a_uniq = PyArray_EMPTY(1, &nu, NPY_INT64, 0);
-        if (!a_uniq)
-            goto done;
-        if (nu)
-            memcpy(PyArray_DATA((PyArrayObject *)a_uniq), h.uniq, (size_t)nu * sizeof(int64_t));
-        result = Py_BuildValue("(OO)", a_uniq, a_codes);
-    }
+    if (!(a_uniq = uniq_array(&h, NPY_INT64)))
+        goto done;
+    result = Py_BuildValue("(OO)", a_uniq, a_codes);
 done:
     if (oom == 1 && !PyErr_Occurred())
         PyErr_NoMemory();
@@ -1433,15 +1437,9 @@ static PyObject *py_addr_codes(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
         goto done;
     }
-    {
-        npy_intp nu = (npy_intp)h.nuniq;
-        a_miss = PyArray_EMPTY(1, &nu, NPY_UINT64, 0);
-        if (!a_miss)
-            goto done;
-        if (nu)
-            memcpy(PyArray_DATA((PyArrayObject *)a_miss), h.uniq, (size_t)nu * sizeof(int64_t));
-        result = Py_BuildValue("(OK)", a_miss, (unsigned long long)amax);
-    }
+    if (!(a_miss = uniq_array(&h, NPY_UINT64)))
+        goto done;
+    result = Py_BuildValue("(OK)", a_miss, (unsigned long long)amax);
 done:
     free(h.keys);
     free(h.slot);
