@@ -265,6 +265,19 @@ static int walk_setup(rd_t *r, Py_buffer *view, Py_ssize_t start, Py_ssize_t len
     return 1;
 }
 
+/* resize k 1-d arrays (owned, unshared) to n items in place: 0, or -1 with the error set */
+static int resize_all(PyObject **arrs, int k, npy_intp n)
+{
+    PyArray_Dims shape = {&n, 1};
+    for (int i = 0; i < k; i++) {
+        PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
+        if (!res)
+            return -1;
+        Py_DECREF(res);
+    }
+    return 0;
+}
+
 static PyObject *py_walk(PyObject *self, PyObject *args)
 {
     Py_buffer view;
@@ -362,15 +375,9 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
         n = walk_pages(&r, (size_t)start, (size_t)length, (size_t)page_size, (size_t)data_start,
                        big_endian, NULL);
         Py_END_ALLOW_THREADS
-        npy_intp nn = (npy_intp)n;
-        PyArray_Dims shape = {&nn, 1};
         PyObject *arrs[4] = {a_hdr, a_data, a_len, a_ts};
-        for (int i = 0; i < 4; i++) {
-            PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
-            if (!res)
-                goto done;
-            Py_DECREF(res);
-        }
+        if (resize_all(arrs, 4, (npy_intp)n) < 0)
+            goto done;
         o.hdr = (int64_t *)PyArray_DATA((PyArrayObject *)a_hdr);
         o.data = (int64_t *)PyArray_DATA((PyArrayObject *)a_data);
         o.len = (int32_t *)PyArray_DATA((PyArrayObject *)a_len);
@@ -386,15 +393,9 @@ static PyObject *py_walk(PyObject *self, PyObject *args)
         goto done;
     }
     if (one_pass) {
-        npy_intp nw = (npy_intp)written;
-        PyArray_Dims shape = {&nw, 1};
         PyObject *arrs[4] = {a_hdr, a_data, a_len, a_ts};
-        for (int i = 0; i < 4; i++) {
-            PyObject *res = PyArray_Resize((PyArrayObject *)arrs[i], &shape, 0, NPY_CORDER);
-            if (!res)
-                goto done;
-            Py_DECREF(res);
-        }
+        if (resize_all(arrs, 4, (npy_intp)written) < 0)
+            goto done;
     }
     if (given)
         result = Py_BuildValue("{s:O,s:O,s:O,s:O,s:O,s:O}", "first", a_first, "nrec", a_nrec,
