@@ -14,12 +14,25 @@ from hypothesis import strategies as st  # noqa: E402
 from test_reconstruct_props import damage  # noqa: E402
 
 from fgraph.reconstruct import merge_order  # noqa: E402
-from fgraph.reconstruct.calls import Rebuilder, _Prep, exit_durations_at, prepare  # noqa: E402
+from fgraph.reconstruct.calls import Rebuilder, _Prep, prepare  # noqa: E402
 from fgraph.schema import EventFlag, EventKind  # noqa: E402
 from fgraph.table import EventTable  # noqa: E402
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = st.sampled_from(("none", "drop", "cut", "gaps"))
+
+
+def exit_durations_at(events: EventTable, rows: np.ndarray) -> np.ndarray:
+    """The rule the machine follows for an exit's own duration: the printed or recorded one,
+    else rettime - calltime (-1 when neither)."""
+    dur = events["duration"][rows]
+    need = np.flatnonzero(dur < 0)
+    if len(need):
+        r = rows[need]
+        ct, rt = events["calltime"][r], events["rettime"][r]
+        fill = (ct >= 0) & (rt >= ct)
+        dur[need[fill]] = rt[fill] - ct[fill]
+    return dur
 
 
 def perturb(events: EventTable, rng: np.random.Generator) -> EventTable:

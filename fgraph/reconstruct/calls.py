@@ -350,30 +350,6 @@ class Rebuilder:
         return dict(stacks.finish(self._m))
 
 
-def _gather(col: np.ndarray, rows: np.ndarray, null: int) -> np.ndarray:
-    """col[rows], ``null`` where rows is -1 (one gather; -1 reads the last row, then fixed)."""
-    if len(col) == 0:
-        return np.full(len(rows), null, dtype=col.dtype)
-    out = col.take(rows)
-    neg = rows < 0
-    if neg.any():
-        out[neg] = null
-    return out
-
-
-def exit_durations_at(events: EventTable, rows: np.ndarray) -> np.ndarray:
-    """Duration of the exit records at ``rows``: the printed or recorded duration, else
-    rettime - calltime (-1 when neither)."""
-    dur = events["duration"][rows]
-    need = np.flatnonzero(dur < 0)
-    if len(need):
-        r = rows[need]
-        ct, rt = events["calltime"][r], events["rettime"][r]
-        fill = (ct >= 0) & (rt >= ct)
-        dur[need[fill]] = rt[fill] - ct[fill]
-    return dur
-
-
 def _nest_lower_interrupts(
     parent: np.ndarray,
     interrupted: np.ndarray,
@@ -567,8 +543,7 @@ def build_table(
     # of the first call it adopted or interrupt it covered) before what it covers
     synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
     order = raw.pop("order")
-    perm: np.ndarray | None = _entry_order(order, depth0, synth_last)
-    assert perm is not None
+    perm = _entry_order(order, depth0, synth_last)
     del synth_last, depth0
     # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
     # are spent, and no fresh memory is touched
@@ -586,15 +561,15 @@ def build_table(
     # are most of this stage's system time).
     moved = np.flatnonzero(inv != ids)
     src = perm[moved]
-    few = len(moved) <= ncalls // 4
-    if few:
-        perm = None  # not needed any more: the moved rows say it all
+    # the whole permutation is kept only when many rows move; else the moved rows say it all
+    whole = perm if len(moved) > ncalls // 4 else None
+    del perm
 
     def reorder(a: np.ndarray) -> np.ndarray:
-        if perm is not None or not (a.flags.writeable and a.flags.c_contiguous):
-            return a[perm if perm is not None else _perm_of(moved, src, ncalls)]
-        a[moved] = a[src]
-        return a
+        if whole is None and a.flags.writeable and a.flags.c_contiguous:
+            a[moved] = a[src]
+            return a
+        return a[whole if whole is not None else _perm_of(moved, src, ncalls)]
 
     def take(name: str) -> np.ndarray:
         return reorder(raw.pop(name))
