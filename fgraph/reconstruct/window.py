@@ -16,7 +16,6 @@ the same call table and quality report.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -51,8 +50,7 @@ class CallAttrs:
     The machine keeps them next to its call columns (:meth:`~.calls.Rebuilder.feed_rows` with
     ``attrs``): pid, comm, function and module from the record that made the call (its entry,
     or its exit when the entry is missing), the CPU of each side, and from the exit its own
-    duration (the printed or recorded one, else rettime - calltime: as
-    :func:`~.calls.exit_durations_at`) and return value.  A side a call lacks keeps the
+    duration (the printed or recorded one, else rettime - calltime) and return value.  A side a call lacks keeps the
     sentinels: CPU -1, duration -1, return value 0 without ``has_ret``."""
 
     SPEC: tuple[tuple[str, Any], ...] = (
@@ -264,14 +262,15 @@ class WindowedRebuild:
         # The depth check and the off-CPU times read disjoint columns (and write different
         # ones): on a big table the check runs in a second thread meanwhile (numpy and the C
         # span lookups release the GIL; ~0.1 s of 4 s at 5M calls).
-        depth_result: list[dict[str, int]] = []
+        depth_result: list[Any] = []  # the check's counts, or what it raised
         checker = None
         if len(calls) >= PARALLEL_FINISH_CALLS:
 
             def check() -> None:
-                # (an error is left for the main thread to raise: rerun there, below)
-                with contextlib.suppress(Exception):
+                try:
                     depth_result.append(depth_check(calls))
+                except Exception as exc:  # raised by the main thread, below
+                    depth_result.append(exc)
 
             checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
@@ -305,11 +304,10 @@ class WindowedRebuild:
                 # the check's temporaries were freed into its thread's own malloc arena, where
                 # the main thread cannot reuse them: give them back (~50 MB at 5M calls)
                 release_free_memory()
-        if not depth_result:  # the check raised in its thread: run it here to raise it
-            depth_result.append(depth_check(calls))
-        quality = assess(
-            self._counts, lost, self.meta, calls, counters, depth_result[0], referenced
-        )
+        depth = depth_result[0]
+        if isinstance(depth, Exception):
+            raise depth
+        quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
         if self.columns is not None:
             # what only the rebuild itself needed
             extra = set(calls.columns) - self.columns
