@@ -1546,6 +1546,310 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
+/* ------------------------------------------------------------------ the end of the rebuild
+ *
+ * calls.py build_table orders the machine's calls and fills their columns.  At 5M calls each
+ * call-length numpy temporary costs its compute plus the page faults of fresh memory (~40 ms
+ * for 40 MB on the benchmark VM): these passes do in one sweep what took several numpy steps,
+ * writing into the caller's own arrays where the result replaces an input. */
+
+/* one column the function writes in place: exactly ``type``, C-contiguous, writable (a
+ * converted copy would take the writes silently); held like held_get's */
+static void *held_inplace(Held *h, PyObject *o, int type, npy_intp n, const char *fn)
+{
+    if (!PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != type ||
+        PyArray_NDIM((PyArrayObject *)o) != 1 || !PyArray_ISCARRAY((PyArrayObject *)o)) {
+        held_free(h);
+        PyErr_Format(PyExc_TypeError, "stacks.%s: a column written in place has the wrong type", fn);
+        return NULL;
+    }
+    if (PyArray_DIM((PyArrayObject *)o, 0) != n) {
+        held_free(h);
+        PyErr_Format(PyExc_ValueError, "stacks.%s: lengths differ", fn);
+        return NULL;
+    }
+    Py_INCREF(o);
+    h->a[h->n++] = (PyArrayObject *)o;
+    return PyArray_DATA((PyArrayObject *)o);
+}
+
+/* a fresh int64 array of the first k values of ``src`` */
+static PyObject *int64_prefix(const int64_t *src, npy_intp k)
+{
+    npy_intp dims[1] = {k};
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (a && k)
+        memcpy(PyArray_DATA(a), src, (size_t)k * sizeof(int64_t));
+    return (PyObject *)a;
+}
+
+/* overfull(parent, interrupted, dur, kdepth, tol) -> int64 rows, sorted: the calls with
+ * dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones counting 0,
+ * as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with one scratch
+ * sum a call instead of inner's two outputs and the numpy masks. */
+static PyObject *py_overfull(PyObject *self, PyObject *args)
+{
+    PyObject *o[4];
+    long long tol;
+    if (!PyArg_ParseTuple(args, "OOOOL", &o[0], &o[1], &o[2], &o[3], &tol))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
+    const void *p[4];
+    if (held_columns(&h, o, types, 4, p, "overfull") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
+    const int32_t *kd = p[3];
+    npy_intp n = held_len(&h, 0);
+    int64_t *acc = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
+    if (!acc) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    npy_intp k = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t d = dur[i] > 0 ? dur[i] : 0;
+        if (par[i] >= 0 && par[i] < n)
+            acc[par[i]] += d;
+        if (irq[i] >= 0 && irq[i] < n)
+            acc[irq[i]] += d;
+    }
+    /* the rows found are written over the sums already read (k <= i) */
+    for (npy_intp i = 0; i < n; i++)
+        if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
+            acc[k++] = i;
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    PyObject *out = int64_prefix(acc, k);
+    free(acc);
+    return out;
+}
+
+/* times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns), the
+ * duration completed in place.  Calls are ordered parents before children.  Per call, what
+ * build_table did in four steps:
+ *  - a call without an exit duration (< 0) lasted ts_exit - ts_entry when both are known,
+ *    else -1;
+ *  - a truncated call (flags & TRUNCATED) lasted at least as long as its children together
+ *    (the children after it, the ones floor counted); one backward pass sees every such child
+ *    first, and the sum is the children's part of inner's, collected on the way;
+ *  - irq_ns: the interrupts' durations, self: duration - children - interrupts (inner's sums,
+ *    negative durations counting 0), -1 where the duration is unknown. */
+static PyObject *py_times(PyObject *self, PyObject *args)
+{
+    PyObject *o[6];
+    if (!PyArg_ParseTuple(args, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "times") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t *dur = held_inplace(&h, o[2], NPY_INT64, n, "times");
+    if (!dur)
+        return NULL;
+    const int64_t *t0 = held_get(&h, o[3], NPY_INT64);
+    const int64_t *t1 = t0 ? held_get(&h, o[4], NPY_INT64) : NULL;
+    const uint16_t *fl = t1 ? held_get(&h, o[5], NPY_UINT16) : NULL;
+    if (!fl) {
+        held_free(&h);
+        return NULL;
+    }
+    if (held_len(&h, 3) != n || held_len(&h, 4) != n || held_len(&h, 5) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.times: lengths differ");
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    PyArrayObject *ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    if (!ca || !ia) {
+        Py_XDECREF(ca);
+        Py_XDECREF(ia);
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = n - 1; i >= 0; i--) {
+        int64_t d = dur[i];
+        if (d < 0)
+            d = t0[i] >= 0 && t1[i] >= 0 ? t1[i] - t0[i] : -1;
+        /* cs[i] holds the children after i (floor's sum): each was done before i */
+        if ((fl[i] & CF_TRUNCATED) && cs[i] > d)
+            d = cs[i];
+        dur[i] = d;
+        int64_t c = d > 0 ? d : 0;
+        if (par[i] >= 0 && par[i] < n)
+            cs[par[i]] += c;
+        if (irq[i] >= 0 && irq[i] < n)
+            is[irq[i]] += c;
+    }
+    for (npy_intp i = 0; i < n; i++)
+        cs[i] = dur[i] < 0 ? -1 : dur[i] - cs[i] - is[i];
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    return Py_BuildValue("(NN)", ca, ia);
+}
+
+/* trees(parent, ctx, flags, want=1) -> (depth int32 or None, root int64 or None), or None when
+ * some parent comes after its child (then nothing was written: the caller resolves).  One
+ * forward pass (parents before children): with want & 1 the depth, with want & 2 the root;
+ * with ``ctx`` (int8, not None) each call's ctx replaced in place by its root's (a tree has one
+ * context; a root keeps its own), with ``flags`` (uint16, not None) each call's CTX_BY_NAME
+ * bit or'ed with its root's. */
+static PyObject *py_trees(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    int want = 1;
+    if (!PyArg_ParseTuple(args, "OOO|i", &o[0], &o[1], &o[2], &want))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *par = held_get(&h, o[0], NPY_INT64);
+    if (!par)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    int8_t *ctx = NULL;
+    uint16_t *fl = NULL;
+    if (o[1] != Py_None && !(ctx = held_inplace(&h, o[1], NPY_INT8, n, "trees")))
+        return NULL;
+    if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
+        return NULL;
+    for (npy_intp i = 0; i < n; i++)
+        if (par[i] >= i) {
+            held_free(&h);
+            Py_RETURN_NONE;
+        }
+    npy_intp dims[1] = {n};
+    PyArrayObject *dep = (want & 1) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32) : NULL;
+    PyArrayObject *root = (want & 2) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
+    /* the root's CTX_BY_NAME, per call (a call's own flag may differ from its root's) */
+    uint8_t *rb = fl ? malloc((size_t)(n > 0 ? n : 1)) : NULL;
+    if (((want & 1) && !dep) || ((want & 2) && !root) || (fl && !rb)) {
+        Py_XDECREF(dep);
+        Py_XDECREF(root);
+        free(rb);
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    int32_t *d = dep ? PyArray_DATA(dep) : NULL;
+    int64_t *r = root ? PyArray_DATA(root) : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t q = par[i];
+        if (q < 0) {
+            if (d)
+                d[i] = 0;
+            if (r)
+                r[i] = i;
+            if (rb)
+                rb[i] = (fl[i] & CF_CTX_BY_NAME) != 0;
+            continue;
+        }
+        if (d)
+            d[i] = d[q] + 1;
+        if (r)
+            r[i] = r[q];
+        if (ctx)
+            ctx[i] = ctx[q];
+        if (rb && (rb[i] = rb[q]))
+            fl[i] |= CF_CTX_BY_NAME;
+    }
+    Py_END_ALLOW_THREADS
+    free(rb);
+    held_free(&h);
+    PyObject *a = dep ? (PyObject *)dep : Py_NewRef(Py_None);
+    PyObject *b = root ? (PyObject *)root : Py_NewRef(Py_None);
+    return Py_BuildValue("(NN)", a, b);
+}
+
+/* remap(lut, idx): idx[i] = lut[idx[i]] in place, -1 staying -1 (and an index past the end
+ * reading the last entry, like np.take(mode="clip")); an empty lut makes every idx -1. */
+static PyObject *py_remap(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *lut = held_get(&h, o[0], NPY_INT64);
+    if (!lut)
+        return NULL;
+    npy_intp m = held_len(&h, 0);
+    if (!PyArray_Check(o[1])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.remap: idx must be an int64 array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[1], 0);
+    int64_t *idx = held_inplace(&h, o[1], NPY_INT64, n, "remap");
+    if (!idx)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v = idx[i];
+        idx[i] = (v < 0 || m == 0) ? -1 : lut[v < m ? v : m - 1];
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* invert(perm, inv) -> (moved, src): inv (int64, written) becomes the inverse permutation,
+ * moved the rows perm does not keep in place (sorted), src = perm[moved].  What build_table
+ * made from ids = arange(n), inv[perm] = ids and inv != ids, without the ids. */
+static PyObject *py_invert(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *perm = held_get(&h, o[0], NPY_INT64);
+    if (!perm)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    int64_t *inv = held_inplace(&h, o[1], NPY_INT64, n, "invert");
+    if (!inv)
+        return NULL;
+    npy_intp k = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++)
+        inv[i] = i;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t s = perm[i];
+        if (s == i)
+            continue;
+        if (s < 0 || s >= n) {
+            bad = 1;
+            break;
+        }
+        inv[s] = i;
+        k++;
+    }
+    Py_END_ALLOW_THREADS
+    npy_intp dims[1] = {k};
+    PyArrayObject *mv = bad ? NULL : (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    PyArrayObject *sr = mv ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
+    if (!sr) {
+        Py_XDECREF(mv);
+        held_free(&h);
+        if (bad)
+            PyErr_SetString(PyExc_ValueError, "stacks.invert: not a permutation");
+        return bad ? NULL : PyErr_NoMemory();
+    }
+    int64_t *pm = PyArray_DATA(mv), *ps = PyArray_DATA(sr);
+    for (npy_intp i = 0, j = 0; i < n && j < k; i++)
+        if (perm[i] != i) {
+            pm[j] = i;
+            ps[j++] = perm[i];
+        }
+    held_free(&h);
+    return Py_BuildValue("(NN)", mv, sr);
+}
+
 /* owners(parent, tops) -> (outer, nested, uni, owner) or None.
  * The subtrees of the calls ``tops`` (sorted unique rows) in one forward pass: calls are
  * ordered with every parent before its children (fgraph/reconstruct/calls.py build_table), so a
@@ -2332,6 +2636,14 @@ static PyMethodDef methods[] = {
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"attrs", py_attrs, METH_VARARGS, "attrs(m) -> dict of the call attribute columns (after finish)"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
+    {"overfull", py_overfull, METH_VARARGS,
+     "overfull(parent, interrupted, dur, kdepth, tol) -> rows whose children and interrupts outlast them"},
+    {"times", py_times, METH_VARARGS,
+     "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
+    {"trees", py_trees, METH_VARARGS,
+     "trees(parent, ctx, flags, want=1) -> (depth, root) or None; tree ctx (and CTX_BY_NAME) in place"},
+    {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
+    {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
     {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
     {NULL, NULL, 0, NULL},
 };

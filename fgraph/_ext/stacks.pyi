@@ -85,3 +85,19 @@ def lastin(
 def inner(
     parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def overfull(
+    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray, kdepth: np.ndarray, tol: int
+) -> np.ndarray: ...
+def times(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    duration: np.ndarray,
+    ts_entry: np.ndarray,
+    ts_exit: np.ndarray,
+    flags: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def trees(
+    parent: np.ndarray, ctx: np.ndarray | None, flags: np.ndarray | None, want: int = 1
+) -> tuple[np.ndarray | None, np.ndarray | None] | None: ...
+def remap(lut: np.ndarray, idx: np.ndarray) -> None: ...
+def invert(perm: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

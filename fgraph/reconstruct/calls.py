@@ -350,29 +350,50 @@ class Rebuilder:
         return dict(stacks.finish(self._m))
 
 
-def _nest_lower_interrupts(
+def _tree_columns(
     parent: np.ndarray,
-    interrupted: np.ndarray,
-    depth: np.ndarray,
-    root: np.ndarray,
-    ctx: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ctx: np.ndarray | None,
+    flags: np.ndarray | None,
+    want_depth: bool,
+    want_root: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Depth and root of each call (each when wanted), its tree's context written over ``ctx``
+    and its root's CTX_BY_NAME or'ed into ``flags`` (each when not None).  A root keeps its
+    own ctx, so a call's tree context can be taken again from ``ctx`` after parents change.
+    One forward C pass when parents come before children (the rebuild's order), else
+    ``resolve``."""
+    t = stacks.trees(parent, ctx, flags, int(want_depth) | 2 * int(want_root))
+    if t is not None:
+        return t
+    depth, root = stacks.resolve(parent)
+    if ctx is not None:
+        ctx[...] = ctx[root]
+    if flags is not None:
+        flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
+    return (depth if want_depth else None), (root if want_root else None)
+
+
+def _nest_lower_interrupts(
+    parent: np.ndarray, interrupted: np.ndarray, ctx: np.ndarray, want_root: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Inside an interrupt, code of the same or a lower context is part of that interrupt's
     tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
-    were first seen outside it, together with the interrupts they had: nest those too."""
+    were first seen outside it, together with the interrupts they had: nest those too.
+
+    On the caller's arrays: ``parent`` and ``interrupted`` change in place, ``ctx`` (the calls'
+    own contexts) becomes each call's tree context.  Returns the depth and (``want_root``) the
+    root."""
+    depth, root = _tree_columns(parent, ctx, None, True, want_root)
     for _ in range(8):
-        tree_ctx = ctx[root]
-        r = np.nonzero(interrupted >= 0)[0]
+        r = np.flatnonzero(interrupted >= 0)
         i = interrupted[r]
-        move = r[(tree_ctx[i] != IrqCtx.TASK) & (tree_ctx[r] <= tree_ctx[i])]
+        move = r[(ctx[i] != IrqCtx.TASK) & (ctx[r] <= ctx[i])]
         if not len(move):
             break
-        parent = parent.copy()
-        interrupted = interrupted.copy()
         parent[move] = interrupted[move]
         interrupted[move] = -1
-        depth, root = stacks.resolve(parent)
-    return parent, interrupted, depth, root
+        depth, root = _tree_columns(parent, ctx, None, True, want_root)
+    return depth, root
 
 
 def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: int = 1000) -> None:
@@ -390,14 +411,11 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
     parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
     n = len(parent)
     synth = None
-    d = dur
     for _ in range(4):
-        child_ns, irq_ns = stacks.inner(parent, interrupted, d)
-        child_ns += irq_ns
-        del irq_ns
-        over = (dur >= 0) & (child_ns > dur + tol) & (kd >= 0)
-        del child_ns
-        ov = np.flatnonzero(over)
+        # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums)
+        # longer than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of
+        # temporaries, and it usually finds few calls or none)
+        ov = stacks.overfull(parent, interrupted, dur, kd, tol)
         if not len(ov):
             return
         if synth is None:
@@ -462,6 +480,9 @@ def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``idx[i] = lut[idx[i]]`` (-1 stays -1), written over ``idx`` (int64): no fresh memory.
     (``take`` reads each index before it writes that position, and copies its output only
     when it overlaps ``lut`` or in "raise" mode.)"""
+    if idx.dtype == np.int64 and idx.flags.writeable and idx.flags.c_contiguous:
+        stacks.remap(lut, idx)  # the same in one C pass, without the mask of the -1s
+        return idx
     if len(lut) == 0:
         idx.fill(-1)
         return idx
@@ -547,20 +568,23 @@ def build_table(
     del synth_last, depth0
     # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
     # are spent, and no fresh memory is touched
-    ids = order if usable(order) else np.empty(ncalls, np.int64)
+    ids = None
+    if wanted("call_id"):
+        ids = order if usable(order) else np.empty(ncalls, np.int64)
+        ids.fill(1)
+        np.cumsum(ids, out=ids)
+        ids -= 1
+    else:
+        give_up(order)
     del order
-    ids.fill(1)
-    np.cumsum(ids, out=ids)
-    ids -= 1
     inv = own if usable(own) else np.empty(ncalls, np.int64)
     del own
-    inv[perm] = ids
     # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
     # reordered in place (gather the moved rows' values, then scatter them), so the table takes
     # over the machine's arrays instead of touching ~100 B a call of fresh memory (page faults
-    # are most of this stage's system time).
-    moved = np.flatnonzero(inv != ids)
-    src = perm[moved]
+    # are most of this stage's system time).  invert: inv[perm] = arange, and the rows that
+    # move (perm[i] != i) with where they come from, in one C pass.
+    moved, src = stacks.invert(perm, inv)
     # the whole permutation is kept only when many rows move; else the moved rows say it all
     whole = perm if len(moved) > ncalls // 4 else None
     del perm
@@ -581,15 +605,19 @@ def build_table(
     interrupted = _map_in_place(inv, take("interrupted"))
     give_up(inv)
     del inv
-    depth, root = stacks.resolve(parent)
-    raw_ctx = take("ctx").astype(np.int8, copy=False)
-    parent, interrupted, depth, root = _nest_lower_interrupts(
-        parent, interrupted, depth, root, raw_ctx
-    )
+    # each call's context becomes its tree's, its root's (a synthesized interrupt root may
+    # adopt calls first seen in the task's level), in place
+    ctx = take("ctx")
+    if not (ctx.dtype == np.int8 and ctx.flags.writeable and ctx.flags.c_contiguous):
+        ctx = np.array(ctx, np.int8)
+    want_root = wanted("root_id")
+    depth, root = _nest_lower_interrupts(parent, interrupted, ctx, want_root)
     if wanted("entry_row"):
         entry_row = take("entry_row")
         exit_row = take("exit_row")
-    flags = take("flags").astype(np.uint16, copy=False)
+    flags = take("flags")
+    if not (flags.dtype == np.uint16 and flags.flags.writeable and flags.flags.c_contiguous):
+        flags = np.array(flags, np.uint16)  # (written in place below)
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
     if not meta.ts_known:
@@ -598,18 +626,17 @@ def build_table(
         flags |= np.uint16(CallFlag.NO_TIME)
 
     cols: dict[str, np.ndarray] = {}
-    if wanted("call_id"):
+    if ids is not None:
         cols["call_id"] = ids
-    else:
-        give_up(ids)
     del ids
     cols["parent_id"] = parent
-    if wanted("root_id"):
+    if root is not None:
         cols["root_id"] = root
     cols["interrupted_id"] = interrupted
     for name in ("pid", "comm", "func", "module"):
         if wanted(name):
             cols[name] = atake(name)
+    assert depth is not None
     cols["depth"] = depth.astype(np.int32, copy=False)
     cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
@@ -627,11 +654,9 @@ def build_table(
     del has_ret
     if wanted("retval"):
         cols["retval"] = atake("retval")
-    # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
-    # seen in the task's level)
-    ctx = raw_ctx[root]
-    del raw_ctx
-    flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
+    # a tree has one context, its root's: ctx already is; and a call whose root's context was
+    # guessed from a name is flagged too
+    _tree_columns(parent, None, flags, False, False)
     cols["ctx"] = ctx
     if wanted("entry_row"):
         cols["entry_row"] = entry_row
@@ -639,32 +664,20 @@ def build_table(
         del entry_row, exit_row
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
-    # exit; for truncated calls the time it was open until it was closed (a lower bound)
+    # exit; for truncated calls the time it was open until it was closed (a lower bound), and
+    # at least as long as its children (without timestamps there is nothing else).  Then
+    # self = duration - children - interrupts, -1 where the duration is unknown.  One C pass
+    # (stacks.times) over the calls; tests/test_finish_speed.py has the numpy steps it
+    # replaced.
     duration = reorder(xdur_raw)
     del xdur_raw
-    no_exit_dur = duration < 0
-    if no_exit_dur.any():
-        duration[no_exit_dur] = -1
-        np.subtract(
-            ts_exit,
-            ts_entry,
-            out=duration,
-            where=no_exit_dur & (ts_entry >= 0) & (ts_exit >= 0),
-        )
-    del no_exit_dur
-    trunc = (flags & CallFlag.TRUNCATED) != 0
-    if trunc.any():
-        # a truncated call lasted at least as long as its children (its closing time is a
-        # lower bound; without timestamps there is nothing else)
-        duration = stacks.floor(parent, duration, trunc)
-    del trunc
+    if not (
+        duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
+    ):
+        duration = np.array(duration, np.int64)  # (completed in place)
+    self_ns, irq_ns = stacks.times(parent, interrupted, duration, ts_entry, ts_exit, flags)
     cols["duration"] = duration
-    self_ns, irq_ns = stacks.inner(parent, interrupted, duration)
     cols["irq_ns"] = irq_ns
-    # self = duration - children - interrupts (made in place in the children's sum)
-    np.subtract(duration, self_ns, out=self_ns)
-    self_ns -= irq_ns
-    self_ns[duration < 0] = -1
     cols["self"] = self_ns
     cols["flags"] = flags
     omit = set()

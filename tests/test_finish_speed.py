@@ -1,0 +1,242 @@
+"""The C passes at the end of the rebuild (stacks.overfull, times, trees, remap, invert: issue 7,
+build_table's speed) against the numpy steps they replaced, on random forests and the corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import corpus_file
+
+from fgraph._ext import stacks
+from fgraph.load import load_windowed
+from fgraph.reconstruct.calls import _nest_lower_interrupts
+from fgraph.schema import CallFlag, IrqCtx
+
+BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
+
+
+def _forest(seed: int, n: int, ordered: bool = True) -> dict[str, np.ndarray]:
+    """Random calls: parents before children (``ordered``) or, like the machine's creation
+    order, a few parents after their children; interrupt roots with an interrupted call."""
+    rng = np.random.default_rng(seed)
+    parent = np.full(n, -1, np.int64)
+    for i in range(1, n):
+        if rng.random() < 0.85:
+            parent[i] = rng.integers(max(0, i - 20), i)
+    interrupted = np.full(n, -1, np.int64)
+    roots = np.flatnonzero(parent < 0)
+    irq_roots = roots[rng.random(len(roots)) < 0.5]
+    irq_roots = irq_roots[irq_roots > 0]
+    interrupted[irq_roots] = rng.integers(0, irq_roots)
+    if not ordered and n > 2:
+        # relabel a few rows: some parents then come after their children
+        perm = np.arange(n)
+        swap = rng.choice(n, size=max(2, n // 20), replace=False)
+        perm[swap] = swap[rng.permutation(len(swap))]
+        inv = np.empty(n, np.int64)
+        inv[perm] = np.arange(n)
+        parent = np.where(parent[perm] >= 0, inv[np.maximum(parent[perm], 0)], -1)
+        interrupted = np.where(interrupted[perm] >= 0, inv[np.maximum(interrupted[perm], 0)], -1)
+    dur = rng.integers(0, 5000, n).astype(np.int64)
+    dur[rng.random(n) < 0.1] = -1
+    ts_entry = rng.integers(0, 10**6, n).astype(np.int64)
+    ts_exit = ts_entry + rng.integers(-10, 6000, n)
+    ts_entry[rng.random(n) < 0.05] = -1
+    ts_exit[rng.random(n) < 0.05] = -1
+    flags = rng.choice(
+        np.array([0, CallFlag.TRUNCATED, CallFlag.CTX_BY_NAME, CallFlag.SYNTH_ENTRY], np.uint16),
+        n,
+        p=[0.7, 0.1, 0.1, 0.1],
+    ).astype(np.uint16)
+    ctx = rng.integers(-1, 4, n).astype(np.int8)
+    kdepth = rng.integers(-1, 8, n).astype(np.int32)
+    return dict(
+        parent=parent,
+        interrupted=interrupted,
+        dur=dur,
+        ts_entry=ts_entry,
+        ts_exit=ts_exit,
+        flags=flags,
+        ctx=ctx,
+        kdepth=kdepth,
+    )
+
+
+def _times_reference(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    duration: np.ndarray,
+    ts_entry: np.ndarray,
+    ts_exit: np.ndarray,
+    flags: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """build_table's numpy steps before stacks.times: (duration, self, irq_ns)."""
+    duration = duration.copy()
+    no_exit_dur = duration < 0
+    duration[no_exit_dur] = -1
+    np.subtract(
+        ts_exit, ts_entry, out=duration, where=no_exit_dur & (ts_entry >= 0) & (ts_exit >= 0)
+    )
+    trunc = (flags & CallFlag.TRUNCATED) != 0
+    if trunc.any():
+        duration = stacks.floor(parent, duration, trunc)
+    self_ns, irq_ns = stacks.inner(parent, interrupted, duration)
+    np.subtract(duration, self_ns, out=self_ns)
+    self_ns -= irq_ns
+    self_ns[duration < 0] = -1
+    return duration, self_ns, irq_ns
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ordered", [True, False])
+def test_times_is_the_numpy_sequence(seed: int, ordered: bool) -> None:
+    f = _forest(seed, 3000, ordered)
+    args = (f["parent"], f["interrupted"], f["dur"], f["ts_entry"], f["ts_exit"], f["flags"])
+    want = _times_reference(*args)
+    duration = f["dur"].copy()
+    self_ns, irq_ns = stacks.times(
+        f["parent"], f["interrupted"], duration, f["ts_entry"], f["ts_exit"], f["flags"]
+    )
+    assert np.array_equal(duration, want[0])
+    assert np.array_equal(self_ns, want[1])
+    assert np.array_equal(irq_ns, want[2])
+
+
+def test_times_checks_the_column_it_writes() -> None:
+    z = np.zeros(3, np.int64)
+    with pytest.raises(TypeError):
+        stacks.times(z, z, z.astype(np.int32), z, z, z.astype(np.uint16))
+    with pytest.raises(TypeError):
+        stacks.times(z, z, np.zeros(6, np.int64)[::2], z, z, z.astype(np.uint16))
+    with pytest.raises(ValueError):
+        stacks.times(z, z, z.copy(), z[:2], z, z.astype(np.uint16))
+    e = np.empty(0, np.int64)
+    assert [len(a) for a in stacks.times(e, e, e.copy(), e, e, e.astype(np.uint16))] == [0, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("tol", [0, 1000])
+def test_overfull_is_the_numpy_test(seed: int, tol: int) -> None:
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    parent, interrupted, dur, kd = f["parent"], f["interrupted"], f["dur"], f["kdepth"]
+    child_ns, irq_ns = stacks.inner(parent, interrupted, dur)
+    want = np.flatnonzero((dur >= 0) & (child_ns + irq_ns > dur + tol) & (kd >= 0))
+    got = stacks.overfull(parent, interrupted, dur, kd, tol)
+    assert got.dtype == np.int64
+    assert np.array_equal(got, want)
+    assert len(want)  # (the forest has some)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_trees_is_resolve(seed: int) -> None:
+    f = _forest(seed, 3000)
+    parent, flags, ctx = f["parent"], f["flags"], f["ctx"]
+    depth, root = stacks.resolve(parent)
+    c, fl = ctx.copy(), flags.copy()
+    got = stacks.trees(parent, c, fl, 3)
+    assert got is not None
+    assert np.array_equal(got[0], depth) and got[0].dtype == np.int32
+    assert np.array_equal(got[1], root)
+    assert np.array_equal(c, ctx[root])
+    assert np.array_equal(fl, flags | (flags[root] & BYNAME))
+    # each part alone
+    c2 = ctx.copy()
+    d2, r2 = stacks.trees(parent, c2, None) or (None, None)
+    assert np.array_equal(d2, depth) and r2 is None and np.array_equal(c2, c)
+    fl2 = flags.copy()
+    assert stacks.trees(parent, None, fl2, 0) == (None, None)
+    assert np.array_equal(fl2, fl)
+
+
+def test_trees_leaves_everything_when_a_parent_comes_later() -> None:
+    f = _forest(1, 500, ordered=False)
+    c, fl = f["ctx"].copy(), f["flags"].copy()
+    assert stacks.trees(f["parent"], c, fl, 3) is None
+    assert np.array_equal(c, f["ctx"]) and np.array_equal(fl, f["flags"])
+    with pytest.raises(TypeError):
+        stacks.trees(f["parent"], f["ctx"].astype(np.int16), None)
+
+
+def _nest_reference(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    depth: np.ndarray,
+    root: np.ndarray,
+    ctx: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """build_table's numpy version before the in-place one.  Inside an interrupt, code of the same or a lower context is part of that interrupt's
+    tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
+    were first seen outside it, together with the interrupts they had: nest those too."""
+    for _ in range(8):
+        tree_ctx = ctx[root]
+        r = np.nonzero(interrupted >= 0)[0]
+        i = interrupted[r]
+        move = r[(tree_ctx[i] != IrqCtx.TASK) & (tree_ctx[r] <= tree_ctx[i])]
+        if not len(move):
+            break
+        parent = parent.copy()
+        interrupted = interrupted.copy()
+        parent[move] = interrupted[move]
+        interrupted[move] = -1
+        depth, root = stacks.resolve(parent)
+    return parent, interrupted, depth, root
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("ordered", [True, False])
+def test_nest_lower_interrupts_in_place(seed: int, ordered: bool) -> None:
+    f = _forest(seed, 2000, ordered)
+    parent, interrupted, ctx = f["parent"], f["interrupted"], f["ctx"]
+    depth, root = stacks.resolve(parent)
+    wp, wi, wd, wr = _nest_reference(parent, interrupted, depth, root, ctx)
+    p, i, c = parent.copy(), interrupted.copy(), ctx.copy()
+    d, r = _nest_lower_interrupts(p, i, c, True)
+    assert not np.array_equal(wp, parent)  # (some interrupts were nested)
+    assert np.array_equal(p, wp) and np.array_equal(i, wi)
+    assert np.array_equal(d, wd) and np.array_equal(r, wr)
+    assert np.array_equal(c, ctx[wr])
+    d, r = _nest_lower_interrupts(parent.copy(), interrupted.copy(), ctx.copy(), False)
+    assert np.array_equal(d, wd) and r is None
+
+
+@pytest.mark.parametrize("n", [0, 1, 50, 5000])
+def test_remap_and_invert(n: int) -> None:
+    rng = np.random.default_rng(n)
+    perm = np.arange(n, dtype=np.int64)
+    k = rng.choice(n, size=n // 7, replace=False) if n else perm[:0]
+    perm[k] = k[rng.permutation(len(k))]
+    inv = np.full(n, 99, np.int64)
+    moved, src = stacks.invert(perm, inv)
+    want_inv = np.empty(n, np.int64)
+    want_inv[perm] = np.arange(n)
+    assert np.array_equal(inv, want_inv)
+    assert np.array_equal(moved, np.flatnonzero(want_inv != np.arange(n)))
+    assert np.array_equal(src, perm[moved])
+    idx = rng.integers(-1, n + 3, n).astype(np.int64)
+    want = np.where(idx < 0, -1, inv[np.clip(idx, 0, max(n - 1, 0))] if n else -1)
+    stacks.remap(inv, idx)
+    assert np.array_equal(idx, want)
+    with pytest.raises(ValueError):
+        stacks.invert(np.array([0, 5], np.int64), np.zeros(2, np.int64))
+    with pytest.raises(TypeError):
+        stacks.remap(inv, np.zeros(4, np.int32))
+
+
+@pytest.mark.parametrize("name", ["fsync.dat", "lost.dat", "system.dat", "thresh.txt"])
+def test_corpus_tables_agree_with_the_references(name: str) -> None:
+    """On real traces: self/irq_ns are inner's over the final durations, each call has its
+    root's context, depth is resolve's, and parents come before children (trees' pass)."""
+    calls = load_windowed(corpus_file(f"vm61/{name}")).call_table
+    parent, interrupted = calls["parent_id"], calls["interrupted_id"]
+    duration = calls["duration"]
+    child_ns, irq_ns = stacks.inner(parent, interrupted, duration)
+    assert np.array_equal(calls["irq_ns"], irq_ns)
+    want_self = np.where(duration < 0, -1, duration - child_ns - irq_ns)
+    assert np.array_equal(calls["self"], want_self)
+    depth, root = stacks.resolve(parent)
+    assert np.array_equal(calls["depth"], depth)
+    assert np.array_equal(calls["root_id"], root)
+    assert np.array_equal(calls["ctx"], calls["ctx"][root])
+    byname = (calls["flags"] & BYNAME) != 0
+    assert not (byname[root] & ~byname).any()
+    assert (parent < np.arange(len(parent))).all()
