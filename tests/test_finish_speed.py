@@ -137,14 +137,15 @@ def test_trees_is_resolve(seed: int) -> None:
     assert got is not None
     assert np.array_equal(got[0], depth) and got[0].dtype == np.int32
     assert np.array_equal(got[1], root)
+    assert got[2] is False
     assert np.array_equal(c, ctx[root])
     assert np.array_equal(fl, flags | (flags[root] & BYNAME))
     # each part alone
     c2 = ctx.copy()
-    d2, r2 = stacks.trees(parent, c2, None) or (None, None)
+    d2, r2, _ = stacks.trees(parent, c2, None) or (None, None, None)
     assert np.array_equal(d2, depth) and r2 is None and np.array_equal(c2, c)
     fl2 = flags.copy()
-    assert stacks.trees(parent, None, fl2, 0) == (None, None)
+    assert stacks.trees(parent, None, fl2, 0) == (None, None, False)
     assert np.array_equal(fl2, fl)
 
 
@@ -189,14 +190,81 @@ def test_nest_lower_interrupts_in_place(seed: int, ordered: bool) -> None:
     parent, interrupted, ctx = f["parent"], f["interrupted"], f["ctx"]
     depth, root = stacks.resolve(parent)
     wp, wi, wd, wr = _nest_reference(parent, interrupted, depth, root, ctx)
-    p, i, c = parent.copy(), interrupted.copy(), ctx.copy()
-    d, r = _nest_lower_interrupts(p, i, c, True)
+    flags = f["flags"]
+    want_flags = flags | (flags[wr] & BYNAME)
+    p, i, c, fl = parent.copy(), interrupted.copy(), ctx.copy(), flags.copy()
+    d, r = _nest_lower_interrupts(p, i, c, fl, True)
     assert not np.array_equal(wp, parent)  # (some interrupts were nested)
     assert np.array_equal(p, wp) and np.array_equal(i, wi)
     assert np.array_equal(d, wd) and np.array_equal(r, wr)
     assert np.array_equal(c, ctx[wr])
-    d, r = _nest_lower_interrupts(parent.copy(), interrupted.copy(), ctx.copy(), False)
+    assert np.array_equal(fl, want_flags)
+    d, r = _nest_lower_interrupts(
+        parent.copy(), interrupted.copy(), ctx.copy(), flags.copy(), False
+    )
     assert np.array_equal(d, wd) and r is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trees_says_when_nothing_can_nest(seed: int) -> None:
+    """trees' nest answer: False only when the numpy test finds nothing to move (then the
+    flags are done); with interrupts that must nest it is True and the flags are untouched."""
+    f = _forest(seed, 2000)
+    parent, flags, ctx = f["parent"], f["flags"], f["ctx"]
+    # task-context interrupted calls: nothing nests
+    ctx0 = np.where(parent < 0, 0, ctx).astype(np.int8)
+    ctx0[f["interrupted"][f["interrupted"] >= 0]] = 0
+    _, root = stacks.resolve(parent)
+    c, fl = ctx0.copy(), flags.copy()
+    tree_ctx = ctx0[root]
+    r = np.flatnonzero(f["interrupted"] >= 0)
+    i = f["interrupted"][r]
+    assert not ((tree_ctx[i] != IrqCtx.TASK) & (tree_ctx[r] <= tree_ctx[i])).any()
+    got = stacks.trees(parent, c, fl, 1, f["interrupted"])
+    assert got is not None and got[2] is False
+    assert np.array_equal(fl, flags | (flags[root] & BYNAME))
+    # the random contexts: some must nest
+    c, fl = ctx.copy(), flags.copy()
+    got = stacks.trees(parent, c, fl, 1, f["interrupted"])
+    assert got is not None and got[2] is True
+    assert np.array_equal(fl, flags) and np.array_equal(c, ctx[root])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_entry_key_and_call_flags(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 4000
+    order = np.sort(rng.integers(0, 10**9, n)) * 4 + 2
+    order[rng.random(n) < 0.1] -= 4 * rng.integers(0, 50)  # (not sorted, some ties)
+    depth = rng.integers(0, 30, n).astype(np.int32)
+    flags = rng.choice(np.array([0, 1, 2, 3], np.uint16), n)
+    synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
+    key = order.copy()
+    assert stacks.entry_key(key, depth, flags)
+    want = np.lexsort((np.arange(n), synth_last, depth, order))
+    assert np.array_equal(np.argsort(key, kind="stable"), want)
+    lo, span = order.min(), 2 * (int(depth.max()) + 2)
+    assert np.array_equal(key, (order - lo) * span + 2 * depth.astype(np.int64) + synth_last)
+    # too wide for one key, or a negative depth: nothing written
+    wide = order.copy()
+    wide[0] = -(1 << 61)
+    before = wide.copy()
+    assert not stacks.entry_key(wide, depth, flags)
+    assert np.array_equal(wide, before)
+    neg = depth.copy()
+    neg[5] = -1
+    assert not stacks.entry_key(key, neg, flags)
+    assert not stacks.entry_key(np.empty(0, np.int64), neg[:0], flags[:0])
+
+    ce = rng.integers(-1, 3, n).astype(np.int16)
+    cx = rng.integers(-1, 3, n).astype(np.int16)
+    has_ret = rng.random(n) < 0.3
+    fl = flags.copy()
+    stacks.call_flags(fl, ce, cx, has_ret)
+    want_fl = flags.copy()
+    want_fl[(ce >= 0) & (cx >= 0) & (ce != cx)] |= np.uint16(CallFlag.MIGRATED)
+    want_fl[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
+    assert np.array_equal(fl, want_fl)
 
 
 @pytest.mark.parametrize("n", [0, 1, 50, 5000])

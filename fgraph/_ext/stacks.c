@@ -34,7 +34,9 @@
 #define CF_TRUNCATED 0x002
 #define CF_LOST_GAP 0x004
 #define CF_CLOSED_BY_OUTER 0x010
+#define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
+#define CF_MIGRATED 0x100
 
 /* event kinds understood by the machine (prepared by calls.py) */
 #define EV_ENTRY 1
@@ -1695,17 +1697,21 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
-/* trees(parent, ctx, flags, want=1) -> (depth int32 or None, root int64 or None), or None when
- * some parent comes after its child (then nothing was written: the caller resolves).  One
- * forward pass (parents before children): with want & 1 the depth, with want & 2 the root;
- * with ``ctx`` (int8, not None) each call's ctx replaced in place by its root's (a tree has one
- * context; a root keeps its own), with ``flags`` (uint16, not None) each call's CTX_BY_NAME
- * bit or'ed with its root's. */
+/* trees(parent, ctx, flags, want=1, interrupted=None) -> (depth int32 or None, root int64 or
+ * None, nest), or None when some parent comes after its child (then nothing was written: the
+ * caller resolves).  One forward pass (parents before children): with want & 1 the depth, with
+ * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
+ * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
+ * each call's CTX_BY_NAME bit or'ed with its root's.
+ * With ``interrupted`` (and ``ctx``), nest says whether some call r with an interrupted call i
+ * may have to move into i's tree (calls.py _nest_lower_interrupts: tree ctx of i not TASK and
+ * tree ctx of r <= i's; or i not before r, unknown here); then the parents are not final and
+ * ``flags`` is left as it was (the caller or's the roots' bits once they are). */
 static PyObject *py_trees(PyObject *self, PyObject *args)
 {
-    PyObject *o[3];
+    PyObject *o[3], *oi = Py_None;
     int want = 1;
-    if (!PyArg_ParseTuple(args, "OOO|i", &o[0], &o[1], &o[2], &want))
+    if (!PyArg_ParseTuple(args, "OOO|iO", &o[0], &o[1], &o[2], &want, &oi))
         return NULL;
     Held h = {{0}, 0};
     const int64_t *par = held_get(&h, o[0], NPY_INT64);
@@ -1714,10 +1720,22 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
     npy_intp n = held_len(&h, 0);
     int8_t *ctx = NULL;
     uint16_t *fl = NULL;
+    const int64_t *itr = NULL;
     if (o[1] != Py_None && !(ctx = held_inplace(&h, o[1], NPY_INT8, n, "trees")))
         return NULL;
     if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
         return NULL;
+    if (oi != Py_None && ctx) {
+        if (!(itr = held_get(&h, oi, NPY_INT64))) {
+            held_free(&h);
+            return NULL;
+        }
+        if (held_len(&h, h.n - 1) != n) {
+            held_free(&h);
+            PyErr_SetString(PyExc_ValueError, "stacks.trees: lengths differ");
+            return NULL;
+        }
+    }
     for (npy_intp i = 0; i < n; i++)
         if (par[i] >= i) {
             held_free(&h);
@@ -1737,6 +1755,7 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
     }
     int32_t *d = dep ? PyArray_DATA(dep) : NULL;
     int64_t *r = root ? PyArray_DATA(root) : NULL;
+    int nest = 0;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {
         int64_t q = par[i];
@@ -1747,23 +1766,112 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
                 r[i] = i;
             if (rb)
                 rb[i] = (fl[i] & CF_CTX_BY_NAME) != 0;
-            continue;
+        } else {
+            if (d)
+                d[i] = d[q] + 1;
+            if (r)
+                r[i] = r[q];
+            if (ctx)
+                ctx[i] = ctx[q];
+            if (rb)
+                rb[i] = rb[q];
         }
-        if (d)
-            d[i] = d[q] + 1;
-        if (r)
-            r[i] = r[q];
-        if (ctx)
-            ctx[i] = ctx[q];
-        if (rb && (rb[i] = rb[q]))
-            fl[i] |= CF_CTX_BY_NAME;
+        if (itr && itr[i] >= 0) {
+            int64_t j = itr[i]; /* ctx[j] is final when j < i */
+            if (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j]))
+                nest = 1;
+        }
     }
+    if (rb && !nest)
+        for (npy_intp i = 0; i < n; i++)
+            if (rb[i])
+                fl[i] |= CF_CTX_BY_NAME;
     Py_END_ALLOW_THREADS
     free(rb);
     held_free(&h);
     PyObject *a = dep ? (PyObject *)dep : Py_NewRef(Py_None);
     PyObject *b = root ? (PyObject *)root : Py_NewRef(Py_None);
-    return Py_BuildValue("(NN)", a, b);
+    return Py_BuildValue("(NNO)", a, b, nest ? Py_True : Py_False);
+}
+
+/* entry_key(order, depth, flags) -> whether it fits: order (int64, written) becomes the sort
+ * key (order - min) * span + 2 * depth + (not SYNTH_ENTRY), span = 2 * (max depth + 2), when
+ * that fits in 62 bits and depths are >= 0; else nothing is written.  calls.py _entry_order's
+ * key in one pass after one pass for the extremes. */
+static PyObject *py_entry_key(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    int64_t *ord = held_inplace(&h, o[0], NPY_INT64,
+                                PyArray_Check(o[0]) ? PyArray_DIM((PyArrayObject *)o[0], 0) : 0,
+                                "entry_key");
+    if (!ord)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    const int32_t *dep = held_get(&h, o[1], NPY_INT32);
+    const uint16_t *fl = dep ? held_get(&h, o[2], NPY_UINT16) : NULL;
+    if (!fl) {
+        held_free(&h);
+        return NULL;
+    }
+    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.entry_key: lengths differ");
+        return NULL;
+    }
+    int fits = n > 0;
+    if (fits) {
+        int64_t lo = ord[0], hi = ord[0];
+        int32_t dlo = dep[0], dhi = dep[0];
+        for (npy_intp i = 1; i < n; i++) {
+            if (ord[i] < lo)
+                lo = ord[i];
+            if (ord[i] > hi)
+                hi = ord[i];
+            if (dep[i] < dlo)
+                dlo = dep[i];
+            if (dep[i] > dhi)
+                dhi = dep[i];
+        }
+        /* the same test as _entry_order's: hi - lo + 1 < 2^62 / span, without overflow */
+        uint64_t span = dlo >= 0 ? 2 * ((uint64_t)dhi + 2) : 0;
+        fits = span && (uint64_t)hi - (uint64_t)lo < ((uint64_t)1 << 62) / span - 1;
+        if (fits)
+            for (npy_intp i = 0; i < n; i++)
+                ord[i] = (ord[i] - lo) * (int64_t)span + 2 * (int64_t)dep[i] +
+                         ((fl[i] & CF_SYNTH_ENTRY) == 0);
+    }
+    held_free(&h);
+    return PyBool_FromLong(fits);
+}
+
+/* call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED where both CPUs are known and
+ * differ, HAS_RETVAL where has_ret, or'ed into flags in place. */
+static PyObject *py_call_flags(PyObject *self, PyObject *args)
+{
+    PyObject *o[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &o[0], &o[1], &o[2], &o[3]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[3] = {NPY_INT16, NPY_INT16, NPY_BOOL};
+    const void *p[3];
+    if (held_columns(&h, o + 1, types, 3, p, "call_flags") < 0)
+        return NULL;
+    const int16_t *ce = p[0], *cx = p[1];
+    const npy_bool *hr = p[2];
+    npy_intp n = held_len(&h, 0);
+    uint16_t *fl = held_inplace(&h, o[0], NPY_UINT16, n, "call_flags");
+    if (!fl)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++)
+        fl[i] |= (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
+                            (hr[i] ? CF_HAS_RETVAL : 0));
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    Py_RETURN_NONE;
 }
 
 /* remap(lut, idx): idx[i] = lut[idx[i]] in place, -1 staying -1 (and an index past the end
@@ -2641,7 +2749,11 @@ static PyMethodDef methods[] = {
     {"times", py_times, METH_VARARGS,
      "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
     {"trees", py_trees, METH_VARARGS,
-     "trees(parent, ctx, flags, want=1) -> (depth, root) or None; tree ctx (and CTX_BY_NAME) in place"},
+     "trees(parent, ctx, flags, want=1, interrupted=None) -> (depth, root, nest) or None; tree ctx "
+     "(and CTX_BY_NAME) in place"},
+    {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, depth, flags) -> fits; the entry sort key in order"},
+    {"call_flags", py_call_flags, METH_VARARGS,
+     "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
     {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
     {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},

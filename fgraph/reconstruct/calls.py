@@ -364,7 +364,7 @@ def _tree_columns(
     ``resolve``."""
     t = stacks.trees(parent, ctx, flags, int(want_depth) | 2 * int(want_root))
     if t is not None:
-        return t
+        return t[0], t[1]
     depth, root = stacks.resolve(parent)
     if ctx is not None:
         ctx[...] = ctx[root]
@@ -374,16 +374,24 @@ def _tree_columns(
 
 
 def _nest_lower_interrupts(
-    parent: np.ndarray, interrupted: np.ndarray, ctx: np.ndarray, want_root: bool
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    ctx: np.ndarray,
+    flags: np.ndarray,
+    want_root: bool,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Inside an interrupt, code of the same or a lower context is part of that interrupt's
     tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
     were first seen outside it, together with the interrupts they had: nest those too.
 
     On the caller's arrays: ``parent`` and ``interrupted`` change in place, ``ctx`` (the calls'
-    own contexts) becomes each call's tree context.  Returns the depth and (``want_root``) the
-    root."""
-    depth, root = _tree_columns(parent, ctx, None, True, want_root)
+    own contexts) becomes each call's tree context, and ``flags`` takes each call's root's
+    CTX_BY_NAME.  Returns the depth and (``want_root``) the root.  Usually nothing moves, and
+    the first tree pass, which looks for what might, does it all."""
+    t = stacks.trees(parent, ctx, flags, 1 | 2 * int(want_root), interrupted)
+    if t is not None and not t[2]:
+        return t[0], t[1]
+    depth, root = t[:2] if t is not None else _tree_columns(parent, ctx, None, True, want_root)
     for _ in range(8):
         r = np.flatnonzero(interrupted >= 0)
         i = interrupted[r]
@@ -393,6 +401,7 @@ def _nest_lower_interrupts(
         parent[move] = interrupted[move]
         interrupted[move] = -1
         depth, root = _tree_columns(parent, ctx, None, True, want_root)
+    _tree_columns(parent, None, flags, False, False)
     return depth, root
 
 
@@ -447,25 +456,24 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
         order[restore] = own[restore]
 
 
-def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) -> np.ndarray:
+def _entry_order(order: np.ndarray, depth0: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
     when the key fits: the machine makes calls nearly in entry order, which the stable sort
     (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made
-    in ``order`` itself (an int64 array the caller gives up: no fresh memory)."""
+    in ``order`` itself (an int64 array the caller gives up: no fresh memory), by
+    ``stacks.entry_key``: (order - min) * span + 2 * depth + synth_last, span = 2 * (max
+    depth + 2), one pass for the extremes and one for the key."""
     n = len(order)
     if n == 0:
         return np.empty(0, np.int64)
-    lo = int(order.min())
-    span_d = 2 * (int(depth0.max()) + 2)
-    fits = int(depth0.min()) >= 0 and (int(order.max()) - lo + 1) < (1 << 62) // span_d
-    if fits and order.dtype == np.int64 and order.flags.writeable:
-        key = order
-        key -= lo
-        key *= span_d
-        key += depth0
-        key += depth0
-        key += synth_last
-        return np.argsort(key, kind="stable")
+    if (
+        order.dtype == np.int64
+        and order.flags.writeable
+        and order.flags.c_contiguous
+        and stacks.entry_key(order, depth0, flags)
+    ):
+        return np.argsort(order, kind="stable")
+    synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
     return np.lexsort((np.arange(n), synth_last, depth0, order))
 
 
@@ -562,10 +570,9 @@ def build_table(
     depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
-    synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
     order = raw.pop("order")
-    perm = _entry_order(order, depth0, synth_last)
-    del synth_last, depth0
+    perm = _entry_order(order, depth0, raw["flags"])
+    del depth0
     # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
     # are spent, and no fresh memory is touched
     ids = None
@@ -610,14 +617,14 @@ def build_table(
     ctx = take("ctx")
     if not (ctx.dtype == np.int8 and ctx.flags.writeable and ctx.flags.c_contiguous):
         ctx = np.array(ctx, np.int8)
-    want_root = wanted("root_id")
-    depth, root = _nest_lower_interrupts(parent, interrupted, ctx, want_root)
+    flags = take("flags")
+    if not (flags.dtype == np.uint16 and flags.flags.writeable and flags.flags.c_contiguous):
+        flags = np.array(flags, np.uint16)  # (written in place)
+    # and a call whose root's context was guessed from a name is flagged too
+    depth, root = _nest_lower_interrupts(parent, interrupted, ctx, flags, wanted("root_id"))
     if wanted("entry_row"):
         entry_row = take("entry_row")
         exit_row = take("exit_row")
-    flags = take("flags")
-    if not (flags.dtype == np.uint16 and flags.flags.writeable and flags.flags.c_contiguous):
-        flags = np.array(flags, np.uint16)  # (written in place below)
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
     if not meta.ts_known:
@@ -643,21 +650,15 @@ def build_table(
     cols["ts_exit"] = ts_exit
     cpu_entry = cols["cpu_entry"] = atake("cpu_entry")
     cpu_exit = atake("cpu_exit")
-    migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
-    flags[migrated] |= np.uint16(CallFlag.MIGRATED)
-    del migrated
+    has_ret = atake("has_ret")
+    # MIGRATED (both CPUs known and different) and HAS_RETVAL, in one pass
+    stacks.call_flags(flags, cpu_entry, cpu_exit, has_ret)
     if wanted("cpu_exit"):
         cols["cpu_exit"] = cpu_exit
-    del cpu_exit
-    has_ret = atake("has_ret")
-    flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
-    del has_ret
+    del cpu_exit, has_ret
     if wanted("retval"):
         cols["retval"] = atake("retval")
-    # a tree has one context, its root's: ctx already is; and a call whose root's context was
-    # guessed from a name is flagged too
-    _tree_columns(parent, None, flags, False, False)
-    cols["ctx"] = ctx
+    cols["ctx"] = ctx  # (each call's tree's: _nest_lower_interrupts)
     if wanted("entry_row"):
         cols["entry_row"] = entry_row
         cols["exit_row"] = exit_row
