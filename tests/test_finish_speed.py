@@ -9,7 +9,7 @@ from conftest import corpus_file
 
 from fgraph._ext import stacks
 from fgraph.load import load_windowed
-from fgraph.reconstruct.calls import _nest_lower_interrupts
+from fgraph.reconstruct.calls import _fix_overfull, _nest_lower_interrupts
 from fgraph.schema import CallFlag, IrqCtx
 
 BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
@@ -308,3 +308,78 @@ def test_corpus_tables_agree_with_the_references(name: str) -> None:
     byname = (calls["flags"] & BYNAME) != 0
     assert not (byname[root] & ~byname).any()
     assert (parent < np.arange(len(parent))).all()
+
+
+def _fix_overfull_reference(
+    raw: dict[str, np.ndarray], dur: np.ndarray, own: np.ndarray, tol: int = 1000
+) -> None:
+    """build_table's _fix_overfull before the C test and the incremental sums."""
+    parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
+    n = len(parent)
+    synth = None
+    for _ in range(4):
+        child_ns, irq_ns = stacks.inner(parent, interrupted, dur)
+        child_ns += irq_ns
+        ov = np.flatnonzero((dur >= 0) & (child_ns > dur + tol) & (kd >= 0))
+        if not len(ov):
+            return
+        if synth is None:
+            synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
+        mark = np.zeros(n + 1, dtype=bool)
+        mark[ov] = True
+        kc = np.flatnonzero(mark[parent])
+        ic = np.flatnonzero(mark[interrupted])
+        p, i = parent[kc], interrupted[ic]
+        kid_exit = kd[kc] == kd[p]
+        irq_exit = kd[ic] == kd[i]
+        has_exit_side = np.zeros(n, bool)
+        has_exit_side[p[kid_exit]] = True
+        has_exit_side[i[irq_exit]] = True
+        kid_entry = ~kid_exit & ~has_exit_side[p] & ~synth[p] & (own[kc] < own[p])
+        irq_entry = ~irq_exit & ~has_exit_side[i] & ~synth[i] & (own[ic] < own[i])
+        kids = kc[kid_exit | kid_entry]
+        irqs = ic[irq_exit | irq_entry]
+        if not len(kids) and not len(irqs):
+            return
+        restore = np.unique(np.concatenate([p[kid_entry], i[irq_entry]]))
+        pk = parent[kids]
+        parent[kids] = parent[pk]
+        interrupted[kids] = np.where(parent[pk] >= 0, -1, interrupted[pk])
+        ii = interrupted[irqs]
+        interrupted[irqs] = np.where(parent[ii] >= 0, parent[ii], interrupted[ii])
+        order[restore] = own[restore]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fix_overfull_is_the_full_retest(seed: int) -> None:
+    """The repair loop with the sums updated after each repair gives the parents, interrupted
+    calls and entry places of the loop that summed every call again each time."""
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    n = len(f["parent"])
+    kd = np.where(f["parent"] >= 0, rng.integers(0, 3, n), rng.integers(-1, 2, n)).astype(np.int32)
+    own = rng.integers(0, 4 * n, n).astype(np.int64)
+    dur = f["dur"] // (1 + seed % 3)  # (parents shorter than their children: many overfull)
+    raw = dict(
+        parent=f["parent"],
+        interrupted=f["interrupted"],
+        kdepth=kd,
+        order=own + rng.integers(-5, 5, n),
+        flags=f["flags"],
+    )
+    want = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull_reference(want, dur, own)
+    got = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull(got, dur, own)
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert not np.array_equal(want["parent"], raw["parent"])  # (something was repaired)
+
+
+def test_members() -> None:
+    parent = np.array([-1, 0, 0, 1, -1, 4, 9], np.int64)
+    interrupted = np.array([-1, -1, -1, -1, 1, -1, -1], np.int64)
+    kids, irqs = stacks.members(parent, interrupted, np.array([0, 1, 42, -1], np.int64))
+    assert list(kids) == [1, 2, 3] and list(irqs) == [4]
+    kids, irqs = stacks.members(parent, interrupted, np.empty(0, np.int64))
+    assert len(kids) == len(irqs) == 0

@@ -1585,15 +1585,16 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
     return (PyObject *)a;
 }
 
-/* overfull(parent, interrupted, dur, kdepth, tol) -> int64 rows, sorted: the calls with
- * dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones counting 0,
- * as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with one scratch
- * sum a call instead of inner's two outputs and the numpy masks. */
+/* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
+ * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
+ * counting 0, as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with
+ * one sum a call instead of inner's two outputs and the numpy masks.  The sums are left in
+ * ``acc`` (int64, written) when given: the caller updates them after a repair. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
 {
-    PyObject *o[4];
+    PyObject *o[4], *oa = Py_None;
     long long tol;
-    if (!PyArg_ParseTuple(args, "OOOOL", &o[0], &o[1], &o[2], &o[3], &tol))
+    if (!PyArg_ParseTuple(args, "OOOOL|O", &o[0], &o[1], &o[2], &o[3], &tol, &oa))
         return NULL;
     Held h = {{0}, 0};
     static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
@@ -1603,8 +1604,12 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     const int64_t *par = p[0], *irq = p[1], *dur = p[2];
     const int32_t *kd = p[3];
     npy_intp n = held_len(&h, 0);
-    int64_t *acc = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t));
-    if (!acc) {
+    int64_t *acc;
+    if (oa != Py_None) {
+        if (!(acc = held_inplace(&h, oa, NPY_INT64, n, "overfull")))
+            return NULL;
+        memset(acc, 0, (size_t)n * sizeof(int64_t));
+    } else if (!(acc = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t)))) {
         held_free(&h);
         return PyErr_NoMemory();
     }
@@ -1617,15 +1622,89 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
         if (irq[i] >= 0 && irq[i] < n)
             acc[irq[i]] += d;
     }
-    /* the rows found are written over the sums already read (k <= i) */
-    for (npy_intp i = 0; i < n; i++)
-        if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
-            acc[k++] = i;
+    if (oa == Py_None) {
+        /* the rows found are written over the sums already read (k <= i) */
+        for (npy_intp i = 0; i < n; i++)
+            if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
+                acc[k++] = i;
+    } else {
+        for (npy_intp i = 0; i < n; i++)
+            k += dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol;
+    }
     Py_END_ALLOW_THREADS
+    if (oa == Py_None) {
+        held_free(&h);
+        PyObject *out = int64_prefix(acc, k);
+        free(acc);
+        return out;
+    }
+    npy_intp dims[1] = {k};
+    PyArrayObject *ra = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (ra) {
+        int64_t *rows = PyArray_DATA(ra);
+        for (npy_intp i = 0, j = 0; i < n && j < k; i++)
+            if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
+                rows[j++] = i;
+    }
     held_free(&h);
-    PyObject *out = int64_prefix(acc, k);
-    free(acc);
-    return out;
+    return (PyObject *)ra;
+}
+
+/* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
+ * and those whose interrupted call is, each sorted (a bitmap of the rows instead of numpy's
+ * call-length gathers of a mark array). */
+static PyObject *py_members(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "members") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1];
+    npy_intp n = held_len(&h, 0);
+    const int64_t *rows = held_get(&h, o[2], NPY_INT64);
+    if (!rows) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nr = held_len(&h, 2);
+    uint8_t *bits = calloc((size_t)n / 8 + 1, 1);
+    if (!bits) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp k = 0; k < nr; k++)
+        if (rows[k] >= 0 && rows[k] < n)
+            bits[rows[k] >> 3] |= (uint8_t)(1u << (rows[k] & 7));
+#define IN_ROWS(v) ((v) >= 0 && (v) < n && (bits[(v) >> 3] >> ((v) & 7) & 1))
+    npy_intp nk = 0, ni = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        nk += IN_ROWS(par[i]);
+        ni += IN_ROWS(irq[i]);
+    }
+    npy_intp dk[1] = {nk}, di[1] = {ni};
+    PyArrayObject *ka = (PyArrayObject *)PyArray_SimpleNew(1, dk, NPY_INT64);
+    PyArrayObject *ia = ka ? (PyArrayObject *)PyArray_SimpleNew(1, di, NPY_INT64) : NULL;
+    if (!ia) {
+        Py_XDECREF(ka);
+        free(bits);
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *kp = PyArray_DATA(ka), *ip = PyArray_DATA(ia);
+    for (npy_intp i = 0, a = 0, b = 0; i < n; i++) {
+        if (IN_ROWS(par[i]))
+            kp[a++] = i;
+        if (IN_ROWS(irq[i]))
+            ip[b++] = i;
+    }
+#undef IN_ROWS
+    free(bits);
+    held_free(&h);
+    return Py_BuildValue("(NN)", ka, ia);
 }
 
 /* times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns), the
@@ -1640,8 +1719,8 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
  *    negative durations counting 0), -1 where the duration is unknown. */
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
-    PyObject *o[6];
-    if (!PyArg_ParseTuple(args, "OOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]))
+    PyObject *o[6], *os = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOO|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os))
         return NULL;
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
@@ -1666,7 +1745,16 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         return NULL;
     }
     npy_intp dims[1] = {n};
-    PyArrayObject *ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    PyArrayObject *ca;
+    if (os != Py_None) { /* self made in the caller's spare array */
+        if (!held_inplace(&h, os, NPY_INT64, n, "times"))
+            return NULL;
+        ca = (PyArrayObject *)os;
+        Py_INCREF(ca);
+        memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
+    } else {
+        ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    }
     PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     if (!ca || !ia) {
         Py_XDECREF(ca);
@@ -2746,6 +2834,8 @@ static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
     {"overfull", py_overfull, METH_VARARGS,
      "overfull(parent, interrupted, dur, kdepth, tol) -> rows whose children and interrupts outlast them"},
+    {"members", py_members, METH_VARARGS,
+     "members(parent, interrupted, rows) -> (calls whose parent is in rows, whose interrupted call is)"},
     {"times", py_times, METH_VARARGS,
      "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
     {"trees", py_trees, METH_VARARGS,

@@ -86,8 +86,16 @@ def inner(
     parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def overfull(
-    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray, kdepth: np.ndarray, tol: int
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    dur: np.ndarray,
+    kdepth: np.ndarray,
+    tol: int,
+    acc: np.ndarray | None = None,
 ) -> np.ndarray: ...
+def members(
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]: ...
 def times(
     parent: np.ndarray,
     interrupted: np.ndarray,
@@ -95,6 +103,7 @@ def times(
     ts_entry: np.ndarray,
     ts_exit: np.ndarray,
     flags: np.ndarray,
+    self_out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def trees(
     parent: np.ndarray,

@@ -405,7 +405,13 @@ def _nest_lower_interrupts(
     return depth, root
 
 
-def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: int = 1000) -> None:
+def _fix_overfull(
+    raw: dict[str, Any],
+    dur: np.ndarray,
+    own: np.ndarray,
+    tol: int = 1000,
+    acc: np.ndarray | None = None,
+) -> None:
     """Calls whose children and interrupts last longer than they do (beyond ``tol`` ns).
 
     The kernel's depth counter and its clock readings are not taken at one instant:
@@ -419,41 +425,70 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
     """
     parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
     n = len(parent)
-    synth = None
+    flags = raw["flags"]
+    synth = np.uint16(CallFlag.SYNTH_ENTRY)
+    # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums) longer
+    # than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of temporaries, and
+    # it usually finds few calls or none).  The sums stay in ``acc`` (int64, the caller's
+    # spare array when given): after a repair only the calls that lost or gained a child or an
+    # interrupt are tested again (:func:`_overfull_again`), not the whole table.
+    if acc is None:
+        acc = np.empty(n, np.int64)
+    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc)
     for _ in range(4):
-        # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums)
-        # longer than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of
-        # temporaries, and it usually finds few calls or none)
-        ov = stacks.overfull(parent, interrupted, dur, kd, tol)
         if not len(ov):
             return
-        if synth is None:
-            synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
-        # only the children and interrupts of the overfull calls are looked at (a -1 parent
-        # reads the mark's spare last slot, which stays False)
-        mark = np.zeros(n + 1, dtype=bool)
-        mark[ov] = True
-        kc = np.flatnonzero(mark[parent])
-        ic = np.flatnonzero(mark[interrupted])
+        # only the children and interrupts of the overfull calls are looked at
+        kc, ic = stacks.members(parent, interrupted, ov)
         p, i = parent[kc], interrupted[ic]
         kid_exit = kd[kc] == kd[p]
         irq_exit = kd[ic] == kd[i]
         has_exit_side = np.zeros(n, bool)
         has_exit_side[p[kid_exit]] = True
         has_exit_side[i[irq_exit]] = True
-        kid_entry = ~kid_exit & ~has_exit_side[p] & ~synth[p] & (own[kc] < own[p])
-        irq_entry = ~irq_exit & ~has_exit_side[i] & ~synth[i] & (own[ic] < own[i])
+        kid_entry = ~kid_exit & ~has_exit_side[p] & ((flags[p] & synth) == 0) & (own[kc] < own[p])
+        irq_entry = ~irq_exit & ~has_exit_side[i] & ((flags[i] & synth) == 0) & (own[ic] < own[i])
         kids = kc[kid_exit | kid_entry]
         irqs = ic[irq_exit | irq_entry]
         if not len(kids) and not len(irqs):
             return
         restore = np.unique(np.concatenate([p[kid_entry], i[irq_entry]]))
+        moved = np.union1d(kids, irqs)
+        before = parent[moved], interrupted[moved]
         pk = parent[kids]
         parent[kids] = parent[pk]
         interrupted[kids] = np.where(parent[pk] >= 0, -1, interrupted[pk])
         ii = interrupted[irqs]
         interrupted[irqs] = np.where(parent[ii] >= 0, parent[ii], interrupted[ii])
         order[restore] = own[restore]
+        after = parent[moved], interrupted[moved]
+        ov = _overfull_again(acc, ov, dur[moved], before, after, dur, kd, tol)
+
+
+def _overfull_again(
+    acc: np.ndarray,
+    ov: np.ndarray,
+    dmoved: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+    dur: np.ndarray,
+    kd: np.ndarray,
+    tol: int,
+) -> np.ndarray:
+    """``stacks.overfull`` after a repair moved some calls (their durations ``dmoved``) from the
+    parents and interrupted calls ``before`` to those ``after``: each sum in ``acc`` is updated
+    by what its call lost and gained, and only those calls can change their answer."""
+    n = len(acc)
+    d = np.maximum(dmoved, 0)
+    touched = []
+    for old, new in zip(before, after):
+        for at, sign in ((old, -1), (new, 1)):
+            ok = (at >= 0) & (at < n)
+            np.add.at(acc, at[ok], sign * d[ok])
+            touched.append(at[ok])
+    t = np.unique(np.concatenate(touched))
+    again = t[(dur[t] >= 0) & (kd[t] >= 0) & (acc[t] > dur[t] + tol)]
+    return np.union1d(np.setdiff1d(ov, t, assume_unique=True), again)
 
 
 def _entry_order(order: np.ndarray, depth0: np.ndarray, flags: np.ndarray) -> np.ndarray:
@@ -566,7 +601,9 @@ def build_table(
 
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
-    _fix_overfull(raw, xdur_raw, own)
+    # the overfull test's sums, later the self column: one array, its pages faulted once
+    sums = np.empty(ncalls, np.int64)
+    _fix_overfull(raw, xdur_raw, own, acc=sums)
     depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
@@ -676,7 +713,8 @@ def build_table(
         duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
     ):
         duration = np.array(duration, np.int64)  # (completed in place)
-    self_ns, irq_ns = stacks.times(parent, interrupted, duration, ts_entry, ts_exit, flags)
+    self_ns, irq_ns = stacks.times(parent, interrupted, duration, ts_entry, ts_exit, flags, sums)
+    del sums
     cols["duration"] = duration
     cols["irq_ns"] = irq_ns
     cols["self"] = self_ns
