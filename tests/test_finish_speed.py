@@ -9,7 +9,7 @@ from conftest import corpus_file
 
 from fgraph._ext import stacks
 from fgraph.load import load_windowed
-from fgraph.reconstruct.calls import _fix_overfull, _nest_lower_interrupts
+from fgraph.reconstruct.calls import _entry_order, _fix_overfull, _nest_lower_interrupts
 from fgraph.schema import CallFlag, IrqCtx
 
 BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
@@ -100,6 +100,21 @@ def test_times_is_the_numpy_sequence(seed: int, ordered: bool) -> None:
     assert np.array_equal(duration, want[0])
     assert np.array_equal(self_ns, want[1])
     assert np.array_equal(irq_ns, want[2])
+    # made in the caller's arrays (whatever they held)
+    spare_self, spare_irq = np.full(len(duration), 7), np.full(len(duration), -3)
+    duration = f["dur"].copy()
+    got = stacks.times(
+        f["parent"],
+        f["interrupted"],
+        duration,
+        f["ts_entry"],
+        f["ts_exit"],
+        f["flags"],
+        spare_self,
+        spare_irq,
+    )
+    assert got[0] is spare_self and got[1] is spare_irq
+    assert np.array_equal(spare_self, want[1]) and np.array_equal(spare_irq, want[2])
 
 
 def test_times_checks_the_column_it_writes() -> None:
@@ -230,32 +245,50 @@ def test_trees_says_when_nothing_can_nest(seed: int) -> None:
     assert np.array_equal(fl, flags) and np.array_equal(c, ctx[root])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_entry_order_is_the_three_key_sort(seed: int) -> None:
+    """_entry_order (entry_key, a stable argsort, tie_order) sorts like a lexsort by (order,
+    depth, synthesized first, row), with the depths of resolve."""
+    f = _forest(seed, 4000, ordered=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    parent, flags = f["parent"], f["flags"]
+    n = len(parent)
+    order = np.sort(rng.integers(0, 10**6, n)) * 4 + 2
+    # many shared places: each child of some calls at its parent's place, and a few out of order
+    share = (parent >= 0) & (rng.random(n) < 0.3)
+    order[share] = order[parent[share]]
+    order[rng.random(n) < 0.05] -= 4 * rng.integers(0, 50)
+    depth, _ = stacks.resolve(parent)
+    synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
+    want = np.lexsort((np.arange(n), synth_last, depth, order))
+    assert len(np.unique(order)) < n - 100
+    key = order.copy()
+    got = _entry_order(key, parent, flags)
+    assert np.array_equal(got, want)
+    assert np.array_equal(key, 2 * (order - order.min()) + synth_last)
+    # too wide for one key: nothing written, the lexsort
+    wide = order.copy()
+    wide[0] = -(1 << 62)
+    w = wide.copy()
+    assert not stacks.entry_key(w, flags)
+    assert np.array_equal(w, wide)
+    want = np.lexsort((np.arange(n), synth_last, depth, wide))
+    assert np.array_equal(_entry_order(w, parent, flags), want)
+    assert len(_entry_order(np.empty(0, np.int64), parent[:0], flags[:0])) == 0
+
+
+def test_tie_order_finds_a_cycle() -> None:
+    parent = np.array([1, 0, -1], np.int64)
+    key = np.array([2, 2, 4], np.int64)
+    with pytest.raises(RuntimeError):
+        stacks.tie_order(np.arange(3, dtype=np.int64), key, parent)
+
+
 @pytest.mark.parametrize("seed", range(4))
-def test_entry_key_and_call_flags(seed: int) -> None:
+def test_call_flags(seed: int) -> None:
     rng = np.random.default_rng(seed)
     n = 4000
-    order = np.sort(rng.integers(0, 10**9, n)) * 4 + 2
-    order[rng.random(n) < 0.1] -= 4 * rng.integers(0, 50)  # (not sorted, some ties)
-    depth = rng.integers(0, 30, n).astype(np.int32)
     flags = rng.choice(np.array([0, 1, 2, 3], np.uint16), n)
-    synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
-    key = order.copy()
-    assert stacks.entry_key(key, depth, flags)
-    want = np.lexsort((np.arange(n), synth_last, depth, order))
-    assert np.array_equal(np.argsort(key, kind="stable"), want)
-    lo, span = order.min(), 2 * (int(depth.max()) + 2)
-    assert np.array_equal(key, (order - lo) * span + 2 * depth.astype(np.int64) + synth_last)
-    # too wide for one key, or a negative depth: nothing written
-    wide = order.copy()
-    wide[0] = -(1 << 61)
-    before = wide.copy()
-    assert not stacks.entry_key(wide, depth, flags)
-    assert np.array_equal(wide, before)
-    neg = depth.copy()
-    neg[5] = -1
-    assert not stacks.entry_key(key, neg, flags)
-    assert not stacks.entry_key(np.empty(0, np.int64), neg[:0], flags[:0])
-
     ce = rng.integers(-1, 3, n).astype(np.int16)
     cx = rng.integers(-1, 3, n).astype(np.int16)
     has_ret = rng.random(n) < 0.3
@@ -282,8 +315,14 @@ def test_remap_and_invert(n: int) -> None:
     assert np.array_equal(src, perm[moved])
     idx = rng.integers(-1, n + 3, n).astype(np.int64)
     want = np.where(idx < 0, -1, inv[np.clip(idx, 0, max(n - 1, 0))] if n else -1)
+    idx2 = idx.copy()
     stacks.remap(inv, idx)
     assert np.array_equal(idx, want)
+    # the same without the inverse: through the moved rows
+    m2, s2 = stacks.moves(perm)
+    assert np.array_equal(m2, moved) and np.array_equal(s2, src)
+    stacks.renumber(idx2, moved, src)
+    assert np.array_equal(idx2, want)
     with pytest.raises(ValueError):
         stacks.invert(np.array([0, 5], np.int64), np.zeros(2, np.int64))
     with pytest.raises(TypeError):

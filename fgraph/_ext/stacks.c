@@ -1614,6 +1614,10 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
         return PyErr_NoMemory();
     }
     npy_intp k = 0;
+    /* the rows found: written over the sums already read (k <= i), or when the sums are kept
+     * into a buffer of their own (few rows) */
+    int64_t *rows = oa == Py_None ? acc : NULL, cap = 0;
+    int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {
         int64_t d = dur[i] > 0 ? dur[i] : 0;
@@ -1622,32 +1626,22 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
         if (irq[i] >= 0 && irq[i] < n)
             acc[irq[i]] += d;
     }
-    if (oa == Py_None) {
-        /* the rows found are written over the sums already read (k <= i) */
-        for (npy_intp i = 0; i < n; i++)
-            if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
-                acc[k++] = i;
-    } else {
-        for (npy_intp i = 0; i < n; i++)
-            k += dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol;
-    }
+    for (npy_intp i = 0; i < n; i++)
+        if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol) {
+            if (oa != Py_None && grow((void **)&rows, &cap, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            }
+            rows[k++] = i;
+        }
     Py_END_ALLOW_THREADS
-    if (oa == Py_None) {
-        held_free(&h);
-        PyObject *out = int64_prefix(acc, k);
-        free(acc);
-        return out;
-    }
-    npy_intp dims[1] = {k};
-    PyArrayObject *ra = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
-    if (ra) {
-        int64_t *rows = PyArray_DATA(ra);
-        for (npy_intp i = 0, j = 0; i < n && j < k; i++)
-            if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol)
-                rows[j++] = i;
-    }
     held_free(&h);
-    return (PyObject *)ra;
+    PyObject *out = nomem ? PyErr_NoMemory() : int64_prefix(rows, k);
+    if (oa == Py_None)
+        free(acc);
+    else
+        free(rows);
+    return out;
 }
 
 /* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
@@ -1680,30 +1674,33 @@ static PyObject *py_members(PyObject *self, PyObject *args)
         if (rows[k] >= 0 && rows[k] < n)
             bits[rows[k] >> 3] |= (uint8_t)(1u << (rows[k] & 7));
 #define IN_ROWS(v) ((v) >= 0 && (v) < n && (bits[(v) >> 3] >> ((v) & 7) & 1))
-    npy_intp nk = 0, ni = 0;
-    for (npy_intp i = 0; i < n; i++) {
-        nk += IN_ROWS(par[i]);
-        ni += IN_ROWS(irq[i]);
-    }
-    npy_intp dk[1] = {nk}, di[1] = {ni};
-    PyArrayObject *ka = (PyArrayObject *)PyArray_SimpleNew(1, dk, NPY_INT64);
-    PyArrayObject *ia = ka ? (PyArrayObject *)PyArray_SimpleNew(1, di, NPY_INT64) : NULL;
-    if (!ia) {
-        Py_XDECREF(ka);
-        free(bits);
-        held_free(&h);
-        return NULL;
-    }
-    int64_t *kp = PyArray_DATA(ka), *ip = PyArray_DATA(ia);
-    for (npy_intp i = 0, a = 0, b = 0; i < n; i++) {
-        if (IN_ROWS(par[i]))
-            kp[a++] = i;
-        if (IN_ROWS(irq[i]))
-            ip[b++] = i;
+    int64_t *kp = NULL, *ip = NULL, ck = 0, ci = 0, nk = 0, ni = 0;
+    int nomem = 0;
+    for (npy_intp i = 0; i < n && !nomem; i++) {
+        if (IN_ROWS(par[i])) {
+            if (grow((void **)&kp, &ck, nk + 1, sizeof(int64_t)) < 0)
+                nomem = 1;
+            else
+                kp[nk++] = i;
+        }
+        if (IN_ROWS(irq[i])) {
+            if (grow((void **)&ip, &ci, ni + 1, sizeof(int64_t)) < 0)
+                nomem = 1;
+            else
+                ip[ni++] = i;
+        }
     }
 #undef IN_ROWS
     free(bits);
     held_free(&h);
+    PyObject *ka = nomem ? NULL : int64_prefix(kp, nk);
+    PyObject *ia = ka ? int64_prefix(ip, ni) : NULL;
+    free(kp);
+    free(ip);
+    if (!ia) {
+        Py_XDECREF(ka);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
     return Py_BuildValue("(NN)", ka, ia);
 }
 
@@ -1719,8 +1716,8 @@ static PyObject *py_members(PyObject *self, PyObject *args)
  *    negative durations counting 0), -1 where the duration is unknown. */
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
-    PyObject *o[6], *os = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOOOO|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os))
+    PyObject *o[6], *os = Py_None, *oi = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOO|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi))
         return NULL;
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
@@ -1745,8 +1742,10 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         return NULL;
     }
     npy_intp dims[1] = {n};
-    PyArrayObject *ca;
-    if (os != Py_None) { /* self made in the caller's spare array */
+    /* self and irq_ns made in the caller's spare arrays when given (their memory is reused,
+     * not fresh: distinct arrays, not the duration) */
+    PyArrayObject *ca = NULL, *ia = NULL;
+    if (os != Py_None) {
         if (!held_inplace(&h, os, NPY_INT64, n, "times"))
             return NULL;
         ca = (PyArrayObject *)os;
@@ -1755,7 +1754,17 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     } else {
         ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
-    PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    if (oi != Py_None && oi != os) {
+        if (!held_inplace(&h, oi, NPY_INT64, n, "times")) {
+            Py_XDECREF(ca);
+            return NULL;
+        }
+        ia = (PyArrayObject *)oi;
+        Py_INCREF(ia);
+        memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
+    } else {
+        ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    }
     if (!ca || !ia) {
         Py_XDECREF(ca);
         Py_XDECREF(ia);
@@ -1882,14 +1891,14 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
     return Py_BuildValue("(NNO)", a, b, nest ? Py_True : Py_False);
 }
 
-/* entry_key(order, depth, flags) -> whether it fits: order (int64, written) becomes the sort
- * key (order - min) * span + 2 * depth + (not SYNTH_ENTRY), span = 2 * (max depth + 2), when
- * that fits in 62 bits and depths are >= 0; else nothing is written.  calls.py _entry_order's
- * key in one pass after one pass for the extremes. */
+/* entry_key(order, flags) -> whether it fits: order (int64, written) becomes the sort key
+ * 2 * (order - min) + (not SYNTH_ENTRY) when that fits in 63 bits; else nothing is written.
+ * A stable sort by it orders by (order, synthesized first, creation); tie_order then puts the
+ * calls of one place in calls.py _entry_order's order. */
 static PyObject *py_entry_key(PyObject *self, PyObject *args)
 {
-    PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
         return NULL;
     Held h = {{0}, 0};
     int64_t *ord = held_inplace(&h, o[0], NPY_INT64,
@@ -1898,13 +1907,12 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     if (!ord)
         return NULL;
     npy_intp n = held_len(&h, 0);
-    const int32_t *dep = held_get(&h, o[1], NPY_INT32);
-    const uint16_t *fl = dep ? held_get(&h, o[2], NPY_UINT16) : NULL;
+    const uint16_t *fl = held_get(&h, o[1], NPY_UINT16);
     if (!fl) {
         held_free(&h);
         return NULL;
     }
-    if (held_len(&h, 1) != n || held_len(&h, 2) != n) {
+    if (held_len(&h, 1) != n) {
         held_free(&h);
         PyErr_SetString(PyExc_ValueError, "stacks.entry_key: lengths differ");
         return NULL;
@@ -1912,27 +1920,214 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     int fits = n > 0;
     if (fits) {
         int64_t lo = ord[0], hi = ord[0];
-        int32_t dlo = dep[0], dhi = dep[0];
         for (npy_intp i = 1; i < n; i++) {
             if (ord[i] < lo)
                 lo = ord[i];
             if (ord[i] > hi)
                 hi = ord[i];
-            if (dep[i] < dlo)
-                dlo = dep[i];
-            if (dep[i] > dhi)
-                dhi = dep[i];
         }
-        /* the same test as _entry_order's: hi - lo + 1 < 2^62 / span, without overflow */
-        uint64_t span = dlo >= 0 ? 2 * ((uint64_t)dhi + 2) : 0;
-        fits = span && (uint64_t)hi - (uint64_t)lo < ((uint64_t)1 << 62) / span - 1;
+        fits = (uint64_t)hi - (uint64_t)lo < ((uint64_t)1 << 62);
         if (fits)
             for (npy_intp i = 0; i < n; i++)
-                ord[i] = (ord[i] - lo) * (int64_t)span + 2 * (int64_t)dep[i] +
-                         ((fl[i] & CF_SYNTH_ENTRY) == 0);
+                ord[i] = 2 * (ord[i] - lo) + ((fl[i] & CF_SYNTH_ENTRY) == 0);
     }
     held_free(&h);
     return PyBool_FromLong(fits);
+}
+
+/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle */
+static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
+{
+    int64_t d = 0;
+    for (c = par[c]; c >= 0 && c < n; c = par[c])
+        if (++d > n)
+            return -1;
+    return d;
+}
+
+/* tie_order(perm, key, parent): perm sorts by entry_key's key; within each run of one place
+ * (key >> 1 equal) reorder by (depth, key & 1, row): parents first, then a synthesized entry
+ * before what it covers (calls.py _entry_order).  Places are rarely shared (a synthesized
+ * entry takes the place of the first call it adopted), so the depths are walked up from the
+ * few rows that share one instead of resolved for every call. */
+static PyObject *py_tie_order(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o + 1, types, 2, p, "tie_order") < 0)
+        return NULL;
+    const int64_t *key = p[0], *par = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t *perm = held_inplace(&h, o[0], NPY_INT64, n, "tie_order");
+    if (!perm)
+        return NULL;
+    int64_t *dep = NULL, cap = 0;
+    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation */
+    for (npy_intp a = 0; a < n && !err;) {
+        if (perm[a] < 0 || perm[a] >= n) {
+            err = 3;
+            break;
+        }
+        int64_t place = key[perm[a]] >> 1;
+        npy_intp b = a + 1;
+        while (b < n && perm[b] >= 0 && perm[b] < n && key[perm[b]] >> 1 == place)
+            b++;
+        if (b - a > 1) {
+            if (grow((void **)&dep, &cap, b - a, sizeof(int64_t)) < 0) {
+                err = 1;
+                break;
+            }
+            for (npy_intp j = a; j < b && !err; j++)
+                if ((dep[j - a] = depth_of(par, n, perm[j])) < 0)
+                    err = 2;
+            /* insertion sort of the run (short) by (depth, synth bit, row) */
+            for (npy_intp j = a + 1; j < b && !err; j++) {
+                int64_t r = perm[j], d = dep[j - a];
+                npy_intp q = j;
+                while (q > a) {
+                    int64_t r2 = perm[q - 1], d2 = dep[q - 1 - a];
+                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[r] & 1) ||
+                                                        ((key[r2] & 1) == (key[r] & 1) && r2 < r)));
+                    if (before)
+                        break;
+                    perm[q] = r2;
+                    dep[q - a] = d2;
+                    q--;
+                }
+                perm[q] = r;
+                dep[q - a] = d;
+            }
+        }
+        a = b;
+    }
+    free(dep);
+    held_free(&h);
+    if (err == 1)
+        return PyErr_NoMemory();
+    if (err) {
+        PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
+                                                     : "stacks.tie_order: not a permutation");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* moves(perm) -> (moved, src): the rows perm does not keep in place (sorted) and perm there */
+static PyObject *py_moves(PyObject *self, PyObject *args)
+{
+    PyObject *o;
+    if (!PyArg_ParseTuple(args, "O", &o))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *perm = held_get(&h, o, NPY_INT64);
+    if (!perm)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
+    int nomem = 0;
+    for (npy_intp i = 0; i < n; i++)
+        if (perm[i] != i) {
+            if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            }
+            mv[k] = i;
+            sr[k++] = perm[i];
+        }
+    held_free(&h);
+    PyObject *a = nomem ? NULL : int64_prefix(mv, k);
+    PyObject *b = a ? int64_prefix(sr, k) : NULL;
+    free(mv);
+    free(sr);
+    if (!b) {
+        Py_XDECREF(a);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+typedef struct {
+    int64_t from, to;
+} Move;
+
+static int move_cmp(const void *x, const void *y)
+{
+    int64_t a = ((const Move *)x)->from, b = ((const Move *)y)->from;
+    return (a > b) - (a < b);
+}
+
+/* renumber(idx, moved, src): idx[i] = the new row of old row idx[i] when rows src[k] move to
+ * moved[k] and every other row stays (-1 stays -1; an index past the end reads the last row,
+ * like _map_in_place's clip).  _map_in_place(inv, idx) without the inverse permutation: a
+ * bitmap of the moved rows, and a binary search for the few indices that hit one; idx is
+ * written only where it changes. */
+static PyObject *py_renumber(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o + 1, types, 2, p, "renumber") < 0)
+        return NULL;
+    const int64_t *moved = p[0], *src = p[1];
+    npy_intp k = held_len(&h, 0);
+    if (!PyArray_Check(o[0])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
+    if (!idx)
+        return NULL;
+    Move *mv = malloc((size_t)(k > 0 ? k : 1) * sizeof(Move));
+    uint8_t *bits = calloc((size_t)n / 8 + 1, 1);
+    if (!mv || !bits) {
+        free(mv);
+        free(bits);
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp j = 0; j < k; j++) {
+        mv[j].from = src[j];
+        mv[j].to = moved[j];
+        if (src[j] >= 0 && src[j] < n)
+            bits[src[j] >> 3] |= (uint8_t)(1u << (src[j] & 7));
+    }
+    qsort(mv, (size_t)k, sizeof(Move), move_cmp);
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v = idx[i];
+        if (v < 0)
+            continue;
+        if (v >= n)
+            v = n - 1; /* (clip; n > 0 here) */
+        if (bits[v >> 3] >> (v & 7) & 1) {
+            npy_intp lo = 0, hi = k;
+            while (lo < hi) {
+                npy_intp mid = lo + (hi - lo) / 2;
+                if (mv[mid].from < v)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            v = mv[lo].to;
+        }
+        if (v != idx[i])
+            idx[i] = v;
+    }
+    Py_END_ALLOW_THREADS
+    free(mv);
+    free(bits);
+    held_free(&h);
+    Py_RETURN_NONE;
 }
 
 /* call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED where both CPUs are known and
@@ -2841,7 +3036,11 @@ static PyMethodDef methods[] = {
     {"trees", py_trees, METH_VARARGS,
      "trees(parent, ctx, flags, want=1, interrupted=None) -> (depth, root, nest) or None; tree ctx "
      "(and CTX_BY_NAME) in place"},
-    {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, depth, flags) -> fits; the entry sort key in order"},
+    {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, flags) -> fits; the entry sort key in order"},
+    {"tie_order", py_tie_order, METH_VARARGS,
+     "tie_order(perm, key, parent): the calls of one place by (depth, synthesized first, row)"},
+    {"moves", py_moves, METH_VARARGS, "moves(perm) -> (moved, src): rows perm moves, and from where"},
+    {"renumber", py_renumber, METH_VARARGS, "renumber(idx, moved, src): old row ids to new, in place"},
     {"call_flags", py_call_flags, METH_VARARGS,
      "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},

@@ -491,13 +491,14 @@ def _overfull_again(
     return np.union1d(np.setdiff1d(ov, t, assume_unique=True), again)
 
 
-def _entry_order(order: np.ndarray, depth0: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
-    when the key fits: the machine makes calls nearly in entry order, which the stable sort
-    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made
-    in ``order`` itself (an int64 array the caller gives up: no fresh memory), by
-    ``stacks.entry_key``: (order - min) * span + 2 * depth + synth_last, span = 2 * (max
-    depth + 2), one pass for the extremes and one for the key."""
+def _entry_order(order: np.ndarray, parent: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Stable sort by (order, depth, synthesized first).  The machine makes calls nearly in
+    entry order, which the stable sort (timsort) finds in one pass; a 3-key lexsort cost 10x
+    more at 4.9M calls.  The key is made in ``order`` itself (an int64 array the caller gives
+    up: no fresh memory): 2 * order + (not synthesized) by ``stacks.entry_key``; then the few
+    calls that share a place (a synthesized entry takes the place of the first call it
+    adopted) are put parents first by ``stacks.tie_order``, which walks up only their depths
+    instead of resolving every call's."""
     n = len(order)
     if n == 0:
         return np.empty(0, np.int64)
@@ -505,9 +506,12 @@ def _entry_order(order: np.ndarray, depth0: np.ndarray, flags: np.ndarray) -> np
         order.dtype == np.int64
         and order.flags.writeable
         and order.flags.c_contiguous
-        and stacks.entry_key(order, depth0, flags)
+        and stacks.entry_key(order, flags)
     ):
-        return np.argsort(order, kind="stable")
+        perm = np.argsort(order, kind="stable")
+        stacks.tie_order(perm, order, parent)
+        return perm
+    depth0, _ = stacks.resolve(parent, False)  # (depth only: no root array)
     synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
     return np.lexsort((np.arange(n), synth_last, depth0, order))
 
@@ -604,12 +608,10 @@ def build_table(
     # the overfull test's sums, later the self column: one array, its pages faulted once
     sums = np.empty(ncalls, np.int64)
     _fix_overfull(raw, xdur_raw, own, acc=sums)
-    depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
-    perm = _entry_order(order, depth0, raw["flags"])
-    del depth0
+    perm = _entry_order(order, raw["parent"], raw["flags"])
     # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
     # are spent, and no fresh memory is touched
     ids = None
@@ -621,17 +623,26 @@ def build_table(
     else:
         give_up(order)
     del order
-    inv = own if usable(own) else np.empty(ncalls, np.int64)
-    del own
-    # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
-    # reordered in place (gather the moved rows' values, then scatter them), so the table takes
-    # over the machine's arrays instead of touching ~100 B a call of fresh memory (page faults
-    # are most of this stage's system time).  invert: inv[perm] = arange, and the rows that
-    # move (perm[i] != i) with where they come from, in one C pass.
-    moved, src = stacks.invert(perm, inv)
+    # The machine makes calls nearly in entry order: perm moves few rows (perm[i] != i: moved,
+    # from src).  Then each column is reordered in place (gather the moved rows' values, then
+    # scatter them), so the table takes over the machine's arrays instead of touching ~100 B a
+    # call of fresh memory (page faults are most of this stage's system time), and the call ids
+    # in parent/interrupted are renumbered through the moved rows alone.
+    moved, src = stacks.moves(perm)
     # the whole permutation is kept only when many rows move; else the moved rows say it all
+    # (and perm's memory is kept for the irq_ns column: freed here, the depth column would
+    # take half of it and irq_ns fresh memory)
     whole = perm if len(moved) > ncalls // 4 else None
-    del perm
+    inv = None
+    if whole is not None:
+        # renumbering by a binary search a reference would cost more than a gather: invert
+        inv = own if usable(own) else np.empty(ncalls, np.int64)
+        stacks.invert(perm, inv)
+        irq_out = None
+    else:
+        give_up(own)
+        irq_out = perm if usable(perm) else None
+    del perm, own
 
     def reorder(a: np.ndarray) -> np.ndarray:
         if whole is None and a.flags.writeable and a.flags.c_contiguous:
@@ -645,9 +656,14 @@ def build_table(
     def atake(name: str) -> np.ndarray:
         return reorder(attrs.pop(name))
 
-    parent = _map_in_place(inv, take("parent"))
-    interrupted = _map_in_place(inv, take("interrupted"))
-    give_up(inv)
+    parent, interrupted = take("parent"), take("interrupted")
+    for ids_col in (parent, interrupted):  # (reorder left each one writable and contiguous)
+        if inv is not None:
+            _map_in_place(inv, ids_col)
+        else:
+            stacks.renumber(ids_col, moved, src)
+    if inv is not None:
+        give_up(inv)
     del inv
     # each call's context becomes its tree's, its root's (a synthesized interrupt root may
     # adopt calls first seen in the task's level), in place
@@ -713,8 +729,10 @@ def build_table(
         duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
     ):
         duration = np.array(duration, np.int64)  # (completed in place)
-    self_ns, irq_ns = stacks.times(parent, interrupted, duration, ts_entry, ts_exit, flags, sums)
-    del sums
+    self_ns, irq_ns = stacks.times(
+        parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out
+    )
+    del sums, irq_out
     cols["duration"] = duration
     cols["irq_ns"] = irq_ns
     cols["self"] = self_ns
