@@ -263,18 +263,24 @@ def test_entry_order_is_the_three_key_sort(seed: int) -> None:
     want = np.lexsort((np.arange(n), synth_last, depth, order))
     assert len(np.unique(order)) < n - 100
     key = order.copy()
-    got = _entry_order(key, parent, flags)
+    got, moved, src = _entry_order(key, parent, flags)
     assert np.array_equal(got, want)
-    assert np.array_equal(key, 2 * (order - order.min()) + synth_last)
-    # too wide for one key: nothing written, the lexsort
-    wide = order.copy()
-    wide[0] = -(1 << 62)
-    w = wide.copy()
-    assert not stacks.entry_key(w, flags)
-    assert np.array_equal(w, wide)
-    want = np.lexsort((np.arange(n), synth_last, depth, wide))
-    assert np.array_equal(_entry_order(w, parent, flags), want)
-    assert len(_entry_order(np.empty(0, np.int64), parent[:0], flags[:0])) == 0
+    assert np.array_equal(moved, np.flatnonzero(want != np.arange(n)))
+    assert np.array_equal(src, want[moved])
+    assert np.array_equal(key, 2 * order + synth_last)
+    # too wide for one key: nothing written (what was is undone), the lexsort
+    for at in (0, n // 2, n - 1):
+        wide = order.copy()
+        wide[at] = -(1 << 62) if at else 1 << 61
+        w = wide.copy()
+        assert not stacks.entry_key(w, flags)
+        assert np.array_equal(w, wide)
+        want = np.lexsort((np.arange(n), synth_last, depth, wide))
+        got, moved, src = _entry_order(w, parent, flags)
+        assert np.array_equal(got, want)
+        assert np.array_equal(moved, np.flatnonzero(want != np.arange(n)))
+    e = np.empty(0, np.int64)
+    assert [len(a) for a in _entry_order(e, parent[:0], flags[:0])] == [0, 0, 0]
 
 
 def test_tie_order_finds_a_cycle() -> None:

@@ -1892,7 +1892,8 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
 }
 
 /* entry_key(order, flags) -> whether it fits: order (int64, written) becomes the sort key
- * 2 * (order - min) + (not SYNTH_ENTRY) when that fits in 63 bits; else nothing is written.
+ * 2 * order + (not SYNTH_ENTRY) when every order is within +-2^61 (always, for the machine's
+ * places); else nothing is written (what was is undone: key >> 1 is the order again).
  * A stable sort by it orders by (order, synthesized first, creation); tie_order then puts the
  * calls of one place in calls.py _entry_order's order. */
 static PyObject *py_entry_key(PyObject *self, PyObject *args)
@@ -1917,20 +1918,17 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "stacks.entry_key: lengths differ");
         return NULL;
     }
-    int fits = n > 0;
-    if (fits) {
-        int64_t lo = ord[0], hi = ord[0];
-        for (npy_intp i = 1; i < n; i++) {
-            if (ord[i] < lo)
-                lo = ord[i];
-            if (ord[i] > hi)
-                hi = ord[i];
-        }
-        fits = (uint64_t)hi - (uint64_t)lo < ((uint64_t)1 << 62);
-        if (fits)
-            for (npy_intp i = 0; i < n; i++)
-                ord[i] = 2 * (ord[i] - lo) + ((fl[i] & CF_SYNTH_ENTRY) == 0);
+    const int64_t lim = (int64_t)1 << 61;
+    npy_intp i = 0;
+    for (; i < n; i++) {
+        if (ord[i] >= lim || ord[i] < -lim)
+            break;
+        ord[i] = 2 * ord[i] + ((fl[i] & CF_SYNTH_ENTRY) == 0);
     }
+    int fits = n > 0 && i == n;
+    if (!fits)
+        for (npy_intp j = 0; j < i; j++)
+            ord[j] >>= 1; /* (arithmetic shift: floor((2 * o + bit) / 2) = o) */
     held_free(&h);
     return PyBool_FromLong(fits);
 }
@@ -1945,11 +1943,12 @@ static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
     return d;
 }
 
-/* tie_order(perm, key, parent): perm sorts by entry_key's key; within each run of one place
- * (key >> 1 equal) reorder by (depth, key & 1, row): parents first, then a synthesized entry
- * before what it covers (calls.py _entry_order).  Places are rarely shared (a synthesized
- * entry takes the place of the first call it adopted), so the depths are walked up from the
- * few rows that share one instead of resolved for every call. */
+/* tie_order(perm, key, parent) -> (moved, src): perm sorts by entry_key's key; within each run
+ * of one place (key >> 1 equal) reorder by (depth, key & 1, row): parents first, then a
+ * synthesized entry before what it covers (calls.py _entry_order).  Places are rarely shared
+ * (a synthesized entry takes the place of the first call it adopted), so the depths are
+ * walked up from the few rows that share one instead of resolved for every call.  Then, in
+ * the same pass, what moves() says of the final perm. */
 static PyObject *py_tie_order(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
@@ -1966,6 +1965,7 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
     if (!perm)
         return NULL;
     int64_t *dep = NULL, cap = 0;
+    int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
     int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation */
     for (npy_intp a = 0; a < n && !err;) {
         if (perm[a] < 0 || perm[a] >= n) {
@@ -2002,18 +2002,34 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
                 dep[q - a] = d;
             }
         }
+        for (npy_intp j = a; j < b && !err; j++)
+            if (perm[j] != j) {
+                if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                    grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                    err = 1;
+                    break;
+                }
+                mv[k] = j;
+                sr[k++] = perm[j];
+            }
         a = b;
     }
     free(dep);
     held_free(&h);
-    if (err == 1)
-        return PyErr_NoMemory();
-    if (err) {
-        PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
-                                                     : "stacks.tie_order: not a permutation");
+    PyObject *ma = err ? NULL : int64_prefix(mv, k);
+    PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
+    free(mv);
+    free(sr);
+    if (!sa) {
+        Py_XDECREF(ma);
+        if (err == 1)
+            return PyErr_NoMemory();
+        if (err)
+            PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
+                                                         : "stacks.tie_order: not a permutation");
         return NULL;
     }
-    Py_RETURN_NONE;
+    return Py_BuildValue("(NN)", ma, sa);
 }
 
 /* moves(perm) -> (moved, src): the rows perm does not keep in place (sorted) and perm there */
@@ -3038,7 +3054,8 @@ static PyMethodDef methods[] = {
      "(and CTX_BY_NAME) in place"},
     {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, flags) -> fits; the entry sort key in order"},
     {"tie_order", py_tie_order, METH_VARARGS,
-     "tie_order(perm, key, parent): the calls of one place by (depth, synthesized first, row)"},
+     "tie_order(perm, key, parent) -> (moved, src): the calls of one place by (depth, synthesized "
+     "first, row)"},
     {"moves", py_moves, METH_VARARGS, "moves(perm) -> (moved, src): rows perm moves, and from where"},
     {"renumber", py_renumber, METH_VARARGS, "renumber(idx, moved, src): old row ids to new, in place"},
     {"call_flags", py_call_flags, METH_VARARGS,

@@ -491,29 +491,34 @@ def _overfull_again(
     return np.union1d(np.setdiff1d(ov, t, assume_unique=True), again)
 
 
-def _entry_order(order: np.ndarray, parent: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """Stable sort by (order, depth, synthesized first).  The machine makes calls nearly in
-    entry order, which the stable sort (timsort) finds in one pass; a 3-key lexsort cost 10x
-    more at 4.9M calls.  The key is made in ``order`` itself (an int64 array the caller gives
-    up: no fresh memory): 2 * order + (not synthesized) by ``stacks.entry_key``; then the few
-    calls that share a place (a synthesized entry takes the place of the first call it
-    adopted) are put parents first by ``stacks.tie_order``, which walks up only their depths
-    instead of resolving every call's."""
+def _entry_order(
+    order: np.ndarray, parent: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stable sort by (order, depth, synthesized first): (perm, moved, src), the rows that
+    move (perm[i] != i, sorted) and where they come from (perm[moved]).
+
+    The machine makes calls nearly in entry order, which the stable sort (timsort) finds in
+    one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made in ``order``
+    itself (an int64 array the caller gives up: no fresh memory): 2 * order + (not
+    synthesized) by ``stacks.entry_key``; then the few calls that share a place (a
+    synthesized entry takes the place of the first call it adopted) are put parents first by
+    ``stacks.tie_order``, which walks up only their depths instead of resolving every call's,
+    and lists the rows that move on the way."""
     n = len(order)
-    if n == 0:
-        return np.empty(0, np.int64)
     if (
-        order.dtype == np.int64
+        n
+        and order.dtype == np.int64
         and order.flags.writeable
         and order.flags.c_contiguous
         and stacks.entry_key(order, flags)
     ):
         perm = np.argsort(order, kind="stable")
-        stacks.tie_order(perm, order, parent)
-        return perm
+        moved, src = stacks.tie_order(perm, order, parent)
+        return perm, moved, src
     depth0, _ = stacks.resolve(parent, False)  # (depth only: no root array)
     synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
-    return np.lexsort((np.arange(n), synth_last, depth0, order))
+    perm = np.lexsort((np.arange(n), synth_last, depth0, order))
+    return (perm, *stacks.moves(perm))
 
 
 def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
@@ -611,7 +616,7 @@ def build_table(
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
-    perm = _entry_order(order, raw["parent"], raw["flags"])
+    perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
     # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
     # are spent, and no fresh memory is touched
     ids = None
@@ -628,7 +633,6 @@ def build_table(
     # scatter them), so the table takes over the machine's arrays instead of touching ~100 B a
     # call of fresh memory (page faults are most of this stage's system time), and the call ids
     # in parent/interrupted are renumbered through the moved rows alone.
-    moved, src = stacks.moves(perm)
     # the whole permutation is kept only when many rows move; else the moved rows say it all
     # (and perm's memory is kept for the irq_ns column: freed here, the depth column would
     # take half of it and irq_ns fresh memory)
