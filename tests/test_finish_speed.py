@@ -139,6 +139,9 @@ def test_overfull_is_the_numpy_test(seed: int, tol: int) -> None:
     got = stacks.overfull(parent, interrupted, dur, kd, tol)
     assert got.dtype == np.int64
     assert np.array_equal(got, want)
+    acc = np.zeros(len(dur), np.int64)
+    assert np.array_equal(stacks.overfull(parent, interrupted, dur, kd, tol, acc), want)
+    assert np.array_equal(acc, child_ns + irq_ns)  # (the sums, kept)
     assert len(want)  # (the forest has some)
 
 

@@ -1588,8 +1588,9 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
 /* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
  * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
  * counting 0, as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with
- * one sum a call instead of inner's two outputs and the numpy masks.  The sums are left in
- * ``acc`` (int64, written) when given: the caller updates them after a repair. */
+ * one sum a call instead of inner's two outputs and the numpy masks.  With ``acc`` (int64,
+ * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
+ * there: the caller updates them after a repair. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
 {
     PyObject *o[4], *oa = Py_None;
@@ -1608,7 +1609,6 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     if (oa != Py_None) {
         if (!(acc = held_inplace(&h, oa, NPY_INT64, n, "overfull")))
             return NULL;
-        memset(acc, 0, (size_t)n * sizeof(int64_t));
     } else if (!(acc = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t)))) {
         held_free(&h);
         return PyErr_NoMemory();

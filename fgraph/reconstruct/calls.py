@@ -429,11 +429,11 @@ def _fix_overfull(
     synth = np.uint16(CallFlag.SYNTH_ENTRY)
     # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums) longer
     # than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of temporaries, and
-    # it usually finds few calls or none).  The sums stay in ``acc`` (int64, the caller's
-    # spare array when given): after a repair only the calls that lost or gained a child or an
+    # it usually finds few calls or none).  The sums stay in ``acc`` (int64 zeros, the
+    # caller's when given): after a repair only the calls that lost or gained a child or an
     # interrupt are tested again (:func:`_overfull_again`), not the whole table.
     if acc is None:
-        acc = np.empty(n, np.int64)
+        acc = np.zeros(n, np.int64)
     ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc)
     for _ in range(4):
         if not len(ov):
@@ -611,7 +611,7 @@ def build_table(
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
     # the overfull test's sums, later the self column: one array, its pages faulted once
-    sums = np.empty(ncalls, np.int64)
+    sums = np.zeros(ncalls, np.int64)
     _fix_overfull(raw, xdur_raw, own, acc=sums)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
