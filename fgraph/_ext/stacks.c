@@ -1795,8 +1795,9 @@ static PyObject *py_times(PyObject *self, PyObject *args)
 }
 
 /* trees(parent, ctx, flags, want=1, interrupted=None) -> (depth int32 or None, root int64 or
- * None, nest), or None when some parent comes after its child (then nothing was written: the
- * caller resolves).  One forward pass (parents before children): with want & 1 the depth, with
+ * None, nest), or None when some parent comes after its child: the caller resolves (flags are
+ * left as they were; ctx may have been written, but only at calls with a parent, and a root's
+ * is what a resolve reads).  One forward pass (parents before children): with want & 1 the depth, with
  * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
  * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
  * each call's CTX_BY_NAME bit or'ed with its root's.
@@ -1833,11 +1834,6 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
             return NULL;
         }
     }
-    for (npy_intp i = 0; i < n; i++)
-        if (par[i] >= i) {
-            held_free(&h);
-            Py_RETURN_NONE;
-        }
     npy_intp dims[1] = {n};
     PyArrayObject *dep = (want & 1) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32) : NULL;
     PyArrayObject *root = (want & 2) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
@@ -1852,17 +1848,21 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
     }
     int32_t *d = dep ? PyArray_DATA(dep) : NULL;
     int64_t *r = root ? PyArray_DATA(root) : NULL;
-    int nest = 0;
+    int nest = 0, bad = 0, any_rb = 0;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {
         int64_t q = par[i];
+        if (q >= i) {
+            bad = 1;
+            break;
+        }
         if (q < 0) {
             if (d)
                 d[i] = 0;
             if (r)
                 r[i] = i;
             if (rb)
-                rb[i] = (fl[i] & CF_CTX_BY_NAME) != 0;
+                any_rb |= rb[i] = (fl[i] & CF_CTX_BY_NAME) != 0;
         } else {
             if (d)
                 d[i] = d[q] + 1;
@@ -1879,13 +1879,18 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
                 nest = 1;
         }
     }
-    if (rb && !nest)
+    if (rb && any_rb && !nest && !bad)
         for (npy_intp i = 0; i < n; i++)
             if (rb[i])
                 fl[i] |= CF_CTX_BY_NAME;
     Py_END_ALLOW_THREADS
     free(rb);
     held_free(&h);
+    if (bad) {
+        Py_XDECREF(dep);
+        Py_XDECREF(root);
+        Py_RETURN_NONE;
+    }
     PyObject *a = dep ? (PyObject *)dep : Py_NewRef(Py_None);
     PyObject *b = root ? (PyObject *)root : Py_NewRef(Py_None);
     return Py_BuildValue("(NNO)", a, b, nest ? Py_True : Py_False);
