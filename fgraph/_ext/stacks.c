@@ -1772,23 +1772,33 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         return NULL;
     }
     int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
+     * its children and interrupts after it add up to: floor's sum, and with parents and
+     * interrupted calls before their calls (the rebuild's order) all of it, so self is made
+     * there, over cs[i].  What a call adds to a row already done (a parent or an interrupted
+     * call after it) is taken off that row's self directly. */
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = n - 1; i >= 0; i--) {
         int64_t d = dur[i];
         if (d < 0)
             d = t0[i] >= 0 && t1[i] >= 0 ? t1[i] - t0[i] : -1;
-        /* cs[i] holds the children after i (floor's sum): each was done before i */
         if ((fl[i] & CF_TRUNCATED) && cs[i] > d)
             d = cs[i];
         dur[i] = d;
-        int64_t c = d > 0 ? d : 0;
-        if (par[i] >= 0 && par[i] < n)
-            cs[par[i]] += c;
-        if (irq[i] >= 0 && irq[i] < n)
-            is[irq[i]] += c;
+        cs[i] = d < 0 ? -1 : d - cs[i] - is[i];
+        int64_t c = d > 0 ? d : 0, p = par[i], q = irq[i];
+        if (p >= 0 && p < n) {
+            if (p < i)
+                cs[p] += c;
+            else if (dur[p] >= 0) /* done: its self */
+                cs[p] -= c;
+        }
+        if (q >= 0 && q < n) {
+            is[q] += c;
+            if (q >= i && dur[q] >= 0)
+                cs[q] -= c;
+        }
     }
-    for (npy_intp i = 0; i < n; i++)
-        cs[i] = dur[i] < 0 ? -1 : dur[i] - cs[i] - is[i];
     Py_END_ALLOW_THREADS
     held_free(&h);
     return Py_BuildValue("(NN)", ca, ia);
