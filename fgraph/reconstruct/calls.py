@@ -544,6 +544,10 @@ def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return idx
 
 
+# build_table keeps the whole entry permutation (and renumbers call ids through its inverse)
+# when more than 1/WHOLE_PERM_SHARE of the calls move; else it works from the moved rows alone
+WHOLE_PERM_SHARE = 4
+
 # Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
 # report), whatever a caller keeps
 FINISH_COLUMNS = frozenset(
@@ -636,7 +640,7 @@ def build_table(
     # the whole permutation is kept only when many rows move; else the moved rows say it all
     # (and perm's memory is kept for the irq_ns column: freed here, the depth column would
     # take half of it and irq_ns fresh memory)
-    whole = perm if len(moved) > ncalls // 4 else None
+    whole = perm if len(moved) > ncalls // WHOLE_PERM_SHARE else None
     inv = None
     if whole is not None:
         # renumbering by a binary search a reference would cost more than a gather: invert
