@@ -451,3 +451,36 @@ def test_whole_permutation_path_builds_the_same_table(
     assert sorted(whole.columns) == sorted(moved_rows.columns)
     for c in whole.columns:
         assert np.array_equal(whole[c], moved_rows[c]), c
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("ordered", [True, False])
+def test_trees_renumbers_as_it_reads(seed: int, ordered: bool) -> None:
+    """trees with (moved, src) = renumber both id columns, then trees; when it gives up (a
+    parent after its child) every id is renumbered all the same."""
+    f = _forest(seed, 3000, ordered)
+    rng = np.random.default_rng(seed)
+    n = len(f["parent"])
+    # old ids: a few rows of the final numbering swapped (what the entry sort undoes)
+    perm = np.arange(n, dtype=np.int64)
+    k = rng.choice(n, size=60, replace=False)
+    perm[k] = k[rng.permutation(len(k))]
+    inv = np.empty(n, np.int64)
+    inv[perm] = np.arange(n)
+    moved = np.flatnonzero(perm != np.arange(n))
+    src = perm[moved]
+    old_par = np.where(f["parent"] >= 0, perm[np.maximum(f["parent"], 0)], -1)
+    old_itr = np.where(f["interrupted"] >= 0, perm[np.maximum(f["interrupted"], 0)], -1)
+    assert np.array_equal(np.where(old_par >= 0, inv[np.maximum(old_par, 0)], -1), f["parent"])
+    want_ctx, want_fl = f["ctx"].copy(), f["flags"].copy()
+    want = stacks.trees(f["parent"], want_ctx, want_fl, 3, f["interrupted"])
+    p, i, c, fl = old_par.copy(), old_itr.copy(), f["ctx"].copy(), f["flags"].copy()
+    got = stacks.trees(p, c, fl, 3, i, moved, src)
+    assert np.array_equal(p, f["parent"]) and np.array_equal(i, f["interrupted"])
+    if want is None:
+        assert got is None and np.array_equal(fl, f["flags"])
+        return
+    assert got is not None
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert got[2] == want[2]
+    assert np.array_equal(c, want_ctx) and np.array_equal(fl, want_fl)

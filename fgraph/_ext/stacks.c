@@ -1804,10 +1804,139 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
-/* trees(parent, ctx, flags, want=1, interrupted=None) -> (depth int32 or None, root int64 or
- * None, nest), or None when some parent comes after its child: the caller resolves (flags are
- * left as they were; ctx may have been written, but only at calls with a parent, and a root's
- * is what a resolve reads).  One forward pass (parents before children): with want & 1 the depth, with
+/* ---- renumbering call ids after the entry sort moved a few rows: rows src[k] go to moved[k],
+ * every other row stays.  A bitmap of the moved rows, and a binary search for the few ids that
+ * hit one (instead of an inverse permutation: 8 B a call, read at random). */
+typedef struct {
+    int64_t from, to;
+} Move;
+
+typedef struct {
+    Move *mv;
+    uint8_t *bits;
+    npy_intp k, n;
+} Renum;
+
+static int move_cmp(const void *x, const void *y)
+{
+    int64_t a = ((const Move *)x)->from, b = ((const Move *)y)->from;
+    return (a > b) - (a < b);
+}
+
+static void renum_free(Renum *R)
+{
+    free(R->mv);
+    free(R->bits);
+    R->mv = NULL;
+    R->bits = NULL;
+}
+
+/* 0, or -1 (no memory; nothing to free) */
+static int renum_init(Renum *R, const int64_t *moved, const int64_t *src, npy_intp k, npy_intp n)
+{
+    R->k = k;
+    R->n = n;
+    R->mv = malloc((size_t)(k > 0 ? k : 1) * sizeof(Move));
+    R->bits = calloc((size_t)n / 8 + 1, 1);
+    if (!R->mv || !R->bits) {
+        renum_free(R);
+        return -1;
+    }
+    for (npy_intp j = 0; j < k; j++) {
+        R->mv[j].from = src[j];
+        R->mv[j].to = moved[j];
+        if (src[j] >= 0 && src[j] < n)
+            R->bits[src[j] >> 3] |= (uint8_t)(1u << (src[j] & 7));
+    }
+    qsort(R->mv, (size_t)k, sizeof(Move), move_cmp);
+    return 0;
+}
+
+/* the new id of old id v (-1 stays -1; past the end reads the last row, like np.take's clip) */
+static inline int64_t renum(const Renum *R, int64_t v)
+{
+    if (v < 0)
+        return v;
+    if (v >= R->n)
+        v = R->n - 1;
+    if (!(R->bits[v >> 3] >> (v & 7) & 1))
+        return v;
+    npy_intp lo = 0, hi = R->k;
+    while (lo < hi) {
+        npy_intp mid = lo + (hi - lo) / 2;
+        if (R->mv[mid].from < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return R->mv[lo].to;
+}
+
+/* (moved, src) of the caller: None, or both int64 of one length, held */
+static int renum_args(Held *h, PyObject *om, PyObject *os, const int64_t **moved,
+                      const int64_t **src, npy_intp *k, const char *fn)
+{
+    *moved = *src = NULL;
+    *k = 0;
+    if (om == Py_None && os == Py_None)
+        return 0;
+    if (!(*moved = held_get(h, om, NPY_INT64)) || !(*src = held_get(h, os, NPY_INT64))) {
+        held_free(h);
+        return -1;
+    }
+    *k = held_len(h, h->n - 1);
+    if (held_len(h, h->n - 2) != *k) {
+        held_free(h);
+        PyErr_Format(PyExc_ValueError, "stacks.%s: moved and src lengths differ", fn);
+        return -1;
+    }
+    return 0;
+}
+
+/* renumber(idx, moved, src): idx[i] = the new row of old row idx[i] (see Renum), in place;
+ * idx is written only where it changes. */
+static PyObject *py_renumber(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *moved, *src;
+    npy_intp k;
+    if (renum_args(&h, o[1], o[2], &moved, &src, &k, "renumber") < 0)
+        return NULL;
+    if (!PyArray_Check(o[0])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
+    if (!idx)
+        return NULL;
+    Renum R;
+    if (renum_init(&R, moved, src, k, n) < 0) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v = renum(&R, idx[i]);
+        if (v != idx[i])
+            idx[i] = v;
+    }
+    Py_END_ALLOW_THREADS
+    renum_free(&R);
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* trees(parent, ctx, flags, want=1, interrupted=None, moved=None, src=None) -> (depth int32 or
+ * None, root int64 or None, nest), or None when some parent comes after its child: the caller
+ * resolves (flags are left as they were; ctx may have been written, but only at calls with a
+ * parent, and a root's is what a resolve reads).  With (moved, src) the call ids in parent
+ * (and interrupted, when given with ctx) are first renumbered in place (see Renum), all of
+ * them even when it gives up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
  * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
  * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
  * each call's CTX_BY_NAME bit or'ed with its root's.
@@ -1817,32 +1946,56 @@ static PyObject *py_times(PyObject *self, PyObject *args)
  * ``flags`` is left as it was (the caller or's the roots' bits once they are). */
 static PyObject *py_trees(PyObject *self, PyObject *args)
 {
-    PyObject *o[3], *oi = Py_None;
+    PyObject *o[3], *oi = Py_None, *om = Py_None, *os = Py_None;
     int want = 1;
-    if (!PyArg_ParseTuple(args, "OOO|iO", &o[0], &o[1], &o[2], &want, &oi))
+    if (!PyArg_ParseTuple(args, "OOO|iOOO", &o[0], &o[1], &o[2], &want, &oi, &om, &os))
         return NULL;
     Held h = {{0}, 0};
-    const int64_t *par = held_get(&h, o[0], NPY_INT64);
-    if (!par)
+    const int64_t *moved, *src;
+    npy_intp k;
+    if (renum_args(&h, om, os, &moved, &src, &k, "trees") < 0)
         return NULL;
-    npy_intp n = held_len(&h, 0);
+    int ren = moved != NULL;
+    if (!PyArray_Check(o[0])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.trees: parent must be an array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    /* with (moved, src) the ids are renumbered in place as the pass reads them */
+    int64_t *par = ren ? held_inplace(&h, o[0], NPY_INT64, n, "trees")
+                       : (int64_t *)held_get(&h, o[0], NPY_INT64);
+    if (!par) {
+        held_free(&h);
+        return NULL;
+    }
     int8_t *ctx = NULL;
     uint16_t *fl = NULL;
-    const int64_t *itr = NULL;
+    int64_t *itr = NULL;
     if (o[1] != Py_None && !(ctx = held_inplace(&h, o[1], NPY_INT8, n, "trees")))
         return NULL;
     if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
         return NULL;
     if (oi != Py_None && ctx) {
-        if (!(itr = held_get(&h, oi, NPY_INT64))) {
-            held_free(&h);
-            return NULL;
+        if (ren) {
+            if (!(itr = held_inplace(&h, oi, NPY_INT64, n, "trees")))
+                return NULL;
+        } else {
+            if (!(itr = (int64_t *)held_get(&h, oi, NPY_INT64))) {
+                held_free(&h);
+                return NULL;
+            }
+            if (held_len(&h, h.n - 1) != n) {
+                held_free(&h);
+                PyErr_SetString(PyExc_ValueError, "stacks.trees: lengths differ");
+                return NULL;
+            }
         }
-        if (held_len(&h, h.n - 1) != n) {
-            held_free(&h);
-            PyErr_SetString(PyExc_ValueError, "stacks.trees: lengths differ");
-            return NULL;
-        }
+    }
+    Renum R;
+    if (ren && renum_init(&R, moved, src, k, n) < 0) {
+        held_free(&h);
+        return PyErr_NoMemory();
     }
     npy_intp dims[1] = {n};
     PyArrayObject *dep = (want & 1) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32) : NULL;
@@ -1853,17 +2006,22 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
         Py_XDECREF(dep);
         Py_XDECREF(root);
         free(rb);
+        if (ren)
+            renum_free(&R);
         held_free(&h);
         return PyErr_NoMemory();
     }
     int32_t *d = dep ? PyArray_DATA(dep) : NULL;
     int64_t *r = root ? PyArray_DATA(root) : NULL;
-    int nest = 0, bad = 0, any_rb = 0;
+    int nest = 0, any_rb = 0;
+    npy_intp bad = -1; /* the first row whose parent comes after it */
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = 0; i < n; i++) {
         int64_t q = par[i];
+        if (ren && (q = renum(&R, q)) != par[i])
+            par[i] = q;
         if (q >= i) {
-            bad = 1;
+            bad = i;
             break;
         }
         if (q < 0) {
@@ -1883,20 +2041,31 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
             if (rb)
                 rb[i] = rb[q];
         }
-        if (itr && itr[i] >= 0) {
-            int64_t j = itr[i]; /* ctx[j] is final when j < i */
-            if (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j]))
+        if (itr) {
+            int64_t j = itr[i];
+            if (ren && (j = renum(&R, j)) != itr[i])
+                itr[i] = j;
+            /* ctx[j] is final when j < i */
+            if (j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
                 nest = 1;
         }
     }
-    if (rb && any_rb && !nest && !bad)
+    if (ren && bad >= 0) { /* the caller resolves: renumber the rest */
+        for (npy_intp i = bad + 1; i < n; i++)
+            par[i] = renum(&R, par[i]);
+        for (npy_intp i = bad; itr && i < n; i++)
+            itr[i] = renum(&R, itr[i]);
+    }
+    if (rb && any_rb && !nest && bad < 0)
         for (npy_intp i = 0; i < n; i++)
             if (rb[i])
                 fl[i] |= CF_CTX_BY_NAME;
     Py_END_ALLOW_THREADS
     free(rb);
+    if (ren)
+        renum_free(&R);
     held_free(&h);
-    if (bad) {
+    if (bad >= 0) {
         Py_XDECREF(dep);
         Py_XDECREF(root);
         Py_RETURN_NONE;
@@ -2080,85 +2249,6 @@ static PyObject *py_moves(PyObject *self, PyObject *args)
         return nomem ? PyErr_NoMemory() : NULL;
     }
     return Py_BuildValue("(NN)", a, b);
-}
-
-typedef struct {
-    int64_t from, to;
-} Move;
-
-static int move_cmp(const void *x, const void *y)
-{
-    int64_t a = ((const Move *)x)->from, b = ((const Move *)y)->from;
-    return (a > b) - (a < b);
-}
-
-/* renumber(idx, moved, src): idx[i] = the new row of old row idx[i] when rows src[k] move to
- * moved[k] and every other row stays (-1 stays -1; an index past the end reads the last row,
- * like _map_in_place's clip).  _map_in_place(inv, idx) without the inverse permutation: a
- * bitmap of the moved rows, and a binary search for the few indices that hit one; idx is
- * written only where it changes. */
-static PyObject *py_renumber(PyObject *self, PyObject *args)
-{
-    PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
-        return NULL;
-    Held h = {{0}, 0};
-    static const int types[2] = {NPY_INT64, NPY_INT64};
-    const void *p[2];
-    if (held_columns(&h, o + 1, types, 2, p, "renumber") < 0)
-        return NULL;
-    const int64_t *moved = p[0], *src = p[1];
-    npy_intp k = held_len(&h, 0);
-    if (!PyArray_Check(o[0])) {
-        held_free(&h);
-        PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
-        return NULL;
-    }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
-    int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
-    if (!idx)
-        return NULL;
-    Move *mv = malloc((size_t)(k > 0 ? k : 1) * sizeof(Move));
-    uint8_t *bits = calloc((size_t)n / 8 + 1, 1);
-    if (!mv || !bits) {
-        free(mv);
-        free(bits);
-        held_free(&h);
-        return PyErr_NoMemory();
-    }
-    for (npy_intp j = 0; j < k; j++) {
-        mv[j].from = src[j];
-        mv[j].to = moved[j];
-        if (src[j] >= 0 && src[j] < n)
-            bits[src[j] >> 3] |= (uint8_t)(1u << (src[j] & 7));
-    }
-    qsort(mv, (size_t)k, sizeof(Move), move_cmp);
-    Py_BEGIN_ALLOW_THREADS
-    for (npy_intp i = 0; i < n; i++) {
-        int64_t v = idx[i];
-        if (v < 0)
-            continue;
-        if (v >= n)
-            v = n - 1; /* (clip; n > 0 here) */
-        if (bits[v >> 3] >> (v & 7) & 1) {
-            npy_intp lo = 0, hi = k;
-            while (lo < hi) {
-                npy_intp mid = lo + (hi - lo) / 2;
-                if (mv[mid].from < v)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            v = mv[lo].to;
-        }
-        if (v != idx[i])
-            idx[i] = v;
-    }
-    Py_END_ALLOW_THREADS
-    free(mv);
-    free(bits);
-    held_free(&h);
-    Py_RETURN_NONE;
 }
 
 /* call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED where both CPUs are known and
@@ -3065,7 +3155,8 @@ static PyMethodDef methods[] = {
     {"times", py_times, METH_VARARGS,
      "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
     {"trees", py_trees, METH_VARARGS,
-     "trees(parent, ctx, flags, want=1, interrupted=None) -> (depth, root, nest) or None; tree ctx "
+     "trees(parent, ctx, flags, want=1, interrupted=None, moved=None, src=None) -> (depth, root, nest) "
+     "or None; tree ctx "
      "(and CTX_BY_NAME) in place"},
     {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, flags) -> fits; the entry sort key in order"},
     {"tie_order", py_tie_order, METH_VARARGS,

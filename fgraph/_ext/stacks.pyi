@@ -112,6 +112,8 @@ def trees(
     flags: np.ndarray | None,
     want: int = 1,
     interrupted: np.ndarray | None = None,
+    moved: np.ndarray | None = None,
+    src: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None, bool] | None: ...
 def entry_key(order: np.ndarray, flags: np.ndarray) -> bool: ...
 def tie_order(

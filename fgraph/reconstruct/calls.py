@@ -379,6 +379,7 @@ def _nest_lower_interrupts(
     ctx: np.ndarray,
     flags: np.ndarray,
     want_root: bool,
+    renumber: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Inside an interrupt, code of the same or a lower context is part of that interrupt's
     tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
@@ -387,8 +388,10 @@ def _nest_lower_interrupts(
     On the caller's arrays: ``parent`` and ``interrupted`` change in place, ``ctx`` (the calls'
     own contexts) becomes each call's tree context, and ``flags`` takes each call's root's
     CTX_BY_NAME.  Returns the depth and (``want_root``) the root.  Usually nothing moves, and
-    the first tree pass, which looks for what might, does it all."""
-    t = stacks.trees(parent, ctx, flags, 1 | 2 * int(want_root), interrupted)
+    the first tree pass, which looks for what might, does it all.  ``renumber``: (moved, src)
+    of the entry sort, whose call ids in ``parent`` and ``interrupted`` that pass renumbers
+    first (``stacks.renumber``)."""
+    t = stacks.trees(parent, ctx, flags, 1 | 2 * int(want_root), interrupted, *(renumber or ()))
     if t is not None and not t[2]:
         return t[0], t[1]
     depth, root = t[:2] if t is not None else _tree_columns(parent, ctx, None, True, want_root)
@@ -664,13 +667,11 @@ def build_table(
     def atake(name: str) -> np.ndarray:
         return reorder(attrs.pop(name))
 
+    # (reorder leaves each one writable and contiguous)
     parent, interrupted = take("parent"), take("interrupted")
-    for ids_col in (parent, interrupted):  # (reorder left each one writable and contiguous)
-        if inv is not None:
-            _map_in_place(inv, ids_col)
-        else:
-            stacks.renumber(ids_col, moved, src)
     if inv is not None:
+        _map_in_place(inv, parent)
+        _map_in_place(inv, interrupted)
         give_up(inv)
     del inv
     # each call's context becomes its tree's, its root's (a synthesized interrupt root may
@@ -682,7 +683,16 @@ def build_table(
     if not (flags.dtype == np.uint16 and flags.flags.writeable and flags.flags.c_contiguous):
         flags = np.array(flags, np.uint16)  # (written in place)
     # and a call whose root's context was guessed from a name is flagged too
-    depth, root = _nest_lower_interrupts(parent, interrupted, ctx, flags, wanted("root_id"))
+    # (and, when only the moved rows say where calls went, the first tree pass renumbers the
+    # call ids in parent and interrupted as it reads them)
+    depth, root = _nest_lower_interrupts(
+        parent,
+        interrupted,
+        ctx,
+        flags,
+        wanted("root_id"),
+        None if whole is not None else (moved, src),
+    )
     if wanted("entry_row"):
         entry_row = take("entry_row")
         exit_row = take("exit_row")
