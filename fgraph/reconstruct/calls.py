@@ -624,8 +624,8 @@ def build_table(
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
     perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
-    # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
-    # are spent, and no fresh memory is touched
+    # call ids (0..n-1), when wanted, made in the order array (spent once sorted): no fresh
+    # memory; else it is a spare, like ``own`` (spent after the overfull repair)
     ids = None
     if wanted("call_id"):
         ids = order if usable(order) else np.empty(ncalls, np.int64)
@@ -646,7 +646,7 @@ def build_table(
     whole = perm if len(moved) > ncalls // WHOLE_PERM_SHARE else None
     inv = None
     if whole is not None:
-        # renumbering by a binary search a reference would cost more than a gather: invert
+        # (a binary search per call id would cost more than a gather through the inverse)
         inv = own if usable(own) else np.empty(ncalls, np.int64)
         stacks.invert(perm, inv)
         irq_out = None
