@@ -34,7 +34,9 @@
 #define CF_TRUNCATED 0x002
 #define CF_LOST_GAP 0x004
 #define CF_CLOSED_BY_OUTER 0x010
+#define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
+#define CF_MIGRATED 0x100
 
 /* event kinds understood by the machine (prepared by calls.py) */
 #define EV_ENTRY 1
@@ -1546,6 +1548,820 @@ static PyObject *py_inner(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ca, ia);
 }
 
+/* ------------------------------------------------------------------ the end of the rebuild
+ *
+ * calls.py build_table orders the machine's calls and fills their columns.  At 5M calls each
+ * call-length numpy temporary costs its compute plus the page faults of fresh memory (~40 ms
+ * for 40 MB on the benchmark VM): these passes do in one sweep what took several numpy steps,
+ * writing into the caller's own arrays where the result replaces an input. */
+
+/* one column the function writes in place: exactly ``type``, C-contiguous, writable (a
+ * converted copy would take the writes silently); held like held_get's */
+static void *held_inplace(Held *h, PyObject *o, int type, npy_intp n, const char *fn)
+{
+    if (!PyArray_Check(o) || PyArray_TYPE((PyArrayObject *)o) != type ||
+        PyArray_NDIM((PyArrayObject *)o) != 1 || !PyArray_ISCARRAY((PyArrayObject *)o)) {
+        held_free(h);
+        PyErr_Format(PyExc_TypeError, "stacks.%s: a column written in place has the wrong type", fn);
+        return NULL;
+    }
+    if (PyArray_DIM((PyArrayObject *)o, 0) != n) {
+        held_free(h);
+        PyErr_Format(PyExc_ValueError, "stacks.%s: lengths differ", fn);
+        return NULL;
+    }
+    Py_INCREF(o);
+    h->a[h->n++] = (PyArrayObject *)o;
+    return PyArray_DATA((PyArrayObject *)o);
+}
+
+/* a fresh int64 array of the first k values of ``src`` */
+static PyObject *int64_prefix(const int64_t *src, npy_intp k)
+{
+    npy_intp dims[1] = {k};
+    PyArrayObject *a = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    if (a && k)
+        memcpy(PyArray_DATA(a), src, (size_t)k * sizeof(int64_t));
+    return (PyObject *)a;
+}
+
+/* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
+ * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
+ * counting 0, as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with
+ * one sum a call instead of inner's two outputs and the numpy masks.  With ``acc`` (int64,
+ * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
+ * there: the caller updates them after a repair. */
+static PyObject *py_overfull(PyObject *self, PyObject *args)
+{
+    PyObject *o[4], *oa = Py_None;
+    long long tol;
+    if (!PyArg_ParseTuple(args, "OOOOL|O", &o[0], &o[1], &o[2], &o[3], &tol, &oa))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
+    const void *p[4];
+    if (held_columns(&h, o, types, 4, p, "overfull") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
+    const int32_t *kd = p[3];
+    npy_intp n = held_len(&h, 0);
+    int64_t *acc;
+    if (oa != Py_None) {
+        if (!(acc = held_inplace(&h, oa, NPY_INT64, n, "overfull")))
+            return NULL;
+    } else if (!(acc = calloc((size_t)(n > 0 ? n : 1), sizeof(int64_t)))) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    npy_intp k = 0;
+    /* the rows found: written over the sums already read (k <= i), or when the sums are kept
+     * into a buffer of their own (few rows) */
+    int64_t *rows = oa == Py_None ? acc : NULL, cap = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t d = dur[i] > 0 ? dur[i] : 0;
+        if (par[i] >= 0 && par[i] < n)
+            acc[par[i]] += d;
+        if (irq[i] >= 0 && irq[i] < n)
+            acc[irq[i]] += d;
+    }
+    for (npy_intp i = 0; i < n; i++)
+        if (dur[i] >= 0 && kd[i] >= 0 && acc[i] > dur[i] + tol) {
+            if (oa != Py_None && grow((void **)&rows, &cap, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            }
+            rows[k++] = i;
+        }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    PyObject *out = nomem ? PyErr_NoMemory() : int64_prefix(rows, k);
+    if (oa == Py_None)
+        free(acc);
+    else
+        free(rows);
+    return out;
+}
+
+/* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
+ * and those whose interrupted call is, each sorted (a bitmap of the rows instead of numpy's
+ * call-length gathers of a mark array). */
+static PyObject *py_members(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "members") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1];
+    npy_intp n = held_len(&h, 0);
+    const int64_t *rows = held_get(&h, o[2], NPY_INT64);
+    if (!rows) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nr = held_len(&h, 2);
+    uint8_t *bits = calloc((size_t)n / 8 + 1, 1);
+    if (!bits) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp k = 0; k < nr; k++)
+        if (rows[k] >= 0 && rows[k] < n)
+            bits[rows[k] >> 3] |= (uint8_t)(1u << (rows[k] & 7));
+#define IN_ROWS(v) ((v) >= 0 && (v) < n && (bits[(v) >> 3] >> ((v) & 7) & 1))
+    int64_t *kp = NULL, *ip = NULL, ck = 0, ci = 0, nk = 0, ni = 0;
+    int nomem = 0;
+    for (npy_intp i = 0; i < n && !nomem; i++) {
+        if (IN_ROWS(par[i])) {
+            if (grow((void **)&kp, &ck, nk + 1, sizeof(int64_t)) < 0)
+                nomem = 1;
+            else
+                kp[nk++] = i;
+        }
+        if (IN_ROWS(irq[i])) {
+            if (grow((void **)&ip, &ci, ni + 1, sizeof(int64_t)) < 0)
+                nomem = 1;
+            else
+                ip[ni++] = i;
+        }
+    }
+#undef IN_ROWS
+    free(bits);
+    held_free(&h);
+    PyObject *ka = nomem ? NULL : int64_prefix(kp, nk);
+    PyObject *ia = ka ? int64_prefix(ip, ni) : NULL;
+    free(kp);
+    free(ip);
+    if (!ia) {
+        Py_XDECREF(ka);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", ka, ia);
+}
+
+/* times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns), the
+ * duration completed in place.  Calls are ordered parents before children.  Per call, what
+ * build_table did in four steps:
+ *  - a call without an exit duration (< 0) lasted ts_exit - ts_entry when both are known,
+ *    else -1;
+ *  - a truncated call (flags & TRUNCATED) lasted at least as long as its children together
+ *    (the children after it, the ones floor counted); one backward pass sees every such child
+ *    first, and the sum is the children's part of inner's, collected on the way;
+ *  - irq_ns: the interrupts' durations, self: duration - children - interrupts (inner's sums,
+ *    negative durations counting 0), -1 where the duration is unknown. */
+static PyObject *py_times(PyObject *self, PyObject *args)
+{
+    PyObject *o[6], *os = Py_None, *oi = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOO|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "times") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t *dur = held_inplace(&h, o[2], NPY_INT64, n, "times");
+    if (!dur)
+        return NULL;
+    const int64_t *t0 = held_get(&h, o[3], NPY_INT64);
+    const int64_t *t1 = t0 ? held_get(&h, o[4], NPY_INT64) : NULL;
+    const uint16_t *fl = t1 ? held_get(&h, o[5], NPY_UINT16) : NULL;
+    if (!fl) {
+        held_free(&h);
+        return NULL;
+    }
+    if (held_len(&h, 3) != n || held_len(&h, 4) != n || held_len(&h, 5) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.times: lengths differ");
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    /* self and irq_ns made in the caller's spare arrays when given (their memory is reused,
+     * not fresh: distinct arrays, not the duration) */
+    PyArrayObject *ca = NULL, *ia = NULL;
+    if (os != Py_None) {
+        if (!held_inplace(&h, os, NPY_INT64, n, "times"))
+            return NULL;
+        ca = (PyArrayObject *)os;
+        Py_INCREF(ca);
+        memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
+    } else {
+        ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    }
+    if (oi != Py_None && oi != os) {
+        if (!held_inplace(&h, oi, NPY_INT64, n, "times")) {
+            Py_XDECREF(ca);
+            return NULL;
+        }
+        ia = (PyArrayObject *)oi;
+        Py_INCREF(ia);
+        memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
+    } else {
+        ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
+    }
+    if (!ca || !ia) {
+        Py_XDECREF(ca);
+        Py_XDECREF(ia);
+        held_free(&h);
+        return NULL;
+    }
+    int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
+     * its children and interrupts after it add up to: floor's sum, and with parents and
+     * interrupted calls before their calls (the rebuild's order) all of it, so self is made
+     * there, over cs[i].  What a call adds to a row already done (a parent or an interrupted
+     * call after it) is taken off that row's self directly. */
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = n - 1; i >= 0; i--) {
+        int64_t d = dur[i];
+        if (d < 0)
+            d = t0[i] >= 0 && t1[i] >= 0 ? t1[i] - t0[i] : -1;
+        if ((fl[i] & CF_TRUNCATED) && cs[i] > d)
+            d = cs[i];
+        dur[i] = d;
+        cs[i] = d < 0 ? -1 : d - cs[i] - is[i];
+        int64_t c = d > 0 ? d : 0, p = par[i], q = irq[i];
+        if (p >= 0 && p < n) {
+            if (p < i)
+                cs[p] += c;
+            else if (dur[p] >= 0) /* done: its self */
+                cs[p] -= c;
+        }
+        if (q >= 0 && q < n) {
+            is[q] += c;
+            if (q >= i && dur[q] >= 0)
+                cs[q] -= c;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    return Py_BuildValue("(NN)", ca, ia);
+}
+
+/* ---- renumbering call ids after the entry sort moved a few rows: rows src[k] go to moved[k],
+ * every other row stays.  A bitmap of the moved rows, and a binary search for the few ids that
+ * hit one (instead of an inverse permutation: 8 B a call, read at random). */
+typedef struct {
+    int64_t from, to;
+} Move;
+
+typedef struct {
+    Move *mv;
+    uint8_t *bits;
+    npy_intp k, n;
+} Renum;
+
+static int move_cmp(const void *x, const void *y)
+{
+    int64_t a = ((const Move *)x)->from, b = ((const Move *)y)->from;
+    return (a > b) - (a < b);
+}
+
+static void renum_free(Renum *R)
+{
+    free(R->mv);
+    free(R->bits);
+    R->mv = NULL;
+    R->bits = NULL;
+}
+
+/* 0, or -1 (no memory; nothing to free) */
+static int renum_init(Renum *R, const int64_t *moved, const int64_t *src, npy_intp k, npy_intp n)
+{
+    R->k = k;
+    R->n = n;
+    R->mv = malloc((size_t)(k > 0 ? k : 1) * sizeof(Move));
+    R->bits = calloc((size_t)n / 8 + 1, 1);
+    if (!R->mv || !R->bits) {
+        renum_free(R);
+        return -1;
+    }
+    for (npy_intp j = 0; j < k; j++) {
+        R->mv[j].from = src[j];
+        R->mv[j].to = moved[j];
+        if (src[j] >= 0 && src[j] < n)
+            R->bits[src[j] >> 3] |= (uint8_t)(1u << (src[j] & 7));
+    }
+    qsort(R->mv, (size_t)k, sizeof(Move), move_cmp);
+    return 0;
+}
+
+/* the new id of old id v (-1 stays -1; past the end reads the last row, like np.take's clip) */
+static inline int64_t renum(const Renum *R, int64_t v)
+{
+    if (v < 0)
+        return v;
+    if (v >= R->n)
+        v = R->n - 1;
+    if (!(R->bits[v >> 3] >> (v & 7) & 1))
+        return v;
+    npy_intp lo = 0, hi = R->k;
+    while (lo < hi) {
+        npy_intp mid = lo + (hi - lo) / 2;
+        if (R->mv[mid].from < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return R->mv[lo].to;
+}
+
+/* (moved, src) of the caller: None, or both int64 of one length, held */
+static int renum_args(Held *h, PyObject *om, PyObject *os, const int64_t **moved,
+                      const int64_t **src, npy_intp *k, const char *fn)
+{
+    *moved = *src = NULL;
+    *k = 0;
+    if (om == Py_None && os == Py_None)
+        return 0;
+    if (!(*moved = held_get(h, om, NPY_INT64)) || !(*src = held_get(h, os, NPY_INT64))) {
+        held_free(h);
+        return -1;
+    }
+    *k = held_len(h, h->n - 1);
+    if (held_len(h, h->n - 2) != *k) {
+        held_free(h);
+        PyErr_Format(PyExc_ValueError, "stacks.%s: moved and src lengths differ", fn);
+        return -1;
+    }
+    return 0;
+}
+
+/* renumber(idx, moved, src): idx[i] = the new row of old row idx[i] (see Renum), in place;
+ * idx is written only where it changes. */
+static PyObject *py_renumber(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *moved, *src;
+    npy_intp k;
+    if (renum_args(&h, o[1], o[2], &moved, &src, &k, "renumber") < 0)
+        return NULL;
+    if (!PyArray_Check(o[0])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
+    if (!idx)
+        return NULL;
+    Renum R;
+    if (renum_init(&R, moved, src, k, n) < 0) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v = renum(&R, idx[i]);
+        if (v != idx[i])
+            idx[i] = v;
+    }
+    Py_END_ALLOW_THREADS
+    renum_free(&R);
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* trees(parent, ctx, flags, want=1, interrupted=None, moved=None, src=None) -> (depth int32 or
+ * None, root int64 or None, nest), or None when some parent comes after its child: the caller
+ * resolves (flags are left as they were; ctx may have been written, but only at calls with a
+ * parent, and a root's is what a resolve reads).  With (moved, src) the call ids in parent
+ * (and interrupted, when given with ctx) are first renumbered in place (see Renum), all of
+ * them even when it gives up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
+ * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
+ * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
+ * each call's CTX_BY_NAME bit or'ed with its root's.
+ * With ``interrupted`` (and ``ctx``), nest says whether some call r with an interrupted call i
+ * may have to move into i's tree (calls.py _nest_lower_interrupts: tree ctx of i not TASK and
+ * tree ctx of r <= i's; or i not before r, unknown here); then the parents are not final and
+ * ``flags`` is left as it was (the caller or's the roots' bits once they are). */
+static PyObject *py_trees(PyObject *self, PyObject *args)
+{
+    PyObject *o[3], *oi = Py_None, *om = Py_None, *os = Py_None;
+    int want = 1;
+    if (!PyArg_ParseTuple(args, "OOO|iOOO", &o[0], &o[1], &o[2], &want, &oi, &om, &os))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *moved, *src;
+    npy_intp k;
+    if (renum_args(&h, om, os, &moved, &src, &k, "trees") < 0)
+        return NULL;
+    int ren = moved != NULL;
+    if (!PyArray_Check(o[0])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.trees: parent must be an array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    /* with (moved, src) the ids are renumbered in place as the pass reads them */
+    int64_t *par = ren ? held_inplace(&h, o[0], NPY_INT64, n, "trees")
+                       : (int64_t *)held_get(&h, o[0], NPY_INT64);
+    if (!par) {
+        held_free(&h);
+        return NULL;
+    }
+    int8_t *ctx = NULL;
+    uint16_t *fl = NULL;
+    int64_t *itr = NULL;
+    if (o[1] != Py_None && !(ctx = held_inplace(&h, o[1], NPY_INT8, n, "trees")))
+        return NULL;
+    if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
+        return NULL;
+    if (oi != Py_None && ctx) {
+        if (ren) {
+            if (!(itr = held_inplace(&h, oi, NPY_INT64, n, "trees")))
+                return NULL;
+        } else {
+            if (!(itr = (int64_t *)held_get(&h, oi, NPY_INT64))) {
+                held_free(&h);
+                return NULL;
+            }
+            if (held_len(&h, h.n - 1) != n) {
+                held_free(&h);
+                PyErr_SetString(PyExc_ValueError, "stacks.trees: lengths differ");
+                return NULL;
+            }
+        }
+    }
+    Renum R;
+    if (ren && renum_init(&R, moved, src, k, n) < 0) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    npy_intp dims[1] = {n};
+    PyArrayObject *dep = (want & 1) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT32) : NULL;
+    PyArrayObject *root = (want & 2) ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
+    /* the root's CTX_BY_NAME, per call (a call's own flag may differ from its root's) */
+    uint8_t *rb = fl ? malloc((size_t)(n > 0 ? n : 1)) : NULL;
+    if (((want & 1) && !dep) || ((want & 2) && !root) || (fl && !rb)) {
+        Py_XDECREF(dep);
+        Py_XDECREF(root);
+        free(rb);
+        if (ren)
+            renum_free(&R);
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    int32_t *d = dep ? PyArray_DATA(dep) : NULL;
+    int64_t *r = root ? PyArray_DATA(root) : NULL;
+    int nest = 0, any_rb = 0;
+    npy_intp bad = -1; /* the first row whose parent comes after it */
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t q = par[i];
+        if (ren && (q = renum(&R, q)) != par[i])
+            par[i] = q;
+        if (q >= i) {
+            bad = i;
+            break;
+        }
+        if (q < 0) {
+            if (d)
+                d[i] = 0;
+            if (r)
+                r[i] = i;
+            if (rb)
+                any_rb |= rb[i] = (fl[i] & CF_CTX_BY_NAME) != 0;
+        } else {
+            if (d)
+                d[i] = d[q] + 1;
+            if (r)
+                r[i] = r[q];
+            if (ctx)
+                ctx[i] = ctx[q];
+            if (rb)
+                rb[i] = rb[q];
+        }
+        if (itr) {
+            int64_t j = itr[i];
+            if (ren && (j = renum(&R, j)) != itr[i])
+                itr[i] = j;
+            /* ctx[j] is final when j < i */
+            if (j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
+                nest = 1;
+        }
+    }
+    if (ren && bad >= 0) { /* the caller resolves: renumber the rest */
+        for (npy_intp i = bad + 1; i < n; i++)
+            par[i] = renum(&R, par[i]);
+        for (npy_intp i = bad; itr && i < n; i++)
+            itr[i] = renum(&R, itr[i]);
+    }
+    if (rb && any_rb && !nest && bad < 0)
+        for (npy_intp i = 0; i < n; i++)
+            if (rb[i])
+                fl[i] |= CF_CTX_BY_NAME;
+    Py_END_ALLOW_THREADS
+    free(rb);
+    if (ren)
+        renum_free(&R);
+    held_free(&h);
+    if (bad >= 0) {
+        Py_XDECREF(dep);
+        Py_XDECREF(root);
+        Py_RETURN_NONE;
+    }
+    PyObject *a = dep ? (PyObject *)dep : Py_NewRef(Py_None);
+    PyObject *b = root ? (PyObject *)root : Py_NewRef(Py_None);
+    return Py_BuildValue("(NNO)", a, b, nest ? Py_True : Py_False);
+}
+
+/* entry_key(order, flags) -> whether it fits: order (int64, written) becomes the sort key
+ * 2 * order + (not SYNTH_ENTRY) when every order is within +-2^61 (always, for the machine's
+ * places); else nothing is written (what was is undone: key >> 1 is the order again).
+ * A stable sort by it orders by (order, synthesized first, creation); tie_order then puts the
+ * calls of one place in calls.py _entry_order's order. */
+static PyObject *py_entry_key(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    int64_t *ord = held_inplace(&h, o[0], NPY_INT64,
+                                PyArray_Check(o[0]) ? PyArray_DIM((PyArrayObject *)o[0], 0) : 0,
+                                "entry_key");
+    if (!ord)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    const uint16_t *fl = held_get(&h, o[1], NPY_UINT16);
+    if (!fl) {
+        held_free(&h);
+        return NULL;
+    }
+    if (held_len(&h, 1) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.entry_key: lengths differ");
+        return NULL;
+    }
+    const int64_t lim = (int64_t)1 << 61;
+    npy_intp i = 0;
+    for (; i < n; i++) {
+        if (ord[i] >= lim || ord[i] < -lim)
+            break;
+        ord[i] = 2 * ord[i] + ((fl[i] & CF_SYNTH_ENTRY) == 0);
+    }
+    int fits = n > 0 && i == n;
+    if (!fits)
+        for (npy_intp j = 0; j < i; j++)
+            ord[j] >>= 1; /* (arithmetic shift: floor((2 * o + bit) / 2) = o) */
+    held_free(&h);
+    return PyBool_FromLong(fits);
+}
+
+/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle */
+static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
+{
+    int64_t d = 0;
+    for (c = par[c]; c >= 0 && c < n; c = par[c])
+        if (++d > n)
+            return -1;
+    return d;
+}
+
+/* tie_order(perm, key, parent) -> (moved, src): perm sorts by entry_key's key; within each run
+ * of one place (key >> 1 equal) reorder by (depth, key & 1, row): parents first, then a
+ * synthesized entry before what it covers (calls.py _entry_order).  Places are rarely shared
+ * (a synthesized entry takes the place of the first call it adopted), so the depths are
+ * walked up from the few rows that share one instead of resolved for every call.  Then, in
+ * the same pass, what moves() says of the final perm. */
+static PyObject *py_tie_order(PyObject *self, PyObject *args)
+{
+    PyObject *o[3];
+    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o + 1, types, 2, p, "tie_order") < 0)
+        return NULL;
+    const int64_t *key = p[0], *par = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t *perm = held_inplace(&h, o[0], NPY_INT64, n, "tie_order");
+    if (!perm)
+        return NULL;
+    int64_t *dep = NULL, cap = 0;
+    int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
+    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation */
+    for (npy_intp a = 0; a < n && !err;) {
+        if (perm[a] < 0 || perm[a] >= n) {
+            err = 3;
+            break;
+        }
+        int64_t place = key[perm[a]] >> 1;
+        npy_intp b = a + 1;
+        while (b < n && perm[b] >= 0 && perm[b] < n && key[perm[b]] >> 1 == place)
+            b++;
+        if (b - a > 1) {
+            if (grow((void **)&dep, &cap, b - a, sizeof(int64_t)) < 0) {
+                err = 1;
+                break;
+            }
+            for (npy_intp j = a; j < b && !err; j++)
+                if ((dep[j - a] = depth_of(par, n, perm[j])) < 0)
+                    err = 2;
+            /* insertion sort of the run (short) by (depth, synth bit, row) */
+            for (npy_intp j = a + 1; j < b && !err; j++) {
+                int64_t r = perm[j], d = dep[j - a];
+                npy_intp q = j;
+                while (q > a) {
+                    int64_t r2 = perm[q - 1], d2 = dep[q - 1 - a];
+                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[r] & 1) ||
+                                                        ((key[r2] & 1) == (key[r] & 1) && r2 < r)));
+                    if (before)
+                        break;
+                    perm[q] = r2;
+                    dep[q - a] = d2;
+                    q--;
+                }
+                perm[q] = r;
+                dep[q - a] = d;
+            }
+        }
+        for (npy_intp j = a; j < b && !err; j++)
+            if (perm[j] != j) {
+                if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                    grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                    err = 1;
+                    break;
+                }
+                mv[k] = j;
+                sr[k++] = perm[j];
+            }
+        a = b;
+    }
+    free(dep);
+    held_free(&h);
+    PyObject *ma = err ? NULL : int64_prefix(mv, k);
+    PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
+    free(mv);
+    free(sr);
+    if (!sa) {
+        Py_XDECREF(ma);
+        if (err == 1)
+            return PyErr_NoMemory();
+        if (err)
+            PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
+                                                         : "stacks.tie_order: not a permutation");
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", ma, sa);
+}
+
+/* moves(perm) -> (moved, src): the rows perm does not keep in place (sorted) and perm there */
+static PyObject *py_moves(PyObject *self, PyObject *args)
+{
+    PyObject *o;
+    if (!PyArg_ParseTuple(args, "O", &o))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *perm = held_get(&h, o, NPY_INT64);
+    if (!perm)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
+    int nomem = 0;
+    for (npy_intp i = 0; i < n; i++)
+        if (perm[i] != i) {
+            if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            }
+            mv[k] = i;
+            sr[k++] = perm[i];
+        }
+    held_free(&h);
+    PyObject *a = nomem ? NULL : int64_prefix(mv, k);
+    PyObject *b = a ? int64_prefix(sr, k) : NULL;
+    free(mv);
+    free(sr);
+    if (!b) {
+        Py_XDECREF(a);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+/* call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED where both CPUs are known and
+ * differ, HAS_RETVAL where has_ret, or'ed into flags in place. */
+static PyObject *py_call_flags(PyObject *self, PyObject *args)
+{
+    PyObject *o[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &o[0], &o[1], &o[2], &o[3]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[3] = {NPY_INT16, NPY_INT16, NPY_BOOL};
+    const void *p[3];
+    if (held_columns(&h, o + 1, types, 3, p, "call_flags") < 0)
+        return NULL;
+    const int16_t *ce = p[0], *cx = p[1];
+    const npy_bool *hr = p[2];
+    npy_intp n = held_len(&h, 0);
+    uint16_t *fl = held_inplace(&h, o[0], NPY_UINT16, n, "call_flags");
+    if (!fl)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++)
+        fl[i] |= (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
+                            (hr[i] ? CF_HAS_RETVAL : 0));
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* remap(lut, idx): idx[i] = lut[idx[i]] in place, -1 staying -1 (and an index past the end
+ * reading the last entry, like np.take(mode="clip")); an empty lut makes every idx -1. */
+static PyObject *py_remap(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *lut = held_get(&h, o[0], NPY_INT64);
+    if (!lut)
+        return NULL;
+    npy_intp m = held_len(&h, 0);
+    if (!PyArray_Check(o[1])) {
+        held_free(&h);
+        PyErr_SetString(PyExc_TypeError, "stacks.remap: idx must be an int64 array");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o[1], 0);
+    int64_t *idx = held_inplace(&h, o[1], NPY_INT64, n, "remap");
+    if (!idx)
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t v = idx[i];
+        idx[i] = (v < 0 || m == 0) ? -1 : lut[v < m ? v : m - 1];
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* invert(perm, inv) -> (moved, src): inv (int64, written) becomes the inverse permutation,
+ * moved the rows perm does not keep in place (sorted), src = perm[moved].  What build_table
+ * made from ids = arange(n), inv[perm] = ids and inv != ids, without the ids. */
+static PyObject *py_invert(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int64_t *perm = held_get(&h, o[0], NPY_INT64);
+    if (!perm)
+        return NULL;
+    npy_intp n = held_len(&h, 0);
+    int64_t *inv = held_inplace(&h, o[1], NPY_INT64, n, "invert");
+    if (!inv)
+        return NULL;
+    npy_intp k = 0;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++)
+        inv[i] = i;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t s = perm[i];
+        if (s == i)
+            continue;
+        if (s < 0 || s >= n) {
+            bad = 1;
+            break;
+        }
+        inv[s] = i;
+        k++;
+    }
+    Py_END_ALLOW_THREADS
+    npy_intp dims[1] = {k};
+    PyArrayObject *mv = bad ? NULL : (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
+    PyArrayObject *sr = mv ? (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64) : NULL;
+    if (!sr) {
+        Py_XDECREF(mv);
+        held_free(&h);
+        if (bad)
+            PyErr_SetString(PyExc_ValueError, "stacks.invert: not a permutation");
+        return bad ? NULL : PyErr_NoMemory();
+    }
+    int64_t *pm = PyArray_DATA(mv), *ps = PyArray_DATA(sr);
+    for (npy_intp i = 0, j = 0; i < n && j < k; i++)
+        if (perm[i] != i) {
+            pm[j] = i;
+            ps[j++] = perm[i];
+        }
+    held_free(&h);
+    return Py_BuildValue("(NN)", mv, sr);
+}
+
 /* owners(parent, tops) -> (outer, nested, uni, owner) or None.
  * The subtrees of the calls ``tops`` (sorted unique rows) in one forward pass: calls are
  * ordered with every parent before its children (fgraph/reconstruct/calls.py build_table), so a
@@ -2332,6 +3148,26 @@ static PyMethodDef methods[] = {
     {"finish", py_finish, METH_VARARGS, "finish(m) -> dict of call columns and counters"},
     {"attrs", py_attrs, METH_VARARGS, "attrs(m) -> dict of the call attribute columns (after finish)"},
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
+    {"overfull", py_overfull, METH_VARARGS,
+     "overfull(parent, interrupted, dur, kdepth, tol) -> rows whose children and interrupts outlast them"},
+    {"members", py_members, METH_VARARGS,
+     "members(parent, interrupted, rows) -> (calls whose parent is in rows, whose interrupted call is)"},
+    {"times", py_times, METH_VARARGS,
+     "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
+    {"trees", py_trees, METH_VARARGS,
+     "trees(parent, ctx, flags, want=1, interrupted=None, moved=None, src=None) -> (depth, root, nest) "
+     "or None; tree ctx "
+     "(and CTX_BY_NAME) in place"},
+    {"entry_key", py_entry_key, METH_VARARGS, "entry_key(order, flags) -> fits; the entry sort key in order"},
+    {"tie_order", py_tie_order, METH_VARARGS,
+     "tie_order(perm, key, parent) -> (moved, src): the calls of one place by (depth, synthesized "
+     "first, row)"},
+    {"moves", py_moves, METH_VARARGS, "moves(perm) -> (moved, src): rows perm moves, and from where"},
+    {"renumber", py_renumber, METH_VARARGS, "renumber(idx, moved, src): old row ids to new, in place"},
+    {"call_flags", py_call_flags, METH_VARARGS,
+     "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
+    {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
+    {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
     {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
     {NULL, NULL, 0, NULL},
 };

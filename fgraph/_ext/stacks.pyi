@@ -85,3 +85,44 @@ def lastin(
 def inner(
     parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def overfull(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    dur: np.ndarray,
+    kdepth: np.ndarray,
+    tol: int,
+    acc: np.ndarray | None = None,
+) -> np.ndarray: ...
+def members(
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]: ...
+def times(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    duration: np.ndarray,
+    ts_entry: np.ndarray,
+    ts_exit: np.ndarray,
+    flags: np.ndarray,
+    self_out: np.ndarray | None = None,
+    irq_out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]: ...
+def trees(
+    parent: np.ndarray,
+    ctx: np.ndarray | None,
+    flags: np.ndarray | None,
+    want: int = 1,
+    interrupted: np.ndarray | None = None,
+    moved: np.ndarray | None = None,
+    src: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None, bool] | None: ...
+def entry_key(order: np.ndarray, flags: np.ndarray) -> bool: ...
+def tie_order(
+    perm: np.ndarray, key: np.ndarray, parent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]: ...
+def moves(perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+def renumber(idx: np.ndarray, moved: np.ndarray, src: np.ndarray) -> None: ...
+def call_flags(
+    flags: np.ndarray, cpu_entry: np.ndarray, cpu_exit: np.ndarray, has_ret: np.ndarray
+) -> None: ...
+def remap(lut: np.ndarray, idx: np.ndarray) -> None: ...
+def invert(perm: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

@@ -350,32 +350,71 @@ class Rebuilder:
         return dict(stacks.finish(self._m))
 
 
+def _tree_columns(
+    parent: np.ndarray,
+    ctx: np.ndarray | None,
+    flags: np.ndarray | None,
+    want_depth: bool,
+    want_root: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Depth and root of each call (each when wanted), its tree's context written over ``ctx``
+    and its root's CTX_BY_NAME or'ed into ``flags`` (each when not None).  A root keeps its
+    own ctx, so a call's tree context can be taken again from ``ctx`` after parents change.
+    One forward C pass when parents come before children (the rebuild's order), else
+    ``resolve``."""
+    t = stacks.trees(parent, ctx, flags, int(want_depth) | 2 * int(want_root))
+    if t is not None:
+        return t[0], t[1]
+    depth, root = stacks.resolve(parent)
+    if ctx is not None:
+        ctx[...] = ctx[root]
+    if flags is not None:
+        flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
+    return (depth if want_depth else None), (root if want_root else None)
+
+
 def _nest_lower_interrupts(
     parent: np.ndarray,
     interrupted: np.ndarray,
-    depth: np.ndarray,
-    root: np.ndarray,
     ctx: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    flags: np.ndarray,
+    want_root: bool,
+    renumber: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Inside an interrupt, code of the same or a lower context is part of that interrupt's
     tree (the machine nests it as it goes).  A synthesized interrupt root can adopt calls that
-    were first seen outside it, together with the interrupts they had: nest those too."""
+    were first seen outside it, together with the interrupts they had: nest those too.
+
+    On the caller's arrays: ``parent`` and ``interrupted`` change in place, ``ctx`` (the calls'
+    own contexts) becomes each call's tree context, and ``flags`` takes each call's root's
+    CTX_BY_NAME.  Returns the depth and (``want_root``) the root.  Usually nothing moves, and
+    the first tree pass, which looks for what might, does it all.  ``renumber``: (moved, src)
+    of the entry sort, whose call ids in ``parent`` and ``interrupted`` that pass renumbers
+    first (``stacks.renumber``)."""
+    t = stacks.trees(parent, ctx, flags, 1 | 2 * int(want_root), interrupted, *(renumber or ()))
+    if t is not None and not t[2]:
+        return t[0], t[1]
+    depth, root = t[:2] if t is not None else _tree_columns(parent, ctx, None, True, want_root)
     for _ in range(8):
-        tree_ctx = ctx[root]
-        r = np.nonzero(interrupted >= 0)[0]
+        r = np.flatnonzero(interrupted >= 0)
         i = interrupted[r]
-        move = r[(tree_ctx[i] != IrqCtx.TASK) & (tree_ctx[r] <= tree_ctx[i])]
+        move = r[(ctx[i] != IrqCtx.TASK) & (ctx[r] <= ctx[i])]
         if not len(move):
             break
-        parent = parent.copy()
-        interrupted = interrupted.copy()
         parent[move] = interrupted[move]
         interrupted[move] = -1
-        depth, root = stacks.resolve(parent)
-    return parent, interrupted, depth, root
+        depth, root = _tree_columns(parent, ctx, None, True, want_root)
+    _tree_columns(parent, None, flags, False, False)
+    return depth, root
 
 
-def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: int = 1000) -> None:
+def _fix_overfull(
+    raw: dict[str, Any],
+    dur: np.ndarray,
+    own: np.ndarray,
+    tol: int = 1000,
+    acc: np.ndarray | None = None,
+) -> None:
     """Calls whose children and interrupts last longer than they do (beyond ``tol`` ns).
 
     The kernel's depth counter and its clock readings are not taken at one instant:
@@ -389,66 +428,100 @@ def _fix_overfull(raw: dict[str, Any], dur: np.ndarray, own: np.ndarray, tol: in
     """
     parent, interrupted, kd, order = raw["parent"], raw["interrupted"], raw["kdepth"], raw["order"]
     n = len(parent)
-    synth = None
-    d = dur
+    flags = raw["flags"]
+    synth = np.uint16(CallFlag.SYNTH_ENTRY)
+    # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums) longer
+    # than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of temporaries, and
+    # it usually finds few calls or none).  The sums stay in ``acc`` (int64 zeros, the
+    # caller's when given): after a repair only the calls that lost or gained a child or an
+    # interrupt are tested again (:func:`_overfull_again`), not the whole table.
+    if acc is None:
+        acc = np.zeros(n, np.int64)
+    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc)
     for _ in range(4):
-        child_ns, irq_ns = stacks.inner(parent, interrupted, d)
-        child_ns += irq_ns
-        del irq_ns
-        over = (dur >= 0) & (child_ns > dur + tol) & (kd >= 0)
-        del child_ns
-        ov = np.flatnonzero(over)
         if not len(ov):
             return
-        if synth is None:
-            synth = (raw["flags"] & CallFlag.SYNTH_ENTRY) != 0
-        # only the children and interrupts of the overfull calls are looked at (a -1 parent
-        # reads the mark's spare last slot, which stays False)
-        mark = np.zeros(n + 1, dtype=bool)
-        mark[ov] = True
-        kc = np.flatnonzero(mark[parent])
-        ic = np.flatnonzero(mark[interrupted])
+        # only the children and interrupts of the overfull calls are looked at
+        kc, ic = stacks.members(parent, interrupted, ov)
         p, i = parent[kc], interrupted[ic]
         kid_exit = kd[kc] == kd[p]
         irq_exit = kd[ic] == kd[i]
         has_exit_side = np.zeros(n, bool)
         has_exit_side[p[kid_exit]] = True
         has_exit_side[i[irq_exit]] = True
-        kid_entry = ~kid_exit & ~has_exit_side[p] & ~synth[p] & (own[kc] < own[p])
-        irq_entry = ~irq_exit & ~has_exit_side[i] & ~synth[i] & (own[ic] < own[i])
+        kid_entry = ~kid_exit & ~has_exit_side[p] & ((flags[p] & synth) == 0) & (own[kc] < own[p])
+        irq_entry = ~irq_exit & ~has_exit_side[i] & ((flags[i] & synth) == 0) & (own[ic] < own[i])
         kids = kc[kid_exit | kid_entry]
         irqs = ic[irq_exit | irq_entry]
         if not len(kids) and not len(irqs):
             return
         restore = np.unique(np.concatenate([p[kid_entry], i[irq_entry]]))
+        moved = np.union1d(kids, irqs)
+        before = parent[moved], interrupted[moved]
         pk = parent[kids]
         parent[kids] = parent[pk]
         interrupted[kids] = np.where(parent[pk] >= 0, -1, interrupted[pk])
         ii = interrupted[irqs]
         interrupted[irqs] = np.where(parent[ii] >= 0, parent[ii], interrupted[ii])
         order[restore] = own[restore]
+        after = parent[moved], interrupted[moved]
+        ov = _overfull_again(acc, ov, dur[moved], before, after, dur, kd, tol)
 
 
-def _entry_order(order: np.ndarray, depth0: np.ndarray, synth_last: np.ndarray) -> np.ndarray:
-    """Stable sort by (order, depth, synthesized first).  One int64 key and a stable argsort
-    when the key fits: the machine makes calls nearly in entry order, which the stable sort
-    (timsort) finds in one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made
-    in ``order`` itself (an int64 array the caller gives up: no fresh memory)."""
+def _overfull_again(
+    acc: np.ndarray,
+    ov: np.ndarray,
+    dmoved: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    after: tuple[np.ndarray, np.ndarray],
+    dur: np.ndarray,
+    kd: np.ndarray,
+    tol: int,
+) -> np.ndarray:
+    """``stacks.overfull`` after a repair moved some calls (their durations ``dmoved``) from the
+    parents and interrupted calls ``before`` to those ``after``: each sum in ``acc`` is updated
+    by what its call lost and gained, and only those calls can change their answer."""
+    n = len(acc)
+    d = np.maximum(dmoved, 0)
+    touched = []
+    for old, new in zip(before, after):
+        for at, sign in ((old, -1), (new, 1)):
+            ok = (at >= 0) & (at < n)
+            np.add.at(acc, at[ok], sign * d[ok])
+            touched.append(at[ok])
+    t = np.unique(np.concatenate(touched))
+    again = t[(dur[t] >= 0) & (kd[t] >= 0) & (acc[t] > dur[t] + tol)]
+    return np.union1d(np.setdiff1d(ov, t, assume_unique=True), again)
+
+
+def _entry_order(
+    order: np.ndarray, parent: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stable sort by (order, depth, synthesized first): (perm, moved, src), the rows that
+    move (perm[i] != i, sorted) and where they come from (perm[moved]).
+
+    The machine makes calls nearly in entry order, which the stable sort (timsort) finds in
+    one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made in ``order``
+    itself (an int64 array the caller gives up: no fresh memory): 2 * order + (not
+    synthesized) by ``stacks.entry_key``; then the few calls that share a place (a
+    synthesized entry takes the place of the first call it adopted) are put parents first by
+    ``stacks.tie_order``, which walks up only their depths instead of resolving every call's,
+    and lists the rows that move on the way."""
     n = len(order)
-    if n == 0:
-        return np.empty(0, np.int64)
-    lo = int(order.min())
-    span_d = 2 * (int(depth0.max()) + 2)
-    fits = int(depth0.min()) >= 0 and (int(order.max()) - lo + 1) < (1 << 62) // span_d
-    if fits and order.dtype == np.int64 and order.flags.writeable:
-        key = order
-        key -= lo
-        key *= span_d
-        key += depth0
-        key += depth0
-        key += synth_last
-        return np.argsort(key, kind="stable")
-    return np.lexsort((np.arange(n), synth_last, depth0, order))
+    if (
+        n
+        and order.dtype == np.int64
+        and order.flags.writeable
+        and order.flags.c_contiguous
+        and stacks.entry_key(order, flags)
+    ):
+        perm = np.argsort(order, kind="stable")
+        moved, src = stacks.tie_order(perm, order, parent)
+        return perm, moved, src
+    depth0, _ = stacks.resolve(parent, False)  # (depth only: no root array)
+    synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
+    perm = np.lexsort((np.arange(n), synth_last, depth0, order))
+    return (perm, *stacks.moves(perm))
 
 
 def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
@@ -462,6 +535,9 @@ def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``idx[i] = lut[idx[i]]`` (-1 stays -1), written over ``idx`` (int64): no fresh memory.
     (``take`` reads each index before it writes that position, and copies its output only
     when it overlaps ``lut`` or in "raise" mode.)"""
+    if idx.dtype == np.int64 and idx.flags.writeable and idx.flags.c_contiguous:
+        stacks.remap(lut, idx)  # the same in one C pass, without the mask of the -1s
+        return idx
     if len(lut) == 0:
         idx.fill(-1)
         return idx
@@ -470,6 +546,10 @@ def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
     idx[neg] = -1
     return idx
 
+
+# build_table keeps the whole entry permutation (and renumbers call ids through its inverse)
+# when more than 1/WHOLE_PERM_SHARE of the calls move; else it works from the moved rows alone
+WHOLE_PERM_SHARE = 4
 
 # Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
 # report), whatever a caller keeps
@@ -537,33 +617,43 @@ def build_table(
 
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
-    _fix_overfull(raw, xdur_raw, own)
-    depth0, _ = stacks.resolve(raw["parent"], False)  # (depth only: no root array)
+    # the overfull test's sums, later the self column: one array, its pages faulted once
+    sums = np.zeros(ncalls, np.int64)
+    _fix_overfull(raw, xdur_raw, own, acc=sums)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
-    synth_last = (raw["flags"] & CallFlag.SYNTH_ENTRY) == 0
     order = raw.pop("order")
-    perm = _entry_order(order, depth0, synth_last)
-    del synth_last, depth0
-    # call ids (0..n-1) made in the order array and the inverse permutation in ``own``: both
-    # are spent, and no fresh memory is touched
-    ids = order if usable(order) else np.empty(ncalls, np.int64)
+    perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
+    # call ids (0..n-1), when wanted, made in the order array (spent once sorted): no fresh
+    # memory; else it is a spare, like ``own`` (spent after the overfull repair)
+    ids = None
+    if wanted("call_id"):
+        ids = order if usable(order) else np.empty(ncalls, np.int64)
+        ids.fill(1)
+        np.cumsum(ids, out=ids)
+        ids -= 1
+    else:
+        give_up(order)
     del order
-    ids.fill(1)
-    np.cumsum(ids, out=ids)
-    ids -= 1
-    inv = own if usable(own) else np.empty(ncalls, np.int64)
-    del own
-    inv[perm] = ids
-    # The machine makes calls nearly in entry order: perm moves few rows.  Then each column is
-    # reordered in place (gather the moved rows' values, then scatter them), so the table takes
-    # over the machine's arrays instead of touching ~100 B a call of fresh memory (page faults
-    # are most of this stage's system time).
-    moved = np.flatnonzero(inv != ids)
-    src = perm[moved]
+    # The machine makes calls nearly in entry order: perm moves few rows (perm[i] != i: moved,
+    # from src).  Then each column is reordered in place (gather the moved rows' values, then
+    # scatter them), so the table takes over the machine's arrays instead of touching ~100 B a
+    # call of fresh memory (page faults are most of this stage's system time), and the call ids
+    # in parent/interrupted are renumbered through the moved rows alone.
     # the whole permutation is kept only when many rows move; else the moved rows say it all
-    whole = perm if len(moved) > ncalls // 4 else None
-    del perm
+    # (and perm's memory is kept for the irq_ns column: freed here, the depth column would
+    # take half of it and irq_ns fresh memory)
+    whole = perm if len(moved) > ncalls // WHOLE_PERM_SHARE else None
+    inv = None
+    if whole is not None:
+        # (a binary search per call id would cost more than a gather through the inverse)
+        inv = own if usable(own) else np.empty(ncalls, np.int64)
+        stacks.invert(perm, inv)
+        irq_out = None
+    else:
+        give_up(own)
+        irq_out = perm if usable(perm) else None
+    del perm, own
 
     def reorder(a: np.ndarray) -> np.ndarray:
         if whole is None and a.flags.writeable and a.flags.c_contiguous:
@@ -577,19 +667,35 @@ def build_table(
     def atake(name: str) -> np.ndarray:
         return reorder(attrs.pop(name))
 
-    parent = _map_in_place(inv, take("parent"))
-    interrupted = _map_in_place(inv, take("interrupted"))
-    give_up(inv)
+    # (reorder leaves each one writable and contiguous)
+    parent, interrupted = take("parent"), take("interrupted")
+    if inv is not None:
+        _map_in_place(inv, parent)
+        _map_in_place(inv, interrupted)
+        give_up(inv)
     del inv
-    depth, root = stacks.resolve(parent)
-    raw_ctx = take("ctx").astype(np.int8, copy=False)
-    parent, interrupted, depth, root = _nest_lower_interrupts(
-        parent, interrupted, depth, root, raw_ctx
+    # each call's context becomes its tree's, its root's (a synthesized interrupt root may
+    # adopt calls first seen in the task's level), in place
+    ctx = take("ctx")
+    if not (ctx.dtype == np.int8 and ctx.flags.writeable and ctx.flags.c_contiguous):
+        ctx = np.array(ctx, np.int8)
+    flags = take("flags")
+    if not (flags.dtype == np.uint16 and flags.flags.writeable and flags.flags.c_contiguous):
+        flags = np.array(flags, np.uint16)  # (written in place)
+    # and a call whose root's context was guessed from a name is flagged too
+    # (and, when only the moved rows say where calls went, the first tree pass renumbers the
+    # call ids in parent and interrupted as it reads them)
+    depth, root = _nest_lower_interrupts(
+        parent,
+        interrupted,
+        ctx,
+        flags,
+        wanted("root_id"),
+        None if whole is not None else (moved, src),
     )
     if wanted("entry_row"):
         entry_row = take("entry_row")
         exit_row = take("exit_row")
-    flags = take("flags").astype(np.uint16, copy=False)
     ts_entry = take("ts_entry")
     ts_exit = take("ts_exit")
     if not meta.ts_known:
@@ -598,73 +704,55 @@ def build_table(
         flags |= np.uint16(CallFlag.NO_TIME)
 
     cols: dict[str, np.ndarray] = {}
-    if wanted("call_id"):
+    if ids is not None:
         cols["call_id"] = ids
-    else:
-        give_up(ids)
     del ids
     cols["parent_id"] = parent
-    if wanted("root_id"):
+    if root is not None:
         cols["root_id"] = root
     cols["interrupted_id"] = interrupted
     for name in ("pid", "comm", "func", "module"):
         if wanted(name):
             cols[name] = atake(name)
+    assert depth is not None
     cols["depth"] = depth.astype(np.int32, copy=False)
     cols["kernel_depth"] = take("kdepth").astype(np.int32, copy=False)
     cols["ts_entry"] = ts_entry
     cols["ts_exit"] = ts_exit
     cpu_entry = cols["cpu_entry"] = atake("cpu_entry")
     cpu_exit = atake("cpu_exit")
-    migrated = (cpu_entry >= 0) & (cpu_exit >= 0) & (cpu_entry != cpu_exit)
-    flags[migrated] |= np.uint16(CallFlag.MIGRATED)
-    del migrated
+    has_ret = atake("has_ret")
+    # MIGRATED (both CPUs known and different) and HAS_RETVAL, in one pass
+    stacks.call_flags(flags, cpu_entry, cpu_exit, has_ret)
     if wanted("cpu_exit"):
         cols["cpu_exit"] = cpu_exit
-    del cpu_exit
-    has_ret = atake("has_ret")
-    flags[has_ret] |= np.uint16(CallFlag.HAS_RETVAL)
-    del has_ret
+    del cpu_exit, has_ret
     if wanted("retval"):
         cols["retval"] = atake("retval")
-    # a tree has one context, its root's (a synthesized interrupt root may adopt calls first
-    # seen in the task's level)
-    ctx = raw_ctx[root]
-    del raw_ctx
-    flags |= flags[root] & np.uint16(CallFlag.CTX_BY_NAME)
-    cols["ctx"] = ctx
+    cols["ctx"] = ctx  # (each call's tree's: _nest_lower_interrupts)
     if wanted("entry_row"):
         cols["entry_row"] = entry_row
         cols["exit_row"] = exit_row
         del entry_row, exit_row
 
     # duration: the exit's own (rettime - calltime, or the printed one) when the call has an
-    # exit; for truncated calls the time it was open until it was closed (a lower bound)
+    # exit; for truncated calls the time it was open until it was closed (a lower bound), and
+    # at least as long as its children (without timestamps there is nothing else).  Then
+    # self = duration - children - interrupts, -1 where the duration is unknown.  One C pass
+    # (stacks.times) over the calls; tests/test_finish_speed.py has the numpy steps it
+    # replaced.
     duration = reorder(xdur_raw)
     del xdur_raw
-    no_exit_dur = duration < 0
-    if no_exit_dur.any():
-        duration[no_exit_dur] = -1
-        np.subtract(
-            ts_exit,
-            ts_entry,
-            out=duration,
-            where=no_exit_dur & (ts_entry >= 0) & (ts_exit >= 0),
-        )
-    del no_exit_dur
-    trunc = (flags & CallFlag.TRUNCATED) != 0
-    if trunc.any():
-        # a truncated call lasted at least as long as its children (its closing time is a
-        # lower bound; without timestamps there is nothing else)
-        duration = stacks.floor(parent, duration, trunc)
-    del trunc
+    if not (
+        duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
+    ):
+        duration = np.array(duration, np.int64)  # (completed in place)
+    self_ns, irq_ns = stacks.times(
+        parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out
+    )
+    del sums, irq_out
     cols["duration"] = duration
-    self_ns, irq_ns = stacks.inner(parent, interrupted, duration)
     cols["irq_ns"] = irq_ns
-    # self = duration - children - interrupts (made in place in the children's sum)
-    np.subtract(duration, self_ns, out=self_ns)
-    self_ns -= irq_ns
-    self_ns[duration < 0] = -1
     cols["self"] = self_ns
     cols["flags"] = flags
     omit = set()
