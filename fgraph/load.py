@@ -6,6 +6,7 @@ parsers → event table → merged timeline → per-task calls.  Analyses take t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
@@ -142,6 +143,10 @@ def load_windowed(
         windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
+    # the last window (its funcgraph records: ~30 MB at 2^18 records) is not kept through the
+    # call-table build, where the rebuild's memory peaks
+    del table, order, rows
+    _drop_file_pages(src.data)
     from ._malloc import release_free_memory
 
     release_free_memory()
@@ -160,6 +165,18 @@ def load_windowed(
     trace._calls, trace._quality = calls, quality
     trace.windowed = True
     return trace
+
+
+def _drop_file_pages(data: Any) -> None:
+    """Drop the file mapping's pages that are still resident (the decoder drops the pages of
+    the records it consumed; the headers, the symbol and string sections stay): every window
+    is decoded, and touched pages of a mapped file count in the resident set.  The pages stay
+    in the page cache; a later read faults them back in."""
+    import mmap
+
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):  # (closed, or no such advice here)
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def _ahead(it: Iterator[Any]) -> Iterator[Any]:
@@ -199,6 +216,9 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
             for item in it:
                 if not put("item", item):
                     return
+                # taken: the consumer holds it now (the last window would otherwise live in
+                # this frame until the thread ends)
+                del item
             put("end", None)
         except BaseException as exc:  # handed to the consumer, raised there
             put("error", exc)
