@@ -14,7 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # (numpy is imported lazily: the CLI calls this module before any command)
     import numpy as np
@@ -95,3 +95,17 @@ def release_zero_pages(*arrays: np.ndarray) -> int:
 
 
 _ZERO_PAGES_MIN = 1 << 20  # smaller arrays: not worth a scan
+
+
+def sparse_zeros(n: int, dtype: Any) -> np.ndarray:
+    """A zero-filled array whose pages become resident only where it is written: for a
+    column written only at its few nonzero values.  (numpy asks for transparent huge pages
+    for large arrays, and one value written anywhere in 2 MB would make all of it resident.)"""
+    import numpy as np
+
+    a = np.zeros(n, dtype)
+    if sys.platform.startswith("linux") and a.nbytes >= _ZERO_PAGES_MIN:
+        from ._ext import pages
+
+        pages.small_pages(a)
+    return a
