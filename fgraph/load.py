@@ -14,6 +14,12 @@ from typing import Any, BinaryIO
 from .errors import TraceWarning
 from .table import CallTable, EventTable, TraceMeta
 
+# Records per trace.dat window.  Two windows are alive while the calls grow (the one the
+# rebuild consumes, the one the decode thread makes): ~15 MB at 2^16 records, where 2^18 took
+# ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
+WINDOW_RECORDS = 1 << 16
+TRIM_RECORDS = 1 << 20  # records between two trims of the heap while the windows are fed
+
 
 class Trace:
     """A loaded trace: events, rebuilt calls and the quality report.
@@ -93,13 +99,14 @@ def load_windowed(
     ``trace.event_table`` holds only those other events.  The calls are the same as
     ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
     whole, and their ``event_table`` keeps every event.
-    ``window_records`` sets the window size (default 2^18 records); ``delay_prefix``
+    ``window_records`` sets the window size (default :data:`WINDOW_RECORDS`); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
     :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).  ``columns`` (names from
     ``fgraph.schema.CALL``) builds only those call columns: the others are never made, and
     reading one raises :class:`fgraph.table.ColumnNotLoaded` (a command that knows what it
     reads, e.g. ``fgraph hist``, saves their memory).
     """
+    from ._malloc import release_free_memory
     from .parsers import parse_windows
     from .reconstruct import WindowedRebuild
     from .schema import CALL
@@ -112,7 +119,7 @@ def load_windowed(
             raise ValueError(f"load_windowed(columns=...): not call columns: {unknown}")
         columns = frozenset(columns)
     src = open_source(path)
-    st = parse_windows(src, window_records)
+    st = parse_windows(src, window_records or WINDOW_RECORDS)
     rb = None
     windows = st.windows()
     several = st.several_windows
@@ -124,6 +131,7 @@ def load_windowed(
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that
     # keeps the exception kept the decode thread, its window and the file alive).
+    fed = 0  # records fed since the heap was last trimmed
     try:
         for table, order, rows in windows:
             if rb is None:
@@ -139,6 +147,15 @@ def load_windowed(
                 )
             # a one-window input's table is kept whole as the trace's events (nothing to drop)
             rb.feed(table, order, rows, keep_others=several)
+            fed += len(table)
+            if several and fed >= TRIM_RECORDS:
+                # The windows' freed memory stays in glibc's arenas, scattered (the kept events
+                # and the decoder's state sit between the freed windows); the memory the calls
+                # take grows meanwhile.  Given back every 2^20 records: ~30 MB less at the end
+                # of the windows at 10M records, for ~25k more page faults (pages given back
+                # and faulted in again: after every window it cost much more, bench/RESULTS.md).
+                release_free_memory()
+                fed = 0
     finally:
         windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
@@ -147,8 +164,6 @@ def load_windowed(
     # call-table build, where the rebuild's memory peaks
     del table, order, rows
     _drop_file_pages(src.data)
-    from ._malloc import release_free_memory
-
     release_free_memory()
     calls, quality, others = rb.finish()
     # rows named by the reader while streaming become the whole-file table's rows
