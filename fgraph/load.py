@@ -18,7 +18,7 @@ from .table import CallTable, EventTable, TraceMeta
 # rebuild consumes, the one the decode thread makes): ~15 MB at 2^16 records, where 2^18 took
 # ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
 WINDOW_RECORDS = 1 << 16
-TRIM_RECORDS = 1 << 20  # records between two trims of the heap while the windows are fed
+TRIM_RECORDS = 1 << 21  # records between two trims of the heap while the windows are fed
 
 
 class Trace:
@@ -151,8 +151,8 @@ def load_windowed(
             if several and fed >= TRIM_RECORDS:
                 # The windows' freed memory stays in glibc's arenas, scattered (the kept events
                 # and the decoder's state sit between the freed windows); the memory the calls
-                # take grows meanwhile.  Given back every 2^20 records: ~30 MB less at the end
-                # of the windows at 10M records, for ~25k more page faults (pages given back
+                # take grows meanwhile.  Given back every 2^21 records: ~30 MB less at the end
+                # of the windows at 10M records, for ~10k more page faults (pages given back
                 # and faulted in again: after every window it cost much more, bench/RESULTS.md).
                 release_free_memory()
                 fed = 0

@@ -262,7 +262,8 @@ class WindowedRebuild:
         # resident through build_table, where the rebuild's memory peaks
         release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
         calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
-        # (before the depth check's thread writes the flags)
+        # (before the depth check's thread writes the flags; the off-CPU times are written
+        # sparsely, see offcpu)
         release_zero_pages(*calls.columns.values())
         # The depth check and the off-CPU times read disjoint columns (and write different
         # ones): on a big table the check runs in a second thread meanwhile (numpy and the C
@@ -312,8 +313,6 @@ class WindowedRebuild:
         depth = depth_result[0]
         if isinstance(depth, Exception):
             raise depth
-        # the off-CPU times and the flags are mostly zeros too
-        release_zero_pages(*calls.columns.values())
         # what only the rebuild itself needed: what the quality report does not read (the
         # kernel depths, the exit times) is dropped before it, the rest after it
         extra = set() if self.columns is None else set(calls.columns) - self.columns
