@@ -99,13 +99,17 @@ _ZERO_PAGES_MIN = 1 << 20  # smaller arrays: not worth a scan
 
 def sparse_zeros(n: int, dtype: Any) -> np.ndarray:
     """A zero-filled array whose pages become resident only where it is written: for a
-    column written only at its few nonzero values.  (numpy asks for transparent huge pages
-    for large arrays, and one value written anywhere in 2 MB would make all of it resident.)"""
+    column written only at its few nonzero values.  Its memory is an anonymous mapping of its
+    own: ``np.zeros`` may take a reused heap chunk, which calloc clears page by page (all of it
+    resident), and numpy asks for transparent huge pages for its large arrays (one value
+    written anywhere in 2 MB makes all of it resident)."""
     import numpy as np
 
-    a = np.zeros(n, dtype)
-    if sys.platform.startswith("linux") and a.nbytes >= _ZERO_PAGES_MIN:
-        from ._ext import pages
+    dt = np.dtype(dtype)
+    if not sys.platform.startswith("linux") or n * dt.itemsize < _ZERO_PAGES_MIN:
+        return np.zeros(n, dt)
+    import mmap
 
-        pages.small_pages(a)
-    return a
+    # (private: a read of an unwritten page maps the zero page, where a shared mapping would
+    # allocate one; the array keeps the mapping alive, unmapped when the array is freed)
+    return np.frombuffer(mmap.mmap(-1, n * dt.itemsize, flags=mmap.MAP_PRIVATE), dt)

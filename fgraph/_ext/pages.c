@@ -101,30 +101,6 @@ static PyObject *py_release_zero_pages(PyObject *self, PyObject *args)
     return PyLong_FromSize_t(released);
 }
 
-static PyObject *py_small_pages(PyObject *self, PyObject *args)
-{
-    PyArrayObject *a;
-    if (!PyArg_ParseTuple(args, "O!", &PyArray_Type, &a))
-        return NULL;
-    int ok = 0;
-#if defined(__linux__) && defined(MADV_NOHUGEPAGE)
-    /* numpy asks for transparent huge pages for its large arrays (madvise MADV_HUGEPAGE):
-     * then one value written anywhere in 2 MB makes all of it resident.  A column written
-     * sparsely wants 4 kB pages. */
-    long pgl = sysconf(_SC_PAGESIZE);
-    if (pgl > 0 && (pgl & (pgl - 1)) == 0) {
-        uintptr_t pg = (uintptr_t)pgl;
-        uintptr_t p = (uintptr_t)PyArray_DATA(a);
-        uintptr_t lo = (p + pg - 1) & ~(pg - 1);
-        uintptr_t hi = (p + (uintptr_t)PyArray_NBYTES(a)) & ~(pg - 1);
-        ok = hi > lo && madvise((void *)lo, hi - lo, MADV_NOHUGEPAGE) == 0;
-    }
-#else
-    (void)a;
-#endif
-    return PyBool_FromLong(ok);
-}
-
 static PyObject *py_machine_buffer(PyObject *self, PyObject *args)
 {
     PyObject *o;
@@ -137,8 +113,6 @@ static PyObject *py_machine_buffer(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"release_zero_pages", py_release_zero_pages, METH_VARARGS,
      "release_zero_pages(a) -> bytes of a's all-zero pages given back to the kernel"},
-    {"small_pages", py_small_pages, METH_VARARGS,
-     "small_pages(a) -> a's pages are not transparent huge pages (True when advised)"},
     {"machine_buffer", py_machine_buffer, METH_VARARGS,
      "machine_buffer(o) -> o is the capsule of a stack machine column's buffer"},
     {NULL, NULL, 0, NULL},
