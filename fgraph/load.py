@@ -109,6 +109,7 @@ def load_windowed(
     from ._malloc import release_free_memory
     from .parsers import parse_windows
     from .reconstruct import WindowedRebuild
+    from .reconstruct.calls import DELAY_PREFIX
     from .schema import CALL
     from .source import open_source
 
@@ -131,7 +132,11 @@ def load_windowed(
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that
     # keeps the exception kept the decode thread, its window and the file alive).
-    fed = 0  # records fed since the heap was last trimmed
+    fed = 0  # records fed
+    # when to trim the heap next: first once the rebuild has taken its first windows as one
+    # (it holds them until it has DELAY_PREFIX records, then joins them: ~60 MB freed at once,
+    # which a small trace never reuses), then every TRIM_RECORDS
+    trim_at = 2 * (DELAY_PREFIX if delay_prefix is None else delay_prefix)
     try:
         for table, order, rows in windows:
             if rb is None:
@@ -148,14 +153,14 @@ def load_windowed(
             # a one-window input's table is kept whole as the trace's events (nothing to drop)
             rb.feed(table, order, rows, keep_others=several)
             fed += len(table)
-            if several and fed >= TRIM_RECORDS:
+            if several and fed >= trim_at:
                 # The windows' freed memory stays in glibc's arenas, scattered (the kept events
                 # and the decoder's state sit between the freed windows); the memory the calls
                 # take grows meanwhile.  Given back every 2^21 records: ~30 MB less at the end
                 # of the windows at 10M records, for ~10k more page faults (pages given back
                 # and faulted in again: after every window it cost much more, bench/RESULTS.md).
                 release_free_memory()
-                fed = 0
+                trim_at = fed + TRIM_RECORDS
     finally:
         windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
