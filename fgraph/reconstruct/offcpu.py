@@ -72,7 +72,7 @@ def _own_column(calls: CallTable, name: str, dtype: type = np.int64) -> np.ndarr
     return None
 
 
-STEP = 1 << 20  # calls per chunk: the per-call temporaries are made a chunk at a time
+STEP = 1 << 18  # calls per chunk: the per-call temporaries are made a chunk at a time (~2 MB)
 
 
 def _valid(ce: np.ndarray, cx: np.ndarray) -> np.ndarray:
@@ -153,7 +153,7 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
         calls[name] = sparse_zeros(n, np.int64)
         outs.append(calls[name])
     buf = np.empty(min(n, STEP), np.int64)
-    # a million calls at a time: the task keys (int64) and the lookup selector are made per
+    # a chunk at a time: the task keys (int64) and the lookup selector are made per
     # chunk, not for the table
     pid, cpu, ctx = calls["pid"], calls["cpu_entry"], calls["ctx"]
     for lo in range(0, n, STEP):
