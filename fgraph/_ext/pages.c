@@ -7,7 +7,9 @@
  * unmapped; a later fault maps the shared zero page on read, a fresh zeroed page on write;
  * madvise(2): "subsequent accesses of pages in the range ... will result in zero-fill-on-
  * demand pages for anonymous private mappings").  The array's values are unchanged; only
- * pages that are all zeros are given back.
+ * pages that are all zeros are given back.  (Inside a transparent huge page, numpy's choice for
+ * its large arrays, the zero pages leave the resident set at once, and the huge page is split
+ * and those pages freed when the kernel reclaims: mm/huge_memory.c deferred_split_folio.)
  *
  * The caller guarantees what this file cannot check: the array's memory is private anonymous
  * memory (malloc'd: a file mapping would read back the file's bytes, not zeros) and no other
