@@ -85,14 +85,30 @@ def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
 
 
+OFFCPU_COLUMNS = ("offcpu_sleep_ns", "offcpu_runnable_ns")
+
+
 def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> None:
     """Fill offcpu_sleep_ns, offcpu_runnable_ns and waker_pid of ``calls`` in place.
 
     ``events`` needs only the scheduler events (a windowed rebuild keeps just the events that
-    are not funcgraph records); ``ts_max`` is then the trace's last timestamp."""
+    are not funcgraph records); ``ts_max`` is then the trace's last timestamp.  The off-CPU
+    columns are written whatever they held (-1 where the times are unknown), so the table
+    builder need not fill them (memory: a sparse placeholder will do)."""
+    if not _offcpu(events, calls, ts_max):
+        for name in OFFCPU_COLUMNS:
+            col = _own_column(calls, name)
+            if col is not None:
+                col.fill(-1)
+            else:
+                calls[name] = np.full(len(calls), -1, np.int64)
+
+
+def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
+    """The off-CPU times and the wakers, if the scheduler events allow (True)."""
     ft = events.fields.get("sched_switch")
     if ft is None or len(ft) == 0 or "prev_pid" not in ft.columns or "next_pid" not in ft.columns:
-        return
+        return False
     ts = events["ts"]
     cpu = events["cpu"]
     rows = ft.rows
@@ -112,7 +128,7 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     cx = calls["ts_exit"]
     n = len(calls)
     if not (sw_ts >= 0).all():
-        return  # (no call has a usable time then)
+        return False  # (no call has a usable time then)
     # the calls' time range, a chunk at a time (reductions under a mask: no call-length copies)
     big = np.iinfo(np.int64).max
     any_valid, cmin, cmax = False, big, -1
@@ -124,14 +140,14 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             cmin = min(cmin, int(e.min(where=v, initial=big)))
             cmax = max(cmax, int(x.max(where=v, initial=-1)))
     if not any_valid:
-        return
+        return False
     t0 = int(min(sw_ts.min(), cmin))
     t_end = int(max(sw_ts.max(), cmax, ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
     keys = np.unique(np.concatenate([prev, nxt]))
     if len(keys) * (span + 2) > np.iinfo(np.int64).max // 2:
-        return  # absurd time range; leave unknown
+        return False  # absurd time range: unknown
     out_k = _combined(np.searchsorted(keys, prev), sw_ts, t0, span)
     in_k = _combined(np.searchsorted(keys, nxt), sw_ts, t0, span)
     in_sorted = np.sort(in_k)
@@ -149,7 +165,7 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     # resident (~2/3 of them on the benchmark trace).  The columns they replace (build_table's
     # -1 fill) are freed first.
     outs = []
-    for name in ("offcpu_sleep_ns", "offcpu_runnable_ns"):
+    for name in OFFCPU_COLUMNS:
         calls[name] = sparse_zeros(n, np.int64)
         outs.append(calls[name])
     buf = np.empty(min(n, STEP), np.int64)
@@ -168,6 +184,7 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             out[lo + nz] = got[nz]
     if "waker_pid" in calls.columns:  # (not when the caller left it out)
         _wakers(events, calls, keys, t0)
+    return True
 
 
 def _wakers(events: EventTable, calls: CallTable, keys: np.ndarray, t0: int) -> None:
