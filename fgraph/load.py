@@ -6,12 +6,19 @@ parsers → event table → merged timeline → per-task calls.  Analyses take t
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from .errors import TraceWarning
 from .table import CallTable, EventTable, TraceMeta
+
+# Records per trace.dat window.  Two windows are alive while the calls grow (the one the
+# rebuild consumes, the one the decode thread makes): ~15 MB at 2^16 records, where 2^18 took
+# ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
+WINDOW_RECORDS = 1 << 16
+TRIM_RECORDS = 1 << 21  # records between two trims of the heap while the windows are fed
 
 
 class Trace:
@@ -92,15 +99,17 @@ def load_windowed(
     ``trace.event_table`` holds only those other events.  The calls are the same as
     ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
     whole, and their ``event_table`` keeps every event.
-    ``window_records`` sets the window size (default 2^18 records); ``delay_prefix``
+    ``window_records`` sets the window size (default :data:`WINDOW_RECORDS`); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
     :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).  ``columns`` (names from
     ``fgraph.schema.CALL``) builds only those call columns: the others are never made, and
     reading one raises :class:`fgraph.table.ColumnNotLoaded` (a command that knows what it
     reads, e.g. ``fgraph hist``, saves their memory).
     """
+    from ._malloc import release_free_memory
     from .parsers import parse_windows
     from .reconstruct import WindowedRebuild
+    from .reconstruct.calls import DELAY_PREFIX
     from .schema import CALL
     from .source import open_source
 
@@ -111,7 +120,7 @@ def load_windowed(
             raise ValueError(f"load_windowed(columns=...): not call columns: {unknown}")
         columns = frozenset(columns)
     src = open_source(path)
-    st = parse_windows(src, window_records)
+    st = parse_windows(src, window_records or WINDOW_RECORDS)
     rb = None
     windows = st.windows()
     several = st.several_windows
@@ -123,6 +132,11 @@ def load_windowed(
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that
     # keeps the exception kept the decode thread, its window and the file alive).
+    fed = 0  # records fed
+    # when to trim the heap next: first once the rebuild has taken its first windows as one
+    # (it holds them until it has DELAY_PREFIX records, then joins them: ~60 MB freed at once,
+    # which a small trace never reuses), then every TRIM_RECORDS
+    trim_at = 2 * (DELAY_PREFIX if delay_prefix is None else delay_prefix)
     try:
         for table, order, rows in windows:
             if rb is None:
@@ -138,12 +152,23 @@ def load_windowed(
                 )
             # a one-window input's table is kept whole as the trace's events (nothing to drop)
             rb.feed(table, order, rows, keep_others=several)
+            fed += len(table)
+            if several and fed >= trim_at:
+                # The windows' freed memory stays in glibc's arenas, scattered (the kept events
+                # and the decoder's state sit between the freed windows); the memory the calls
+                # take grows meanwhile.  Given back every 2^21 records: ~30 MB less at the end
+                # of the windows at 10M records, for ~10k more page faults (pages given back
+                # and faulted in again: after every window it cost much more, bench/RESULTS.md).
+                release_free_memory()
+                trim_at = fed + TRIM_RECORDS
     finally:
         windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
-    from ._malloc import release_free_memory
-
+    # the last window (its funcgraph records: ~30 MB at 2^18 records) is not kept through the
+    # call-table build, where the rebuild's memory peaks
+    del table, order, rows
+    _drop_file_pages(src.data)
     release_free_memory()
     calls, quality, others = rb.finish()
     # rows named by the reader while streaming become the whole-file table's rows
@@ -160,6 +185,18 @@ def load_windowed(
     trace._calls, trace._quality = calls, quality
     trace.windowed = True
     return trace
+
+
+def _drop_file_pages(data: Any) -> None:
+    """Drop the file mapping's pages that are still resident (the decoder drops the pages of
+    the records it consumed; the headers, the symbol and string sections stay): every window
+    is decoded, and touched pages of a mapped file count in the resident set.  The pages stay
+    in the page cache; a later read faults them back in."""
+    import mmap
+
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):  # (closed, or no such advice here)
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def _ahead(it: Iterator[Any]) -> Iterator[Any]:
@@ -199,6 +236,9 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
             for item in it:
                 if not put("item", item):
                     return
+                # taken: the consumer holds it now (the last window would otherwise live in
+                # this frame until the thread ends)
+                del item
             put("end", None)
         except BaseException as exc:  # handed to the consumer, raised there
             put("error", exc)

@@ -785,14 +785,20 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     flags = calls["flags"]
     ctx = calls["ctx"]
     n = len(calls)
-    out_flags = flags.copy()
+    # The flags are marked in place when the column is the rebuild's own (no table-sized copy;
+    # a failed check fails the whole rebuild, so a half-marked column is never seen).  Marking
+    # sets DEPTH_MISMATCH only, never a repair bit, so a parent's repair flags read below are
+    # the same before and after its chunk is marked.
+    f = flags.flags
+    unshared = f.owndata or not isinstance(flags.base, np.ndarray)
+    out_flags = flags if unshared and f.writeable and f.c_contiguous else flags.copy()
+    assert not REPAIR_FLAGS & CallFlag.DEPTH_MISMATCH
     causes = dict.fromkeys(
         ("ancestors_not_traced", "repair", "entry_in_flight", "exit_in_flight", "interrupt"), 0
     )
     nbad = 0
-    repaired_all = (flags & REPAIR_FLAGS) != 0
     step = 1 << 18  # 262k calls at a time: no table-sized temporaries
-    for lo in range(0, n, step):  # per million calls
+    for lo in range(0, n, step):
         hi = min(lo + step, n)
         par, itr, k = parent[lo:hi], interrupted[lo:hi], kd[lo:hi]
         has_parent = par >= 0
@@ -805,8 +811,9 @@ def depth_check(calls: CallTable) -> dict[str, int]:
         expected[task_root] = 0
         bad = (k >= 0) & (expected >= 0) & (k != expected)
         out_flags[lo:hi][bad] |= np.uint16(CallFlag.DEPTH_MISMATCH)
-        repaired = repaired_all[lo:hi]
-        prep = has_parent & repaired_all[par]
+        repaired = (flags[lo:hi] & REPAIR_FLAGS) != 0
+        # (a -1 parent reads the last row: masked by has_parent)
+        prep = has_parent & ((flags[par] & REPAIR_FLAGS) != 0)
         plain = bad & ~repaired & ~prep & ~task_root
         # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
         # task's return stack but before it wrote that frame's entry record

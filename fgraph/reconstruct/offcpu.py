@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._ext import stacks
+from .._malloc import sparse_zeros
 from ..schema import IrqCtx
 from ..table import CallTable, EventTable
 from .calls import task_keys
@@ -59,16 +60,24 @@ class _Cumulative:
         )
 
 
-def _own_column(calls: CallTable, name: str) -> np.ndarray | None:
+def _own_column(calls: CallTable, name: str, dtype: type = np.int64) -> np.ndarray | None:
     """The table's column when it can be overwritten in place (the rebuild's own fresh,
-    unshared array: every value is rewritten), else None (a new array is made)."""
+    unshared array), else None (a new array is made)."""
     col = calls[name]
     f = col.flags
     # (an array over the C machine's own buffer has a capsule as its base: not a view either)
     unshared = f.owndata or not isinstance(col.base, np.ndarray)
-    if col.dtype == np.int64 and unshared and f.writeable and f.c_contiguous:
+    if col.dtype == dtype and unshared and f.writeable and f.c_contiguous:
         return col
     return None
+
+
+STEP = 1 << 18  # calls per chunk: the per-call temporaries are made a chunk at a time (~2 MB)
+
+
+def _valid(ce: np.ndarray, cx: np.ndarray) -> np.ndarray:
+    """Calls with a usable time range (an entry, and an exit not before it)."""
+    return (ce >= 0) & (cx >= ce)
 
 
 def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -76,14 +85,30 @@ def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
 
 
+OFFCPU_COLUMNS = ("offcpu_sleep_ns", "offcpu_runnable_ns")
+
+
 def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> None:
     """Fill offcpu_sleep_ns, offcpu_runnable_ns and waker_pid of ``calls`` in place.
 
     ``events`` needs only the scheduler events (a windowed rebuild keeps just the events that
-    are not funcgraph records); ``ts_max`` is then the trace's last timestamp."""
+    are not funcgraph records); ``ts_max`` is then the trace's last timestamp.  The off-CPU
+    columns are written whatever they held (-1 where the times are unknown), so the table
+    builder need not fill them (memory: a sparse placeholder will do)."""
+    if not _offcpu(events, calls, ts_max):
+        for name in OFFCPU_COLUMNS:
+            col = _own_column(calls, name)
+            if col is not None:
+                col.fill(-1)
+            else:
+                calls[name] = np.full(len(calls), -1, np.int64)
+
+
+def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
+    """The off-CPU times and the wakers, if the scheduler events allow (True)."""
     ft = events.fields.get("sched_switch")
     if ft is None or len(ft) == 0 or "prev_pid" not in ft.columns or "next_pid" not in ft.columns:
-        return
+        return False
     ts = events["ts"]
     cpu = events["cpu"]
     rows = ft.rows
@@ -101,20 +126,28 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
             runnable = state == 0
     ce = calls["ts_entry"]
     cx = calls["ts_exit"]
-    valid_t = (ce >= 0) & (cx >= ce) & (sw_ts >= 0).all()
-    if not valid_t.any() or (sw_ts < 0).all():
-        return
-    # (reductions under a mask: no call-length copies)
+    n = len(calls)
+    if not (sw_ts >= 0).all():
+        return False  # (no call has a usable time then)
+    # the calls' time range, a chunk at a time (reductions under a mask: no call-length copies)
     big = np.iinfo(np.int64).max
-    t0 = int(min(sw_ts.min(), ce.min(where=valid_t, initial=big)))
-    t_end = int(
-        max(sw_ts.max(), cx.max(where=valid_t, initial=-1), ts.max() if ts_max is None else ts_max)
-    )
+    any_valid, cmin, cmax = False, big, -1
+    for lo in range(0, n, STEP):
+        e, x = ce[lo : lo + STEP], cx[lo : lo + STEP]
+        v = _valid(e, x)
+        if v.any():
+            any_valid = True
+            cmin = min(cmin, int(e.min(where=v, initial=big)))
+            cmax = max(cmax, int(x.max(where=v, initial=-1)))
+    if not any_valid:
+        return False
+    t0 = int(min(sw_ts.min(), cmin))
+    t_end = int(max(sw_ts.max(), cmax, ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
     keys = np.unique(np.concatenate([prev, nxt]))
     if len(keys) * (span + 2) > np.iinfo(np.int64).max // 2:
-        return  # absurd time range; leave unknown
+        return False  # absurd time range: unknown
     out_k = _combined(np.searchsorted(keys, prev), sw_ts, t0, span)
     in_k = _combined(np.searchsorted(keys, nxt), sw_ts, t0, span)
     in_sorted = np.sort(in_k)
@@ -127,36 +160,35 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
     tasks_out = prev
     fs = _Cumulative(tasks_out[~runnable], start[~runnable], end[~runnable], keys)
     fr = _Cumulative(tasks_out[runnable], start[runnable], end[runnable], keys)
-    is_task = calls["ctx"] == IrqCtx.TASK
-    # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
-    sel = valid_t.view(np.int8) + (valid_t & ~is_task).view(np.int8)
-    del is_task
+    # Most calls never leave the CPU: the columns are fresh zeros, written only at their other
+    # values (off-CPU times, -1 for no usable time), so their pages of only zeros never become
+    # resident (~2/3 of them on the benchmark trace).  The columns they replace (build_table's
+    # -1 fill) are freed first.
     outs = []
-    for name in ("offcpu_sleep_ns", "offcpu_runnable_ns"):
-        own = _own_column(calls, name)
-        outs.append(own if own is not None else np.empty(len(calls), np.int64))
-    # a million calls at a time: the task keys (int64) are made per chunk, not for the table
-    pid, cpu = calls["pid"], calls["cpu_entry"]
-    step = 1 << 20
-    for lo in range(0, len(calls), step):
-        hi = lo + step
+    for name in OFFCPU_COLUMNS:
+        calls[name] = sparse_zeros(n, np.int64)
+        outs.append(calls[name])
+    buf = np.empty(min(n, STEP), np.int64)
+    # a chunk at a time: the task keys (int64) and the lookup selector are made per
+    # chunk, not for the table
+    pid, cpu, ctx = calls["pid"], calls["cpu_entry"], calls["ctx"]
+    for lo in range(0, n, STEP):
+        hi = min(lo + STEP, n)
+        v = _valid(ce[lo:hi], cx[lo:hi])
+        # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
+        sel = v.view(np.int8) + (v & (ctx[lo:hi] != IrqCtx.TASK)).view(np.int8)
         ctask = task_keys(pid[lo:hi], cpu[lo:hi])  # (cpu widened for the idle rows only)
         for f, out in zip((fs, fr), outs):
-            f.span(ctask, ce[lo:hi], cx[lo:hi], sel[lo:hi], out[lo:hi])
-    calls["offcpu_sleep_ns"], calls["offcpu_runnable_ns"] = outs
+            got = f.span(ctask, ce[lo:hi], cx[lo:hi], sel, buf[: hi - lo])
+            nz = np.flatnonzero(got)
+            out[lo + nz] = got[nz]
     if "waker_pid" in calls.columns:  # (not when the caller left it out)
-        ctask = task_keys(pid, cpu)
-        _wakers(events, calls, ctask, keys, t0, valid_t & (calls["ctx"] == IrqCtx.TASK))
+        _wakers(events, calls, keys, t0)
+    return True
 
 
-def _wakers(
-    events: EventTable,
-    calls: CallTable,
-    ctask: np.ndarray,
-    keys: np.ndarray,
-    t0: int,
-    sel: np.ndarray,
-) -> None:
+def _wakers(events: EventTable, calls: CallTable, keys: np.ndarray, t0: int) -> None:
+    """waker_pid of the task's calls: the pid that last woke the task inside the call."""
     parts_rows, parts_pid = [], []
     for name in ("sched_wakeup", "sched_waking", "sched_wakeup_new"):
         ft = events.fields.get(name)
@@ -175,12 +207,21 @@ def _wakers(
     waker = events["pid"][rows]
     o = np.lexsort((ts, target))  # stable: equal times keep their order
     target, ts, waker = target[o], ts[o], waker[o]
-    # the task's last wakeup at or before the call's exit, if it came after the call's entry
-    i = stacks.lastin(
-        keys, _offsets(target, keys), ts, ctask, calls["ts_entry"], calls["ts_exit"], sel
-    )
-    ok = i >= 0
-    if ok.any():
-        out = calls["waker_pid"].copy()
-        out[ok] = waker[i[ok]]
+    off = _offsets(target, keys)
+    ce, cx = calls["ts_entry"], calls["ts_exit"]
+    pid, cpu, ctx = calls["pid"], calls["cpu_entry"], calls["ctx"]
+    col = calls["waker_pid"]
+    out = _own_column(calls, "waker_pid", col.dtype.type)
+    for lo in range(0, len(calls), STEP):
+        hi = lo + STEP
+        sel = _valid(ce[lo:hi], cx[lo:hi]) & (ctx[lo:hi] == IrqCtx.TASK)
+        ctask = task_keys(pid[lo:hi], cpu[lo:hi])
+        # the task's last wakeup at or before the call's exit, if it came after the call's entry
+        i = stacks.lastin(keys, off, ts, ctask, ce[lo:hi], cx[lo:hi], sel)
+        ok = i >= 0
+        if ok.any():
+            if out is None:  # (a shared column: written in a copy)
+                out = col.copy()
+            out[lo:hi][ok] = waker[i[ok]]
+    if out is not None:
         calls["waker_pid"] = out

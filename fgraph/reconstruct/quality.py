@@ -123,6 +123,10 @@ def row_references(entry_row: np.ndarray, exit_row: np.ndarray) -> int:
     return int(np.count_nonzero(entry_row >= 0)) + int(np.count_nonzero(exit_row >= 0))
 
 
+# the call columns assess reads (the row references only when not counted by the caller)
+ASSESS_COLUMNS = frozenset({"flags", "self", "ctx", "irq_ns", "entry_row", "exit_row"})
+
+
 def assess(
     counts: EventCounts,
     lost: LostTable,

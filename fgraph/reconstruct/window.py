@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._malloc import release_free_memory
+from .._malloc import release_free_memory, release_zero_pages
 from ..schema import CALL
 from ..table import CallTable, EventTable, LostTable, StringPool, TraceMeta
 from . import timeline
@@ -37,7 +37,7 @@ from .calls import (
     depth_check,
 )
 from .offcpu import offcpu
-from .quality import EventCounts, Quality, assess, row_references
+from .quality import ASSESS_COLUMNS, EventCounts, Quality, assess, row_references
 
 PARALLEL_FINISH_CALLS = 1 << 20  # calls from which the depth check runs in its own thread
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
@@ -258,7 +258,13 @@ class WindowedRebuild:
             if "entry_row" in raw
             else counters.pop("row_references")
         )
+        # the machine's columns that are mostly zeros (flags, CPUs, contexts) are not all kept
+        # resident through build_table, where the rebuild's memory peaks
+        release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
         calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
+        # (before the depth check's thread writes the flags; the off-CPU times are written
+        # sparsely, see offcpu)
+        release_zero_pages(*calls.columns.values())
         # The depth check and the off-CPU times read disjoint columns (and write different
         # ones): on a big table the check runs in a second thread meanwhile (numpy and the C
         # span lookups release the GIL; ~0.1 s of 4 s at 5M calls).
@@ -307,13 +313,15 @@ class WindowedRebuild:
         depth = depth_result[0]
         if isinstance(depth, Exception):
             raise depth
+        # what only the rebuild itself needed: what the quality report does not read (the
+        # kernel depths, the exit times) is dropped before it, the rest after it
+        extra = set() if self.columns is None else set(calls.columns) - self.columns
+        for name in extra - ASSESS_COLUMNS:
+            del calls.columns[name]
         quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
-        if self.columns is not None:
-            # what only the rebuild itself needed
-            extra = set(calls.columns) - self.columns
-            for name in extra:
-                del calls.columns[name]
-            calls.omitted = calls.omitted | extra
+        for name in extra & ASSESS_COLUMNS:
+            del calls.columns[name]
+        calls.omitted = calls.omitted | extra
         return calls, quality, others
 
 

@@ -1,0 +1,6 @@
+"""Type stub of the resident-memory helpers (fgraph/_ext/pages.c)."""
+
+import numpy as np
+
+def release_zero_pages(a: np.ndarray) -> int: ...
+def machine_buffer(o: object) -> bool: ...
