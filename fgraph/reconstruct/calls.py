@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .._ext import stacks
+from .._malloc import sparse_zeros
 from ..schema import CALL_COLUMNS, CallFlag, EventKind, IrqCtx
 from ..table import CallTable, EventTable, StringPool, TraceMeta
 from . import irq, timeline
@@ -551,6 +552,9 @@ def _map_in_place(lut: np.ndarray, idx: np.ndarray) -> np.ndarray:
 # when more than 1/WHOLE_PERM_SHARE of the calls move; else it works from the moved rows alone
 WHOLE_PERM_SHARE = 4
 
+# The columns the off-CPU step (offcpu.py) writes whole, whatever they held
+OFFCPU_COLUMNS = ("offcpu_sleep_ns", "offcpu_runnable_ns")
+
 # Call columns the end of the rebuild reads itself (depth check, off-CPU times, quality
 # report), whatever a caller keeps
 FINISH_COLUMNS = frozenset(
@@ -602,18 +606,11 @@ def build_table(
         if not wanted(name):
             (raw if name.endswith("_row") else attrs).pop(name, None)
     ncalls = len(raw["parent"])
-    # int64 call-length arrays no longer needed, reused for the -1-filled columns made at the
-    # end: fresh memory costs page faults (~1 s a GB on the benchmark VM) and raises the peak
-    spare: list[np.ndarray] = []
 
     def usable(a: np.ndarray) -> bool:
         return (
             a.dtype == np.int64 and len(a) == ncalls and a.flags.writeable and a.flags.c_contiguous
         )
-
-    def give_up(a: np.ndarray) -> None:
-        if len(spare) < 2 and usable(a):
-            spare.append(a)
 
     xdur_raw = attrs.pop("xdur")
     own = raw.pop("own")
@@ -625,15 +622,13 @@ def build_table(
     order = raw.pop("order")
     perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
     # call ids (0..n-1), when wanted, made in the order array (spent once sorted): no fresh
-    # memory; else it is a spare, like ``own`` (spent after the overfull repair)
+    # memory
     ids = None
     if wanted("call_id"):
         ids = order if usable(order) else np.empty(ncalls, np.int64)
         ids.fill(1)
         np.cumsum(ids, out=ids)
         ids -= 1
-    else:
-        give_up(order)
     del order
     # The machine makes calls nearly in entry order: perm moves few rows (perm[i] != i: moved,
     # from src).  Then each column is reordered in place (gather the moved rows' values, then
@@ -651,7 +646,6 @@ def build_table(
         stacks.invert(perm, inv)
         irq_out = None
     else:
-        give_up(own)
         irq_out = perm if usable(perm) else None
     del perm, own
 
@@ -672,7 +666,6 @@ def build_table(
     if inv is not None:
         _map_in_place(inv, parent)
         _map_in_place(inv, interrupted)
-        give_up(inv)
     del inv
     # each call's context becomes its tree's, its root's (a synthesized interrupt root may
     # adopt calls first seen in the task's level), in place
@@ -761,14 +754,15 @@ def build_table(
             continue
         if not wanted(c.name):
             omit.add(c.name)
+        elif c.name in OFFCPU_COLUMNS:
+            # placeholders the off-CPU step overwrites in every case (-1 where the times are
+            # unknown): pages only where it writes a nonzero time, not ~80 MB at 5M calls
+            # resident at the build's peak
+            cols[c.name] = sparse_zeros(ncalls, c.dtype)
         elif c.name == "trace":
             cols["trace"] = np.zeros(ncalls, np.int16)
-        elif spare and c.dtype == np.int64:
-            a = cols[c.name] = spare.pop()
-            a.fill(c.null if c.null is not None else 0)
         else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
-    spare.clear()
     return CallTable(cols, strings, omit=omit)
 
 

@@ -18,7 +18,7 @@ from .._ext import stacks
 from .._malloc import sparse_zeros
 from ..schema import IrqCtx
 from ..table import CallTable, EventTable
-from .calls import task_keys
+from .calls import OFFCPU_COLUMNS, task_keys
 
 
 def _combined(task_rank: np.ndarray, t: np.ndarray, t0: int, span: int) -> np.ndarray:
@@ -83,9 +83,6 @@ def _valid(ce: np.ndarray, cx: np.ndarray) -> np.ndarray:
 def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Slice bounds of each key in a task-sorted column (len(keys) + 1)."""
     return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
-
-
-OFFCPU_COLUMNS = ("offcpu_sleep_ns", "offcpu_runnable_ns")
 
 
 def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> None:
