@@ -1534,6 +1534,449 @@ done:
     return out;
 }
 
+/*
+ * A window's records decoded in two passes over them (tracedat/__init__.py ``_decode``),
+ * instead of a copy of the walk's record arrays into window arrays, a gather of the common
+ * fields, numpy passes for irqctx, a factorize of the event ids, a counting sort of the rows
+ * by type and one indirect gather per funcgraph type followed by per-type fills.
+ *
+ * assemble(buf, pieces, specs, big_endian, ts, pos, cpu, bufi, ids, data, len, etype, flags,
+ *          preempt, pid, irqctx) -> (seen int32, count int64, minlen int64)
+ *   pieces: sequence of (data int64[m], len int32[m], ts uint64[m], pos int64[m], cpu, buf,
+ *   id0): the window's records, piece after piece, written from row 0 on: ts/pos/data/len
+ *   copied, cpu/bufi the piece's, ids id0, id0+1, ... (ids may be None).  specs: the common
+ *   fields (common_type, common_flags, common_preempt_count, common_pid) as (offset, size,
+ *   signed) or None when the format lacks the field: each record's value, -1 when the record
+ *   is too short for it (or the field is absent), as gather_many would write it; irqctx from
+ *   the stored flags (schema.irqctx_from_flags: NMI beats hardirq beats softirq, -1 unknown).
+ *   Returns the event ids met (in order of first appearance; -1 for records too short for
+ *   common_type), the records of each, the shortest of each, and `wide`: an id was outside
+ *   -1..65535 (a format with a wider common_type), the first three are then empty and the
+ *   caller counts the ids itself.
+ */
+#define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
+#define IRQ_SOFTIRQ 0x10
+#define IRQ_HARDIRQ 0x08
+#define IRQ_NMI 0x40
+
+typedef struct {
+    int present, size, sgn;
+    int64_t off, minlen;
+} cspec_t;
+
+static int parse_cspec(PyObject *o, cspec_t *c)
+{
+    c->present = 0;
+    if (o == Py_None)
+        return 0;
+    Py_ssize_t off, size;
+    int sgn;
+    if (!PyArg_ParseTuple(o, "nni", &off, &size, &sgn))
+        return -1;
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "assemble: field size must be 1, 2, 4 or 8");
+        return -1;
+    }
+    c->present = 1;
+    c->off = off;
+    c->size = (int)size;
+    c->sgn = sgn;
+    c->minlen = off + size;
+    return 0;
+}
+
+/* a 1-d contiguous writeable array of `typ` with at least n items, else NULL with an error */
+static void *out_ptr(PyObject *o, int typ, npy_intp n, const char *who)
+{
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!PyArray_Check(o) || PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISWRITEABLE(a) || PyArray_TYPE(a) != typ || PyArray_DIM(a, 0) < n) {
+        PyErr_Format(PyExc_ValueError, "%s: bad output array", who);
+        return NULL;
+    }
+    return PyArray_DATA(a);
+}
+
+/* a 1-d contiguous array of `typ` with exactly n items (read), else NULL with an error */
+static const void *in_ptr(PyObject *o, int typ, npy_intp n, const char *who)
+{
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!PyArray_Check(o) || PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        PyArray_TYPE(a) != typ || (n >= 0 && PyArray_DIM(a, 0) != n)) {
+        PyErr_Format(PyExc_ValueError, "%s: bad input array", who);
+        return NULL;
+    }
+    return PyArray_DATA(a);
+}
+
+static inline int64_t cfield(const uint8_t *b, int64_t blen, int64_t base, int64_t len,
+                             const cspec_t *c, int swap, int *bad)
+{
+    if (!c->present || len < c->minlen)
+        return -1;
+    int64_t at = base + c->off;
+    if (at < 0 || at + c->size > blen) {
+        *bad = 1;
+        return -1;
+    }
+    return read_field(b, at, c->size, c->sgn, swap);
+}
+
+typedef struct {
+    const int64_t *data, *pos;
+    const int32_t *len;
+    const uint64_t *ts;
+    npy_intp m;
+    int16_t cpu, buf;
+    int64_t id0;
+} piece_t;
+
+static PyObject *py_assemble(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *o_pieces, *o_specs, *o_ts, *o_pos, *o_cpu, *o_buf, *o_ids, *o_data, *o_len,
+        *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
+    int big_endian;
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO", &view, &o_pieces, &o_specs, &big_endian,
+                          &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
+                          &o_flags, &o_pre, &o_pid, &o_irq))
+        return NULL;
+    PyObject *seq = NULL, *sseq = NULL, *ret = NULL, *a_seen = NULL, *a_cnt = NULL,
+             *a_min = NULL;
+    piece_t *pc = NULL;
+    int64_t *cnt = NULL, *mn = NULL;
+    int32_t *seen = NULL;
+    cspec_t cs[4];
+    Py_ssize_t np_ = 0;
+    npy_intp n = 0;
+    seq = PySequence_Fast(o_pieces, "assemble: pieces must be a sequence");
+    sseq = PySequence_Fast(o_specs, "assemble: specs must be a sequence");
+    if (!seq || !sseq)
+        goto done;
+    if (PySequence_Fast_GET_SIZE(sseq) != 4) {
+        PyErr_SetString(PyExc_ValueError, "assemble: four common field specs expected");
+        goto done;
+    }
+    for (int j = 0; j < 4; j++)
+        if (parse_cspec(PySequence_Fast_GET_ITEM(sseq, j), &cs[j]) < 0)
+            goto done;
+    np_ = PySequence_Fast_GET_SIZE(seq);
+    pc = (piece_t *)calloc((size_t)(np_ ? np_ : 1), sizeof(piece_t));
+    if (!pc) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < np_; k++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, k), *od, *ol, *ot, *op;
+        int cpu, bi;
+        long long id0;
+        if (!PyArg_ParseTuple(t, "OOOOiiL", &od, &ol, &ot, &op, &cpu, &bi, &id0))
+            goto done;
+        if (!PyArray_Check(od)) {
+            PyErr_SetString(PyExc_ValueError, "assemble: bad input array");
+            goto done;
+        }
+        npy_intp m = PyArray_DIM((PyArrayObject *)od, 0);
+        if (!(pc[k].data = (const int64_t *)in_ptr(od, NPY_INT64, m, "assemble")) ||
+            !(pc[k].len = (const int32_t *)in_ptr(ol, NPY_INT32, m, "assemble")) ||
+            !(pc[k].ts = (const uint64_t *)in_ptr(ot, NPY_UINT64, m, "assemble")) ||
+            !(pc[k].pos = (const int64_t *)in_ptr(op, NPY_INT64, m, "assemble")))
+            goto done;
+        pc[k].m = m;
+        pc[k].cpu = (int16_t)cpu;
+        pc[k].buf = (int16_t)bi;
+        pc[k].id0 = (int64_t)id0;
+        n += m;
+    }
+    uint64_t *ts;
+    int64_t *pos, *ids = NULL, *data;
+    int16_t *cpu, *bufi, *flags, *pre;
+    int32_t *len, *etype, *pid;
+    int8_t *irq;
+    if (!(ts = (uint64_t *)out_ptr(o_ts, NPY_UINT64, n, "assemble")) ||
+        !(pos = (int64_t *)out_ptr(o_pos, NPY_INT64, n, "assemble")) ||
+        !(cpu = (int16_t *)out_ptr(o_cpu, NPY_INT16, n, "assemble")) ||
+        !(bufi = (int16_t *)out_ptr(o_buf, NPY_INT16, n, "assemble")) ||
+        (o_ids != Py_None && !(ids = (int64_t *)out_ptr(o_ids, NPY_INT64, n, "assemble"))) ||
+        !(data = (int64_t *)out_ptr(o_data, NPY_INT64, n, "assemble")) ||
+        !(len = (int32_t *)out_ptr(o_len, NPY_INT32, n, "assemble")) ||
+        !(etype = (int32_t *)out_ptr(o_type, NPY_INT32, n, "assemble")) ||
+        !(flags = (int16_t *)out_ptr(o_flags, NPY_INT16, n, "assemble")) ||
+        !(pre = (int16_t *)out_ptr(o_pre, NPY_INT16, n, "assemble")) ||
+        !(pid = (int32_t *)out_ptr(o_pid, NPY_INT32, n, "assemble")) ||
+        !(irq = (int8_t *)out_ptr(o_irq, NPY_INT8, n, "assemble")))
+        goto done;
+    cnt = (int64_t *)calloc(NTYPES, sizeof(int64_t));
+    mn = (int64_t *)malloc(NTYPES * sizeof(int64_t));
+    seen = (int32_t *)malloc(NTYPES * sizeof(int32_t));
+    if (!cnt || !mn || !seen) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    npy_intp nseen = 0;
+    int bad = 0, wide = 0;
+    {
+        const uint8_t *b = (const uint8_t *)view.buf;
+        const int64_t blen = (int64_t)view.len;
+        uint16_t one = 1;
+        int swap = (*(const uint8_t *)&one == 0) != big_endian;
+        Py_BEGIN_ALLOW_THREADS
+        npy_intp r = 0;
+        for (Py_ssize_t k = 0; k < np_ && !bad; k++) {
+            const piece_t *p = &pc[k];
+            for (npy_intp i = 0; i < p->m; i++, r++) {
+                int64_t base = p->data[i], ln = p->len[i];
+                ts[r] = p->ts[i];
+                pos[r] = p->pos[i];
+                cpu[r] = p->cpu;
+                bufi[r] = p->buf;
+                if (ids)
+                    ids[r] = p->id0 + (int64_t)i;
+                data[r] = base;
+                len[r] = (int32_t)ln;
+                int32_t ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
+                int16_t fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
+                etype[r] = ty;
+                flags[r] = fl;
+                pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
+                pid[r] = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
+                irq[r] = fl < 0 ? -1
+                         : (fl & IRQ_NMI) ? 3
+                         : (fl & IRQ_HARDIRQ) ? 2
+                         : (fl & IRQ_SOFTIRQ) ? 1
+                                                : 0;
+                int64_t s = (int64_t)ty + 1;
+                if (s < 0 || s >= NTYPES) {
+                    wide = 1; /* an id beyond an unsigned short: the caller counts */
+                    continue;
+                }
+                if (cnt[s]++ == 0) {
+                    seen[nseen++] = ty;
+                    mn[s] = ln;
+                } else if (ln < mn[s]) {
+                    mn[s] = ln;
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (bad == 1) {
+        PyErr_SetString(PyExc_IndexError, "gather_many: offset or row out of range");
+        goto done;
+    }
+    if (wide)
+        nseen = 0; /* (the counts are incomplete: none) */
+    a_seen = PyArray_EMPTY(1, &nseen, NPY_INT32, 0);
+    a_cnt = PyArray_EMPTY(1, &nseen, NPY_INT64, 0);
+    a_min = PyArray_EMPTY(1, &nseen, NPY_INT64, 0);
+    if (!a_seen || !a_cnt || !a_min)
+        goto done;
+    for (npy_intp u = 0; u < nseen; u++) {
+        int64_t s = (int64_t)seen[u] + 1;
+        ((int32_t *)PyArray_DATA((PyArrayObject *)a_seen))[u] = seen[u];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)a_cnt))[u] = cnt[s];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)a_min))[u] = mn[s];
+    }
+    ret = Py_BuildValue("(OOOi)", a_seen, a_cnt, a_min, wide);
+done:
+    Py_XDECREF(a_seen);
+    Py_XDECREF(a_cnt);
+    Py_XDECREF(a_min);
+    free(cnt);
+    free(mn);
+    free(seen);
+    free(pc);
+    Py_XDECREF(seq);
+    Py_XDECREF(sseq);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
+/*
+ * fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, em,
+ *         event, kind_out, addr, func, module, depth, calltime, rettime, overrun, retval,
+ *         eflags, duration, has_retval) -> missed
+ *   Per record, from its type's slot (tslot[etype + 1], int32 per id -1..65535; with tslot
+ *   None, etype holds the slots): the event
+ *   and kind codes (ev, kind per slot), and the funcgraph columns.  layout (int64 [slots, 25]):
+ *   is_fg, then for func, depth, calltime, rettime, overrun, retval each (present, offset,
+ *   size, signed).  As _funcgraph's gathers and fills: records of other types get -1 in
+ *   func/module/depth/calltime/rettime/overrun and 0 in addr/retval/eflags; a funcgraph
+ *   record too short for a field gets -1 (0 for addr and retval, whose eflags bit
+ *   `has_retval` is set only when it is read); duration is rettime - calltime where both are
+ *   read, else -1 (ringbuf.duration).  func/module of a funcgraph record are looked up in the
+ *   address table (addr_codes); missed: whether some address was not in it (the caller then
+ *   resolves the funcgraph rows through symbols.py, which writes them all).
+ */
+#define FG_FIELDS 6
+#define LAYOUT_W (1 + 4 * FG_FIELDS)
+
+static PyObject *py_fg_fill(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int big_endian, has_ret;
+    PyObject *o_type, *o_data, *o_len, *o_tslot, *o_ev, *o_kind, *o_lay, *o_keys, *o_slots,
+        *o_ef, *o_em, *o[12];
+    if (!PyArg_ParseTuple(args, "y*iOOOOOOOOOOOOOOOOOOOOOOOi", &view, &big_endian, &o_type,
+                          &o_data, &o_len, &o_tslot, &o_ev, &o_kind, &o_lay, &o_keys, &o_slots,
+                          &o_ef, &o_em, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &has_ret))
+        return NULL;
+    PyObject *ret = NULL;
+    PyArrayObject *tk, *tsl;
+    size_t mask;
+    if (addr_table_args(o_keys, o_slots, &tk, &tsl, &mask) < 0)
+        goto done;
+    if (!PyArray_Check(o_type)) {
+        PyErr_SetString(PyExc_ValueError, "fg_fill: bad input array");
+        goto done;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o_type, 0);
+    const int32_t *et, *pl, *slot = NULL, *ev, *pf, *pm;
+    const int64_t *pd, *lay;
+    const int8_t *kd;
+    if (!(et = (const int32_t *)in_ptr(o_type, NPY_INT32, n, "fg_fill")) ||
+        !(pd = (const int64_t *)in_ptr(o_data, NPY_INT64, n, "fg_fill")) ||
+        !(pl = (const int32_t *)in_ptr(o_len, NPY_INT32, n, "fg_fill")) ||
+        (o_tslot != Py_None &&
+         !(slot = (const int32_t *)in_ptr(o_tslot, NPY_INT32, NTYPES, "fg_fill"))) ||
+        !(ev = (const int32_t *)in_ptr(o_ev, NPY_INT32, -1, "fg_fill")) ||
+        !(kd = (const int8_t *)in_ptr(o_kind, NPY_INT8, -1, "fg_fill")) ||
+        !(pf = (const int32_t *)in_ptr(o_ef, NPY_INT32, -1, "fg_fill")) ||
+        !(pm = (const int32_t *)in_ptr(o_em, NPY_INT32, -1, "fg_fill")))
+        goto done;
+    npy_intp nslots = PyArray_DIM((PyArrayObject *)o_ev, 0);
+    npy_intp ne = PyArray_DIM((PyArrayObject *)o_ef, 0) < PyArray_DIM((PyArrayObject *)o_em, 0)
+                      ? PyArray_DIM((PyArrayObject *)o_ef, 0)
+                      : PyArray_DIM((PyArrayObject *)o_em, 0);
+    {
+        PyArrayObject *la = (PyArrayObject *)o_lay;
+        if (!PyArray_Check(o_lay) || PyArray_NDIM(la) != 2 || !PyArray_IS_C_CONTIGUOUS(la) ||
+            PyArray_TYPE(la) != NPY_INT64 || PyArray_DIM(la, 1) != LAYOUT_W ||
+            PyArray_DIM(la, 0) != nslots ||
+            PyArray_DIM((PyArrayObject *)o_kind, 0) != nslots) {
+            PyErr_SetString(PyExc_ValueError, "fg_fill: bad layout");
+            goto done;
+        }
+        lay = (const int64_t *)PyArray_DATA(la);
+    }
+    int32_t *oev, *ofunc, *omod, *odepth;
+    int8_t *okind;
+    uint8_t *oefl;
+    uint64_t *oaddr;
+    int64_t *oct, *ort, *oov, *orv, *odur;
+    if (!(oev = (int32_t *)out_ptr(o[0], NPY_INT32, n, "fg_fill")) ||
+        !(okind = (int8_t *)out_ptr(o[1], NPY_INT8, n, "fg_fill")) ||
+        !(oaddr = (uint64_t *)out_ptr(o[2], NPY_UINT64, n, "fg_fill")) ||
+        !(ofunc = (int32_t *)out_ptr(o[3], NPY_INT32, n, "fg_fill")) ||
+        !(omod = (int32_t *)out_ptr(o[4], NPY_INT32, n, "fg_fill")) ||
+        !(odepth = (int32_t *)out_ptr(o[5], NPY_INT32, n, "fg_fill")) ||
+        !(oct = (int64_t *)out_ptr(o[6], NPY_INT64, n, "fg_fill")) ||
+        !(ort = (int64_t *)out_ptr(o[7], NPY_INT64, n, "fg_fill")) ||
+        !(oov = (int64_t *)out_ptr(o[8], NPY_INT64, n, "fg_fill")) ||
+        !(orv = (int64_t *)out_ptr(o[9], NPY_INT64, n, "fg_fill")) ||
+        !(oefl = (uint8_t *)out_ptr(o[10], NPY_UINT8, n, "fg_fill")) ||
+        !(odur = (int64_t *)out_ptr(o[11], NPY_INT64, n, "fg_fill")))
+        goto done;
+    int bad = 0, missed = 0;
+    {
+        const uint8_t *b = (const uint8_t *)view.buf;
+        const int64_t blen = (int64_t)view.len;
+        const uint64_t *pk = (const uint64_t *)PyArray_DATA(tk);
+        const int64_t *psl = (const int64_t *)PyArray_DATA(tsl);
+        uint16_t one = 1;
+        int swap = (*(const uint8_t *)&one == 0) != big_endian;
+        Py_BEGIN_ALLOW_THREADS
+        uint64_t last = 0;
+        int64_t last_e = -2; /* entry of the previous funcgraph record's address, -1 missing */
+        for (npy_intp r = 0; r < n; r++) {
+            int64_t s = (int64_t)et[r] + 1;
+            int32_t k = !slot ? et[r] : (s >= 0 && s < NTYPES) ? slot[s] : -1;
+            if (k < 0 || k >= nslots) {
+                bad = 2;
+                break;
+            }
+            const int64_t *L = lay + (size_t)k * LAYOUT_W;
+            oev[r] = ev[k];
+            okind[r] = kd[k];
+            if (!L[0]) {
+                oaddr[r] = 0;
+                ofunc[r] = omod[r] = odepth[r] = -1;
+                oct[r] = ort[r] = oov[r] = odur[r] = -1;
+                orv[r] = 0;
+                oefl[r] = 0;
+                continue;
+            }
+            int64_t base = pd[r], ln = pl[r], v[FG_FIELDS];
+            int got[FG_FIELDS];
+            for (int f = 0; f < FG_FIELDS; f++) {
+                const int64_t *F = L + 1 + 4 * f;
+                got[f] = 0;
+                v[f] = -1;
+                if (!F[0] || ln < F[1] + F[2])
+                    continue;
+                int64_t at = base + F[1];
+                if (at < 0 || at + F[2] > blen) {
+                    bad = 1;
+                    break;
+                }
+                v[f] = read_field(b, at, (int)F[2], (int)F[3], swap);
+                got[f] = 1;
+            }
+            if (bad)
+                break;
+            uint64_t a = got[0] ? (uint64_t)v[0] : 0;
+            oaddr[r] = a;
+            odepth[r] = (int32_t)v[1];
+            oct[r] = v[2];
+            ort[r] = v[3];
+            oov[r] = v[4];
+            orv[r] = got[5] ? v[5] : 0;
+            oefl[r] = got[5] ? (uint8_t)has_ret : 0;
+            odur[r] = (v[2] == -1) | (v[3] == -1) ? -1 : (int64_t)((uint64_t)v[3] - (uint64_t)v[2]);
+            if (last_e == -2 || a != last) {
+                size_t j = (size_t)mix64(a) & mask;
+                int64_t e = -1;
+                for (;;) {
+                    int64_t sl = psl[j];
+                    if (sl < 0)
+                        break;
+                    if (pk[j] == a) {
+                        e = sl;
+                        break;
+                    }
+                    j = (j + 1) & mask;
+                }
+                if (e >= ne) {
+                    bad = 3;
+                    break;
+                }
+                last = a;
+                last_e = e;
+            }
+            if (last_e >= 0) {
+                ofunc[r] = pf[last_e];
+                omod[r] = pm[last_e];
+            } else {
+                ofunc[r] = omod[r] = -1;
+                missed = 1;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (bad == 1)
+        PyErr_SetString(PyExc_IndexError, "gather_many: offset or row out of range");
+    else if (bad == 2)
+        PyErr_SetString(PyExc_ValueError, "fg_fill: event id without a slot");
+    else if (bad == 3)
+        PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
+    else
+        ret = PyBool_FromLong(missed);
+done:
+    PyBuffer_Release(&view);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -1554,6 +1997,13 @@ static PyMethodDef methods[] = {
     {"addr_insert", py_addr_insert, METH_VARARGS,
      "addr_insert(tkeys, tslot, keys, first) -> None"},
     {"duration", py_duration, METH_VARARGS, "duration(calltime, rettime) -> int64 array"},
+    {"assemble", py_assemble, METH_VARARGS,
+     "assemble(buf, pieces, specs, big_endian, ts, pos, cpu, buf, ids, data, len, etype, "
+     "flags, preempt, pid, irqctx) -> (seen, count, minlen)"},
+    {"fg_fill", py_fg_fill, METH_VARARGS,
+     "fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, "
+     "em, event, kind, addr, func, module, depth, calltime, rettime, overrun, retval, eflags, "
+     "duration, has_retval) -> missed"},
     {NULL, NULL, 0, NULL},
 };
 

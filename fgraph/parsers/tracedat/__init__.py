@@ -27,13 +27,13 @@ import numpy as np
 
 from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ...errors import FgraphError, TraceFormatError, TraceParseError
-from ...schema import EVENT_COLUMNS, EventFlag, LostSource, irqctx_from_flags, kind_of
+from ...schema import EVENT_COLUMNS, EventFlag, LostSource, kind_of
 from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
 from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
-from .fields import extract_fields, factorize, gather_many
+from .fields import extract_fields, factorize
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, count, drop_disordered_pages, load_blobs, walk
 from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
@@ -43,8 +43,6 @@ __all__ = ["parse_tracedat", "read_container"]
 FG_ENTRY_NAMES = ("funcgraph_entry", "fgraph_retaddr_entry")
 FG_EXIT_NAME = "funcgraph_exit"
 _FG_STANDARD = ("func", "depth", "overrun", "calltime", "rettime", "retval")
-# funcgraph columns with sentinel -1 that records of other types must get
-_FG_FILLED = ("func", "module", "depth", "calltime", "rettime", "overrun")
 
 
 def parse_tracedat(source: Source) -> EventTable:
@@ -97,12 +95,11 @@ def _parse(source: Source) -> EventTable:
         "data": np.empty(total, np.int64),
         "len": np.empty(total, np.int32),
         "ts": np.empty(total, np.uint64),
-        "cpu": np.empty(total, np.int16),
-        "buf": np.empty(total, np.int16),
     }
     compressed = any(b.compressed or b.start != b.file_offset for b in blobs)
     pos = np.empty(total, np.int64) if compressed else rec["hdr"]
     base = 0
+    spans: list[tuple[Blob, int, int]] = []  # each blob's rows
     for blob in blobs:
         for what, off, lost in blob.problems:
             meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
@@ -118,8 +115,7 @@ def _parse(source: Source) -> EventTable:
         w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
         if compressed:
             pos[base : base + n] = blob.file_pos(rec["hdr"][base : base + n])
-        rec["cpu"][base : base + n] = blob.cpu
-        rec["buf"][base : base + n] = blob.buf_index
+        spans.append((blob, base, n))
         _page_events(blob, w, base, n, page_size, lost_rows, meta, c)
         base += n
     if base != total:
@@ -127,8 +123,22 @@ def _parse(source: Source) -> EventTable:
         pos = pos[:base]
     rec["pos"] = pos
     del rec["hdr"]
-    table = _decode(c, meta, formats, mem, rec, pool)
-    table.lost = _lost_table(lost_rows, rec, table, pool)
+    pieces: list[Piece] = [
+        (
+            rec["data"][b : b + n],
+            rec["len"][b : b + n],
+            rec["ts"][b : b + n],
+            pos[b : b + n],
+            blob.cpu,
+            blob.buf_index,
+            0,
+        )
+        for blob, b, n in spans
+    ]
+    # decoded in place of the walk's arrays (ts and pos become the table's columns)
+    table = _decode(c, meta, formats, mem, pieces, pool, into=rec)
+    del pieces, rec
+    table.lost = _lost_table(lost_rows, table)
     # Kernel-flagged lost events are data (table.lost, LostSource.PAGE), not warnings: the
     # robustness tests expect an intact file to read without warnings.
     return table
@@ -306,118 +316,141 @@ def _once(c: Container, name: str, parse: Any) -> Any:
     return cache[name]
 
 
+# A window's records as pieces: (data, len, ts, pos, cpu, buf, first row id) per run of records
+# of one CPU blob (ringbuf.assemble)
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int]
+
+# per funcgraph field of ringbuf.fg_fill's layout: (present, offset, size, signed)
+_FG_LAYOUT = ("func", "depth", "calltime", "rettime", "overrun", "retval")
+
+
 def _decode(
     c: Container,
     meta: TraceMeta,
     formats: FormatIndex,
     mem: np.ndarray,
-    rec: dict[str, np.ndarray],
+    pieces: list[Piece],
     pool: StringPool,
+    ids: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> EventTable:
-    n = len(rec["data"])
+    """The event table of the records of ``pieces``, piece after piece (``ids``: filled with
+    each row's id, the piece's first id counted up).  ``into`` (``data``, ``len``, ``ts``,
+    ``pos`` arrays that the pieces are consecutive slices of, from row 0) lets the rows be
+    decoded in place of the walk's arrays (the whole-file read) instead of into new ones.
+
+    Two C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every
+    column of every row: the first the record columns and common fields, counting the event
+    ids; the second, once the ids' names, kinds and funcgraph layouts are known, the event
+    and kind codes and the funcgraph columns (the sentinels for other records) with the
+    exit durations and the functions' codes.  Records of other event types are decoded per
+    type below (few).  (One numpy or C pass per step and column, with per-type row groups,
+    cost ~2x the CPU: bench/RESULTS.md, session 4.)"""
+    from .fields import SMALL_RANGE
+
+    n = sum(len(p[0]) for p in pieces)
     big = c.big_endian
     cols: dict[str, np.ndarray] = {}
-    whole = {
-        "ts",
-        "cpu",
-        "buf",
-        "pos",
-        "irqctx",
-        "comm",
-        "event",
-        "kind",
-        "duration",
-    }  # assigned below
-    # Columns whose sentinel is 0 come zeroed from calloc (no fill pass over the memory); the
-    # others start uninitialized and every row is written exactly once below: by a gather
-    # (which writes the sentinel itself for records too short for the field) or, for rows of
-    # event types that lack the field, by a fill of just those rows.  Filling whole columns
-    # with sentinels and then overwriting them cost 2.5 s per 10M records (bench/RESULTS.md).
+    # every row of every column is written exactly once below (no fill passes: filling whole
+    # columns with sentinels and then overwriting them cost 2.5 s per 10M records)
     for col in EVENT_COLUMNS:
-        if col.name not in whole:
-            if not col.null:
-                cols[col.name] = np.zeros(n, dtype=col.dtype)
-            else:
-                cols[col.name] = np.empty(n, dtype=col.dtype)
-    cols["ts"] = _timestamps(rec["ts"], c)
-    cols["cpu"] = rec["cpu"]
-    cols["buf"] = rec["buf"]
-    cols["pos"] = rec["pos"]
-    offs = rec["data"]
-    lens = rec["len"]
+        cols[col.name] = np.empty(n, dtype=col.dtype)
+    if into is not None:
+        raw_ts, offs, lens = into["ts"], into["data"], into["len"]
+        cols["pos"] = into["pos"]
+    else:
+        raw_ts = np.empty(n, np.uint64)
+        offs = np.empty(n, np.int64)
+        lens = np.empty(n, np.int32)
 
     # Common fields: every format repeats them; take the first format's layout.
     common = formats.common()
     ct = common.get("common_type")
-    if ct is None:
-        if n:
-            raise TraceParseError("event formats lack common_type", path=c.path)
-        etype = np.empty(0, np.int32)
-    else:
-        etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
-    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
-    if ct is not None:
-        specs.append((ct, etype, False, -1))
-    for name, colname in (
-        ("common_flags", "flags"),
-        ("common_preempt_count", "preempt"),
-        ("common_pid", "pid"),
-    ):
+    if ct is None and n:
+        raise TraceParseError("event formats lack common_type", path=c.path)
+    etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
+    specs: list[tuple[int, int, int] | None] = []
+    for name in ("common_type", "common_flags", "common_preempt_count", "common_pid"):
         f = common.get(name)
-        if f is not None and n:
-            specs.append((f, cols[colname], f.signed if name == "common_pid" else False, -1))
-        else:
-            cols[colname].fill(-1)
+        specs.append(
+            None if f is None else (f.offset, f.size, int(f.signed and name == "common_pid"))
+        )
+    wide = False
+    seen = np.empty(0, np.int32)
+    cnt = minlen = np.empty(0, np.int64)
     if n:
-        gather_many(mem, offs, None, lens, big, specs)
-    cols["irqctx"] = irqctx_from_flags(cols["flags"])
+        seen, cnt, minlen, wide = ringbuf.assemble(
+            mem,
+            pieces,
+            specs,
+            int(big),
+            raw_ts,
+            cols["pos"],
+            cols["cpu"],
+            cols["buf"],
+            ids,
+            offs,
+            lens,
+            etype,
+            cols["flags"],
+            cols["preempt"],
+            cols["pid"],
+            cols["irqctx"],
+        )
+    cols["ts"] = _timestamps(raw_ts, c)
     cmdlines = _once(c, "cmdlines", parse_cmdlines)
     cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
 
+    # The event ids in factorize's order (ascending when many rows, else as first met)
+    inv: np.ndarray | None = None
+    if wide:  # an id beyond an unsigned short (a format's wider common_type)
+        ids_, inv = factorize(etype)
+        cnt = np.bincount(inv, minlength=len(ids_))
+        minlen = np.full(len(ids_), np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(minlen, inv, lens)
+    else:
+        if n > 1024 and len(seen) and int(seen.max()) < SMALL_RANGE:
+            perm = np.argsort(seen)
+            seen, cnt, minlen = seen[perm], cnt[perm], minlen[perm]
+        ids_ = seen
+    rows_of = _TypeRows(etype, ids_, inv)
+
     fields: dict[str, FieldTable] = {}
-    ids, inv = factorize(etype)
-    del etype
-    # Rows of each type as slices of one counting-sorted array (no mask per type).
-    order, starts = ringbuf.group_rows(inv, len(ids))
-    del inv  # event/kind are filled per group below: one n-sized array fewer while decoding
-    # Rows whose funcgraph columns (sentinel -1) no gather writes: filled after the loop.
-    unfilled: dict[str, list[np.ndarray]] = {c: [] for c in _FG_FILLED}
     fg_groups: list[int] = []
-    ev_code = np.full(len(ids), -1, dtype=np.int32)
-    kind_code = np.zeros(len(ids), dtype=np.int8)
+    ev_code = np.full(len(ids_), -1, dtype=np.int32)
+    kind_code = np.zeros(len(ids_), dtype=np.int8)
+    layout = np.zeros((len(ids_), 1 + 4 * len(_FG_LAYOUT)), np.int64)
     syms = None
     printk = None
     unknown = 0
     dropped_any: dict[str, list[str]] = {}
-    for k, eid in enumerate(ids.tolist()):  # per event type
-        rows = order[starts[k] : starts[k + 1]]
+    for k, eid in enumerate(ids_.tolist()):  # per event type
         fmt = formats.get(int(eid))
         is_fg = (
             fmt is not None
             and fmt.system == "ftrace"
             and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,)
         )
-        if not is_fg:
-            for cn in _FG_FILLED:
-                unfilled[cn].append(rows)
         if fmt is None:
-            unknown += len(rows)
+            unknown += int(cnt[k])
             ev_code[k] = pool.code(f"unknown_{eid}")
             continue
         ev_code[k] = pool.code(fmt.name)
         kind_code[k] = int(kind_of(fmt.name))
         if is_fg:
-            ln = lens[rows]
-            fmt = _fix_packed(fmt, ln, meta)
-            _funcgraph(fmt, mem, rows, offs, lens, ln, big, cols, unfilled)
+            fmt = _fix_packed(fmt, int(minlen[k]), meta)
+            layout[k] = _fg_layout(fmt)
             fg_groups.append(k)
             extra = [f for f in fmt.fields if f.name not in _FG_STANDARD]
             if extra:
-                o = offs[rows]
-                ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, skip=_FG_STANDARD)
+                rows = rows_of(k)
+                ft, dropped = extract_fields(
+                    fmt, mem, rows, offs[rows], lens[rows], big, pool, skip=_FG_STANDARD
+                )
                 if ft.columns:
                     fields[fmt.name] = ft
             continue
+        rows = rows_of(k)
         o, ln = offs[rows], lens[rows]
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
             printk = _once(c, "printk", parse_printk)
@@ -432,37 +465,62 @@ def _decode(
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
-    # The record offsets/lengths are done with (the caller keeps no other use for them).
-    del offs, lens
-    rec.pop("data")
-    rec.pop("len")
-    for cname, parts in unfilled.items():
-        for r in parts:  # per event type without the field
-            cols[cname][r] = -1
-    ev_col = np.empty(n, dtype=np.int32)
-    kind_col = np.empty(n, dtype=np.int8)
-    for k in range(len(ids)):  # per event type
-        r = order[starts[k] : starts[k + 1]]
-        ev_col[r] = ev_code[k]
-        kind_col[r] = kind_code[k]
-    cols["event"] = ev_col
-    cols["kind"] = kind_col
+    # the function codes of addresses already resolved (symbols.py's table)
     if fg_groups:
-        # duration = rettime - calltime wherever both were read (exits), in one C pass
-        cols["duration"] = ringbuf.duration(cols["calltime"], cols["rettime"])
-    else:
-        cols["duration"] = np.full(n, -1, dtype=np.int64)
-    if fg_groups:
-        # funcgraph rows in type order (as a view when the types' groups are adjacent)
-        if fg_groups == list(range(fg_groups[0], fg_groups[-1] + 1)):
-            rows = order[starts[fg_groups[0]] : starts[fg_groups[-1] + 1]]
-        else:
-            rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in fg_groups])
         if syms is None:
             syms = _once(c, "kallsyms", parse_kallsyms)
+        tab = syms._addr_table(pool)
+        tkeys, tslots, tfunc, tmod = tab.keys, tab.slot, tab.func, tab.mod
+    else:
+        tkeys, tslots = np.zeros(2, np.uint64), np.full(2, -1, np.int64)
+        tfunc = tmod = np.empty(0, np.int32)
+    if inv is not None:
+        rslot, tslot = inv.astype(np.int32), None
+    else:
+        rslot = etype
+        tslot = np.full(65537, -1, np.int32)
+        tslot[ids_.astype(np.int64) + 1] = np.arange(len(ids_), dtype=np.int32)
+    missed = False
+    if n:
+        missed = ringbuf.fg_fill(
+            mem,
+            int(big),
+            rslot,
+            offs,
+            lens,
+            tslot,
+            ev_code,
+            kind_code,
+            layout,
+            tkeys,
+            tslots,
+            tfunc,
+            tmod,
+            cols["event"],
+            cols["kind"],
+            cols["addr"],
+            cols["func"],
+            cols["module"],
+            cols["depth"],
+            cols["calltime"],
+            cols["rettime"],
+            cols["overrun"],
+            cols["retval"],
+            cols["eflags"],
+            cols["duration"],
+            int(EventFlag.HAS_RETVAL),
+        )
+    # The record offsets/lengths are done with (the caller keeps no other use for them).
+    del offs, lens, rslot, etype
+    if fg_groups:
+        assert syms is not None
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
-        syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])
+        if missed:
+            # addresses not met before: resolved (and added to the table) in the order of
+            # the funcgraph rows by type, as they always were (the pool's order)
+            rows = np.concatenate([rows_of(k) for k in fg_groups])
+            syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])
     if formats.unreadable:
         meta.warn(
             f"{formats.unreadable} event format(s) could not be parsed; records of those ids are kept as unknown_<id>"
@@ -474,8 +532,50 @@ def _decode(
         )
     if dropped_any:
         meta.options["fields_not_decoded"] = dropped_any
-    meta.ncpus = max(meta.ncpus, int(cols["cpu"].max()) + 1 if n else 0)
+    ncpu = max((int(p[4]) + 1 for p in pieces if len(p[0])), default=0)
+    meta.ncpus = max(meta.ncpus, ncpu)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+class _TypeRows:
+    """The rows of each event type (ascending), made when a type's are asked for: one
+    comparison pass per type for the few types that need rows (the records of other event
+    types, usually a handful of scheduler events among the funcgraph records), a counting sort
+    of all rows once more than a few are asked for or the ids are factorize codes (``inv``)."""
+
+    FEW = 3
+
+    def __init__(self, etype: np.ndarray, ids: np.ndarray, inv: np.ndarray | None) -> None:
+        self.etype, self.ids, self.inv = etype, ids, inv
+        self.asked = 0
+        self.groups: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, k: int) -> np.ndarray:
+        self.asked += 1
+        if self.groups is None and (self.inv is not None or self.asked > self.FEW):
+            codes = self.inv
+            if codes is None:
+                tslot = np.full(65537, -1, np.int64)
+                tslot[self.ids.astype(np.int64) + 1] = np.arange(len(self.ids))
+                codes = tslot[self.etype.astype(np.int64) + 1]
+            self.groups = ringbuf.group_rows(codes, len(self.ids))
+        if self.groups is not None:
+            order, starts = self.groups
+            return order[starts[k] : starts[k + 1]]  # type: ignore[no-any-return]
+        return np.flatnonzero(self.etype == self.ids[k])
+
+
+def _fg_layout(fmt: EventFormat) -> list[int]:
+    """ringbuf.fg_fill's layout row of a funcgraph format: what ``_funcgraph`` gathered."""
+    out = [1]
+    for name in _FG_LAYOUT:
+        f = fmt.get(name) if name != "retval" or fmt.name == FG_EXIT_NAME else None
+        if f is None or not f.is_scalar:
+            out += [0, 0, 0, 0]
+        else:
+            # (func is an address: read unsigned into the uint64 addr column)
+            out += [1, f.offset, f.size, int(f.signed and name != "func")]
+    return out
 
 
 def _print_message(
@@ -517,14 +617,11 @@ def _print_message(
     ft.string_cols.add("buf")
 
 
-def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFormat:
+def _fix_packed(fmt: EventFormat, rec: int, meta: TraceMeta) -> EventFormat:
     """The 32-bit funcgraph_exit format bug (≈5.6 until the Feb 2026 "tracing: Fix ftrace event
     field alignments" fix): the format claims 8-byte aligned calltime/rettime offsets that lie
     past the end of the packed record.  When a field does not fit, recompute offsets as packed
-    (docs/formats.md §3.3)."""
-    if not len(lens):
-        return fmt
-    rec = int(np.min(lens))
+    (docs/formats.md §3.3).  ``rec``: the shortest record of the type."""
     if fmt.min_size <= rec:
         return fmt
     fields = sorted(fmt.fields, key=lambda f: f.offset)
@@ -543,47 +640,8 @@ def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFor
     return replace(fmt, fields=new)
 
 
-def _funcgraph(
-    fmt: EventFormat,
-    mem: np.ndarray,
-    rows: np.ndarray,
-    offs: np.ndarray,
-    lens: np.ndarray,
-    ln: np.ndarray,
-    big: bool,
-    cols: dict[str, np.ndarray],
-    unfilled: dict[str, list[np.ndarray]],
-) -> None:
-    """Funcgraph columns of one record type (``offs``/``lens``: whole table, read at ``rows``);
-    ``ln`` is ``lens[rows]``.  addr and retval (sentinel 0) are pre-zeroed; the -1 columns
-    this type has no field for are left to the caller's fill (``unfilled``)."""
-    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
-    f = fmt.get("func")
-    if f is not None and f.is_scalar:
-        specs.append((f, cols["addr"], False, None))
-    for name in ("depth", "calltime", "rettime", "overrun"):
-        fld = fmt.get(name)
-        if fld is not None and fld.is_scalar:
-            specs.append((fld, cols[name], fld.signed, -1))
-        else:
-            unfilled[name].append(rows)
-    rv = fmt.get("retval") if fmt.name == FG_EXIT_NAME else None
-    if rv is not None and rv.is_scalar:
-        specs.append((rv, cols["retval"], rv.signed, None))
-    gather_many(mem, offs, rows, lens, big, specs, indirect=True)
-    if rv is not None and rv.is_scalar:
-        ok = ln >= rv.offset + rv.size
-        # eflags is still all zero here (the reader sets no other flag), so a plain store
-        # does what |= would, without the read-modify-write of a fancy |=.
-        if ok.all():
-            cols["eflags"][rows] = np.uint8(EventFlag.HAS_RETVAL)
-        else:
-            cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
-
-
-def _lost_table(
-    lost_rows: list[dict[str, Any]], rec: dict[str, np.ndarray], table: EventTable, pool: StringPool
-) -> LostTable:
+def _lost_table(lost_rows: list[dict[str, Any]], table: EventTable) -> LostTable:
+    pool = table.strings
     if not lost_rows:
         return LostTable({}, pool)
     row = np.array([r["row"] for r in lost_rows], dtype=np.int64)

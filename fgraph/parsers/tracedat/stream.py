@@ -46,6 +46,7 @@ from ...schema import LostSource
 from ...source import Source
 from ...table import EventTable, LostTable, StringPool, TraceMeta
 from . import (
+    Piece,
     _decode,
     _formats,
     _latency,
@@ -406,36 +407,35 @@ class TraceDatStream:
                 rest = [{key: np.concatenate([ch[key] for ch in rest]) for key in rest[0]}]
             cur.held = rest
             base += k
-        # the window's records, CPU after CPU, written into one set of arrays (no per-CPU
-        # arrays to concatenate; cpu and buf filled per CPU)
-        rec_all: dict[str, np.ndarray] = {
-            "data": np.empty(base, np.int64),
-            "len": np.empty(base, np.int32),
-            "ts": np.empty(base, np.uint64),
-            "pos": np.empty(base, np.int64),
-            "cpu": np.empty(base, np.int16),
-            "buf": np.empty(base, np.int16),
-        }
-        ids = np.empty(base, np.int64)
-        at = 0
+        # the window's records, CPU after CPU: decoded from the walks' arrays (ringbuf.assemble
+        # reads them piece by piece; no window-sized copy of them is made)
+        pieces: list[Piece] = []
         for cur, take, id0 in parts:
-            at0 = at
+            at = 0
             for ch in take:
-                m = len(ch["ts"])
-                for key in ("data", "len", "ts", "pos"):
-                    rec_all[key][at : at + m] = ch[key]
-                at += m
-            rec_all["cpu"][at0:at] = cur.blob.cpu
-            rec_all["buf"][at0:at] = cur.blob.buf_index
-            ids[at0:at] = np.arange(id0, id0 + at - at0, dtype=np.int64)
-            if self.store is not None and at > at0:
+                pieces.append(
+                    (
+                        ch["data"],
+                        ch["len"],
+                        ch["ts"],
+                        ch["pos"],
+                        cur.blob.cpu,
+                        cur.blob.buf_index,
+                        id0 + at,
+                    )
+                )
+                at += len(ch["ts"])
+            if self.store is not None and take:
                 # per CPU: its records lie in one blob, in its page order
-                d = rec_all["data"][at0:at]
-                self.store.ensure(int(d.min()), int((d + rec_all["len"][at0:at]).max()))
+                lo = min(int(ch["data"].min()) for ch in take)
+                hi = max(int((ch["data"] + ch["len"]).max()) for ch in take)
+                self.store.ensure(lo, hi)
         del parts
+        ids = np.empty(base, np.int64)
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
-            table = _decode(c, meta, self.formats, self.mem, rec_all, self.strings)
+            table = _decode(c, meta, self.formats, self.mem, pieces, self.strings, ids)
+        del pieces
         # the same warning from every window is said once
         fresh = []
         for w_ in meta.warnings[nwarn:]:
@@ -445,7 +445,7 @@ class TraceDatStream:
                 fresh.append(w_)
         del meta.warnings[nwarn:]
         meta.warnings.extend(fresh)
-        table.lost = _lost_table(lost_rows, rec_all, table, self.strings)
+        table.lost = _lost_table(lost_rows, table)
         self._release()
         return table, ids
 
