@@ -1719,27 +1719,58 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         const uint8_t *b = (const uint8_t *)view.buf;
         const int64_t blen = (int64_t)view.len;
         uint16_t one = 1;
-        int swap = (*(const uint8_t *)&one == 0) != big_endian;
+        const int host_big = *(const uint8_t *)&one == 0;
+        const int swap = host_big != big_endian;
         Py_BEGIN_ALLOW_THREADS
         npy_intp r = 0;
+        /* the common fields as every kernel lays them out (u16 type, u8 flags, u8
+         * preempt_count, s32 pid in the first 8 bytes), in the host's byte order: one 8-byte
+         * load per record */
+        const int std = !swap && cs[0].present && cs[0].off == 0 && cs[0].size == 2 &&
+                        !cs[0].sgn && cs[1].present && cs[1].off == 2 && cs[1].size == 1 &&
+                        !cs[1].sgn && cs[2].present && cs[2].off == 3 && cs[2].size == 1 &&
+                        !cs[2].sgn && cs[3].present && cs[3].off == 4 && cs[3].size == 4 &&
+                        cs[3].sgn && !host_big;
         for (Py_ssize_t k = 0; k < np_ && !bad; k++) {
             const piece_t *p = &pc[k];
-            for (npy_intp i = 0; i < p->m; i++, r++) {
-                int64_t base = p->data[i], ln = p->len[i];
-                ts[r] = p->ts[i];
-                pos[r] = p->pos[i];
-                cpu[r] = p->cpu;
-                bufi[r] = p->buf;
-                if (ids)
-                    ids[r] = p->id0 + (int64_t)i;
-                data[r] = base;
-                len[r] = (int32_t)ln;
-                int32_t ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
-                int16_t fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
+            const npy_intp m = p->m;
+            /* (in place when the piece is a slice of the output at this row: whole-file read) */
+            if (ts + r != p->ts)
+                memcpy(ts + r, p->ts, (size_t)m * sizeof(uint64_t));
+            if (pos + r != p->pos)
+                memcpy(pos + r, p->pos, (size_t)m * sizeof(int64_t));
+            if (data + r != p->data)
+                memcpy(data + r, p->data, (size_t)m * sizeof(int64_t));
+            if (len + r != p->len)
+                memcpy(len + r, p->len, (size_t)m * sizeof(int32_t));
+            for (npy_intp i = 0; i < m; i++) {
+                cpu[r + i] = p->cpu;
+                bufi[r + i] = p->buf;
+            }
+            if (ids)
+                for (npy_intp i = 0; i < m; i++)
+                    ids[r + i] = p->id0 + (int64_t)i;
+            const int64_t *pd = p->data;
+            const int32_t *pl = p->len;
+            for (npy_intp i = 0; i < m; i++, r++) {
+                int64_t base = pd[i], ln = pl[i];
+                int32_t ty;
+                int16_t fl;
+                if (std && ln >= 8 && base >= 0 && base <= blen - 8) {
+                    uint64_t w;
+                    memcpy(&w, b + base, 8);
+                    ty = (int32_t)(w & 0xffff);
+                    fl = (int16_t)((w >> 16) & 0xff);
+                    pre[r] = (int16_t)((w >> 24) & 0xff);
+                    pid[r] = (int32_t)(uint32_t)(w >> 32);
+                } else {
+                    ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
+                    fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
+                    pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
+                    pid[r] = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
+                }
                 etype[r] = ty;
                 flags[r] = fl;
-                pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
-                pid[r] = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
                 irq[r] = fl < 0 ? -1
                          : (fl & IRQ_NMI) ? 3
                          : (fl & IRQ_HARDIRQ) ? 2
@@ -1909,19 +1940,31 @@ static PyObject *py_fg_fill(PyObject *self, PyObject *args)
             }
             int64_t base = pd[r], ln = pl[r], v[FG_FIELDS];
             int got[FG_FIELDS];
+            /* a record inside the buffer (as the walk finds them) has every field it is long
+             * enough for inside it too: one check per record */
+            const int inside = base >= 0 && ln >= 0 && base <= blen - ln;
             for (int f = 0; f < FG_FIELDS; f++) {
                 const int64_t *F = L + 1 + 4 * f;
                 got[f] = 0;
                 v[f] = -1;
                 if (!F[0] || ln < F[1] + F[2])
                     continue;
-                int64_t at = base + F[1];
-                if (at < 0 || at + F[2] > blen) {
+                const uint8_t *q = b + base + F[1];
+                if (!inside && (base + F[1] < 0 || base + F[1] + F[2] > blen)) {
                     bad = 1;
                     break;
                 }
-                v[f] = read_field(b, at, (int)F[2], (int)F[3], swap);
                 got[f] = 1;
+                if (swap) {
+                    v[f] = read_field(b, base + F[1], (int)F[2], (int)F[3], swap);
+                    continue;
+                }
+                switch (F[2]) {
+                case 8: { uint64_t x; memcpy(&x, q, 8); v[f] = (int64_t)x; break; }
+                case 4: { uint32_t x; memcpy(&x, q, 4); v[f] = F[3] ? (int64_t)(int32_t)x : (int64_t)x; break; }
+                case 2: { uint16_t x; memcpy(&x, q, 2); v[f] = F[3] ? (int64_t)(int16_t)x : (int64_t)x; break; }
+                default: v[f] = F[3] ? (int64_t)(int8_t)*q : (int64_t)*q; break;
+                }
             }
             if (bad)
                 break;
