@@ -375,11 +375,36 @@ def _decode(
         specs.append(
             None if f is None else (f.offset, f.size, int(f.signed and name == "common_pid"))
         )
+    fg_out = tuple(cols[k] for k in _FG_OUT)
+    # The event types of the windows before (their codes and funcgraph layouts): the first
+    # pass writes the funcgraph columns of their records too, and the second is only needed
+    # when this window's types are not those (checked below).
+    cache = _TypeCache.of(c, pool)
+    syms = None
+    fused = None
+    if cache.has_fg:
+        syms = _once(c, "kallsyms", parse_kallsyms)
+        tab = syms._addr_table(pool)
+        fused = (
+            cache.tslot,
+            cache.ev,
+            cache.kind,
+            cache.layout,
+            tab.keys,
+            tab.slot,
+            tab.func,
+            tab.mod,
+            fg_out,
+            int(EventFlag.HAS_RETVAL),
+        )
+    elif len(cache.ev):
+        fused = (cache.tslot, cache.ev, cache.kind, cache.layout, *_NO_ADDRS, fg_out, 0)
     wide = False
+    slow = missed = True
     seen = np.empty(0, np.int32)
     cnt = minlen = np.empty(0, np.int64)
     if n:
-        seen, cnt, minlen, wide = ringbuf.assemble(
+        seen, cnt, minlen, wide, slow, missed = ringbuf.assemble(
             mem,
             pieces,
             specs,
@@ -396,6 +421,7 @@ def _decode(
             cols["preempt"],
             cols["pid"],
             cols["irqctx"],
+            fused,
         )
     cols["ts"] = _timestamps(raw_ts, c)
     cmdlines = _once(c, "cmdlines", parse_cmdlines)
@@ -420,7 +446,6 @@ def _decode(
     ev_code = np.full(len(ids_), -1, dtype=np.int32)
     kind_code = np.zeros(len(ids_), dtype=np.int8)
     layout = np.zeros((len(ids_), 1 + 4 * len(_FG_LAYOUT)), np.int64)
-    syms = None
     printk = None
     unknown = 0
     dropped_any: dict[str, list[str]] = {}
@@ -465,55 +490,46 @@ def _decode(
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
-    # the function codes of addresses already resolved (symbols.py's table)
+    if not n or wide or slow or not cache.same(ids_, ev_code, kind_code, layout):
+        # (a type of this window is new, or its format's layout is not the one the first pass
+        # used: the funcgraph records of a 32-bit format bug window, _fix_packed)
+        if fg_groups:
+            if syms is None:
+                syms = _once(c, "kallsyms", parse_kallsyms)
+            tab = syms._addr_table(pool)
+            addrs = (tab.keys, tab.slot, tab.func, tab.mod)
+        else:
+            addrs = _NO_ADDRS
+        if inv is not None:
+            rslot, tslot = inv.astype(np.int32), None
+        else:
+            rslot = etype
+            tslot = np.full(65537, -1, np.int32)
+            tslot[ids_.astype(np.int64) + 1] = np.arange(len(ids_), dtype=np.int32)
+        missed = False
+        if n:
+            missed = ringbuf.fg_fill(
+                mem,
+                int(big),
+                rslot,
+                offs,
+                lens,
+                tslot,
+                ev_code,
+                kind_code,
+                layout,
+                *addrs,
+                *fg_out,
+                int(EventFlag.HAS_RETVAL),
+            )
+        del rslot
+    if not wide:
+        cache.update(ids_, ev_code, kind_code, layout)
+    # The record offsets/lengths are done with (the caller keeps no other use for them).
+    del offs, lens, etype
     if fg_groups:
         if syms is None:
             syms = _once(c, "kallsyms", parse_kallsyms)
-        tab = syms._addr_table(pool)
-        tkeys, tslots, tfunc, tmod = tab.keys, tab.slot, tab.func, tab.mod
-    else:
-        tkeys, tslots = np.zeros(2, np.uint64), np.full(2, -1, np.int64)
-        tfunc = tmod = np.empty(0, np.int32)
-    if inv is not None:
-        rslot, tslot = inv.astype(np.int32), None
-    else:
-        rslot = etype
-        tslot = np.full(65537, -1, np.int32)
-        tslot[ids_.astype(np.int64) + 1] = np.arange(len(ids_), dtype=np.int32)
-    missed = False
-    if n:
-        missed = ringbuf.fg_fill(
-            mem,
-            int(big),
-            rslot,
-            offs,
-            lens,
-            tslot,
-            ev_code,
-            kind_code,
-            layout,
-            tkeys,
-            tslots,
-            tfunc,
-            tmod,
-            cols["event"],
-            cols["kind"],
-            cols["addr"],
-            cols["func"],
-            cols["module"],
-            cols["depth"],
-            cols["calltime"],
-            cols["rettime"],
-            cols["overrun"],
-            cols["retval"],
-            cols["eflags"],
-            cols["duration"],
-            int(EventFlag.HAS_RETVAL),
-        )
-    # The record offsets/lengths are done with (the caller keeps no other use for them).
-    del offs, lens, rslot, etype
-    if fg_groups:
-        assert syms is not None
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
         if missed:
@@ -535,6 +551,76 @@ def _decode(
     ncpu = max((int(p[4]) + 1 for p in pieces if len(p[0])), default=0)
     meta.ncpus = max(meta.ncpus, ncpu)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+# fg_fill's outputs, in its order
+_FG_OUT = (
+    "event",
+    "kind",
+    "addr",
+    "func",
+    "module",
+    "depth",
+    "calltime",
+    "rettime",
+    "overrun",
+    "retval",
+    "eflags",
+    "duration",
+)
+# an empty address table (no funcgraph types)
+_NO_ADDRS = (
+    np.zeros(2, np.uint64),
+    np.full(2, -1, np.int64),
+    np.empty(0, np.int32),
+    np.empty(0, np.int32),
+)
+
+
+class _TypeCache:
+    """Per event id met so far (of one container and pool): the event and kind codes and the
+    funcgraph layout (``_fg_layout``) its last window used, for ``ringbuf.assemble``'s
+    funcgraph columns.  What the first pass wrote from it stands only when the window's own
+    types get the same (``same``): a window read with a stale entry is filled again by
+    ``fg_fill``, so the cache never decides a value."""
+
+    def __init__(self, pool: StringPool) -> None:
+        self.pool = pool
+        self.tslot = np.full(65537, -1, np.int32)  # per id + 1: its row, -1 none
+        self.ev = np.empty(0, np.int32)
+        self.kind = np.empty(0, np.int8)
+        self.layout = np.empty((0, 1 + 4 * len(_FG_LAYOUT)), np.int64)
+        self.has_fg = False
+
+    @classmethod
+    def of(cls, c: Container, pool: StringPool) -> _TypeCache:
+        cache = c.__dict__.get("_type_cache")
+        if cache is None or cache.pool is not pool:
+            cache = c.__dict__["_type_cache"] = cls(pool)
+        return cache  # type: ignore[no-any-return]
+
+    def same(self, ids: np.ndarray, ev: np.ndarray, kind: np.ndarray, layout: np.ndarray) -> bool:
+        sl = self.tslot[ids.astype(np.int64) + 1]
+        if (sl < 0).any():
+            return False
+        return (
+            bool((self.ev[sl] == ev).all())
+            and bool((self.kind[sl] == kind).all())
+            and bool((self.layout[sl] == layout).all())
+        )
+
+    def update(self, ids: np.ndarray, ev: np.ndarray, kind: np.ndarray, layout: np.ndarray) -> None:
+        s = ids.astype(np.int64) + 1
+        sl = self.tslot[s]
+        old = sl >= 0
+        self.ev[sl[old]], self.kind[sl[old]], self.layout[sl[old]] = ev[old], kind[old], layout[old]
+        new = ~old
+        if new.any():
+            self.tslot[s[new]] = len(self.ev) + np.arange(int(new.sum()), dtype=np.int32)
+            self.ev = np.concatenate([self.ev, ev[new]])
+            self.kind = np.concatenate([self.kind, kind[new]])
+            self.layout = np.concatenate([self.layout, layout[new]])
+        self.has_fg = bool(self.layout[:, 0].any())
 
 
 class _TypeRows:
@@ -566,8 +652,10 @@ class _TypeRows:
 
 
 def _fg_layout(fmt: EventFormat) -> list[int]:
-    """ringbuf.fg_fill's layout row of a funcgraph format: what ``_funcgraph`` gathered."""
-    out = [1]
+    """ringbuf.fg_fill's layout row of a funcgraph format: the bytes from the record's start
+    that its fields span when each is read as 8 bytes (at least 8), then per field of
+    ``_FG_LAYOUT`` (present, offset, size, signed), as ``_funcgraph`` gathered them."""
+    out = [8]
     for name in _FG_LAYOUT:
         f = fmt.get(name) if name != "retval" or fmt.name == FG_EXIT_NAME else None
         if f is None or not f.is_scalar:
@@ -575,6 +663,7 @@ def _fg_layout(fmt: EventFormat) -> list[int]:
         else:
             # (func is an address: read unsigned into the uint64 addr column)
             out += [1, f.offset, f.size, int(f.signed and name != "func")]
+            out[0] = max(out[0], f.offset + 8)
     return out
 
 
