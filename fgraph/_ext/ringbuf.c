@@ -1890,11 +1890,11 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     Py_buffer view;
     PyObject *o_pieces, *o_specs, *o_ts, *o_pos, *o_cpu, *o_buf, *o_ids, *o_data, *o_len,
         *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
-    PyObject *o_cache = Py_None;
+    PyObject *o_cache = Py_None, *o_comm = Py_None;
     int big_endian;
-    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|O", &view, &o_pieces, &o_specs, &big_endian,
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OO", &view, &o_pieces, &o_specs, &big_endian,
                           &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
-                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache))
+                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm))
         return NULL;
     PyObject *seq = NULL, *sseq = NULL, *ret = NULL, *a_seen = NULL, *a_cnt = NULL,
              *a_min = NULL;
@@ -1982,6 +1982,19 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                         "assemble") < 0)
             goto done;
     }
+    /* with a pid table (comm code + 2 per pid + 1, 0 unknown): the comm column too */
+    const int32_t *ctab = NULL;
+    int32_t *comm = NULL;
+    npy_intp nctab = 0;
+    int cnew = 0;
+    if (o_comm != Py_None) {
+        PyObject *o_ctab, *o_cout;
+        if (!PyArg_ParseTuple(o_comm, "OO", &o_ctab, &o_cout) ||
+            !(ctab = (const int32_t *)in_ptr(o_ctab, NPY_INT32, -1, "assemble")) ||
+            !(comm = (int32_t *)out_ptr(o_cout, NPY_INT32, n, "assemble")))
+            goto done;
+        nctab = PyArray_DIM((PyArrayObject *)o_ctab, 0);
+    }
     int slow = 0;
     cnt = (int64_t *)calloc(NTYPES, sizeof(int64_t));
     mn = (int64_t *)malloc(NTYPES * sizeof(int64_t));
@@ -2031,7 +2044,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
             const int32_t *pl = p->len;
             for (npy_intp i = 0; i < m; i++, r++) {
                 int64_t base = pd[i], ln = pl[i];
-                int32_t ty;
+                int32_t ty, pv;
                 int16_t fl;
                 if (std && ln >= 8 && base >= 0 && base <= blen - 8) {
                     uint64_t w;
@@ -2039,12 +2052,21 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                     ty = (int32_t)(w & 0xffff);
                     fl = (int16_t)((w >> 16) & 0xff);
                     pre[r] = (int16_t)((w >> 24) & 0xff);
-                    pid[r] = (int32_t)(uint32_t)(w >> 32);
+                    pv = (int32_t)(uint32_t)(w >> 32);
                 } else {
                     ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
                     fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
                     pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
-                    pid[r] = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
+                    pv = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
+                }
+                pid[r] = pv;
+                if (ctab) {
+                    const int64_t q = (int64_t)pv + 1;
+                    const int32_t cc = q >= 0 && q < nctab ? ctab[q] : 0;
+                    if (cc)
+                        comm[r] = cc - 2;
+                    else
+                        cnew = 1; /* a pid not in the table: the caller makes the column */
                 }
                 etype[r] = ty;
                 flags[r] = fl;
@@ -2098,8 +2120,8 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         ((int64_t *)PyArray_DATA((PyArrayObject *)a_cnt))[u] = cnt[s];
         ((int64_t *)PyArray_DATA((PyArrayObject *)a_min))[u] = mn[s];
     }
-    ret = Py_BuildValue("(OOOiii)", a_seen, a_cnt, a_min, wide, slow || !clay,
-                        clay ? x.missed : 1);
+    ret = Py_BuildValue("(OOOiiii)", a_seen, a_cnt, a_min, wide, slow || !clay,
+                        clay ? x.missed : 1, cnew || !ctab);
 done:
     Py_XDECREF(a_seen);
     Py_XDECREF(a_cnt);

@@ -36,7 +36,7 @@ from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_pag
 from .fields import extract_fields, factorize
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, count, drop_disordered_pages, load_blobs, walk
-from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
+from .symbols import comm_table, parse_cmdlines, parse_kallsyms, parse_printk
 
 __all__ = ["parse_tracedat", "read_container"]
 
@@ -399,12 +399,15 @@ def _decode(
         )
     elif len(cache.ev):
         fused = (cache.tslot, cache.ev, cache.kind, cache.layout, *_NO_ADDRS, fg_out, 0)
+    cmdlines = _once(c, "cmdlines", parse_cmdlines)
+    # and the comm column, from the comm codes of the pids met before
+    pids = _CommCache.of(c, pool)
     wide = False
-    slow = missed = True
+    slow = missed = new_pids = True
     seen = np.empty(0, np.int32)
     cnt = minlen = np.empty(0, np.int64)
     if n:
-        seen, cnt, minlen, wide, slow, missed = ringbuf.assemble(
+        seen, cnt, minlen, wide, slow, missed, new_pids = ringbuf.assemble(
             mem,
             pieces,
             specs,
@@ -422,10 +425,13 @@ def _decode(
             cols["pid"],
             cols["irqctx"],
             fused,
+            (pids.table, cols["comm"]),
         )
     cols["ts"] = _timestamps(raw_ts, c)
-    cmdlines = _once(c, "cmdlines", parse_cmdlines)
-    cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
+    if n and new_pids:
+        # a pid not met before: the window's comm codes as they always were made (the pool
+        # meets new names in the window's pid order), kept for the next windows
+        pids.add(*comm_table(cols["pid"], cmdlines, pool, cols["comm"])[:2])
 
     # The event ids in factorize's order (ascending when many rows, else as first met)
     inv: np.ndarray | None = None
@@ -621,6 +627,40 @@ class _TypeCache:
             self.kind = np.concatenate([self.kind, kind[new]])
             self.layout = np.concatenate([self.layout, layout[new]])
         self.has_fg = bool(self.layout[:, 0].any())
+
+
+class _CommCache:
+    """The comm codes of the pids met so far (of one container and pool), for
+    ``ringbuf.assemble``: code + 2 per pid + 1 (0: not met), grown to the largest pid met."""
+
+    LIMIT = 1 << 23  # pids beyond (pid_max is at most 2^22) are left to comm_table
+
+    def __init__(self, pool: StringPool) -> None:
+        self.pool = pool
+        self.table = np.zeros(1024, np.int32)
+
+    @classmethod
+    def of(cls, c: Container, pool: StringPool) -> _CommCache:
+        cache = c.__dict__.get("_comm_cache")
+        if cache is None or cache.pool is not pool:
+            cache = c.__dict__["_comm_cache"] = cls(pool)
+        return cache  # type: ignore[no-any-return]
+
+    def add(self, pids: np.ndarray, codes: np.ndarray) -> None:
+        at = pids.astype(np.int64) + 1
+        ok = (at >= 0) & (at < self.LIMIT)
+        at, codes = at[ok], codes[ok]
+        if not len(at):
+            return
+        top = int(at.max()) + 1
+        if top > len(self.table):
+            size = len(self.table)
+            while size < top:
+                size *= 2
+            grown = np.zeros(size, np.int32)
+            grown[: len(self.table)] = self.table
+            self.table = grown
+        self.table[at] = codes + 2
 
 
 class _TypeRows:
