@@ -76,3 +76,26 @@ def test_a_cache_that_does_not_fit_the_window_is_not_used(what: str | None) -> N
             cache.tslot[:] = -1
 
     assert _windows_match_whole(data, 300, spoil) > 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
+    """Per-CPU runs in time order (with ties within and across runs) merge into the stable
+    argsort; a run that goes back in time, or too many runs, is left to the sort (None)."""
+    from fgraph._ext import ringbuf
+
+    rng = np.random.default_rng(seed)
+    nruns = int(rng.integers(1, 12))
+    sizes = rng.integers(0, 50, nruns)
+    runs = [np.sort(rng.integers(0, 40, int(k))) for k in sizes]
+    if seed == 5 and len(runs[0]) > 2:
+        runs[0][1], runs[0][0] = runs[0][0], runs[0][1] + 1  # back in time
+    ts = np.concatenate(runs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    order, tmin = ringbuf.merge_order(ts, starts)
+    assert tmin == (int(ts.min()) if len(ts) else 0)
+    sorted_runs = all((np.diff(r) >= 0).all() for r in runs)
+    if nruns > 8 or not sorted_runs:
+        assert order is None
+    else:
+        assert (order == np.argsort(ts, kind="stable")).all()

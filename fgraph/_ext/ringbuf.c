@@ -2136,6 +2136,92 @@ done:
     return ret;
 }
 
+/*
+ * merge_order(ts, starts) -> (order int64 or None, min)
+ *   The stable argsort of ts (int64) when ts is a few runs (rows starts[i]..starts[i+1]), each
+ *   non-decreasing: a merge of the runs, ties to the earlier run, which is what the stable
+ *   sort gives (rows of an earlier run come first).  None when a run goes back in time or
+ *   there are more than MERGE_RUNS runs (the caller sorts).  min: the smallest ts (0 if none).
+ */
+#define MERGE_RUNS 8
+
+static PyObject *py_merge_order(PyObject *self, PyObject *args)
+{
+    PyObject *o_ts, *o_starts;
+    if (!PyArg_ParseTuple(args, "OO", &o_ts, &o_starts))
+        return NULL;
+    if (!PyArray_Check(o_ts) || !PyArray_Check(o_starts)) {
+        PyErr_SetString(PyExc_ValueError, "merge_order: arrays expected");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o_ts, 0);
+    npy_intp nr = PyArray_DIM((PyArrayObject *)o_starts, 0) - 1;
+    const int64_t *ts, *st;
+    if (!(ts = (const int64_t *)in_ptr(o_ts, NPY_INT64, n, "merge_order")) ||
+        !(st = (const int64_t *)in_ptr(o_starts, NPY_INT64, -1, "merge_order")))
+        return NULL;
+    if (nr < 0 || st[0] != 0 || st[nr] != n) {
+        PyErr_SetString(PyExc_ValueError, "merge_order: runs do not cover the rows");
+        return NULL;
+    }
+    for (npy_intp k = 0; k < nr; k++)
+        if (st[k + 1] < st[k]) {
+            PyErr_SetString(PyExc_ValueError, "merge_order: runs do not cover the rows");
+            return NULL;
+        }
+    int64_t mn = 0;
+    int sorted = 1;
+    Py_BEGIN_ALLOW_THREADS
+    if (n)
+        mn = ts[0];
+    for (npy_intp k = 0; k < nr; k++)
+        for (npy_intp i = st[k]; i < st[k + 1]; i++) {
+            if (ts[i] < mn)
+                mn = ts[i];
+            if (i > st[k] && ts[i] < ts[i - 1])
+                sorted = 0;
+        }
+    Py_END_ALLOW_THREADS
+    if (!sorted || nr > MERGE_RUNS)
+        return Py_BuildValue("(OL)", Py_None, (long long)mn);
+    PyObject *a = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    if (!a)
+        return NULL;
+    int64_t *out = (int64_t *)PyArray_DATA((PyArrayObject *)a);
+    Py_BEGIN_ALLOW_THREADS
+    npy_intp at[MERGE_RUNS + 1], end[MERGE_RUNS + 1];
+    int m = 0;
+    for (npy_intp k = 0; k < nr; k++)
+        if (st[k + 1] > st[k]) {
+            at[m] = st[k];
+            end[m] = st[k + 1];
+            m++;
+        }
+    npy_intp o = 0;
+    while (m > 1) {
+        /* the head with the smallest time, the earliest run among equals */
+        int best = 0;
+        for (int j = 1; j < m; j++)
+            if (ts[at[j]] < ts[at[best]])
+                best = j;
+        out[o++] = at[best]++;
+        if (at[best] == end[best]) { /* run done: the later runs move up, keeping their order */
+            for (int j = best; j < m - 1; j++) {
+                at[j] = at[j + 1];
+                end[j] = end[j + 1];
+            }
+            m--;
+        }
+    }
+    if (m == 1)
+        for (npy_intp i = at[0]; i < end[0]; i++)
+            out[o++] = i;
+    Py_END_ALLOW_THREADS
+    PyObject *ret = Py_BuildValue("(OL)", a, (long long)mn);
+    Py_DECREF(a);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -2163,6 +2249,7 @@ static PyMethodDef methods[] = {
      "fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, "
      "em, event, kind, addr, func, module, depth, calltime, rettime, overrun, retval, eflags, "
      "duration, has_retval) -> missed"},
+    {"merge_order", py_merge_order, METH_VARARGS, "merge_order(ts, starts) -> (order or None, min)"},
     {NULL, NULL, 0, NULL},
 };
 

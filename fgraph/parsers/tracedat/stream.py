@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ...errors import TraceWarning
 from ...schema import LostSource
 from ...source import Source
@@ -282,14 +283,18 @@ class TraceDatStream:
         seen: set[tuple[str, str]] = set()
         for j in range(len(bounds) + 1):
             hi = None if j == len(bounds) else int(bounds[j])
-            table, row_id = self._window(hi, seen)
-            ts = table["ts"]
-            if len(ts) and int(ts.min()) < 0:
+            table, row_id, runs = self._window(hi, seen)
+            # the timeline order: the stable time sort of the rows, CPU after CPU, is a merge
+            # of the CPUs' runs when each is in time order (ringbuf.c; else sorted here)
+            order, tmin = ringbuf.merge_order(table["ts"], runs)
+            if len(table) and tmin < 0:
                 # times beyond 2^63 ns are no times: the rebuild's merge order keeps such
                 # records after their CPU's previous record, as it does for the whole file
                 yield table, None, row_id
                 continue
-            yield table, np.argsort(ts, kind="stable").astype(np.int64, copy=False), row_id
+            if order is None:
+                order = np.argsort(table["ts"], kind="stable").astype(np.int64, copy=False)
+            yield table, order, row_id
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -338,16 +343,20 @@ class TraceDatStream:
         """A raw page time in the records' unit (TSC2NSEC and offsets applied), as int64."""
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
-    def _window(self, hi: int | None, seen: set[tuple[str, str]]) -> tuple[EventTable, np.ndarray]:
+    def _window(
+        self, hi: int | None, seen: set[tuple[str, str]]
+    ) -> tuple[EventTable, np.ndarray, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
         the records held back from the previous window and those of the pages that start
-        before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
+        before ``hi``; records at or after ``hi`` are held back (undecoded) for the next.
+        Returns (table, row ids, the first row of each CPU's records and the row count)."""
         c, meta = self.c, self.meta
         # per CPU with records in the window: (cursor, pieces of its held records, row id of
         # the first)
         parts: list[tuple[_Cursor, list[dict[str, np.ndarray]], int]] = []
         lost_rows: list[dict[str, Any]] = []
         base = 0
+        runs = [0]
         uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
             stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
@@ -407,6 +416,8 @@ class TraceDatStream:
                 rest = [{key: np.concatenate([ch[key] for ch in rest]) for key in rest[0]}]
             cur.held = rest
             base += k
+            if k:
+                runs.append(base)
         # the window's records, CPU after CPU: decoded from the walks' arrays (ringbuf.assemble
         # reads them piece by piece; no window-sized copy of them is made)
         pieces: list[Piece] = []
@@ -447,7 +458,7 @@ class TraceDatStream:
         meta.warnings.extend(fresh)
         table.lost = _lost_table(lost_rows, table)
         self._release()
-        return table, ids
+        return table, ids, np.array(runs, np.int64)
 
     def _walk(self, cur: _Cursor, stop: int) -> None:
         """Walk the cursor's pages up to ``stop`` and append their records to its held ones
