@@ -2,8 +2,9 @@
  * ringbuf.c - walk kernel ring-buffer sub-buffers ("pages") of one CPU.
  *
  * The walk is inherently sequential (each event header says where the next one starts and
- * carries a delta to the running timestamp), so it is a tight C loop; everything after it
- * (field extraction, symbol lookup) is numpy in fgraph/parsers/tracedat/.
+ * carries a delta to the running timestamp), so it is a tight C loop.  The decode of the
+ * walked records (assemble, fg_fill, below) is C passes too; per-event field tables and the
+ * symbol names are numpy and Python in fgraph/parsers/tracedat/.
  *
  * Semantics follow libtraceevent src/kbuffer-parse.c (what trace-cmd report uses):
  *   - page header: u64 time_stamp, kernel-long commit (bits 0..26 size, bit 31
@@ -1535,13 +1536,14 @@ done:
 }
 
 /*
- * A window's records decoded in two passes over them (tracedat/__init__.py ``_decode``),
+ * A window's records decoded in one or two passes over them (tracedat/__init__.py ``_decode``),
  * instead of a copy of the walk's record arrays into window arrays, a gather of the common
  * fields, numpy passes for irqctx, a factorize of the event ids, a counting sort of the rows
  * by type and one indirect gather per funcgraph type followed by per-type fills.
  *
  * assemble(buf, pieces, specs, big_endian, ts, pos, cpu, bufi, ids, data, len, etype, flags,
- *          preempt, pid, irqctx) -> (seen int32, count int64, minlen int64)
+ *          preempt, pid, irqctx[, cache, comm]) -> (seen int32, count int64, minlen int64,
+ *          wide, slow, missed, new_pids)
  *   pieces: sequence of (data int64[m], len int32[m], ts uint64[m], pos int64[m], cpu, buf,
  *   id0): the window's records, piece after piece, written from row 0 on: ts/pos/data/len
  *   copied, cpu/bufi the piece's, ids id0, id0+1, ... (ids may be None).  specs: the common
@@ -1553,6 +1555,13 @@ done:
  *   common_type), the records of each, the shortest of each, and `wide`: an id was outside
  *   -1..65535 (a format with a wider common_type), the first three are then empty and the
  *   caller counts the ids itself.
+ *   Optional `cache`: (tslot, ev, kind, layout, tkeys, tslots, ef, em, (fg_fill's 12
+ *   outputs), has_retval), fg_fill's arguments for the types a cache knows (tslot: row per id
+ *   + 1, -1 unknown): their records' funcgraph columns are written here, in the same pass
+ *   (fg_record), and `slow` says a record's type was unknown (else 0; 1 without a cache),
+ *   `missed` an address not in the table.  Optional `comm`: (table, out): out[r] =
+ *   table[pid + 1] - 2 where that is not 0; `new_pids` says some pid was not in the table.
+ *   Returns (seen, count, minlen, wide, slow, missed, new_pids).
  */
 #define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
 #define IRQ_SOFTIRQ 0x10
@@ -2244,7 +2253,8 @@ static PyMethodDef methods[] = {
     {"duration", py_duration, METH_VARARGS, "duration(calltime, rettime) -> int64 array"},
     {"assemble", py_assemble, METH_VARARGS,
      "assemble(buf, pieces, specs, big_endian, ts, pos, cpu, buf, ids, data, len, etype, "
-     "flags, preempt, pid, irqctx) -> (seen, count, minlen)"},
+     "flags, preempt, pid, irqctx[, cache, comm]) -> (seen, count, minlen, wide, slow, missed, "
+     "new_pids)"},
     {"fg_fill", py_fg_fill, METH_VARARGS,
      "fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, "
      "em, event, kind, addr, func, module, depth, calltime, rettime, overrun, retval, eflags, "

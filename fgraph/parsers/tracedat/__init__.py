@@ -10,7 +10,9 @@ Pipeline (each step vectorized or in C):
 1. ``header``: initial header, v6 sequential layout or v7 sections/options chain → metadata.
 2. ``eventformat``: every format file → field offsets/sizes (``header_page`` → kernel long size).
 3. ``ringbuffer``: per CPU blob, decompress chunks, walk pages in C (``fgraph/_ext/ringbuf.c``).
-4. ``fields``: common fields, funcgraph columns and per-event field tables by numpy gathers.
+4. ``_decode``: common fields, comm, event codes and funcgraph columns in C passes over the
+   records (``ringbuf.assemble`` / ``fg_fill``); per-event field tables by gathers
+   (``fields``).
 5. ``symbols``: kallsyms / cmdlines lookups per distinct address / pid.
 
 ``pos`` is the file offset of each record's event header for uncompressed data; for
@@ -339,13 +341,17 @@ def _decode(
     ``pos`` arrays that the pieces are consecutive slices of, from row 0) lets the rows be
     decoded in place of the walk's arrays (the whole-file read) instead of into new ones.
 
-    Two C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every
-    column of every row: the first the record columns and common fields, counting the event
-    ids; the second, once the ids' names, kinds and funcgraph layouts are known, the event
-    and kind codes and the funcgraph columns (the sentinels for other records) with the
-    exit durations and the functions' codes.  Records of other event types are decoded per
-    type below (few).  (One numpy or C pass per step and column, with per-type row groups,
-    cost ~2x the CPU: bench/RESULTS.md, session 4.)"""
+    C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every column of
+    every row: ``assemble`` the record columns and common fields, counting the event ids, and,
+    from what the windows before met (``_TypeCache``, ``_CommCache``, the symbols' address
+    table), the comm codes, the event and kind codes and the funcgraph columns (the
+    sentinels for other records) with the exit durations and the functions' codes.  What it
+    could not write from them (a type, pid or address not met before, a type whose layout
+    differs in this window) is made again below as it always was: ``fg_fill`` once the
+    window's own types are known, ``comm_table``, ``resolve_into``; so the caches only save
+    work, never decide a value.  Records of other event types are decoded per type below
+    (few).  (With a numpy or C pass per step and column, per-type row groups and indirect
+    gathers, the whole windowed read of fsync_x48 took ~100 ns of CPU per record; now ~80.)"""
     from .fields import SMALL_RANGE
 
     n = sum(len(p[0]) for p in pieces)
