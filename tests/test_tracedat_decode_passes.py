@@ -99,3 +99,14 @@ def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
         assert order is None
     else:
         assert (order == np.argsort(ts, kind="stable")).all()
+
+
+@pytest.mark.corpus
+def test_pids_beyond_the_comm_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pids the comm table does not keep (beyond its limit) are named every window as in the
+    whole read."""
+    from fgraph.parsers.tracedat import _CommCache
+
+    monkeypatch.setattr(_CommCache, "LIMIT", 8)
+    data = corpus_file("vm61/btrfs_read.dat").read_bytes()
+    assert _windows_match_whole(data, 300) > 2

@@ -639,7 +639,8 @@ class _CommCache:
     """The comm codes of the pids met so far (of one container and pool), for
     ``ringbuf.assemble``: code + 2 per pid + 1 (0: not met), grown to the largest pid met."""
 
-    LIMIT = 1 << 23  # pids beyond (pid_max is at most 2^22) are left to comm_table
+    # pids from here on (pid_max can be 2^22) are left to comm_table: the table stays <= 4 MB
+    LIMIT = 1 << 20
 
     def __init__(self, pool: StringPool) -> None:
         self.pool = pool
