@@ -2,8 +2,9 @@
  * ringbuf.c - walk kernel ring-buffer sub-buffers ("pages") of one CPU.
  *
  * The walk is inherently sequential (each event header says where the next one starts and
- * carries a delta to the running timestamp), so it is a tight C loop; everything after it
- * (field extraction, symbol lookup) is numpy in fgraph/parsers/tracedat/.
+ * carries a delta to the running timestamp), so it is a tight C loop.  The decode of the
+ * walked records (assemble, fg_fill, below) is C passes too; per-event field tables and the
+ * symbol names are numpy and Python in fgraph/parsers/tracedat/.
  *
  * Semantics follow libtraceevent src/kbuffer-parse.c (what trace-cmd report uses):
  *   - page header: u64 time_stamp, kernel-long commit (bits 0..26 size, bit 31
@@ -1534,6 +1535,702 @@ done:
     return out;
 }
 
+/*
+ * A window's records decoded in one or two passes over them (tracedat/__init__.py ``_decode``),
+ * instead of a copy of the walk's record arrays into window arrays, a gather of the common
+ * fields, numpy passes for irqctx, a factorize of the event ids, a counting sort of the rows
+ * by type and one indirect gather per funcgraph type followed by per-type fills.
+ *
+ * assemble(buf, pieces, specs, big_endian, ts, pos, cpu, bufi, ids, data, len, etype, flags,
+ *          preempt, pid, irqctx[, cache, comm]) -> (seen int32, count int64, minlen int64,
+ *          wide, slow, missed, new_pids)
+ *   pieces: sequence of (data int64[m], len int32[m], ts uint64[m], pos int64[m], cpu, buf,
+ *   id0): the window's records, piece after piece, written from row 0 on: ts/pos/data/len
+ *   copied, cpu/bufi the piece's, ids id0, id0+1, ... (ids may be None).  specs: the common
+ *   fields (common_type, common_flags, common_preempt_count, common_pid) as (offset, size,
+ *   signed) or None when the format lacks the field: each record's value, -1 when the record
+ *   is too short for it (or the field is absent), as gather_many would write it; irqctx from
+ *   the stored flags (schema.irqctx_from_flags: NMI beats hardirq beats softirq, -1 unknown).
+ *   Returns the event ids met (in order of first appearance; -1 for records too short for
+ *   common_type), the records of each, the shortest of each, and `wide`: an id was outside
+ *   -1..65535 (a format with a wider common_type), the first three are then empty and the
+ *   caller counts the ids itself.
+ *   Optional `cache`: (tslot, ev, kind, layout, tkeys, tslots, ef, em, (fg_fill's 12
+ *   outputs), has_retval), fg_fill's arguments for the types a cache knows (tslot: row per id
+ *   + 1, -1 unknown): their records' funcgraph columns are written here, in the same pass
+ *   (fg_record), and `slow` says a record's type was unknown (else 0; 1 without a cache),
+ *   `missed` an address not in the table.  Optional `comm`: (table, out): out[r] =
+ *   table[pid + 1] - 2 where that is not 0; `new_pids` says some pid was not in the table.
+ *   Returns (seen, count, minlen, wide, slow, missed, new_pids).
+ */
+#define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
+#define IRQ_SOFTIRQ 0x10
+#define IRQ_HARDIRQ 0x08
+#define IRQ_NMI 0x40
+
+typedef struct {
+    int present, size, sgn;
+    int64_t off, minlen;
+} cspec_t;
+
+static int parse_cspec(PyObject *o, cspec_t *c)
+{
+    c->present = 0;
+    if (o == Py_None)
+        return 0;
+    Py_ssize_t off, size;
+    int sgn;
+    if (!PyArg_ParseTuple(o, "nni", &off, &size, &sgn))
+        return -1;
+    if (size != 1 && size != 2 && size != 4 && size != 8) {
+        PyErr_SetString(PyExc_ValueError, "assemble: field size must be 1, 2, 4 or 8");
+        return -1;
+    }
+    c->present = 1;
+    c->off = off;
+    c->size = (int)size;
+    c->sgn = sgn;
+    c->minlen = off + size;
+    return 0;
+}
+
+/* a 1-d contiguous writeable array of `typ` with at least n items, else NULL with an error */
+static void *out_ptr(PyObject *o, int typ, npy_intp n, const char *who)
+{
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!PyArray_Check(o) || PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        !PyArray_ISWRITEABLE(a) || PyArray_TYPE(a) != typ || PyArray_DIM(a, 0) < n) {
+        PyErr_Format(PyExc_ValueError, "%s: bad output array", who);
+        return NULL;
+    }
+    return PyArray_DATA(a);
+}
+
+/* a 1-d contiguous array of `typ` with exactly n items (read), else NULL with an error */
+static const void *in_ptr(PyObject *o, int typ, npy_intp n, const char *who)
+{
+    PyArrayObject *a = (PyArrayObject *)o;
+    if (!PyArray_Check(o) || PyArray_NDIM(a) != 1 || !PyArray_IS_C_CONTIGUOUS(a) ||
+        PyArray_TYPE(a) != typ || (n >= 0 && PyArray_DIM(a, 0) != n)) {
+        PyErr_Format(PyExc_ValueError, "%s: bad input array", who);
+        return NULL;
+    }
+    return PyArray_DATA(a);
+}
+
+static inline int64_t cfield(const uint8_t *b, int64_t blen, int64_t base, int64_t len,
+                             const cspec_t *c, int swap, int *bad)
+{
+    if (!c->present || len < c->minlen)
+        return -1;
+    int64_t at = base + c->off;
+    if (at < 0 || at + c->size > blen) {
+        *bad = 1;
+        return -1;
+    }
+    return read_field(b, at, c->size, c->sgn, swap);
+}
+
+typedef struct {
+    const int64_t *data, *pos;
+    const int32_t *len;
+    const uint64_t *ts;
+    npy_intp m;
+    int16_t cpu, buf;
+    int64_t id0;
+} piece_t;
+
+/*
+ * fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, em,
+ *         event, kind_out, addr, func, module, depth, calltime, rettime, overrun, retval,
+ *         eflags, duration, has_retval) -> missed
+ *   Per record, from its type's slot (tslot[etype + 1], int32 per id -1..65535; with tslot
+ *   None, etype holds the slots): the event
+ *   and kind codes (ev, kind per slot), and the funcgraph columns.  layout (int64 [slots, 25]):
+ *   is_fg, then for func, depth, calltime, rettime, overrun, retval each (present, offset,
+ *   size, signed).  As _funcgraph's gathers and fills: records of other types get -1 in
+ *   func/module/depth/calltime/rettime/overrun and 0 in addr/retval/eflags; a funcgraph
+ *   record too short for a field gets -1 (0 for addr and retval, whose eflags bit
+ *   `has_retval` is set only when it is read); duration is rettime - calltime where both are
+ *   read, else -1 (ringbuf.duration).  func/module of a funcgraph record are looked up in the
+ *   address table (addr_codes); missed: whether some address was not in it (the caller then
+ *   resolves the funcgraph rows through symbols.py, which writes them all).
+ */
+#define FG_FIELDS 6
+#define LAYOUT_W (1 + 4 * FG_FIELDS)
+
+/* What fg_fill (and assemble with a type cache) write per record: the outputs, the address
+ * table and the run-length memory of the last address looked up. */
+typedef struct {
+    const uint8_t *b;
+    int64_t blen;
+    int swap, has_ret, missed;
+    int32_t *oev, *ofunc, *omod, *odepth;
+    int8_t *okind;
+    uint8_t *oefl;
+    uint64_t *oaddr;
+    int64_t *oct, *ort, *oov, *orv, *odur;
+    const uint64_t *pk;
+    const int64_t *psl;
+    const int32_t *pf, *pm;
+    size_t mask;
+    npy_intp ne;
+    uint64_t last;
+    int64_t last_e; /* entry of the previous funcgraph record's address, -1 missing, -2 none */
+} fgctx_t;
+
+/* Row r of type layout L (event code ev, kind kd), payload at base, ln bytes: 0, or 1 (a field
+ * outside the buffer), 3 (a table entry out of range). */
+static inline __attribute__((always_inline)) int fg_record(fgctx_t *x, npy_intp r, const int64_t *L, int32_t ev, int8_t kd,
+                            int64_t base, int64_t ln)
+{
+    x->oev[r] = ev;
+    x->okind[r] = kd;
+    if (!L[0]) { /* (L[0]: 0, or the bytes a funcgraph record's fields span, read 8 at a time) */
+        x->oaddr[r] = 0;
+        x->ofunc[r] = x->omod[r] = x->odepth[r] = -1;
+        x->oct[r] = x->ort[r] = x->oov[r] = x->odur[r] = -1;
+        x->orv[r] = 0;
+        x->oefl[r] = 0;
+        return 0;
+    }
+    const uint8_t *b = x->b;
+    int64_t v[FG_FIELDS];
+    int got[FG_FIELDS];
+    if (!x->swap && base >= 0 && base <= x->blen - L[0]) {
+        /* Branch-free: every field read as the 8 bytes at its offset (L[0] - 1 of them past
+         * the record's start are in the buffer), cut to its size and sign by shifts, and
+         * taken when the record is long enough (entries and exits come mixed: a branch per
+         * field mispredicted, ~25 ns per record in all) */
+        for (int f = 0; f < FG_FIELDS; f++) {
+            const int64_t *F = L + 1 + 4 * f;
+            uint64_t raw;
+            memcpy(&raw, b + base + F[1], 8);
+            const int sh = (int)((64 - 8 * F[2]) & 63);
+            const int64_t val =
+                F[3] ? (int64_t)(raw << sh) >> sh : (int64_t)((raw << sh) >> sh);
+            const int ok = (int)F[0] & (ln >= F[1] + F[2]);
+            v[f] = ok ? val : -1;
+            got[f] = ok;
+        }
+        goto store;
+    }
+    /* a record inside the buffer (as the walk finds them) has every field it is long enough
+     * for inside it too: one check per record */
+    const int inside = base >= 0 && ln >= 0 && base <= x->blen - ln;
+    for (int f = 0; f < FG_FIELDS; f++) {
+        const int64_t *F = L + 1 + 4 * f;
+        got[f] = 0;
+        v[f] = -1;
+        if (!F[0] || ln < F[1] + F[2])
+            continue;
+        const uint8_t *q = b + base + F[1];
+        if (!inside && (base + F[1] < 0 || base + F[1] + F[2] > x->blen))
+            return 1;
+        got[f] = 1;
+        if (x->swap) {
+            v[f] = read_field(b, base + F[1], (int)F[2], (int)F[3], x->swap);
+            continue;
+        }
+        switch (F[2]) {
+        case 8: { uint64_t y; memcpy(&y, q, 8); v[f] = (int64_t)y; break; }
+        case 4: { uint32_t y; memcpy(&y, q, 4); v[f] = F[3] ? (int64_t)(int32_t)y : (int64_t)y; break; }
+        case 2: { uint16_t y; memcpy(&y, q, 2); v[f] = F[3] ? (int64_t)(int16_t)y : (int64_t)y; break; }
+        default: v[f] = F[3] ? (int64_t)(int8_t)*q : (int64_t)*q; break;
+        }
+    }
+store:;
+    uint64_t a = got[0] ? (uint64_t)v[0] : 0;
+    x->oaddr[r] = a;
+    x->odepth[r] = (int32_t)v[1];
+    x->oct[r] = v[2];
+    x->ort[r] = v[3];
+    x->oov[r] = v[4];
+    x->orv[r] = got[5] ? v[5] : 0;
+    x->oefl[r] = got[5] ? (uint8_t)x->has_ret : 0;
+    x->odur[r] = (v[2] == -1) | (v[3] == -1) ? -1 : (int64_t)((uint64_t)v[3] - (uint64_t)v[2]);
+    if (x->last_e == -2 || a != x->last) {
+        size_t j = (size_t)mix64(a) & x->mask;
+        int64_t e = -1;
+        for (;;) {
+            int64_t sl = x->psl[j];
+            if (sl < 0)
+                break;
+            if (x->pk[j] == a) {
+                e = sl;
+                break;
+            }
+            j = (j + 1) & x->mask;
+        }
+        if (e >= x->ne)
+            return 3;
+        x->last = a;
+        x->last_e = e;
+    }
+    if (x->last_e >= 0) {
+        x->ofunc[r] = x->pf[x->last_e];
+        x->omod[r] = x->pm[x->last_e];
+    } else {
+        x->ofunc[r] = x->omod[r] = -1;
+        x->missed = 1;
+    }
+    return 0;
+}
+
+/* The address table and the funcgraph outputs of fg_fill's arguments (o: its 12 outputs, in
+ * order) for n rows: 0, or -1 with the error set. */
+static int fgctx_setup(fgctx_t *x, Py_buffer *view, int big_endian, int has_ret,
+                       PyObject *o_keys, PyObject *o_slots, PyObject *o_ef, PyObject *o_em,
+                       PyObject **o, npy_intp n, const char *who)
+{
+    PyArrayObject *tk, *tsl;
+    if (addr_table_args(o_keys, o_slots, &tk, &tsl, &x->mask) < 0)
+        return -1;
+    if (!(x->pf = (const int32_t *)in_ptr(o_ef, NPY_INT32, -1, who)) ||
+        !(x->pm = (const int32_t *)in_ptr(o_em, NPY_INT32, -1, who)))
+        return -1;
+    x->ne = PyArray_DIM((PyArrayObject *)o_ef, 0) < PyArray_DIM((PyArrayObject *)o_em, 0)
+                ? PyArray_DIM((PyArrayObject *)o_ef, 0)
+                : PyArray_DIM((PyArrayObject *)o_em, 0);
+    x->pk = (const uint64_t *)PyArray_DATA(tk);
+    x->psl = (const int64_t *)PyArray_DATA(tsl);
+    if (!(x->oev = (int32_t *)out_ptr(o[0], NPY_INT32, n, who)) ||
+        !(x->okind = (int8_t *)out_ptr(o[1], NPY_INT8, n, who)) ||
+        !(x->oaddr = (uint64_t *)out_ptr(o[2], NPY_UINT64, n, who)) ||
+        !(x->ofunc = (int32_t *)out_ptr(o[3], NPY_INT32, n, who)) ||
+        !(x->omod = (int32_t *)out_ptr(o[4], NPY_INT32, n, who)) ||
+        !(x->odepth = (int32_t *)out_ptr(o[5], NPY_INT32, n, who)) ||
+        !(x->oct = (int64_t *)out_ptr(o[6], NPY_INT64, n, who)) ||
+        !(x->ort = (int64_t *)out_ptr(o[7], NPY_INT64, n, who)) ||
+        !(x->oov = (int64_t *)out_ptr(o[8], NPY_INT64, n, who)) ||
+        !(x->orv = (int64_t *)out_ptr(o[9], NPY_INT64, n, who)) ||
+        !(x->oefl = (uint8_t *)out_ptr(o[10], NPY_UINT8, n, who)) ||
+        !(x->odur = (int64_t *)out_ptr(o[11], NPY_INT64, n, who)))
+        return -1;
+    uint16_t one = 1;
+    x->b = (const uint8_t *)view->buf;
+    x->blen = (int64_t)view->len;
+    x->swap = (*(const uint8_t *)&one == 0) != big_endian;
+    x->has_ret = has_ret;
+    x->missed = 0;
+    x->last = 0;
+    x->last_e = -2;
+    return 0;
+}
+
+/* a (slots, LAYOUT_W) int64 layout with per-slot int32 event and int8 kind codes: 0, or -1 */
+static int layout_args(PyObject *o_lay, PyObject *o_ev, PyObject *o_kind, const int64_t **lay,
+                       const int32_t **ev, const int8_t **kd, npy_intp *nslots, const char *who)
+{
+    if (!(*ev = (const int32_t *)in_ptr(o_ev, NPY_INT32, -1, who)) ||
+        !(*kd = (const int8_t *)in_ptr(o_kind, NPY_INT8, -1, who)))
+        return -1;
+    *nslots = PyArray_DIM((PyArrayObject *)o_ev, 0);
+    PyArrayObject *la = (PyArrayObject *)o_lay;
+    if (!PyArray_Check(o_lay) || PyArray_NDIM(la) != 2 || !PyArray_IS_C_CONTIGUOUS(la) ||
+        PyArray_TYPE(la) != NPY_INT64 || PyArray_DIM(la, 1) != LAYOUT_W ||
+        PyArray_DIM(la, 0) != *nslots || PyArray_DIM((PyArrayObject *)o_kind, 0) != *nslots) {
+        PyErr_Format(PyExc_ValueError, "%s: bad layout", who);
+        return -1;
+    }
+    *lay = (const int64_t *)PyArray_DATA(la);
+    return 0;
+}
+
+static PyObject *py_fg_fill(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int big_endian, has_ret;
+    PyObject *o_type, *o_data, *o_len, *o_tslot, *o_ev, *o_kind, *o_lay, *o_keys, *o_slots,
+        *o_ef, *o_em, *o[12];
+    if (!PyArg_ParseTuple(args, "y*iOOOOOOOOOOOOOOOOOOOOOOOi", &view, &big_endian, &o_type,
+                          &o_data, &o_len, &o_tslot, &o_ev, &o_kind, &o_lay, &o_keys, &o_slots,
+                          &o_ef, &o_em, &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7],
+                          &o[8], &o[9], &o[10], &o[11], &has_ret))
+        return NULL;
+    PyObject *ret = NULL;
+    fgctx_t x;
+    const int32_t *et, *pl, *slot = NULL, *ev;
+    const int64_t *pd, *lay;
+    const int8_t *kd;
+    npy_intp nslots;
+    if (!PyArray_Check(o_type)) {
+        PyErr_SetString(PyExc_ValueError, "fg_fill: bad input array");
+        goto done;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o_type, 0);
+    if (!(et = (const int32_t *)in_ptr(o_type, NPY_INT32, n, "fg_fill")) ||
+        !(pd = (const int64_t *)in_ptr(o_data, NPY_INT64, n, "fg_fill")) ||
+        !(pl = (const int32_t *)in_ptr(o_len, NPY_INT32, n, "fg_fill")) ||
+        (o_tslot != Py_None &&
+         !(slot = (const int32_t *)in_ptr(o_tslot, NPY_INT32, NTYPES, "fg_fill"))) ||
+        layout_args(o_lay, o_ev, o_kind, &lay, &ev, &kd, &nslots, "fg_fill") < 0 ||
+        fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, o, n,
+                    "fg_fill") < 0)
+        goto done;
+    int bad = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp r = 0; r < n; r++) {
+        int64_t s = (int64_t)et[r] + 1;
+        int32_t k = !slot ? et[r] : (s >= 0 && s < NTYPES) ? slot[s] : -1;
+        if (k < 0 || k >= nslots) {
+            bad = 2;
+            break;
+        }
+        if ((bad = fg_record(&x, r, lay + (size_t)k * LAYOUT_W, ev[k], kd[k], pd[r], pl[r])))
+            break;
+    }
+    Py_END_ALLOW_THREADS
+    if (bad == 1)
+        PyErr_SetString(PyExc_IndexError, "gather_many: offset or row out of range");
+    else if (bad == 2)
+        PyErr_SetString(PyExc_ValueError, "fg_fill: event id without a slot");
+    else if (bad == 3)
+        PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
+    else
+        ret = PyBool_FromLong(x.missed);
+done:
+    PyBuffer_Release(&view);
+    return ret;
+}
+
+static PyObject *py_assemble(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *o_pieces, *o_specs, *o_ts, *o_pos, *o_cpu, *o_buf, *o_ids, *o_data, *o_len,
+        *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
+    PyObject *o_cache = Py_None, *o_comm = Py_None;
+    int big_endian;
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OO", &view, &o_pieces, &o_specs, &big_endian,
+                          &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
+                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm))
+        return NULL;
+    PyObject *seq = NULL, *sseq = NULL, *ret = NULL, *a_seen = NULL, *a_cnt = NULL,
+             *a_min = NULL;
+    piece_t *pc = NULL;
+    int64_t *cnt = NULL, *mn = NULL;
+    int32_t *seen = NULL;
+    cspec_t cs[4];
+    Py_ssize_t np_ = 0;
+    npy_intp n = 0;
+    seq = PySequence_Fast(o_pieces, "assemble: pieces must be a sequence");
+    sseq = PySequence_Fast(o_specs, "assemble: specs must be a sequence");
+    if (!seq || !sseq)
+        goto done;
+    if (PySequence_Fast_GET_SIZE(sseq) != 4) {
+        PyErr_SetString(PyExc_ValueError, "assemble: four common field specs expected");
+        goto done;
+    }
+    for (int j = 0; j < 4; j++)
+        if (parse_cspec(PySequence_Fast_GET_ITEM(sseq, j), &cs[j]) < 0)
+            goto done;
+    np_ = PySequence_Fast_GET_SIZE(seq);
+    pc = (piece_t *)calloc((size_t)(np_ ? np_ : 1), sizeof(piece_t));
+    if (!pc) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t k = 0; k < np_; k++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, k), *od, *ol, *ot, *op;
+        int cpu, bi;
+        long long id0;
+        if (!PyArg_ParseTuple(t, "OOOOiiL", &od, &ol, &ot, &op, &cpu, &bi, &id0))
+            goto done;
+        if (!PyArray_Check(od)) {
+            PyErr_SetString(PyExc_ValueError, "assemble: bad input array");
+            goto done;
+        }
+        npy_intp m = PyArray_DIM((PyArrayObject *)od, 0);
+        if (!(pc[k].data = (const int64_t *)in_ptr(od, NPY_INT64, m, "assemble")) ||
+            !(pc[k].len = (const int32_t *)in_ptr(ol, NPY_INT32, m, "assemble")) ||
+            !(pc[k].ts = (const uint64_t *)in_ptr(ot, NPY_UINT64, m, "assemble")) ||
+            !(pc[k].pos = (const int64_t *)in_ptr(op, NPY_INT64, m, "assemble")))
+            goto done;
+        pc[k].m = m;
+        pc[k].cpu = (int16_t)cpu;
+        pc[k].buf = (int16_t)bi;
+        pc[k].id0 = (int64_t)id0;
+        n += m;
+    }
+    uint64_t *ts;
+    int64_t *pos, *ids = NULL, *data;
+    int16_t *cpu, *bufi, *flags, *pre;
+    int32_t *len, *etype, *pid;
+    int8_t *irq;
+    if (!(ts = (uint64_t *)out_ptr(o_ts, NPY_UINT64, n, "assemble")) ||
+        !(pos = (int64_t *)out_ptr(o_pos, NPY_INT64, n, "assemble")) ||
+        !(cpu = (int16_t *)out_ptr(o_cpu, NPY_INT16, n, "assemble")) ||
+        !(bufi = (int16_t *)out_ptr(o_buf, NPY_INT16, n, "assemble")) ||
+        (o_ids != Py_None && !(ids = (int64_t *)out_ptr(o_ids, NPY_INT64, n, "assemble"))) ||
+        !(data = (int64_t *)out_ptr(o_data, NPY_INT64, n, "assemble")) ||
+        !(len = (int32_t *)out_ptr(o_len, NPY_INT32, n, "assemble")) ||
+        !(etype = (int32_t *)out_ptr(o_type, NPY_INT32, n, "assemble")) ||
+        !(flags = (int16_t *)out_ptr(o_flags, NPY_INT16, n, "assemble")) ||
+        !(pre = (int16_t *)out_ptr(o_pre, NPY_INT16, n, "assemble")) ||
+        !(pid = (int32_t *)out_ptr(o_pid, NPY_INT32, n, "assemble")) ||
+        !(irq = (int8_t *)out_ptr(o_irq, NPY_INT8, n, "assemble")))
+        goto done;
+    /* with a type cache: the funcgraph columns too, for the types it knows (fg_fill) */
+    fgctx_t x;
+    const int32_t *cslot = NULL, *cev = NULL;
+    const int8_t *ckd = NULL;
+    const int64_t *clay = NULL;
+    npy_intp ncslots = 0;
+    if (o_cache != Py_None) {
+        PyObject *o_ts2, *o_cev, *o_ckind, *o_clay, *o_keys, *o_slots, *o_ef, *o_em, *o_outs, *oo[12];
+        int has_ret;
+        if (!PyArg_ParseTuple(o_cache, "OOOOOOOOOi", &o_ts2, &o_cev, &o_ckind, &o_clay, &o_keys,
+                              &o_slots, &o_ef, &o_em, &o_outs, &has_ret))
+            goto done;
+        if (!PyArg_ParseTuple(o_outs, "OOOOOOOOOOOO", &oo[0], &oo[1], &oo[2], &oo[3], &oo[4],
+                              &oo[5], &oo[6], &oo[7], &oo[8], &oo[9], &oo[10], &oo[11]))
+            goto done;
+        if (!(cslot = (const int32_t *)in_ptr(o_ts2, NPY_INT32, NTYPES, "assemble")) ||
+            layout_args(o_clay, o_cev, o_ckind, &clay, &cev, &ckd, &ncslots, "assemble") < 0 ||
+            fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, oo, n,
+                        "assemble") < 0)
+            goto done;
+    }
+    /* with a pid table (comm code + 2 per pid + 1, 0 unknown): the comm column too */
+    const int32_t *ctab = NULL;
+    int32_t *comm = NULL;
+    npy_intp nctab = 0;
+    int cnew = 0;
+    if (o_comm != Py_None) {
+        PyObject *o_ctab, *o_cout;
+        if (!PyArg_ParseTuple(o_comm, "OO", &o_ctab, &o_cout) ||
+            !(ctab = (const int32_t *)in_ptr(o_ctab, NPY_INT32, -1, "assemble")) ||
+            !(comm = (int32_t *)out_ptr(o_cout, NPY_INT32, n, "assemble")))
+            goto done;
+        nctab = PyArray_DIM((PyArrayObject *)o_ctab, 0);
+    }
+    int slow = 0;
+    cnt = (int64_t *)calloc(NTYPES, sizeof(int64_t));
+    mn = (int64_t *)malloc(NTYPES * sizeof(int64_t));
+    seen = (int32_t *)malloc(NTYPES * sizeof(int32_t));
+    if (!cnt || !mn || !seen) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    npy_intp nseen = 0;
+    int bad = 0, wide = 0;
+    {
+        const uint8_t *b = (const uint8_t *)view.buf;
+        const int64_t blen = (int64_t)view.len;
+        uint16_t one = 1;
+        const int host_big = *(const uint8_t *)&one == 0;
+        const int swap = host_big != big_endian;
+        Py_BEGIN_ALLOW_THREADS
+        npy_intp r = 0;
+        /* the common fields as every kernel lays them out (u16 type, u8 flags, u8
+         * preempt_count, s32 pid in the first 8 bytes), in the host's byte order: one 8-byte
+         * load per record */
+        const int std = !swap && cs[0].present && cs[0].off == 0 && cs[0].size == 2 &&
+                        !cs[0].sgn && cs[1].present && cs[1].off == 2 && cs[1].size == 1 &&
+                        !cs[1].sgn && cs[2].present && cs[2].off == 3 && cs[2].size == 1 &&
+                        !cs[2].sgn && cs[3].present && cs[3].off == 4 && cs[3].size == 4 &&
+                        cs[3].sgn && !host_big;
+        for (Py_ssize_t k = 0; k < np_ && !bad; k++) {
+            const piece_t *p = &pc[k];
+            const npy_intp m = p->m;
+            /* (in place when the piece is a slice of the output at this row: whole-file read) */
+            if (ts + r != p->ts)
+                memcpy(ts + r, p->ts, (size_t)m * sizeof(uint64_t));
+            if (pos + r != p->pos)
+                memcpy(pos + r, p->pos, (size_t)m * sizeof(int64_t));
+            if (data + r != p->data)
+                memcpy(data + r, p->data, (size_t)m * sizeof(int64_t));
+            if (len + r != p->len)
+                memcpy(len + r, p->len, (size_t)m * sizeof(int32_t));
+            for (npy_intp i = 0; i < m; i++) {
+                cpu[r + i] = p->cpu;
+                bufi[r + i] = p->buf;
+            }
+            if (ids)
+                for (npy_intp i = 0; i < m; i++)
+                    ids[r + i] = p->id0 + (int64_t)i;
+            const int64_t *pd = p->data;
+            const int32_t *pl = p->len;
+            for (npy_intp i = 0; i < m; i++, r++) {
+                int64_t base = pd[i], ln = pl[i];
+                int32_t ty, pv;
+                int16_t fl;
+                if (std && ln >= 8 && base >= 0 && base <= blen - 8) {
+                    uint64_t w;
+                    memcpy(&w, b + base, 8);
+                    ty = (int32_t)(w & 0xffff);
+                    fl = (int16_t)((w >> 16) & 0xff);
+                    pre[r] = (int16_t)((w >> 24) & 0xff);
+                    pv = (int32_t)(uint32_t)(w >> 32);
+                } else {
+                    ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
+                    fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
+                    pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
+                    pv = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
+                }
+                pid[r] = pv;
+                if (ctab) {
+                    const int64_t q = (int64_t)pv + 1;
+                    const int32_t cc = q >= 0 && q < nctab ? ctab[q] : 0;
+                    if (cc)
+                        comm[r] = cc - 2;
+                    else
+                        cnew = 1; /* a pid not in the table: the caller makes the column */
+                }
+                etype[r] = ty;
+                flags[r] = fl;
+                irq[r] = fl < 0 ? -1
+                         : (fl & IRQ_NMI) ? 3
+                         : (fl & IRQ_HARDIRQ) ? 2
+                         : (fl & IRQ_SOFTIRQ) ? 1
+                                                : 0;
+                int64_t s = (int64_t)ty + 1;
+                if (s < 0 || s >= NTYPES) {
+                    wide = 1; /* an id beyond an unsigned short: the caller counts */
+                    continue;
+                }
+                if (cnt[s]++ == 0) {
+                    seen[nseen++] = ty;
+                    mn[s] = ln;
+                } else if (ln < mn[s]) {
+                    mn[s] = ln;
+                }
+                if (clay) {
+                    int32_t kc = cslot[s];
+                    if (kc < 0 || kc >= ncslots) {
+                        slow = 1; /* a type the cache does not know: fg_fill decides */
+                    } else if ((bad = fg_record(&x, r, clay + (size_t)kc * LAYOUT_W, cev[kc],
+                                                ckd[kc], base, ln))) {
+                        break;
+                    }
+                }
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (bad == 1) {
+        PyErr_SetString(PyExc_IndexError, "gather_many: offset or row out of range");
+        goto done;
+    }
+    if (bad == 3) {
+        PyErr_SetString(PyExc_IndexError, "addr_codes: row or entry out of range");
+        goto done;
+    }
+    if (wide)
+        nseen = 0; /* (the counts are incomplete: none) */
+    a_seen = PyArray_EMPTY(1, &nseen, NPY_INT32, 0);
+    a_cnt = PyArray_EMPTY(1, &nseen, NPY_INT64, 0);
+    a_min = PyArray_EMPTY(1, &nseen, NPY_INT64, 0);
+    if (!a_seen || !a_cnt || !a_min)
+        goto done;
+    for (npy_intp u = 0; u < nseen; u++) {
+        int64_t s = (int64_t)seen[u] + 1;
+        ((int32_t *)PyArray_DATA((PyArrayObject *)a_seen))[u] = seen[u];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)a_cnt))[u] = cnt[s];
+        ((int64_t *)PyArray_DATA((PyArrayObject *)a_min))[u] = mn[s];
+    }
+    ret = Py_BuildValue("(OOOiiii)", a_seen, a_cnt, a_min, wide, slow || !clay,
+                        clay ? x.missed : 1, cnew || !ctab);
+done:
+    Py_XDECREF(a_seen);
+    Py_XDECREF(a_cnt);
+    Py_XDECREF(a_min);
+    free(cnt);
+    free(mn);
+    free(seen);
+    free(pc);
+    Py_XDECREF(seq);
+    Py_XDECREF(sseq);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
+/*
+ * merge_order(ts, starts) -> (order int64 or None, min)
+ *   The stable argsort of ts (int64) when ts is a few runs (rows starts[i]..starts[i+1]), each
+ *   non-decreasing: a merge of the runs, ties to the earlier run, which is what the stable
+ *   sort gives (rows of an earlier run come first).  None when a run goes back in time or
+ *   there are more than MERGE_RUNS runs (the caller sorts).  min: the smallest ts (0 if none).
+ */
+#define MERGE_RUNS 8
+
+static PyObject *py_merge_order(PyObject *self, PyObject *args)
+{
+    PyObject *o_ts, *o_starts;
+    if (!PyArg_ParseTuple(args, "OO", &o_ts, &o_starts))
+        return NULL;
+    if (!PyArray_Check(o_ts) || !PyArray_Check(o_starts)) {
+        PyErr_SetString(PyExc_ValueError, "merge_order: arrays expected");
+        return NULL;
+    }
+    npy_intp n = PyArray_DIM((PyArrayObject *)o_ts, 0);
+    npy_intp nr = PyArray_DIM((PyArrayObject *)o_starts, 0) - 1;
+    const int64_t *ts, *st;
+    if (!(ts = (const int64_t *)in_ptr(o_ts, NPY_INT64, n, "merge_order")) ||
+        !(st = (const int64_t *)in_ptr(o_starts, NPY_INT64, -1, "merge_order")))
+        return NULL;
+    if (nr < 0 || st[0] != 0 || st[nr] != n) {
+        PyErr_SetString(PyExc_ValueError, "merge_order: runs do not cover the rows");
+        return NULL;
+    }
+    for (npy_intp k = 0; k < nr; k++)
+        if (st[k + 1] < st[k]) {
+            PyErr_SetString(PyExc_ValueError, "merge_order: runs do not cover the rows");
+            return NULL;
+        }
+    int64_t mn = 0;
+    int sorted = 1;
+    Py_BEGIN_ALLOW_THREADS
+    if (n)
+        mn = ts[0];
+    for (npy_intp k = 0; k < nr; k++)
+        for (npy_intp i = st[k]; i < st[k + 1]; i++) {
+            if (ts[i] < mn)
+                mn = ts[i];
+            if (i > st[k] && ts[i] < ts[i - 1])
+                sorted = 0;
+        }
+    Py_END_ALLOW_THREADS
+    if (!sorted || nr > MERGE_RUNS)
+        return Py_BuildValue("(OL)", Py_None, (long long)mn);
+    PyObject *a = PyArray_EMPTY(1, &n, NPY_INT64, 0);
+    if (!a)
+        return NULL;
+    int64_t *out = (int64_t *)PyArray_DATA((PyArrayObject *)a);
+    Py_BEGIN_ALLOW_THREADS
+    npy_intp at[MERGE_RUNS + 1], end[MERGE_RUNS + 1];
+    int m = 0;
+    for (npy_intp k = 0; k < nr; k++)
+        if (st[k + 1] > st[k]) {
+            at[m] = st[k];
+            end[m] = st[k + 1];
+            m++;
+        }
+    npy_intp o = 0;
+    while (m > 1) {
+        /* the head with the smallest time, the earliest run among equals */
+        int best = 0;
+        for (int j = 1; j < m; j++)
+            if (ts[at[j]] < ts[at[best]])
+                best = j;
+        out[o++] = at[best]++;
+        if (at[best] == end[best]) { /* run done: the later runs move up, keeping their order */
+            for (int j = best; j < m - 1; j++) {
+                at[j] = at[j + 1];
+                end[j] = end[j + 1];
+            }
+            m--;
+        }
+    }
+    if (m == 1)
+        for (npy_intp i = at[0]; i < end[0]; i++)
+            out[o++] = i;
+    Py_END_ALLOW_THREADS
+    PyObject *ret = Py_BuildValue("(OL)", a, (long long)mn);
+    Py_DECREF(a);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -1554,6 +2251,15 @@ static PyMethodDef methods[] = {
     {"addr_insert", py_addr_insert, METH_VARARGS,
      "addr_insert(tkeys, tslot, keys, first) -> None"},
     {"duration", py_duration, METH_VARARGS, "duration(calltime, rettime) -> int64 array"},
+    {"assemble", py_assemble, METH_VARARGS,
+     "assemble(buf, pieces, specs, big_endian, ts, pos, cpu, buf, ids, data, len, etype, "
+     "flags, preempt, pid, irqctx[, cache, comm]) -> (seen, count, minlen, wide, slow, missed, "
+     "new_pids)"},
+    {"fg_fill", py_fg_fill, METH_VARARGS,
+     "fg_fill(buf, big_endian, etype, data, len, tslot, ev, kind, layout, tkeys, tslots, ef, "
+     "em, event, kind, addr, func, module, depth, calltime, rettime, overrun, retval, eflags, "
+     "duration, has_retval) -> missed"},
+    {"merge_order", py_merge_order, METH_VARARGS, "merge_order(ts, starts) -> (order or None, min)"},
     {NULL, NULL, 0, NULL},
 };
 

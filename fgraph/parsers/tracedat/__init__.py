@@ -10,7 +10,9 @@ Pipeline (each step vectorized or in C):
 1. ``header``: initial header, v6 sequential layout or v7 sections/options chain → metadata.
 2. ``eventformat``: every format file → field offsets/sizes (``header_page`` → kernel long size).
 3. ``ringbuffer``: per CPU blob, decompress chunks, walk pages in C (``fgraph/_ext/ringbuf.c``).
-4. ``fields``: common fields, funcgraph columns and per-event field tables by numpy gathers.
+4. ``_decode``: common fields, comm, event codes and funcgraph columns in C passes over the
+   records (``ringbuf.assemble`` / ``fg_fill``); per-event field tables by gathers
+   (``fields``).
 5. ``symbols``: kallsyms / cmdlines lookups per distinct address / pid.
 
 ``pos`` is the file offset of each record's event header for uncompressed data; for
@@ -27,24 +29,22 @@ import numpy as np
 
 from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ...errors import FgraphError, TraceFormatError, TraceParseError
-from ...schema import EVENT_COLUMNS, EventFlag, LostSource, irqctx_from_flags, kind_of
+from ...schema import EVENT_COLUMNS, EventFlag, LostSource, kind_of
 from ...source import Source
 from ...table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 from . import options as O
 from .bprint import bprint_messages
 from .eventformat import EventFormat, FormatError, FormatIndex, parse_header_page
-from .fields import extract_fields, factorize, gather_many
+from .fields import extract_fields, factorize
 from .header import Container, read_container
 from .ringbuffer import PAGE_STATUS, Blob, count, drop_disordered_pages, load_blobs, walk
-from .symbols import comm_codes, parse_cmdlines, parse_kallsyms, parse_printk
+from .symbols import comm_table, parse_cmdlines, parse_kallsyms, parse_printk
 
 __all__ = ["parse_tracedat", "read_container"]
 
 FG_ENTRY_NAMES = ("funcgraph_entry", "fgraph_retaddr_entry")
 FG_EXIT_NAME = "funcgraph_exit"
 _FG_STANDARD = ("func", "depth", "overrun", "calltime", "rettime", "retval")
-# funcgraph columns with sentinel -1 that records of other types must get
-_FG_FILLED = ("func", "module", "depth", "calltime", "rettime", "overrun")
 
 
 def parse_tracedat(source: Source) -> EventTable:
@@ -97,12 +97,11 @@ def _parse(source: Source) -> EventTable:
         "data": np.empty(total, np.int64),
         "len": np.empty(total, np.int32),
         "ts": np.empty(total, np.uint64),
-        "cpu": np.empty(total, np.int16),
-        "buf": np.empty(total, np.int16),
     }
     compressed = any(b.compressed or b.start != b.file_offset for b in blobs)
     pos = np.empty(total, np.int64) if compressed else rec["hdr"]
     base = 0
+    spans: list[tuple[Blob, int, int]] = []  # each blob's rows
     for blob in blobs:
         for what, off, lost in blob.problems:
             meta.warn(what, where=f"{path} at byte {off:#x}", lost=lost)
@@ -118,8 +117,7 @@ def _parse(source: Source) -> EventTable:
         w["bad_at"] = np.where(w["bad_at"] == -2, starts, w["bad_at"])
         if compressed:
             pos[base : base + n] = blob.file_pos(rec["hdr"][base : base + n])
-        rec["cpu"][base : base + n] = blob.cpu
-        rec["buf"][base : base + n] = blob.buf_index
+        spans.append((blob, base, n))
         _page_events(blob, w, base, n, page_size, lost_rows, meta, c)
         base += n
     if base != total:
@@ -127,8 +125,22 @@ def _parse(source: Source) -> EventTable:
         pos = pos[:base]
     rec["pos"] = pos
     del rec["hdr"]
-    table = _decode(c, meta, formats, mem, rec, pool)
-    table.lost = _lost_table(lost_rows, rec, table, pool)
+    pieces: list[Piece] = [
+        (
+            rec["data"][b : b + n],
+            rec["len"][b : b + n],
+            rec["ts"][b : b + n],
+            pos[b : b + n],
+            blob.cpu,
+            blob.buf_index,
+            0,
+        )
+        for blob, b, n in spans
+    ]
+    # decoded in place of the walk's arrays (ts and pos become the table's columns)
+    table = _decode(c, meta, formats, mem, pieces, pool, into=rec)
+    del pieces, rec
+    table.lost = _lost_table(lost_rows, table)
     # Kernel-flagged lost events are data (table.lost, LostSource.PAGE), not warnings: the
     # robustness tests expect an intact file to read without warnings.
     return table
@@ -306,118 +318,176 @@ def _once(c: Container, name: str, parse: Any) -> Any:
     return cache[name]
 
 
+# A window's records as pieces: (data, len, ts, pos, cpu, buf, first row id) per run of records
+# of one CPU blob (ringbuf.assemble)
+Piece = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, int, int]
+
+# per funcgraph field of ringbuf.fg_fill's layout: (present, offset, size, signed)
+_FG_LAYOUT = ("func", "depth", "calltime", "rettime", "overrun", "retval")
+
+
 def _decode(
     c: Container,
     meta: TraceMeta,
     formats: FormatIndex,
     mem: np.ndarray,
-    rec: dict[str, np.ndarray],
+    pieces: list[Piece],
     pool: StringPool,
+    ids: np.ndarray | None = None,
+    into: dict[str, np.ndarray] | None = None,
 ) -> EventTable:
-    n = len(rec["data"])
+    """The event table of the records of ``pieces``, piece after piece (``ids``: filled with
+    each row's id, the piece's first id counted up).  ``into`` (``data``, ``len``, ``ts``,
+    ``pos`` arrays that the pieces are consecutive slices of, from row 0) lets the rows be
+    decoded in place of the walk's arrays (the whole-file read) instead of into new ones.
+
+    C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every column of
+    every row: ``assemble`` the record columns and common fields, counting the event ids, and,
+    from what the windows before met (``_TypeCache``, ``_CommCache``, the symbols' address
+    table), the comm codes, the event and kind codes and the funcgraph columns (the
+    sentinels for other records) with the exit durations and the functions' codes.  What it
+    could not write from them (a type, pid or address not met before, a type whose layout
+    differs in this window) is made again below as it always was: ``fg_fill`` once the
+    window's own types are known, ``comm_table``, ``resolve_into``; so the caches only save
+    work, never decide a value.  Records of other event types are decoded per type below
+    (few).  (With a numpy or C pass per step and column, per-type row groups and indirect
+    gathers, the whole windowed read of fsync_x48 took ~100 ns of CPU per record; now ~80.)"""
+    from .fields import SMALL_RANGE
+
+    n = sum(len(p[0]) for p in pieces)
     big = c.big_endian
     cols: dict[str, np.ndarray] = {}
-    whole = {
-        "ts",
-        "cpu",
-        "buf",
-        "pos",
-        "irqctx",
-        "comm",
-        "event",
-        "kind",
-        "duration",
-    }  # assigned below
-    # Columns whose sentinel is 0 come zeroed from calloc (no fill pass over the memory); the
-    # others start uninitialized and every row is written exactly once below: by a gather
-    # (which writes the sentinel itself for records too short for the field) or, for rows of
-    # event types that lack the field, by a fill of just those rows.  Filling whole columns
-    # with sentinels and then overwriting them cost 2.5 s per 10M records (bench/RESULTS.md).
+    # every row of every column is written exactly once below (no fill passes: filling whole
+    # columns with sentinels and then overwriting them cost 2.5 s per 10M records)
     for col in EVENT_COLUMNS:
-        if col.name not in whole:
-            if not col.null:
-                cols[col.name] = np.zeros(n, dtype=col.dtype)
-            else:
-                cols[col.name] = np.empty(n, dtype=col.dtype)
-    cols["ts"] = _timestamps(rec["ts"], c)
-    cols["cpu"] = rec["cpu"]
-    cols["buf"] = rec["buf"]
-    cols["pos"] = rec["pos"]
-    offs = rec["data"]
-    lens = rec["len"]
+        cols[col.name] = np.empty(n, dtype=col.dtype)
+    if into is not None:
+        raw_ts, offs, lens = into["ts"], into["data"], into["len"]
+        cols["pos"] = into["pos"]
+    else:
+        raw_ts = np.empty(n, np.uint64)
+        offs = np.empty(n, np.int64)
+        lens = np.empty(n, np.int32)
 
     # Common fields: every format repeats them; take the first format's layout.
     common = formats.common()
     ct = common.get("common_type")
-    if ct is None:
-        if n:
-            raise TraceParseError("event formats lack common_type", path=c.path)
-        etype = np.empty(0, np.int32)
-    else:
-        etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
-    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
-    if ct is not None:
-        specs.append((ct, etype, False, -1))
-    for name, colname in (
-        ("common_flags", "flags"),
-        ("common_preempt_count", "preempt"),
-        ("common_pid", "pid"),
-    ):
+    if ct is None and n:
+        raise TraceParseError("event formats lack common_type", path=c.path)
+    etype = np.empty(n, dtype=np.int32)  # common_type is an unsigned short
+    specs: list[tuple[int, int, int] | None] = []
+    for name in ("common_type", "common_flags", "common_preempt_count", "common_pid"):
         f = common.get(name)
-        if f is not None and n:
-            specs.append((f, cols[colname], f.signed if name == "common_pid" else False, -1))
-        else:
-            cols[colname].fill(-1)
-    if n:
-        gather_many(mem, offs, None, lens, big, specs)
-    cols["irqctx"] = irqctx_from_flags(cols["flags"])
+        specs.append(
+            None if f is None else (f.offset, f.size, int(f.signed and name == "common_pid"))
+        )
+    fg_out = tuple(cols[k] for k in _FG_OUT)
+    # The event types of the windows before (their codes and funcgraph layouts): the first
+    # pass writes the funcgraph columns of their records too, and the second is only needed
+    # when this window's types are not those (checked below).
+    cache = _TypeCache.of(c, pool)
+    syms = None
+    fused = None
+    if cache.has_fg:
+        syms = _once(c, "kallsyms", parse_kallsyms)
+        tab = syms._addr_table(pool)
+        fused = (
+            cache.tslot,
+            cache.ev,
+            cache.kind,
+            cache.layout,
+            tab.keys,
+            tab.slot,
+            tab.func,
+            tab.mod,
+            fg_out,
+            int(EventFlag.HAS_RETVAL),
+        )
+    elif len(cache.ev):
+        fused = (cache.tslot, cache.ev, cache.kind, cache.layout, *_NO_ADDRS, fg_out, 0)
     cmdlines = _once(c, "cmdlines", parse_cmdlines)
-    cols["comm"] = comm_codes(cols["pid"], cmdlines, pool) if n else np.empty(0, np.int32)
+    # and the comm column, from the comm codes of the pids met before
+    pids = _CommCache.of(c, pool)
+    wide = False
+    slow = missed = new_pids = True
+    seen = np.empty(0, np.int32)
+    cnt = minlen = np.empty(0, np.int64)
+    if n:
+        seen, cnt, minlen, wide, slow, missed, new_pids = ringbuf.assemble(
+            mem,
+            pieces,
+            specs,
+            int(big),
+            raw_ts,
+            cols["pos"],
+            cols["cpu"],
+            cols["buf"],
+            ids,
+            offs,
+            lens,
+            etype,
+            cols["flags"],
+            cols["preempt"],
+            cols["pid"],
+            cols["irqctx"],
+            fused,
+            (pids.table, cols["comm"]),
+        )
+    cols["ts"] = _timestamps(raw_ts, c)
+    if n and new_pids:
+        # a pid not met before: the window's comm codes as they always were made (the pool
+        # meets new names in the window's pid order), kept for the next windows
+        pids.add(*comm_table(cols["pid"], cmdlines, pool, cols["comm"])[:2])
+
+    # The event ids in factorize's order (ascending when many rows, else as first met)
+    inv: np.ndarray | None = None
+    if wide:  # an id beyond an unsigned short (a format's wider common_type)
+        ids_, inv = factorize(etype)
+        cnt = np.bincount(inv, minlength=len(ids_))
+        minlen = np.full(len(ids_), np.iinfo(np.int64).max, np.int64)
+        np.minimum.at(minlen, inv, lens)
+    else:
+        if n > 1024 and len(seen) and int(seen.max()) < SMALL_RANGE:
+            perm = np.argsort(seen)
+            seen, cnt, minlen = seen[perm], cnt[perm], minlen[perm]
+        ids_ = seen
+    rows_of = _TypeRows(etype, ids_, inv)
 
     fields: dict[str, FieldTable] = {}
-    ids, inv = factorize(etype)
-    del etype
-    # Rows of each type as slices of one counting-sorted array (no mask per type).
-    order, starts = ringbuf.group_rows(inv, len(ids))
-    del inv  # event/kind are filled per group below: one n-sized array fewer while decoding
-    # Rows whose funcgraph columns (sentinel -1) no gather writes: filled after the loop.
-    unfilled: dict[str, list[np.ndarray]] = {c: [] for c in _FG_FILLED}
     fg_groups: list[int] = []
-    ev_code = np.full(len(ids), -1, dtype=np.int32)
-    kind_code = np.zeros(len(ids), dtype=np.int8)
-    syms = None
+    ev_code = np.full(len(ids_), -1, dtype=np.int32)
+    kind_code = np.zeros(len(ids_), dtype=np.int8)
+    layout = np.zeros((len(ids_), 1 + 4 * len(_FG_LAYOUT)), np.int64)
     printk = None
     unknown = 0
     dropped_any: dict[str, list[str]] = {}
-    for k, eid in enumerate(ids.tolist()):  # per event type
-        rows = order[starts[k] : starts[k + 1]]
+    for k, eid in enumerate(ids_.tolist()):  # per event type
         fmt = formats.get(int(eid))
         is_fg = (
             fmt is not None
             and fmt.system == "ftrace"
             and fmt.name in FG_ENTRY_NAMES + (FG_EXIT_NAME,)
         )
-        if not is_fg:
-            for cn in _FG_FILLED:
-                unfilled[cn].append(rows)
         if fmt is None:
-            unknown += len(rows)
+            unknown += int(cnt[k])
             ev_code[k] = pool.code(f"unknown_{eid}")
             continue
         ev_code[k] = pool.code(fmt.name)
         kind_code[k] = int(kind_of(fmt.name))
         if is_fg:
-            ln = lens[rows]
-            fmt = _fix_packed(fmt, ln, meta)
-            _funcgraph(fmt, mem, rows, offs, lens, ln, big, cols, unfilled)
+            fmt = _fix_packed(fmt, int(minlen[k]), meta)
+            layout[k] = _fg_layout(fmt)
             fg_groups.append(k)
             extra = [f for f in fmt.fields if f.name not in _FG_STANDARD]
             if extra:
-                o = offs[rows]
-                ft, dropped = extract_fields(fmt, mem, rows, o, ln, big, pool, skip=_FG_STANDARD)
+                rows = rows_of(k)
+                ft, dropped = extract_fields(
+                    fmt, mem, rows, offs[rows], lens[rows], big, pool, skip=_FG_STANDARD
+                )
                 if ft.columns:
                     fields[fmt.name] = ft
             continue
+        rows = rows_of(k)
         o, ln = offs[rows], lens[rows]
         if printk is None and fmt.system == "ftrace" and fmt.name in ("bprint", "bputs"):
             printk = _once(c, "printk", parse_printk)
@@ -432,37 +502,53 @@ def _decode(
         fields[key] = ft
         if dropped:
             dropped_any[fmt.name] = dropped
-    # The record offsets/lengths are done with (the caller keeps no other use for them).
-    del offs, lens
-    rec.pop("data")
-    rec.pop("len")
-    for cname, parts in unfilled.items():
-        for r in parts:  # per event type without the field
-            cols[cname][r] = -1
-    ev_col = np.empty(n, dtype=np.int32)
-    kind_col = np.empty(n, dtype=np.int8)
-    for k in range(len(ids)):  # per event type
-        r = order[starts[k] : starts[k + 1]]
-        ev_col[r] = ev_code[k]
-        kind_col[r] = kind_code[k]
-    cols["event"] = ev_col
-    cols["kind"] = kind_col
-    if fg_groups:
-        # duration = rettime - calltime wherever both were read (exits), in one C pass
-        cols["duration"] = ringbuf.duration(cols["calltime"], cols["rettime"])
-    else:
-        cols["duration"] = np.full(n, -1, dtype=np.int64)
-    if fg_groups:
-        # funcgraph rows in type order (as a view when the types' groups are adjacent)
-        if fg_groups == list(range(fg_groups[0], fg_groups[-1] + 1)):
-            rows = order[starts[fg_groups[0]] : starts[fg_groups[-1] + 1]]
+    if not n or wide or slow or not cache.same(ids_, ev_code, kind_code, layout):
+        # (a type of this window is new, or its format's layout is not the one the first pass
+        # used: the funcgraph records of a 32-bit format bug window, _fix_packed)
+        if fg_groups:
+            if syms is None:
+                syms = _once(c, "kallsyms", parse_kallsyms)
+            tab = syms._addr_table(pool)
+            addrs = (tab.keys, tab.slot, tab.func, tab.mod)
         else:
-            rows = np.concatenate([order[starts[k] : starts[k + 1]] for k in fg_groups])
+            addrs = _NO_ADDRS
+        if inv is not None:
+            rslot, tslot = inv.astype(np.int32), None
+        else:
+            rslot = etype
+            tslot = np.full(65537, -1, np.int32)
+            tslot[ids_.astype(np.int64) + 1] = np.arange(len(ids_), dtype=np.int32)
+        missed = False
+        if n:
+            missed = ringbuf.fg_fill(
+                mem,
+                int(big),
+                rslot,
+                offs,
+                lens,
+                tslot,
+                ev_code,
+                kind_code,
+                layout,
+                *addrs,
+                *fg_out,
+                int(EventFlag.HAS_RETVAL),
+            )
+        del rslot
+    if not wide:
+        cache.update(ids_, ev_code, kind_code, layout)
+    # The record offsets/lengths are done with (the caller keeps no other use for them).
+    del offs, lens, etype
+    if fg_groups:
         if syms is None:
             syms = _once(c, "kallsyms", parse_kallsyms)
         if len(syms) == 0:
             meta.warn("the file has no kallsyms: funcgraph functions are shown as addresses")
-        syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])
+        if missed:
+            # addresses not met before: resolved (and added to the table) in the order of
+            # the funcgraph rows by type, as they always were (the pool's order)
+            rows = np.concatenate([rows_of(k) for k in fg_groups])
+            syms.resolve_into(cols["addr"], pool, rows, cols["func"], cols["module"])
     if formats.unreadable:
         meta.warn(
             f"{formats.unreadable} event format(s) could not be parsed; records of those ids are kept as unknown_<id>"
@@ -474,8 +560,158 @@ def _decode(
         )
     if dropped_any:
         meta.options["fields_not_decoded"] = dropped_any
-    meta.ncpus = max(meta.ncpus, int(cols["cpu"].max()) + 1 if n else 0)
+    ncpu = max((int(p[4]) + 1 for p in pieces if len(p[0])), default=0)
+    meta.ncpus = max(meta.ncpus, ncpu)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+# fg_fill's outputs, in its order
+_FG_OUT = (
+    "event",
+    "kind",
+    "addr",
+    "func",
+    "module",
+    "depth",
+    "calltime",
+    "rettime",
+    "overrun",
+    "retval",
+    "eflags",
+    "duration",
+)
+# an empty address table (no funcgraph types)
+_NO_ADDRS = (
+    np.zeros(2, np.uint64),
+    np.full(2, -1, np.int64),
+    np.empty(0, np.int32),
+    np.empty(0, np.int32),
+)
+
+
+class _TypeCache:
+    """Per event id met so far (of one container and pool): the event and kind codes and the
+    funcgraph layout (``_fg_layout``) its last window used, for ``ringbuf.assemble``'s
+    funcgraph columns.  What the first pass wrote from it stands only when the window's own
+    types get the same (``same``): a window read with a stale entry is filled again by
+    ``fg_fill``, so the cache never decides a value."""
+
+    def __init__(self, pool: StringPool) -> None:
+        self.pool = pool
+        self.tslot = np.full(65537, -1, np.int32)  # per id + 1: its row, -1 none
+        self.ev = np.empty(0, np.int32)
+        self.kind = np.empty(0, np.int8)
+        self.layout = np.empty((0, 1 + 4 * len(_FG_LAYOUT)), np.int64)
+        self.has_fg = False
+
+    @classmethod
+    def of(cls, c: Container, pool: StringPool) -> _TypeCache:
+        cache = c.__dict__.get("_type_cache")
+        if cache is None or cache.pool is not pool:
+            cache = c.__dict__["_type_cache"] = cls(pool)
+        return cache  # type: ignore[no-any-return]
+
+    def same(self, ids: np.ndarray, ev: np.ndarray, kind: np.ndarray, layout: np.ndarray) -> bool:
+        sl = self.tslot[ids.astype(np.int64) + 1]
+        if (sl < 0).any():
+            return False
+        return (
+            bool((self.ev[sl] == ev).all())
+            and bool((self.kind[sl] == kind).all())
+            and bool((self.layout[sl] == layout).all())
+        )
+
+    def update(self, ids: np.ndarray, ev: np.ndarray, kind: np.ndarray, layout: np.ndarray) -> None:
+        s = ids.astype(np.int64) + 1
+        sl = self.tslot[s]
+        old = sl >= 0
+        self.ev[sl[old]], self.kind[sl[old]], self.layout[sl[old]] = ev[old], kind[old], layout[old]
+        new = ~old
+        if new.any():
+            self.tslot[s[new]] = len(self.ev) + np.arange(int(new.sum()), dtype=np.int32)
+            self.ev = np.concatenate([self.ev, ev[new]])
+            self.kind = np.concatenate([self.kind, kind[new]])
+            self.layout = np.concatenate([self.layout, layout[new]])
+        self.has_fg = bool(self.layout[:, 0].any())
+
+
+class _CommCache:
+    """The comm codes of the pids met so far (of one container and pool), for
+    ``ringbuf.assemble``: code + 2 per pid + 1 (0: not met), grown to the largest pid met."""
+
+    # pids from here on (pid_max can be 2^22) are left to comm_table: the table stays <= 4 MB
+    LIMIT = 1 << 20
+
+    def __init__(self, pool: StringPool) -> None:
+        self.pool = pool
+        self.table = np.zeros(1024, np.int32)
+
+    @classmethod
+    def of(cls, c: Container, pool: StringPool) -> _CommCache:
+        cache = c.__dict__.get("_comm_cache")
+        if cache is None or cache.pool is not pool:
+            cache = c.__dict__["_comm_cache"] = cls(pool)
+        return cache  # type: ignore[no-any-return]
+
+    def add(self, pids: np.ndarray, codes: np.ndarray) -> None:
+        at = pids.astype(np.int64) + 1
+        ok = (at >= 0) & (at < self.LIMIT)
+        at, codes = at[ok], codes[ok]
+        if not len(at):
+            return
+        top = int(at.max()) + 1
+        if top > len(self.table):
+            size = len(self.table)
+            while size < top:
+                size *= 2
+            grown = np.zeros(size, np.int32)
+            grown[: len(self.table)] = self.table
+            self.table = grown
+        self.table[at] = codes + 2
+
+
+class _TypeRows:
+    """The rows of each event type (ascending), made when a type's are asked for: one
+    comparison pass per type for the few types that need rows (the records of other event
+    types, usually a handful of scheduler events among the funcgraph records), a counting sort
+    of all rows once more than a few are asked for or the ids are factorize codes (``inv``)."""
+
+    FEW = 3
+
+    def __init__(self, etype: np.ndarray, ids: np.ndarray, inv: np.ndarray | None) -> None:
+        self.etype, self.ids, self.inv = etype, ids, inv
+        self.asked = 0
+        self.groups: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, k: int) -> np.ndarray:
+        self.asked += 1
+        if self.groups is None and (self.inv is not None or self.asked > self.FEW):
+            codes = self.inv
+            if codes is None:
+                tslot = np.full(65537, -1, np.int64)
+                tslot[self.ids.astype(np.int64) + 1] = np.arange(len(self.ids))
+                codes = tslot[self.etype.astype(np.int64) + 1]
+            self.groups = ringbuf.group_rows(codes, len(self.ids))
+        if self.groups is not None:
+            order, starts = self.groups
+            return order[starts[k] : starts[k + 1]]  # type: ignore[no-any-return]
+        return np.flatnonzero(self.etype == self.ids[k])
+
+
+def _fg_layout(fmt: EventFormat) -> list[int]:
+    """ringbuf.fg_fill's layout row of a funcgraph format: the bytes from the record's start
+    that its fields span when each is read as 8 bytes (at least 8), then per field of
+    ``_FG_LAYOUT`` (present, offset, size, signed), as ``_funcgraph`` gathered them."""
+    out = [8]
+    for name in _FG_LAYOUT:
+        f = fmt.get(name) if name != "retval" or fmt.name == FG_EXIT_NAME else None
+        if f is None or not f.is_scalar:
+            out += [0, 0, 0, 0]
+        else:
+            # (func is an address: read unsigned into the uint64 addr column)
+            out += [1, f.offset, f.size, int(f.signed and name != "func")]
+            out[0] = max(out[0], f.offset + 8)
+    return out
 
 
 def _print_message(
@@ -517,14 +753,11 @@ def _print_message(
     ft.string_cols.add("buf")
 
 
-def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFormat:
+def _fix_packed(fmt: EventFormat, rec: int, meta: TraceMeta) -> EventFormat:
     """The 32-bit funcgraph_exit format bug (≈5.6 until the Feb 2026 "tracing: Fix ftrace event
     field alignments" fix): the format claims 8-byte aligned calltime/rettime offsets that lie
     past the end of the packed record.  When a field does not fit, recompute offsets as packed
-    (docs/formats.md §3.3)."""
-    if not len(lens):
-        return fmt
-    rec = int(np.min(lens))
+    (docs/formats.md §3.3).  ``rec``: the shortest record of the type."""
     if fmt.min_size <= rec:
         return fmt
     fields = sorted(fmt.fields, key=lambda f: f.offset)
@@ -543,47 +776,8 @@ def _fix_packed(fmt: EventFormat, lens: np.ndarray, meta: TraceMeta) -> EventFor
     return replace(fmt, fields=new)
 
 
-def _funcgraph(
-    fmt: EventFormat,
-    mem: np.ndarray,
-    rows: np.ndarray,
-    offs: np.ndarray,
-    lens: np.ndarray,
-    ln: np.ndarray,
-    big: bool,
-    cols: dict[str, np.ndarray],
-    unfilled: dict[str, list[np.ndarray]],
-) -> None:
-    """Funcgraph columns of one record type (``offs``/``lens``: whole table, read at ``rows``);
-    ``ln`` is ``lens[rows]``.  addr and retval (sentinel 0) are pre-zeroed; the -1 columns
-    this type has no field for are left to the caller's fill (``unfilled``)."""
-    specs: list[tuple[Any, np.ndarray, bool, int | None]] = []
-    f = fmt.get("func")
-    if f is not None and f.is_scalar:
-        specs.append((f, cols["addr"], False, None))
-    for name in ("depth", "calltime", "rettime", "overrun"):
-        fld = fmt.get(name)
-        if fld is not None and fld.is_scalar:
-            specs.append((fld, cols[name], fld.signed, -1))
-        else:
-            unfilled[name].append(rows)
-    rv = fmt.get("retval") if fmt.name == FG_EXIT_NAME else None
-    if rv is not None and rv.is_scalar:
-        specs.append((rv, cols["retval"], rv.signed, None))
-    gather_many(mem, offs, rows, lens, big, specs, indirect=True)
-    if rv is not None and rv.is_scalar:
-        ok = ln >= rv.offset + rv.size
-        # eflags is still all zero here (the reader sets no other flag), so a plain store
-        # does what |= would, without the read-modify-write of a fancy |=.
-        if ok.all():
-            cols["eflags"][rows] = np.uint8(EventFlag.HAS_RETVAL)
-        else:
-            cols["eflags"][rows[ok]] |= np.uint8(EventFlag.HAS_RETVAL)
-
-
-def _lost_table(
-    lost_rows: list[dict[str, Any]], rec: dict[str, np.ndarray], table: EventTable, pool: StringPool
-) -> LostTable:
+def _lost_table(lost_rows: list[dict[str, Any]], table: EventTable) -> LostTable:
+    pool = table.strings
     if not lost_rows:
         return LostTable({}, pool)
     row = np.array([r["row"] for r in lost_rows], dtype=np.int64)

@@ -9,6 +9,7 @@ order, fixed arrays (``char comm[16]``), dynamic tails (``char buf[]`` with size
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -209,8 +210,11 @@ class FlagsTable:
         return out
 
 
+@functools.lru_cache(maxsize=256)
 def flags_table(print_fmt: str, field_name: str) -> FlagsTable | None:
-    """Find the ``__print_flags`` table of ``field_name`` in a print fmt (None if absent)."""
+    """Find the ``__print_flags`` table of ``field_name`` in a print fmt (None if absent).
+    Parsed once per format: a windowed read renders sched_switch's prev_state every window
+    (the table is only read)."""
     for m in _FLAGS_CALL.finditer(print_fmt):
         if m.group("field") != field_name:
             continue

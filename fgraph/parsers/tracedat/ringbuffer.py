@@ -357,6 +357,8 @@ class ChunkStore:
         return int(self.resident.sum())
 
 
+DROP_EVERY = 1 << 20  # compressed bytes read by load_lazy between two drop_file_pages
+
 # bytes of a mapped file's cached pages a page fault maps around the page asked for
 # (mm/memory.c do_fault_around, /sys/kernel/mm/transparent_hugepage/../fault_around_bytes)
 FAULT_AROUND = 1 << 16
@@ -396,9 +398,16 @@ def load_lazy(
         got: list[np.ndarray] = []
         tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
         head = 0  # blob offset of the next page head to take
+        mark = -1  # file offset from which the compressed bytes read are still mapped
         for fo, cs, us, out in _inflated(c, inflate, blob, chunks):
-            # (and the pages a fault mapped around them: fault-around, 64 KB by default)
-            drop_file_pages(data, fo - FAULT_AROUND, fo + cs + FAULT_AROUND)
+            # the compressed bytes read, given back every DROP_EVERY bytes (and the pages a
+            # fault mapped around them: fault-around, 64 KB by default); one madvise per
+            # chunk (~10 KB) cost ~0.1 s per 8000 chunks
+            if mark < 0:
+                mark = fo
+            elif fo + cs - mark >= DROP_EVERY:
+                drop_file_pages(data, mark - FAULT_AROUND, fo + cs + FAULT_AROUND)
+                mark = -1
             rows.append((pos, us, fo, cs))
             ustart.append(pos)
             fileoff.append(fo - 8)
@@ -414,6 +423,8 @@ def load_lazy(
                 got.append(np.frombuffer(buf, np.uint8)[at[:, None] + eight])
                 head += len(at) * ps
             tail = buf[-7:]  # (a copy of at most 7 bytes)
+        if mark >= 0:
+            drop_file_pages(data, mark - FAULT_AROUND, rows[-1][2] + rows[-1][3] + FAULT_AROUND)
         if blob.problems:  # a chunk was unreadable: that says what was lost
             problem = None
         _close_blob(c, blob, cb, problem, pos, ustart, fileoff)

@@ -41,11 +41,13 @@ from typing import Any
 
 import numpy as np
 
+from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ...errors import TraceWarning
 from ...schema import LostSource
 from ...source import Source
 from ...table import EventTable, LostTable, StringPool, TraceMeta
 from . import (
+    Piece,
     _decode,
     _formats,
     _latency,
@@ -281,14 +283,18 @@ class TraceDatStream:
         seen: set[tuple[str, str]] = set()
         for j in range(len(bounds) + 1):
             hi = None if j == len(bounds) else int(bounds[j])
-            table, row_id = self._window(hi, seen)
-            ts = table["ts"]
-            if len(ts) and int(ts.min()) < 0:
+            table, row_id, runs = self._window(hi, seen)
+            # the timeline order: the stable time sort of the rows, CPU after CPU, is a merge
+            # of the CPUs' runs when each is in time order (ringbuf.c; else sorted here)
+            order, tmin = ringbuf.merge_order(table["ts"], runs)
+            if len(table) and tmin < 0:
                 # times beyond 2^63 ns are no times: the rebuild's merge order keeps such
                 # records after their CPU's previous record, as it does for the whole file
                 yield table, None, row_id
                 continue
-            yield table, np.argsort(ts, kind="stable").astype(np.int64, copy=False), row_id
+            if order is None:
+                order = np.argsort(table["ts"], kind="stable").astype(np.int64, copy=False)
+            yield table, order, row_id
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -337,16 +343,20 @@ class TraceDatStream:
         """A raw page time in the records' unit (TSC2NSEC and offsets applied), as int64."""
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
-    def _window(self, hi: int | None, seen: set[tuple[str, str]]) -> tuple[EventTable, np.ndarray]:
+    def _window(
+        self, hi: int | None, seen: set[tuple[str, str]]
+    ) -> tuple[EventTable, np.ndarray, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
         the records held back from the previous window and those of the pages that start
-        before ``hi``; records at or after ``hi`` are held back (undecoded) for the next."""
+        before ``hi``; records at or after ``hi`` are held back (undecoded) for the next.
+        Returns (table, row ids, the first row of each CPU's records and the row count)."""
         c, meta = self.c, self.meta
         # per CPU with records in the window: (cursor, pieces of its held records, row id of
         # the first)
         parts: list[tuple[_Cursor, list[dict[str, np.ndarray]], int]] = []
         lost_rows: list[dict[str, Any]] = []
         base = 0
+        runs = [0]
         uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
             stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
@@ -406,36 +416,37 @@ class TraceDatStream:
                 rest = [{key: np.concatenate([ch[key] for ch in rest]) for key in rest[0]}]
             cur.held = rest
             base += k
-        # the window's records, CPU after CPU, written into one set of arrays (no per-CPU
-        # arrays to concatenate; cpu and buf filled per CPU)
-        rec_all: dict[str, np.ndarray] = {
-            "data": np.empty(base, np.int64),
-            "len": np.empty(base, np.int32),
-            "ts": np.empty(base, np.uint64),
-            "pos": np.empty(base, np.int64),
-            "cpu": np.empty(base, np.int16),
-            "buf": np.empty(base, np.int16),
-        }
-        ids = np.empty(base, np.int64)
-        at = 0
+            if k:
+                runs.append(base)
+        # the window's records, CPU after CPU: decoded from the walks' arrays (ringbuf.assemble
+        # reads them piece by piece; no window-sized copy of them is made)
+        pieces: list[Piece] = []
         for cur, take, id0 in parts:
-            at0 = at
+            at = 0
             for ch in take:
-                m = len(ch["ts"])
-                for key in ("data", "len", "ts", "pos"):
-                    rec_all[key][at : at + m] = ch[key]
-                at += m
-            rec_all["cpu"][at0:at] = cur.blob.cpu
-            rec_all["buf"][at0:at] = cur.blob.buf_index
-            ids[at0:at] = np.arange(id0, id0 + at - at0, dtype=np.int64)
-            if self.store is not None and at > at0:
+                pieces.append(
+                    (
+                        ch["data"],
+                        ch["len"],
+                        ch["ts"],
+                        ch["pos"],
+                        cur.blob.cpu,
+                        cur.blob.buf_index,
+                        id0 + at,
+                    )
+                )
+                at += len(ch["ts"])
+            if self.store is not None and take:
                 # per CPU: its records lie in one blob, in its page order
-                d = rec_all["data"][at0:at]
-                self.store.ensure(int(d.min()), int((d + rec_all["len"][at0:at]).max()))
+                lo = min(int(ch["data"].min()) for ch in take)
+                hi = max(int((ch["data"] + ch["len"]).max()) for ch in take)
+                self.store.ensure(lo, hi)
         del parts
+        ids = np.empty(base, np.int64)
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
-            table = _decode(c, meta, self.formats, self.mem, rec_all, self.strings)
+            table = _decode(c, meta, self.formats, self.mem, pieces, self.strings, ids)
+        del pieces
         # the same warning from every window is said once
         fresh = []
         for w_ in meta.warnings[nwarn:]:
@@ -445,9 +456,9 @@ class TraceDatStream:
                 fresh.append(w_)
         del meta.warnings[nwarn:]
         meta.warnings.extend(fresh)
-        table.lost = _lost_table(lost_rows, rec_all, table, self.strings)
+        table.lost = _lost_table(lost_rows, table)
         self._release()
-        return table, ids
+        return table, ids, np.array(runs, np.int64)
 
     def _walk(self, cur: _Cursor, stop: int) -> None:
         """Walk the cursor's pages up to ``stop`` and append their records to its held ones

@@ -261,8 +261,11 @@ def parse_printk(text: str) -> dict[int, str]:
     return out
 
 
-def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> np.ndarray:
-    """Comm code per pid as trace-cmd prints it: "<idle>" for 0, "<...>" when not saved."""
+def comm_table(
+    pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Comm code per pid as trace-cmd prints it ("<idle>" for 0, "<...>" when not saved), into
+    ``out`` when given: (the distinct pids, their codes, the codes per pid)."""
     from ..._ext import ringbuf  # type: ignore[attr-defined]
     from .fields import factorize
 
@@ -273,6 +276,7 @@ def comm_codes(pids: np.ndarray, cmdlines: dict[int, str], pool: StringPool) -> 
             codes[k] = pool.code("<idle>")
         else:
             codes[k] = pool.code(cmdlines.get(p, "<...>"))
-    out = np.empty(len(inv), dtype=np.int32)
+    if out is None:
+        out = np.empty(len(inv), dtype=np.int32)
     ringbuf.map_into(codes, inv, None, out)
-    return out
+    return uniq, codes, out

@@ -1,0 +1,112 @@
+"""The trace.dat decode's two C passes (``ringbuf.assemble`` / ``ringbuf.fg_fill``) and the type
+cache that lets the first pass write the funcgraph columns of later windows: every window's
+rows are the whole-file table's rows, whichever pass wrote them, for little/big-endian, 32/64-bit
+layouts, the 32-bit funcgraph_exit format bug and a cache that no longer fits the window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import corpus_file
+from test_tracedat_synth import LAYOUTS, Layout, build
+
+from fgraph.parsers.tracedat import _TypeCache, parse_tracedat
+from fgraph.parsers.tracedat.stream import open_stream
+from fgraph.schema import EVENT_COLUMNS
+from fgraph.source import Source
+
+CASES = {**LAYOUTS, "le32bug": Layout(4, False, exit_bug=True)}
+
+
+def _names(pool: Any, codes: np.ndarray) -> np.ndarray:
+    names = np.array([*list(pool), None], object)
+    return names[np.where(codes >= 0, codes, len(names) - 1)]
+
+
+def _windows_match_whole(data: bytes, window: int, between: Any = None) -> int:
+    """Each window's columns are the whole table's at the window's rows; the windows read."""
+    whole = parse_tracedat(Source("x.dat", data))
+    st = open_stream(Source("x.dat", data), window)
+    got = []
+    for k, (t, _, ids) in enumerate(st.windows()):
+        got.append((t, ids.copy()))
+        if between is not None:
+            between(k, st)
+    assert sum(len(t) for t, _ in got) == len(whole)
+    for t, ids in got:
+        rows = st.final_rows(ids)
+        for col in EVENT_COLUMNS:
+            a = t[col.name]
+            b = whole[col.name][rows]
+            if col.string:  # (one pool each: compare the strings)
+                a = _names(t.strings, a)
+                b = _names(whole.strings, b)
+            assert (a == b).all(), col.name
+    return len(got)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("window", [3, 7, 1000])
+def test_windows_are_the_whole_table(name: str, window: int) -> None:
+    data, _, _ = build(CASES[name])
+    assert _windows_match_whole(data, window) >= 1
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("what", ["layout", "ev", "kind", "drop", None])
+def test_a_cache_that_does_not_fit_the_window_is_not_used(what: str | None) -> None:
+    """After each window the cache is spoilt (a wrong field offset, event code or kind, or a
+    type forgotten): the next window's first pass used it, and the result is still right."""
+    data = corpus_file("vm61/btrfs_read.dat").read_bytes()
+
+    def spoil(k: int, st: Any) -> None:
+        cache = _TypeCache.of(st.c, st.strings)
+        if not len(cache.ev) or what is None:
+            return
+        if what == "layout":
+            fg = np.flatnonzero(cache.layout[:, 0])
+            cache.layout[fg, 2] += 4  # func read 4 bytes later
+        elif what == "ev":
+            cache.ev[:] = (cache.ev + 1) % max(len(st.strings), 1)
+        elif what == "kind":
+            cache.kind[:] = 0
+        else:
+            cache.tslot[:] = -1
+
+    assert _windows_match_whole(data, 300, spoil) > 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
+    """Per-CPU runs in time order (with ties within and across runs) merge into the stable
+    argsort; a run that goes back in time, or too many runs, is left to the sort (None)."""
+    from fgraph._ext import ringbuf
+
+    rng = np.random.default_rng(seed)
+    nruns = int(rng.integers(1, 12))
+    sizes = rng.integers(0, 50, nruns)
+    runs = [np.sort(rng.integers(0, 40, int(k))) for k in sizes]
+    if seed == 5 and len(runs[0]) > 2:
+        runs[0][1], runs[0][0] = runs[0][0], runs[0][1] + 1  # back in time
+    ts = np.concatenate(runs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    order, tmin = ringbuf.merge_order(ts, starts)
+    assert tmin == (int(ts.min()) if len(ts) else 0)
+    sorted_runs = all((np.diff(r) >= 0).all() for r in runs)
+    if nruns > 8 or not sorted_runs:
+        assert order is None
+    else:
+        assert (order == np.argsort(ts, kind="stable")).all()
+
+
+@pytest.mark.corpus
+def test_pids_beyond_the_comm_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pids the comm table does not keep (beyond its limit) are named every window as in the
+    whole read."""
+    from fgraph.parsers.tracedat import _CommCache
+
+    monkeypatch.setattr(_CommCache, "LIMIT", 8)
+    data = corpus_file("vm61/btrfs_read.dat").read_bytes()
+    assert _windows_match_whole(data, 300) > 2
