@@ -1575,6 +1575,14 @@ static void *held_inplace(Held *h, PyObject *o, int type, npy_intp n, const char
     return PyArray_DATA((PyArrayObject *)o);
 }
 
+/* the length of a one-dimensional array, else 0 (held_inplace then refuses it): a 0-d array
+ * has no dimensions to read (PyArray_DIM(a, 0) would read through NULL) */
+static npy_intp len1(PyObject *o)
+{
+    return PyArray_Check(o) && PyArray_NDIM((PyArrayObject *)o) == 1 ? PyArray_DIM((PyArrayObject *)o, 0)
+                                                                     : 0;
+}
+
 /* a fresh int64 array of the first k values of ``src`` */
 static PyObject *int64_prefix(const int64_t *src, npy_intp k)
 {
@@ -1910,7 +1918,7 @@ static PyObject *py_renumber(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    npy_intp n = len1(o[0]);
     int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
     if (!idx)
         return NULL;
@@ -1961,7 +1969,7 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.trees: parent must be an array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    npy_intp n = len1(o[0]);
     /* with (moved, src) the ids are renumbered in place as the pass reads them */
     int64_t *par = ren ? held_inplace(&h, o[0], NPY_INT64, n, "trees")
                        : (int64_t *)held_get(&h, o[0], NPY_INT64);
@@ -2087,7 +2095,7 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
         return NULL;
     Held h = {{0}, 0};
     int64_t *ord = held_inplace(&h, o[0], NPY_INT64,
-                                PyArray_Check(o[0]) ? PyArray_DIM((PyArrayObject *)o[0], 0) : 0,
+                                len1(o[0]),
                                 "entry_key");
     if (!ord)
         return NULL;
@@ -2295,7 +2303,7 @@ static PyObject *py_remap(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.remap: idx must be an int64 array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[1], 0);
+    npy_intp n = len1(o[1]);
     int64_t *idx = held_inplace(&h, o[1], NPY_INT64, n, "remap");
     if (!idx)
         return NULL;
