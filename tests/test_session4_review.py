@@ -10,7 +10,10 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+
+from fgraph._ext import stacks
 
 
 def _survives(code: str) -> subprocess.CompletedProcess[str]:
@@ -48,3 +51,38 @@ def test_zero_dim_array_is_a_type_error_not_a_crash(call: str) -> None:
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "raised" in r.stdout
+
+
+def _times_args() -> tuple[np.ndarray, ...]:
+    parent = np.array([-1, 0, 1], np.int64)
+    interrupted = np.full(3, -1, np.int64)
+    duration = np.array([10, 5, 2], np.int64)
+    ts = np.zeros(3, np.int64)
+    return parent, interrupted, duration, ts, ts.copy(), np.zeros(3, np.uint16)
+
+
+@pytest.mark.parametrize("alias", ["self=duration", "irq=duration", "irq=view of self", "self=ts"])
+def test_times_refuses_outputs_that_share_memory_with_inputs(alias: str) -> None:
+    # stacks.times writes self/irq_ns into the caller's arrays (memset to 0 first): given
+    # the duration (or a view of the other output) it zeroed the durations it then read and
+    # returned garbage, silently.  It must refuse instead.
+    parent, interrupted, duration, t0, t1, flags = _times_args()
+    spare = np.zeros(6, np.int64)
+    self_out, irq_out = {
+        "self=duration": (duration, None),
+        "irq=duration": (None, duration),
+        "irq=view of self": (spare[:3], spare[:3][::1].view()),
+        "self=ts": (t0, None),
+    }[alias]
+    with pytest.raises(ValueError, match="shares memory"):
+        stacks.times(parent, interrupted, duration, t0, t1, flags, self_out, irq_out)
+
+
+def test_times_with_spare_outputs_matches_fresh_ones() -> None:
+    parent, interrupted, duration, t0, t1, flags = _times_args()
+    ref = stacks.times(parent, interrupted, duration.copy(), t0, t1, flags)
+    s, i = np.full(3, 7, np.int64), np.full(3, 7, np.int64)
+    out = stacks.times(parent, interrupted, duration.copy(), t0, t1, flags, s, i)
+    assert out[0] is s and out[1] is i
+    assert (s == ref[0]).all() and (i == ref[1]).all()
+    assert s.tolist() == [5, 3, 2]

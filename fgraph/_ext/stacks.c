@@ -1712,6 +1712,22 @@ static PyObject *py_members(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ka, ia);
 }
 
+/* whether array ``o``'s memory overlaps one of the arrays h holds (an output written over an
+ * input, or over another output, would be read back half-written: garbage, silently) */
+static int held_overlaps(const Held *h, PyObject *o)
+{
+    if (!PyArray_Check(o))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)o;
+    const char *lo = PyArray_DATA(a), *hi = lo + PyArray_NBYTES(a);
+    for (int k = 0; k < h->n; k++) {
+        const char *l2 = PyArray_DATA(h->a[k]), *h2 = l2 + PyArray_NBYTES(h->a[k]);
+        if (lo < h2 && l2 < hi)
+            return 1;
+    }
+    return 0;
+}
+
 /* times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns), the
  * duration completed in place.  Calls are ordered parents before children.  Per call, what
  * build_table did in four steps:
@@ -1751,8 +1767,13 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     }
     npy_intp dims[1] = {n};
     /* self and irq_ns made in the caller's spare arrays when given (their memory is reused,
-     * not fresh: distinct arrays, not the duration) */
+     * not fresh): distinct arrays, sharing no memory with an input (refused, see held_overlaps) */
     PyArrayObject *ca = NULL, *ia = NULL;
+    if (os != Py_None && held_overlaps(&h, os)) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.times: self_out shares memory with an input");
+        return NULL;
+    }
     if (os != Py_None) {
         if (!held_inplace(&h, os, NPY_INT64, n, "times"))
             return NULL;
@@ -1763,6 +1784,12 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
     if (oi != Py_None && oi != os) {
+        if (held_overlaps(&h, oi)) { /* (self_out, when given, is held by now) */
+            Py_XDECREF(ca);
+            held_free(&h);
+            PyErr_SetString(PyExc_ValueError, "stacks.times: irq_out shares memory with an input or self_out");
+            return NULL;
+        }
         if (!held_inplace(&h, oi, NPY_INT64, n, "times")) {
             Py_XDECREF(ca);
             return NULL;
