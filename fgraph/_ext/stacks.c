@@ -2152,14 +2152,33 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     return PyBool_FromLong(fits);
 }
 
-/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle */
-static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
+/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle, -2
+ * when the walk would take more than *budget steps (taken off it) */
+static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c, int64_t *budget)
 {
     int64_t d = 0;
-    for (c = par[c]; c >= 0 && c < n; c = par[c])
+    for (c = par[c]; c >= 0 && c < n; c = par[c]) {
         if (++d > n)
             return -1;
+        if (--*budget < 0)
+            return -2;
+    }
     return d;
+}
+
+/* one call of a run that shares a place, with what tie_order sorts it by */
+typedef struct {
+    int64_t depth, bit, row;
+} Tie;
+
+static int tie_cmp(const void *x, const void *y)
+{
+    const Tie *a = x, *b = y;
+    if (a->depth != b->depth)
+        return (a->depth > b->depth) - (a->depth < b->depth);
+    if (a->bit != b->bit)
+        return (a->bit > b->bit) - (a->bit < b->bit);
+    return (a->row > b->row) - (a->row < b->row);
 }
 
 /* tie_order(perm, key, parent) -> (moved, src): perm sorts by entry_key's key; within each run
@@ -2167,7 +2186,11 @@ static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
  * synthesized entry before what it covers (calls.py _entry_order).  Places are rarely shared
  * (a synthesized entry takes the place of the first call it adopted), so the depths are
  * walked up from the few rows that share one instead of resolved for every call.  Then, in
- * the same pass, what moves() says of the final perm. */
+ * the same pass, what moves() says of the final perm.
+ * Returns None (perm then garbage) when those walks would take more than ~4 steps a call: a
+ * trace that starts inside a deep stack makes one chain of synthesized entries, each adopting
+ * the one below, all at the first call's place, and walking up from each of k of them costs
+ * k^2/2 steps (40,000 deep: 1.5 s).  The caller then resolves every call's depth instead. */
 static PyObject *py_tie_order(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
@@ -2183,9 +2206,10 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
     int64_t *perm = held_inplace(&h, o[0], NPY_INT64, n, "tie_order");
     if (!perm)
         return NULL;
-    int64_t *dep = NULL, cap = 0;
+    Tie *tie = NULL;
+    int64_t cap = 0, budget = 4 * (int64_t)n + 4096;
     int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
-    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation */
+    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation, 4 over the walks' budget */
     for (npy_intp a = 0; a < n && !err;) {
         if (perm[a] < 0 || perm[a] >= n) {
             err = 3;
@@ -2196,29 +2220,22 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
         while (b < n && perm[b] >= 0 && perm[b] < n && key[perm[b]] >> 1 == place)
             b++;
         if (b - a > 1) {
-            if (grow((void **)&dep, &cap, b - a, sizeof(int64_t)) < 0) {
+            if (grow((void **)&tie, &cap, b - a, sizeof(Tie)) < 0) {
                 err = 1;
                 break;
             }
-            for (npy_intp j = a; j < b && !err; j++)
-                if ((dep[j - a] = depth_of(par, n, perm[j])) < 0)
-                    err = 2;
-            /* insertion sort of the run (short) by (depth, synth bit, row) */
-            for (npy_intp j = a + 1; j < b && !err; j++) {
-                int64_t r = perm[j], d = dep[j - a];
-                npy_intp q = j;
-                while (q > a) {
-                    int64_t r2 = perm[q - 1], d2 = dep[q - 1 - a];
-                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[r] & 1) ||
-                                                        ((key[r2] & 1) == (key[r] & 1) && r2 < r)));
-                    if (before)
-                        break;
-                    perm[q] = r2;
-                    dep[q - a] = d2;
-                    q--;
-                }
-                perm[q] = r;
-                dep[q - a] = d;
+            for (npy_intp j = a; j < b && !err; j++) {
+                Tie *t = &tie[j - a];
+                t->row = perm[j];
+                t->bit = key[perm[j]] & 1;
+                if ((t->depth = depth_of(par, n, perm[j], &budget)) < 0)
+                    err = t->depth == -1 ? 2 : 4;
+            }
+            /* by (depth, synth bit, row); qsort, not an insertion sort: a run can be long */
+            if (!err) {
+                qsort(tie, (size_t)(b - a), sizeof(Tie), tie_cmp);
+                for (npy_intp j = a; j < b; j++)
+                    perm[j] = tie[j - a].row;
             }
         }
         for (npy_intp j = a; j < b && !err; j++)
@@ -2233,8 +2250,13 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
             }
         a = b;
     }
-    free(dep);
+    free(tie);
     held_free(&h);
+    if (err == 4) {
+        free(mv);
+        free(sr);
+        Py_RETURN_NONE;
+    }
     PyObject *ma = err ? NULL : int64_prefix(mv, k);
     PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
     free(mv);
