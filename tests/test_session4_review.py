@@ -131,3 +131,19 @@ def test_short_runs_still_sorted_by_tie_order() -> None:
     moved, src = stacks.tie_order(perm, key, parent)
     assert perm.tolist() == [5, 4, 3, 2, 1, 0]
     assert moved.tolist() == [0, 1, 2, 3, 4, 5] and src.tolist() == [5, 4, 3, 2, 1, 0]
+
+
+def test_trees_renumbers_interrupted_without_ctx() -> None:
+    # With (moved, src) trees renumbers the call ids of parent and interrupted as it reads
+    # them; interrupted was only read (and so renumbered) when ctx was given too: without
+    # ctx, parent's ids became the new rows and interrupted's stayed the old ones, silently.
+    parent = np.array([-1, 0, -1, 2], np.int64)
+    interrupted = np.array([-1, -1, 1, -1], np.int64)
+    moved, src = np.array([0, 1], np.int64), np.array([1, 0], np.int64)  # rows 0 and 1 swap
+    want_p, want_i = parent.copy(), interrupted.copy()
+    stacks.renumber(want_p, moved, src)
+    stacks.renumber(want_i, moved, src)
+    for ctx in (np.zeros(4, np.int8), None):
+        p, i = parent.copy(), interrupted.copy()
+        stacks.trees(p, ctx, None, 1, i, moved, src)
+        assert p.tolist() == want_p.tolist() and i.tolist() == want_i.tolist(), ctx

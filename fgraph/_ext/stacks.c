@@ -1970,8 +1970,9 @@ static PyObject *py_renumber(PyObject *self, PyObject *args)
  * None, root int64 or None, nest), or None when some parent comes after its child: the caller
  * resolves (flags are left as they were; ctx may have been written, but only at calls with a
  * parent, and a root's is what a resolve reads).  With (moved, src) the call ids in parent
- * (and interrupted, when given with ctx) are first renumbered in place (see Renum), all of
- * them even when it gives up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
+ * (and interrupted, when given: with or without ctx, or its ids would be left old while
+ * parent's change) are first renumbered in place (see Renum), all of them even when it gives
+ * up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
  * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
  * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
  * each call's CTX_BY_NAME bit or'ed with its root's.
@@ -2011,7 +2012,8 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
         return NULL;
     if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
         return NULL;
-    if (oi != Py_None && ctx) {
+    /* (interrupted is renumbered with parent even when no ctx asks for the nesting test) */
+    if (oi != Py_None) {
         if (ren) {
             if (!(itr = held_inplace(&h, oi, NPY_INT64, n, "trees")))
                 return NULL;
@@ -2081,7 +2083,7 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
             if (ren && (j = renum(&R, j)) != itr[i])
                 itr[i] = j;
             /* ctx[j] is final when j < i */
-            if (j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
+            if (ctx && j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
                 nest = 1;
         }
     }
