@@ -1575,6 +1575,14 @@ static void *held_inplace(Held *h, PyObject *o, int type, npy_intp n, const char
     return PyArray_DATA((PyArrayObject *)o);
 }
 
+/* the length of a one-dimensional array, else 0 (held_inplace then refuses it): a 0-d array
+ * has no dimensions to read (PyArray_DIM(a, 0) would read through NULL) */
+static npy_intp len1(PyObject *o)
+{
+    return PyArray_Check(o) && PyArray_NDIM((PyArrayObject *)o) == 1 ? PyArray_DIM((PyArrayObject *)o, 0)
+                                                                     : 0;
+}
+
 /* a fresh int64 array of the first k values of ``src`` */
 static PyObject *int64_prefix(const int64_t *src, npy_intp k)
 {
@@ -1704,6 +1712,22 @@ static PyObject *py_members(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ka, ia);
 }
 
+/* whether array ``o``'s memory overlaps one of the arrays h holds (an output written over an
+ * input, or over another output, would be read back half-written: garbage, silently) */
+static int held_overlaps(const Held *h, PyObject *o)
+{
+    if (!PyArray_Check(o))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)o;
+    const char *lo = PyArray_DATA(a), *hi = lo + PyArray_NBYTES(a);
+    for (int k = 0; k < h->n; k++) {
+        const char *l2 = PyArray_DATA(h->a[k]), *h2 = l2 + PyArray_NBYTES(h->a[k]);
+        if (lo < h2 && l2 < hi)
+            return 1;
+    }
+    return 0;
+}
+
 /* times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns), the
  * duration completed in place.  Calls are ordered parents before children.  Per call, what
  * build_table did in four steps:
@@ -1743,8 +1767,13 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     }
     npy_intp dims[1] = {n};
     /* self and irq_ns made in the caller's spare arrays when given (their memory is reused,
-     * not fresh: distinct arrays, not the duration) */
+     * not fresh): distinct arrays, sharing no memory with an input (refused, see held_overlaps) */
     PyArrayObject *ca = NULL, *ia = NULL;
+    if (os != Py_None && held_overlaps(&h, os)) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.times: self_out shares memory with an input");
+        return NULL;
+    }
     if (os != Py_None) {
         if (!held_inplace(&h, os, NPY_INT64, n, "times"))
             return NULL;
@@ -1755,6 +1784,12 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
     if (oi != Py_None && oi != os) {
+        if (held_overlaps(&h, oi)) { /* (self_out, when given, is held by now) */
+            Py_XDECREF(ca);
+            held_free(&h);
+            PyErr_SetString(PyExc_ValueError, "stacks.times: irq_out shares memory with an input or self_out");
+            return NULL;
+        }
         if (!held_inplace(&h, oi, NPY_INT64, n, "times")) {
             Py_XDECREF(ca);
             return NULL;
@@ -1910,7 +1945,7 @@ static PyObject *py_renumber(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.renumber: idx must be an int64 array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    npy_intp n = len1(o[0]);
     int64_t *idx = held_inplace(&h, o[0], NPY_INT64, n, "renumber");
     if (!idx)
         return NULL;
@@ -1935,8 +1970,9 @@ static PyObject *py_renumber(PyObject *self, PyObject *args)
  * None, root int64 or None, nest), or None when some parent comes after its child: the caller
  * resolves (flags are left as they were; ctx may have been written, but only at calls with a
  * parent, and a root's is what a resolve reads).  With (moved, src) the call ids in parent
- * (and interrupted, when given with ctx) are first renumbered in place (see Renum), all of
- * them even when it gives up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
+ * (and interrupted, when given: with or without ctx, or its ids would be left old while
+ * parent's change) are first renumbered in place (see Renum), all of them even when it gives
+ * up: one pass instead of renumber's two.  One forward pass (parents before children): with want & 1 the depth, with
  * want & 2 the root; with ``ctx`` (int8, not None) each call's ctx replaced in place by its
  * root's (a tree has one context; a root keeps its own), with ``flags`` (uint16, not None)
  * each call's CTX_BY_NAME bit or'ed with its root's.
@@ -1961,7 +1997,7 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.trees: parent must be an array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[0], 0);
+    npy_intp n = len1(o[0]);
     /* with (moved, src) the ids are renumbered in place as the pass reads them */
     int64_t *par = ren ? held_inplace(&h, o[0], NPY_INT64, n, "trees")
                        : (int64_t *)held_get(&h, o[0], NPY_INT64);
@@ -1976,7 +2012,8 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
         return NULL;
     if (o[2] != Py_None && !(fl = held_inplace(&h, o[2], NPY_UINT16, n, "trees")))
         return NULL;
-    if (oi != Py_None && ctx) {
+    /* (interrupted is renumbered with parent even when no ctx asks for the nesting test) */
+    if (oi != Py_None) {
         if (ren) {
             if (!(itr = held_inplace(&h, oi, NPY_INT64, n, "trees")))
                 return NULL;
@@ -2046,7 +2083,7 @@ static PyObject *py_trees(PyObject *self, PyObject *args)
             if (ren && (j = renum(&R, j)) != itr[i])
                 itr[i] = j;
             /* ctx[j] is final when j < i */
-            if (j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
+            if (ctx && j >= 0 && (j >= i || (ctx[j] != CTX_TASK && ctx[i] <= ctx[j])))
                 nest = 1;
         }
     }
@@ -2087,7 +2124,7 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
         return NULL;
     Held h = {{0}, 0};
     int64_t *ord = held_inplace(&h, o[0], NPY_INT64,
-                                PyArray_Check(o[0]) ? PyArray_DIM((PyArrayObject *)o[0], 0) : 0,
+                                len1(o[0]),
                                 "entry_key");
     if (!ord)
         return NULL;
@@ -2117,14 +2154,33 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     return PyBool_FromLong(fits);
 }
 
-/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle */
-static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
+/* depth of call c: how many of its ancestors are calls (resolve's depth); -1 on a cycle, -2
+ * when the walk would take more than *budget steps (taken off it) */
+static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c, int64_t *budget)
 {
     int64_t d = 0;
-    for (c = par[c]; c >= 0 && c < n; c = par[c])
+    for (c = par[c]; c >= 0 && c < n; c = par[c]) {
         if (++d > n)
             return -1;
+        if (--*budget < 0)
+            return -2;
+    }
     return d;
+}
+
+/* one call of a run that shares a place, with what tie_order sorts it by */
+typedef struct {
+    int64_t depth, bit, row;
+} Tie;
+
+static int tie_cmp(const void *x, const void *y)
+{
+    const Tie *a = x, *b = y;
+    if (a->depth != b->depth)
+        return (a->depth > b->depth) - (a->depth < b->depth);
+    if (a->bit != b->bit)
+        return (a->bit > b->bit) - (a->bit < b->bit);
+    return (a->row > b->row) - (a->row < b->row);
 }
 
 /* tie_order(perm, key, parent) -> (moved, src): perm sorts by entry_key's key; within each run
@@ -2132,7 +2188,11 @@ static int64_t depth_of(const int64_t *par, npy_intp n, int64_t c)
  * synthesized entry before what it covers (calls.py _entry_order).  Places are rarely shared
  * (a synthesized entry takes the place of the first call it adopted), so the depths are
  * walked up from the few rows that share one instead of resolved for every call.  Then, in
- * the same pass, what moves() says of the final perm. */
+ * the same pass, what moves() says of the final perm.
+ * Returns None (perm then garbage) when those walks would take more than ~4 steps a call: a
+ * trace that starts inside a deep stack makes one chain of synthesized entries, each adopting
+ * the one below, all at the first call's place, and walking up from each of k of them costs
+ * k^2/2 steps (40,000 deep: 1.5 s).  The caller then resolves every call's depth instead. */
 static PyObject *py_tie_order(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
@@ -2148,9 +2208,10 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
     int64_t *perm = held_inplace(&h, o[0], NPY_INT64, n, "tie_order");
     if (!perm)
         return NULL;
-    int64_t *dep = NULL, cap = 0;
+    Tie *tie = NULL;
+    int64_t cap = 0, budget = 4 * (int64_t)n + 4096;
     int64_t *mv = NULL, *sr = NULL, cm = 0, cs = 0, k = 0;
-    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation */
+    int err = 0; /* 1 no memory, 2 a cycle, 3 not a permutation, 4 over the walks' budget */
     for (npy_intp a = 0; a < n && !err;) {
         if (perm[a] < 0 || perm[a] >= n) {
             err = 3;
@@ -2161,29 +2222,22 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
         while (b < n && perm[b] >= 0 && perm[b] < n && key[perm[b]] >> 1 == place)
             b++;
         if (b - a > 1) {
-            if (grow((void **)&dep, &cap, b - a, sizeof(int64_t)) < 0) {
+            if (grow((void **)&tie, &cap, b - a, sizeof(Tie)) < 0) {
                 err = 1;
                 break;
             }
-            for (npy_intp j = a; j < b && !err; j++)
-                if ((dep[j - a] = depth_of(par, n, perm[j])) < 0)
-                    err = 2;
-            /* insertion sort of the run (short) by (depth, synth bit, row) */
-            for (npy_intp j = a + 1; j < b && !err; j++) {
-                int64_t r = perm[j], d = dep[j - a];
-                npy_intp q = j;
-                while (q > a) {
-                    int64_t r2 = perm[q - 1], d2 = dep[q - 1 - a];
-                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[r] & 1) ||
-                                                        ((key[r2] & 1) == (key[r] & 1) && r2 < r)));
-                    if (before)
-                        break;
-                    perm[q] = r2;
-                    dep[q - a] = d2;
-                    q--;
-                }
-                perm[q] = r;
-                dep[q - a] = d;
+            for (npy_intp j = a; j < b && !err; j++) {
+                Tie *t = &tie[j - a];
+                t->row = perm[j];
+                t->bit = key[perm[j]] & 1;
+                if ((t->depth = depth_of(par, n, perm[j], &budget)) < 0)
+                    err = t->depth == -1 ? 2 : 4;
+            }
+            /* by (depth, synth bit, row); qsort, not an insertion sort: a run can be long */
+            if (!err) {
+                qsort(tie, (size_t)(b - a), sizeof(Tie), tie_cmp);
+                for (npy_intp j = a; j < b; j++)
+                    perm[j] = tie[j - a].row;
             }
         }
         for (npy_intp j = a; j < b && !err; j++)
@@ -2198,8 +2252,13 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
             }
         a = b;
     }
-    free(dep);
+    free(tie);
     held_free(&h);
+    if (err == 4) {
+        free(mv);
+        free(sr);
+        Py_RETURN_NONE;
+    }
     PyObject *ma = err ? NULL : int64_prefix(mv, k);
     PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
     free(mv);
@@ -2295,7 +2354,7 @@ static PyObject *py_remap(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "stacks.remap: idx must be an int64 array");
         return NULL;
     }
-    npy_intp n = PyArray_DIM((PyArrayObject *)o[1], 0);
+    npy_intp n = len1(o[1]);
     int64_t *idx = held_inplace(&h, o[1], NPY_INT64, n, "remap");
     if (!idx)
         return NULL;

@@ -517,8 +517,13 @@ def _entry_order(
         and stacks.entry_key(order, flags)
     ):
         perm = np.argsort(order, kind="stable")
-        moved, src = stacks.tie_order(perm, order, parent)
-        return perm, moved, src
+        ties = stacks.tie_order(perm, order, parent)
+        if ties is not None:
+            return perm, *ties
+        # the calls that share places lie deep (a trace that starts inside a deep stack: one
+        # chain of synthesized entries at one place), where walking up from each of them would
+        # be quadratic: resolve every call's depth instead, with the key made order again
+        np.right_shift(order, 1, out=order)
     depth0, _ = stacks.resolve(parent, False)  # (depth only: no root array)
     synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
     perm = np.lexsort((np.arange(n), synth_last, depth0, order))
