@@ -16,7 +16,9 @@ extensions = [
         f"fgraph._ext.{src.stem}",
         sources=[str(src)],
         include_dirs=[np.get_include(), str(ext_dir)],
-        extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-function"],
+        # -fwrapv: signed overflow wraps, as numpy's int64 arithmetic does (the C passes must give
+        # the numpy references' numbers on absurd timestamps too, not undefined behaviour)
+        extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-function", "-fwrapv"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for src in sorted(ext_dir.glob("*.c"))
