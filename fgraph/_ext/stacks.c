@@ -3277,17 +3277,32 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
     /* the sorted sequence: row i where kept, else the next of rows; runs of one place
      * (key >> 1) as tie_order orders them */
     npy_intp u = 0, a = 0, len = 0;
+    int64_t pl = 0; /* the run's place */
+    if (!err && grow((void **)&run, &crun, 64, sizeof(int64_t)) < 0)
+        err = 1;
     for (npy_intp j = 0; j <= n && !err; j++) {
-        int64_t r = j < n ? (keep[j] ? j : rows[u++]) : -1;
-        if (len && r >= 0 && key[r] >> 1 == key[run[0]] >> 1) {
-            if (grow((void **)&run, &crun, len + 1, sizeof(int64_t)) < 0) {
+        int64_t r = -1, rp = 0;
+        if (j < n) {
+            r = keep[j] ? j : rows[u++];
+            rp = key[r] >> 1;
+            if (len && rp == pl) {
+                if (grow((void **)&run, &crun, len + 1, sizeof(int64_t)) < 0) {
+                    err = 1;
+                    break;
+                }
+                run[len++] = r;
+                continue;
+            }
+        }
+        if (len == 1 && run[0] != a) {
+            if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
                 err = 1;
                 break;
             }
-            run[len++] = r;
-            continue;
-        }
-        if (len > 1) {
+            mv[k] = a;
+            sr[k++] = run[0];
+        } else if (len > 1) {
             if (grow((void **)&dep, &cdep, len, sizeof(int64_t)) < 0) {
                 err = 1;
                 break;
@@ -3312,26 +3327,23 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
                 run[q] = rr;
                 dep[q] = d;
             }
-        }
-        for (npy_intp q = 0; q < len && !err; q++)
-            if (run[q] != a + q) {
-                if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
-                    grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
-                    err = 1;
-                    break;
+            for (npy_intp q = 0; q < len && !err; q++)
+                if (run[q] != a + q) {
+                    if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                        grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                        err = 1;
+                        break;
+                    }
+                    mv[k] = a + q;
+                    sr[k++] = run[q];
                 }
-                mv[k] = a + q;
-                sr[k++] = run[q];
-            }
+        }
         if (r < 0 || err)
             break;
-        if (grow((void **)&run, &crun, 1, sizeof(int64_t)) < 0) {
-            err = 1;
-            break;
-        }
         a = j;
         run[0] = r;
         len = 1;
+        pl = rp;
     }
     Py_END_ALLOW_THREADS
     free(keep);
