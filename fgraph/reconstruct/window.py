@@ -277,6 +277,10 @@ class WindowedRebuild:
                     depth_result.append(depth_check(calls))
                 except Exception as exc:  # raised by the main thread, below
                     depth_result.append(exc)
+                # the check's temporaries, freed: given back now, not only after the off-CPU
+                # step, whose own temporaries peak meanwhile (malloc_trim takes the arena's
+                # lock: safe while the main thread allocates)
+                release_free_memory()
 
             checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
