@@ -3127,6 +3127,7 @@ static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
 }
 
 static PyObject *py_entry_moves(PyObject *self, PyObject *args); /* (end of the file) */
+static PyObject *py_machine_views(PyObject *self, PyObject *args); /* (end of the file) */
 
 static PyMethodDef methods[] = {
     {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
@@ -3174,6 +3175,9 @@ static PyMethodDef methods[] = {
     {"entry_moves", py_entry_moves, METH_VARARGS,
      "entry_moves(key, parent, limit) -> (moved, src) of tie_order after a stable argsort of key, "
      "or None when more than limit rows are out of place"},
+    {"machine_views", py_machine_views, METH_VARARGS,
+     "machine_views(machine) -> the call columns made so far, as uint8 views (valid until the "
+     "next feed)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3366,4 +3370,76 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
         return NULL;
     }
     return Py_BuildValue("(NN)", ma, sa);
+}
+
+/* machine_views(machine) -> tuple of uint8 arrays: the bytes of the call columns made so far
+ * (ncalls rows of each), views of the machine's buffers (they keep the machine alive).  For
+ * window.py to give back their all-zero pages (fgraph/_ext/pages.c) while the windows are
+ * fed: a view is valid only until the machine is fed again (a column may grow, i.e. move),
+ * and nothing else may write the columns meanwhile.  Empty after finish(). */
+static PyObject *py_machine_views(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    /* the columns grow_calls keeps at capcalls >= ncalls rows (the same conditions) */
+    int at = m->attrs_on != 0, mod = at && !(m->attrs_on & ATTRS_NO_MODULE);
+    int ret = at && !(m->attrs_on & ATTRS_NO_RETVAL);
+    struct {
+        void *p;
+        size_t sz;
+    } cols[] = {
+        {m->parent, 8},
+        {m->interrupted, 8},
+        {m->rows ? m->entry_row : NULL, 8},
+        {m->rows ? m->exit_row : NULL, 8},
+        {m->ts_entry, 8},
+        {m->ts_exit, 8},
+        {m->order, 8},
+        {m->own, 8},
+        {m->kdepth, 4},
+        {m->ctx, 1},
+        {m->flags, 2},
+        {at ? m->a_pid : NULL, 4},
+        {at ? m->a_comm : NULL, 4},
+        {at ? m->a_func : NULL, 4},
+        {mod ? m->a_module : NULL, 4},
+        {at ? m->a_cpu_entry : NULL, 2},
+        {at ? m->a_cpu_exit : NULL, 2},
+        {ret ? m->a_retval : NULL, 8},
+        {at ? m->a_xdur : NULL, 8},
+        {at ? m->a_has_ret : NULL, 1},
+    };
+    int64_t n = m->finished ? 0 : m->ncalls;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; n > 0 && i < sizeof(cols) / sizeof(cols[0]); i++) {
+        if (!cols[i].p)
+            continue;
+        npy_intp dims[1] = {(npy_intp)(n * (int64_t)cols[i].sz)};
+        PyObject *a = PyArray_SimpleNewFromData(1, dims, NPY_UINT8, cols[i].p);
+        if (!a) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_INCREF(cap);
+        if (PyArray_SetBaseObject((PyArrayObject *)a, cap) < 0) {
+            Py_DECREF(a);
+            Py_DECREF(out);
+            return NULL;
+        }
+        int bad = PyList_Append(out, a);
+        Py_DECREF(a);
+        if (bad < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    PyObject *t = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return t;
 }
