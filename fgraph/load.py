@@ -159,7 +159,12 @@ def load_windowed(
                 # take grows meanwhile.  Given back every 2^21 records: ~30 MB less at the end
                 # of the windows at 10M records, for ~10k more page faults (pages given back
                 # and faulted in again: after every window it cost much more, bench/RESULTS.md).
+                rb.release_zero_pages()
                 release_free_memory()
+                # and the file pages the decoder leaves resident (the page ahead of each CPU's
+                # cursor and what a fault mapped around it, the headers): ~13 MB at the end of
+                # the windows at 10M records, refaulted from the page cache if read again
+                _drop_file_pages(src.data)
                 trim_at = fed + TRIM_RECORDS
     finally:
         windows.close()

@@ -10,7 +10,7 @@ from conftest import corpus_file
 from fgraph._ext import stacks
 from fgraph.load import load_windowed
 from fgraph.reconstruct import calls as calls_mod
-from fgraph.reconstruct.calls import _entry_order, _fix_overfull, _nest_lower_interrupts
+from fgraph.reconstruct.calls import _entry_order, _fix_overfull, _nest_lower_interrupts, _perm_of
 from fgraph.schema import CallFlag, IrqCtx
 
 BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
@@ -270,6 +270,8 @@ def test_entry_order_is_the_three_key_sort(seed: int) -> None:
     assert len(np.unique(order)) < n - 100
     key = order.copy()
     got, moved, src = _entry_order(key, parent, flags)
+    if got is None:  # (few rows out of place: no whole permutation made)
+        got = _perm_of(moved, src, n)
     assert np.array_equal(got, want)
     assert np.array_equal(moved, np.flatnonzero(want != np.arange(n)))
     assert np.array_equal(src, want[moved])

@@ -3185,6 +3185,9 @@ static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
     return out;
 }
 
+static PyObject *py_entry_moves(PyObject *self, PyObject *args); /* (end of the file) */
+static PyObject *py_machine_views(PyObject *self, PyObject *args); /* (end of the file) */
+
 static PyMethodDef methods[] = {
     {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
     {"cumspan", py_cumspan, METH_VARARGS,
@@ -3228,6 +3231,12 @@ static PyMethodDef methods[] = {
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
     {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
     {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
+    {"entry_moves", py_entry_moves, METH_VARARGS,
+     "entry_moves(key, parent, limit) -> (moved, src) of tie_order after a stable argsort of key, "
+     "or None when more than limit rows are out of place"},
+    {"machine_views", py_machine_views, METH_VARARGS,
+     "machine_views(machine) -> the call columns made so far, as uint8 views (valid until the "
+     "next feed)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -3238,4 +3247,258 @@ PyMODINIT_FUNC PyInit_stacks(void)
 {
     import_array();
     return PyModule_Create(&moduledef);
+}
+
+/* Stable merge sort of rows r[0..m) by key[r] (ties keep their order: rows come ascending, so
+ * this is the order a stable argsort of the whole key gives them); t is m spare int64. */
+static void sort_rows_by_key(int64_t *r, int64_t *t, npy_intp m, const int64_t *key)
+{
+    for (npy_intp w = 1; w < m; w *= 2) {
+        for (npy_intp lo = 0; lo < m; lo += 2 * w) {
+            npy_intp mid = lo + w < m ? lo + w : m, hi = lo + 2 * w < m ? lo + 2 * w : m;
+            npy_intp a = lo, b = mid, o = lo;
+            if (mid >= hi || key[r[mid - 1]] <= key[r[mid]]) {
+                /* already in order (the common case: runs of nearly sorted keys) */
+                memcpy(t + lo, r + lo, (size_t)(hi - lo) * sizeof(int64_t));
+                continue;
+            }
+            while (a < mid && b < hi)
+                t[o++] = key[r[b]] < key[r[a]] ? r[b++] : r[a++];
+            while (a < mid)
+                t[o++] = r[a++];
+            while (b < hi)
+                t[o++] = r[b++];
+        }
+        int64_t *x = r;
+        memcpy(x, t, (size_t)m * sizeof(int64_t));
+    }
+}
+
+/* entry_moves(key, parent, limit) -> (moved, src), or None: what tie_order(np.argsort(key,
+ * kind="stable"), key, parent) returns, without the whole permutation (8 B a call, and the
+ * sort's buffer, at the build's peak: issue 7).  The machine makes calls nearly in entry
+ * order, so most rows keep their place, and row i surely does when every earlier key is <=
+ * key[i] and every later one >= key[i] (then exactly i rows sort before it).  A backward pass
+ * marks "key[i] <= every later key" (1 byte a call), a forward one with the running maximum
+ * keeps the marks of the rows that also have no larger key before them; the other rows (few)
+ * are sorted stably by key and fill the unmarked places in order.  That sequence is then
+ * walked like tie_order walks perm: the rows of one place by (depth, synthesized first, row),
+ * and the rows not at their place listed.  None (nothing done) when more than ``limit`` rows
+ * are unmarked: the caller sorts the whole key then. */
+static PyObject *py_entry_moves(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "OOn", &o[0], &o[1], &limit))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "entry_moves") < 0)
+        return NULL;
+    const int64_t *key = p[0], *par = p[1];
+    npy_intp n = held_len(&h, 0);
+    uint8_t *keep = n ? malloc((size_t)n) : NULL;
+    int64_t *rows = NULL, *tmp = NULL, *run = NULL, *dep = NULL, *mv = NULL, *sr = NULL;
+    int64_t crun = 0, cdep = 0, cm = 0, cs = 0, k = 0;
+    npy_intp m = 0;
+    int err = 0; /* 1 no memory, 2 a cycle, 4 too many out of place */
+    if (n && !keep)
+        err = 1;
+    Py_BEGIN_ALLOW_THREADS
+    if (!err) {
+        int64_t lo = INT64_MAX;
+        for (npy_intp i = n - 1; i >= 0; i--) {
+            keep[i] = key[i] <= lo;
+            if (key[i] < lo)
+                lo = key[i];
+        }
+        int64_t hi = INT64_MIN;
+        for (npy_intp i = 0; i < n; i++) {
+            keep[i] = keep[i] && key[i] >= hi;
+            if (key[i] > hi)
+                hi = key[i];
+            m += !keep[i];
+        }
+        if (m > (npy_intp)limit)
+            err = 4;
+    }
+    if (!err && m) {
+        rows = malloc((size_t)m * sizeof(int64_t));
+        tmp = malloc((size_t)m * sizeof(int64_t));
+        if (!rows || !tmp)
+            err = 1;
+        else {
+            npy_intp j = 0;
+            for (npy_intp i = 0; i < n; i++)
+                if (!keep[i])
+                    rows[j++] = i;
+            sort_rows_by_key(rows, tmp, m, key);
+        }
+        free(tmp);
+    }
+    /* the sorted sequence: row i where kept, else the next of rows; runs of one place
+     * (key >> 1) as tie_order orders them */
+    npy_intp u = 0, a = 0, len = 0;
+    int64_t pl = 0; /* the run's place */
+    if (!err && grow((void **)&run, &crun, 64, sizeof(int64_t)) < 0)
+        err = 1;
+    for (npy_intp j = 0; j <= n && !err; j++) {
+        int64_t r = -1, rp = 0;
+        if (j < n) {
+            r = keep[j] ? j : rows[u++];
+            rp = key[r] >> 1;
+            if (len && rp == pl) {
+                if (grow((void **)&run, &crun, len + 1, sizeof(int64_t)) < 0) {
+                    err = 1;
+                    break;
+                }
+                run[len++] = r;
+                continue;
+            }
+        }
+        if (len == 1 && run[0] != a) {
+            if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                err = 1;
+                break;
+            }
+            mv[k] = a;
+            sr[k++] = run[0];
+        } else if (len > 1) {
+            if (grow((void **)&dep, &cdep, len, sizeof(int64_t)) < 0) {
+                err = 1;
+                break;
+            }
+            for (npy_intp q = 0; q < len && !err; q++)
+                if ((dep[q] = depth_of(par, n, run[q])) < 0)
+                    err = 2;
+            /* insertion sort of the run (short) by (depth, synth bit, row) */
+            for (npy_intp q1 = 1; q1 < len && !err; q1++) {
+                int64_t rr = run[q1], d = dep[q1];
+                npy_intp q = q1;
+                while (q > 0) {
+                    int64_t r2 = run[q - 1], d2 = dep[q - 1];
+                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[rr] & 1) ||
+                                                        ((key[r2] & 1) == (key[rr] & 1) && r2 < rr)));
+                    if (before)
+                        break;
+                    run[q] = r2;
+                    dep[q] = d2;
+                    q--;
+                }
+                run[q] = rr;
+                dep[q] = d;
+            }
+            for (npy_intp q = 0; q < len && !err; q++)
+                if (run[q] != a + q) {
+                    if (grow((void **)&mv, &cm, k + 1, sizeof(int64_t)) < 0 ||
+                        grow((void **)&sr, &cs, k + 1, sizeof(int64_t)) < 0) {
+                        err = 1;
+                        break;
+                    }
+                    mv[k] = a + q;
+                    sr[k++] = run[q];
+                }
+        }
+        if (r < 0 || err)
+            break;
+        a = j;
+        run[0] = r;
+        len = 1;
+        pl = rp;
+    }
+    Py_END_ALLOW_THREADS
+    free(keep);
+    free(rows);
+    free(run);
+    free(dep);
+    held_free(&h);
+    PyObject *ma = err ? NULL : int64_prefix(mv, k);
+    PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
+    free(mv);
+    free(sr);
+    if (err == 4)
+        Py_RETURN_NONE;
+    if (!sa) {
+        Py_XDECREF(ma);
+        if (err == 1)
+            return PyErr_NoMemory();
+        if (err == 2)
+            PyErr_SetString(PyExc_RuntimeError, "stacks.entry_moves: parent cycle");
+        return NULL;
+    }
+    return Py_BuildValue("(NN)", ma, sa);
+}
+
+/* machine_views(machine) -> tuple of uint8 arrays: the bytes of the call columns made so far
+ * (ncalls rows of each), views of the machine's buffers (they keep the machine alive).  For
+ * window.py to give back their all-zero pages (fgraph/_ext/pages.c) while the windows are
+ * fed: a view is valid only until the machine is fed again (a column may grow, i.e. move),
+ * and nothing else may write the columns meanwhile.  Empty after finish(). */
+static PyObject *py_machine_views(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    /* the columns grow_calls keeps at capcalls >= ncalls rows (the same conditions) */
+    int at = m->attrs_on != 0, mod = at && !(m->attrs_on & ATTRS_NO_MODULE);
+    int ret = at && !(m->attrs_on & ATTRS_NO_RETVAL);
+    struct {
+        void *p;
+        size_t sz;
+    } cols[] = {
+        {m->parent, 8},
+        {m->interrupted, 8},
+        {m->rows ? m->entry_row : NULL, 8},
+        {m->rows ? m->exit_row : NULL, 8},
+        {m->ts_entry, 8},
+        {m->ts_exit, 8},
+        {m->order, 8},
+        {m->own, 8},
+        {m->kdepth, 4},
+        {m->ctx, 1},
+        {m->flags, 2},
+        {at ? m->a_pid : NULL, 4},
+        {at ? m->a_comm : NULL, 4},
+        {at ? m->a_func : NULL, 4},
+        {mod ? m->a_module : NULL, 4},
+        {at ? m->a_cpu_entry : NULL, 2},
+        {at ? m->a_cpu_exit : NULL, 2},
+        {ret ? m->a_retval : NULL, 8},
+        {at ? m->a_xdur : NULL, 8},
+        {at ? m->a_has_ret : NULL, 1},
+    };
+    int64_t n = m->finished ? 0 : m->ncalls;
+    PyObject *out = PyList_New(0);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; n > 0 && i < sizeof(cols) / sizeof(cols[0]); i++) {
+        if (!cols[i].p)
+            continue;
+        npy_intp dims[1] = {(npy_intp)(n * (int64_t)cols[i].sz)};
+        PyObject *a = PyArray_SimpleNewFromData(1, dims, NPY_UINT8, cols[i].p);
+        if (!a) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_INCREF(cap);
+        if (PyArray_SetBaseObject((PyArrayObject *)a, cap) < 0) {
+            Py_DECREF(a);
+            Py_DECREF(out);
+            return NULL;
+        }
+        int bad = PyList_Append(out, a);
+        Py_DECREF(a);
+        if (bad < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    PyObject *t = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return t;
 }

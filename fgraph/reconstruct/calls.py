@@ -497,9 +497,10 @@ def _overfull_again(
 
 def _entry_order(
     order: np.ndarray, parent: np.ndarray, flags: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Stable sort by (order, depth, synthesized first): (perm, moved, src), the rows that
-    move (perm[i] != i, sorted) and where they come from (perm[moved]).
+    move (perm[i] != i, sorted) and where they come from (perm[moved]).  perm is None when
+    few rows move: (moved, src) say it all then (``_perm_of`` makes it).
 
     The machine makes calls nearly in entry order, which the stable sort (timsort) finds in
     one pass; a 3-key lexsort cost 10x more at 4.9M calls.  The key is made in ``order``
@@ -507,7 +508,10 @@ def _entry_order(
     synthesized) by ``stacks.entry_key``; then the few calls that share a place (a
     synthesized entry takes the place of the first call it adopted) are put parents first by
     ``stacks.tie_order``, which walks up only their depths instead of resolving every call's,
-    and lists the rows that move on the way."""
+    and lists the rows that move on the way.  Most calls keep their place, so
+    ``stacks.entry_moves`` sorts only the rows out of place and gives (moved, src) without
+    the whole permutation (8 B a call and the sort's buffer, at the build's peak); when more
+    than 1/WHOLE_PERM_SHARE of the rows are out of place, the whole key is sorted instead."""
     n = len(order)
     if (
         n
@@ -516,6 +520,9 @@ def _entry_order(
         and order.flags.c_contiguous
         and stacks.entry_key(order, flags)
     ):
+        few = stacks.entry_moves(order, parent, n // WHOLE_PERM_SHARE)
+        if few is not None:
+            return None, *few
         perm = np.argsort(order, kind="stable")
         ties = stacks.tie_order(perm, order, parent)
         if ties is not None:
@@ -641,17 +648,24 @@ def build_table(
     # call of fresh memory (page faults are most of this stage's system time), and the call ids
     # in parent/interrupted are renumbered through the moved rows alone.
     # the whole permutation is kept only when many rows move; else the moved rows say it all
-    # (and perm's memory is kept for the irq_ns column: freed here, the depth column would
-    # take half of it and irq_ns fresh memory)
+    # (and perm's memory, when the whole key was sorted, is kept for the irq_ns column: freed
+    # here, the depth column would take half of it and irq_ns fresh memory.  Usually
+    # entry_moves makes no perm: irq_ns is then born in times, ~40 MB at 5M calls less from
+    # the sort to there)
+    if perm is None and len(moved) > ncalls // WHOLE_PERM_SHARE:
+        # (entry_moves found few rows out of place, but the ties of shared places moved more)
+        perm = _perm_of(moved, src, ncalls)
     whole = perm if len(moved) > ncalls // WHOLE_PERM_SHARE else None
     inv = None
     if whole is not None:
         # (a binary search per call id would cost more than a gather through the inverse)
         inv = own if usable(own) else np.empty(ncalls, np.int64)
-        stacks.invert(perm, inv)
+        stacks.invert(whole, inv)
         irq_out = None
     else:
-        irq_out = perm if usable(perm) else None
+        # (None when entry_moves made no permutation: then times makes irq_ns, where perm
+        # would have been held until then)
+        irq_out = perm if perm is not None and usable(perm) else None
     del perm, own
 
     def reorder(a: np.ndarray) -> np.ndarray:

@@ -221,6 +221,17 @@ class WindowedRebuild:
         self._pos += n
         self._rows += len(events)
 
+    def release_zero_pages(self) -> int:
+        """Give back the all-zero pages of the call columns made so far (bytes): between two
+        feeds, from the feeding thread (the machine writes them only while fed).  Several are
+        mostly zeros (flags, contexts, CPUs, ...): given back as the windows go, they are not
+        all resident at the end of the windows, the read's peak.  A page given back and
+        written again later (a call that exits windows after it entered) is faulted in again,
+        zeroed: values never change."""
+        from .._ext import pages, stacks
+
+        return sum(pages.release_zero_pages(a) for a in stacks.machine_views(self._r._m))
+
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
         unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
         self._counts.unaccounted += unnamed
@@ -277,6 +288,10 @@ class WindowedRebuild:
                     depth_result.append(depth_check(calls))
                 except Exception as exc:  # raised by the main thread, below
                     depth_result.append(exc)
+                # the check's temporaries, freed: given back now, not only after the off-CPU
+                # step, whose own temporaries peak meanwhile (malloc_trim takes the arena's
+                # lock: safe while the main thread allocates)
+                release_free_memory()
 
             checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
