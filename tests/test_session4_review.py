@@ -147,3 +147,18 @@ def test_trees_renumbers_interrupted_without_ctx() -> None:
         p, i = parent.copy(), interrupted.copy()
         stacks.trees(p, ctx, None, 1, i, moved, src)
         assert p.tolist() == want_p.tolist() and i.tolist() == want_i.tolist(), ctx
+
+
+def test_entry_moves_gives_up_on_a_deep_chain_like_tie_order() -> None:
+    # entry_moves walks the depths of the rows that share a place as tie_order does, with the
+    # same budget: on a deep chain it returns None (the caller resolves every depth), on a short
+    # one it orders the run itself, parents first
+    order, parent, flags = _synth_chain(3000)
+    key = order.copy()
+    assert stacks.entry_key(key, flags)
+    assert stacks.entry_moves(key, parent, len(key)) is None
+    order, parent, flags = _synth_chain(5)
+    key = order.copy()
+    assert stacks.entry_key(key, flags)
+    moved, src = stacks.entry_moves(key, parent, len(key))
+    assert moved.tolist() == [0, 1, 2, 3, 4, 5] and src.tolist() == [5, 4, 3, 2, 1, 0]

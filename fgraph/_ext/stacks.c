@@ -3284,7 +3284,9 @@ static void sort_rows_by_key(int64_t *r, int64_t *t, npy_intp m, const int64_t *
  * are sorted stably by key and fill the unmarked places in order.  That sequence is then
  * walked like tie_order walks perm: the rows of one place by (depth, synthesized first, row),
  * and the rows not at their place listed.  None (nothing done) when more than ``limit`` rows
- * are unmarked: the caller sorts the whole key then. */
+ * are unmarked (the caller sorts the whole key then), or when the depth walks exceed
+ * tie_order's budget (a deep chain of synthesized entries at one place: the caller resolves
+ * every call's depth). */
 static PyObject *py_entry_moves(PyObject *self, PyObject *args)
 {
     PyObject *o[2];
@@ -3299,10 +3301,11 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
     const int64_t *key = p[0], *par = p[1];
     npy_intp n = held_len(&h, 0);
     uint8_t *keep = n ? malloc((size_t)n) : NULL;
-    int64_t *rows = NULL, *tmp = NULL, *run = NULL, *dep = NULL, *mv = NULL, *sr = NULL;
-    int64_t crun = 0, cdep = 0, cm = 0, cs = 0, k = 0;
+    int64_t *rows = NULL, *tmp = NULL, *run = NULL, *mv = NULL, *sr = NULL;
+    Tie *tie = NULL;
+    int64_t crun = 0, ctie = 0, cm = 0, cs = 0, k = 0, budget = 4 * (int64_t)n + 4096;
     npy_intp m = 0;
-    int err = 0; /* 1 no memory, 2 a cycle, 4 too many out of place */
+    int err = 0; /* 1 no memory, 2 a cycle, 4 too many out of place or over the budget */
     if (n && !keep)
         err = 1;
     Py_BEGIN_ALLOW_THREADS
@@ -3366,29 +3369,24 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
             mv[k] = a;
             sr[k++] = run[0];
         } else if (len > 1) {
-            if (grow((void **)&dep, &cdep, len, sizeof(int64_t)) < 0) {
+            if (grow((void **)&tie, &ctie, len, sizeof(Tie)) < 0) {
                 err = 1;
                 break;
             }
-            for (npy_intp q = 0; q < len && !err; q++)
-                if ((dep[q] = depth_of(par, n, run[q])) < 0)
-                    err = 2;
-            /* insertion sort of the run (short) by (depth, synth bit, row) */
-            for (npy_intp q1 = 1; q1 < len && !err; q1++) {
-                int64_t rr = run[q1], d = dep[q1];
-                npy_intp q = q1;
-                while (q > 0) {
-                    int64_t r2 = run[q - 1], d2 = dep[q - 1];
-                    int before = d2 < d || (d2 == d && ((key[r2] & 1) < (key[rr] & 1) ||
-                                                        ((key[r2] & 1) == (key[rr] & 1) && r2 < rr)));
-                    if (before)
-                        break;
-                    run[q] = r2;
-                    dep[q] = d2;
-                    q--;
-                }
-                run[q] = rr;
-                dep[q] = d;
+            for (npy_intp q = 0; q < len && !err; q++) {
+                Tie *t = &tie[q];
+                t->row = run[q];
+                t->bit = key[run[q]] & 1;
+                /* (the walks have tie_order's budget: over it, None, and the caller resolves
+                 * every call's depth instead of walking up a deep chain from each call) */
+                if ((t->depth = depth_of(par, n, run[q], &budget)) < 0)
+                    err = t->depth == -1 ? 2 : 4;
+            }
+            /* by (depth, synth bit, row), as tie_order; qsort: a run can be long */
+            if (!err) {
+                qsort(tie, (size_t)len, sizeof(Tie), tie_cmp);
+                for (npy_intp q = 0; q < len; q++)
+                    run[q] = tie[q].row;
             }
             for (npy_intp q = 0; q < len && !err; q++)
                 if (run[q] != a + q) {
@@ -3412,7 +3410,7 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
     free(keep);
     free(rows);
     free(run);
-    free(dep);
+    free(tie);
     held_free(&h);
     PyObject *ma = err ? NULL : int64_prefix(mv, k);
     PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
