@@ -127,6 +127,45 @@ def row_references(entry_row: np.ndarray, exit_row: np.ndarray) -> int:
 ASSESS_COLUMNS = frozenset({"flags", "self", "ctx", "irq_ns", "entry_row", "exit_row"})
 
 
+_IRQ_CTXS = (IrqCtx.SOFTIRQ, IrqCtx.HARDIRQ, IrqCtx.NMI)
+_COUNTED_FLAGS = (CallFlag.TRUNCATED, CallFlag.LOST_GAP, CallFlag.MIGRATED, CallFlag.CTX_BY_NAME)
+
+
+@dataclass
+class _PerCall:
+    """The report's per-call counts and sums (see :func:`_per_call_counts`)."""
+
+    flagged: dict[int, int]  # calls with each of ``_COUNTED_FLAGS``
+    in_ctx: dict[int, int]  # calls of each of ``_IRQ_CTXS``
+    traced: int = 0  # positive self time
+    certain: int = 0  # of it, in calls without a repair
+    irq_ns: int = 0
+
+
+def _per_call_counts(
+    flags: np.ndarray, self_ns: np.ndarray, ctx: np.ndarray, irq_ns: np.ndarray
+) -> _PerCall:
+    """A quarter million calls at a time: the masks stay small and in cache (table-sized ones
+    are fresh memory, whose page faults cost more than the counting)."""
+    out = _PerCall(
+        flagged={int(f): 0 for f in _COUNTED_FLAGS}, in_ctx={int(c): 0 for c in _IRQ_CTXS}
+    )
+    step = 1 << 18
+    for lo in range(0, len(flags), step):
+        hi = lo + step
+        f, sn, cx = flags[lo:hi], self_ns[lo:hi], ctx[lo:hi]
+        for flag in out.flagged:
+            out.flagged[flag] += int(np.count_nonzero(f & flag))
+        for c in out.in_ctx:
+            out.in_ctx[c] += int(np.count_nonzero(cx == c))
+        pos = sn > 0
+        out.traced += int(sn.sum(where=pos))
+        pos &= (f & REPAIR_FLAGS) == 0
+        out.certain += int(sn.sum(where=pos))
+        out.irq_ns += int(irq_ns[lo:hi].sum())
+    return out
+
+
 def assess(
     counts: EventCounts,
     lost: LostTable,
@@ -153,14 +192,8 @@ def assess(
     for c in np.unique(lost["cpu"]):
         sel = lost["cpu"] == c
         per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
-    # (sums under masks: no call-length int64 copies)
-    self_ns = calls["self"]
-    pos = self_ns > 0
-    traced = int(self_ns.sum(where=pos))
-    pos &= (flags & REPAIR_FLAGS) == 0
-    certain_ns = int(self_ns.sum(where=pos))
-    del pos
-    ctx = calls["ctx"]
+    per_call = _per_call_counts(flags, calls["self"], calls["ctx"], calls["irq_ns"])
+    traced, certain_ns = per_call.traced, per_call.certain
     q = Quality(
         path=meta.path,
         format=meta.format,
@@ -175,19 +208,16 @@ def assess(
         adopted_by_orphans=int(counters.get("adopted", 0)),
         unclosed_entries=int(counters.get("unclosed_entries", 0)),
         closed_by_outer=int(counters.get("closed_by_outer", 0)),
-        truncated=int(((flags & CallFlag.TRUNCATED) != 0).sum()),
+        truncated=per_call.flagged[CallFlag.TRUNCATED],
         lost_events=int(np.maximum(cnt, 0).sum()),
         lost_gaps=len(lost),
         lost_unknown_count_gaps=int((cnt < 0).sum()),
         lost_per_cpu=per_cpu,
-        calls_spanning_gaps=int(((flags & CallFlag.LOST_GAP) != 0).sum()),
-        migrated_calls=int(((flags & CallFlag.MIGRATED) != 0).sum()),
-        irq_calls={
-            c.name.lower(): int((ctx == c).sum())
-            for c in (IrqCtx.SOFTIRQ, IrqCtx.HARDIRQ, IrqCtx.NMI)
-        },
-        ctx_by_name_calls=int(((flags & CallFlag.CTX_BY_NAME) != 0).sum()),
-        irq_ns_total=int(calls["irq_ns"].sum()),
+        calls_spanning_gaps=per_call.flagged[CallFlag.LOST_GAP],
+        migrated_calls=per_call.flagged[CallFlag.MIGRATED],
+        irq_calls={str(c.name).lower(): per_call.in_ctx[c] for c in _IRQ_CTXS},
+        ctx_by_name_calls=per_call.flagged[CallFlag.CTX_BY_NAME],
+        irq_ns_total=per_call.irq_ns,
         depth_mismatches=depth,
         anomalies={},
         events_unaccounted=unaccounted,
