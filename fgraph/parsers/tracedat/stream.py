@@ -83,7 +83,8 @@ def _decode_rank(w: TraceWarning) -> int:
     return 1 if "event format(s) could not be parsed" in w.what else 0
 
 
-# records per window (~25 MB of event table; measured best, bench/RESULTS.md)
+# records per window by default (~25 MB of event table); load_windowed asks for fewer
+# (fgraph.load.WINDOW_RECORDS: less memory, the same CPU)
 WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
 STAMP_BYTES = 1 << 24  # the page stamps of an uncompressed file are read this much at a time
