@@ -162,3 +162,20 @@ def test_entry_moves_gives_up_on_a_deep_chain_like_tie_order() -> None:
     assert stacks.entry_key(key, flags)
     moved, src = stacks.entry_moves(key, parent, len(key))
     assert moved.tolist() == [0, 1, 2, 3, 4, 5] and src.tolist() == [5, 4, 3, 2, 1, 0]
+
+
+def test_interrupt_name_codes_follow_a_growing_pool() -> None:
+    # the codes are remembered per pool and only the strings added since are scanned: a name
+    # added after the first lookup (the decode thread grows the pool between windows) is found
+    from fgraph.reconstruct.irq import HARDIRQ_PREFIXES, HARDIRQ_ROOTS, _name_codes
+    from fgraph.table import StringPool
+
+    pool = StringPool(["vfs_read", "do_IRQ"])
+    assert _name_codes(pool, HARDIRQ_ROOTS, HARDIRQ_PREFIXES).tolist() == [1]
+    pool.code("ksys_write")
+    pool.code("__sysvec_apic_timer_interrupt")
+    assert _name_codes(pool, HARDIRQ_ROOTS, HARDIRQ_PREFIXES).tolist() == [1, 3]
+    # another name set of the same pool has its own scan
+    assert _name_codes(pool, frozenset({"vfs_read"})).tolist() == [0]
+    # and another pool its own codes
+    assert _name_codes(StringPool(["__sysvec_x"]), HARDIRQ_ROOTS, HARDIRQ_PREFIXES).tolist() == [0]

@@ -25,6 +25,9 @@ and ``handle_domain_irq`` the arm64 ones.
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 import numpy as np
 
 from ..schema import EventKind, IrqCtx
@@ -63,11 +66,32 @@ HARDIRQ_PREFIXES: tuple[str, ...] = ("__sysvec_",)
 SOFTIRQ_RUNNERS: frozenset[str] = frozenset({"handle_softirqs", "__do_softirq"})
 
 
+# Per string pool and name set: (strings scanned, their codes that match).  A pool only grows
+# (StringPool.code appends), and a windowed read asks once a window: only the strings added
+# since are scanned (the whole pool every window was ~0.06 s of the rebuild's thread at 10M
+# records).  Weak keys: a pool's entry goes with it.
+_SCANNED: weakref.WeakKeyDictionary[Any, dict[Any, tuple[int, list[int]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _name_codes(
     strings: object, names: frozenset[str], prefixes: tuple[str, ...] = ()
 ) -> np.ndarray:
     values: list[str] = strings.values  # type: ignore[attr-defined]
-    codes = [i for i, s in enumerate(values) if s in names or (prefixes and s.startswith(prefixes))]
+    try:
+        per_pool = _SCANNED.setdefault(strings, {})
+    except TypeError:  # (not weakly referenceable: scanned whole)
+        per_pool = {}
+    done, codes = per_pool.get((names, prefixes), (0, []))
+    n = len(values)  # (the decode thread may append meanwhile: the rest is scanned next time)
+    if done < n:
+        codes = codes + [
+            i
+            for i in range(done, n)
+            if values[i] in names or (prefixes and values[i].startswith(prefixes))
+        ]
+        per_pool[(names, prefixes)] = (n, codes)
     return np.array(codes, dtype=np.int32)
 
 
