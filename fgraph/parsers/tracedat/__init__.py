@@ -22,8 +22,8 @@ compressed data it is the file offset of the chunk (10 pages) holding the record
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -589,6 +589,20 @@ _NO_ADDRS = (
 )
 
 
+_Cache = TypeVar("_Cache")
+
+
+def _kept_on(
+    c: Container, attr: str, pool: StringPool, make: Callable[[StringPool], _Cache]
+) -> _Cache:
+    """The cache of kind ``make`` kept on container ``c`` for string pool ``pool`` (a new one
+    when the container is read into another pool: the cached codes are that pool's)."""
+    cache = c.__dict__.get(attr)
+    if cache is None or cache.pool is not pool:
+        cache = c.__dict__[attr] = make(pool)
+    return cache  # type: ignore[no-any-return]
+
+
 class _TypeCache:
     """Per event id met so far (of one container and pool): the event and kind codes and the
     funcgraph layout (``_fg_layout``) its last window used, for ``ringbuf.assemble``'s
@@ -606,10 +620,7 @@ class _TypeCache:
 
     @classmethod
     def of(cls, c: Container, pool: StringPool) -> _TypeCache:
-        cache = c.__dict__.get("_type_cache")
-        if cache is None or cache.pool is not pool:
-            cache = c.__dict__["_type_cache"] = cls(pool)
-        return cache  # type: ignore[no-any-return]
+        return _kept_on(c, "_type_cache", pool, cls)
 
     def same(self, ids: np.ndarray, ev: np.ndarray, kind: np.ndarray, layout: np.ndarray) -> bool:
         sl = self.tslot[ids.astype(np.int64) + 1]
@@ -648,10 +659,7 @@ class _CommCache:
 
     @classmethod
     def of(cls, c: Container, pool: StringPool) -> _CommCache:
-        cache = c.__dict__.get("_comm_cache")
-        if cache is None or cache.pool is not pool:
-            cache = c.__dict__["_comm_cache"] = cls(pool)
-        return cache  # type: ignore[no-any-return]
+        return _kept_on(c, "_comm_cache", pool, cls)
 
     def add(self, pids: np.ndarray, codes: np.ndarray) -> None:
         at = pids.astype(np.int64) + 1
