@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +180,15 @@ def test_interrupt_name_codes_follow_a_growing_pool() -> None:
     assert _name_codes(pool, frozenset({"vfs_read"})).tolist() == [0]
     # and another pool its own codes
     assert _name_codes(StringPool(["__sysvec_x"]), HARDIRQ_ROOTS, HARDIRQ_PREFIXES).tolist() == [0]
+
+
+def test_an_implausible_cpu_id_in_a_v7_buffer_option_is_skipped_with_a_warning() -> None:
+    # fuzz case btrfs.v7.dat:345 (--master 19): bit flips made a CPU id of 268435457; the
+    # windowed rebuild sized its per-CPU state by it and died with MemoryError
+    import fgraph
+
+    path = Path(__file__).parent / "fuzz" / "crashes" / "crash-btrfs.v7.dat-703be05194.bin"
+    t = fgraph.load_windowed(path, 997, delay_prefix=997)
+    assert t.stats["events_unaccounted"] == 0
+    msgs = [w.what for w in t.warnings]
+    assert any("CPU id 268435457 is implausible" in m and "skipped" in m for m in msgs)

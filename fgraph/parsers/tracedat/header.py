@@ -116,6 +116,11 @@ def _read_header_info(c: Container, cur: Cursor) -> None:
     c.header_event = cur.sized_text(8, "header_event")
 
 
+# The largest CPU id read: the CPU columns are int16 (fgraph/schema.py), and kernels have at
+# most a few thousand (x86's CONFIG_NR_CPUS stops at 8192)
+MAX_CPU_ID = 0x7FFF
+
+
 def _check_count(cur: Cursor, n: int, min_each: int, what: str) -> None:
     if n * min_each > cur.end - cur.pos:
         raise cur.fail(f"{what} count {n} cannot fit in the {cur.end - cur.pos} bytes left")
@@ -404,6 +409,17 @@ def _read_v7(c: Container, cur: Cursor) -> None:
                 cpu = bc.u32("cpu id")
                 doff = bc.u64("cpu data offset")
                 dsize = bc.u64("cpu data size")
+                if cpu > MAX_CPU_ID:
+                    # a damaged option: no kernel has that many CPUs, the CPU columns cannot
+                    # hold the id, and the rebuild would size its per-CPU state by it
+                    c.problems.append(
+                        (
+                            f"buffer {name!r}: CPU id {cpu} is implausible (damaged option): "
+                            f"its data ({dsize} bytes) is skipped",
+                            doff,
+                        )
+                    )
+                    continue
                 if dsize and doff + dsize > c.size:
                     c.problems.append(
                         (
