@@ -350,6 +350,11 @@ class Rebuilder:
         self._done = True
         return dict(stacks.finish(self._m))
 
+    def column_views(self) -> tuple[np.ndarray, ...]:
+        """Byte views of the call columns made so far (empty after :meth:`finish`): valid
+        only until the next feed, which may move a column as it grows."""
+        return tuple(stacks.machine_views(self._m))
+
 
 def _tree_columns(
     parent: np.ndarray,

@@ -228,9 +228,9 @@ class WindowedRebuild:
         all resident at the end of the windows, the read's peak.  A page given back and
         written again later (a call that exits windows after it entered) is faulted in again,
         zeroed: values never change."""
-        from .._ext import pages, stacks
+        from .._ext import pages
 
-        return sum(pages.release_zero_pages(a) for a in stacks.machine_views(self._r._m))
+        return sum(pages.release_zero_pages(a) for a in self._r.column_views())
 
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
         unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
