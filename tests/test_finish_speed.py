@@ -63,6 +63,36 @@ def _forest(seed: int, n: int, ordered: bool = True) -> dict[str, np.ndarray]:
     )
 
 
+def _inner(
+    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per call, the summed durations (negative ones count 0) of its children and of the
+    interrupts that hit it (the numpy reference of what stacks.times and overfull sum)."""
+    n = len(dur)
+    d = np.maximum(dur, 0)
+    sums = []
+    for up in (parent, interrupted):
+        s = np.zeros(n, np.int64)
+        ok = (up >= 0) & (up < n)
+        np.add.at(s, up[ok], d[ok])
+        sums.append(s)
+    return sums[0], sums[1]
+
+
+def _floor(parent: np.ndarray, duration: np.ndarray, trunc: np.ndarray) -> np.ndarray:
+    """A truncated call lasts at least as long as its (positive) children together; children
+    after their parent, so one backward walk sees every child first."""
+    dur = duration.copy()
+    acc = np.zeros(len(dur) + 1, np.int64)
+    for i in range(len(dur) - 1, -1, -1):
+        if trunc[i] and acc[i] > dur[i]:
+            dur[i] = acc[i]
+        p = parent[i]
+        if 0 <= p < i and dur[i] > 0:
+            acc[p] += dur[i]
+    return dur
+
+
 def _times_reference(
     parent: np.ndarray,
     interrupted: np.ndarray,
@@ -80,8 +110,8 @@ def _times_reference(
     )
     trunc = (flags & CallFlag.TRUNCATED) != 0
     if trunc.any():
-        duration = stacks.floor(parent, duration, trunc)
-    self_ns, irq_ns = stacks.inner(parent, interrupted, duration)
+        duration = _floor(parent, duration, trunc)
+    self_ns, irq_ns = _inner(parent, interrupted, duration)
     np.subtract(duration, self_ns, out=self_ns)
     self_ns -= irq_ns
     self_ns[duration < 0] = -1
@@ -135,7 +165,7 @@ def test_times_checks_the_column_it_writes() -> None:
 def test_overfull_is_the_numpy_test(seed: int, tol: int) -> None:
     f = _forest(seed, 3000, ordered=seed % 2 == 0)
     parent, interrupted, dur, kd = f["parent"], f["interrupted"], f["dur"], f["kdepth"]
-    child_ns, irq_ns = stacks.inner(parent, interrupted, dur)
+    child_ns, irq_ns = _inner(parent, interrupted, dur)
     want = np.flatnonzero((dur >= 0) & (child_ns + irq_ns > dur + tol) & (kd >= 0))
     got = stacks.overfull(parent, interrupted, dur, kd, tol)
     assert got.dtype == np.int64
@@ -350,7 +380,7 @@ def test_corpus_tables_agree_with_the_references(name: str) -> None:
     calls = load_windowed(corpus_file(f"vm61/{name}")).call_table
     parent, interrupted = calls["parent_id"], calls["interrupted_id"]
     duration = calls["duration"]
-    child_ns, irq_ns = stacks.inner(parent, interrupted, duration)
+    child_ns, irq_ns = _inner(parent, interrupted, duration)
     assert np.array_equal(calls["irq_ns"], irq_ns)
     want_self = np.where(duration < 0, -1, duration - child_ns - irq_ns)
     assert np.array_equal(calls["self"], want_self)
@@ -371,7 +401,7 @@ def _fix_overfull_reference(
     n = len(parent)
     synth = None
     for _ in range(4):
-        child_ns, irq_ns = stacks.inner(parent, interrupted, dur)
+        child_ns, irq_ns = _inner(parent, interrupted, dur)
         child_ns += irq_ns
         ov = np.flatnonzero((dur >= 0) & (child_ns > dur + tol) & (kd >= 0))
         if not len(ov):

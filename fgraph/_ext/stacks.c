@@ -1247,54 +1247,6 @@ static PyObject *py_resolve(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", dep, root);
 }
 
-/* floor(parent, duration, trunc) -> duration: a truncated call lasts at least as long as its
- * children together.  Calls are ordered parents before children, so one backward pass sees
- * every child before its parent (no recursion, O(n)). */
-static PyObject *py_floor(PyObject *self, PyObject *args)
-{
-    PyObject *op, *od, *ot;
-    if (!PyArg_ParseTuple(args, "OOO", &op, &od, &ot))
-        return NULL;
-    PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(op, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
-    PyArrayObject *da = (PyArrayObject *)PyArray_FROMANY(od, NPY_INT64, 1, 1, NPY_ARRAY_ENSURECOPY | NPY_ARRAY_CARRAY);
-    PyArrayObject *ta = (PyArrayObject *)PyArray_FROMANY(ot, NPY_BOOL, 1, 1, NPY_ARRAY_CARRAY_RO);
-    if (!pa || !da || !ta) {
-        Py_XDECREF(pa);
-        Py_XDECREF(da);
-        Py_XDECREF(ta);
-        return NULL;
-    }
-    npy_intp n = PyArray_DIM(pa, 0);
-    if (PyArray_DIM(da, 0) != n || PyArray_DIM(ta, 0) != n) {
-        Py_DECREF(pa);
-        Py_DECREF(da);
-        Py_DECREF(ta);
-        PyErr_SetString(PyExc_ValueError, "stacks.floor: lengths differ");
-        return NULL;
-    }
-    const int64_t *par = PyArray_DATA(pa);
-    int64_t *dur = PyArray_DATA(da);
-    const npy_bool *tr = PyArray_DATA(ta);
-    int64_t *acc = calloc((size_t)(n + 1), sizeof(int64_t));
-    if (!acc) {
-        Py_DECREF(pa);
-        Py_DECREF(da);
-        Py_DECREF(ta);
-        return PyErr_NoMemory();
-    }
-    for (npy_intp i = n - 1; i >= 0; i--) {
-        if (tr[i] && acc[i] > dur[i])
-            dur[i] = acc[i];
-        int64_t p = par[i];
-        if (p >= 0 && p < i && dur[i] > 0)
-            acc[p] += dur[i];
-    }
-    free(acc);
-    Py_DECREF(pa);
-    Py_DECREF(ta);
-    return (PyObject *)da;
-}
-
 /* ------------------------------------------------------------------ off-CPU lookups
  *
  * The off-CPU stage (fgraph/reconstruct/offcpu.py) asks, for every call, "the last element of
@@ -1512,42 +1464,6 @@ static PyObject *py_lastin(PyObject *self, PyObject *args)
     return (PyObject *)out;
 }
 
-/* inner(parent, interrupted, dur) -> (child_ns, irq_ns): per call, the summed durations
- * (negative ones count 0) of its children and of the interrupts that hit it.  Integer sums in
- * one pass (np.bincount with weights would make float64 temporaries). */
-static PyObject *py_inner(PyObject *self, PyObject *args)
-{
-    PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
-        return NULL;
-    Held h = {{0}, 0};
-    static const int types[3] = {NPY_INT64, NPY_INT64, NPY_INT64};
-    const void *p[3];
-    if (held_columns(&h, o, types, 3, p, "inner") < 0)
-        return NULL;
-    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
-    npy_intp n = held_len(&h, 0);
-    npy_intp dims[1] = {n};
-    PyArrayObject *ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
-    PyArrayObject *ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
-    if (!ca || !ia) {
-        Py_XDECREF(ca);
-        Py_XDECREF(ia);
-        held_free(&h);
-        return NULL;
-    }
-    int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
-    for (npy_intp i = 0; i < n; i++) {
-        int64_t d = dur[i] > 0 ? dur[i] : 0;
-        if (par[i] >= 0 && par[i] < n)
-            cs[par[i]] += d;
-        if (irq[i] >= 0 && irq[i] < n)
-            is[irq[i]] += d;
-    }
-    held_free(&h);
-    return Py_BuildValue("(NN)", ca, ia);
-}
-
 /* ------------------------------------------------------------------ the end of the rebuild
  *
  * calls.py build_table orders the machine's calls and fills their columns.  At 5M calls each
@@ -1595,8 +1511,8 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
 
 /* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
  * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
- * counting 0, as inner sums them) longer than dur + tol.  calls.py _fix_overfull's test, with
- * one sum a call instead of inner's two outputs and the numpy masks.  With ``acc`` (int64,
+ * counting 0) longer than dur + tol.  calls.py _fix_overfull's test, with one sum a call
+ * instead of two call-length sums and the numpy masks.  With ``acc`` (int64,
  * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
  * there: the caller updates them after a repair. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
@@ -1734,10 +1650,10 @@ static int held_overlaps(const Held *h, PyObject *o)
  *  - a call without an exit duration (< 0) lasted ts_exit - ts_entry when both are known,
  *    else -1;
  *  - a truncated call (flags & TRUNCATED) lasted at least as long as its children together
- *    (the children after it, the ones floor counted); one backward pass sees every such child
- *    first, and the sum is the children's part of inner's, collected on the way;
- *  - irq_ns: the interrupts' durations, self: duration - children - interrupts (inner's sums,
- *    negative durations counting 0), -1 where the duration is unknown. */
+ *    (its children after it); one backward pass sees every such child first, and the sum
+ *    is collected on the way;
+ *  - irq_ns: the interrupts' durations, self: duration - children - interrupts (negative
+ *    durations counting 0), -1 where the duration is unknown. */
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
     PyObject *o[6], *os = Py_None, *oi = Py_None;
@@ -1808,9 +1724,9 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     }
     int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
     /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
-     * its children and interrupts after it add up to: floor's sum, and with parents and
-     * interrupted calls before their calls (the rebuild's order) all of it, so self is made
-     * there, over cs[i].  What a call adds to a row already done (a parent or an interrupted
+     * its children and interrupts after it add up to (a truncated call's floor), and with
+     * parents and interrupted calls before their calls (the rebuild's order) all of it, so
+     * self is made there, over cs[i].  What a call adds to a row already done (a parent or an interrupted
      * call after it) is taken off that row's self directly. */
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = n - 1; i >= 0; i--) {
@@ -3189,12 +3105,10 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args); /* (end of the 
 static PyObject *py_machine_views(PyObject *self, PyObject *args); /* (end of the file) */
 
 static PyMethodDef methods[] = {
-    {"inner", py_inner, METH_VARARGS, "inner(parent, interrupted, dur) -> (child_ns, irq_ns)"},
     {"cumspan", py_cumspan, METH_VARARGS,
      "cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> F(q1) - F(q0) per query"},
     {"lastin", py_lastin, METH_VARARGS,
      "lastin(keys, off, t, qtask, q0, q1, sel) -> index of the task's last t in [q0, q1] or -1"},
-    {"floor", py_floor, METH_VARARGS, "floor(parent, duration, trunc) -> duration (children's sum floor)"},
     {"new", py_new, METH_VARARGS, "new(ncpu, tol, expect=0, rows=True) -> machine state (capsule)"},
     {"feed", py_feed, METH_VARARGS,
      "feed(m, pos, row, kind, task, cpu, ctx, bits, fkey, ts, dur, kdepth): run events in order"},

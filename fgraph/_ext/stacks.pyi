@@ -60,7 +60,6 @@ def resolve(parent: np.ndarray, want_root: bool = True) -> tuple[np.ndarray, Any
 def owners(
     parent: np.ndarray, tops: np.ndarray
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None: ...
-def floor(parent: np.ndarray, duration: np.ndarray, trunc: np.ndarray) -> np.ndarray: ...
 def cumspan(
     keys: np.ndarray,
     off: np.ndarray,
@@ -82,9 +81,6 @@ def lastin(
     q1: np.ndarray,
     sel: np.ndarray,
 ) -> np.ndarray: ...
-def inner(
-    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]: ...
 def overfull(
     parent: np.ndarray,
     interrupted: np.ndarray,
