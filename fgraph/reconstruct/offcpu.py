@@ -160,7 +160,7 @@ def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
     # Most calls never leave the CPU: the columns are fresh zeros, written only at their other
     # values (off-CPU times, -1 for no usable time), so their pages of only zeros never become
     # resident (~2/3 of them on the benchmark trace).  The columns they replace (build_table's
-    # -1 fill) are freed first.
+    # placeholders, or a caller's filled column) are dropped first.
     outs = []
     for name in OFFCPU_COLUMNS:
         calls[name] = sparse_zeros(n, np.int64)

@@ -50,8 +50,9 @@ class CallAttrs:
     The machine keeps them next to its call columns (:meth:`~.calls.Rebuilder.feed_rows` with
     ``attrs``): pid, comm, function and module from the record that made the call (its entry,
     or its exit when the entry is missing), the CPU of each side, and from the exit its own
-    duration (the printed or recorded one, else rettime - calltime) and return value.  A side a call lacks keeps the
-    sentinels: CPU -1, duration -1, return value 0 without ``has_ret``."""
+    duration (the printed or recorded one, else rettime - calltime) and return value.  A side
+    a call lacks keeps the sentinels: CPU -1, duration -1, return value 0 without
+    ``has_ret``."""
 
     SPEC: tuple[tuple[str, Any], ...] = (
         ("pid", CALL["pid"].dtype),
@@ -230,6 +231,8 @@ class WindowedRebuild:
         zeroed: values never change."""
         from .._ext import pages
 
+        # (straight to pages: the views are the machine's own malloc'd columns, which
+        # _malloc.release_zero_pages's ownership test does not recognise through a view)
         return sum(pages.release_zero_pages(a) for a in self._r.column_views())
 
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
