@@ -236,6 +236,8 @@ class WindowedRebuild:
         return sum(pages.release_zero_pages(a) for a in self._r.column_views())
 
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
+        # about one call per two function_graph records: their pages faulted in at once
+        self._r.prefault((hi - lo) // 2 + 1024)
         unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
         self._counts.unaccounted += unnamed
 
