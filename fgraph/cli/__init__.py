@@ -134,6 +134,33 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def entry() -> None:
+    """The ``fgraph`` command (console script, ``python -m fgraph``): :func:`main`, then the
+    process ends without the interpreter's teardown.
+
+    What a command made is freed by the kernel with the process, in one go; the teardown
+    would first free every array and object one by one (at 10M records, ~500 MB of call
+    columns: 45-80 ms between the command's end and the process's, 7-10 ms without it).  Every
+    output file is closed by its command; stdout and stderr are flushed here.  ``main`` itself
+    returns normally, for callers in the same process (tests, the fuzz worker)."""
+    try:
+        main()
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): what the interpreter prints
+        sys.stderr.write(f"{code}\n")
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # (a full disk, a closed pipe): the interpreter's own exit reports it
+        raise SystemExit(code) from None
+    os._exit(code)
+
+
 def _one_line(msg: str) -> str:
     return " ".join(msg.split())
 
