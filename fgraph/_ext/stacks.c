@@ -2351,24 +2351,37 @@ static PyObject *py_invert(PyObject *self, PyObject *args)
  * by the rebuild): the caller falls back to pointer jumping. */
 static PyObject *py_owners(PyObject *self, PyObject *args)
 {
-    PyObject *o[2];
-    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+    PyObject *o[2], *dobj = Py_None;
+    if (!PyArg_ParseTuple(args, "OO|O", &o[0], &o[1], &dobj))
         return NULL;
     PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
     PyArrayObject *ta = pa ? (PyArrayObject *)PyArray_FROMANY(o[1], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO)
                            : NULL;
-    if (!pa || !ta) {
+    PyArrayObject *da = NULL;
+    if (ta && dobj != Py_None)
+        da = (PyArrayObject *)PyArray_FROMANY(dobj, NPY_INT32, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!pa || !ta || (dobj != Py_None && !da)) {
         Py_XDECREF(pa);
         Py_XDECREF(ta);
+        Py_XDECREF(da);
         return NULL;
     }
     npy_intp n = PyArray_DIM(pa, 0), nt = PyArray_DIM(ta, 0);
+    if (da && PyArray_DIM(da, 0) != n) {
+        Py_DECREF(pa);
+        Py_DECREF(ta);
+        Py_DECREF(da);
+        PyErr_SetString(PyExc_ValueError, "owners: depth and parent differ in length");
+        return NULL;
+    }
     const int64_t *par = PyArray_DATA(pa), *tops = PyArray_DATA(ta);
+    const int32_t *dep = da ? PyArray_DATA(da) : NULL;
     /* own[i]: index into outer of the row's owner, -1 none; -2 marks a top before the pass */
     int64_t *own = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
     if (!own) {
         Py_DECREF(pa);
         Py_DECREF(ta);
+        Py_XDECREF(da);
         return PyErr_NoMemory();
     }
     for (npy_intp i = 0; i < n; i++)
@@ -2400,9 +2413,10 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
         if (own[i] >= 0)
             nuni++;
     }
-    Py_DECREF(pa);
     Py_DECREF(ta);
     if (bad) {
+        Py_DECREF(pa);
+        Py_XDECREF(da);
         free(own);
         Py_RETURN_NONE;
     }
@@ -2410,14 +2424,19 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
     PyArrayObject *outer = (PyArrayObject *)PyArray_SimpleNew(1, d1, NPY_INT64);
     PyArrayObject *uni = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
     PyArrayObject *ow = (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64);
-    if (!outer || !uni || !ow) {
+    PyArrayObject *re = da ? (PyArrayObject *)PyArray_SimpleNew(1, d2, NPY_INT64) : NULL;
+    if (!outer || !uni || !ow || (da && !re)) {
         Py_XDECREF(outer);
         Py_XDECREF(uni);
         Py_XDECREF(ow);
+        Py_XDECREF(re);
+        Py_DECREF(pa);
+        Py_XDECREF(da);
         free(own);
         return PyErr_NoMemory();
     }
     int64_t *po_ = PyArray_DATA(outer), *pu = PyArray_DATA(uni), *pw = PyArray_DATA(ow);
+    int64_t *pr = re ? PyArray_DATA(re) : NULL;
     int64_t ko = 0, ku = 0;
     for (npy_intp i = 0; i < n; i++) {
         int64_t w = own[i];
@@ -2425,10 +2444,32 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
             continue;
         if (w == ko) /* the first row an index owns is its top (tops come before their rows) */
             po_[ko++] = i;
+        if (dep) {
+            /* With depths: each row's depth below its top, and the shape that relies on: a
+             * row inside a top's subtree (a nested top too) is one deeper than its parent
+             * (analysis/tree.py subtrees: else None, and the caller falls back). */
+            int64_t top = po_[w];
+            if (i != top && (int64_t)dep[i] != (int64_t)dep[par[i]] + 1) {
+                bad = 1;
+                break;
+            }
+            pr[ku] = (int64_t)dep[i] - (int64_t)dep[top];
+        }
         pu[ku] = i;
         pw[ku++] = w;
     }
+    Py_DECREF(pa);
+    Py_XDECREF(da);
     free(own);
+    if (bad) {
+        Py_DECREF(outer);
+        Py_DECREF(uni);
+        Py_DECREF(ow);
+        Py_XDECREF(re);
+        Py_RETURN_NONE;
+    }
+    if (re)
+        return Py_BuildValue("(NLNNN)", outer, (long long)nested, uni, ow, re);
     return Py_BuildValue("(NLNN)", outer, (long long)nested, uni, ow);
 }
 
@@ -3152,7 +3193,7 @@ static PyMethodDef methods[] = {
      "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
     {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
-    {"owners", py_owners, METH_VARARGS, "owners(parent, tops) -> (outer, nested, uni, owner) or None"},
+    {"owners", py_owners, METH_VARARGS, "owners(parent, tops[, depth]) -> (outer, nested, uni, owner[, rel]) or None"},
     {"entry_moves", py_entry_moves, METH_VARARGS,
      "entry_moves(key, parent, limit) -> (moved, src) of tie_order after a stable argsort of key, "
      "or None when more than limit rows are out of place"},

@@ -1,6 +1,6 @@
 """Type stub of the C stack machine (fgraph/_ext/stacks.c)."""
 
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -57,9 +57,14 @@ def prepare_rows(
 def finish(m: Any) -> dict[str, Any]: ...
 def attrs(m: Any) -> dict[str, np.ndarray]: ...
 def resolve(parent: np.ndarray, want_root: bool = True) -> tuple[np.ndarray, Any]: ...
+@overload
 def owners(
     parent: np.ndarray, tops: np.ndarray
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None: ...
+@overload
+def owners(
+    parent: np.ndarray, tops: np.ndarray, depth: np.ndarray
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None: ...
 def cumspan(
     keys: np.ndarray,
     off: np.ndarray,

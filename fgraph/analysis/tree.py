@@ -133,14 +133,10 @@ def subtrees(
     the table does not have the shape this relies on (a parent after its child, or a ``depth``
     that is not the parent's plus one); the caller then falls back to :func:`nearest_stop`.
     """
-    got = stacks.owners(parent, np.asarray(tops, dtype=np.int64))
+    # (the depth check and ``rel`` in the same C pass: gathered with numpy over the universe
+    # they took as long as the pass itself, ~70 ms at 5M calls)
+    got = stacks.owners(parent, np.asarray(tops, dtype=np.int64), depth)
     if got is None:
         return None
-    outer, nested, uni, owner = got
-    top_of = outer[owner]
-    udep = depth[uni]
-    inner = uni != top_of
-    if not (udep[inner] == depth[parent[uni[inner]]] + 1).all():
-        return None
-    rel = (udep - depth[top_of]).astype(np.int64)
+    outer, nested, uni, owner, rel = got
     return outer, int(nested), uni, owner, rel
