@@ -114,8 +114,9 @@ class EventCounts:
     def add(self, kind: np.ndarray, fg: np.ndarray) -> None:
         self.events_in += len(kind)
         self.funcgraph_events += int(np.count_nonzero(fg))
-        self.entries += int(np.count_nonzero(kind == EventKind.FG_ENTRY))
-        self.exits += int(np.count_nonzero(kind == EventKind.FG_EXIT))
+        # (plain ints: see irq._FG_ENTRY)
+        self.entries += int(np.count_nonzero(kind == int(EventKind.FG_ENTRY)))
+        self.exits += int(np.count_nonzero(kind == int(EventKind.FG_EXIT)))
 
 
 def row_references(entry_row: np.ndarray, exit_row: np.ndarray) -> int:

@@ -53,6 +53,11 @@ def gap_times(events: EventTable) -> np.ndarray:
     return ts
 
 
+# (plain ints: an IntEnum member is a strong int64 to numpy 2, which converts an int8 column
+# to int64 to compare it with one; see irq._FG_ENTRY)
+_FG_ENTRY, _FG_EXIT = int(EventKind.FG_ENTRY), int(EventKind.FG_EXIT)
+
+
 def funcgraph_mask(events: EventTable) -> np.ndarray:
     kind = events["kind"]
-    return (kind == EventKind.FG_ENTRY) | (kind == EventKind.FG_EXIT)
+    return (kind == _FG_ENTRY) | (kind == _FG_EXIT)

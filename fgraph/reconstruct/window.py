@@ -136,6 +136,7 @@ class WindowedRebuild:
         self._head: list[tuple[EventTable, np.ndarray, np.ndarray | None, bool]] = []
         self._head_n = 0
         self._taken = False  # the kept events are copies (their lost rows are replaced)
+        self._unnamed = 0  # funcgraph records the machine named no call (consume's own count)
 
     def feed(
         self,
@@ -145,7 +146,37 @@ class WindowedRebuild:
         keep_others: bool = True,
     ) -> None:
         """Consume one window (``order``: its timeline order, default the merge order).
-        ``keep_others=False`` when the caller keeps the whole table itself."""
+        ``keep_others=False`` when the caller keeps the whole table itself.  The same as
+        ``consume(prepare(...))``."""
+        self.consume(self.prepare(events, order, row_id, keep_others))
+
+    # The rebuild's state is in two parts that do not read each other, so ``prepare`` may run
+    # windows ahead of ``consume`` (tests/test_reconstruct_window.py prepares every window
+    # before the machine runs on any), or in another thread, one thread a side:
+    # - prepare: the window state (irq levels, generations' death marks, record delay, end
+    #   gaps), the held head, the event counts, the lost rows, the kept events, the positions
+    #   and rows counted so far, the last timestamp;
+    # - consume: the machine (self._r), its call attributes and the records it named no call.
+    # The windows go from one side to the other in order, and ``finish`` runs after both are
+    # done.  The pid generations the machine follows live in the machine's ``stacks.gens``
+    # object: prepare only hands it on (Generations.window reads nothing of it).
+    # load_windowed runs both in its main thread: prepare in the decode thread made that thread
+    # the slower one of the two at 10M records, and the read slower (bench/RESULTS.md, session
+    # 5).
+
+    def prepare(
+        self,
+        events: EventTable,
+        order: np.ndarray | None = None,
+        row_id: np.ndarray | None = None,
+        keep_others: bool = True,
+    ) -> _Prep | None:
+        """Everything of :meth:`feed` but the machine: the window's machine input (contexts,
+        generations' marks, gaps), its counts, lost rows and kept events.  Returns what
+        :meth:`consume` runs the machine on, or None while the first windows are held (the
+        record delay needs the first ``delay_prefix`` records: they are prepared as one window
+        once there are that many, or at :meth:`finish`).  Windows are prepared in order, and
+        consumed in that same order."""
         if events.strings is not self.strings:
             raise ValueError("every window must share the rebuild's string pool")
         if order is None:
@@ -156,9 +187,17 @@ class WindowedRebuild:
             self._head.append((events, order, row_id, keep_others))
             self._head_n += len(order)
             if self._head_n < self._state.delay_prefix:
-                return
+                return None
             events, order, row_id, keep_others = self._join_head()
-        self._feed_window(events, order, row_id, keep_others)
+        return self._prepare_window(events, order, row_id, keep_others)
+
+    def consume(self, prepared: _Prep | None) -> None:
+        """Run the machine over a window :meth:`prepare` returned (None: nothing to do)."""
+        if prepared is None:
+            return
+        n = len(prepared.order)
+        for lo in range(0, max(n, 1), self._step):
+            self._feed(prepared, lo, min(lo + self._step, n))
 
     def _join_head(self) -> tuple[EventTable, np.ndarray, np.ndarray | None, bool]:
         head, self._head, self._head_n = self._head, [], 0
@@ -178,13 +217,13 @@ class WindowedRebuild:
             row_id = None
         return EventTable.concat(tables, meta=self.meta), order, row_id, all(h[3] for h in head)
 
-    def _feed_window(
+    def _prepare_window(
         self,
         events: EventTable,
         order: np.ndarray,
         row_id: np.ndarray | None,
         keep_others: bool,
-    ) -> None:
+    ) -> _Prep:
         n = len(order)
         prep = _Prep(
             events,
@@ -196,8 +235,6 @@ class WindowedRebuild:
         )
         kind = events["kind"]
         self._counts.add(kind, prep.fg)
-        for lo in range(0, max(n, 1), self._step):
-            self._feed(prep, lo, min(lo + self._step, n))
         if self.meta.ts_known and n:
             t = int(events["ts"].max())
             self._ts_max = t if self._ts_max is None else max(self._ts_max, t)
@@ -221,6 +258,7 @@ class WindowedRebuild:
             self._others.append(events)
         self._pos += n
         self._rows += len(events)
+        return prep
 
     def release_zero_pages(self) -> int:
         """Give back the all-zero pages of the call columns made so far (bytes): between two
@@ -239,13 +277,16 @@ class WindowedRebuild:
         # about one call per two function_graph records: their pages faulted in at once
         self._r.prefault((hi - lo) // 2 + 1024)
         unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
-        self._counts.unaccounted += unnamed
+        self._unnamed += unnamed
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
         """The call table, the quality report, and the events that are not funcgraph records
         (with every window's lost-event rows)."""
         if self._head:
-            self._feed_window(*self._join_head())
+            self.consume(self._prepare_window(*self._join_head()))
+        # (the consume side's count, into the prepare side's counts: both sides are done)
+        self._counts.unaccounted += self._unnamed
+        self._unnamed = 0
         gaps = self._state.end_gaps or []
         if gaps:
             gts = np.concatenate([g[0] for g in gaps])
