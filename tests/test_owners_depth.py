@@ -54,11 +54,27 @@ def test_same_as_numpy(seed: int) -> None:
     for a, b in zip((got[0], got[2], got[3], got[4]), (ref[0], ref[2], ref[3], ref[4])):
         assert a.dtype == np.int64
         assert np.array_equal(a, b)
+    for max_rel in (0, 1, 2, 5):
+        cut = stacks.owners(parent, tops, depth, max_rel)
+        assert cut is not None
+        near = ref[4] <= max_rel
+        assert cut[1] == ref[1] and np.array_equal(cut[0], ref[0])
+        for a, b in zip((cut[2], cut[3], cut[4]), (ref[2][near], ref[3][near], ref[4][near])):
+            assert np.array_equal(a, b)
 
 
 def test_depth_length_must_match() -> None:
     with pytest.raises(ValueError):
         stacks.owners(np.array([-1, 0], np.int64), np.array([0]), np.array([0], np.int32))
+
+
+def test_max_rel_checks_the_whole_universe() -> None:
+    # the broken depth is 3 below the top: max_rel 1 still declines (the caller falls back)
+    parent = np.array([-1, 0, 1, 2], np.int64)
+    depth = np.array([0, 1, 2, 7], np.int32)
+    assert stacks.owners(parent, np.array([0]), depth, 1) is None
+    with pytest.raises(ValueError):
+        stacks.owners(parent, np.array([0]), None, 1)
 
 
 def test_parent_after_child_is_none() -> None:

@@ -2352,8 +2352,13 @@ static PyObject *py_invert(PyObject *self, PyObject *args)
 static PyObject *py_owners(PyObject *self, PyObject *args)
 {
     PyObject *o[2], *dobj = Py_None;
-    if (!PyArg_ParseTuple(args, "OO|O", &o[0], &o[1], &dobj))
+    long long max_rel = -1;
+    if (!PyArg_ParseTuple(args, "OO|OL", &o[0], &o[1], &dobj, &max_rel))
         return NULL;
+    if (max_rel >= 0 && dobj == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "owners: max_rel needs depth");
+        return NULL;
+    }
     PyArrayObject *pa = (PyArrayObject *)PyArray_FROMANY(o[0], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
     PyArrayObject *ta = pa ? (PyArrayObject *)PyArray_FROMANY(o[1], NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO)
                            : NULL;
@@ -2376,48 +2381,75 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
     }
     const int64_t *par = PyArray_DATA(pa), *tops = PyArray_DATA(ta);
     const int32_t *dep = da ? PyArray_DATA(da) : NULL;
-    /* own[i]: index into outer of the row's owner, -1 none; -2 marks a top before the pass */
-    int64_t *own = malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
+    /* own[i]: 1 + index into outer of the row's owner, 0 none; -1 marks a top before the pass.
+     * int32 and calloc'd (zero pages from the kernel, no fill pass): the buffer is the pass's
+     * main cost, its pages faulted in once (a table of over 2^31 calls is declined: None). */
+    int32_t *own = n < INT32_MAX ? calloc((size_t)(n > 0 ? n : 1), sizeof(int32_t)) : NULL;
+    /* each outer top's row, in order (the owner index's top, for the depth below it) */
+    int64_t *topr = NULL, ntopr = 0;
     if (!own) {
         Py_DECREF(pa);
         Py_DECREF(ta);
         Py_XDECREF(da);
+        if (n >= INT32_MAX)
+            Py_RETURN_NONE;
         return PyErr_NoMemory();
     }
-    for (npy_intp i = 0; i < n; i++)
-        own[i] = -1;
     for (npy_intp k = 0; k < nt; k++)
         if (tops[k] >= 0 && tops[k] < n)
-            own[tops[k]] = -2;
+            own[tops[k]] = -1;
     int64_t nouter = 0, nested = 0, nuni = 0;
-    int bad = 0;
+    int bad = 0, nomem = 0;
     for (npy_intp i = 0; i < n; i++) {
         int64_t p = par[i];
-        int64_t po = -1;
+        int32_t po = 0;
         if (p >= i) {
             bad = 1;
             break;
         }
         if (p >= 0)
             po = own[p];
-        if (own[i] == -2) { /* a top */
-            if (po >= 0) {
+        if (own[i] == -1) { /* a top */
+            if (po > 0) {
                 nested++;
                 own[i] = po;
             } else {
-                own[i] = nouter++;
+                if (dep && grow((void **)&topr, &ntopr, nouter + 1, sizeof(int64_t)) < 0) {
+                    nomem = 1;
+                    break;
+                }
+                if (dep)
+                    topr[nouter] = i;
+                own[i] = (int32_t)++nouter;
             }
         } else {
             own[i] = po;
         }
-        if (own[i] >= 0)
-            nuni++;
+        if (own[i] <= 0)
+            continue;
+        if (dep) {
+            /* With depths: the shape the caller relies on, checked over the whole universe: a
+             * row inside a top's subtree (a nested top too) is one deeper than its parent
+             * (analysis/tree.py subtrees: else None, and the caller falls back); with max_rel
+             * only the rows at most that deep below their top are given. */
+            int64_t top = topr[own[i] - 1];
+            if (i != top && (int64_t)dep[i] != (int64_t)dep[p] + 1) {
+                bad = 1;
+                break;
+            }
+            if (max_rel >= 0 && (int64_t)dep[i] - (int64_t)dep[top] > max_rel)
+                continue;
+        }
+        nuni++;
     }
     Py_DECREF(ta);
-    if (bad) {
+    if (bad || nomem) {
         Py_DECREF(pa);
         Py_XDECREF(da);
         free(own);
+        free(topr);
+        if (nomem)
+            return PyErr_NoMemory();
         Py_RETURN_NONE;
     }
     npy_intp d1[1] = {(npy_intp)nouter}, d2[1] = {(npy_intp)nuni};
@@ -2433,27 +2465,23 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
         Py_DECREF(pa);
         Py_XDECREF(da);
         free(own);
+        free(topr);
         return PyErr_NoMemory();
     }
     int64_t *po_ = PyArray_DATA(outer), *pu = PyArray_DATA(uni), *pw = PyArray_DATA(ow);
     int64_t *pr = re ? PyArray_DATA(re) : NULL;
     int64_t ko = 0, ku = 0;
     for (npy_intp i = 0; i < n; i++) {
-        int64_t w = own[i];
+        int64_t w = (int64_t)own[i] - 1;
         if (w < 0)
             continue;
         if (w == ko) /* the first row an index owns is its top (tops come before their rows) */
             po_[ko++] = i;
         if (dep) {
-            /* With depths: each row's depth below its top, and the shape that relies on: a
-             * row inside a top's subtree (a nested top too) is one deeper than its parent
-             * (analysis/tree.py subtrees: else None, and the caller falls back). */
-            int64_t top = po_[w];
-            if (i != top && (int64_t)dep[i] != (int64_t)dep[par[i]] + 1) {
-                bad = 1;
-                break;
-            }
-            pr[ku] = (int64_t)dep[i] - (int64_t)dep[top];
+            int64_t rel = (int64_t)dep[i] - (int64_t)dep[po_[w]];
+            if (max_rel >= 0 && rel > max_rel)
+                continue;
+            pr[ku] = rel;
         }
         pu[ku] = i;
         pw[ku++] = w;
@@ -2461,13 +2489,7 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
     Py_DECREF(pa);
     Py_XDECREF(da);
     free(own);
-    if (bad) {
-        Py_DECREF(outer);
-        Py_DECREF(uni);
-        Py_DECREF(ow);
-        Py_XDECREF(re);
-        Py_RETURN_NONE;
-    }
+    free(topr);
     if (re)
         return Py_BuildValue("(NLNNN)", outer, (long long)nested, uni, ow, re);
     return Py_BuildValue("(NLNN)", outer, (long long)nested, uni, ow);
@@ -3193,7 +3215,7 @@ static PyMethodDef methods[] = {
      "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},
     {"invert", py_invert, METH_VARARGS, "invert(perm, inv) -> (moved, src); inv written"},
-    {"owners", py_owners, METH_VARARGS, "owners(parent, tops[, depth]) -> (outer, nested, uni, owner[, rel]) or None"},
+    {"owners", py_owners, METH_VARARGS, "owners(parent, tops[, depth[, max_rel]]) -> (outer, nested, uni, owner[, rel]) or None"},
     {"entry_moves", py_entry_moves, METH_VARARGS,
      "entry_moves(key, parent, limit) -> (moved, src) of tie_order after a stable argsort of key, "
      "or None when more than limit rows are out of place"},

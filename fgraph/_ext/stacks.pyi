@@ -63,7 +63,7 @@ def owners(
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None: ...
 @overload
 def owners(
-    parent: np.ndarray, tops: np.ndarray, depth: np.ndarray
+    parent: np.ndarray, tops: np.ndarray, depth: np.ndarray, max_rel: int = -1
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None: ...
 def cumspan(
     keys: np.ndarray,

@@ -139,16 +139,18 @@ class Breakdown:
 
 
 def _universe(
-    calls: CallTable, roots: np.ndarray
+    calls: CallTable, roots: np.ndarray, max_rel: int = -1
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """(outermost roots, nested count, universe rows, owner index, relative depth).
 
     The universe is the outermost calls of ``roots`` and their descendants (sorted rows); see
     :func:`fgraph.analysis.tree.subtrees`.  Tables without the shape it relies on (a parent
     after its child: not made by the rebuild) fall back to pointer jumping over every call.
+    ``max_rel`` >= 0: the rows deeper below their root may be left out (the fallback keeps
+    them).
     """
     parent = calls["parent_id"]
-    got = subtrees(parent, calls["depth"], roots)
+    got = subtrees(parent, calls["depth"], roots, max_rel)
     if got is not None:
         return got
     n = len(parent)
@@ -185,12 +187,14 @@ def breakdown(
     if len(roots) == 0:
         return Breakdown(mode=mode, by=by, ncalls=0, total_ns=0, nested_calls=0)
     # Work on the "universe": the broken-down calls and their descendants only (local rows).
-    roots, nested, uni, root_index, rel = _universe(calls, roots)
+    # rows below depth N never count (their time is inside an inclusive row at depth N),
+    # and the exclusive time of rows above N needs only their children, at most N deep
+    roots, nested, uni, root_index, rel = _universe(calls, roots, -1 if all else depth)
     if not all:
-        # rows below depth N never count (their time is inside an inclusive row at depth N),
-        # and the exclusive time of rows above N needs only their children, at most N deep
+        # (the C pass already cut them; the fallback's universe is whole)
         near = rel <= depth
-        uni, root_index, rel = uni[near], root_index[near], rel[near]
+        if not near.all():
+            uni, root_index, rel = uni[near], root_index[near], rel[near]
     nroots = len(roots)
     out = Breakdown(mode=mode, by=by, ncalls=nroots, total_ns=0, nested_calls=nested)
     nu = len(uni)
