@@ -38,6 +38,7 @@
 #define CF_SYNTH_ENTRY 0x001
 #define CF_TRUNCATED 0x002
 #define CF_LOST_GAP 0x004
+#define CF_DEPTH_MISMATCH 0x008
 #define CF_CLOSED_BY_OUTER 0x010
 #define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
@@ -1609,6 +1610,89 @@ static PyObject *py_offspans(PyObject *self, PyObject *args)
     PyMem_RawFree(cur);
     held_free(&h);
     Py_RETURN_NONE;
+}
+
+/* depth_marks(kdepth, parent, interrupted, flags, ctx, task_ctx, repair) -> (bad, causes...)
+ * calls.depth_check in one pass (its numpy steps: tests/test_depth_marks.py keeps them as the
+ * reference).  Per call: the kernel depth expected from the rebuilt nesting is the parent's
+ * plus one, else the interrupted call's plus one (an interrupt root), else 0 (a task root);
+ * -1 (not checked) when that call's kernel depth is unknown.  A call whose known kernel depth
+ * differs is marked DEPTH_MISMATCH in ``flags`` (in place: only that bit is set, never a
+ * repair bit, so the parents' repair bits read later are as they were) and counted by cause:
+ * (bad, ancestors_not_traced, repair, entry_in_flight, exit_in_flight, interrupt).  A parent
+ * or interrupted id past the table is an IndexError, as numpy's gather was. */
+static PyObject *py_depth_marks(PyObject *self, PyObject *args)
+{
+    PyObject *o[5];
+    int task_ctx, repair;
+    if (!PyArg_ParseTuple(args, "OOOOOii", &o[0], &o[1], &o[2], &o[3], &o[4], &task_ctx, &repair))
+        return NULL;
+    Held h = {{0}, 0};
+    const int32_t *kd = held_get(&h, o[0], NPY_INT32);
+    const int64_t *par = kd ? held_get(&h, o[1], NPY_INT64) : NULL;
+    const int64_t *itr = par ? held_get(&h, o[2], NPY_INT64) : NULL;
+    const int8_t *ctx = itr ? held_get(&h, o[4], NPY_INT8) : NULL;
+    if (!ctx) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp n = held_len(&h, 0);
+    if (held_len(&h, 1) != n || held_len(&h, 2) != n || held_len(&h, 3) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.depth_marks: lengths differ");
+        return NULL;
+    }
+    uint16_t *fl = held_inplace(&h, o[3], NPY_UINT16, n, "depth_marks");
+    if (!fl)
+        return NULL;
+    int64_t c[6] = {0, 0, 0, 0, 0, 0};
+    int range_error = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t p = par[i], q = itr[i];
+        int has_parent = p >= 0, task_root = !has_parent && q < 0;
+        int64_t k = kd[i], expected;
+        if (task_root) {
+            expected = 0;
+        } else {
+            int64_t up = has_parent ? p : q;
+            if (up >= n) {
+                range_error = 1;
+                break;
+            }
+            int32_t ek = kd[up];
+            /* (in the column's int32, as numpy's ek + 1) */
+            expected = ek >= 0 ? (int64_t)(int32_t)((uint32_t)ek + 1u) : -1;
+        }
+        if (k < 0 || expected < 0 || k == expected)
+            continue;
+        fl[i] |= CF_DEPTH_MISMATCH;
+        c[0]++;
+        int repaired = (fl[i] & repair) != 0;
+        int prep = has_parent && (fl[p] & repair) != 0;
+        if (task_root) {
+            if (!repaired)
+                c[1]++;
+        }
+        if (repaired || prep) {
+            c[2]++;
+        } else if (!task_root) {
+            if (k == expected + 1)
+                c[3]++;
+            else if (k == expected - 1)
+                c[4]++;
+            else if (ctx[i] != task_ctx)
+                c[5]++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    if (range_error) {
+        PyErr_SetString(PyExc_IndexError, "stacks.depth_marks: a parent or interrupted id past the table");
+        return NULL;
+    }
+    return Py_BuildValue("(LLLLLL)", (long long)c[0], (long long)c[1], (long long)c[2],
+                         (long long)c[3], (long long)c[4], (long long)c[5]);
 }
 
 /* a fresh int64 array of the first k values of ``src`` */
@@ -3261,6 +3345,9 @@ static PyObject *py_prefault(PyObject *self, PyObject *args);
 static PyMethodDef methods[] = {
     {"prefault", py_prefault, METH_VARARGS,
      "prefault(m, ahead) -> bytes: fault in the column pages the next `ahead` calls will fill"},
+    {"depth_marks", py_depth_marks, METH_VARARGS,
+     "depth_marks(kdepth, parent, interrupted, flags, ctx, task_ctx, repair) -> (bad, causes...):"
+     " mark DEPTH_MISMATCH in flags"},
     {"offspans", py_offspans, METH_VARARGS,
      "offspans(keys, off_s, start_s, end_s, before_s, off_r, start_r, end_r, before_r, pid, cpu,"
      " ctx, ce, cx, task_ctx, out_s, out_r): each call's sleeping and runnable off-CPU time"},

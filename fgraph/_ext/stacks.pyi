@@ -65,6 +65,15 @@ def owners(
 def owners(
     parent: np.ndarray, tops: np.ndarray, depth: np.ndarray
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None: ...
+def depth_marks(
+    kdepth: np.ndarray,
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    flags: np.ndarray,
+    ctx: np.ndarray,
+    task_ctx: int,
+    repair: int,
+) -> tuple[int, int, int, int, int, int]: ...
 def offspans(
     keys: np.ndarray,
     off_s: np.ndarray,
