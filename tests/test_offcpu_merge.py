@@ -176,3 +176,18 @@ def test_offspans_checks_its_arguments() -> None:
             c["pid"], c["cpu"], c["ctx"], c["ce"], c["cx"], TASK,
             np.zeros(10, np.int64), np.zeros(10, np.int64),
         )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_valid_range_is_the_masked_min_max(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ce = rng.integers(-5, 10_000, n).astype(np.int64)
+    cx = ce + rng.integers(-20, 500, n)
+    cx[rng.random(n) < 0.05] = -1
+    v = (ce >= 0) & (cx >= ce)
+    assert stacks.valid_range(ce, cx) == (int(ce[v].min()), int(cx[v].max()))
+    # (the widest exit need not be the first entry's call)
+    assert stacks.valid_range(np.array([5, 1, -1]), np.array([90, 2, 99])) == (1, 90)
+    assert stacks.valid_range(np.array([-1, 5]), np.array([3, 4])) is None
+    assert stacks.valid_range(np.empty(0, np.int64), np.empty(0, np.int64)) is None

@@ -1421,6 +1421,39 @@ static npy_intp len1(PyObject *o)
                                                                      : 0;
 }
 
+/* valid_range(ce, cx) -> (min ce, max cx) over the calls with a usable time range (ce >= 0,
+ * cx >= ce), or None without one: offcpu.py's time span of the calls, in one read of the two
+ * columns (no mask per chunk). */
+static PyObject *py_valid_range(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "valid_range") < 0)
+        return NULL;
+    const int64_t *ce = p[0], *cx = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t lo = INT64_MAX, hi = -1;
+    int any = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t e = ce[i], x = cx[i];
+        if (e >= 0 && x >= e) {
+            any = 1;
+            lo = e < lo ? e : lo;
+            hi = x > hi ? x : hi;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    if (!any)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(LL)", (long long)lo, (long long)hi);
+}
+
 /* ------------------------------------------------------------------ off-CPU times, merged
  *
  * offcpu.py's per-call F(exit) - F(entry) for the sleeping and the runnable intervals at once.
@@ -3348,6 +3381,8 @@ static PyMethodDef methods[] = {
     {"depth_marks", py_depth_marks, METH_VARARGS,
      "depth_marks(kdepth, parent, interrupted, flags, ctx, task_ctx, repair) -> (bad, causes...):"
      " mark DEPTH_MISMATCH in flags"},
+    {"valid_range", py_valid_range, METH_VARARGS,
+     "valid_range(ce, cx) -> (min ce, max cx) of the calls with ce >= 0 and cx >= ce, or None"},
     {"offspans", py_offspans, METH_VARARGS,
      "offspans(keys, off_s, start_s, end_s, before_s, off_r, start_r, end_r, before_r, pid, cpu,"
      " ctx, ce, cx, task_ctx, out_s, out_r): each call's sleeping and runnable off-CPU time"},

@@ -74,6 +74,7 @@ def depth_marks(
     task_ctx: int,
     repair: int,
 ) -> tuple[int, int, int, int, int, int]: ...
+def valid_range(ce: np.ndarray, cx: np.ndarray) -> tuple[int, int] | None: ...
 def offspans(
     keys: np.ndarray,
     off_s: np.ndarray,

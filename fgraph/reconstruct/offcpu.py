@@ -114,18 +114,11 @@ def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
     n = len(calls)
     if not (sw_ts >= 0).all():
         return False  # (no call has a usable time then)
-    # the calls' time range, a chunk at a time (reductions under a mask: no call-length copies)
-    big = np.iinfo(np.int64).max
-    any_valid, cmin, cmax = False, big, -1
-    for lo in range(0, n, STEP):
-        e, x = ce[lo : lo + STEP], cx[lo : lo + STEP]
-        v = _valid(e, x)
-        if v.any():
-            any_valid = True
-            cmin = min(cmin, int(e.min(where=v, initial=big)))
-            cmax = max(cmax, int(x.max(where=v, initial=-1)))
-    if not any_valid:
+    # the calls' time range (those with a usable one)
+    got = stacks.valid_range(ce.astype(np.int64, copy=False), cx.astype(np.int64, copy=False))
+    if got is None:
         return False
+    cmin, cmax = got
     t0 = int(min(sw_ts.min(), cmin))
     t_end = int(max(sw_ts.max(), cmax, ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
