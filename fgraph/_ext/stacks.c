@@ -38,6 +38,7 @@
 #define CF_SYNTH_ENTRY 0x001
 #define CF_TRUNCATED 0x002
 #define CF_LOST_GAP 0x004
+#define CF_DEPTH_MISMATCH 0x008
 #define CF_CLOSED_BY_OUTER 0x010
 #define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
@@ -1329,90 +1330,6 @@ static int held_columns(Held *h, PyObject **o, const int *types, int k, const vo
     return 0;
 }
 
-/* cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> int64 per query.
- * Intervals of task keys[g] are [off[g], off[g+1]) sorted by start; before[i] is the summed
- * length of the task's intervals before i.  F(t) = before[i] + min(t, end[i]) - start[i] for
- * the task's last interval i with start <= t (0 if none).  Per query: sel 1 -> F(q1) - F(q0),
- * sel 2 -> 0, sel 0 -> -1. */
-static PyObject *py_cumspan(PyObject *self, PyObject *args)
-{
-    PyObject *o[9], *dst = NULL;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO|O", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7], &o[8], &dst))
-        return NULL;
-    Held h = {{0}, 0};
-    const int64_t *keys = held_get(&h, o[0], NPY_INT64);
-    const int64_t *off = keys ? held_get(&h, o[1], NPY_INT64) : NULL;
-    const int64_t *start = off ? held_get(&h, o[2], NPY_INT64) : NULL;
-    const int64_t *end = start ? held_get(&h, o[3], NPY_INT64) : NULL;
-    const int64_t *before = end ? held_get(&h, o[4], NPY_INT64) : NULL;
-    const int64_t *qtask = before ? held_get(&h, o[5], NPY_INT64) : NULL;
-    const int64_t *q0 = qtask ? held_get(&h, o[6], NPY_INT64) : NULL;
-    const int64_t *q1 = q0 ? held_get(&h, o[7], NPY_INT64) : NULL;
-    const int8_t *sel = q1 ? held_get(&h, o[8], NPY_INT8) : NULL;
-    if (!sel) {
-        held_free(&h);
-        return NULL;
-    }
-    npy_intp nk = held_len(&h, 0), m = held_len(&h, 2), n = held_len(&h, 5);
-    if (held_len(&h, 1) != nk + 1 || held_len(&h, 3) != m || held_len(&h, 4) != m ||
-        held_len(&h, 6) != n || held_len(&h, 7) != n || held_len(&h, 8) != n ||
-        (nk && (off[0] < 0 || off[nk] > m))) {
-        held_free(&h);
-        PyErr_SetString(PyExc_ValueError, "stacks.cumspan: inconsistent lengths");
-        return NULL;
-    }
-    npy_intp dims[1] = {n};
-    PyArrayObject *out;
-    if (dst && dst != Py_None) {
-        /* fill the caller's column in place (no second call-length allocation) */
-        if (!PyArray_Check(dst) || PyArray_TYPE((PyArrayObject *)dst) != NPY_INT64 ||
-            PyArray_NDIM((PyArrayObject *)dst) != 1 || PyArray_DIM((PyArrayObject *)dst, 0) != n ||
-            !PyArray_ISCARRAY((PyArrayObject *)dst)) {
-            held_free(&h);
-            PyErr_SetString(PyExc_ValueError, "stacks.cumspan: out must be a writable int64 column");
-            return NULL;
-        }
-        out = (PyArrayObject *)dst;
-        Py_INCREF(out);
-    } else {
-        out = (PyArrayObject *)PyArray_SimpleNew(1, dims, NPY_INT64);
-    }
-    if (!out) {
-        held_free(&h);
-        return NULL;
-    }
-    int64_t *r = PyArray_DATA(out);
-    Py_BEGIN_ALLOW_THREADS
-    int64_t last_task = 0, g = -1;
-    int have = 0;
-    for (npy_intp i = 0; i < n; i++) {
-        if (sel[i] != 1) {
-            r[i] = sel[i] ? 0 : -1;
-            continue;
-        }
-        if (!have || qtask[i] != last_task) {
-            last_task = qtask[i];
-            g = group_of(keys, nk, last_task);
-            have = 1;
-        }
-        if (g < 0) {
-            r[i] = 0;
-            continue;
-        }
-        int64_t f[2];
-        const int64_t q[2] = {q0[i], q1[i]};
-        for (int k = 0; k < 2; k++) {
-            int64_t j = last_le(start, off[g], off[g + 1], q[k]);
-            f[k] = j < 0 ? 0 : before[j] + (q[k] < end[j] ? q[k] : end[j]) - start[j];
-        }
-        r[i] = f[1] - f[0];
-    }
-    Py_END_ALLOW_THREADS
-    held_free(&h);
-    return (PyObject *)out;
-}
-
 /* lastin(keys, off, t, qtask, q0, q1, sel) -> int64 per query: the task's last element j with
  * t[j] <= q1, if t[j] >= q0; else -1 (and -1 where sel is false). */
 static PyObject *py_lastin(PyObject *self, PyObject *args)
@@ -1502,6 +1419,313 @@ static npy_intp len1(PyObject *o)
 {
     return PyArray_Check(o) && PyArray_NDIM((PyArrayObject *)o) == 1 ? PyArray_DIM((PyArrayObject *)o, 0)
                                                                      : 0;
+}
+
+/* valid_range(ce, cx) -> (min ce, max cx) over the calls with a usable time range (ce >= 0,
+ * cx >= ce), or None without one: offcpu.py's time span of the calls, in one read of the two
+ * columns (no mask per chunk). */
+static PyObject *py_valid_range(PyObject *self, PyObject *args)
+{
+    PyObject *o[2];
+    if (!PyArg_ParseTuple(args, "OO", &o[0], &o[1]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[2] = {NPY_INT64, NPY_INT64};
+    const void *p[2];
+    if (held_columns(&h, o, types, 2, p, "valid_range") < 0)
+        return NULL;
+    const int64_t *ce = p[0], *cx = p[1];
+    npy_intp n = held_len(&h, 0);
+    int64_t lo = INT64_MAX, hi = -1;
+    int any = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t e = ce[i], x = cx[i];
+        if (e >= 0 && x >= e) {
+            any = 1;
+            lo = e < lo ? e : lo;
+            hi = x > hi ? x : hi;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    if (!any)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(LL)", (long long)lo, (long long)hi);
+}
+
+/* ------------------------------------------------------------------ off-CPU times, merged
+ *
+ * offcpu.py's per-call F(exit) - F(entry) for the sleeping and the runnable intervals at once.
+ * A binary search of the task's whole interval list for each time (what the former cumspan
+ * did: four searches of ~11 steps a call on the benchmark trace, 0.12 s at 5M calls) is not
+ * needed.  The calls come in entry order, so
+ * a task's calls come with non-decreasing entries (nearly always: the search below is right
+ * whatever the order), and a call's exit is at or after its entry: a per-task cursor, moved
+ * from where the task's previous entry was found, finds the entry's interval in a step or two,
+ * and the exit's is searched from the entry's (few calls span a context switch).  The indexes
+ * found are those of last_le: the outputs are those of the binary searches
+ * (tests/test_offcpu_merge.py keeps them as the numpy reference). */
+
+/* last_le(t, lo, hi, q), searched outwards from a hint h (doubling steps, then a binary
+ * search between the last two probes) */
+static int64_t last_le_from(const int64_t *t, int64_t lo, int64_t hi, int64_t h, int64_t q)
+{
+    if (h < lo || h >= hi)
+        return last_le(t, lo, hi, q);
+    if (t[h] <= q) {
+        /* the answer is in [h, hi): t[good] <= q */
+        int64_t good = h, step = 1, probe = h + 1;
+        while (probe < hi && t[probe] <= q) {
+            good = probe;
+            step <<= 1;
+            probe = h + step;
+        }
+        int64_t j = last_le(t, good + 1, probe < hi ? probe : hi, q);
+        return j < 0 ? good : j;
+    }
+    /* the answer is in [lo, h): t[bad] > q */
+    int64_t bad = h, step = 1, probe = h - 1;
+    while (probe >= lo && t[probe] > q) {
+        bad = probe;
+        step <<= 1;
+        probe = h - step;
+    }
+    return last_le(t, probe >= lo ? probe : lo, bad, q);
+}
+
+/* One kind of off-CPU interval (sleeping or runnable): the intervals of task keys[g] are
+ * [off[g], off[g+1]) sorted by start, before[i] the summed length of the task's intervals
+ * before i, F(t) = before[i] + min(t, end[i]) - start[i] for the task's last interval i with
+ * start <= t (0 if none); and per
+ * task key the interval where its last entry time was found (``at``, -1 before the first
+ * search) with the times that interval's F is read from: [lo_t, hi_t) are the times whose
+ * last interval it is (its start, the next one's start), ``end`` its end. */
+typedef struct {
+    int64_t at, lo_t, hi_t, end;
+} SpanAt;
+
+typedef struct {
+    const int64_t *off, *start, *end, *before;
+    SpanAt *cur; /* per task key */
+} Spans;
+
+/* F(q) for the task's group g, searched from index *h (the index found is left in *h: the
+ * group's first one when no interval starts at or before q) */
+static inline int64_t spans_f(const Spans *s, int64_t g, int64_t *h, int64_t q)
+{
+    int64_t lo = s->off[g], hi = s->off[g + 1];
+    int64_t j = last_le_from(s->start, lo, hi, *h, q);
+    *h = j < 0 ? lo : j;
+    return j < 0 ? 0 : s->before[j] + (q < s->end[j] ? q : s->end[j]) - s->start[j];
+}
+
+/* F(x) - F(e) for e <= x in the task's group g */
+static inline int64_t spans_diff(const Spans *s, int64_t g, int64_t e, int64_t x)
+{
+    SpanAt *c = &s->cur[g];
+    if (c->lo_t <= e && x < c->hi_t) {
+        /* (most calls) both in the interval found last time: no search; before the first
+         * interval, end is INT64_MIN and the difference 0 */
+        int64_t a = x < c->end ? x : c->end, b = e < c->end ? e : c->end;
+        return a - b;
+    }
+    int64_t lo = s->off[g], hi = s->off[g + 1];
+    int64_t h = c->at;
+    int64_t f0 = spans_f(s, g, &h, e);
+    int64_t j = h; /* (the group's first when none starts at or before e) */
+    if (s->start[j] <= e) {
+        c->lo_t = s->start[j];
+        c->end = s->end[j];
+    } else {
+        c->lo_t = INT64_MIN;
+        c->end = INT64_MIN;
+        j = lo - 1;
+    }
+    c->hi_t = j + 1 < hi ? s->start[j + 1] : INT64_MAX;
+    c->at = h;
+    /* the exit's search starts at the entry's interval */
+    return spans_f(s, g, &h, x) - f0;
+}
+
+/* offspans(keys, off_s, start_s, end_s, before_s, off_r, start_r, end_r, before_r,
+ *          pid, cpu, ctx, ce, cx, task_ctx, out_s, out_r) -> None
+ * Per call i, its task key (pid, or -(cpu + 2) for pid <= 0, as calls.task_keys): no usable
+ * time (ce < 0 or cx < ce) -> -1 in both outputs; ctx != task_ctx (an interrupt's call, which
+ * does not sleep) -> 0; a task without intervals -> 0; else F(cx) - F(ce) of each kind.  Only
+ * the values that are not 0 are written: the outputs are the caller's zeroed columns, whose
+ * pages stay untouched where the calls never leave the CPU. */
+static PyObject *py_offspans(PyObject *self, PyObject *args)
+{
+    PyObject *o[17];
+    long long task_ctx;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOLOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13], &task_ctx,
+                          &o[15], &o[16]))
+        return NULL;
+    Held h = {{0}, 0};
+    const int types[13] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64,
+                           NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32,
+                           NPY_INT16, NPY_INT8,  NPY_INT64};
+    const void *p[14];
+    for (int k = 0; k < 13; k++)
+        if (!(p[k] = held_get(&h, o[k], types[k]))) {
+            held_free(&h);
+            return NULL;
+        }
+    if (!(p[13] = held_get(&h, o[13], NPY_INT64))) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nk = held_len(&h, 0), n = held_len(&h, 9);
+    npy_intp ms = held_len(&h, 2), mr = held_len(&h, 6);
+    const int64_t *keys = p[0], *off_s = p[1], *off_r = p[5];
+    int ok = held_len(&h, 1) == nk + 1 && held_len(&h, 3) == ms && held_len(&h, 4) == ms &&
+             held_len(&h, 5) == nk + 1 && held_len(&h, 7) == mr && held_len(&h, 8) == mr &&
+             held_len(&h, 10) == n && held_len(&h, 11) == n && held_len(&h, 12) == n &&
+             held_len(&h, 13) == n;
+    /* every group's bounds inside its list, in order (the searches read between them) */
+    for (npy_intp g = 0; ok && g < nk; g++)
+        ok = off_s[g] >= 0 && off_s[g] <= off_s[g + 1] && off_s[g + 1] <= ms && off_r[g] >= 0 &&
+             off_r[g] <= off_r[g + 1] && off_r[g + 1] <= mr;
+    if (!ok) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.offspans: inconsistent lengths");
+        return NULL;
+    }
+    int64_t *rs = held_inplace(&h, o[15], NPY_INT64, n, "offspans");
+    int64_t *rr = rs ? held_inplace(&h, o[16], NPY_INT64, n, "offspans") : NULL;
+    if (!rr)
+        return NULL;
+    SpanAt *cur = PyMem_RawMalloc((size_t)(2 * nk + 2) * sizeof(SpanAt));
+    if (!cur) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    for (npy_intp g = 0; g < 2 * nk; g++) {
+        /* nothing found yet: the first search is a binary one, the fast path never taken */
+        cur[g].at = -1;
+        cur[g].lo_t = INT64_MAX;
+        cur[g].hi_t = INT64_MIN;
+        cur[g].end = 0;
+    }
+    Spans ss = {off_s, p[2], p[3], p[4], cur}, sr = {off_r, p[6], p[7], p[8], cur + nk};
+    const int32_t *pid = p[9];
+    const int16_t *cpu = p[10];
+    const int8_t *ctx = p[11];
+    const int64_t *ce = p[12], *cx = p[13];
+    Py_BEGIN_ALLOW_THREADS
+    int64_t last_task = 0, g = -1;
+    int have = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t e = ce[i], x = cx[i];
+        if (e < 0 || x < e) {
+            rs[i] = rr[i] = -1;
+            continue;
+        }
+        if (ctx[i] != task_ctx)
+            continue;
+        int64_t task = pid[i] > 0 ? (int64_t)pid[i] : -((int64_t)cpu[i] + 2);
+        if (!have || task != last_task) {
+            last_task = task;
+            g = group_of(keys, nk, task);
+            have = 1;
+        }
+        if (g < 0)
+            continue;
+        int64_t v;
+        if (ss.off[g] < ss.off[g + 1] && (v = spans_diff(&ss, g, e, x)))
+            rs[i] = v;
+        if (sr.off[g] < sr.off[g + 1] && (v = spans_diff(&sr, g, e, x)))
+            rr[i] = v;
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(cur);
+    held_free(&h);
+    Py_RETURN_NONE;
+}
+
+/* depth_marks(kdepth, parent, interrupted, flags, ctx, task_ctx, repair) -> (bad, causes...)
+ * calls.depth_check in one pass (its numpy steps: tests/test_depth_marks.py keeps them as the
+ * reference).  Per call: the kernel depth expected from the rebuilt nesting is the parent's
+ * plus one, else the interrupted call's plus one (an interrupt root), else 0 (a task root);
+ * -1 (not checked) when that call's kernel depth is unknown.  A call whose known kernel depth
+ * differs is marked DEPTH_MISMATCH in ``flags`` (in place: only that bit is set, never a
+ * repair bit, so the parents' repair bits read later are as they were) and counted by cause:
+ * (bad, ancestors_not_traced, repair, entry_in_flight, exit_in_flight, interrupt).  A parent
+ * or interrupted id past the table is an IndexError, as numpy's gather was. */
+static PyObject *py_depth_marks(PyObject *self, PyObject *args)
+{
+    PyObject *o[5];
+    int task_ctx, repair;
+    if (!PyArg_ParseTuple(args, "OOOOOii", &o[0], &o[1], &o[2], &o[3], &o[4], &task_ctx, &repair))
+        return NULL;
+    Held h = {{0}, 0};
+    const int32_t *kd = held_get(&h, o[0], NPY_INT32);
+    const int64_t *par = kd ? held_get(&h, o[1], NPY_INT64) : NULL;
+    const int64_t *itr = par ? held_get(&h, o[2], NPY_INT64) : NULL;
+    const int8_t *ctx = itr ? held_get(&h, o[4], NPY_INT8) : NULL;
+    if (!ctx) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp n = held_len(&h, 0);
+    if (held_len(&h, 1) != n || held_len(&h, 2) != n || held_len(&h, 3) != n) {
+        held_free(&h);
+        PyErr_SetString(PyExc_ValueError, "stacks.depth_marks: lengths differ");
+        return NULL;
+    }
+    uint16_t *fl = held_inplace(&h, o[3], NPY_UINT16, n, "depth_marks");
+    if (!fl)
+        return NULL;
+    int64_t c[6] = {0, 0, 0, 0, 0, 0};
+    int range_error = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int64_t p = par[i], q = itr[i];
+        int has_parent = p >= 0, task_root = !has_parent && q < 0;
+        int64_t k = kd[i], expected;
+        if (task_root) {
+            expected = 0;
+        } else {
+            int64_t up = has_parent ? p : q;
+            if (up >= n) {
+                range_error = 1;
+                break;
+            }
+            int32_t ek = kd[up];
+            /* (in the column's int32, as numpy's ek + 1) */
+            expected = ek >= 0 ? (int64_t)(int32_t)((uint32_t)ek + 1u) : -1;
+        }
+        if (k < 0 || expected < 0 || k == expected)
+            continue;
+        fl[i] |= CF_DEPTH_MISMATCH;
+        c[0]++;
+        int repaired = (fl[i] & repair) != 0;
+        int prep = has_parent && (fl[p] & repair) != 0;
+        if (task_root) {
+            if (!repaired)
+                c[1]++;
+        }
+        if (repaired || prep) {
+            c[2]++;
+        } else if (!task_root) {
+            if (k == expected + 1)
+                c[3]++;
+            else if (k == expected - 1)
+                c[4]++;
+            else if (ctx[i] != task_ctx)
+                c[5]++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    if (range_error) {
+        PyErr_SetString(PyExc_IndexError, "stacks.depth_marks: a parent or interrupted id past the table");
+        return NULL;
+    }
+    return Py_BuildValue("(LLLLLL)", (long long)c[0], (long long)c[1], (long long)c[2],
+                         (long long)c[3], (long long)c[4], (long long)c[5]);
 }
 
 /* a fresh int64 array of the first k values of ``src`` */
@@ -3176,8 +3400,14 @@ static PyObject *py_prefault(PyObject *self, PyObject *args);
 static PyMethodDef methods[] = {
     {"prefault", py_prefault, METH_VARARGS,
      "prefault(m, ahead) -> bytes: fault in the column pages the next `ahead` calls will fill"},
-    {"cumspan", py_cumspan, METH_VARARGS,
-     "cumspan(keys, off, start, end, before, qtask, q0, q1, sel) -> F(q1) - F(q0) per query"},
+    {"depth_marks", py_depth_marks, METH_VARARGS,
+     "depth_marks(kdepth, parent, interrupted, flags, ctx, task_ctx, repair) -> (bad, causes...):"
+     " mark DEPTH_MISMATCH in flags"},
+    {"valid_range", py_valid_range, METH_VARARGS,
+     "valid_range(ce, cx) -> (min ce, max cx) of the calls with ce >= 0 and cx >= ce, or None"},
+    {"offspans", py_offspans, METH_VARARGS,
+     "offspans(keys, off_s, start_s, end_s, before_s, off_r, start_r, end_r, before_r, pid, cpu,"
+     " ctx, ce, cx, task_ctx, out_s, out_r): each call's sleeping and runnable off-CPU time"},
     {"lastin", py_lastin, METH_VARARGS,
      "lastin(keys, off, t, qtask, q0, q1, sel) -> index of the task's last t in [q0, q1] or -1"},
     {"new", py_new, METH_VARARGS, "new(ncpu, tol, expect=0, rows=True) -> machine state (capsule)"},

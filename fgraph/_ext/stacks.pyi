@@ -65,18 +65,35 @@ def owners(
 def owners(
     parent: np.ndarray, tops: np.ndarray, depth: np.ndarray, max_rel: int = -1
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray] | None: ...
-def cumspan(
+def depth_marks(
+    kdepth: np.ndarray,
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    flags: np.ndarray,
+    ctx: np.ndarray,
+    task_ctx: int,
+    repair: int,
+) -> tuple[int, int, int, int, int, int]: ...
+def valid_range(ce: np.ndarray, cx: np.ndarray) -> tuple[int, int] | None: ...
+def offspans(
     keys: np.ndarray,
-    off: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    before: np.ndarray,
-    qtask: np.ndarray,
-    q0: np.ndarray,
-    q1: np.ndarray,
-    sel: np.ndarray,
-    out: np.ndarray | None = ...,
-) -> np.ndarray: ...
+    off_s: np.ndarray,
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    before_s: np.ndarray,
+    off_r: np.ndarray,
+    start_r: np.ndarray,
+    end_r: np.ndarray,
+    before_r: np.ndarray,
+    pid: np.ndarray,
+    cpu: np.ndarray,
+    ctx: np.ndarray,
+    ce: np.ndarray,
+    cx: np.ndarray,
+    task_ctx: int,
+    out_s: np.ndarray,
+    out_r: np.ndarray,
+) -> None: ...
 def lastin(
     keys: np.ndarray,
     off: np.ndarray,

@@ -803,59 +803,38 @@ def depth_check(calls: CallTable) -> dict[str, int]:
     Within one tree the kernel depth minus the rebuilt depth is constant; it changes where the
     kernel's view and ours differ.  Task roots should sit at kernel depth 0, interrupt roots one
     below the call they interrupted (the kernel keeps one return stack per task).
+
+    The causes of a mismatch that is not a repair's (no repair flag on the call or its parent)
+    nor a task root's (its ancestors were not traced): one deeper than expected, an interrupt
+    arrived after the kernel pushed a frame on the task's return stack but before it wrote
+    that frame's entry record (kernel/trace/fgraph.c function_graph_enter:
+    ftrace_push_return_trace, then the entry event), so the calls of the interrupt (and
+    irq_enter_rcu before it) count one frame we see only afterwards; one shallower, the kernel
+    had already popped the frame (ftrace_pop_return_trace decrements curr_ret_depth) but not
+    yet written its exit record when the interrupt came; else an interrupt's call.  One C pass
+    (``stacks.depth_marks``; tests/test_depth_marks.py keeps the numpy steps it replaced).
     """
-    kd = calls["kernel_depth"]
-    parent = calls["parent_id"]
-    interrupted = calls["interrupted_id"]
     flags = calls["flags"]
-    ctx = calls["ctx"]
-    n = len(calls)
     # The flags are marked in place when the column is the rebuild's own (no table-sized copy;
     # a failed check fails the whole rebuild, so a half-marked column is never seen).  Marking
-    # sets DEPTH_MISMATCH only, never a repair bit, so a parent's repair flags read below are
-    # the same before and after its chunk is marked.
+    # sets DEPTH_MISMATCH only, never a repair bit, so a parent's repair flags read after its
+    # row is marked are the same as before.
     f = flags.flags
     unshared = f.owndata or not isinstance(flags.base, np.ndarray)
-    out_flags = flags if unshared and f.writeable and f.c_contiguous else flags.copy()
+    own = unshared and f.writeable and f.c_contiguous and flags.dtype == np.uint16
+    out_flags = flags if own else np.array(flags, np.uint16)
     assert not REPAIR_FLAGS & CallFlag.DEPTH_MISMATCH
-    causes = dict.fromkeys(
-        ("ancestors_not_traced", "repair", "entry_in_flight", "exit_in_flight", "interrupt"), 0
+    nbad, *counts = stacks.depth_marks(
+        calls["kernel_depth"].astype(np.int32, copy=False),
+        calls["parent_id"].astype(np.int64, copy=False),
+        calls["interrupted_id"].astype(np.int64, copy=False),
+        out_flags,
+        calls["ctx"].astype(np.int8, copy=False),
+        int(IrqCtx.TASK),
+        REPAIR_FLAGS,
     )
-    nbad = 0
-    step = 1 << 18  # 262k calls at a time: no table-sized temporaries
-    for lo in range(0, n, step):
-        hi = min(lo + step, n)
-        par, itr, k = parent[lo:hi], interrupted[lo:hi], kd[lo:hi]
-        has_parent = par >= 0
-        is_irq_root = ~has_parent & (itr >= 0)
-        task_root = ~has_parent & ~is_irq_root
-        # kernel depth of the parent, else of the interrupted call (a -1 reads the last row;
-        # those rows are task roots, set below)
-        ek = kd[np.where(has_parent, par, itr)]
-        expected = np.where(ek >= 0, ek + 1, -1).astype(np.int64, copy=False)
-        expected[task_root] = 0
-        bad = (k >= 0) & (expected >= 0) & (k != expected)
-        out_flags[lo:hi][bad] |= np.uint16(CallFlag.DEPTH_MISMATCH)
-        repaired = (flags[lo:hi] & REPAIR_FLAGS) != 0
-        # (a -1 parent reads the last row: masked by has_parent)
-        prep = has_parent & ((flags[par] & REPAIR_FLAGS) != 0)
-        plain = bad & ~repaired & ~prep & ~task_root
-        # One deeper than expected: an interrupt arrived after the kernel pushed a frame on the
-        # task's return stack but before it wrote that frame's entry record
-        # (kernel/trace/fgraph.c function_graph_enter: ftrace_push_return_trace, then the entry
-        # event), so the calls of the interrupt (and irq_enter_rcu before it) count one frame
-        # we see only afterwards.  One shallower: the kernel had already popped the frame
-        # (ftrace_pop_return_trace decrements curr_ret_depth) but not yet written its exit
-        # record when the interrupt came.
-        entry_in_flight = plain & (k == expected + 1)
-        exit_in_flight = plain & (k == expected - 1)
-        in_flight = entry_in_flight | exit_in_flight
-        causes["ancestors_not_traced"] += int((bad & task_root & ~repaired).sum())
-        causes["repair"] += int((bad & (repaired | prep)).sum())
-        causes["entry_in_flight"] += int(entry_in_flight.sum())
-        causes["exit_in_flight"] += int(exit_in_flight.sum())
-        causes["interrupt"] += int((plain & ~in_flight & (ctx[lo:hi] != IrqCtx.TASK)).sum())
-        nbad += int(bad.sum())
+    names = ("ancestors_not_traced", "repair", "entry_in_flight", "exit_in_flight", "interrupt")
+    causes = dict(zip(names, counts))
     calls["flags"] = out_flags
     causes["other"] = nbad - sum(causes.values())
     return causes

@@ -2,8 +2,9 @@
 
 Per task, the off-CPU intervals are [switched out, switched back in).  Their cumulative length
 is a non-decreasing function of time, ``F(t)``; a call's off-CPU time is ``F(exit) - F(entry)``
-(inclusive of time spent inside its children).  Everything is sorted once and looked up with
-``np.searchsorted`` on a combined (task rank, time) key: no loop over calls.
+(inclusive of time spent inside its children).  The scheduler events are paired with
+``np.searchsorted`` on a combined (task rank, time) key; the calls' lookups are one C pass
+(``stacks.offspans``): no Python loop over calls.
 
 Split by the switched-out task's state (``prev_state``, kernel letters as printed by
 ``sched_switch``, include/trace/events/sched.h): ``R``/``R+`` is runnable (preempted), anything
@@ -29,9 +30,9 @@ def _combined(task_rank: np.ndarray, t: np.ndarray, t0: int, span: int) -> np.nd
 class _Cumulative:
     """F(t) per task: cumulative length of the task's intervals before t.
 
-    Intervals are sorted by (task, start) and grouped by task (``off``: each key's slice); the
-    per-call lookup is a binary search in its task's slice, in C (``stacks.cumspan``), so no
-    call-length temporaries are made.
+    Intervals are sorted by (task, start) and grouped by task (``off``: each key's slice), with
+    ``before`` the summed length of the task's intervals before each one.  The per-call lookup
+    is in C (``stacks.offspans``, both kinds at once), so no call-length temporaries are made.
     """
 
     def __init__(self, task: np.ndarray, start: np.ndarray, end: np.ndarray, keys: np.ndarray):
@@ -45,19 +46,6 @@ class _Cumulative:
         first[1:] = self.task[1:] != self.task[:-1]
         base = np.maximum.accumulate(np.where(first, cum, 0))
         self.before = cum - base  # per-task exclusive prefix
-
-    def span(
-        self,
-        task: np.ndarray,
-        t0: np.ndarray,
-        t1: np.ndarray,
-        sel: np.ndarray,
-        out: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """F(t1) - F(t0) where sel is 1, 0 where it is 2, -1 where it is 0 (into ``out``)."""
-        return stacks.cumspan(
-            self.keys, self.off, self.start, self.end, self.before, task, t0, t1, sel, out
-        )
 
 
 def _own_column(calls: CallTable, name: str, dtype: type = np.int64) -> np.ndarray | None:
@@ -126,18 +114,11 @@ def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
     n = len(calls)
     if not (sw_ts >= 0).all():
         return False  # (no call has a usable time then)
-    # the calls' time range, a chunk at a time (reductions under a mask: no call-length copies)
-    big = np.iinfo(np.int64).max
-    any_valid, cmin, cmax = False, big, -1
-    for lo in range(0, n, STEP):
-        e, x = ce[lo : lo + STEP], cx[lo : lo + STEP]
-        v = _valid(e, x)
-        if v.any():
-            any_valid = True
-            cmin = min(cmin, int(e.min(where=v, initial=big)))
-            cmax = max(cmax, int(x.max(where=v, initial=-1)))
-    if not any_valid:
+    # the calls' time range (those with a usable one)
+    got = stacks.valid_range(ce.astype(np.int64, copy=False), cx.astype(np.int64, copy=False))
+    if got is None:
         return False
+    cmin, cmax = got
     t0 = int(min(sw_ts.min(), cmin))
     t_end = int(max(sw_ts.max(), cmax, ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
@@ -165,20 +146,30 @@ def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
     for name in OFFCPU_COLUMNS:
         calls[name] = sparse_zeros(n, np.int64)
         outs.append(calls[name])
-    buf = np.empty(min(n, STEP), np.int64)
-    # a chunk at a time: the task keys (int64) and the lookup selector are made per
-    # chunk, not for the table
+    # a chunk at a time: a column of another type is converted a chunk at a time
     pid, cpu, ctx = calls["pid"], calls["cpu_entry"], calls["ctx"]
+    out_s, out_r = outs
     for lo in range(0, n, STEP):
         hi = min(lo + STEP, n)
-        v = _valid(ce[lo:hi], cx[lo:hi])
-        # 1: look up, 2: an interrupt's call (0: it does not sleep), 0: no usable time (-1)
-        sel = v.view(np.int8) + (v & (ctx[lo:hi] != IrqCtx.TASK)).view(np.int8)
-        ctask = task_keys(pid[lo:hi], cpu[lo:hi])  # (cpu widened for the idle rows only)
-        for f, out in zip((fs, fr), outs):
-            got = f.span(ctask, ce[lo:hi], cx[lo:hi], sel, buf[: hi - lo])
-            nz = np.flatnonzero(got)
-            out[lo + nz] = got[nz]
+        stacks.offspans(
+            keys,
+            fs.off,
+            fs.start,
+            fs.end,
+            fs.before,
+            fr.off,
+            fr.start,
+            fr.end,
+            fr.before,
+            pid[lo:hi].astype(np.int32, copy=False),
+            cpu[lo:hi].astype(np.int16, copy=False),
+            ctx[lo:hi].astype(np.int8, copy=False),
+            ce[lo:hi].astype(np.int64, copy=False),
+            cx[lo:hi].astype(np.int64, copy=False),
+            int(IrqCtx.TASK),
+            out_s[lo:hi],
+            out_r[lo:hi],
+        )
     if "waker_pid" in calls.columns:  # (not when the caller left it out)
         _wakers(events, calls, keys, t0)
     return True

@@ -323,8 +323,8 @@ class WindowedRebuild:
         # sparsely, see offcpu)
         release_zero_pages(*calls.columns.values())
         # The depth check and the off-CPU times read disjoint columns (and write different
-        # ones): on a big table the check runs in a second thread meanwhile (numpy and the C
-        # span lookups release the GIL; ~0.1 s of 4 s at 5M calls).
+        # ones): on a big table the check runs in a second thread meanwhile (their C passes
+        # release the GIL; ~0.02 s beside ~0.06 s at 5M calls).
         depth_result: list[Any] = []  # the check's counts, or what it raised
         checker = None
         if len(calls) >= PARALLEL_FINISH_CALLS:
