@@ -102,6 +102,9 @@ class TraceMeta:
     long_size: int = 0
     big_endian: bool = False
     ts_known: bool = True  # False: text without a time column (order by row, not ts)
+    # the comm column is a function of the pid (trace.dat: the file's one saved_cmdlines
+    # table), so no pid shows two comms; the rebuild then skips looking for one
+    comm_by_pid: bool = False
     ts_resolution_ns: int = 1  # 1000 for µs text timestamps
     duration_resolution_ns: int = 1  # 1 for binary; 1 for text ("12.345 us" is ns) unless wider
     buffers: list[str] = field(default_factory=lambda: [""])

@@ -16,7 +16,7 @@ DATS = ["btrfs_read.dat", "fsync.dat", "lost.dat", "smp4_instances.dat", "system
 @pytest.mark.parametrize("name", DATS)
 def test_one_comm_per_pid(name: str) -> None:
     ev = read_events(corpus_file(f"vm61/{name}"))
-    assert ev.meta.format == "trace.dat"
+    assert ev.meta.format == "trace.dat" and ev.meta.comm_by_pid
     pid, comm = ev["pid"].astype(np.int64), ev["comm"].astype(np.int64)
     pairs = np.unique(np.stack([pid, comm]), axis=1)
     assert len(np.unique(pairs[0])) == pairs.shape[1]

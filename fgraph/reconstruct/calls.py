@@ -97,10 +97,10 @@ class Generations:
                 marks_row = rows[o]
                 marks_pid = ft.columns["prev_pid"][dead[o]].astype(np.int64)
         now = False
-        # Only when some pid shows two comms: never in a trace.dat, whose comm column is a
-        # function of the pid (the file's one saved_cmdlines table, parsers/tracedat
-        # _CommCache/comm_table), so its windows skip the scan (~30 ms at 10M records)
-        if not self.comm_rule and events.meta.format != "trace.dat":
+        # Only when some pid shows two comms: never where the comm column is a function of
+        # the pid (a trace.dat's, from its one saved_cmdlines table: parsers/tracedat
+        # _CommCache/comm_table), whose windows skip the scan (~30 ms at 10M records)
+        if not self.comm_rule and not events.meta.comm_by_pid:
             now = self.comm_rule = stacks.two_comms(events["kind"], events["pid"], events["comm"])
         return self._g, marks_row, marks_pid, now
 

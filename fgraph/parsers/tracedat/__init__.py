@@ -194,6 +194,7 @@ def _meta(c: Container) -> TraceMeta:
         long_size=c.writer_long_size,
         big_endian=c.big_endian,
         ts_known=True,
+        comm_by_pid=True,
         buffers=[b.name for b in c.buffers],
     )
     opts = dict(c.opts.decoded)
