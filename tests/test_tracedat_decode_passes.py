@@ -101,6 +101,25 @@ def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
         assert (order == np.argsort(ts, kind="stable")).all()
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_merge_order_of_two_runs(seed: int) -> None:
+    """Two CPUs' runs (merged stretch by stretch in ringbuf.c), with ties inside and across
+    the runs, stretches of either length, empty runs around them: the stable argsort."""
+    from fgraph._ext import ringbuf
+
+    rng = np.random.default_rng(seed)
+    hi = int(rng.choice([3, 50, 10_000]))  # many ties .. few
+    a = np.sort(rng.integers(0, hi, int(rng.integers(0, 400))))
+    b = np.sort(rng.integers(0, hi, int(rng.integers(0, 400))))
+    empty = [np.zeros(0, np.int64)] * int(rng.integers(0, 3))
+    runs = [*empty, a, *empty, b, *empty]
+    ts = np.concatenate(runs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in runs])]).astype(np.int64)
+    order, tmin = ringbuf.merge_order(ts, starts)
+    assert tmin == (int(ts.min()) if len(ts) else 0)
+    assert order is not None and (order == np.argsort(ts, kind="stable")).all()
+
+
 @pytest.mark.corpus
 def test_pids_beyond_the_comm_table(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pids the comm table does not keep (beyond its limit) are named every window as in the
