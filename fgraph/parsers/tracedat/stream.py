@@ -360,7 +360,9 @@ class TraceDatStream:
         runs = [0]
         uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
-            stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
+            # (searched with a uint64: a Python int made numpy cast the CPU's page stamps to
+            # float64 first, every window)
+            stop = cur.npages if uhi is None else int(cur.page_ts.searchsorted(uhi, "left"))
             stop = max(stop, cur.next_page)
             if stop > cur.next_page:
                 self._walk(cur, stop)
