@@ -70,6 +70,7 @@ from .ringbuffer import (
     drop_file_pages,
     load_blobs,
     load_lazy,
+    populate_file_pages,
     walk,
 )
 
@@ -484,6 +485,8 @@ class TraceDatStream:
             file_offset=b.file_offset if b.compressed else b.file_offset + start,
         )
         self._ensure(sub.start, sub.start + sub.length)
+        if self.store is None and self.mem_obj is self.source.data:
+            populate_file_pages(self.mem_obj, sub.start, sub.start + sub.length)
         # records expected, from the CPU's records per page so far (the sample before the
         # first walk), with a margin: one walk when they fit (ringbuf.c)
         rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
