@@ -5,6 +5,7 @@ layouts, the 32-bit funcgraph_exit format bug and a cache that no longer fits th
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,25 @@ def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
         assert (order == np.argsort(ts, kind="stable")).all()
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_merge_order_of_two_runs(seed: int) -> None:
+    """Two CPUs' runs (merged stretch by stretch in ringbuf.c), with ties inside and across
+    the runs, stretches of either length, empty runs around them: the stable argsort."""
+    from fgraph._ext import ringbuf
+
+    rng = np.random.default_rng(seed)
+    hi = int(rng.choice([3, 50, 10_000]))  # many ties .. few
+    a = np.sort(rng.integers(0, hi, int(rng.integers(0, 400))))
+    b = np.sort(rng.integers(0, hi, int(rng.integers(0, 400))))
+    empty = [np.zeros(0, np.int64)] * int(rng.integers(0, 3))
+    runs = [*empty, a, *empty, b, *empty]
+    ts = np.concatenate(runs).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in runs])]).astype(np.int64)
+    order, tmin = ringbuf.merge_order(ts, starts)
+    assert tmin == (int(ts.min()) if len(ts) else 0)
+    assert order is not None and (order == np.argsort(ts, kind="stable")).all()
+
+
 @pytest.mark.corpus
 def test_pids_beyond_the_comm_table(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pids the comm table does not keep (beyond its limit) are named every window as in the
@@ -110,3 +130,19 @@ def test_pids_beyond_the_comm_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_CommCache, "LIMIT", 8)
     data = corpus_file("vm61/btrfs_read.dat").read_bytes()
     assert _windows_match_whole(data, 300) > 2
+
+
+def test_populate_file_pages_ranges(tmp_path: Path) -> None:
+    """Mapping a range ahead of the walk (madvise POPULATE_READ) takes any range (past the
+    end, empty, reversed) and any buffer, and changes nothing read."""
+    import mmap
+
+    from fgraph.parsers.tracedat.ringbuffer import populate_file_pages
+
+    f = tmp_path / "x.bin"
+    f.write_bytes(bytes(range(256)) * 40)
+    with f.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        for lo, hi in ((0, len(m)), (-5, 10), (10, 5), (4000, len(m) + 10_000), (0, 0)):
+            populate_file_pages(m, lo, hi)
+        assert m[:] == f.read_bytes()
+    populate_file_pages(b"abc", 0, 3)  # not a mapping: nothing to do

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import struct
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -373,6 +374,29 @@ def drop_file_pages(data: Any, lo: int, hi: int) -> None:
     if hi > a:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             data.madvise(mmap.MADV_DONTNEED, a, min(hi, len(data)) - a)
+
+
+# madvise(MADV_POPULATE_READ): map a range's pages in one call (Linux 5.14+; Python 3.12
+# names the constant, 22 in include/uapi/asm-generic/mman-common.h); None elsewhere
+MADV_POPULATE_READ: int | None = getattr(
+    mmap, "MADV_POPULATE_READ", 22 if sys.platform.startswith("linux") else None
+)
+
+
+def populate_file_pages(data: Any, lo: int, hi: int) -> None:
+    """Map the pages of a mapped file's [lo, hi) that is about to be read, in one call: the
+    page walk took a fault per 64 KB (FAULT_AROUND), ~1/3 of its time (fsync_x50, 10.2M
+    records: ringbuf.walk 0.18 -> 0.12 s with the call).  Only what the read touches anyway
+    (no more resident pages); a kernel without it says EINVAL and the faults map them."""
+    if not isinstance(data, mmap.mmap) or MADV_POPULATE_READ is None:
+        return
+    a = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
+    hi = min(hi, len(data))
+    if hi > a:
+        # (EFAULT/EIO: a page beyond the file's end, an unreadable one: the read meets it as
+        # it would have)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            data.madvise(MADV_POPULATE_READ, a, hi - a)
 
 
 def load_lazy(

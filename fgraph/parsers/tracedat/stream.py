@@ -70,6 +70,7 @@ from .ringbuffer import (
     drop_file_pages,
     load_blobs,
     load_lazy,
+    populate_file_pages,
     walk,
 )
 
@@ -360,7 +361,9 @@ class TraceDatStream:
         runs = [0]
         uhi = None if hi is None else np.uint64(hi)
         for cur in self.cursors:
-            stop = cur.npages if hi is None else int(np.searchsorted(cur.page_ts, hi, "left"))
+            # (searched with a uint64: a Python int made numpy cast the CPU's page stamps to
+            # float64 first, every window)
+            stop = cur.npages if uhi is None else int(cur.page_ts.searchsorted(uhi, "left"))
             stop = max(stop, cur.next_page)
             if stop > cur.next_page:
                 self._walk(cur, stop)
@@ -482,6 +485,8 @@ class TraceDatStream:
             file_offset=b.file_offset if b.compressed else b.file_offset + start,
         )
         self._ensure(sub.start, sub.start + sub.length)
+        if self.store is None and self.mem_obj is self.source.data:
+            populate_file_pages(self.mem_obj, sub.start, sub.start + sub.length)
         # records expected, from the CPU's records per page so far (the sample before the
         # first walk), with a margin: one walk when they fit (ringbuf.c)
         rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
