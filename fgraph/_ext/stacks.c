@@ -362,14 +362,19 @@ static int64_t task_of(Machine *m, int64_t key)
     return m->ntasks++;
 }
 
-static int push_frame(Task *t, Frame f)
+/* a new frame on top of t, for the caller to fill in place (NULL: out of memory).  Filled in
+ * place, not built on the stack and copied: the copy read the frame's byte fields back as one
+ * 16-byte load just after their byte stores (a failed store forward, the machine's costliest
+ * instruction a record). */
+static inline Frame *push_frame(Task *t)
 {
-    int64_t cap = t->cap;
-    if (grow((void **)&t->st, &cap, (int64_t)t->n + 1, sizeof(Frame)) < 0)
-        return -1;
-    t->cap = (int32_t)cap;
-    t->st[t->n++] = f;
-    return 0;
+    if (__builtin_expect(t->n >= t->cap, 0)) {
+        int64_t cap = t->cap;
+        if (grow((void **)&t->st, &cap, (int64_t)t->n + 1, sizeof(Frame)) < 0)
+            return NULL;
+        t->cap = (int32_t)cap;
+    }
+    return &t->st[t->n++];
 }
 
 /* A frame at stack position s is finished: its trailing children are no longer candidates for
@@ -484,17 +489,17 @@ static int adjust(Machine *m, Task *t, int e, int byname)
     int level = t->n > 0 ? t->st[t->n - 1].ctx : CTX_TASK;
     if (e > level) {
         m->pushed = 1;
-        Frame f;
-        memset(&f, 0, sizeof(f));
-        f.call = -1;
-        f.fkey = 0;
-        f.ctx = (int8_t)e;
-        f.byname = (int8_t)byname;
-        f.interrupted = -1;
-        if (t->n > 0)
-            f.interrupted = t->st[t->n - 1].call; /* top is a call here (an empty marker of
-                                                     ctx e would have made level == e) */
-        return push_frame(t, f);
+        /* top is a call here (an empty marker of ctx e would have made level == e) */
+        int64_t below = t->n > 0 ? t->st[t->n - 1].call : -1;
+        Frame *f = push_frame(t);
+        if (!f)
+            return -1;
+        f->call = -1;
+        f->fkey = 0;
+        f->interrupted = below;
+        f->ctx = (int8_t)e;
+        f->byname = (int8_t)byname;
+        f->container = 0;
     }
     return 0;
 }
@@ -667,19 +672,18 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         m->order[c] = ev->pos;
         m->own[c] = ev->pos;
         m->kdepth[c] = ev->kdepth;
-        Frame f;
-        memset(&f, 0, sizeof(f));
-        f.call = c;
-        f.fkey = ev->fkey;
-        f.interrupted = -1;
-        f.ctx = m->ctx[c];
-        f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
-        f.container = (ev->bits & EB_CONTAINER) != 0;
         t = &m->tasks[ti];
-        if (open_inc(m, t, f.fkey) < 0)
+        if (open_inc(m, t, ev->fkey) < 0)
             return -1;
-        if (push_frame(t, f) < 0)
+        Frame *f = push_frame(t);
+        if (!f)
             return -1;
+        f->call = c;
+        f->fkey = ev->fkey;
+        f->interrupted = -1;
+        f->ctx = m->ctx[c];
+        f->byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
+        f->container = (ev->bits & EB_CONTAINER) != 0;
     } else if (kind == EV_EXIT) {
         m->pushed = 0;
         if (adjust(m, t, e, byname) < 0)
@@ -2746,10 +2750,18 @@ typedef struct {
     GenSlot *s;
     int64_t cap, num;
     int comm_on; /* the comm rule is on (from the first window that needed it) */
+    /* the last pid looked up and its slot (NULL: none), valid while c_ok: runs of one pid are
+     * long, and the hash probe was a cache miss a record */
+    int64_t c_pid;
+    GenSlot *c_slot;
+    int c_ok;
 } Gens;
 
 static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
 {
+    if (G->c_ok && G->c_pid == pid && (G->c_slot || !create))
+        return G->c_slot;
+    G->c_ok = 0; /* (a new slot or a bigger table below invalidates it) */
     if (create && (G->num + 1) * 2 > G->cap) {
         int64_t nc = G->cap ? G->cap * 2 : 256;
         GenSlot *ns = calloc((size_t)nc, sizeof(GenSlot));
@@ -2771,18 +2783,27 @@ static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
         return NULL;
     uint64_t mask = (uint64_t)(G->cap - 1);
     uint64_t h = hash64(pid) & mask;
+    GenSlot *g = NULL;
     while (G->s[h].used) {
-        if (G->s[h].pid == pid)
-            return &G->s[h];
+        if (G->s[h].pid == pid) {
+            g = &G->s[h];
+            break;
+        }
         h = (h + 1) & mask;
     }
-    if (!create)
-        return NULL;
-    GenSlot *g = &G->s[h];
-    memset(g, 0, sizeof(*g));
-    g->used = 1;
-    g->pid = pid;
-    G->num++;
+    if (!g) {
+        if (!create)
+            goto out;
+        g = &G->s[h];
+        memset(g, 0, sizeof(*g));
+        g->used = 1;
+        g->pid = pid;
+        G->num++;
+    }
+out:
+    G->c_pid = pid;
+    G->c_slot = g;
+    G->c_ok = 1;
     return g;
 }
 
