@@ -128,6 +128,7 @@ typedef struct {
      * how many are set (the quality report's check), 16 bytes a call less */
     int rows;
     int64_t n_refs;
+    int putting; /* run_rows is putting each record's attributes on its call (new_call) */
     int failed;
     int finished; /* finish() handed the call columns out */
 } Machine;
@@ -404,6 +405,14 @@ static inline void set_row(Machine *m, int64_t *col, int64_t c, int64_t row)
         m->n_refs++;
 }
 
+/* One record as the machine sees it (prepared by calls.py, or decoded from the event columns
+ * by feed_rows below). */
+typedef struct {
+    int64_t pos, row, task, fkey, ts, dur;
+    int32_t cpu, kdepth;
+    int8_t kind, ctx, bits;
+} Rec;
+
 /* a call's attributes before its records give theirs: the values of a side it lacks */
 static void attrs_init(Machine *m, int64_t c)
 {
@@ -420,26 +429,53 @@ static void attrs_init(Machine *m, int64_t c)
     m->a_has_ret[c] = 0;
 }
 
-static int64_t new_call(Machine *m)
+/* A new call, made by an entry record (ev, kind EV_ENTRY: its entry columns are set here) or an
+ * orphan exit.  Only the columns nothing else sets get their sentinels: every call of a feed
+ * gets ~20 column writes, and a sentinel written just to be overwritten is a store into a
+ * column stream for nothing.  m->putting: put_attrs gives this call the attributes of the
+ * record that made it just after step (run_rows with attributes), so only the other side's
+ * attributes need theirs. */
+static inline int64_t new_call(Machine *m, const Rec *ev)
 {
-    if (grow_calls(m, m->ncalls + 1) < 0)
+    if (__builtin_expect(m->ncalls + 1 > m->capcalls, 0) && grow_calls(m, m->ncalls + 1) < 0)
         return -1;
     int64_t c = m->ncalls++;
+    int entry = ev->kind == EV_ENTRY;
     m->parent[c] = -1;
     m->interrupted[c] = -1;
     if (m->rows) {
-        m->entry_row[c] = -1;
+        if (!entry)
+            m->entry_row[c] = -1; /* (an entry's is set by step) */
         m->exit_row[c] = -1;
     }
-    m->ts_entry[c] = -1;
     m->ts_exit[c] = -1;
-    m->order[c] = -1;
-    m->own[c] = -1;
-    m->kdepth[c] = -1;
+    if (entry) {
+        m->ts_entry[c] = ev->ts;
+        m->order[c] = ev->pos;
+        m->own[c] = ev->pos;
+    } else {
+        m->ts_entry[c] = -1;
+        m->order[c] = -1;
+        m->own[c] = -1;
+    }
+    m->kdepth[c] = ev->kdepth; /* (an orphan's too) */
     m->ctx[c] = CTX_TASK;
     m->flags[c] = 0;
-    if (m->attrs_on)
+    if (!m->attrs_on)
+        return c;
+    if (!m->putting) {
         attrs_init(m, c);
+    } else if (entry) {
+        /* put_attrs gives pid, comm, function, module and the entry CPU */
+        m->a_cpu_exit[c] = -1;
+        if (m->a_retval)
+            m->a_retval[c] = 0;
+        m->a_xdur[c] = -1;
+        m->a_has_ret[c] = 0;
+    } else {
+        /* an orphan's exit gives all but the entry CPU (put_attrs: its entry is synthesized) */
+        m->a_cpu_entry[c] = -1;
+    }
     return c;
 }
 
@@ -596,14 +632,6 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
     return complete(t, c, j);
 }
 
-/* One record as the machine sees it (prepared by calls.py, or decoded from the event columns
- * by feed_rows below). */
-typedef struct {
-    int64_t pos, row, task, fkey, ts, dur;
-    int32_t cpu, kdepth;
-    int8_t kind, ctx, bits;
-} Rec;
-
 /* Run one record; *cid gets the call it entered, closed or made (left alone at gaps). */
 static int step(Machine *m, const Rec *ev, int64_t *cid)
 {
@@ -661,17 +689,13 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         }
         if (adjust(m, t, e, byname) < 0)
             return -1;
-        int64_t c = new_call(m);
+        int64_t c = new_call(m, ev); /* (its time, place and kernel depth) */
         if (c < 0)
             return -1;
         if (place(m, t, c) < 0)
             return -1;
         set_row(m, m->entry_row, c, ev->row);
         *cid = c;
-        m->ts_entry[c] = ts;
-        m->order[c] = ev->pos;
-        m->own[c] = ev->pos;
-        m->kdepth[c] = ev->kdepth;
         t = &m->tasks[ti];
         if (open_inc(m, t, ev->fkey) < 0)
             return -1;
@@ -759,7 +783,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
                 return -1;
         } else {
             /* orphan exit: entry before the trace start or lost */
-            int64_t c = new_call(m);
+            int64_t c = new_call(m, ev);
             if (c < 0)
                 return -1;
             if (place(m, t, c) < 0)
@@ -768,7 +792,6 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             set_row(m, m->exit_row, c, ev->row);
             *cid = c;
             m->ts_exit[c] = ts;
-            m->kdepth[c] = ev->kdepth;
             int64_t synth = (ts >= 0 && ev->dur >= 0) ? ts - ev->dur : -1;
             m->ts_entry[c] = synth;
             int64_t ord = ev->pos;
@@ -3351,9 +3374,11 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
         k.A = &A;
     }
     int rc;
+    m->putting = k.A != NULL; /* (emit puts the attributes of every call step makes) */
     Py_BEGIN_ALLOW_THREADS
     rc = run_rows(&s, &k);
     Py_END_ALLOW_THREADS
+    m->putting = 0;
     held_free(&h);
     if (rc < 0)
         return PyErr_NoMemory();
