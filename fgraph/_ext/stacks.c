@@ -639,7 +639,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
     int64_t cpu = ev->cpu;
     if (cpu < 0 || cpu >= m->ncpu)
         cpu = -1;
-    if (kind == EV_GAP) {
+    if (__builtin_expect(kind == EV_GAP, 0)) {
         if (cpu < 0)
             return 0;
         int64_t ti = m->cur_task[cpu];
@@ -659,14 +659,14 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         return -1;
     Task *t = &m->tasks[ti];
     if (cpu >= 0) {
-        if (m->pend_gap[cpu] != NONE_GAP) {
+        if (__builtin_expect(m->pend_gap[cpu] != NONE_GAP, 0)) {
             if (m->pend_task[cpu] != ti)
                 mark_gap(m, t, m->pend_gap[cpu]);
             m->pend_gap[cpu] = NONE_GAP;
         }
         /* a task seen again on a CPU that lost events after the task's last record may have
          * run there in the lost stretch (it migrated across the gap) */
-        if (m->cpu_gap_ts[cpu] >= 0 && t->last_ts >= 0 && m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 &&
+        if (__builtin_expect(m->cpu_gap_ts[cpu] >= 0, 0) && t->last_ts >= 0 && m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 &&
             t->gap_ts < m->cpu_gap_ts[cpu])
             mark_gap(m, t, m->cpu_gap_ts[cpu]);
         m->cur_task[cpu] = ti;
@@ -675,7 +675,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
     int byname = (ev->bits & EB_BYNAME) != 0;
     int64_t ts = ev->ts;
     if (kind == EV_ENTRY) {
-        if (e == CTX_UNKNOWN && t->n > 0) {
+        if (__builtin_expect(e == CTX_UNKNOWN, 0) && t->n > 0) {
             /* a child of the softirq runner (text without flags): a softirq handler.  The
              * level of the previous handler may still be there, empty. */
             int32_t j = t->n - 1;
@@ -2763,6 +2763,8 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
 /* ---- pid generations (calls.py Generations): per pid its generation, whether a death mark
  * waits for the pid's next task-context depth-0 entry, and the comm of its last record (kept
  * once the comm rule is on).  Only pids with something to remember have a slot. */
+#define GEN_CACHE 64
+
 typedef struct {
     int64_t pid, gen;
     int32_t lc;
@@ -2773,18 +2775,21 @@ typedef struct {
     GenSlot *s;
     int64_t cap, num;
     int comm_on; /* the comm rule is on (from the first window that needed it) */
-    /* the last pid looked up and its slot (NULL: none), valid while c_ok: runs of one pid are
-     * long, and the hash probe was a cache miss a record */
-    int64_t c_pid;
-    GenSlot *c_slot;
-    int c_ok;
+    /* pids looked up lately and their slots (NULL: none), direct-mapped by the pid's low bits,
+     * valid while c_ep is c_epoch (a new slot or a bigger table invalidates them all): the
+     * records of a few tasks interleave across CPUs, and the hash probe was ~10% of the
+     * machine's time */
+    int64_t c_pid[GEN_CACHE];
+    GenSlot *c_slot[GEN_CACHE];
+    uint32_t c_ep[GEN_CACHE];
+    uint32_t c_epoch;
 } Gens;
 
 static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
 {
-    if (G->c_ok && G->c_pid == pid && (G->c_slot || !create))
-        return G->c_slot;
-    G->c_ok = 0; /* (a new slot or a bigger table below invalidates it) */
+    unsigned ci = (unsigned)((uint64_t)pid & (GEN_CACHE - 1));
+    if (G->c_ep[ci] == G->c_epoch + 1 && G->c_pid[ci] == pid && (G->c_slot[ci] || !create))
+        return G->c_slot[ci];
     if (create && (G->num + 1) * 2 > G->cap) {
         int64_t nc = G->cap ? G->cap * 2 : 256;
         GenSlot *ns = calloc((size_t)nc, sizeof(GenSlot));
@@ -2801,6 +2806,7 @@ static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
         free(G->s);
         G->s = ns;
         G->cap = nc;
+        G->c_epoch++;
     }
     if (G->cap == 0)
         return NULL;
@@ -2822,11 +2828,12 @@ static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
         g->used = 1;
         g->pid = pid;
         G->num++;
+        G->c_epoch++;
     }
 out:
-    G->c_pid = pid;
-    G->c_slot = g;
-    G->c_ok = 1;
+    G->c_pid[ci] = pid;
+    G->c_slot[ci] = g;
+    G->c_ep[ci] = G->c_epoch + 1; /* (+1: the calloc'd zeros are never valid) */
     return g;
 }
 
