@@ -637,7 +637,7 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
 }
 
 /* Run one record; *cid gets the call it entered, closed or made (left alone at gaps). */
-static int step(Machine *m, const Rec *ev, int64_t *cid)
+static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
 {
     int kind = ev->kind;
     int64_t cpu = ev->cpu;
@@ -2789,11 +2789,19 @@ typedef struct {
     uint32_t c_epoch;
 } Gens;
 
-static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
+static GenSlot *gens_find(Gens *G, int64_t pid, int create, unsigned ci);
+
+static HOT_INLINE GenSlot *gens_slot(Gens *G, int64_t pid, int create)
 {
     unsigned ci = (unsigned)((uint64_t)pid & (GEN_CACHE - 1));
     if (G->c_ep[ci] == G->c_epoch + 1 && G->c_pid[ci] == pid && (G->c_slot[ci] || !create))
         return G->c_slot[ci];
+    return gens_find(G, pid, create, ci);
+}
+
+/* gens_slot without the pid in the cache: the hash table (cache slot ci gets the answer) */
+static GenSlot *gens_find(Gens *G, int64_t pid, int create, unsigned ci)
+{
     if (create && (G->num + 1) * 2 > G->cap) {
         int64_t nc = G->cap ? G->cap * 2 : 256;
         GenSlot *ns = calloc((size_t)nc, sizeof(GenSlot));
