@@ -594,7 +594,7 @@ static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_
  * interrupt roots deeper than c that came just before it belong to c.
  * (The mirror case, an interrupt after ftrace_pop_return_trace lowered the depth but before
  * rettime was taken, is inside c by time too and needs no move; depth_check names it.) */
-static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
+static HOT_INLINE int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
 {
     int32_t kc = m->kdepth[c];
     /* c's children are no longer candidates */
