@@ -670,8 +670,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
         }
         /* a task seen again on a CPU that lost events after the task's last record may have
          * run there in the lost stretch (it migrated across the gap) */
-        if (__builtin_expect(m->cpu_gap_ts[cpu] >= 0, 0) && t->last_ts >= 0 && m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 &&
-            t->gap_ts < m->cpu_gap_ts[cpu])
+        if (__builtin_expect(m->cpu_gap_ts[cpu] >= 0, 0) && t->last_ts >= 0 &&
+            m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 && t->gap_ts < m->cpu_gap_ts[cpu])
             mark_gap(m, t, m->cpu_gap_ts[cpu]);
         m->cur_task[cpu] = ti;
     }
@@ -2780,9 +2780,9 @@ typedef struct {
     int64_t cap, num;
     int comm_on; /* the comm rule is on (from the first window that needed it) */
     /* pids looked up lately and their slots (NULL: none), direct-mapped by the pid's low bits,
-     * valid while c_ep is c_epoch (a new slot or a bigger table invalidates them all): the
-     * records of a few tasks interleave across CPUs, and the hash probe was ~10% of the
-     * machine's time */
+     * valid while c_ep is c_epoch + 1 (a new slot or a bigger table invalidates them all): a
+     * record's pid is nearly always one seen just before on some CPU, and the hash probe a
+     * record was ~10% of the machine's time (fsync_x50) */
     int64_t c_pid[GEN_CACHE];
     GenSlot *c_slot[GEN_CACHE];
     uint32_t c_ep[GEN_CACHE];
