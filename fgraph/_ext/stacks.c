@@ -3236,11 +3236,14 @@ static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
     if (arr_get(h, o[8], NPY_INT16, s->ng, &p, "gap cpus") < 0 || !p)
         goto bad;
     s->gcpu = p;
+    /* (one unsigned compare a row, no early exit: the loop vectorizes; it ran per record) */
+    int out = 0;
     for (npy_intp i = 0; i < s->n; i++)
-        if (s->order[i] < 0 || s->order[i] >= nr) {
-            PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
-            return -1;
-        }
+        out |= (uint64_t)s->order[i] >= (uint64_t)nr;
+    if (out) {
+        PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
+        return -1;
+    }
     return 0;
 bad:
     if (!PyErr_Occurred())
