@@ -3236,7 +3236,7 @@ static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
     if (arr_get(h, o[8], NPY_INT16, s->ng, &p, "gap cpus") < 0 || !p)
         goto bad;
     s->gcpu = p;
-    /* (one unsigned compare a row, no early exit: the loop vectorizes; it ran per record) */
+    /* (one unsigned compare a row and no early exit: a branch-free pass) */
     int out = 0;
     for (npy_intp i = 0; i < s->n; i++)
         out |= (uint64_t)s->order[i] >= (uint64_t)nr;
