@@ -152,3 +152,23 @@ def test_feed_rows_is_the_machine_on_prepare(
     assert set(attrs) == set(want)
     for k, v in want.items():
         assert attrs[k].dtype == v.dtype and (attrs[k] == v).all(), k
+
+
+@pytest.mark.parametrize("bad", [-1, "n"])
+def test_an_order_outside_the_table_is_refused(bad: int | str) -> None:
+    from conftest import corpus_file
+
+    from fgraph._ext import stacks
+    from fgraph.load import read_events
+
+    events = read_events(corpus_file("vm61/thresh.txt"))
+    order = merge_order(events)
+    args = list(_Prep(events, order, 0).rows_args(0, len(order)))
+    o = args[0].copy()
+    o[len(o) // 2] = len(events) if bad == "n" else bad
+    args[0] = o
+    with pytest.raises(ValueError, match="outside the table"):
+        stacks.prepare_rows(*args)
+    r = Rebuilder(4)
+    with pytest.raises(ValueError, match="outside the table"):
+        stacks.feed_rows(r._m, *args)

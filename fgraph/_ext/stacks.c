@@ -128,11 +128,16 @@ typedef struct {
      * how many are set (the quality report's check), 16 bytes a call less */
     int rows;
     int64_t n_refs;
+    int putting; /* run_rows is putting each record's attributes on its call (new_call) */
     int failed;
     int finished; /* finish() handed the call columns out */
 } Machine;
 
 #define NONE_GAP INT64_MIN
+
+/* the machine's per-record helpers go inline into step (their calls' register saves were a
+ * good part of the ~100 cycles a record) */
+#define HOT_INLINE inline __attribute__((always_inline))
 
 /* Machine.attrs_on bits (feed_rows' attrs argument) */
 #define ATTRS_ON 0x1
@@ -362,19 +367,24 @@ static int64_t task_of(Machine *m, int64_t key)
     return m->ntasks++;
 }
 
-static int push_frame(Task *t, Frame f)
+/* a new frame on top of t, for the caller to fill in place (NULL: out of memory).  Filled in
+ * place, not built on the stack and copied: the copy read the frame's byte fields back as one
+ * 16-byte load just after their byte stores (a failed store forward, the machine's costliest
+ * instruction a record). */
+static inline Frame *push_frame(Task *t)
 {
-    int64_t cap = t->cap;
-    if (grow((void **)&t->st, &cap, (int64_t)t->n + 1, sizeof(Frame)) < 0)
-        return -1;
-    t->cap = (int32_t)cap;
-    t->st[t->n++] = f;
-    return 0;
+    if (__builtin_expect(t->n >= t->cap, 0)) {
+        int64_t cap = t->cap;
+        if (grow((void **)&t->st, &cap, (int64_t)t->n + 1, sizeof(Frame)) < 0)
+            return NULL;
+        t->cap = (int32_t)cap;
+    }
+    return &t->st[t->n++];
 }
 
 /* A frame at stack position s is finished: its trailing children are no longer candidates for
  * adoption; the frame itself becomes one (of the frame below it). */
-static int complete(Task *t, int64_t call, int32_t s)
+static inline int complete(Task *t, int64_t call, int32_t s)
 {
     while (t->nd > 0 && t->done[t->nd - 1].owner > s)
         t->nd--;
@@ -399,6 +409,14 @@ static inline void set_row(Machine *m, int64_t *col, int64_t c, int64_t row)
         m->n_refs++;
 }
 
+/* One record as the machine sees it (prepared by calls.py, or decoded from the event columns
+ * by feed_rows below). */
+typedef struct {
+    int64_t pos, row, task, fkey, ts, dur;
+    int32_t cpu, kdepth;
+    int8_t kind, ctx, bits;
+} Rec;
+
 /* a call's attributes before its records give theirs: the values of a side it lacks */
 static void attrs_init(Machine *m, int64_t c)
 {
@@ -415,31 +433,58 @@ static void attrs_init(Machine *m, int64_t c)
     m->a_has_ret[c] = 0;
 }
 
-static int64_t new_call(Machine *m)
+/* A new call, made by an entry record (ev, kind EV_ENTRY: its entry columns are set here) or an
+ * orphan exit.  Only the columns nothing else sets get their sentinels: every call of a feed
+ * gets ~20 column writes, and a sentinel written just to be overwritten is a store into a
+ * column stream for nothing.  m->putting: put_attrs gives this call the attributes of the
+ * record that made it just after step (run_rows with attributes), so only the other side's
+ * attributes need theirs. */
+static HOT_INLINE int64_t new_call(Machine *m, const Rec *ev)
 {
-    if (grow_calls(m, m->ncalls + 1) < 0)
+    if (__builtin_expect(m->ncalls + 1 > m->capcalls, 0) && grow_calls(m, m->ncalls + 1) < 0)
         return -1;
     int64_t c = m->ncalls++;
+    int entry = ev->kind == EV_ENTRY;
     m->parent[c] = -1;
     m->interrupted[c] = -1;
     if (m->rows) {
-        m->entry_row[c] = -1;
+        if (!entry)
+            m->entry_row[c] = -1; /* (an entry's is set by step) */
         m->exit_row[c] = -1;
     }
-    m->ts_entry[c] = -1;
     m->ts_exit[c] = -1;
-    m->order[c] = -1;
-    m->own[c] = -1;
-    m->kdepth[c] = -1;
+    if (entry) {
+        m->ts_entry[c] = ev->ts;
+        m->order[c] = ev->pos;
+        m->own[c] = ev->pos;
+    } else {
+        m->ts_entry[c] = -1;
+        m->order[c] = -1;
+        m->own[c] = -1;
+    }
+    m->kdepth[c] = ev->kdepth; /* (an orphan's too) */
     m->ctx[c] = CTX_TASK;
     m->flags[c] = 0;
-    if (m->attrs_on)
+    if (!m->attrs_on)
+        return c;
+    if (!m->putting) {
         attrs_init(m, c);
+    } else if (entry) {
+        /* put_attrs gives pid, comm, function, module and the entry CPU */
+        m->a_cpu_exit[c] = -1;
+        if (m->a_retval)
+            m->a_retval[c] = 0;
+        m->a_xdur[c] = -1;
+        m->a_has_ret[c] = 0;
+    } else {
+        /* an orphan's exit gives all but the entry CPU (put_attrs: its entry is synthesized) */
+        m->a_cpu_entry[c] = -1;
+    }
     return c;
 }
 
 /* parent / level of a call about to be pushed on (or completed at) the top of t */
-static int place(Machine *m, Task *t, int64_t c)
+static HOT_INLINE int place(Machine *m, Task *t, int64_t c)
 {
     if (t->n == 0)
         return 0;
@@ -474,7 +519,7 @@ static void mark_gap(Machine *m, Task *t, int64_t ts)
 }
 
 /* Bring the task's interrupt levels in line with the context of the incoming event. */
-static int adjust(Machine *m, Task *t, int e, int byname)
+static HOT_INLINE int adjust(Machine *m, Task *t, int e, int byname)
 {
     /* an interrupt level with nothing open ends when an event of another context arrives */
     while (t->n > 0 && t->st[t->n - 1].call < 0 && t->st[t->n - 1].ctx != e) {
@@ -484,17 +529,17 @@ static int adjust(Machine *m, Task *t, int e, int byname)
     int level = t->n > 0 ? t->st[t->n - 1].ctx : CTX_TASK;
     if (e > level) {
         m->pushed = 1;
-        Frame f;
-        memset(&f, 0, sizeof(f));
-        f.call = -1;
-        f.fkey = 0;
-        f.ctx = (int8_t)e;
-        f.byname = (int8_t)byname;
-        f.interrupted = -1;
-        if (t->n > 0)
-            f.interrupted = t->st[t->n - 1].call; /* top is a call here (an empty marker of
-                                                     ctx e would have made level == e) */
-        return push_frame(t, f);
+        /* top is a call here (an empty marker of ctx e would have made level == e) */
+        int64_t below = t->n > 0 ? t->st[t->n - 1].call : -1;
+        Frame *f = push_frame(t);
+        if (!f)
+            return -1;
+        f->call = -1;
+        f->fkey = 0;
+        f->interrupted = below;
+        f->ctx = (int8_t)e;
+        f->byname = (int8_t)byname;
+        f->container = 0;
     }
     return 0;
 }
@@ -549,7 +594,7 @@ static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_
  * interrupt roots deeper than c that came just before it belong to c.
  * (The mirror case, an interrupt after ftrace_pop_return_trace lowered the depth but before
  * rettime was taken, is inside c by time too and needs no move; depth_check names it.) */
-static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
+static HOT_INLINE int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
 {
     int32_t kc = m->kdepth[c];
     /* c's children are no longer candidates */
@@ -591,22 +636,14 @@ static int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
     return complete(t, c, j);
 }
 
-/* One record as the machine sees it (prepared by calls.py, or decoded from the event columns
- * by feed_rows below). */
-typedef struct {
-    int64_t pos, row, task, fkey, ts, dur;
-    int32_t cpu, kdepth;
-    int8_t kind, ctx, bits;
-} Rec;
-
 /* Run one record; *cid gets the call it entered, closed or made (left alone at gaps). */
-static int step(Machine *m, const Rec *ev, int64_t *cid)
+static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
 {
     int kind = ev->kind;
     int64_t cpu = ev->cpu;
     if (cpu < 0 || cpu >= m->ncpu)
         cpu = -1;
-    if (kind == EV_GAP) {
+    if (__builtin_expect(kind == EV_GAP, 0)) {
         if (cpu < 0)
             return 0;
         int64_t ti = m->cur_task[cpu];
@@ -626,15 +663,15 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         return -1;
     Task *t = &m->tasks[ti];
     if (cpu >= 0) {
-        if (m->pend_gap[cpu] != NONE_GAP) {
+        if (__builtin_expect(m->pend_gap[cpu] != NONE_GAP, 0)) {
             if (m->pend_task[cpu] != ti)
                 mark_gap(m, t, m->pend_gap[cpu]);
             m->pend_gap[cpu] = NONE_GAP;
         }
         /* a task seen again on a CPU that lost events after the task's last record may have
          * run there in the lost stretch (it migrated across the gap) */
-        if (m->cpu_gap_ts[cpu] >= 0 && t->last_ts >= 0 && m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 &&
-            t->gap_ts < m->cpu_gap_ts[cpu])
+        if (__builtin_expect(m->cpu_gap_ts[cpu] >= 0, 0) && t->last_ts >= 0 &&
+            m->cpu_gap_ts[cpu] > t->last_ts && t->n > 0 && t->gap_ts < m->cpu_gap_ts[cpu])
             mark_gap(m, t, m->cpu_gap_ts[cpu]);
         m->cur_task[cpu] = ti;
     }
@@ -642,7 +679,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
     int byname = (ev->bits & EB_BYNAME) != 0;
     int64_t ts = ev->ts;
     if (kind == EV_ENTRY) {
-        if (e == CTX_UNKNOWN && t->n > 0) {
+        if (__builtin_expect(e == CTX_UNKNOWN, 0) && t->n > 0) {
             /* a child of the softirq runner (text without flags): a softirq handler.  The
              * level of the previous handler may still be there, empty. */
             int32_t j = t->n - 1;
@@ -656,30 +693,25 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
         }
         if (adjust(m, t, e, byname) < 0)
             return -1;
-        int64_t c = new_call(m);
+        int64_t c = new_call(m, ev); /* (its time, place and kernel depth) */
         if (c < 0)
             return -1;
         if (place(m, t, c) < 0)
             return -1;
         set_row(m, m->entry_row, c, ev->row);
         *cid = c;
-        m->ts_entry[c] = ts;
-        m->order[c] = ev->pos;
-        m->own[c] = ev->pos;
-        m->kdepth[c] = ev->kdepth;
-        Frame f;
-        memset(&f, 0, sizeof(f));
-        f.call = c;
-        f.fkey = ev->fkey;
-        f.interrupted = -1;
-        f.ctx = m->ctx[c];
-        f.byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
-        f.container = (ev->bits & EB_CONTAINER) != 0;
         t = &m->tasks[ti];
-        if (open_inc(m, t, f.fkey) < 0)
+        if (open_inc(m, t, ev->fkey) < 0)
             return -1;
-        if (push_frame(t, f) < 0)
+        Frame *f = push_frame(t);
+        if (!f)
             return -1;
+        f->call = c;
+        f->fkey = ev->fkey;
+        f->interrupted = -1;
+        f->ctx = m->ctx[c];
+        f->byname = (m->flags[c] & CF_CTX_BY_NAME) != 0;
+        f->container = (ev->bits & EB_CONTAINER) != 0;
     } else if (kind == EV_EXIT) {
         m->pushed = 0;
         if (adjust(m, t, e, byname) < 0)
@@ -755,7 +787,7 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
                 return -1;
         } else {
             /* orphan exit: entry before the trace start or lost */
-            int64_t c = new_call(m);
+            int64_t c = new_call(m, ev);
             if (c < 0)
                 return -1;
             if (place(m, t, c) < 0)
@@ -764,7 +796,6 @@ static int step(Machine *m, const Rec *ev, int64_t *cid)
             set_row(m, m->exit_row, c, ev->row);
             *cid = c;
             m->ts_exit[c] = ts;
-            m->kdepth[c] = ev->kdepth;
             int64_t synth = (ts >= 0 && ev->dur >= 0) ? ts - ev->dur : -1;
             m->ts_entry[c] = synth;
             int64_t ord = ev->pos;
@@ -2736,6 +2767,8 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
 /* ---- pid generations (calls.py Generations): per pid its generation, whether a death mark
  * waits for the pid's next task-context depth-0 entry, and the comm of its last record (kept
  * once the comm rule is on).  Only pids with something to remember have a slot. */
+#define GEN_CACHE 64
+
 typedef struct {
     int64_t pid, gen;
     int32_t lc;
@@ -2746,9 +2779,28 @@ typedef struct {
     GenSlot *s;
     int64_t cap, num;
     int comm_on; /* the comm rule is on (from the first window that needed it) */
+    /* pids looked up lately and their slots (NULL: none), direct-mapped by the pid's low bits,
+     * valid while c_ep is c_epoch + 1 (a new slot or a bigger table invalidates them all): a
+     * record's pid is nearly always one seen just before on some CPU, and the hash probe a
+     * record was ~10% of the machine's time (fsync_x50) */
+    int64_t c_pid[GEN_CACHE];
+    GenSlot *c_slot[GEN_CACHE];
+    uint32_t c_ep[GEN_CACHE];
+    uint32_t c_epoch;
 } Gens;
 
-static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
+static GenSlot *gens_find(Gens *G, int64_t pid, int create, unsigned ci);
+
+static HOT_INLINE GenSlot *gens_slot(Gens *G, int64_t pid, int create)
+{
+    unsigned ci = (unsigned)((uint64_t)pid & (GEN_CACHE - 1));
+    if (G->c_ep[ci] == G->c_epoch + 1 && G->c_pid[ci] == pid && (G->c_slot[ci] || !create))
+        return G->c_slot[ci];
+    return gens_find(G, pid, create, ci);
+}
+
+/* gens_slot without the pid in the cache: the hash table (cache slot ci gets the answer) */
+static GenSlot *gens_find(Gens *G, int64_t pid, int create, unsigned ci)
 {
     if (create && (G->num + 1) * 2 > G->cap) {
         int64_t nc = G->cap ? G->cap * 2 : 256;
@@ -2766,23 +2818,34 @@ static GenSlot *gens_slot(Gens *G, int64_t pid, int create)
         free(G->s);
         G->s = ns;
         G->cap = nc;
+        G->c_epoch++;
     }
     if (G->cap == 0)
         return NULL;
     uint64_t mask = (uint64_t)(G->cap - 1);
     uint64_t h = hash64(pid) & mask;
+    GenSlot *g = NULL;
     while (G->s[h].used) {
-        if (G->s[h].pid == pid)
-            return &G->s[h];
+        if (G->s[h].pid == pid) {
+            g = &G->s[h];
+            break;
+        }
         h = (h + 1) & mask;
     }
-    if (!create)
-        return NULL;
-    GenSlot *g = &G->s[h];
-    memset(g, 0, sizeof(*g));
-    g->used = 1;
-    g->pid = pid;
-    G->num++;
+    if (!g) {
+        if (!create)
+            goto out;
+        g = &G->s[h];
+        memset(g, 0, sizeof(*g));
+        g->used = 1;
+        g->pid = pid;
+        G->num++;
+        G->c_epoch++;
+    }
+out:
+    G->c_pid[ci] = pid;
+    G->c_slot[ci] = g;
+    G->c_ep[ci] = G->c_epoch + 1; /* (+1: the calloc'd zeros are never valid) */
     return g;
 }
 
@@ -3173,11 +3236,14 @@ static int src_parse(Held *h, PyObject *const *o, const long long *sc, Src *s)
     if (arr_get(h, o[8], NPY_INT16, s->ng, &p, "gap cpus") < 0 || !p)
         goto bad;
     s->gcpu = p;
+    /* (one unsigned compare a row and no early exit: a branch-free pass) */
+    int out = 0;
     for (npy_intp i = 0; i < s->n; i++)
-        if (s->order[i] < 0 || s->order[i] >= nr) {
-            PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
-            return -1;
-        }
+        out |= (uint64_t)s->order[i] >= (uint64_t)nr;
+    if (out) {
+        PyErr_SetString(PyExc_ValueError, "stacks: order names a row outside the table");
+        return -1;
+    }
     return 0;
 bad:
     if (!PyErr_Occurred())
@@ -3330,9 +3396,11 @@ static PyObject *py_feed_rows(PyObject *self, PyObject *args)
         k.A = &A;
     }
     int rc;
+    m->putting = k.A != NULL; /* (emit puts the attributes of every call step makes) */
     Py_BEGIN_ALLOW_THREADS
     rc = run_rows(&s, &k);
     Py_END_ALLOW_THREADS
+    m->putting = 0;
     held_free(&h);
     if (rc < 0)
         return PyErr_NoMemory();
