@@ -3824,7 +3824,10 @@ static PyObject *py_prefault(PyObject *self, PyObject *args)
         return PyLong_FromLongLong(0);
     MachineColumn cols[MACHINE_COLUMNS];
     int ncols = machine_columns(m, cols);
-    int64_t lo = m->ncalls, hi = m->ncalls + ahead < m->capcalls ? m->ncalls + ahead : m->capcalls;
+    /* (clamped before adding: ncalls + a huge `ahead` would overflow, and the wrapped range
+     * would make madvise refuse (EINVAL) and turn populating off for the process) */
+    int64_t lo = m->ncalls, room = m->capcalls - m->ncalls;
+    int64_t hi = lo + ((int64_t)ahead < room ? (int64_t)ahead : room);
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
     Py_BEGIN_ALLOW_THREADS
     for (int i = 0; i < ncols && !populate_off; i++) {
