@@ -32,6 +32,7 @@ import numpy as np
 
 from ..schema import EventKind, IrqCtx
 from ..table import EventTable
+from .timeline import FG_ENTRY_CODE, FG_EXIT_CODE, funcgraph_mask
 
 EB_BYNAME = 0x01
 EB_CONTAINER = 0x02
@@ -66,12 +67,7 @@ HARDIRQ_PREFIXES: tuple[str, ...] = ("__sysvec_",)
 SOFTIRQ_RUNNERS: frozenset[str] = frozenset({"handle_softirqs", "__do_softirq"})
 
 
-# The codes as plain ints for the column comparisons: numpy 2 takes an IntEnum member as a
-# strong int64 scalar (only an exact int is a weak Python scalar, NEP 50), so comparing an
-# int8 column with one first converts the whole column to int64: ~10x the comparison's time
-# (~0.3 ms of each 2^16-record window's preparation, on the rebuild's thread).  The values, and
-# so the results, are the same.
-_FG_ENTRY, _FG_EXIT = int(EventKind.FG_ENTRY), int(EventKind.FG_EXIT)
+# The codes as plain ints for the column comparisons (see timeline.FG_ENTRY_CODE)
 _HARDIRQ = int(IrqCtx.HARDIRQ)
 # (the context each pair of interval markers sets, its open and its close kind)
 _MARKERS: tuple[tuple[int, int, int], ...] = tuple(
@@ -170,7 +166,7 @@ def event_contexts(
     # its last traced callee returns), so its flags say "task".  That matters only for an exit
     # without entry, which must open the interrupt level the entry would have opened.
     late = _named(events["func"], len(events.strings), hard)
-    late &= kind == _FG_EXIT
+    late &= kind == FG_EXIT_CODE
     late &= ctx >= 0
     late &= ctx < _HARDIRQ
     ctx[late] = _HARDIRQ
@@ -190,7 +186,7 @@ def event_contexts(
         ins = _inside(order, cpu, opens, closes, lv) & unknown
         ctx[ins] = np.maximum(ctx[ins], ctx_val)
     unknown = ctx < 0
-    fg_unknown = unknown & ((kind == _FG_ENTRY) | (kind == _FG_EXIT))
+    fg_unknown = unknown & funcgraph_mask(events)
     if fg_unknown.any():
         func = events["func"]
         # exits too: an orphan "} /* __sysvec_apic_timer_interrupt */" (trace opened inside
@@ -200,5 +196,5 @@ def event_contexts(
         bits[roots] |= EB_BYNAME
         runners = _named(func, len(events.strings), _name_codes(events.strings, SOFTIRQ_RUNNERS))
         runners &= fg_unknown
-        bits[runners & (kind == _FG_ENTRY)] |= EB_CONTAINER
+        bits[runners & (kind == FG_ENTRY_CODE)] |= EB_CONTAINER
     return ctx, bits

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ..schema import CallFlag, EventKind, IrqCtx
+from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable, TraceMeta
 from .calls import REPAIR_FLAGS
+from .timeline import FG_ENTRY_CODE, FG_EXIT_CODE
 
 
 @dataclass
@@ -114,9 +115,9 @@ class EventCounts:
     def add(self, kind: np.ndarray, fg: np.ndarray) -> None:
         self.events_in += len(kind)
         self.funcgraph_events += int(np.count_nonzero(fg))
-        # (plain ints: see irq._FG_ENTRY)
-        self.entries += int(np.count_nonzero(kind == int(EventKind.FG_ENTRY)))
-        self.exits += int(np.count_nonzero(kind == int(EventKind.FG_EXIT)))
+        # (plain ints: see timeline.FG_ENTRY_CODE)
+        self.entries += int(np.count_nonzero(kind == FG_ENTRY_CODE))
+        self.exits += int(np.count_nonzero(kind == FG_EXIT_CODE))
 
 
 def row_references(entry_row: np.ndarray, exit_row: np.ndarray) -> int:

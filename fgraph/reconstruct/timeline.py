@@ -53,11 +53,14 @@ def gap_times(events: EventTable) -> np.ndarray:
     return ts
 
 
-# (plain ints: an IntEnum member is a strong int64 to numpy 2, which converts an int8 column
-# to int64 to compare it with one; see irq._FG_ENTRY)
-_FG_ENTRY, _FG_EXIT = int(EventKind.FG_ENTRY), int(EventKind.FG_EXIT)
+# The funcgraph record kinds as plain ints, for comparisons with the int8 kind column: numpy 2
+# takes an IntEnum member as a strong int64 scalar (only an exact int is a weak Python scalar,
+# NEP 50), so comparing an int8 column with one first converts the whole column to int64: ~10x
+# the comparison's time (~0.3 ms of each 2^16-record window's preparation, on the rebuild's
+# thread).  The values, and so the results, are the same.
+FG_ENTRY_CODE, FG_EXIT_CODE = int(EventKind.FG_ENTRY), int(EventKind.FG_EXIT)
 
 
 def funcgraph_mask(events: EventTable) -> np.ndarray:
     kind = events["kind"]
-    return (kind == _FG_ENTRY) | (kind == _FG_EXIT)
+    return (kind == FG_ENTRY_CODE) | (kind == FG_EXIT_CODE)
