@@ -334,10 +334,6 @@ class WindowedRebuild:
                     depth_result.append(depth_check(calls))
                 except Exception as exc:  # raised by the main thread, below
                     depth_result.append(exc)
-                # the check's temporaries, freed: given back now, not only after the off-CPU
-                # step, whose own temporaries peak meanwhile (malloc_trim takes the arena's
-                # lock: safe while the main thread allocates)
-                release_free_memory()
 
             checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
@@ -368,8 +364,8 @@ class WindowedRebuild:
         finally:
             if checker is not None:
                 checker.join()
-                # the thread trimmed its own malloc arena when it ended; the off-CPU step's
-                # temporaries, freed since, go back too
+                # the off-CPU step's temporaries, freed by now, go back (the check, one C
+                # pass over the table's own flags, makes none)
                 release_free_memory()
         depth = depth_result[0]
         if isinstance(depth, Exception):
