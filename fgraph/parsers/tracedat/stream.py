@@ -485,8 +485,6 @@ class TraceDatStream:
             file_offset=b.file_offset if b.compressed else b.file_offset + start,
         )
         self._ensure(sub.start, sub.start + sub.length)
-        if self.store is None and self.mem_obj is self.source.data:
-            populate_file_pages(self.mem_obj, sub.start, sub.start + sub.length)
         # records expected, from the CPU's records per page so far (the sample before the
         # first walk), with a margin: one walk when they fit (ringbuf.c)
         rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
@@ -544,9 +542,12 @@ class TraceDatStream:
         cur.next_page = stop
 
     def _ensure(self, lo: int, hi: int) -> None:
-        """mem[lo:hi) is about to be read: decompress what of it is not resident."""
+        """mem[lo:hi) is about to be read: decompress what of it is not resident, or map a
+        mapped file's pages of it in one call (``populate_file_pages``)."""
         if self.store is not None:
             self.store.ensure(lo, hi)
+        elif self.mem_obj is self.source.data:
+            populate_file_pages(self.mem_obj, lo, hi)
 
     def _release_all(self) -> None:
         data = self.source.data
