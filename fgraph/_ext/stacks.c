@@ -1595,19 +1595,15 @@ static PyObject *py_offspans(PyObject *self, PyObject *args)
                           &o[15], &o[16]))
         return NULL;
     Held h = {{0}, 0};
-    const int types[13] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64,
+    const int types[14] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64,
                            NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32,
-                           NPY_INT16, NPY_INT8,  NPY_INT64};
+                           NPY_INT16, NPY_INT8,  NPY_INT64, NPY_INT64};
     const void *p[14];
-    for (int k = 0; k < 13; k++)
+    for (int k = 0; k < 14; k++)
         if (!(p[k] = held_get(&h, o[k], types[k]))) {
             held_free(&h);
             return NULL;
         }
-    if (!(p[13] = held_get(&h, o[13], NPY_INT64))) {
-        held_free(&h);
-        return NULL;
-    }
     npy_intp nk = held_len(&h, 0), n = held_len(&h, 9);
     npy_intp ms = held_len(&h, 2), mr = held_len(&h, 6);
     const int64_t *keys = p[0], *off_s = p[1], *off_r = p[5];
