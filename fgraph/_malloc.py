@@ -11,8 +11,10 @@ free.  Called once by the CLI (a library should not change its host's allocator)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import functools
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +26,22 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    """glibc, loaded once (OSError when it is not there).  By its usual soname first:
+    ``ctypes.util.find_library`` runs ``ldconfig -p`` in a subprocess, ~2 ms a call, and the
+    windowed read trims the heap every few windows."""
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+
+
 def keep_freed_memory() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = _libc()
         ok = libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) == 1
         ok = libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 and ok
         # one arena: the decoding thread's freed windows are reused by the main thread
@@ -39,17 +52,34 @@ def keep_freed_memory() -> bool:
         return False
 
 
+def small_pages() -> None:
+    """Stop numpy from asking for transparent huge pages (``madvise(MADV_HUGEPAGE)``, numpy's
+    default for arrays of 4 MB and more).  Called once by the CLI, like
+    :func:`keep_freed_memory`.  On the benchmark VM a fresh huge page is sometimes backed by
+    the host only when first touched: a 320 MB array took 0.7-0.8 s of system time to fill the
+    first time and 0.04 s the next (4K pages: 0.11-0.12 s every time), so the call-table build
+    at 10M records took 0.19 s or 0.34-0.38 s from run to run, and 0.20 s each time with 4K
+    pages (bench/RESULTS.md, session 6)."""
+    import importlib
+
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):  # numpy 2, numpy 1
+        try:
+            advise = getattr(importlib.import_module(name), "_set_madvise_hugepage", None)
+        except ImportError:  # pragma: no cover - numpy 1
+            continue
+        if advise is not None:
+            advise(False)
+            return
+
+
 def release_free_memory() -> None:
     """Return the heap's free memory to the kernel now (glibc ``malloc_trim``).  Called between
     the windowed read and the call-table build: the windows' freed working set would otherwise
     stay resident (the CLI turns automatic trimming off) under the build's peak."""
     if not sys.platform.startswith("linux"):
         return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    with contextlib.suppress(OSError, AttributeError):
+        _libc().malloc_trim(0)
 
 
 def _private_anonymous(a: np.ndarray) -> bool:

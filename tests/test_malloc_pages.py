@@ -100,3 +100,26 @@ def test_machine_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, col in want.call_table.columns.items():
         np.testing.assert_array_equal(got.call_table[name], col, err_msg=name)
     assert got.quality == want.quality
+
+
+def test_small_pages_turns_numpy_huge_page_advice_off() -> None:
+    """The CLI's small_pages: numpy stops advising huge pages (and says it was asked)."""
+    from numpy._core import multiarray
+
+    from fgraph._malloc import small_pages
+
+    advise = multiarray._set_madvise_hugepage  # type: ignore[attr-defined]
+    before = advise(True)
+    try:
+        small_pages()
+        assert advise(False) is False  # (returns the setting it replaces)
+    finally:
+        advise(before)
+
+
+def test_libc_is_loaded_once() -> None:
+    from fgraph import _malloc
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc only")
+    assert _malloc._libc() is _malloc._libc()

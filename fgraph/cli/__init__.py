@@ -106,8 +106,9 @@ def _windowed_tracedat(args: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> Any:
-    from .._malloc import keep_freed_memory
+    from .._malloc import keep_freed_memory, small_pages
 
+    small_pages()
     if not _windowed_tracedat(list(sys.argv[1:] if argv is None else argv)):
         keep_freed_memory()
     # Die quietly when the reader of our stdout goes away (`fgraph events … | head`).
