@@ -149,8 +149,16 @@ DELAY_PREFIX = 1 << 18
 
 def record_delay(events: EventTable, order: np.ndarray, prefix: int = DELAY_PREFIX) -> int:
     """Smallest ts - rettime of the exits with a calltime among the first ``prefix`` records."""
-    if not events.meta.ts_known:
-        return 0
+    least = delay_candidate(events, order, prefix)
+    return 0 if least is None else least
+
+
+def delay_candidate(events: EventTable, order: np.ndarray, prefix: int) -> int | None:
+    """:func:`record_delay` of one table's first ``prefix`` timeline positions, None when
+    they hold no exit with a calltime.  The delay of consecutive timeline windows is the least
+    candidate of their positions inside the trace's first ``prefix`` (window.py)."""
+    if not events.meta.ts_known or prefix <= 0:
+        return None
     kind = events["kind"]
     head = order[:prefix] if len(order) > prefix else None
     ex = (
@@ -162,7 +170,7 @@ def record_delay(events: EventTable, order: np.ndarray, prefix: int = DELAY_PREF
     has_ct = (ct >= 0) & (rt >= ct) & (ts >= 0)
     if has_ct.any():
         return int((ts[has_ct] - rt[has_ct]).min())
-    return 0
+    return None
 
 
 @dataclass
@@ -214,12 +222,9 @@ class _Prep:
         # of the file: the delay of one record varies (an interrupt can land between taking
         # rettime and writing the record), and a nest of orphan exits must keep the calltime
         # order to adopt each other correctly.
-        if state is None:
-            self.delay = record_delay(events, order)
-        else:
-            if state.delay is None:
-                state.delay = record_delay(events, order, state.delay_prefix)
-            self.delay = state.delay
+        # (a window of a trace whose delay is not known yet keeps None: the rebuild sets it
+        # before the machine runs on the window, window.py)
+        self.delay: int | None = record_delay(events, order) if state is None else state.delay
         self.gpos = self.gts = np.empty(0, np.int64)
         self.gcpu = np.empty(0, np.int16)
         lost = events.lost

@@ -34,6 +34,7 @@ from .calls import (
     WindowState,
     _Prep,
     build_table,
+    delay_candidate,
     depth_check,
 )
 from .offcpu import offcpu
@@ -133,8 +134,10 @@ class WindowedRebuild:
         self._rows = 0
         self._ts_max: int | None = None
         self._step = max(int(machine_window), 1)
-        self._head: list[tuple[EventTable, np.ndarray, np.ndarray | None, bool]] = []
-        self._head_n = 0
+        # the first windows, prepared and held until the record delay is known
+        self._head: list[_Prep] = []
+        self._head_n = 0  # their timeline positions
+        self._head_delay: int | None = None  # the least delay candidate among them
         self._taken = False  # the kept events are copies (their lost rows are replaced)
         self._unnamed = 0  # funcgraph records the machine named no call (consume's own count)
 
@@ -170,52 +173,54 @@ class WindowedRebuild:
         order: np.ndarray | None = None,
         row_id: np.ndarray | None = None,
         keep_others: bool = True,
-    ) -> _Prep | None:
+    ) -> list[_Prep] | _Prep | None:
         """Everything of :meth:`feed` but the machine: the window's machine input (contexts,
         generations' marks, gaps), its counts, lost rows and kept events.  Returns what
         :meth:`consume` runs the machine on, or None while the first windows are held (the
-        record delay needs the first ``delay_prefix`` records: they are prepared as one window
-        once there are that many, or at :meth:`finish`).  Windows are prepared in order, and
-        consumed in that same order."""
+        record delay needs the first ``delay_prefix`` records: the windows are prepared as
+        they come and held until there are that many, then returned together, or run at
+        :meth:`finish`).  Windows are prepared in order, and consumed in that same order."""
         if events.strings is not self.strings:
             raise ValueError("every window must share the rebuild's string pool")
         if order is None:
             order = timeline.merge_order(events)
-        if self._state.delay is None:
-            # The record delay comes from the first delay_prefix records: hold the first
-            # windows until they are that many (or the trace ends), then take them as one.
-            self._head.append((events, order, row_id, keep_others))
-            self._head_n += len(order)
-            if self._head_n < self._state.delay_prefix:
-                return None
-            events, order, row_id, keep_others = self._join_head()
-        return self._prepare_window(events, order, row_id, keep_others)
+        prep = self._prepare_window(events, order, row_id, keep_others)
+        if self._state.delay is not None:
+            return prep
+        # The record delay comes from the first delay_prefix timeline positions: the least
+        # candidate of each held window's positions inside them.  The windows are held as they
+        # are, not joined into one table (a copy of them all: at 47 MB of trace.dat, ~40 MB of
+        # the read's peak).
+        least = delay_candidate(events, order, self._state.delay_prefix - self._head_n)
+        if least is not None:
+            self._head_delay = least if self._head_delay is None else min(self._head_delay, least)
+        self._head.append(prep)
+        self._head_n += len(order)
+        if self._head_n < self._state.delay_prefix:
+            return None
+        return self._release_head()
 
-    def consume(self, prepared: _Prep | None) -> None:
-        """Run the machine over a window :meth:`prepare` returned (None: nothing to do)."""
+    def _release_head(self) -> list[_Prep]:
+        """The held windows, given the record delay (0 when their exits have no calltime)."""
+        head, self._head, self._head_n = self._head, [], 0
+        delay = self._state.delay = 0 if self._head_delay is None else self._head_delay
+        for p in head:
+            p.delay = delay
+        return head
+
+    def consume(self, prepared: list[_Prep] | _Prep | None) -> None:
+        """Run the machine over what :meth:`prepare` returned (None: nothing to do)."""
         if prepared is None:
             return
-        n = len(prepared.order)
-        for lo in range(0, max(n, 1), self._step):
-            self._feed(prepared, lo, min(lo + self._step, n))
-
-    def _join_head(self) -> tuple[EventTable, np.ndarray, np.ndarray | None, bool]:
-        head, self._head, self._head_n = self._head, [], 0
-        if len(head) == 1:
-            return head[0]
-        tables = [h[0] for h in head]
-        base = np.cumsum([0] + [len(t) for t in tables[:-1]])
-        order = np.concatenate([h[1] + b for h, b in zip(head, base)])
-        if any(h[2] is not None for h in head):
-            row_id: np.ndarray | None = np.concatenate(
-                [
-                    h[2] if h[2] is not None else np.arange(len(t)) + self._rows + b
-                    for h, t, b in zip(head, tables, base)
-                ]
-            )
-        else:
-            row_id = None
-        return EventTable.concat(tables, meta=self.meta), order, row_id, all(h[3] for h in head)
+        todo = prepared if isinstance(prepared, list) else [prepared]
+        while todo:
+            # (taken out of the list: a held window's table is freed as soon as the machine is
+            # done with it, not when the last of them is)
+            p = todo.pop(0)
+            n = len(p.order)
+            for lo in range(0, max(n, 1), self._step):
+                self._feed(p, lo, min(lo + self._step, n))
+            del p
 
     def _prepare_window(
         self,
@@ -283,7 +288,7 @@ class WindowedRebuild:
         """The call table, the quality report, and the events that are not funcgraph records
         (with every window's lost-event rows)."""
         if self._head:
-            self.consume(self._prepare_window(*self._join_head()))
+            self.consume(self._release_head())
         # (the consume side's count, into the prepare side's counts: both sides are done)
         self._counts.unaccounted += self._unnamed
         self._unnamed = 0
