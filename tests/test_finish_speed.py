@@ -10,7 +10,13 @@ from conftest import corpus_file
 from fgraph._ext import stacks
 from fgraph.load import load_windowed
 from fgraph.reconstruct import calls as calls_mod
-from fgraph.reconstruct.calls import _entry_order, _fix_overfull, _nest_lower_interrupts, _perm_of
+from fgraph.reconstruct.calls import (
+    _entry_order,
+    _fix_overfull,
+    _nest_lower_interrupts,
+    _OwnPlaces,
+    _perm_of,
+)
 from fgraph.schema import CallFlag, IrqCtx
 
 BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
@@ -516,3 +522,110 @@ def test_trees_renumbers_as_it_reads(seed: int, ordered: bool) -> None:
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[2] == want[2]
     assert np.array_equal(c, want_ctx) and np.array_equal(fl, want_fl)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fix_overfull_with_own_places_apart(seed: int) -> None:
+    """_fix_overfull reading the own places through _OwnPlaces (order, and the few rows whose
+    own place differs) repairs exactly as with the whole own column."""
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    n = len(f["parent"])
+    kd = np.where(f["parent"] >= 0, rng.integers(0, 3, n), rng.integers(-1, 2, n)).astype(np.int32)
+    own = rng.integers(0, 4 * n, n).astype(np.int64)
+    order = own.copy()
+    apart = np.sort(rng.choice(n, size=n // 10, replace=False))
+    order[apart] += rng.integers(-5, 6, len(apart))
+    dur = f["dur"] // (1 + seed % 3)
+    raw = dict(
+        parent=f["parent"], interrupted=f["interrupted"], kdepth=kd, order=order, flags=f["flags"]
+    )
+    want = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull(want, dur, own)
+    got = {k: v.copy() for k, v in raw.items()}
+    rows = np.flatnonzero(own != order)
+    _fix_overfull(got, dur, _OwnPlaces(got["order"], rows, own[rows]))
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert not np.array_equal(want["parent"], raw["parent"])  # (something was repaired)
+
+
+def test_own_places_reads_the_column() -> None:
+    order = np.array([5, 7, 9, 11, 13], np.int64)
+    places = _OwnPlaces(order, np.array([1, 3], np.int64), np.array([70, 110], np.int64))
+    assert list(places[np.array([0, 1, 2, 3, 4, 3, 1], np.int64)]) == [5, 70, 9, 110, 13, 110, 70]
+    assert len(places[np.empty(0, np.int64)]) == 0
+    none = _OwnPlaces(order, np.empty(0, np.int64), np.empty(0, np.int64))
+    assert list(none[np.array([4, 0], np.int64)]) == [13, 5]
+
+
+def test_machine_lists_the_own_places_apart() -> None:
+    """stacks.finish lists the calls whose own place differs from their order (the own column
+    then says no more), and build_table gives the same table with or without that list."""
+    path = corpus_file("vm61/fsync.dat")
+    from fgraph.load import read_events
+    from fgraph.reconstruct.calls import Rebuilder, build_table, prepare
+    from fgraph.reconstruct.timeline import merge_order
+    from fgraph.reconstruct.window import CallAttrs
+
+    ev = read_events(path)
+    inp = prepare(ev, merge_order(ev))
+
+    def raw_of() -> dict[str, np.ndarray]:
+        r = Rebuilder(4)
+        r.feed(inp)
+        return r.finish()
+
+    raw = raw_of()
+    rows, vals = raw["own_rows"], raw["own_vals"]
+    differ = np.flatnonzero(raw["own"] != raw["order"])
+    assert np.array_equal(rows, differ) and np.array_equal(vals, raw["own"][differ])
+    # (the synthesized entries' own places are their order: they never differ)
+    assert not (raw["flags"][rows] & CallFlag.SYNTH_ENTRY).any()
+
+    def table(drop: bool) -> dict[str, np.ndarray]:
+        raw = raw_of()
+        raw.pop("counters")
+        if drop:
+            raw.pop("own_rows")
+            raw.pop("own_vals")
+        attrs = {name: np.zeros(len(raw["parent"]), dt) for name, dt in CallAttrs.SPEC}
+        attrs["xdur"] -= 1
+        attrs["cpu_entry"] -= 1
+        attrs["cpu_exit"] -= 1
+        return build_table(attrs, raw, ev.meta, ev.strings).columns
+
+    a, b = table(False), table(True)
+    assert sorted(a) == sorted(b)
+    for c in a:
+        assert np.array_equal(a[c], b[c]), c
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_call_counts_is_the_numpy_steps(seed: int) -> None:
+    """stacks.call_counts against quality.py's numpy steps it replaced (flag and context
+    counts, positive self sums, with and without repairs, the interrupt time's sum)."""
+    rng = np.random.default_rng(seed)
+    n = 10000 + seed
+    flags = rng.integers(0, 1 << 12, n).astype(np.uint16)
+    flags[rng.random(n) < 0.6] = 0
+    self_ns = rng.integers(-5, 10**9, n).astype(np.int64)
+    ctx = rng.integers(-1, 5, n).astype(np.int8)
+    irq = rng.integers(-1, 10**6, n).astype(np.int64)
+    bits = [int(CallFlag.TRUNCATED), int(CallFlag.LOST_GAP), int(CallFlag.MIGRATED), 0x400]
+    codes = [int(IrqCtx.SOFTIRQ), int(IrqCtx.HARDIRQ), int(IrqCtx.NMI), -1]
+    repair = int(calls_mod.REPAIR_FLAGS)
+    flagged, in_ctx, traced, certain, irq_total = stacks.call_counts(
+        flags, self_ns, ctx, irq, bits, codes, repair
+    )
+    assert flagged == [int(np.count_nonzero(flags & b)) for b in bits]
+    assert in_ctx == [int(np.count_nonzero(ctx == c)) for c in codes]
+    pos = self_ns > 0
+    assert traced == int(self_ns.sum(where=pos))
+    assert certain == int(self_ns.sum(where=pos & ((flags & repair) == 0)))
+    assert irq_total == int(irq.sum())
+    empty = np.empty(0, np.int64)
+    got = stacks.call_counts(
+        np.empty(0, np.uint16), empty, np.empty(0, np.int8), empty, bits, codes, repair
+    )
+    assert got == ([0] * 4, [0] * 4, 0, 0, 0)

@@ -1114,6 +1114,8 @@ static int put_column(PyObject *d, const char *name, void **src, int64_t n, int 
         }                                                                        \
     } while (0)
 
+static PyObject *int64_prefix(const int64_t *src, npy_intp k); /* (below) */
+
 /* finish(machine) -> dict of call columns (in creation order) and counters.  Open frames are
  * closed at their task's last timestamp (TRUNCATED). */
 static PyObject *py_finish(PyObject *self, PyObject *args)
@@ -1132,10 +1134,43 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     if (!d)
         return NULL;
     int64_t n = m->ncalls;
-    /* a synthesized entry's own place is where it was put */
-    for (int64_t c = 0; c < n; c++)
-        if (m->own[c] < 0)
+    /* a synthesized entry's own place is where it was put.  The few calls whose own place
+     * differs from their place in order are listed too (own_rows, own_vals; not when more
+     * than 1/16 of the calls do): build_table keeps these and reuses the own column's memory
+     * (calls.py _OwnPlaces) */
+    int64_t *arows = NULL, *avals = NULL, ca = 0, cv = 0, na = 0, alimit = n / 16;
+    int apart = 1;
+    for (int64_t c = 0; c < n; c++) {
+        if (m->own[c] < 0) {
             m->own[c] = m->order[c];
+        } else if (apart && m->own[c] != m->order[c]) {
+            if (na >= alimit || grow((void **)&arows, &ca, na + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&avals, &cv, na + 1, sizeof(int64_t)) < 0) {
+                apart = 0; /* (then build_table reads the own column itself) */
+                continue;
+            }
+            arows[na] = c;
+            avals[na++] = m->own[c];
+        }
+    }
+    PyObject *ar = apart ? int64_prefix(arows, na) : NULL;
+    PyObject *av = ar ? int64_prefix(avals, na) : NULL;
+    free(arows);
+    free(avals);
+    if (apart && !av) {
+        Py_XDECREF(ar);
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (apart && (PyDict_SetItemString(d, "own_rows", ar) < 0 ||
+                  PyDict_SetItemString(d, "own_vals", av) < 0)) {
+        Py_DECREF(ar);
+        Py_DECREF(av);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_XDECREF(ar);
+    Py_XDECREF(av);
     /* the call columns leave the machine (handed to numpy below): it takes no more events */
     m->finished = 1;
     m->nattr = n;
@@ -1824,6 +1859,105 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     return out;
 }
 
+/* call_counts(flags, self, ctx, irq_ns, flag_bits, ctx_codes, repair) -> (flagged, in_ctx,
+ * traced, certain, irq_total): quality.py per_call_counts in one pass.  flagged: per bit of
+ * the flag_bits sequence, the calls with that bit; in_ctx: per code of ctx_codes, the calls of
+ * that context; traced: the sum of the positive self times; certain: the part of it in calls
+ * without a repair bit; irq_total: the sum of irq_ns.  Sums wrap as numpy's int64 sums do. */
+#define COUNTS_MAX 16
+static PyObject *py_call_counts(PyObject *self, PyObject *args)
+{
+    PyObject *o[4], *ofb, *occ;
+    int repair;
+    if (!PyArg_ParseTuple(args, "OOOOOOi", &o[0], &o[1], &o[2], &o[3], &ofb, &occ, &repair))
+        return NULL;
+    long fb[COUNTS_MAX], cc[COUNTS_MAX];
+    Py_ssize_t nf = 0, nc = 0;
+    PyObject *seqs[2] = {ofb, occ};
+    long *outs[2] = {fb, cc};
+    Py_ssize_t *lens[2] = {&nf, &nc};
+    for (int k = 0; k < 2; k++) {
+        PyObject *t = PySequence_Fast(seqs[k], "stacks.call_counts: a sequence of ints");
+        if (!t)
+            return NULL;
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(t);
+        if (m > COUNTS_MAX) {
+            Py_DECREF(t);
+            PyErr_SetString(PyExc_ValueError, "stacks.call_counts: too many bits or codes");
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            outs[k][j] = PyLong_AsLong(PySequence_Fast_GET_ITEM(t, j));
+            if (outs[k][j] == -1 && PyErr_Occurred()) {
+                Py_DECREF(t);
+                return NULL;
+            }
+        }
+        *lens[k] = m;
+        Py_DECREF(t);
+    }
+    Held h = {{0}, 0};
+    static const int types[4] = {NPY_UINT16, NPY_INT64, NPY_INT8, NPY_INT64};
+    const void *p[4];
+    if (held_columns(&h, o, types, 4, p, "call_counts") < 0)
+        return NULL;
+    const uint16_t *fl = p[0];
+    const int64_t *sn = p[1], *irq = p[3];
+    const int8_t *cx = p[2];
+    npy_intp n = held_len(&h, 0);
+    int64_t fcount[COUNTS_MAX] = {0}, ccount[COUNTS_MAX] = {0};
+    /* the contexts counted in four interleaved tallies of every value (one tally would make
+     * each row wait for the previous row's increment of the same context) */
+    int64_t (*tally)[256] = calloc(4, sizeof *tally);
+    if (!tally) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    /* (unsigned: wrapping sums without overflow UB, as numpy's int64 sums wrap) */
+    uint64_t traced = 0, certain = 0, itot = 0;
+    uint16_t rep = (uint16_t)repair;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        uint16_t f = fl[i];
+        if (f) /* (most calls have no flag) */
+            for (Py_ssize_t j = 0; j < nf; j++)
+                fcount[j] += (f & (uint16_t)fb[j]) != 0;
+        tally[i & 3][(uint8_t)cx[i]]++;
+        uint64_t v = sn[i] > 0 ? (uint64_t)sn[i] : 0;
+        traced += v;
+        certain += (f & rep) ? 0 : v;
+        itot += (uint64_t)irq[i];
+    }
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < nc; j++)
+        for (int t = 0; t < 4; t++)
+            ccount[j] += tally[t][(uint8_t)(int8_t)cc[j]];
+    free(tally);
+    held_free(&h);
+    PyObject *lf = PyList_New(nf), *lc = lf ? PyList_New(nc) : NULL;
+    if (!lc) {
+        Py_XDECREF(lf);
+        return NULL;
+    }
+    for (Py_ssize_t j = 0; j < nf; j++)
+        PyList_SET_ITEM(lf, j, PyLong_FromLongLong((long long)fcount[j]));
+    for (Py_ssize_t j = 0; j < nc; j++)
+        PyList_SET_ITEM(lc, j, PyLong_FromLongLong((long long)ccount[j]));
+    for (Py_ssize_t j = 0; j < nf; j++)
+        if (!PyList_GET_ITEM(lf, j)) {
+            Py_DECREF(lf);
+            Py_DECREF(lc);
+            return NULL;
+        }
+    for (Py_ssize_t j = 0; j < nc; j++)
+        if (!PyList_GET_ITEM(lc, j)) {
+            Py_DECREF(lf);
+            Py_DECREF(lc);
+            return NULL;
+        }
+    return Py_BuildValue("(NNLLL)", lf, lc, (long long)traced, (long long)certain, (long long)itot);
+}
+
 /* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
  * and those whose interrupted call is, each sorted (a bitmap of the rows instead of numpy's
  * call-length gathers of a mark array). */
@@ -2500,10 +2634,16 @@ static PyObject *py_call_flags(PyObject *self, PyObject *args)
     uint16_t *fl = held_inplace(&h, o[0], NPY_UINT16, n, "call_flags");
     if (!fl)
         return NULL;
+    /* (a flag already set, or none to set, is not written: most flags pages hold only zeros,
+     * given back by window.py before the build, and a write of the same zeros would fault
+     * each one in again, fresh: ~2.5k page faults at 5M calls) */
     Py_BEGIN_ALLOW_THREADS
-    for (npy_intp i = 0; i < n; i++)
-        fl[i] |= (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
-                            (hr[i] ? CF_HAS_RETVAL : 0));
+    for (npy_intp i = 0; i < n; i++) {
+        uint16_t v = (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
+                                (hr[i] ? CF_HAS_RETVAL : 0));
+        if (v & ~fl[i])
+            fl[i] |= v;
+    }
     Py_END_ALLOW_THREADS
     held_free(&h);
     Py_RETURN_NONE;
@@ -3491,6 +3631,9 @@ static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
     {"overfull", py_overfull, METH_VARARGS,
      "overfull(parent, interrupted, dur, kdepth, tol) -> rows whose children and interrupts outlast them"},
+    {"call_counts", py_call_counts, METH_VARARGS,
+     "call_counts(flags, self, ctx, irq_ns, flag_bits, ctx_codes, repair) -> (flagged, in_ctx, "
+     "traced, certain, irq_total): the quality report's per-call counts"},
     {"members", py_members, METH_VARARGS,
      "members(parent, interrupted, rows) -> (calls whose parent is in rows, whose interrupted call is)"},
     {"times", py_times, METH_VARARGS,

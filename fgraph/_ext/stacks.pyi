@@ -1,5 +1,6 @@
 """Type stub of the C stack machine (fgraph/_ext/stacks.c)."""
 
+from collections.abc import Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -114,6 +115,15 @@ def overfull(
 def members(
     parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def call_counts(
+    flags: np.ndarray,
+    self_ns: np.ndarray,
+    ctx: np.ndarray,
+    irq_ns: np.ndarray,
+    flag_bits: Sequence[int],
+    ctx_codes: Sequence[int],
+    repair: int,
+) -> tuple[list[int], list[int], int, int, int]: ...
 def times(
     parent: np.ndarray,
     interrupted: np.ndarray,

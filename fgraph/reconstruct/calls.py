@@ -424,7 +424,7 @@ def _nest_lower_interrupts(
 def _fix_overfull(
     raw: dict[str, Any],
     dur: np.ndarray,
-    own: np.ndarray,
+    own: np.ndarray | _OwnPlaces,
     tol: int = 1000,
     acc: np.ndarray | None = None,
 ) -> None:
@@ -549,6 +549,24 @@ def _entry_order(
     return (perm, *stacks.moves(perm))
 
 
+class _OwnPlaces:
+    """The machine's own-place column read as ``order`` except at the few ``rows`` whose own
+    places (``vals``) differ.  ``order`` is the live column: :func:`_fix_overfull` only ever
+    writes a call's own place there, so reading through it stays right."""
+
+    def __init__(self, order: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
+        self.order, self.rows, self.vals = order, rows, vals
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.order[idx])
+        if len(self.rows) and out.size:
+            at = np.searchsorted(self.rows, idx)
+            hit = at < len(self.rows)
+            hit[hit] = self.rows[at[hit]] == np.asarray(idx)[hit]
+            out[hit] = self.vals[at[hit]]
+        return out
+
+
 def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
     """The permutation that moves rows ``src`` to ``moved`` and keeps every other row."""
     perm = np.arange(n, dtype=np.int64)
@@ -637,22 +655,39 @@ def build_table(
         )
 
     xdur_raw = attrs.pop("xdur")
-    own = raw.pop("own")
-    # the overfull test's sums, later the self column: one array, its pages faulted once
-    sums = np.zeros(ncalls, np.int64)
+    own_col = raw.pop("own")
+    # The overfull test's sums, later the self column: made in the machine's own-place column.
+    # A call's own place differs from its place in ``order`` for a few calls only (550 of 5M on
+    # the benchmark trace), kept aside (:class:`_OwnPlaces`); the column's 40 MB at 5M calls
+    # then hold the sums, where fresh zeros were faulted in at the rebuild's peak (~10k page
+    # faults, and 40 MB more resident there: bench/RESULTS.md, session 6).
+    # (the machine lists those calls when they are few: stacks.finish's own_rows, own_vals)
+    own: np.ndarray | _OwnPlaces = own_col
+    apart = raw.pop("own_rows", None), raw.pop("own_vals", None)
+    if apart[0] is not None and apart[1] is not None and usable(own_col):
+        own = _OwnPlaces(raw["order"], apart[0], apart[1])
+        sums = own_col
+        sums.fill(0)
+    else:
+        sums = np.zeros(ncalls, np.int64)
+    del own_col, apart
     _fix_overfull(raw, xdur_raw, own, acc=sums)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
     perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
     # call ids (0..n-1), when wanted, made in the order array (spent once sorted): no fresh
-    # memory
+    # memory.  Else the order array is spare: the irq_ns column (or the inverse permutation)
+    # is made there instead of in fresh memory (~10k page faults at 5M calls).
     ids = None
+    spare = None
     if wanted("call_id"):
         ids = order if usable(order) else np.empty(ncalls, np.int64)
         ids.fill(1)
         np.cumsum(ids, out=ids)
         ids -= 1
+    elif usable(order):
+        spare = order
     del order
     # The machine makes calls nearly in entry order: perm moves few rows (perm[i] != i: moved,
     # from src).  Then each column is reordered in place (gather the moved rows' values, then
@@ -671,14 +706,19 @@ def build_table(
     inv = None
     if whole is not None:
         # (a binary search per call id would cost more than a gather through the inverse)
-        inv = own if usable(own) else np.empty(ncalls, np.int64)
+        if isinstance(own, np.ndarray) and usable(own):
+            inv = own
+        elif spare is not None:
+            inv, spare = spare, None
+        else:
+            inv = np.empty(ncalls, np.int64)
         stacks.invert(whole, inv)
-        irq_out = None
+        irq_out = spare
     else:
-        # (None when entry_moves made no permutation: then times makes irq_ns, where perm
-        # would have been held until then)
-        irq_out = perm if perm is not None and usable(perm) else None
-    del perm, own
+        # (None when entry_moves made no permutation and the order array is the call ids:
+        # then times makes irq_ns, where perm would have been held until then)
+        irq_out = perm if perm is not None and usable(perm) else spare
+    del perm, own, spare
 
     def reorder(a: np.ndarray) -> np.ndarray:
         if whole is None and a.flags.writeable and a.flags.c_contiguous:
@@ -791,7 +831,10 @@ def build_table(
             # resident at the build's peak
             cols[c.name] = sparse_zeros(ncalls, c.dtype)
         elif c.name == "trace":
-            cols["trace"] = np.zeros(ncalls, np.int16)
+            # (all zeros, never written here: not resident at all.  np.zeros may reuse a
+            # freed heap chunk, which calloc clears: 10 MB resident at 5M calls, scanned and
+            # given back again by window.py)
+            cols["trace"] = sparse_zeros(ncalls, np.int16)
         else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
     return CallTable(cols, strings, omit=omit)

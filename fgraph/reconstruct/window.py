@@ -37,7 +37,14 @@ from .calls import (
     depth_check,
 )
 from .offcpu import offcpu
-from .quality import ASSESS_COLUMNS, EventCounts, Quality, assess, row_references
+from .quality import (
+    ASSESS_COLUMNS,
+    EventCounts,
+    Quality,
+    assess,
+    per_call_counts,
+    row_references,
+)
 
 PARALLEL_FINISH_CALLS = 1 << 20  # calls from which the depth check runs in its own thread
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
@@ -319,6 +326,8 @@ class WindowedRebuild:
         # resident through build_table, where the rebuild's memory peaks
         release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
         calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
+        # (while every column is resident: see per_call_counts)
+        per_call = per_call_counts(calls)
         # (before the depth check's thread writes the flags; the off-CPU times are written
         # sparsely, see offcpu)
         release_zero_pages(*calls.columns.values())
@@ -375,7 +384,9 @@ class WindowedRebuild:
         extra = set() if self.columns is None else set(calls.columns) - self.columns
         for name in extra - ASSESS_COLUMNS:
             del calls.columns[name]
-        quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
+        quality = assess(
+            self._counts, lost, self.meta, calls, counters, depth, referenced, per_call
+        )
         for name in extra & ASSESS_COLUMNS:
             del calls.columns[name]
         calls.omitted = calls.omitted | extra
