@@ -624,6 +624,14 @@ def test_call_counts_is_the_numpy_steps(seed: int) -> None:
     assert traced == int(self_ns.sum(where=pos))
     assert certain == int(self_ns.sum(where=pos & ((flags & repair) == 0)))
     assert irq_total == int(irq.sum())
+    # (without the interrupt time: not read, its sum 0)
+    assert stacks.call_counts(flags, self_ns, ctx, None, bits, codes, repair) == (
+        flagged,
+        in_ctx,
+        traced,
+        certain,
+        0,
+    )
     empty = np.empty(0, np.int64)
     got = stacks.call_counts(
         np.empty(0, np.uint16), empty, np.empty(0, np.int8), empty, bits, codes, repair

@@ -1863,7 +1863,8 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
  * traced, certain, irq_total): quality.py per_call_counts in one pass.  flagged: per bit of
  * the flag_bits sequence, the calls with that bit; in_ctx: per code of ctx_codes, the calls of
  * that context; traced: the sum of the positive self times; certain: the part of it in calls
- * without a repair bit; irq_total: the sum of irq_ns.  Sums wrap as numpy's int64 sums do. */
+ * without a repair bit; irq_total: the sum of irq_ns (0 when irq_ns is None).  Sums wrap as
+ * numpy's int64 sums do. */
 #define COUNTS_MAX 16
 static PyObject *py_call_counts(PyObject *self, PyObject *args)
 {
@@ -1898,8 +1899,9 @@ static PyObject *py_call_counts(PyObject *self, PyObject *args)
     }
     Held h = {{0}, 0};
     static const int types[4] = {NPY_UINT16, NPY_INT64, NPY_INT8, NPY_INT64};
-    const void *p[4];
-    if (held_columns(&h, o, types, 4, p, "call_counts") < 0)
+    const void *p[4] = {NULL, NULL, NULL, NULL};
+    /* (irq_ns None: not summed, irq_total 0) */
+    if (held_columns(&h, o, types, o[3] == Py_None ? 3 : 4, p, "call_counts") < 0)
         return NULL;
     const uint16_t *fl = p[0];
     const int64_t *sn = p[1], *irq = p[3];
@@ -1926,7 +1928,8 @@ static PyObject *py_call_counts(PyObject *self, PyObject *args)
         uint64_t v = sn[i] > 0 ? (uint64_t)sn[i] : 0;
         traced += v;
         certain += (f & rep) ? 0 : v;
-        itot += (uint64_t)irq[i];
+        if (irq)
+            itot += (uint64_t)irq[i];
     }
     Py_END_ALLOW_THREADS
     for (Py_ssize_t j = 0; j < nc; j++)
@@ -3735,15 +3738,19 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
         int64_t lo = INT64_MAX;
         for (npy_intp i = n - 1; i >= 0; i--) {
             keep[i] = key[i] <= lo;
+            m += !keep[i];
             if (key[i] < lo)
                 lo = key[i];
         }
+        /* (a mark is written only where it falls: the test is nearly always false) */
         int64_t hi = INT64_MIN;
         for (npy_intp i = 0; i < n; i++) {
-            keep[i] = keep[i] && key[i] >= hi;
-            if (key[i] > hi)
-                hi = key[i];
-            m += !keep[i];
+            int64_t k = key[i];
+            if (__builtin_expect(k < hi, 0) && keep[i]) {
+                keep[i] = 0;
+                m++;
+            }
+            hi = k > hi ? k : hi;
         }
         if (m > (npy_intp)limit)
             err = 4;
@@ -3770,6 +3777,23 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
         err = 1;
     for (npy_intp j = 0; j <= n && !err; j++) {
         int64_t r = -1, rp = 0;
+        /* Fast path: while the run is one row at its own place and the next rows are kept
+         * ones of other places, each closes the run with nothing to list and starts the next
+         * (nearly every row: the machine makes calls nearly in entry order) */
+        if (len == 1 && run[0] == a) {
+            npy_intp j0 = j;
+            while (j < n && keep[j]) {
+                int64_t p2 = key[j] >> 1;
+                if (p2 == pl)
+                    break;
+                pl = p2;
+                j++;
+            }
+            if (j > j0) {
+                a = j - 1;
+                run[0] = a;
+            }
+        }
         if (j < n) {
             r = keep[j] ? j : rows[u++];
             rp = key[r] >> 1;

@@ -119,7 +119,7 @@ def call_counts(
     flags: np.ndarray,
     self_ns: np.ndarray,
     ctx: np.ndarray,
-    irq_ns: np.ndarray,
+    irq_ns: np.ndarray | None,
     flag_bits: Sequence[int],
     ctx_codes: Sequence[int],
     repair: int,

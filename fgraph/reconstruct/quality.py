@@ -145,20 +145,21 @@ class _PerCall:
     irq_ns: int = 0
 
 
-def per_call_counts(calls: CallTable) -> _PerCall:
+def per_call_counts(calls: CallTable, irq_ns: int | None = None) -> _PerCall:
     """The report's per-call counts, in one C pass over the flags, self, ctx and irq_ns columns
     (``stacks.call_counts``; tests/test_finish_speed.py keeps the numpy steps it replaced).
     The depth check does not change them (it sets DEPTH_MISMATCH only, neither counted nor a
     repair bit), so the rebuild takes them as soon as the table is built: its columns all
     resident then (read after their zero pages were given back, each of those pages was a
-    page fault: ~6k, half of the numpy steps' 22 ms at 5M calls)."""
+    page fault: ~6k, half of the numpy steps' 22 ms at 5M calls).  ``irq_ns``: the irq_ns
+    column's sum, when the caller took it (the column is not read then)."""
     assert not REPAIR_FLAGS & CallFlag.DEPTH_MISMATCH
     assert not any(f & CallFlag.DEPTH_MISMATCH for f in _COUNTED_FLAGS)
-    flagged, in_ctx, traced, certain, irq_ns = stacks.call_counts(
+    flagged, in_ctx, traced, certain, irq_sum = stacks.call_counts(
         calls["flags"].astype(np.uint16, copy=False),
         calls["self"].astype(np.int64, copy=False),
         calls["ctx"].astype(np.int8, copy=False),
-        calls["irq_ns"].astype(np.int64, copy=False),
+        calls["irq_ns"].astype(np.int64, copy=False) if irq_ns is None else None,
         [int(f) for f in _COUNTED_FLAGS],
         [int(c) for c in _IRQ_CTXS],
         int(REPAIR_FLAGS),
@@ -168,7 +169,7 @@ def per_call_counts(calls: CallTable) -> _PerCall:
         in_ctx={int(c): k for c, k in zip(_IRQ_CTXS, in_ctx)},
         traced=traced,
         certain=certain,
-        irq_ns=irq_ns,
+        irq_ns=irq_sum if irq_ns is None else irq_ns,
     )
 
 
