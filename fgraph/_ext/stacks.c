@@ -1139,18 +1139,20 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
      * than 1/16 of the calls do): build_table keeps these and reuses the own column's memory
      * (calls.py _OwnPlaces) */
     int64_t *arows = NULL, *avals = NULL, ca = 0, cv = 0, na = 0, alimit = n / 16;
+    int64_t *own = m->own;
+    const int64_t *ord = m->order;
     int apart = 1;
     for (int64_t c = 0; c < n; c++) {
-        if (m->own[c] < 0) {
-            m->own[c] = m->order[c];
-        } else if (apart && m->own[c] != m->order[c]) {
+        if (own[c] < 0) {
+            own[c] = ord[c];
+        } else if (apart && own[c] != ord[c]) {
             if (na >= alimit || grow((void **)&arows, &ca, na + 1, sizeof(int64_t)) < 0 ||
                 grow((void **)&avals, &cv, na + 1, sizeof(int64_t)) < 0) {
                 apart = 0; /* (then build_table reads the own column itself) */
                 continue;
             }
             arows[na] = c;
-            avals[na++] = m->own[c];
+            avals[na++] = own[c];
         }
     }
     PyObject *ar = apart ? int64_prefix(arows, na) : NULL;
@@ -1800,17 +1802,19 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
     return (PyObject *)a;
 }
 
-/* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
+/* overfull(parent, interrupted, dur, kdepth, tol, acc=None, zero=False) -> int64 rows, sorted: the calls
  * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
  * counting 0) longer than dur + tol.  calls.py _fix_overfull's test, with one sum a call
  * instead of two call-length sums and the numpy masks.  With ``acc`` (int64,
  * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
- * there: the caller updates them after a repair. */
+ * there: the caller updates them after a repair; with ``zero`` acc is any int64 array, cleared
+ * here first. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
 {
     PyObject *o[4], *oa = Py_None;
     long long tol;
-    if (!PyArg_ParseTuple(args, "OOOOL|O", &o[0], &o[1], &o[2], &o[3], &tol, &oa))
+    int zero = 0; /* acc is cleared first (a spare array's memory: see calls.py build_table) */
+    if (!PyArg_ParseTuple(args, "OOOOL|Op", &o[0], &o[1], &o[2], &o[3], &tol, &oa, &zero))
         return NULL;
     Held h = {{0}, 0};
     static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
@@ -1834,6 +1838,8 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     int64_t *rows = oa == Py_None ? acc : NULL, cap = 0;
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
+    if (zero && oa != Py_None)
+        memset(acc, 0, (size_t)n * sizeof(int64_t));
     for (npy_intp i = 0; i < n; i++) {
         int64_t d = dur[i] > 0 ? dur[i] : 0;
         if (par[i] >= 0 && par[i] < n)
@@ -2049,9 +2055,19 @@ static int held_overlaps(const Held *h, PyObject *o)
  *    durations counting 0), -1 where the duration is unknown. */
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
-    PyObject *o[6], *os = Py_None, *oi = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOOOO|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi))
+    PyObject *o[6], *os = Py_None, *oi = Py_None, *orng = Py_None;
+    if (!PyArg_ParseTuple(args, "OOOOOO|OOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi,
+                          &orng))
         return NULL;
+    /* rng (int64, 3): [whether some call has a usable time range, valid_range's min entry,
+     * max exit], taken on the way (offcpu.py's time span, without a pass of its own) */
+    if (orng != Py_None &&
+        (!PyArray_Check(orng) || PyArray_TYPE((PyArrayObject *)orng) != NPY_INT64 ||
+         PyArray_NDIM((PyArrayObject *)orng) != 1 || PyArray_DIM((PyArrayObject *)orng, 0) != 3 ||
+         !PyArray_ISCARRAY((PyArrayObject *)orng))) {
+        PyErr_SetString(PyExc_TypeError, "stacks.times: rng must be a writable int64 array of 3");
+        return NULL;
+    }
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
     const void *p[2];
@@ -2116,6 +2132,7 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         return NULL;
     }
     int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    int64_t rlo = INT64_MAX, rhi = -1, rany = 0;
     /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
      * its children and interrupts after it add up to (a truncated call's floor), and with
      * parents and interrupted calls before their calls (the rebuild's order) all of it, so
@@ -2123,9 +2140,14 @@ static PyObject *py_times(PyObject *self, PyObject *args)
      * call after it) is taken off that row's self directly. */
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = n - 1; i >= 0; i--) {
-        int64_t d = dur[i];
+        int64_t d = dur[i], e = t0[i], x = t1[i];
+        if (e >= 0 && x >= e) {
+            rany = 1;
+            rlo = e < rlo ? e : rlo;
+            rhi = x > rhi ? x : rhi;
+        }
         if (d < 0)
-            d = t0[i] >= 0 && t1[i] >= 0 ? t1[i] - t0[i] : -1;
+            d = e >= 0 && x >= 0 ? x - e : -1;
         if ((fl[i] & CF_TRUNCATED) && cs[i] > d)
             d = cs[i];
         dur[i] = d;
@@ -2145,6 +2167,12 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     held_free(&h);
+    if (orng != Py_None) {
+        int64_t *rg = PyArray_DATA((PyArrayObject *)orng);
+        rg[0] = rany;
+        rg[1] = rany ? rlo : 0;
+        rg[2] = rany ? rhi : 0;
+    }
     return Py_BuildValue("(NN)", ca, ia);
 }
 

@@ -111,6 +111,7 @@ def overfull(
     kdepth: np.ndarray,
     tol: int,
     acc: np.ndarray | None = None,
+    zero: bool = False,
 ) -> np.ndarray: ...
 def members(
     parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
@@ -133,6 +134,7 @@ def times(
     flags: np.ndarray,
     self_out: np.ndarray | None = None,
     irq_out: np.ndarray | None = None,
+    rng: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def trees(
     parent: np.ndarray,

@@ -427,6 +427,7 @@ def _fix_overfull(
     own: np.ndarray | _OwnPlaces,
     tol: int = 1000,
     acc: np.ndarray | None = None,
+    zero: bool = False,
 ) -> None:
     """Calls whose children and interrupts last longer than they do (beyond ``tol`` ns).
 
@@ -446,11 +447,12 @@ def _fix_overfull(
     # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums) longer
     # than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of temporaries, and
     # it usually finds few calls or none).  The sums stay in ``acc`` (int64 zeros, the
-    # caller's when given): after a repair only the calls that lost or gained a child or an
-    # interrupt are tested again (:func:`_overfull_again`), not the whole table.
+    # caller's when given; with ``zero`` any int64 array, cleared first): after a repair only
+    # the calls that lost or gained a child or an interrupt are tested again
+    # (:func:`_overfull_again`), not the whole table.
     if acc is None:
-        acc = np.zeros(n, np.int64)
-    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc)
+        acc, zero = np.zeros(n, np.int64), False
+    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, zero)
     for _ in range(4):
         if not len(ov):
             return
@@ -625,6 +627,7 @@ def build_table(
     meta: TraceMeta,
     strings: StringPool,
     keep: frozenset[str] | None = None,
+    found: dict[str, Any] | None = None,
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column.
 
@@ -634,6 +637,8 @@ def build_table(
     are released as soon as they are reordered (this is where the rebuild's memory peaks).
     ``keep``: build only these columns (plus :data:`FINISH_COLUMNS`); the others are left out
     of the table (``CallTable.omitted``) and never take memory.
+    ``found``: takes what the build finds on the way: ``time_range``, the calls' time span
+    (``stacks.valid_range`` of the entry and exit times, for the off-CPU step).
     """
     built = None if keep is None else keep | FINISH_COLUMNS
 
@@ -664,14 +669,14 @@ def build_table(
     # (the machine lists those calls when they are few: stacks.finish's own_rows, own_vals)
     own: np.ndarray | _OwnPlaces = own_col
     apart = raw.pop("own_rows", None), raw.pop("own_vals", None)
-    if apart[0] is not None and apart[1] is not None and usable(own_col):
+    spare_sums = apart[0] is not None and apart[1] is not None and usable(own_col)
+    if spare_sums:
         own = _OwnPlaces(raw["order"], apart[0], apart[1])
-        sums = own_col
-        sums.fill(0)
+        sums = own_col  # (cleared by the overfull pass, with the GIL released)
     else:
         sums = np.zeros(ncalls, np.int64)
     del own_col, apart
-    _fix_overfull(raw, xdur_raw, own, acc=sums)
+    _fix_overfull(raw, xdur_raw, own, acc=sums, zero=spare_sums)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
@@ -811,10 +816,13 @@ def build_table(
         duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
     ):
         duration = np.array(duration, np.int64)  # (completed in place)
+    rng = np.zeros(3, np.int64)  # (the time span, taken on the way: valid_range's)
     self_ns, irq_ns = stacks.times(
-        parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out
+        parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out, rng
     )
     del sums, irq_out
+    if found is not None:
+        found["time_range"] = (int(rng[1]), int(rng[2])) if rng[0] else None
     cols["duration"] = duration
     cols["irq_ns"] = irq_ns
     cols["self"] = self_ns

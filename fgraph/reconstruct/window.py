@@ -326,7 +326,8 @@ class WindowedRebuild:
         # the machine's columns that are mostly zeros (flags, CPUs, contexts) are not all kept
         # resident through build_table, where the rebuild's memory peaks
         release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
-        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
+        found: dict[str, Any] = {}
+        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns, found=found)
         # the interrupt time's sum while its column is resident (read after its zero pages
         # are given back below, each of those would be a page fault: ~3.5k at 5M calls)
         irq_total = int(calls["irq_ns"].sum())
@@ -373,7 +374,7 @@ class WindowedRebuild:
         if not single:
             others.lost = lost
         try:
-            offcpu(others, calls, self._ts_max)
+            offcpu(others, calls, self._ts_max, found["time_range"])
         finally:
             if checker is not None:
                 checker.join()
