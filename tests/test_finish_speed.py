@@ -651,3 +651,61 @@ def test_call_counts_is_the_numpy_steps(seed: int) -> None:
         np.empty(0, np.uint16), empty, np.empty(0, np.int8), empty, bits, codes, repair
     )
     assert got == ([0] * 4, [0] * 4, 0, 0, 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_child_sums_halves_are_the_overfull_sums(seed: int) -> None:
+    """stacks.child_sums on two halves (what each lists for the other added after) gives the
+    sums overfull makes in one pass, and overfull(summed=True) tests them alike; the members
+    of a split table are those of the whole."""
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    parent, interrupted, dur, kd = f["parent"], f["interrupted"], f["dur"], f["kdepth"]
+    want = np.zeros(len(dur), np.int64)
+    rows = stacks.overfull(parent, interrupted, dur, kd, 100, want)
+    acc = np.full(len(dur), 5, np.int64)
+    mid = len(dur) // 3
+    lists = [
+        stacks.child_sums(parent, interrupted, dur, acc, lo, hi, True)
+        for lo, hi in ((0, mid), (mid, len(dur)))
+    ]
+    assert sum(len(t) for t, _ in lists)  # (some sums owed across the cut)
+    for targets, values in lists:
+        np.add.at(acc, targets, values)
+    assert np.array_equal(acc, want)
+    assert np.array_equal(
+        stacks.overfull(parent, interrupted, dur, kd, 100, acc, False, True), rows
+    )
+    assert np.array_equal(acc, want)
+    whole = stacks.members(parent, interrupted, rows)
+    halves = [
+        stacks.members(parent, interrupted, rows, lo, hi) for lo, hi in ((0, mid), (mid, len(dur)))
+    ]
+    for k in range(2):
+        assert np.array_equal(np.concatenate([h[k] for h in halves]), whole[k])
+
+
+def test_fix_overfull_split_between_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_fix_overfull with the sums and the members split between two threads repairs as the
+    one-thread pass does."""
+    f = _forest(3, 3000, ordered=False)
+    rng = np.random.default_rng(3)
+    n = len(f["parent"])
+    kd = np.where(f["parent"] >= 0, rng.integers(0, 3, n), rng.integers(-1, 2, n)).astype(np.int32)
+    own = rng.integers(0, 4 * n, n).astype(np.int64)
+    dur = f["dur"] // 2
+    raw = dict(
+        parent=f["parent"],
+        interrupted=f["interrupted"],
+        kdepth=kd,
+        order=own.copy(),
+        flags=f["flags"],
+    )
+    want = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull(want, dur, own)
+    monkeypatch.setattr(calls_mod, "PARALLEL_MEMBERS_CALLS", 1)
+    got = {k: v.copy() for k, v in raw.items()}
+    acc = np.full(n, 3, np.int64)
+    _fix_overfull(got, dur, own, acc=acc, zero=True)
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert not np.array_equal(want["parent"], raw["parent"])

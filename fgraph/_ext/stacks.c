@@ -1808,14 +1808,20 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
  * instead of two call-length sums and the numpy masks.  With ``acc`` (int64,
  * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
  * there: the caller updates them after a repair; with ``zero`` acc is any int64 array, cleared
- * here first. */
+ * here first; with ``summed`` acc holds the sums already (child_sums), only tested. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
 {
     PyObject *o[4], *oa = Py_None;
     long long tol;
     int zero = 0; /* acc is cleared first (a spare array's memory: see calls.py build_table) */
-    if (!PyArg_ParseTuple(args, "OOOOL|Op", &o[0], &o[1], &o[2], &o[3], &tol, &oa, &zero))
+    int summed = 0; /* acc holds the sums already (child_sums): only the test */
+    if (!PyArg_ParseTuple(args, "OOOOL|Opp", &o[0], &o[1], &o[2], &o[3], &tol, &oa, &zero,
+                          &summed))
         return NULL;
+    if (summed && oa == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "stacks.overfull: summed needs acc");
+        return NULL;
+    }
     Held h = {{0}, 0};
     static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
     const void *p[4];
@@ -1838,9 +1844,9 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     int64_t *rows = oa == Py_None ? acc : NULL, cap = 0;
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
-    if (zero && oa != Py_None)
+    if (zero && !summed && oa != Py_None)
         memset(acc, 0, (size_t)n * sizeof(int64_t));
-    for (npy_intp i = 0; i < n; i++) {
+    for (npy_intp i = 0; i < n && !summed; i++) {
         int64_t d = dur[i] > 0 ? dur[i] : 0;
         if (par[i] >= 0 && par[i] < n)
             acc[par[i]] += d;
@@ -1967,13 +1973,78 @@ static PyObject *py_call_counts(PyObject *self, PyObject *args)
     return Py_BuildValue("(NNLLL)", lf, lc, (long long)traced, (long long)certain, (long long)itot);
 }
 
-/* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
- * and those whose interrupted call is, each sorted (a bitmap of the rows instead of numpy's
- * call-length gathers of a mark array). */
+/* child_sums(parent, interrupted, dur, acc, lo, hi, zero) -> (targets, values): overfull's
+ * sums for the calls in [lo, hi): each call's duration (negative ones counting 0) added to its
+ * parent's and its interrupted call's sum in acc when that call is in [lo, hi) too, else
+ * listed (targets, values) for the caller to add.  Two threads, each on its half of the table,
+ * write disjoint parts of acc (the caller adds the few lists after both: a parent after its
+ * child, or one before the half's start); ``zero``: [lo, hi) of acc cleared first. */
+static PyObject *py_child_sums(PyObject *self, PyObject *args)
+{
+    PyObject *o[3], *oa;
+    Py_ssize_t lo, hi;
+    int zero = 0;
+    if (!PyArg_ParseTuple(args, "OOOOnn|p", &o[0], &o[1], &o[2], &oa, &lo, &hi, &zero))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[3] = {NPY_INT64, NPY_INT64, NPY_INT64};
+    const void *p[3];
+    if (held_columns(&h, o, types, 3, p, "child_sums") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
+    npy_intp n = held_len(&h, 0);
+    int64_t *acc = held_inplace(&h, oa, NPY_INT64, n, "child_sums");
+    if (!acc)
+        return NULL;
+    npy_intp from = lo > 0 ? (npy_intp)lo : 0, to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
+    if (to < from)
+        to = from;
+    int64_t *tg = NULL, *vl = NULL, ct = 0, cv = 0, k = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (zero)
+        memset(acc + from, 0, (size_t)(to - from) * sizeof(int64_t));
+    for (npy_intp i = from; i < to && !nomem; i++) {
+        int64_t d = dur[i] > 0 ? dur[i] : 0;
+        int64_t q[2] = {par[i], irq[i]};
+        for (int j = 0; j < 2; j++) {
+            int64_t t = q[j];
+            if (t < 0 || t >= n)
+                continue;
+            if (t >= from && t < to) {
+                acc[t] = (int64_t)((uint64_t)acc[t] + (uint64_t)d);
+            } else if (grow((void **)&tg, &ct, k + 1, sizeof(int64_t)) < 0 ||
+                       grow((void **)&vl, &cv, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            } else {
+                tg[k] = t;
+                vl[k++] = d;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    PyObject *ta = nomem ? NULL : int64_prefix(tg, k);
+    PyObject *va = ta ? int64_prefix(vl, k) : NULL;
+    free(tg);
+    free(vl);
+    if (!va) {
+        Py_XDECREF(ta);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", ta, va);
+}
+
+/* members(parent, interrupted, rows, lo=0, hi=len) -> (kids, irqs): the calls whose parent is
+ * one of ``rows`` and those whose interrupted call is, each sorted (a bitmap of the rows
+ * instead of numpy's call-length gathers of a mark array); only the calls in [lo, hi) (the
+ * caller may split the table between threads: the pass releases the GIL). */
 static PyObject *py_members(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+    Py_ssize_t lo = 0, hi = PY_SSIZE_T_MAX; /* the rows looked at: [lo, hi) */
+    if (!PyArg_ParseTuple(args, "OOO|nn", &o[0], &o[1], &o[2], &lo, &hi))
         return NULL;
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
@@ -1999,7 +2070,9 @@ static PyObject *py_members(PyObject *self, PyObject *args)
 #define IN_ROWS(v) ((v) >= 0 && (v) < n && (bits[(v) >> 3] >> ((v) & 7) & 1))
     int64_t *kp = NULL, *ip = NULL, ck = 0, ci = 0, nk = 0, ni = 0;
     int nomem = 0;
-    for (npy_intp i = 0; i < n && !nomem; i++) {
+    npy_intp from = lo > 0 ? (npy_intp)lo : 0, to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = from; i < to && !nomem; i++) {
         if (IN_ROWS(par[i])) {
             if (grow((void **)&kp, &ck, nk + 1, sizeof(int64_t)) < 0)
                 nomem = 1;
@@ -2013,6 +2086,7 @@ static PyObject *py_members(PyObject *self, PyObject *args)
                 ip[ni++] = i;
         }
     }
+    Py_END_ALLOW_THREADS
 #undef IN_ROWS
     free(bits);
     held_free(&h);
@@ -3665,8 +3739,12 @@ static PyMethodDef methods[] = {
     {"call_counts", py_call_counts, METH_VARARGS,
      "call_counts(flags, self, ctx, irq_ns, flag_bits, ctx_codes, repair) -> (flagged, in_ctx, "
      "traced, certain, irq_total): the quality report's per-call counts"},
+    {"child_sums", py_child_sums, METH_VARARGS,
+     "child_sums(parent, interrupted, dur, acc, lo, hi, zero=False) -> (targets, values): "
+     "overfull's sums of the calls in [lo, hi), those outside it listed"},
     {"members", py_members, METH_VARARGS,
-     "members(parent, interrupted, rows) -> (calls whose parent is in rows, whose interrupted call is)"},
+     "members(parent, interrupted, rows, lo=0, hi=len) -> (calls whose parent is in rows, whose "
+     "interrupted call is)"},
     {"times", py_times, METH_VARARGS,
      "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
     {"trees", py_trees, METH_VARARGS,

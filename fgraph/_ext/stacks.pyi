@@ -112,9 +112,19 @@ def overfull(
     tol: int,
     acc: np.ndarray | None = None,
     zero: bool = False,
+    summed: bool = False,
 ) -> np.ndarray: ...
+def child_sums(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    dur: np.ndarray,
+    acc: np.ndarray,
+    lo: int,
+    hi: int,
+    zero: bool = False,
+) -> tuple[np.ndarray, np.ndarray]: ...
 def members(
-    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray, lo: int = 0, hi: int = ...
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def call_counts(
     flags: np.ndarray,

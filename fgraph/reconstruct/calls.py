@@ -16,6 +16,7 @@ can be fed in timeline-ordered chunks (issue 7); ``rebuild()`` is one feed of th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -452,12 +453,16 @@ def _fix_overfull(
     # (:func:`_overfull_again`), not the whole table.
     if acc is None:
         acc, zero = np.zeros(n, np.int64), False
-    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, zero)
+    if n >= PARALLEL_MEMBERS_CALLS and _usable_sums(acc, n):
+        _child_sums(parent, interrupted, dur, acc, zero)
+        ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, False, True)
+    else:
+        ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, zero)
     for _ in range(4):
         if not len(ov):
             return
         # only the children and interrupts of the overfull calls are looked at
-        kc, ic = stacks.members(parent, interrupted, ov)
+        kc, ic = _members(parent, interrupted, ov)
         p, i = parent[kc], interrupted[ic]
         kid_exit = kd[kc] == kd[p]
         irq_exit = kd[ic] == kd[i]
@@ -481,6 +486,74 @@ def _fix_overfull(
         order[restore] = own[restore]
         after = parent[moved], interrupted[moved]
         ov = _overfull_again(acc, ov, dur[moved], before, after, dur, kd, tol)
+
+
+# the overfull sums and the members pass are split between two threads from this many calls
+PARALLEL_MEMBERS_CALLS = 1 << 20
+
+
+def _usable_sums(acc: np.ndarray, n: int) -> bool:
+    return (
+        acc.dtype == np.int64 and len(acc) == n and acc.flags.writeable and acc.flags.c_contiguous
+    )
+
+
+def _child_sums(
+    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray, acc: np.ndarray, zero: bool
+) -> None:
+    """The overfull test's sums (``stacks.child_sums``), each half of the table in its own
+    thread: each writes its half of ``acc``, and the few sums a half owes the other (a parent
+    after its child, or a call open across the middle) are added after both (~20 -> ~11 ms
+    at 5M calls)."""
+    n = len(parent)
+    mid = n // 2
+    d = dur.astype(np.int64, copy=False)
+    got: list[Any] = [None]
+
+    def first() -> None:
+        try:
+            got[0] = stacks.child_sums(parent, interrupted, d, acc, 0, mid, zero)
+        except BaseException as exc:  # raised by the caller's thread, after the join
+            got[0] = exc
+
+    helper = threading.Thread(target=first, name="fgraph-sums")
+    helper.start()
+    try:
+        second = stacks.child_sums(parent, interrupted, d, acc, mid, n, zero)
+    finally:
+        helper.join()
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    for targets, values in (got[0], second):
+        np.add.at(acc, targets, values)
+
+
+def _members(
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``stacks.members``; on a big table its halves in two threads (one read of the two id
+    columns, no writes and no fresh memory: 17 -> ~9 ms at 5M calls)."""
+    n = len(parent)
+    if n < PARALLEL_MEMBERS_CALLS:
+        return stacks.members(parent, interrupted, rows)
+    mid = n // 2
+    got: list[Any] = [None]
+
+    def first() -> None:
+        try:
+            got[0] = stacks.members(parent, interrupted, rows, 0, mid)
+        except BaseException as exc:  # raised by the caller's thread, after the join
+            got[0] = exc
+
+    helper = threading.Thread(target=first, name="fgraph-members")
+    helper.start()
+    try:
+        second = stacks.members(parent, interrupted, rows, mid, n)
+    finally:
+        helper.join()
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    return np.concatenate([got[0][0], second[0]]), np.concatenate([got[0][1], second[1]])
 
 
 def _overfull_again(
