@@ -153,15 +153,16 @@ def test_times_is_the_numpy_sequence(seed: int, ordered: bool) -> None:
     assert got[0] is spare_self and got[1] is spare_irq
     assert np.array_equal(spare_self, want[1]) and np.array_equal(spare_irq, want[2])
     # and the calls' time span on the way: valid_range's
-    rng = np.full(3, 9, np.int64)
+    rng = np.full(4, 9, np.int64)
     stacks.times(*args[:2], f["dur"].copy(), *args[3:], None, None, rng)
     span = stacks.valid_range(f["ts_entry"], f["ts_exit"])
     assert span is not None and (rng[0], rng[1], rng[2]) == (1, *span)
+    assert rng[3] == int(want[2].sum())  # (and irq_ns' sum)
     none = np.full(len(duration), -1, np.int64)
     stacks.times(*args[:2], f["dur"].copy(), none, none, args[5], None, None, rng)
-    assert list(rng) == [0, 0, 0] and stacks.valid_range(none, none) is None
+    assert list(rng[:3]) == [0, 0, 0] and stacks.valid_range(none, none) is None
     with pytest.raises(TypeError):
-        stacks.times(*args[:2], f["dur"].copy(), *args[3:], None, None, np.zeros(2, np.int64))
+        stacks.times(*args[:2], f["dur"].copy(), *args[3:], None, None, np.zeros(3, np.int64))
 
 
 def test_times_checks_the_column_it_writes() -> None:

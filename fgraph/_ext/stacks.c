@@ -2133,13 +2133,14 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOOOO|OOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi,
                           &orng))
         return NULL;
-    /* rng (int64, 3): [whether some call has a usable time range, valid_range's min entry,
-     * max exit], taken on the way (offcpu.py's time span, without a pass of its own) */
+    /* rng (int64, 4): [whether some call has a usable time range, valid_range's min entry,
+     * max exit, the sum of irq_ns], taken on the way (offcpu.py's time span and the quality
+     * report's interrupt time, without passes of their own) */
     if (orng != Py_None &&
         (!PyArray_Check(orng) || PyArray_TYPE((PyArrayObject *)orng) != NPY_INT64 ||
-         PyArray_NDIM((PyArrayObject *)orng) != 1 || PyArray_DIM((PyArrayObject *)orng, 0) != 3 ||
+         PyArray_NDIM((PyArrayObject *)orng) != 1 || PyArray_DIM((PyArrayObject *)orng, 0) != 4 ||
          !PyArray_ISCARRAY((PyArrayObject *)orng))) {
-        PyErr_SetString(PyExc_TypeError, "stacks.times: rng must be a writable int64 array of 3");
+        PyErr_SetString(PyExc_TypeError, "stacks.times: rng must be a writable int64 array of 4");
         return NULL;
     }
     Held h = {{0}, 0};
@@ -2207,6 +2208,7 @@ static PyObject *py_times(PyObject *self, PyObject *args)
     }
     int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
     int64_t rlo = INT64_MAX, rhi = -1, rany = 0;
+    uint64_t itot = 0; /* (unsigned: wraps as numpy's int64 sum of irq_ns) */
     /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
      * its children and interrupts after it add up to (a truncated call's floor), and with
      * parents and interrupted calls before their calls (the rebuild's order) all of it, so
@@ -2235,6 +2237,7 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         }
         if (q >= 0 && q < n) {
             is[q] += c;
+            itot += (uint64_t)c;
             if (q >= i && dur[q] >= 0)
                 cs[q] -= c;
         }
@@ -2246,6 +2249,7 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         rg[0] = rany;
         rg[1] = rany ? rlo : 0;
         rg[2] = rany ? rhi : 0;
+        rg[3] = (int64_t)itot;
     }
     return Py_BuildValue("(NN)", ca, ia);
 }

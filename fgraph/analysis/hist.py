@@ -215,9 +215,14 @@ def hist(
     if func is None:
         mask = filter_mask(calls, filters)
         return top_functions(calls, mask, n=top, filters=describe(filters), traces=names)
-    code = func_code(calls, func)
-    # X's calls first; everything below works on them (and their subtrees) only
-    x_ids = filter_ids(calls, filters, np.flatnonzero(calls["func"] == code))
+    # X's calls first; everything below works on them (and their subtrees) only.  (func_code
+    # only when there are none, for its error: its test reads the whole column again)
+    code = calls.strings.lookup(func)
+    ids = np.flatnonzero(calls["func"] == code) if code >= 0 else np.empty(0, np.int64)
+    if not len(ids):
+        code = func_code(calls, func)
+        ids = np.flatnonzero(calls["func"] == code)
+    x_ids = filter_ids(calls, filters, ids)
     x_dur = calls["duration"][x_ids]
     x_flags = calls["flags"][x_ids]
     x_trunc = (x_flags & CallFlag.TRUNCATED) != 0

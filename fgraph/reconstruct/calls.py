@@ -711,7 +711,8 @@ def build_table(
     ``keep``: build only these columns (plus :data:`FINISH_COLUMNS`); the others are left out
     of the table (``CallTable.omitted``) and never take memory.
     ``found``: takes what the build finds on the way: ``time_range``, the calls' time span
-    (``stacks.valid_range`` of the entry and exit times, for the off-CPU step).
+    (``stacks.valid_range`` of the entry and exit times, for the off-CPU step), and
+    ``irq_total``, the irq_ns column's sum (for the quality report).
     """
     built = None if keep is None else keep | FINISH_COLUMNS
 
@@ -889,13 +890,14 @@ def build_table(
         duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
     ):
         duration = np.array(duration, np.int64)  # (completed in place)
-    rng = np.zeros(3, np.int64)  # (the time span, taken on the way: valid_range's)
+    rng = np.zeros(4, np.int64)  # (the time span, valid_range's, and irq_ns' sum, on the way)
     self_ns, irq_ns = stacks.times(
         parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out, rng
     )
     del sums, irq_out
     if found is not None:
         found["time_range"] = (int(rng[1]), int(rng[2])) if rng[0] else None
+        found["irq_total"] = int(rng[3])
     cols["duration"] = duration
     cols["irq_ns"] = irq_ns
     cols["self"] = self_ns

@@ -328,9 +328,9 @@ class WindowedRebuild:
         release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
         found: dict[str, Any] = {}
         calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns, found=found)
-        # the interrupt time's sum while its column is resident (read after its zero pages
-        # are given back below, each of those would be a page fault: ~3.5k at 5M calls)
-        irq_total = int(calls["irq_ns"].sum())
+        # (the interrupt time's sum, taken by the build: the column, read after its zero
+        # pages are given back below, would fault each of those in: ~3.5k at 5M calls)
+        irq_total = found["irq_total"]
         # (before the depth check's thread writes the flags; the off-CPU times are written
         # sparsely, see offcpu)
         release_zero_pages(*calls.columns.values())
