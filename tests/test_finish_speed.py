@@ -710,3 +710,40 @@ def test_fix_overfull_split_between_threads(monkeypatch: pytest.MonkeyPatch) -> 
     for k in want:
         assert np.array_equal(got[k], want[k]), k
     assert not np.array_equal(want["parent"], raw["parent"])
+
+
+def test_entry_key_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_entry_key on two halves is stacks.entry_key: the key when every order fits, else the
+    order left as it was (a half that fitted undone)."""
+    monkeypatch.setattr(calls_mod, "PARALLEL_MEMBERS_CALLS", 1)
+    rng = np.random.default_rng(5)
+    order = rng.integers(-(10**9), 10**9, 1001).astype(np.int64)
+    flags = rng.choice(np.array([0, CallFlag.SYNTH_ENTRY], np.uint16), len(order))
+    want = order.copy()
+    assert stacks.entry_key(want, flags)
+    got = order.copy()
+    assert calls_mod._entry_key(got, flags) and np.array_equal(got, want)
+    for at in (3, 900):  # (an order that does not fit, in either half)
+        bad = order.copy()
+        bad[at] = 1 << 62
+        kept = bad.copy()
+        assert not calls_mod._entry_key(bad, flags) and np.array_equal(bad, kept)
+
+
+def test_clear_and_times_on_cleared_arrays() -> None:
+    """stacks.clear zeroes an array; times with cleared=True takes its output arrays' zeros as
+    they are (the same results as when it clears them itself)."""
+    f = _forest(2, 2000)
+    args = (f["parent"], f["interrupted"], f["dur"], f["ts_entry"], f["ts_exit"], f["flags"])
+    want = _times_reference(*args)
+    a, b = np.full(2000, 7, np.int64), np.full(2000, -3, np.int64)
+    stacks.clear(a)
+    stacks.clear(b)
+    assert not a.any() and not b.any()
+    rng = np.zeros(4, np.int64)
+    dur = f["dur"].copy()
+    stacks.times(*args[:2], dur, *args[3:], a, b, rng, True)
+    assert np.array_equal(dur, want[0]) and np.array_equal(a, want[1])
+    assert np.array_equal(b, want[2])
+    with pytest.raises(ValueError):
+        stacks.clear(np.zeros(10)[::2])

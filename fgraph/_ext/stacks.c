@@ -2036,6 +2036,25 @@ static PyObject *py_child_sums(PyObject *self, PyObject *args)
     return Py_BuildValue("(NN)", ta, va);
 }
 
+/* clear(a): a's bytes set to zero, the GIL released (build_table clears the arrays stacks.times
+ * will write in a second thread, beside the tree pass) */
+static PyObject *py_clear(PyObject *self, PyObject *args)
+{
+    PyArrayObject *a;
+    if (!PyArg_ParseTuple(args, "O!", &PyArray_Type, &a))
+        return NULL;
+    if (!PyArray_ISCARRAY(a)) {
+        PyErr_SetString(PyExc_ValueError, "stacks.clear: a writable contiguous array");
+        return NULL;
+    }
+    void *p = PyArray_DATA(a);
+    size_t nb = (size_t)PyArray_NBYTES(a);
+    Py_BEGIN_ALLOW_THREADS
+    memset(p, 0, nb);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
 /* members(parent, interrupted, rows, lo=0, hi=len) -> (kids, irqs): the calls whose parent is
  * one of ``rows`` and those whose interrupted call is, each sorted (a bitmap of the rows
  * instead of numpy's call-length gathers of a mark array); only the calls in [lo, hi) (the
@@ -2130,8 +2149,9 @@ static int held_overlaps(const Held *h, PyObject *o)
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
     PyObject *o[6], *os = Py_None, *oi = Py_None, *orng = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOOOO|OOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi,
-                          &orng))
+    int cleared = 0; /* self_out and irq_out hold zeros already (cleared beside the build) */
+    if (!PyArg_ParseTuple(args, "OOOOOO|OOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi,
+                          &orng, &cleared))
         return NULL;
     /* rng (int64, 4): [whether some call has a usable time range, valid_range's min entry,
      * max exit, the sum of irq_ns], taken on the way (offcpu.py's time span and the quality
@@ -2179,7 +2199,8 @@ static PyObject *py_times(PyObject *self, PyObject *args)
             return NULL;
         ca = (PyArrayObject *)os;
         Py_INCREF(ca);
-        memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
+        if (!cleared)
+            memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
     } else {
         ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
@@ -2196,7 +2217,8 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         }
         ia = (PyArrayObject *)oi;
         Py_INCREF(ia);
-        memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
+        if (!cleared)
+            memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
     } else {
         ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
@@ -2556,15 +2578,18 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     }
     const int64_t lim = (int64_t)1 << 61;
     npy_intp i = 0;
+    int fits;
+    Py_BEGIN_ALLOW_THREADS
     for (; i < n; i++) {
         if (ord[i] >= lim || ord[i] < -lim)
             break;
         ord[i] = 2 * ord[i] + ((fl[i] & CF_SYNTH_ENTRY) == 0);
     }
-    int fits = n > 0 && i == n;
+    fits = n > 0 && i == n;
     if (!fits)
         for (npy_intp j = 0; j < i; j++)
             ord[j] >>= 1; /* (arithmetic shift: floor((2 * o + bit) / 2) = o) */
+    Py_END_ALLOW_THREADS
     held_free(&h);
     return PyBool_FromLong(fits);
 }
@@ -3746,6 +3771,7 @@ static PyMethodDef methods[] = {
     {"child_sums", py_child_sums, METH_VARARGS,
      "child_sums(parent, interrupted, dur, acc, lo, hi, zero=False) -> (targets, values): "
      "overfull's sums of the calls in [lo, hi), those outside it listed"},
+    {"clear", py_clear, METH_VARARGS, "clear(a): a's bytes set to zero (the GIL released)"},
     {"members", py_members, METH_VARARGS,
      "members(parent, interrupted, rows, lo=0, hi=len) -> (calls whose parent is in rows, whose "
      "interrupted call is)"},

@@ -145,7 +145,9 @@ def times(
     self_out: np.ndarray | None = None,
     irq_out: np.ndarray | None = None,
     rng: np.ndarray | None = None,
+    cleared: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def clear(a: np.ndarray) -> None: ...
 def trees(
     parent: np.ndarray,
     ctx: np.ndarray | None,
