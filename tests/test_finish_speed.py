@@ -10,7 +10,13 @@ from conftest import corpus_file
 from fgraph._ext import stacks
 from fgraph.load import load_windowed
 from fgraph.reconstruct import calls as calls_mod
-from fgraph.reconstruct.calls import _entry_order, _fix_overfull, _nest_lower_interrupts, _perm_of
+from fgraph.reconstruct.calls import (
+    _entry_order,
+    _fix_overfull,
+    _nest_lower_interrupts,
+    _OwnPlaces,
+    _perm_of,
+)
 from fgraph.schema import CallFlag, IrqCtx
 
 BYNAME = np.uint16(CallFlag.CTX_BY_NAME)
@@ -146,6 +152,17 @@ def test_times_is_the_numpy_sequence(seed: int, ordered: bool) -> None:
     )
     assert got[0] is spare_self and got[1] is spare_irq
     assert np.array_equal(spare_self, want[1]) and np.array_equal(spare_irq, want[2])
+    # and the calls' time span on the way: valid_range's
+    rng = np.full(4, 9, np.int64)
+    stacks.times(*args[:2], f["dur"].copy(), *args[3:], None, None, rng)
+    span = stacks.valid_range(f["ts_entry"], f["ts_exit"])
+    assert span is not None and (rng[0], rng[1], rng[2]) == (1, *span)
+    assert rng[3] == int(want[2].sum())  # (and irq_ns' sum)
+    none = np.full(len(duration), -1, np.int64)
+    stacks.times(*args[:2], f["dur"].copy(), none, none, args[5], None, None, rng)
+    assert list(rng[:3]) == [0, 0, 0] and stacks.valid_range(none, none) is None
+    with pytest.raises(TypeError):
+        stacks.times(*args[:2], f["dur"].copy(), *args[3:], None, None, np.zeros(3, np.int64))
 
 
 def test_times_checks_the_column_it_writes() -> None:
@@ -174,6 +191,10 @@ def test_overfull_is_the_numpy_test(seed: int, tol: int) -> None:
     assert np.array_equal(stacks.overfull(parent, interrupted, dur, kd, tol, acc), want)
     assert np.array_equal(acc, child_ns + irq_ns)  # (the sums, kept)
     assert len(want)  # (the forest has some)
+    # zero: the sums made in any array, cleared first
+    acc = np.arange(len(dur), dtype=np.int64)
+    assert np.array_equal(stacks.overfull(parent, interrupted, dur, kd, tol, acc, True), want)
+    assert np.array_equal(acc, child_ns + irq_ns)
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -516,3 +537,213 @@ def test_trees_renumbers_as_it_reads(seed: int, ordered: bool) -> None:
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert got[2] == want[2]
     assert np.array_equal(c, want_ctx) and np.array_equal(fl, want_fl)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fix_overfull_with_own_places_apart(seed: int) -> None:
+    """_fix_overfull reading the own places through _OwnPlaces (order, and the few rows whose
+    own place differs) repairs exactly as with the whole own column."""
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    rng = np.random.default_rng(seed)
+    n = len(f["parent"])
+    kd = np.where(f["parent"] >= 0, rng.integers(0, 3, n), rng.integers(-1, 2, n)).astype(np.int32)
+    own = rng.integers(0, 4 * n, n).astype(np.int64)
+    order = own.copy()
+    apart = np.sort(rng.choice(n, size=n // 10, replace=False))
+    order[apart] += rng.integers(-5, 6, len(apart))
+    dur = f["dur"] // (1 + seed % 3)
+    raw = dict(
+        parent=f["parent"], interrupted=f["interrupted"], kdepth=kd, order=order, flags=f["flags"]
+    )
+    want = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull(want, dur, own)
+    got = {k: v.copy() for k, v in raw.items()}
+    rows = np.flatnonzero(own != order)
+    _fix_overfull(got, dur, _OwnPlaces(got["order"], rows, own[rows]))
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert not np.array_equal(want["parent"], raw["parent"])  # (something was repaired)
+
+
+def test_own_places_reads_the_column() -> None:
+    order = np.array([5, 7, 9, 11, 13], np.int64)
+    places = _OwnPlaces(order, np.array([1, 3], np.int64), np.array([70, 110], np.int64))
+    assert list(places[np.array([0, 1, 2, 3, 4, 3, 1], np.int64)]) == [5, 70, 9, 110, 13, 110, 70]
+    assert len(places[np.empty(0, np.int64)]) == 0
+    none = _OwnPlaces(order, np.empty(0, np.int64), np.empty(0, np.int64))
+    assert list(none[np.array([4, 0], np.int64)]) == [13, 5]
+
+
+def test_machine_lists_the_own_places_apart() -> None:
+    """stacks.finish lists the calls whose own place differs from their order (the own column
+    then says no more), and build_table gives the same table with or without that list."""
+    path = corpus_file("vm61/fsync.dat")
+    from fgraph.load import read_events
+    from fgraph.reconstruct.calls import Rebuilder, build_table, prepare
+    from fgraph.reconstruct.timeline import merge_order
+    from fgraph.reconstruct.window import CallAttrs
+
+    ev = read_events(path)
+    inp = prepare(ev, merge_order(ev))
+
+    def raw_of() -> dict[str, np.ndarray]:
+        r = Rebuilder(4)
+        r.feed(inp)
+        return r.finish()
+
+    raw = raw_of()
+    rows, vals = raw["own_rows"], raw["own_vals"]
+    differ = np.flatnonzero(raw["own"] != raw["order"])
+    assert np.array_equal(rows, differ) and np.array_equal(vals, raw["own"][differ])
+    # (the synthesized entries' own places are their order: they never differ)
+    assert not (raw["flags"][rows] & CallFlag.SYNTH_ENTRY).any()
+
+    def table(drop: bool) -> dict[str, np.ndarray]:
+        raw = raw_of()
+        raw.pop("counters")
+        if drop:
+            raw.pop("own_rows")
+            raw.pop("own_vals")
+        attrs = {name: np.zeros(len(raw["parent"]), dt) for name, dt in CallAttrs.SPEC}
+        attrs["xdur"] -= 1
+        attrs["cpu_entry"] -= 1
+        attrs["cpu_exit"] -= 1
+        return build_table(attrs, raw, ev.meta, ev.strings).columns
+
+    a, b = table(False), table(True)
+    assert sorted(a) == sorted(b)
+    for c in a:
+        assert np.array_equal(a[c], b[c]), c
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_call_counts_is_the_numpy_steps(seed: int) -> None:
+    """stacks.call_counts against quality.py's numpy steps it replaced (flag and context
+    counts, positive self sums, with and without repairs, the interrupt time's sum)."""
+    rng = np.random.default_rng(seed)
+    n = 10000 + seed
+    flags = rng.integers(0, 1 << 12, n).astype(np.uint16)
+    flags[rng.random(n) < 0.6] = 0
+    self_ns = rng.integers(-5, 10**9, n).astype(np.int64)
+    ctx = rng.integers(-1, 5, n).astype(np.int8)
+    irq = rng.integers(-1, 10**6, n).astype(np.int64)
+    bits = [int(CallFlag.TRUNCATED), int(CallFlag.LOST_GAP), int(CallFlag.MIGRATED), 0x400]
+    codes = [int(IrqCtx.SOFTIRQ), int(IrqCtx.HARDIRQ), int(IrqCtx.NMI), -1]
+    repair = int(calls_mod.REPAIR_FLAGS)
+    flagged, in_ctx, traced, certain, irq_total = stacks.call_counts(
+        flags, self_ns, ctx, irq, bits, codes, repair
+    )
+    assert flagged == [int(np.count_nonzero(flags & b)) for b in bits]
+    assert in_ctx == [int(np.count_nonzero(ctx == c)) for c in codes]
+    pos = self_ns > 0
+    assert traced == int(self_ns.sum(where=pos))
+    assert certain == int(self_ns.sum(where=pos & ((flags & repair) == 0)))
+    assert irq_total == int(irq.sum())
+    # (without the interrupt time: not read, its sum 0)
+    assert stacks.call_counts(flags, self_ns, ctx, None, bits, codes, repair) == (
+        flagged,
+        in_ctx,
+        traced,
+        certain,
+        0,
+    )
+    empty = np.empty(0, np.int64)
+    got = stacks.call_counts(
+        np.empty(0, np.uint16), empty, np.empty(0, np.int8), empty, bits, codes, repair
+    )
+    assert got == ([0] * 4, [0] * 4, 0, 0, 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_child_sums_halves_are_the_overfull_sums(seed: int) -> None:
+    """stacks.child_sums on two halves (what each lists for the other added after) gives the
+    sums overfull makes in one pass, and overfull(summed=True) tests them alike; the members
+    of a split table are those of the whole."""
+    f = _forest(seed, 3000, ordered=seed % 2 == 0)
+    parent, interrupted, dur, kd = f["parent"], f["interrupted"], f["dur"], f["kdepth"]
+    want = np.zeros(len(dur), np.int64)
+    rows = stacks.overfull(parent, interrupted, dur, kd, 100, want)
+    acc = np.full(len(dur), 5, np.int64)
+    mid = len(dur) // 3
+    lists = [
+        stacks.child_sums(parent, interrupted, dur, acc, lo, hi, True)
+        for lo, hi in ((0, mid), (mid, len(dur)))
+    ]
+    assert sum(len(t) for t, _ in lists)  # (some sums owed across the cut)
+    for targets, values in lists:
+        np.add.at(acc, targets, values)
+    assert np.array_equal(acc, want)
+    assert np.array_equal(
+        stacks.overfull(parent, interrupted, dur, kd, 100, acc, False, True), rows
+    )
+    assert np.array_equal(acc, want)
+    whole = stacks.members(parent, interrupted, rows)
+    halves = [
+        stacks.members(parent, interrupted, rows, lo, hi) for lo, hi in ((0, mid), (mid, len(dur)))
+    ]
+    for k in range(2):
+        assert np.array_equal(np.concatenate([h[k] for h in halves]), whole[k])
+
+
+def test_fix_overfull_split_between_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_fix_overfull with the sums and the members split between two threads repairs as the
+    one-thread pass does."""
+    f = _forest(3, 3000, ordered=False)
+    rng = np.random.default_rng(3)
+    n = len(f["parent"])
+    kd = np.where(f["parent"] >= 0, rng.integers(0, 3, n), rng.integers(-1, 2, n)).astype(np.int32)
+    own = rng.integers(0, 4 * n, n).astype(np.int64)
+    dur = f["dur"] // 2
+    raw = dict(
+        parent=f["parent"],
+        interrupted=f["interrupted"],
+        kdepth=kd,
+        order=own.copy(),
+        flags=f["flags"],
+    )
+    want = {k: v.copy() for k, v in raw.items()}
+    _fix_overfull(want, dur, own)
+    monkeypatch.setattr(calls_mod, "PARALLEL_MEMBERS_CALLS", 1)
+    got = {k: v.copy() for k, v in raw.items()}
+    acc = np.full(n, 3, np.int64)
+    _fix_overfull(got, dur, own, acc=acc, zero=True)
+    for k in want:
+        assert np.array_equal(got[k], want[k]), k
+    assert not np.array_equal(want["parent"], raw["parent"])
+
+
+def test_entry_key_halves(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_entry_key on two halves is stacks.entry_key: the key when every order fits, else the
+    order left as it was (a half that fitted undone)."""
+    monkeypatch.setattr(calls_mod, "PARALLEL_MEMBERS_CALLS", 1)
+    rng = np.random.default_rng(5)
+    order = rng.integers(-(10**9), 10**9, 1001).astype(np.int64)
+    flags = rng.choice(np.array([0, CallFlag.SYNTH_ENTRY], np.uint16), len(order))
+    want = order.copy()
+    assert stacks.entry_key(want, flags)
+    got = order.copy()
+    assert calls_mod._entry_key(got, flags) and np.array_equal(got, want)
+    for at in (3, 900):  # (an order that does not fit, in either half)
+        bad = order.copy()
+        bad[at] = 1 << 62
+        kept = bad.copy()
+        assert not calls_mod._entry_key(bad, flags) and np.array_equal(bad, kept)
+
+
+def test_clear_and_times_on_cleared_arrays() -> None:
+    """stacks.clear zeroes an array; times with cleared=True takes its output arrays' zeros as
+    they are (the same results as when it clears them itself)."""
+    f = _forest(2, 2000)
+    args = (f["parent"], f["interrupted"], f["dur"], f["ts_entry"], f["ts_exit"], f["flags"])
+    want = _times_reference(*args)
+    a, b = np.full(2000, 7, np.int64), np.full(2000, -3, np.int64)
+    stacks.clear(a)
+    stacks.clear(b)
+    assert not a.any() and not b.any()
+    rng = np.zeros(4, np.int64)
+    dur = f["dur"].copy()
+    stacks.times(*args[:2], dur, *args[3:], a, b, rng, True)
+    assert np.array_equal(dur, want[0]) and np.array_equal(a, want[1])
+    assert np.array_equal(b, want[2])
+    with pytest.raises(ValueError):
+        stacks.clear(np.zeros(10)[::2])

@@ -112,3 +112,14 @@ def test_concat_keeps_the_columns_all_inputs_have() -> None:
     assert len(both) == 2 and both.omitted == {"module", "retval"}
     assert list(both["trace"]) == [0, 1]
     assert list(both["duration"]) == [5, 5]
+
+
+def test_rows_of_is_flatnonzero() -> None:
+    """hist's chunked row search is np.flatnonzero(col == value), across chunk edges."""
+    from fgraph.analysis.hist import _rows_of
+
+    col = np.random.default_rng(1).integers(0, 5, 1000).astype(np.int32)
+    for step in (1, 7, 256, 1000, 4096):
+        got = _rows_of(col, 3, step)
+        assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(col == 3))
+    assert len(_rows_of(col[:0], 3)) == 0 and len(_rows_of(col, 9)) == 0

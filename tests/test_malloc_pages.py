@@ -123,3 +123,21 @@ def test_libc_is_loaded_once() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("glibc only")
     assert _malloc._libc() is _malloc._libc()
+
+
+def test_many_zero_runs_given_back_in_batches() -> None:
+    """Thousands of zero runs (more than one batch of process_madvise ranges): each given back
+    (the bytes counted), every value unchanged."""
+    from fgraph._ext import pages
+
+    a = np.ones(3000 * 1024, np.int64)
+    blocks = a.reshape(-1, 1024)  # (8 KiB blocks: each holds a whole page whatever the offset)
+    blocks[::2] = 0
+    want = a.copy()
+    got = pages.release_zero_pages(a)
+    # (nothing resident left to give back: before a read maps the zero page there again)
+    again = pages.release_zero_pages(a)
+    assert np.array_equal(a, want)
+    if sys.platform.startswith("linux"):
+        assert got >= 1500 * 4096  # (a page or more of each zero block)
+        assert again == 0

@@ -1114,6 +1114,8 @@ static int put_column(PyObject *d, const char *name, void **src, int64_t n, int 
         }                                                                        \
     } while (0)
 
+static PyObject *int64_prefix(const int64_t *src, npy_intp k); /* (below) */
+
 /* finish(machine) -> dict of call columns (in creation order) and counters.  Open frames are
  * closed at their task's last timestamp (TRUNCATED). */
 static PyObject *py_finish(PyObject *self, PyObject *args)
@@ -1132,10 +1134,45 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     if (!d)
         return NULL;
     int64_t n = m->ncalls;
-    /* a synthesized entry's own place is where it was put */
-    for (int64_t c = 0; c < n; c++)
-        if (m->own[c] < 0)
-            m->own[c] = m->order[c];
+    /* a synthesized entry's own place is where it was put.  The few calls whose own place
+     * differs from their place in order are listed too (own_rows, own_vals; not when more
+     * than 1/16 of the calls do): build_table keeps these and reuses the own column's memory
+     * (calls.py _OwnPlaces) */
+    int64_t *arows = NULL, *avals = NULL, ca = 0, cv = 0, na = 0, alimit = n / 16;
+    int64_t *own = m->own;
+    const int64_t *ord = m->order;
+    int apart = 1;
+    for (int64_t c = 0; c < n; c++) {
+        if (own[c] < 0) {
+            own[c] = ord[c];
+        } else if (apart && own[c] != ord[c]) {
+            if (na >= alimit || grow((void **)&arows, &ca, na + 1, sizeof(int64_t)) < 0 ||
+                grow((void **)&avals, &cv, na + 1, sizeof(int64_t)) < 0) {
+                apart = 0; /* (then build_table reads the own column itself) */
+                continue;
+            }
+            arows[na] = c;
+            avals[na++] = own[c];
+        }
+    }
+    PyObject *ar = apart ? int64_prefix(arows, na) : NULL;
+    PyObject *av = ar ? int64_prefix(avals, na) : NULL;
+    free(arows);
+    free(avals);
+    if (apart && !av) {
+        Py_XDECREF(ar);
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (apart && (PyDict_SetItemString(d, "own_rows", ar) < 0 ||
+                  PyDict_SetItemString(d, "own_vals", av) < 0)) {
+        Py_DECREF(ar);
+        Py_DECREF(av);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_XDECREF(ar);
+    Py_XDECREF(av);
     /* the call columns leave the machine (handed to numpy below): it takes no more events */
     m->finished = 1;
     m->nattr = n;
@@ -1765,18 +1802,26 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
     return (PyObject *)a;
 }
 
-/* overfull(parent, interrupted, dur, kdepth, tol, acc=None) -> int64 rows, sorted: the calls
+/* overfull(parent, interrupted, dur, kdepth, tol, acc=None, zero=False) -> int64 rows, sorted: the calls
  * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
  * counting 0) longer than dur + tol.  calls.py _fix_overfull's test, with one sum a call
  * instead of two call-length sums and the numpy masks.  With ``acc`` (int64,
  * zeros: np.zeros' fresh pages need no clearing pass) the sums are added into it and left
- * there: the caller updates them after a repair. */
+ * there: the caller updates them after a repair; with ``zero`` acc is any int64 array, cleared
+ * here first; with ``summed`` acc holds the sums already (child_sums), only tested. */
 static PyObject *py_overfull(PyObject *self, PyObject *args)
 {
     PyObject *o[4], *oa = Py_None;
     long long tol;
-    if (!PyArg_ParseTuple(args, "OOOOL|O", &o[0], &o[1], &o[2], &o[3], &tol, &oa))
+    int zero = 0; /* acc is cleared first (a spare array's memory: see calls.py build_table) */
+    int summed = 0; /* acc holds the sums already (child_sums): only the test */
+    if (!PyArg_ParseTuple(args, "OOOOL|Opp", &o[0], &o[1], &o[2], &o[3], &tol, &oa, &zero,
+                          &summed))
         return NULL;
+    if (summed && oa == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "stacks.overfull: summed needs acc");
+        return NULL;
+    }
     Held h = {{0}, 0};
     static const int types[4] = {NPY_INT64, NPY_INT64, NPY_INT64, NPY_INT32};
     const void *p[4];
@@ -1799,7 +1844,9 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     int64_t *rows = oa == Py_None ? acc : NULL, cap = 0;
     int nomem = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (npy_intp i = 0; i < n; i++) {
+    if (zero && !summed && oa != Py_None)
+        memset(acc, 0, (size_t)n * sizeof(int64_t));
+    for (npy_intp i = 0; i < n && !summed; i++) {
         int64_t d = dur[i] > 0 ? dur[i] : 0;
         if (par[i] >= 0 && par[i] < n)
             acc[par[i]] += d;
@@ -1824,13 +1871,199 @@ static PyObject *py_overfull(PyObject *self, PyObject *args)
     return out;
 }
 
-/* members(parent, interrupted, rows) -> (kids, irqs): the calls whose parent is one of ``rows``
- * and those whose interrupted call is, each sorted (a bitmap of the rows instead of numpy's
- * call-length gathers of a mark array). */
+/* call_counts(flags, self, ctx, irq_ns, flag_bits, ctx_codes, repair) -> (flagged, in_ctx,
+ * traced, certain, irq_total): quality.py per_call_counts in one pass.  flagged: per bit of
+ * the flag_bits sequence, the calls with that bit; in_ctx: per code of ctx_codes, the calls of
+ * that context; traced: the sum of the positive self times; certain: the part of it in calls
+ * without a repair bit; irq_total: the sum of irq_ns (0 when irq_ns is None).  Sums wrap as
+ * numpy's int64 sums do. */
+#define COUNTS_MAX 16
+static PyObject *py_call_counts(PyObject *self, PyObject *args)
+{
+    PyObject *o[4], *ofb, *occ;
+    int repair;
+    if (!PyArg_ParseTuple(args, "OOOOOOi", &o[0], &o[1], &o[2], &o[3], &ofb, &occ, &repair))
+        return NULL;
+    long fb[COUNTS_MAX], cc[COUNTS_MAX];
+    Py_ssize_t nf = 0, nc = 0;
+    PyObject *seqs[2] = {ofb, occ};
+    long *outs[2] = {fb, cc};
+    Py_ssize_t *lens[2] = {&nf, &nc};
+    for (int k = 0; k < 2; k++) {
+        PyObject *t = PySequence_Fast(seqs[k], "stacks.call_counts: a sequence of ints");
+        if (!t)
+            return NULL;
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(t);
+        if (m > COUNTS_MAX) {
+            Py_DECREF(t);
+            PyErr_SetString(PyExc_ValueError, "stacks.call_counts: too many bits or codes");
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < m; j++) {
+            outs[k][j] = PyLong_AsLong(PySequence_Fast_GET_ITEM(t, j));
+            if (outs[k][j] == -1 && PyErr_Occurred()) {
+                Py_DECREF(t);
+                return NULL;
+            }
+        }
+        *lens[k] = m;
+        Py_DECREF(t);
+    }
+    Held h = {{0}, 0};
+    static const int types[4] = {NPY_UINT16, NPY_INT64, NPY_INT8, NPY_INT64};
+    const void *p[4] = {NULL, NULL, NULL, NULL};
+    /* (irq_ns None: not summed, irq_total 0) */
+    if (held_columns(&h, o, types, o[3] == Py_None ? 3 : 4, p, "call_counts") < 0)
+        return NULL;
+    const uint16_t *fl = p[0];
+    const int64_t *sn = p[1], *irq = p[3];
+    const int8_t *cx = p[2];
+    npy_intp n = held_len(&h, 0);
+    int64_t fcount[COUNTS_MAX] = {0}, ccount[COUNTS_MAX] = {0};
+    /* the contexts counted in four interleaved tallies of every value (one tally would make
+     * each row wait for the previous row's increment of the same context) */
+    int64_t (*tally)[256] = calloc(4, sizeof *tally);
+    if (!tally) {
+        held_free(&h);
+        return PyErr_NoMemory();
+    }
+    /* (unsigned: wrapping sums without overflow UB, as numpy's int64 sums wrap) */
+    uint64_t traced = 0, certain = 0, itot = 0;
+    uint16_t rep = (uint16_t)repair;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        uint16_t f = fl[i];
+        if (f) /* (most calls have no flag) */
+            for (Py_ssize_t j = 0; j < nf; j++)
+                fcount[j] += (f & (uint16_t)fb[j]) != 0;
+        tally[i & 3][(uint8_t)cx[i]]++;
+        uint64_t v = sn[i] > 0 ? (uint64_t)sn[i] : 0;
+        traced += v;
+        certain += (f & rep) ? 0 : v;
+        if (irq)
+            itot += (uint64_t)irq[i];
+    }
+    Py_END_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < nc; j++)
+        for (int t = 0; t < 4; t++)
+            ccount[j] += tally[t][(uint8_t)(int8_t)cc[j]];
+    free(tally);
+    held_free(&h);
+    PyObject *lf = PyList_New(nf), *lc = lf ? PyList_New(nc) : NULL;
+    if (!lc) {
+        Py_XDECREF(lf);
+        return NULL;
+    }
+    for (Py_ssize_t j = 0; j < nf; j++)
+        PyList_SET_ITEM(lf, j, PyLong_FromLongLong((long long)fcount[j]));
+    for (Py_ssize_t j = 0; j < nc; j++)
+        PyList_SET_ITEM(lc, j, PyLong_FromLongLong((long long)ccount[j]));
+    for (Py_ssize_t j = 0; j < nf; j++)
+        if (!PyList_GET_ITEM(lf, j)) {
+            Py_DECREF(lf);
+            Py_DECREF(lc);
+            return NULL;
+        }
+    for (Py_ssize_t j = 0; j < nc; j++)
+        if (!PyList_GET_ITEM(lc, j)) {
+            Py_DECREF(lf);
+            Py_DECREF(lc);
+            return NULL;
+        }
+    return Py_BuildValue("(NNLLL)", lf, lc, (long long)traced, (long long)certain, (long long)itot);
+}
+
+/* child_sums(parent, interrupted, dur, acc, lo, hi, zero) -> (targets, values): overfull's
+ * sums for the calls in [lo, hi): each call's duration (negative ones counting 0) added to its
+ * parent's and its interrupted call's sum in acc when that call is in [lo, hi) too, else
+ * listed (targets, values) for the caller to add.  Two threads, each on its half of the table,
+ * write disjoint parts of acc (the caller adds the few lists after both: a parent after its
+ * child, or one before the half's start); ``zero``: [lo, hi) of acc cleared first. */
+static PyObject *py_child_sums(PyObject *self, PyObject *args)
+{
+    PyObject *o[3], *oa;
+    Py_ssize_t lo, hi;
+    int zero = 0;
+    if (!PyArg_ParseTuple(args, "OOOOnn|p", &o[0], &o[1], &o[2], &oa, &lo, &hi, &zero))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[3] = {NPY_INT64, NPY_INT64, NPY_INT64};
+    const void *p[3];
+    if (held_columns(&h, o, types, 3, p, "child_sums") < 0)
+        return NULL;
+    const int64_t *par = p[0], *irq = p[1], *dur = p[2];
+    npy_intp n = held_len(&h, 0);
+    int64_t *acc = held_inplace(&h, oa, NPY_INT64, n, "child_sums");
+    if (!acc)
+        return NULL;
+    npy_intp from = lo > 0 ? (npy_intp)lo : 0, to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
+    if (to < from)
+        to = from;
+    int64_t *tg = NULL, *vl = NULL, ct = 0, cv = 0, k = 0;
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (zero)
+        memset(acc + from, 0, (size_t)(to - from) * sizeof(int64_t));
+    for (npy_intp i = from; i < to && !nomem; i++) {
+        int64_t d = dur[i] > 0 ? dur[i] : 0;
+        int64_t q[2] = {par[i], irq[i]};
+        for (int j = 0; j < 2; j++) {
+            int64_t t = q[j];
+            if (t < 0 || t >= n)
+                continue;
+            if (t >= from && t < to) {
+                acc[t] = (int64_t)((uint64_t)acc[t] + (uint64_t)d);
+            } else if (grow((void **)&tg, &ct, k + 1, sizeof(int64_t)) < 0 ||
+                       grow((void **)&vl, &cv, k + 1, sizeof(int64_t)) < 0) {
+                nomem = 1;
+                break;
+            } else {
+                tg[k] = t;
+                vl[k++] = d;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    PyObject *ta = nomem ? NULL : int64_prefix(tg, k);
+    PyObject *va = ta ? int64_prefix(vl, k) : NULL;
+    free(tg);
+    free(vl);
+    if (!va) {
+        Py_XDECREF(ta);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", ta, va);
+}
+
+/* clear(a): a's bytes set to zero, the GIL released (build_table clears the arrays stacks.times
+ * will write in a second thread, beside the tree pass) */
+static PyObject *py_clear(PyObject *self, PyObject *args)
+{
+    PyArrayObject *a;
+    if (!PyArg_ParseTuple(args, "O!", &PyArray_Type, &a))
+        return NULL;
+    if (!PyArray_ISCARRAY(a)) {
+        PyErr_SetString(PyExc_ValueError, "stacks.clear: a writable contiguous array");
+        return NULL;
+    }
+    void *p = PyArray_DATA(a);
+    size_t nb = (size_t)PyArray_NBYTES(a);
+    Py_BEGIN_ALLOW_THREADS
+    memset(p, 0, nb);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* members(parent, interrupted, rows, lo=0, hi=len) -> (kids, irqs): the calls whose parent is
+ * one of ``rows`` and those whose interrupted call is, each sorted (a bitmap of the rows
+ * instead of numpy's call-length gathers of a mark array); only the calls in [lo, hi) (the
+ * caller may split the table between threads: the pass releases the GIL). */
 static PyObject *py_members(PyObject *self, PyObject *args)
 {
     PyObject *o[3];
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2]))
+    Py_ssize_t lo = 0, hi = PY_SSIZE_T_MAX; /* the rows looked at: [lo, hi) */
+    if (!PyArg_ParseTuple(args, "OOO|nn", &o[0], &o[1], &o[2], &lo, &hi))
         return NULL;
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
@@ -1856,7 +2089,9 @@ static PyObject *py_members(PyObject *self, PyObject *args)
 #define IN_ROWS(v) ((v) >= 0 && (v) < n && (bits[(v) >> 3] >> ((v) & 7) & 1))
     int64_t *kp = NULL, *ip = NULL, ck = 0, ci = 0, nk = 0, ni = 0;
     int nomem = 0;
-    for (npy_intp i = 0; i < n && !nomem; i++) {
+    npy_intp from = lo > 0 ? (npy_intp)lo : 0, to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = from; i < to && !nomem; i++) {
         if (IN_ROWS(par[i])) {
             if (grow((void **)&kp, &ck, nk + 1, sizeof(int64_t)) < 0)
                 nomem = 1;
@@ -1870,6 +2105,7 @@ static PyObject *py_members(PyObject *self, PyObject *args)
                 ip[ni++] = i;
         }
     }
+    Py_END_ALLOW_THREADS
 #undef IN_ROWS
     free(bits);
     held_free(&h);
@@ -1912,9 +2148,21 @@ static int held_overlaps(const Held *h, PyObject *o)
  *    durations counting 0), -1 where the duration is unknown. */
 static PyObject *py_times(PyObject *self, PyObject *args)
 {
-    PyObject *o[6], *os = Py_None, *oi = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOOOO|OO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi))
+    PyObject *o[6], *os = Py_None, *oi = Py_None, *orng = Py_None;
+    int cleared = 0; /* self_out and irq_out hold zeros already (cleared beside the build) */
+    if (!PyArg_ParseTuple(args, "OOOOOO|OOOp", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &os, &oi,
+                          &orng, &cleared))
         return NULL;
+    /* rng (int64, 4): [whether some call has a usable time range, valid_range's min entry,
+     * max exit, the sum of irq_ns], taken on the way (offcpu.py's time span and the quality
+     * report's interrupt time, without passes of their own) */
+    if (orng != Py_None &&
+        (!PyArray_Check(orng) || PyArray_TYPE((PyArrayObject *)orng) != NPY_INT64 ||
+         PyArray_NDIM((PyArrayObject *)orng) != 1 || PyArray_DIM((PyArrayObject *)orng, 0) != 4 ||
+         !PyArray_ISCARRAY((PyArrayObject *)orng))) {
+        PyErr_SetString(PyExc_TypeError, "stacks.times: rng must be a writable int64 array of 4");
+        return NULL;
+    }
     Held h = {{0}, 0};
     static const int types[2] = {NPY_INT64, NPY_INT64};
     const void *p[2];
@@ -1951,7 +2199,8 @@ static PyObject *py_times(PyObject *self, PyObject *args)
             return NULL;
         ca = (PyArrayObject *)os;
         Py_INCREF(ca);
-        memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
+        if (!cleared)
+            memset(PyArray_DATA(ca), 0, (size_t)n * sizeof(int64_t));
     } else {
         ca = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
@@ -1968,7 +2217,8 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         }
         ia = (PyArrayObject *)oi;
         Py_INCREF(ia);
-        memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
+        if (!cleared)
+            memset(PyArray_DATA(ia), 0, (size_t)n * sizeof(int64_t));
     } else {
         ia = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_INT64, 0);
     }
@@ -1979,6 +2229,8 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         return NULL;
     }
     int64_t *cs = PyArray_DATA(ca), *is = PyArray_DATA(ia);
+    int64_t rlo = INT64_MAX, rhi = -1, rany = 0;
+    uint64_t itot = 0; /* (unsigned: wraps as numpy's int64 sum of irq_ns) */
     /* One backward pass.  At row i every call after it is done, so cs[i] and is[i] hold what
      * its children and interrupts after it add up to (a truncated call's floor), and with
      * parents and interrupted calls before their calls (the rebuild's order) all of it, so
@@ -1986,9 +2238,14 @@ static PyObject *py_times(PyObject *self, PyObject *args)
      * call after it) is taken off that row's self directly. */
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = n - 1; i >= 0; i--) {
-        int64_t d = dur[i];
+        int64_t d = dur[i], e = t0[i], x = t1[i];
+        if (e >= 0 && x >= e) {
+            rany = 1;
+            rlo = e < rlo ? e : rlo;
+            rhi = x > rhi ? x : rhi;
+        }
         if (d < 0)
-            d = t0[i] >= 0 && t1[i] >= 0 ? t1[i] - t0[i] : -1;
+            d = e >= 0 && x >= 0 ? x - e : -1;
         if ((fl[i] & CF_TRUNCATED) && cs[i] > d)
             d = cs[i];
         dur[i] = d;
@@ -2002,12 +2259,20 @@ static PyObject *py_times(PyObject *self, PyObject *args)
         }
         if (q >= 0 && q < n) {
             is[q] += c;
+            itot += (uint64_t)c;
             if (q >= i && dur[q] >= 0)
                 cs[q] -= c;
         }
     }
     Py_END_ALLOW_THREADS
     held_free(&h);
+    if (orng != Py_None) {
+        int64_t *rg = PyArray_DATA((PyArrayObject *)orng);
+        rg[0] = rany;
+        rg[1] = rany ? rlo : 0;
+        rg[2] = rany ? rhi : 0;
+        rg[3] = (int64_t)itot;
+    }
     return Py_BuildValue("(NN)", ca, ia);
 }
 
@@ -2313,15 +2578,18 @@ static PyObject *py_entry_key(PyObject *self, PyObject *args)
     }
     const int64_t lim = (int64_t)1 << 61;
     npy_intp i = 0;
+    int fits;
+    Py_BEGIN_ALLOW_THREADS
     for (; i < n; i++) {
         if (ord[i] >= lim || ord[i] < -lim)
             break;
         ord[i] = 2 * ord[i] + ((fl[i] & CF_SYNTH_ENTRY) == 0);
     }
-    int fits = n > 0 && i == n;
+    fits = n > 0 && i == n;
     if (!fits)
         for (npy_intp j = 0; j < i; j++)
             ord[j] >>= 1; /* (arithmetic shift: floor((2 * o + bit) / 2) = o) */
+    Py_END_ALLOW_THREADS
     held_free(&h);
     return PyBool_FromLong(fits);
 }
@@ -2500,10 +2768,16 @@ static PyObject *py_call_flags(PyObject *self, PyObject *args)
     uint16_t *fl = held_inplace(&h, o[0], NPY_UINT16, n, "call_flags");
     if (!fl)
         return NULL;
+    /* (a flag already set, or none to set, is not written: most flags pages hold only zeros,
+     * given back by window.py before the build, and a write of the same zeros would fault
+     * each one in again, fresh: ~2.5k page faults at 5M calls) */
     Py_BEGIN_ALLOW_THREADS
-    for (npy_intp i = 0; i < n; i++)
-        fl[i] |= (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
-                            (hr[i] ? CF_HAS_RETVAL : 0));
+    for (npy_intp i = 0; i < n; i++) {
+        uint16_t v = (uint16_t)((ce[i] >= 0 && cx[i] >= 0 && ce[i] != cx[i] ? CF_MIGRATED : 0) |
+                                (hr[i] ? CF_HAS_RETVAL : 0));
+        if (v & ~fl[i])
+            fl[i] |= v;
+    }
     Py_END_ALLOW_THREADS
     held_free(&h);
     Py_RETURN_NONE;
@@ -3491,8 +3765,16 @@ static PyMethodDef methods[] = {
     {"resolve", py_resolve, METH_VARARGS, "resolve(parent) -> (depth, root)"},
     {"overfull", py_overfull, METH_VARARGS,
      "overfull(parent, interrupted, dur, kdepth, tol) -> rows whose children and interrupts outlast them"},
+    {"call_counts", py_call_counts, METH_VARARGS,
+     "call_counts(flags, self, ctx, irq_ns, flag_bits, ctx_codes, repair) -> (flagged, in_ctx, "
+     "traced, certain, irq_total): the quality report's per-call counts"},
+    {"child_sums", py_child_sums, METH_VARARGS,
+     "child_sums(parent, interrupted, dur, acc, lo, hi, zero=False) -> (targets, values): "
+     "overfull's sums of the calls in [lo, hi), those outside it listed"},
+    {"clear", py_clear, METH_VARARGS, "clear(a): a's bytes set to zero (the GIL released)"},
     {"members", py_members, METH_VARARGS,
-     "members(parent, interrupted, rows) -> (calls whose parent is in rows, whose interrupted call is)"},
+     "members(parent, interrupted, rows, lo=0, hi=len) -> (calls whose parent is in rows, whose "
+     "interrupted call is)"},
     {"times", py_times, METH_VARARGS,
      "times(parent, interrupted, duration, ts_entry, ts_exit, flags) -> (self, irq_ns); duration completed in place"},
     {"trees", py_trees, METH_VARARGS,
@@ -3592,15 +3874,19 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
         int64_t lo = INT64_MAX;
         for (npy_intp i = n - 1; i >= 0; i--) {
             keep[i] = key[i] <= lo;
+            m += !keep[i];
             if (key[i] < lo)
                 lo = key[i];
         }
+        /* (a mark is written only where it falls: the test is nearly always false) */
         int64_t hi = INT64_MIN;
         for (npy_intp i = 0; i < n; i++) {
-            keep[i] = keep[i] && key[i] >= hi;
-            if (key[i] > hi)
-                hi = key[i];
-            m += !keep[i];
+            int64_t k = key[i];
+            if (__builtin_expect(k < hi, 0) && keep[i]) {
+                keep[i] = 0;
+                m++;
+            }
+            hi = k > hi ? k : hi;
         }
         if (m > (npy_intp)limit)
             err = 4;
@@ -3627,6 +3913,23 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
         err = 1;
     for (npy_intp j = 0; j <= n && !err; j++) {
         int64_t r = -1, rp = 0;
+        /* Fast path: while the run is one row at its own place and the next rows are kept
+         * ones of other places, each closes the run with nothing to list and starts the next
+         * (nearly every row: the machine makes calls nearly in entry order) */
+        if (len == 1 && run[0] == a) {
+            npy_intp j0 = j;
+            while (j < n && keep[j]) {
+                int64_t p2 = key[j] >> 1;
+                if (p2 == pl)
+                    break;
+                pl = p2;
+                j++;
+            }
+            if (j > j0) {
+                a = j - 1;
+                run[0] = a;
+            }
+        }
         if (j < n) {
             r = keep[j] ? j : rows[u++];
             rp = key[r] >> 1;

@@ -1,5 +1,6 @@
 """Type stub of the C stack machine (fgraph/_ext/stacks.c)."""
 
+from collections.abc import Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -110,10 +111,30 @@ def overfull(
     kdepth: np.ndarray,
     tol: int,
     acc: np.ndarray | None = None,
+    zero: bool = False,
+    summed: bool = False,
 ) -> np.ndarray: ...
-def members(
-    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+def child_sums(
+    parent: np.ndarray,
+    interrupted: np.ndarray,
+    dur: np.ndarray,
+    acc: np.ndarray,
+    lo: int,
+    hi: int,
+    zero: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def members(
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray, lo: int = 0, hi: int = ...
+) -> tuple[np.ndarray, np.ndarray]: ...
+def call_counts(
+    flags: np.ndarray,
+    self_ns: np.ndarray,
+    ctx: np.ndarray,
+    irq_ns: np.ndarray | None,
+    flag_bits: Sequence[int],
+    ctx_codes: Sequence[int],
+    repair: int,
+) -> tuple[list[int], list[int], int, int, int]: ...
 def times(
     parent: np.ndarray,
     interrupted: np.ndarray,
@@ -123,7 +144,10 @@ def times(
     flags: np.ndarray,
     self_out: np.ndarray | None = None,
     irq_out: np.ndarray | None = None,
+    rng: np.ndarray | None = None,
+    cleared: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]: ...
+def clear(a: np.ndarray) -> None: ...
 def trees(
     parent: np.ndarray,
     ctx: np.ndarray | None,

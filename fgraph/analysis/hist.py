@@ -185,6 +185,13 @@ def _trace_names(obj: Any) -> list[str]:
     return [str(name)] if name else []
 
 
+def _rows_of(col: np.ndarray, value: int, step: int = 1 << 18) -> np.ndarray:
+    """``np.flatnonzero(col == value)``, a quarter million rows at a time: the masks stay small
+    and in cache (a table-sized one is fresh memory: 5.6 -> ~3 ms at 5M calls)."""
+    parts = [np.flatnonzero(col[lo : lo + step] == value) + lo for lo in range(0, len(col), step)]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
 def hist(
     trace_or_calls: Any,
     func: str | None = None,
@@ -215,9 +222,14 @@ def hist(
     if func is None:
         mask = filter_mask(calls, filters)
         return top_functions(calls, mask, n=top, filters=describe(filters), traces=names)
-    code = func_code(calls, func)
-    # X's calls first; everything below works on them (and their subtrees) only
-    x_ids = filter_ids(calls, filters, np.flatnonzero(calls["func"] == code))
+    # X's calls first; everything below works on them (and their subtrees) only.  (func_code
+    # only when there are none, for its error: its test reads the whole column again)
+    code = calls.strings.lookup(func)
+    ids = _rows_of(calls["func"], code) if code >= 0 else np.empty(0, np.int64)
+    if not len(ids):
+        code = func_code(calls, func)
+        ids = _rows_of(calls["func"], code)
+    x_ids = filter_ids(calls, filters, ids)
     x_dur = calls["duration"][x_ids]
     x_flags = calls["flags"][x_ids]
     x_trunc = (x_flags & CallFlag.TRUNCATED) != 0

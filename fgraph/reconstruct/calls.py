@@ -16,6 +16,7 @@ can be fed in timeline-ordered chunks (issue 7); ``rebuild()`` is one feed of th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -429,9 +430,10 @@ def _nest_lower_interrupts(
 def _fix_overfull(
     raw: dict[str, Any],
     dur: np.ndarray,
-    own: np.ndarray,
+    own: np.ndarray | _OwnPlaces,
     tol: int = 1000,
     acc: np.ndarray | None = None,
+    zero: bool = False,
 ) -> None:
     """Calls whose children and interrupts last longer than they do (beyond ``tol`` ns).
 
@@ -451,16 +453,21 @@ def _fix_overfull(
     # the overfull calls: dur >= 0, kd >= 0, and children + interrupts (inner's sums) longer
     # than dur + tol (one C pass: at 5M calls the numpy test made ~100 MB of temporaries, and
     # it usually finds few calls or none).  The sums stay in ``acc`` (int64 zeros, the
-    # caller's when given): after a repair only the calls that lost or gained a child or an
-    # interrupt are tested again (:func:`_overfull_again`), not the whole table.
+    # caller's when given; with ``zero`` any int64 array, cleared first): after a repair only
+    # the calls that lost or gained a child or an interrupt are tested again
+    # (:func:`_overfull_again`), not the whole table.
     if acc is None:
-        acc = np.zeros(n, np.int64)
-    ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc)
+        acc, zero = np.zeros(n, np.int64), False
+    if n >= PARALLEL_MEMBERS_CALLS and _usable_sums(acc, n):
+        _child_sums(parent, interrupted, dur, acc, zero)
+        ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, False, True)
+    else:
+        ov = stacks.overfull(parent, interrupted, dur, kd, tol, acc, zero)
     for _ in range(4):
         if not len(ov):
             return
         # only the children and interrupts of the overfull calls are looked at
-        kc, ic = stacks.members(parent, interrupted, ov)
+        kc, ic = _members(parent, interrupted, ov)
         p, i = parent[kc], interrupted[ic]
         kid_exit = kd[kc] == kd[p]
         irq_exit = kd[ic] == kd[i]
@@ -484,6 +491,74 @@ def _fix_overfull(
         order[restore] = own[restore]
         after = parent[moved], interrupted[moved]
         ov = _overfull_again(acc, ov, dur[moved], before, after, dur, kd, tol)
+
+
+# the overfull sums and the members pass are split between two threads from this many calls
+PARALLEL_MEMBERS_CALLS = 1 << 20
+
+
+def _usable_sums(acc: np.ndarray, n: int) -> bool:
+    return (
+        acc.dtype == np.int64 and len(acc) == n and acc.flags.writeable and acc.flags.c_contiguous
+    )
+
+
+def _child_sums(
+    parent: np.ndarray, interrupted: np.ndarray, dur: np.ndarray, acc: np.ndarray, zero: bool
+) -> None:
+    """The overfull test's sums (``stacks.child_sums``), each half of the table in its own
+    thread: each writes its half of ``acc``, and the few sums a half owes the other (a parent
+    after its child, or a call open across the middle) are added after both (~20 -> ~11 ms
+    at 5M calls)."""
+    n = len(parent)
+    mid = n // 2
+    d = dur.astype(np.int64, copy=False)
+    got: list[Any] = [None]
+
+    def first() -> None:
+        try:
+            got[0] = stacks.child_sums(parent, interrupted, d, acc, 0, mid, zero)
+        except BaseException as exc:  # raised by the caller's thread, after the join
+            got[0] = exc
+
+    helper = threading.Thread(target=first, name="fgraph-sums")
+    helper.start()
+    try:
+        second = stacks.child_sums(parent, interrupted, d, acc, mid, n, zero)
+    finally:
+        helper.join()
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    for targets, values in (got[0], second):
+        np.add.at(acc, targets, values)
+
+
+def _members(
+    parent: np.ndarray, interrupted: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``stacks.members``; on a big table its halves in two threads (one read of the two id
+    columns, no writes and no fresh memory: 17 -> ~9 ms at 5M calls)."""
+    n = len(parent)
+    if n < PARALLEL_MEMBERS_CALLS:
+        return stacks.members(parent, interrupted, rows)
+    mid = n // 2
+    got: list[Any] = [None]
+
+    def first() -> None:
+        try:
+            got[0] = stacks.members(parent, interrupted, rows, 0, mid)
+        except BaseException as exc:  # raised by the caller's thread, after the join
+            got[0] = exc
+
+    helper = threading.Thread(target=first, name="fgraph-members")
+    helper.start()
+    try:
+        second = stacks.members(parent, interrupted, rows, mid, n)
+    finally:
+        helper.join()
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    return np.concatenate([got[0][0], second[0]]), np.concatenate([got[0][1], second[1]])
 
 
 def _overfull_again(
@@ -535,7 +610,7 @@ def _entry_order(
         and order.dtype == np.int64
         and order.flags.writeable
         and order.flags.c_contiguous
-        and stacks.entry_key(order, flags)
+        and _entry_key(order, flags)
     ):
         few = stacks.entry_moves(order, parent, n // WHOLE_PERM_SHARE)
         if few is not None:
@@ -552,6 +627,55 @@ def _entry_order(
     synth_last = (flags & CallFlag.SYNTH_ENTRY) == 0
     perm = np.lexsort((np.arange(n), synth_last, depth0, order))
     return (perm, *stacks.moves(perm))
+
+
+class _OwnPlaces:
+    """The machine's own-place column read as ``order`` except at the few ``rows`` whose own
+    places (``vals``) differ.  ``order`` is the live column: :func:`_fix_overfull` only ever
+    writes a call's own place there, so reading through it stays right."""
+
+    def __init__(self, order: np.ndarray, rows: np.ndarray, vals: np.ndarray) -> None:
+        self.order, self.rows, self.vals = order, rows, vals
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.order[idx])
+        if len(self.rows) and out.size:
+            at = np.searchsorted(self.rows, idx)
+            hit = at < len(self.rows)
+            hit[hit] = self.rows[at[hit]] == np.asarray(idx)[hit]
+            out[hit] = self.vals[at[hit]]
+        return out
+
+
+def _entry_key(order: np.ndarray, flags: np.ndarray) -> bool:
+    """``stacks.entry_key``; on a big table its halves in two threads (each row on its own:
+    ~7 -> ~4 ms at 5M calls), a half that fits undone when the other does not."""
+    n = len(order)
+    if n < PARALLEL_MEMBERS_CALLS or len(flags) != n or not flags.flags.c_contiguous:
+        return stacks.entry_key(order, flags)
+    mid = n // 2
+    got: list[Any] = [None]
+
+    def first() -> None:
+        try:
+            got[0] = stacks.entry_key(order[:mid], flags[:mid])
+        except BaseException as exc:  # raised by the caller's thread, after the join
+            got[0] = exc
+
+    helper = threading.Thread(target=first, name="fgraph-key")
+    helper.start()
+    try:
+        second = stacks.entry_key(order[mid:], flags[mid:])
+    finally:
+        helper.join()
+    if isinstance(got[0], BaseException):
+        raise got[0]
+    if got[0] and second:
+        return True
+    for fit, half in ((got[0], order[:mid]), (second, order[mid:])):
+        if fit:  # (undone: key >> 1 is the order again, as entry_key undoes itself)
+            np.right_shift(half, 1, out=half)
+    return False
 
 
 def _perm_of(moved: np.ndarray, src: np.ndarray, n: int) -> np.ndarray:
@@ -612,6 +736,7 @@ def build_table(
     meta: TraceMeta,
     strings: StringPool,
     keep: frozenset[str] | None = None,
+    found: dict[str, Any] | None = None,
 ) -> CallTable:
     """Order the machine's calls by entry (parents first) and fill every call column.
 
@@ -621,6 +746,9 @@ def build_table(
     are released as soon as they are reordered (this is where the rebuild's memory peaks).
     ``keep``: build only these columns (plus :data:`FINISH_COLUMNS`); the others are left out
     of the table (``CallTable.omitted``) and never take memory.
+    ``found``: takes what the build finds on the way: ``time_range``, the calls' time span
+    (``stacks.valid_range`` of the entry and exit times, for the off-CPU step), and
+    ``irq_total``, the irq_ns column's sum (for the quality report).
     """
     built = None if keep is None else keep | FINISH_COLUMNS
 
@@ -642,22 +770,39 @@ def build_table(
         )
 
     xdur_raw = attrs.pop("xdur")
-    own = raw.pop("own")
-    # the overfull test's sums, later the self column: one array, its pages faulted once
-    sums = np.zeros(ncalls, np.int64)
-    _fix_overfull(raw, xdur_raw, own, acc=sums)
+    own_col = raw.pop("own")
+    # The overfull test's sums, later the self column: made in the machine's own-place column.
+    # A call's own place differs from its place in ``order`` for a few calls only (550 of 5M on
+    # the benchmark trace), kept aside (:class:`_OwnPlaces`); the column's 40 MB at 5M calls
+    # then hold the sums, where fresh zeros were faulted in at the rebuild's peak (~10k page
+    # faults, and 40 MB more resident there: bench/RESULTS.md, session 6).
+    # (the machine lists those calls when they are few: stacks.finish's own_rows, own_vals)
+    own: np.ndarray | _OwnPlaces = own_col
+    apart = raw.pop("own_rows", None), raw.pop("own_vals", None)
+    spare_sums = apart[0] is not None and apart[1] is not None and usable(own_col)
+    if spare_sums:
+        own = _OwnPlaces(raw["order"], apart[0], apart[1])
+        sums = own_col  # (cleared by the overfull pass, with the GIL released)
+    else:
+        sums = np.zeros(ncalls, np.int64)
+    del own_col, apart
+    _fix_overfull(raw, xdur_raw, own, acc=sums, zero=spare_sums)
     # by entry; at the same place parents first, and a synthesized entry (which takes the place
     # of the first call it adopted or interrupt it covered) before what it covers
     order = raw.pop("order")
     perm, moved, src = _entry_order(order, raw["parent"], raw["flags"])
     # call ids (0..n-1), when wanted, made in the order array (spent once sorted): no fresh
-    # memory
+    # memory.  Else the order array is spare: the irq_ns column (or the inverse permutation)
+    # is made there instead of in fresh memory (~10k page faults at 5M calls).
     ids = None
+    spare = None
     if wanted("call_id"):
         ids = order if usable(order) else np.empty(ncalls, np.int64)
         ids.fill(1)
         np.cumsum(ids, out=ids)
         ids -= 1
+    elif usable(order):
+        spare = order
     del order
     # The machine makes calls nearly in entry order: perm moves few rows (perm[i] != i: moved,
     # from src).  Then each column is reordered in place (gather the moved rows' values, then
@@ -676,14 +821,19 @@ def build_table(
     inv = None
     if whole is not None:
         # (a binary search per call id would cost more than a gather through the inverse)
-        inv = own if usable(own) else np.empty(ncalls, np.int64)
+        if isinstance(own, np.ndarray) and usable(own):
+            inv = own
+        elif spare is not None:
+            inv, spare = spare, None
+        else:
+            inv = np.empty(ncalls, np.int64)
         stacks.invert(whole, inv)
-        irq_out = None
+        irq_out = spare
     else:
-        # (None when entry_moves made no permutation: then times makes irq_ns, where perm
-        # would have been held until then)
-        irq_out = perm if perm is not None and usable(perm) else None
-    del perm, own
+        # (None when entry_moves made no permutation and the order array is the call ids:
+        # then times makes irq_ns, where perm would have been held until then)
+        irq_out = perm if perm is not None and usable(perm) else spare
+    del perm, own, spare
 
     def reorder(a: np.ndarray) -> np.ndarray:
         if whole is None and a.flags.writeable and a.flags.c_contiguous:
@@ -714,14 +864,31 @@ def build_table(
     # and a call whose root's context was guessed from a name is flagged too
     # (and, when only the moved rows say where calls went, the first tree pass renumbers the
     # call ids in parent and interrupted as it reads them)
-    depth, root = _nest_lower_interrupts(
-        parent,
-        interrupted,
-        ctx,
-        flags,
-        wanted("root_id"),
-        None if whole is not None else (moved, src),
-    )
+    # The arrays stacks.times writes self and irq_ns in (spare memory, resident: the sums,
+    # and the spent order array) are cleared in a second thread meanwhile, not by times
+    # itself after the tree pass (two 40 MB clears at 5M calls: ~9 ms)
+    clearing = None
+    if ncalls >= PARALLEL_MEMBERS_CALLS and irq_out is not None and _usable_sums(sums, ncalls):
+        clear = (sums, irq_out)
+
+        def clear_spare() -> None:
+            for a in clear:
+                stacks.clear(a)
+
+        clearing = threading.Thread(target=clear_spare, name="fgraph-clear")
+        clearing.start()
+    try:
+        depth, root = _nest_lower_interrupts(
+            parent,
+            interrupted,
+            ctx,
+            flags,
+            wanted("root_id"),
+            None if whole is not None else (moved, src),
+        )
+    finally:
+        if clearing is not None:
+            clearing.join()
     if wanted("entry_row"):
         entry_row = take("entry_row")
         exit_row = take("exit_row")
@@ -776,10 +943,23 @@ def build_table(
         duration.dtype == np.int64 and duration.flags.writeable and duration.flags.c_contiguous
     ):
         duration = np.array(duration, np.int64)  # (completed in place)
+    rng = np.zeros(4, np.int64)  # (the time span, valid_range's, and irq_ns' sum, on the way)
     self_ns, irq_ns = stacks.times(
-        parent, interrupted, duration, ts_entry, ts_exit, flags, sums, irq_out
+        parent,
+        interrupted,
+        duration,
+        ts_entry,
+        ts_exit,
+        flags,
+        sums,
+        irq_out,
+        rng,
+        clearing is not None,
     )
     del sums, irq_out
+    if found is not None:
+        found["time_range"] = (int(rng[1]), int(rng[2])) if rng[0] else None
+        found["irq_total"] = int(rng[3])
     cols["duration"] = duration
     cols["irq_ns"] = irq_ns
     cols["self"] = self_ns
@@ -796,7 +976,10 @@ def build_table(
             # resident at the build's peak
             cols[c.name] = sparse_zeros(ncalls, c.dtype)
         elif c.name == "trace":
-            cols["trace"] = np.zeros(ncalls, np.int16)
+            # (all zeros, never written here: not resident at all.  np.zeros may reuse a
+            # freed heap chunk, which calloc clears: 10 MB resident at 5M calls, scanned and
+            # given back again by window.py)
+            cols["trace"] = sparse_zeros(ncalls, np.int16)
         else:
             cols[c.name] = np.full(ncalls, c.null if c.null is not None else 0, dtype=c.dtype)
     return CallTable(cols, strings, omit=omit)

@@ -13,6 +13,8 @@ else is sleeping or blocked.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._ext import stacks
@@ -73,14 +75,23 @@ def _offsets(sorted_task: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.append(np.searchsorted(sorted_task, keys), len(sorted_task)).astype(np.int64)
 
 
-def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> None:
+_SCAN: Any = object()  # (offcpu's time_range default: scan the calls' times)
+
+
+def offcpu(
+    events: EventTable,
+    calls: CallTable,
+    ts_max: int | None = None,
+    time_range: tuple[int, int] | None = _SCAN,
+) -> None:
     """Fill offcpu_sleep_ns, offcpu_runnable_ns and waker_pid of ``calls`` in place.
 
     ``events`` needs only the scheduler events (a windowed rebuild keeps just the events that
     are not funcgraph records); ``ts_max`` is then the trace's last timestamp.  The off-CPU
     columns are written whatever they held (-1 where the times are unknown), so the table
-    builder need not fill them (memory: a sparse placeholder will do)."""
-    if not _offcpu(events, calls, ts_max):
+    builder need not fill them (memory: a sparse placeholder will do).  ``time_range``: the
+    calls' ``stacks.valid_range``, when the caller has it (build_table's ``found``)."""
+    if not _offcpu(events, calls, ts_max, time_range):
         for name in OFFCPU_COLUMNS:
             col = _own_column(calls, name)
             if col is not None:
@@ -89,7 +100,9 @@ def offcpu(events: EventTable, calls: CallTable, ts_max: int | None = None) -> N
                 calls[name] = np.full(len(calls), -1, np.int64)
 
 
-def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
+def _offcpu(
+    events: EventTable, calls: CallTable, ts_max: int | None, time_range: tuple[int, int] | None
+) -> bool:
     """The off-CPU times and the wakers, if the scheduler events allow (True)."""
     ft = events.fields.get("sched_switch")
     if ft is None or len(ft) == 0 or "prev_pid" not in ft.columns or "next_pid" not in ft.columns:
@@ -115,7 +128,11 @@ def _offcpu(events: EventTable, calls: CallTable, ts_max: int | None) -> bool:
     if not (sw_ts >= 0).all():
         return False  # (no call has a usable time then)
     # the calls' time range (those with a usable one)
-    got = stacks.valid_range(ce.astype(np.int64, copy=False), cx.astype(np.int64, copy=False))
+    got = (
+        stacks.valid_range(ce.astype(np.int64, copy=False), cx.astype(np.int64, copy=False))
+        if time_range is _SCAN
+        else time_range
+    )
     if got is None:
         return False
     cmin, cmax = got

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._ext import stacks
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable, TraceMeta
 from .calls import REPAIR_FLAGS
@@ -135,7 +136,7 @@ _COUNTED_FLAGS = (CallFlag.TRUNCATED, CallFlag.LOST_GAP, CallFlag.MIGRATED, Call
 
 @dataclass
 class _PerCall:
-    """The report's per-call counts and sums (see :func:`_per_call_counts`)."""
+    """The report's per-call counts and sums (see :func:`per_call_counts`)."""
 
     flagged: dict[int, int]  # calls with each of ``_COUNTED_FLAGS``
     in_ctx: dict[int, int]  # calls of each of ``_IRQ_CTXS``
@@ -144,28 +145,32 @@ class _PerCall:
     irq_ns: int = 0
 
 
-def _per_call_counts(
-    flags: np.ndarray, self_ns: np.ndarray, ctx: np.ndarray, irq_ns: np.ndarray
-) -> _PerCall:
-    """A quarter million calls at a time: the masks stay small and in cache (table-sized ones
-    are fresh memory, whose page faults cost more than the counting)."""
-    out = _PerCall(
-        flagged={int(f): 0 for f in _COUNTED_FLAGS}, in_ctx={int(c): 0 for c in _IRQ_CTXS}
+def per_call_counts(calls: CallTable, irq_ns: int | None = None) -> _PerCall:
+    """The report's per-call counts, in one C pass over the flags, self, ctx and irq_ns columns
+    (``stacks.call_counts``; tests/test_finish_speed.py keeps the numpy steps it replaced).
+    The depth check does not change them (it sets DEPTH_MISMATCH only, neither counted nor a
+    repair bit), so the rebuild takes them as soon as the table is built: its columns all
+    resident then (read after their zero pages were given back, each of those pages was a
+    page fault: ~6k, half of the numpy steps' 22 ms at 5M calls).  ``irq_ns``: the irq_ns
+    column's sum, when the caller took it (the column is not read then)."""
+    assert not REPAIR_FLAGS & CallFlag.DEPTH_MISMATCH
+    assert not any(f & CallFlag.DEPTH_MISMATCH for f in _COUNTED_FLAGS)
+    flagged, in_ctx, traced, certain, irq_sum = stacks.call_counts(
+        calls["flags"].astype(np.uint16, copy=False),
+        calls["self"].astype(np.int64, copy=False),
+        calls["ctx"].astype(np.int8, copy=False),
+        calls["irq_ns"].astype(np.int64, copy=False) if irq_ns is None else None,
+        [int(f) for f in _COUNTED_FLAGS],
+        [int(c) for c in _IRQ_CTXS],
+        int(REPAIR_FLAGS),
     )
-    step = 1 << 18
-    for lo in range(0, len(flags), step):
-        hi = lo + step
-        f, sn, cx = flags[lo:hi], self_ns[lo:hi], ctx[lo:hi]
-        for flag in out.flagged:
-            out.flagged[flag] += int(np.count_nonzero(f & flag))
-        for c in out.in_ctx:
-            out.in_ctx[c] += int(np.count_nonzero(cx == c))
-        pos = sn > 0
-        out.traced += int(sn.sum(where=pos))
-        pos &= (f & REPAIR_FLAGS) == 0
-        out.certain += int(sn.sum(where=pos))
-        out.irq_ns += int(irq_ns[lo:hi].sum())
-    return out
+    return _PerCall(
+        flagged={int(f): k for f, k in zip(_COUNTED_FLAGS, flagged)},
+        in_ctx={int(c): k for c, k in zip(_IRQ_CTXS, in_ctx)},
+        traced=traced,
+        certain=certain,
+        irq_ns=irq_sum if irq_ns is None else irq_ns,
+    )
 
 
 def assess(
@@ -176,11 +181,13 @@ def assess(
     counters: dict[str, int],
     depth: dict[str, int],
     referenced: int | None = None,
+    per_call: _PerCall | None = None,
 ) -> Quality:
     """The quality report.  Every funcgraph record must be the entry or the exit of exactly one
     call: the machine names the call of each record it is fed (``counts.unaccounted`` are the
     records it named none for), and a call's entry and exit rows are set once, by the record
-    that entered or closed it."""
+    that entered or closed it.  ``per_call``: :func:`per_call_counts` of ``calls``, when the
+    caller took them already."""
     n = counts.events_in
     unaccounted = counts.unaccounted
     # the calls' row references must cover exactly the funcgraph records that were given one
@@ -188,13 +195,13 @@ def assess(
     if referenced is None:
         referenced = row_references(calls["entry_row"], calls["exit_row"])
     unaccounted += abs(referenced - (counts.funcgraph_events - counts.unaccounted))
-    flags = calls["flags"]
     cnt = lost["count"]
     per_cpu: dict[str, int] = {}
     for c in np.unique(lost["cpu"]):
         sel = lost["cpu"] == c
         per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
-    per_call = _per_call_counts(flags, calls["self"], calls["ctx"], calls["irq_ns"])
+    if per_call is None:
+        per_call = per_call_counts(calls)
     traced, certain_ns = per_call.traced, per_call.certain
     q = Quality(
         path=meta.path,

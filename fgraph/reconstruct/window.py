@@ -38,9 +38,21 @@ from .calls import (
     depth_check,
 )
 from .offcpu import offcpu
-from .quality import ASSESS_COLUMNS, EventCounts, Quality, assess, row_references
+from .quality import (
+    ASSESS_COLUMNS,
+    EventCounts,
+    Quality,
+    assess,
+    per_call_counts,
+    row_references,
+)
 
-PARALLEL_FINISH_CALLS = 1 << 20  # calls from which the depth check runs in its own thread
+# calls from which the quality counts and the depth check run in their own thread
+PARALLEL_FINISH_CALLS = 1 << 20
+# The columns (of the machine's, its attributes' and the call table's) with many pages of
+# zeros, the ones whose zero pages the end of the rebuild gives back (on fsync_x50 no other
+# column had any, and each one's scan cost ~0.4 ms)
+MOSTLY_ZEROS = ("flags", "ctx", "cpu_entry", "cpu_exit", "has_ret", "retval", "irq_ns", "module")
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
 
 
@@ -322,28 +334,36 @@ class WindowedRebuild:
         )
         # the machine's columns that are mostly zeros (flags, CPUs, contexts) are not all kept
         # resident through build_table, where the rebuild's memory peaks
-        release_zero_pages(*(a for d in (raw, attrs) for a in d.values()))
-        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns)
+        # (MOSTLY_ZEROS: the scans of the other columns took ~5 of this step's ~6 ms on
+        # fsync_x50, for nothing)
+        release_zero_pages(*(d[k] for d in (raw, attrs) for k in MOSTLY_ZEROS if k in d))
+        found: dict[str, Any] = {}
+        calls = build_table(attrs, raw, self.meta, self.strings, keep=self.columns, found=found)
+        # (the interrupt time's sum, taken by the build: the column, read after its zero
+        # pages are given back below, would fault each of those in: ~3.5k at 5M calls)
+        irq_total = found["irq_total"]
         # (before the depth check's thread writes the flags; the off-CPU times are written
         # sparsely, see offcpu)
-        release_zero_pages(*calls.columns.values())
-        # The depth check and the off-CPU times read disjoint columns (and write different
-        # ones): on a big table the check runs in a second thread meanwhile (their C passes
-        # release the GIL; ~0.02 s beside ~0.06 s at 5M calls).
-        depth_result: list[Any] = []  # the check's counts, or what it raised
+        release_zero_pages(*(calls.columns[k] for k in MOSTLY_ZEROS if k in calls.columns))
+        # The quality report's counts and the depth check, then, and the off-CPU times read
+        # disjoint columns (and write different ones): on a big table the first two run in a
+        # second thread meanwhile (their C passes release the GIL; ~0.025 s beside ~0.05 s
+        # at 5M calls).  The counts are taken before the check marks the flags (it sets a
+        # bit they do not count: see per_call_counts).
+        result: list[Any] = []  # (the counts, the check's counts), or what they raised
+
+        def check() -> None:
+            try:
+                result.append((per_call_counts(calls, irq_total), depth_check(calls)))
+            except Exception as exc:  # raised by the main thread, below
+                result.append(exc)
+
         checker = None
         if len(calls) >= PARALLEL_FINISH_CALLS:
-
-            def check() -> None:
-                try:
-                    depth_result.append(depth_check(calls))
-                except Exception as exc:  # raised by the main thread, below
-                    depth_result.append(exc)
-
             checker = threading.Thread(target=check, name="fgraph-depth")
             checker.start()
         else:
-            depth_result.append(depth_check(calls))
+            check()
         others = (
             self._others[0]
             if len(self._others) == 1
@@ -365,22 +385,24 @@ class WindowedRebuild:
         if not single:
             others.lost = lost
         try:
-            offcpu(others, calls, self._ts_max)
+            offcpu(others, calls, self._ts_max, found["time_range"])
         finally:
             if checker is not None:
                 checker.join()
-                # the off-CPU step's temporaries, freed by now, go back (the check, one C
-                # pass over the table's own flags, makes none)
+                # the off-CPU step's temporaries, freed by now, go back (the counts and the
+                # check, C passes over the table's own columns, make none)
                 release_free_memory()
-        depth = depth_result[0]
-        if isinstance(depth, Exception):
-            raise depth
+        if isinstance(result[0], Exception):
+            raise result[0]
+        per_call, depth = result[0]
         # what only the rebuild itself needed: what the quality report does not read (the
         # kernel depths, the exit times) is dropped before it, the rest after it
         extra = set() if self.columns is None else set(calls.columns) - self.columns
         for name in extra - ASSESS_COLUMNS:
             del calls.columns[name]
-        quality = assess(self._counts, lost, self.meta, calls, counters, depth, referenced)
+        quality = assess(
+            self._counts, lost, self.meta, calls, counters, depth, referenced, per_call
+        )
         for name in extra & ASSESS_COLUMNS:
             del calls.columns[name]
         calls.omitted = calls.omitted | extra
