@@ -2259,6 +2259,85 @@ static PyObject *py_merge_order(PyObject *self, PyObject *args)
     return ret;
 }
 
+/*
+ * kallsyms_scan(text, w) -> (addr uint64, start int64, end int64)
+ *   The lines of /proc/kallsyms text (`addr type name[\t[module]]`, the address w hex digits
+ *   wide) that symbols.py parse_kallsyms keeps, in file order: w hex digits, a space, a type
+ *   that is not A/a (absolute), a space, a name that does not start with '$' (ARM mapping
+ *   symbols) or a byte <= ' '; at least w + 4 bytes.  Per kept line its address and the
+ *   bytes [start, end) of the line (end: its '\n' or the text's end).  One pass; numpy's
+ *   version of it took ~35 ms at 93k lines, on the decode thread before its first window.
+ */
+static PyObject *py_kallsyms_scan(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int w;
+    if (!PyArg_ParseTuple(args, "y*i", &view, &w))
+        return NULL;
+    PyObject *a = NULL, *st = NULL, *en = NULL, *ret = NULL;
+    if (w < 1 || w > 16) {
+        PyErr_SetString(PyExc_ValueError, "kallsyms_scan: address width must be 1..16");
+        goto done;
+    }
+    const uint8_t *b = (const uint8_t *)view.buf;
+    const npy_intp len = (npy_intp)view.len;
+    npy_intp lines = len > 0;
+    for (const uint8_t *q = b; len > 0 && (q = memchr(q, '\n', (size_t)(b + len - q))); q++)
+        lines++;
+    if (!(a = rec_array(lines, NPY_UINT64)) || !(st = rec_array(lines, NPY_INT64)) ||
+        !(en = rec_array(lines, NPY_INT64)))
+        goto done;
+    uint64_t *pa = (uint64_t *)PyArray_DATA((PyArrayObject *)a);
+    int64_t *ps = (int64_t *)PyArray_DATA((PyArrayObject *)st);
+    int64_t *pe = (int64_t *)PyArray_DATA((PyArrayObject *)en);
+    npy_intp n = 0;
+    Py_BEGIN_ALLOW_THREADS
+    npy_intp s0 = 0;
+    while (len > 0 && s0 <= len) {
+        const uint8_t *nl = s0 < len ? memchr(b + s0, '\n', (size_t)(len - s0)) : NULL;
+        const npy_intp e = nl ? (npy_intp)(nl - b) : len;
+        if (e - s0 >= (npy_intp)w + 4) {
+            const uint8_t *q = b + s0;
+            uint64_t v = 0;
+            int ok = 1;
+            for (int k = 0; k < w; k++) {
+                const uint8_t c = q[k];
+                int d = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                        : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                               : -1;
+                if (d < 0) {
+                    ok = 0;
+                    break;
+                }
+                v = (v << 4) | (uint64_t)d;
+            }
+            const uint8_t typ = q[w + 1], name0 = q[w + 3];
+            if (ok && q[w] == ' ' && q[w + 2] == ' ' && typ != 'A' && typ != 'a' &&
+                name0 != '$' && name0 > 32) {
+                pa[n] = v;
+                ps[n] = (int64_t)s0;
+                pe[n] = (int64_t)e;
+                n++;
+            }
+        }
+        if (!nl)
+            break;
+        s0 = e + 1;
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *arrs[3] = {a, st, en};
+    if (resize_all(arrs, 3, n) < 0)
+        goto done;
+    ret = Py_BuildValue("(OOO)", a, st, en);
+done:
+    Py_XDECREF(a);
+    Py_XDECREF(st);
+    Py_XDECREF(en);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -2288,6 +2367,8 @@ static PyMethodDef methods[] = {
      "em, event, kind, addr, func, module, depth, calltime, rettime, overrun, retval, eflags, "
      "duration, has_retval) -> missed"},
     {"merge_order", py_merge_order, METH_VARARGS, "merge_order(ts, starts) -> (order or None, min)"},
+    {"kallsyms_scan", py_kallsyms_scan, METH_VARARGS,
+     "kallsyms_scan(text, width) -> (addr uint64, start int64, end int64)"},
     {NULL, NULL, 0, NULL},
 };
 

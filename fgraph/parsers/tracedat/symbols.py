@@ -193,15 +193,8 @@ def _bsearch(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return found
 
 
-_HEX = np.full(256, -1, dtype=np.int64)
-for _i, _ch in enumerate(b"0123456789abcdef"):
-    _HEX[_ch] = _i
-for _i, _ch in enumerate(b"ABCDEF"):
-    _HEX[_ch] = 10 + _i
-
-
 def parse_kallsyms(text: str | bytes) -> Symbols:
-    """Parse ``/proc/kallsyms`` text (``addr type name[\\t[module]]``), vectorized over lines.
+    """Parse ``/proc/kallsyms`` text (``addr type name[\\t[module]]``): the lines in one C pass.
 
     Like libtraceevent's ``tep_parse_kallsyms``: absolute symbols (type A/a) and names starting
     with ``$`` (ARM mapping symbols) are skipped.  tep_register_function() prepends to a list,
@@ -209,30 +202,19 @@ def parse_kallsyms(text: str | bytes) -> Symbols:
     keeps that order among equal addresses.  Reproducing both makes alias choice identical.
     Lines that do not parse are skipped.
     """
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
+
     raw = text.encode("utf-8", errors="replace") if isinstance(text, str) else bytes(text)
-    b = np.frombuffer(raw, dtype=np.uint8)
     empty = Symbols(np.empty(0, np.uint64), raw, np.empty(0, np.int64), np.empty(0, np.int64))
-    if len(b) == 0:
+    if not raw:
         return empty
-    nl = np.flatnonzero(b == 10)
-    start = np.concatenate([[0], nl + 1]).astype(np.int64)
-    end = np.concatenate([nl, [len(b)]]).astype(np.int64)
     # /proc/kallsyms prints every address with the same width (%px: 16 or 8 hex digits).
     first_space = raw.find(b" ")
-    w = first_space - int(start[0]) if first_space > 0 else 0
+    w = first_space if first_space > 0 else 0
     if not 1 <= w <= 16:
         return empty
-    ok = end - start >= w + 4
-    start, end = start[ok], end[ok]
-    digits = _HEX[b[start[:, None] + np.arange(w)]]
-    ok = (digits >= 0).all(axis=1) & (b[start + w] == 32) & (b[start + w + 2] == 32)
-    typ = b[start + w + 1]
-    name0 = b[np.minimum(start + w + 3, len(b) - 1)]
-    ok &= (typ != ord("A")) & (typ != ord("a")) & (name0 != ord("$")) & (name0 > 32)
-    digits, start, end = digits[ok], start[ok], end[ok]
-    addr = np.zeros(len(start), dtype=np.uint64)
-    for k in range(w):  # per hex digit column
-        addr = (addr << np.uint64(4)) | digits[:, k].astype(np.uint64)
+    # the lines that parse, in file order (one C pass; ringbuf.c kallsyms_scan)
+    addr, start, end = ringbuf.kallsyms_scan(raw, w)
     rev = np.arange(len(addr))[::-1]
     order = rev[np.argsort(addr[rev], kind="stable")]
     return Symbols(addr[order], raw, start[order] + w + 3, end[order])
