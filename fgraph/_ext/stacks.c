@@ -1802,6 +1802,21 @@ static PyObject *int64_prefix(const int64_t *src, npy_intp k)
     return (PyObject *)a;
 }
 
+/* (x[:nx], y[:ny]) as two fresh int64 arrays, x and y freed either way: the tuple, or NULL
+ * with the error set (MemoryError when ``nomem``: the pass ran out of memory) */
+static PyObject *int64_pair(int64_t *x, npy_intp nx, int64_t *y, npy_intp ny, int nomem)
+{
+    PyObject *a = nomem ? NULL : int64_prefix(x, nx);
+    PyObject *b = a ? int64_prefix(y, ny) : NULL;
+    free(x);
+    free(y);
+    if (!b) {
+        Py_XDECREF(a);
+        return nomem ? PyErr_NoMemory() : NULL;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
 /* overfull(parent, interrupted, dur, kdepth, tol, acc=None, zero=False) -> int64 rows, sorted: the calls
  * with dur >= 0, kdepth >= 0 and children + interrupts (their durations, negative ones
  * counting 0) longer than dur + tol.  calls.py _fix_overfull's test, with one sum a call
@@ -2025,15 +2040,7 @@ static PyObject *py_child_sums(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     held_free(&h);
-    PyObject *ta = nomem ? NULL : int64_prefix(tg, k);
-    PyObject *va = ta ? int64_prefix(vl, k) : NULL;
-    free(tg);
-    free(vl);
-    if (!va) {
-        Py_XDECREF(ta);
-        return nomem ? PyErr_NoMemory() : NULL;
-    }
-    return Py_BuildValue("(NN)", ta, va);
+    return int64_pair(tg, k, vl, k, nomem);
 }
 
 /* clear(a): a's bytes set to zero, the GIL released (build_table clears the arrays stacks.times
@@ -2109,15 +2116,7 @@ static PyObject *py_members(PyObject *self, PyObject *args)
 #undef IN_ROWS
     free(bits);
     held_free(&h);
-    PyObject *ka = nomem ? NULL : int64_prefix(kp, nk);
-    PyObject *ia = ka ? int64_prefix(ip, ni) : NULL;
-    free(kp);
-    free(ip);
-    if (!ia) {
-        Py_XDECREF(ka);
-        return nomem ? PyErr_NoMemory() : NULL;
-    }
-    return Py_BuildValue("(NN)", ka, ia);
+    return int64_pair(kp, nk, ip, ni, nomem);
 }
 
 /* whether array ``o``'s memory overlaps one of the arrays h holds (an output written over an
@@ -2694,25 +2693,16 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
     }
     free(tie);
     held_free(&h);
-    if (err == 4) {
+    if (err == 4 || err >= 2) {
         free(mv);
         free(sr);
-        Py_RETURN_NONE;
-    }
-    PyObject *ma = err ? NULL : int64_prefix(mv, k);
-    PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
-    free(mv);
-    free(sr);
-    if (!sa) {
-        Py_XDECREF(ma);
-        if (err == 1)
-            return PyErr_NoMemory();
-        if (err)
-            PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
-                                                         : "stacks.tie_order: not a permutation");
+        if (err == 4)
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_RuntimeError, err == 2 ? "stacks.tie_order: parent cycle"
+                                                     : "stacks.tie_order: not a permutation");
         return NULL;
     }
-    return Py_BuildValue("(NN)", ma, sa);
+    return int64_pair(mv, k, sr, k, err == 1);
 }
 
 /* moves(perm) -> (moved, src): the rows perm does not keep in place (sorted) and perm there */
@@ -2739,15 +2729,7 @@ static PyObject *py_moves(PyObject *self, PyObject *args)
             sr[k++] = perm[i];
         }
     held_free(&h);
-    PyObject *a = nomem ? NULL : int64_prefix(mv, k);
-    PyObject *b = a ? int64_prefix(sr, k) : NULL;
-    free(mv);
-    free(sr);
-    if (!b) {
-        Py_XDECREF(a);
-        return nomem ? PyErr_NoMemory() : NULL;
-    }
-    return Py_BuildValue("(NN)", a, b);
+    return int64_pair(mv, k, sr, k, nomem);
 }
 
 /* call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED where both CPUs are known and
@@ -3994,21 +3976,15 @@ static PyObject *py_entry_moves(PyObject *self, PyObject *args)
     free(run);
     free(tie);
     held_free(&h);
-    PyObject *ma = err ? NULL : int64_prefix(mv, k);
-    PyObject *sa = ma ? int64_prefix(sr, k) : NULL;
-    free(mv);
-    free(sr);
-    if (err == 4)
-        Py_RETURN_NONE;
-    if (!sa) {
-        Py_XDECREF(ma);
-        if (err == 1)
-            return PyErr_NoMemory();
-        if (err == 2)
-            PyErr_SetString(PyExc_RuntimeError, "stacks.entry_moves: parent cycle");
+    if (err == 4 || err == 2) {
+        free(mv);
+        free(sr);
+        if (err == 4)
+            Py_RETURN_NONE;
+        PyErr_SetString(PyExc_RuntimeError, "stacks.entry_moves: parent cycle");
         return NULL;
     }
-    return Py_BuildValue("(NN)", ma, sa);
+    return int64_pair(mv, k, sr, k, err == 1);
 }
 
 /* machine_views(machine) -> tuple of uint8 arrays: the bytes of the call columns made so far
