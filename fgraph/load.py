@@ -262,6 +262,13 @@ def _ahead(it: Iterator[Any]) -> Iterator[Any]:
             del val
     finally:
         stop.set()
+        # The thread sees the stop at its next hand-over (it polls every 0.1 s) or has already
+        # handed over its end: wait for it, so no decode thread outlives the read (it held the
+        # file and a window, and a caller that checks for leftover threads saw it still
+        # running right after a complete read).  Bounded: a thread stuck past that is left,
+        # as a daemon, rather than hanging the caller.
+        if t is not threading.current_thread():
+            t.join(timeout=5)
 
 
 def load(path: str | os.PathLike[str] | BinaryIO | bytes) -> Trace:

@@ -221,6 +221,15 @@ def _decode_threads() -> list[object]:
     return [t for t in threading.enumerate() if t.name == "fgraph-decode"]
 
 
+def test_no_decode_thread_outlives_a_complete_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read joins its decode thread before it returns (it was left to end on its own, and
+    the next read's check could still see it)."""
+    monkeypatch.delenv("FGRAPH_ONE_THREAD", raising=False)
+    for _ in range(5):
+        load_windowed(str(corpus_file("vm61/lost.dat")), 2000)
+        assert not _decode_threads()
+
+
 def test_the_decode_thread_ends_when_the_rebuild_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     """An error in the middle of the windows (a KeyboardInterrupt here): the decode thread
     stops, with the window it decoded and the file, even while the caller keeps the exception
@@ -241,7 +250,7 @@ def test_the_decode_thread_ends_when_the_rebuild_raises(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(window.WindowedRebuild, "feed", failing)
     monkeypatch.delenv("FGRAPH_ONE_THREAD", raising=False)
-    assert not _decode_threads()
+    assert not _decode_threads()  # (every read joins its thread before it returns)
     with pytest.raises(KeyboardInterrupt) as kept:
         load_windowed(str(corpus_file("vm61/lost.dat")), 2000)
     assert fed[0] == 3
