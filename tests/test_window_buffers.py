@@ -111,3 +111,22 @@ def test_the_thread_runs_as_far_ahead_as_it_is_let() -> None:
     assert next(a) == 4
     _settles_at(made, 6)
     assert list(a) == list(range(5, 50))
+
+
+def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
+    """Enough windows for the decode thread to run two ahead, then one in the last ones
+    (load.TAIL_WINDOWS), with the window arrays used again: the calls of the whole-file read."""
+    from fgraph.load import TAIL_WINDOWS, load
+
+    for rel, window in (("vm61/lost.dat", 400), ("vm61/system.dat", 5000)):
+        path = str(corpus_file(rel))
+        assert _stream(rel, window).window_count > TAIL_WINDOWS + 2
+        ref, got = load(path), load_windowed(path, window)
+        a, b = ref.call_table, got.call_table
+        assert len(a) == len(b)
+        for name in a.columns:
+            if name in ("comm", "func", "module"):
+                assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
+            else:
+                assert (a[name] == b[name]).all(), name
+        assert ref.quality.to_dict() == got.quality.to_dict()

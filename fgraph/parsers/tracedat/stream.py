@@ -149,9 +149,11 @@ class _ArraySet:
         if a is None or a.dtype != dtype:
             # (a mapping of its own, not malloc'd: a set let go gives its pages back to the
             # kernel when its last holder drops it, where freed malloc memory stays resident
-            # in the arena, between the decoder's other allocations, until the next trim)
+            # in the arena, between the decoder's other allocations, until the next trim;
+            # private: a shared anonymous mapping is shmem, its pages slower to fault in)
             size = max(self.cap * dtype.itemsize, 1)
-            a = self.arrays[name] = np.frombuffer(mmap.mmap(-1, size), dtype, self.cap)
+            m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+            a = self.arrays[name] = np.frombuffer(m, dtype, self.cap)
         return a[:n]
 
 
