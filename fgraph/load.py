@@ -127,7 +127,9 @@ def load_windowed(
     st = parse_windows(src, window_records or WINDOW_RECORDS)
     rb = None
     several = st.several_windows
-    windows = st.windows(defer_order=True) if several else st.windows()
+    # (the funcgraph rows' flags, preempt, event and overrun are not made: the rebuild reads
+    # none of them, and keeps only the other rows as the trace's events)
+    windows = st.windows(defer_order=True, sparse_funcgraph=True) if several else st.windows()
     ahead: _Ahead | None = None
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):
         # (FGRAPH_ONE_THREAD: a switch for measuring what the thread buys.)  One-window inputs
@@ -266,6 +268,8 @@ class _Ahead:
                         item = next(it)
                     except StopIteration:
                         q.put(("end", None))
+                        return
+                    if stop.is_set():  # (the consumer has gone: nobody takes it)
                         return
                     q.put(("item", item))
                     # handed over: the consumer holds it now (the last window would otherwise

@@ -130,3 +130,23 @@ def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
             else:
                 assert (a[name] == b[name]).all(), name
         assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads() -> None:
+    """``windows(sparse_funcgraph=True)`` (load_windowed's): the funcgraph rows' flags,
+    preempt, event and overrun may hold anything; every other value is the full decode's."""
+    loose = ("flags", "preempt", "event", "overrun")
+    for rel, window in (("vm61/system.dat", 3000), ("vm61/smp4_instances.dat", 5000)):
+        full = [_snapshot(*w) for w in _stream(rel, window).windows()]
+        sparse = [_snapshot(*w) for w in _stream(rel, window).windows(sparse_funcgraph=True)]
+        assert len(full) == len(sparse) > 1
+        differ = 0
+        for a, b in zip(full, sparse):
+            fg = np.isin(a["kind"], [1, 2])
+            for name in a:
+                if name in loose:
+                    assert (a[name][~fg] == b[name][~fg]).all(), name
+                    differ += int((a[name][fg] != b[name][fg]).any())
+                else:
+                    assert (a[name] == b[name]).all(), name
+        assert differ  # (some were indeed left unwritten)

@@ -1561,6 +1561,9 @@ done:
  *   (fg_record), and `slow` says a record's type was unknown (else 0; 1 without a cache),
  *   `missed` an address not in the table.  Optional `comm`: (table, out): out[r] =
  *   table[pid + 1] - 2 where that is not 0; `new_pids` says some pid was not in the table.
+ *   Optional `sparse` (with a cache): the funcgraph records of the types the cache knows get
+ *   no flags, preempt, event nor overrun (left as they were: what the windowed read's rebuild
+ *   never reads of them, fgraph.load.load_windowed).
  *   Returns (seen, count, minlen, wide, slow, missed, new_pids).
  */
 #define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
@@ -1677,6 +1680,7 @@ typedef struct {
     npy_intp ne;
     uint64_t last;
     int64_t last_e; /* entry of the previous funcgraph record's address, -1 missing, -2 none */
+    int sparse;     /* funcgraph records: no event nor overrun (assemble's `sparse`) */
 } fgctx_t;
 
 /* Row r's function and module: the address table's entry of address a (one-entry memo: the
@@ -1719,7 +1723,8 @@ static inline __attribute__((always_inline)) int fg_func(fgctx_t *x, npy_intp r,
         (x)->odepth[r] = (int32_t)(v1);                                                      \
         (x)->oct[r] = (v2);                                                                  \
         (x)->ort[r] = (v3);                                                                  \
-        (x)->oov[r] = (v4);                                                                  \
+        if (!(x)->sparse)                                                                    \
+            (x)->oov[r] = (v4);                                                              \
         (x)->orv[r] = (got5) ? (v5) : 0;                                                     \
         (x)->oefl[r] = (got5) ? (uint8_t)(x)->has_ret : 0;                                   \
         (x)->odur[r] =                                                                       \
@@ -1731,9 +1736,9 @@ static inline __attribute__((always_inline)) int fg_func(fgctx_t *x, npy_intp r,
 static inline __attribute__((always_inline)) int fg_record(fgctx_t *x, npy_intp r, const int64_t *L, int32_t ev, int8_t kd,
                             int64_t base, int64_t ln)
 {
-    x->oev[r] = ev;
     x->okind[r] = kd;
     if (!L[0]) { /* (L[0]: 0, or the bytes a funcgraph record's fields span, read 8 at a time) */
+        x->oev[r] = ev;
         x->oaddr[r] = 0;
         x->ofunc[r] = x->omod[r] = x->odepth[r] = -1;
         x->oct[r] = x->ort[r] = x->oov[r] = x->odur[r] = -1;
@@ -1741,6 +1746,8 @@ static inline __attribute__((always_inline)) int fg_record(fgctx_t *x, npy_intp 
         x->oefl[r] = 0;
         return 0;
     }
+    if (!x->sparse)
+        x->oev[r] = ev;
     const uint8_t *b = x->b;
     if (!x->swap && base >= 0 && base <= x->blen - L[0]) {
         /* Branch-free: every field read as the 8 bytes at its offset (L[0] - 1 of them past
@@ -1841,6 +1848,7 @@ static int fgctx_setup(fgctx_t *x, Py_buffer *view, int big_endian, int has_ret,
     x->missed = 0;
     x->last = 0;
     x->last_e = -2;
+    x->sparse = 0;
     return 0;
 }
 
@@ -1926,10 +1934,10 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     PyObject *o_pieces, *o_specs, *o_ts, *o_pos, *o_cpu, *o_buf, *o_ids, *o_data, *o_len,
         *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
     PyObject *o_cache = Py_None, *o_comm = Py_None;
-    int big_endian;
-    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OO", &view, &o_pieces, &o_specs, &big_endian,
+    int big_endian, sparse = 0;
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OOp", &view, &o_pieces, &o_specs, &big_endian,
                           &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
-                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm))
+                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm, &sparse))
         return NULL;
     PyObject *seq = NULL, *sseq = NULL, *ret = NULL, *a_seen = NULL, *a_cnt = NULL,
              *a_min = NULL;
@@ -2016,6 +2024,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
             fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, oo, n,
                         "assemble") < 0)
             goto done;
+        x.sparse = sparse;
     }
     /* with a pid table (comm code + 2 per pid + 1, 0 unknown): the comm column too */
     const int32_t *ctab = NULL;
@@ -2080,18 +2089,18 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
             for (npy_intp i = 0; i < m; i++, r++) {
                 int64_t base = pd[i], ln = pl[i];
                 int32_t ty, pv;
-                int16_t fl;
+                int16_t fl, pr;
                 if (std && ln >= 8 && base >= 0 && base <= blen - 8) {
                     uint64_t w;
                     memcpy(&w, b + base, 8);
                     ty = (int32_t)(w & 0xffff);
                     fl = (int16_t)((w >> 16) & 0xff);
-                    pre[r] = (int16_t)((w >> 24) & 0xff);
+                    pr = (int16_t)((w >> 24) & 0xff);
                     pv = (int32_t)(uint32_t)(w >> 32);
                 } else {
                     ty = (int32_t)cfield(b, blen, base, ln, &cs[0], swap, &bad);
                     fl = (int16_t)cfield(b, blen, base, ln, &cs[1], swap, &bad);
-                    pre[r] = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
+                    pr = (int16_t)cfield(b, blen, base, ln, &cs[2], swap, &bad);
                     pv = (int32_t)cfield(b, blen, base, ln, &cs[3], swap, &bad);
                 }
                 pid[r] = pv;
@@ -2104,7 +2113,6 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                         cnew = 1; /* a pid not in the table: the caller makes the column */
                 }
                 etype[r] = ty;
-                flags[r] = fl;
                 irq[r] = fl < 0 ? -1
                          : (fl & IRQ_NMI) ? 3
                          : (fl & IRQ_HARDIRQ) ? 2
@@ -2113,6 +2121,8 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                 int64_t s = (int64_t)ty + 1;
                 if (s < 0 || s >= NTYPES) {
                     wide = 1; /* an id beyond an unsigned short: the caller counts */
+                    flags[r] = fl;
+                    pre[r] = pr;
                     continue;
                 }
                 if (cnt[s]++ == 0) {
@@ -2121,15 +2131,21 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                 } else if (ln < mn[s]) {
                     mn[s] = ln;
                 }
+                const int64_t *L = NULL;
+                int32_t kc = -1;
                 if (clay) {
-                    int32_t kc = cslot[s];
-                    if (kc < 0 || kc >= ncslots) {
+                    kc = cslot[s];
+                    if (kc < 0 || kc >= ncslots)
                         slow = 1; /* a type the cache does not know: fg_fill decides */
-                    } else if ((bad = fg_record(&x, r, clay + (size_t)kc * LAYOUT_W, cev[kc],
-                                                ckd[kc], base, ln))) {
-                        break;
-                    }
+                    else
+                        L = clay + (size_t)kc * LAYOUT_W;
                 }
+                if (!(L && x.sparse && L[0])) { /* (L: x is set up) */
+                    flags[r] = fl;
+                    pre[r] = pr;
+                }
+                if (L && (bad = fg_record(&x, r, L, cev[kc], ckd[kc], base, ln)))
+                    break;
             }
         }
         Py_END_ALLOW_THREADS

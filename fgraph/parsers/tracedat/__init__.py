@@ -337,6 +337,7 @@ def _decode(
     ids: np.ndarray | None = None,
     into: dict[str, np.ndarray] | None = None,
     alloc: Callable[[str, int, np.dtype], np.ndarray] | None = None,
+    sparse_funcgraph: bool = False,
 ) -> EventTable:
     """The event table of the records of ``pieces``, piece after piece (``ids``: filled with
     each row's id, the piece's first id counted up).  ``into`` (``data``, ``len``, ``ts``,
@@ -345,6 +346,10 @@ def _decode(
     ``alloc(name, n, dtype)`` makes the arrays instead of ``np.empty``: the columns by their
     names, the decode's scratch arrays (record offsets, lengths and types, dropped at the end)
     by names with a leading blank (the windowed read uses a window's arrays again).
+    ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event`` and ``overrun``
+    may be left unwritten (hold anything): for the windowed read, whose rebuild reads none of
+    them and keeps only the other rows as the trace's events (~1.7 ns a record less in
+    ``assemble``, 4 of its ~25 stores).
 
     C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every column of
     every row: ``assemble`` the record columns and common fields, counting the event ids, and,
@@ -442,6 +447,7 @@ def _decode(
             cols["irqctx"],
             fused,
             (pids.table, cols["comm"]),
+            sparse_funcgraph,
         )
     cols["ts"] = _timestamps(raw_ts, c)
     if n and new_pids:

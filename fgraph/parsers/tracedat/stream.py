@@ -137,11 +137,14 @@ class _ArraySet:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.arrays: dict[str, np.ndarray] = {}
+        self._probe = object()  # held by the set alone, as each array is
 
     def free(self) -> bool:
-        """Nothing outside holds one of the arrays (no view, no table): each one's references
-        are the set's, the loop's and the call's."""
-        return all(sys.getrefcount(a) <= 3 for a in self.arrays.values())
+        """Nothing outside holds one of the arrays (no view, no table): each has no more
+        references than an object only the set holds, counted the same way (what the
+        interpreter itself holds of a value passed on differs between versions)."""
+        counts = [sys.getrefcount(v) for v in (self._probe, *self.arrays.values())]
+        return all(c <= counts[0] for c in counts[1:])
 
     def take(self, name: str, n: int, dtype: np.dtype) -> np.ndarray:
         """The first ``n`` items of the set's array ``name`` (made at the first call)."""
@@ -151,9 +154,12 @@ class _ArraySet:
             # kernel when its last holder drops it, where freed malloc memory stays resident
             # in the arena, between the decoder's other allocations, until the next trim;
             # private: a shared anonymous mapping is shmem, its pages slower to fault in)
-            size = max(self.cap * dtype.itemsize, 1)
-            m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
-            a = self.arrays[name] = np.frombuffer(m, dtype, self.cap)
+            if hasattr(mmap, "MAP_PRIVATE"):
+                m = mmap.mmap(-1, max(self.cap * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE)
+                a = np.frombuffer(m, dtype, self.cap)
+            else:  # pragma: no cover - (Windows)
+                a = np.empty(self.cap, dtype)
+            self.arrays[name] = a
         return a[:n]
 
 
@@ -380,10 +386,14 @@ class TraceDatStream:
         cuts = np.unique(allts[step::step])
         return cuts[cuts > allts[0]] if len(cuts) else cuts
 
-    def windows(self, defer_order: bool = False) -> Iterator[tuple[EventTable, Any, np.ndarray]]:
+    def windows(
+        self, defer_order: bool = False, sparse_funcgraph: bool = False
+    ) -> Iterator[tuple[EventTable, Any, np.ndarray]]:
         """``(window table, its timeline order, row ids)`` for each window in time order (the
         order None: the rebuild's merge order decides).  ``defer_order``: the order comes as a
         function that makes it, for the consumer to call (load_windowed: in its own thread).
+        ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event`` and
+        ``overrun`` hold anything (``_decode``; load_windowed: its rebuild reads none of them).
 
         A window's arrays are used again by a later window once nothing holds them any more
         (``_Recycler``): a window kept, or a view of one of its columns, stays as it is."""
@@ -398,7 +408,7 @@ class TraceDatStream:
         try:
             for j in range(len(bounds) + 1):
                 hi = None if j == len(bounds) else int(bounds[j])
-                table, row_id, runs = self._window(hi, seen)
+                table, row_id, runs = self._window(hi, seen, sparse_funcgraph)
                 if defer_order:
                     yield table, functools.partial(_timeline_order, table["ts"], runs), row_id
                 else:
@@ -457,7 +467,7 @@ class TraceDatStream:
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
     def _window(
-        self, hi: int | None, seen: set[tuple[str, str]]
+        self, hi: int | None, seen: set[tuple[str, str]], sparse: bool = False
     ) -> tuple[EventTable, np.ndarray, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
         the records held back from the previous window and those of the pages that start
@@ -565,7 +575,17 @@ class TraceDatStream:
         ids = cols.take("ids", base, np.dtype(np.int64))
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
-            table = _decode(c, meta, self.formats, self.mem, pieces, self.strings, ids, alloc=alloc)
+            table = _decode(
+                c,
+                meta,
+                self.formats,
+                self.mem,
+                pieces,
+                self.strings,
+                ids,
+                alloc=alloc,
+                sparse_funcgraph=sparse,
+            )
         del alloc, cols
         del pieces
         # the same warning from every window is said once
