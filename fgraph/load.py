@@ -19,6 +19,10 @@ from .table import CallTable, EventTable, TraceMeta
 # ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
 WINDOW_RECORDS = 1 << 16
 TRIM_RECORDS = 1 << 21  # records between two trims of the heap while the windows are fed
+# The decode thread runs up to two windows ahead of the rebuild (three windows alive), one in
+# the last TAIL_WINDOWS windows: the read's peak RSS comes at the end of the windows, when the
+# calls are the most (bench/RESULTS.md, session 6).
+TAIL_WINDOWS = 16
 
 
 class Trace:
@@ -122,23 +126,32 @@ def load_windowed(
     src = open_source(path)
     st = parse_windows(src, window_records or WINDOW_RECORDS)
     rb = None
-    windows = st.windows()
     several = st.several_windows
+    # (the funcgraph rows' flags, preempt, event and overrun are not made: the rebuild reads
+    # none of them, and keeps only the other rows as the trace's events)
+    windows = st.windows(defer_order=True, sparse_funcgraph=True) if several else st.windows()
+    ahead: _Ahead | None = None
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):
         # (FGRAPH_ONE_THREAD: a switch for measuring what the thread buys.)  One-window inputs
         # (text) gain nothing from it, and the memory their parse frees would stay in the
         # thread's malloc arena.
-        windows = _ahead(windows)
+        windows = ahead = _Ahead(windows)
+    tail_from = 0  # the first of the last TAIL_WINDOWS windows
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that
     # keeps the exception kept the decode thread, its window and the file alive).
     fed = 0  # records fed
+    nwin = 0  # windows fed
     # when to trim the heap next: first once the rebuild has taken its first windows as one
     # (it holds them until it has DELAY_PREFIX records, then joins them: ~60 MB freed at once,
     # which a small trace never reuses), then every TRIM_RECORDS
     trim_at = 2 * (DELAY_PREFIX if delay_prefix is None else delay_prefix)
     try:
         for table, order, rows in windows:
+            if callable(order):
+                # the timeline order, made here rather than in the decode thread (the slower of
+                # the two)
+                order = order()
             if rb is None:
                 ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)
                 # function_graph data: about one call per two records.  ``records`` is estimated
@@ -150,6 +163,22 @@ def load_windowed(
                 rb = WindowedRebuild(
                     ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
                 )
+            if ahead is not None:
+                # The two threads take about as long a window (~3.5 ms at 2^16 records), each
+                # the slower one in turn: two windows ahead (three alive: the one fed, one
+                # waiting, one decoded), the decode thread waits less for the rebuild's slower
+                # windows (10.2M records: 0.05-0.07 -> 0.01-0.03 s of waits, the windows 0.035 s
+                # less wall).  Not in the last windows, where the calls grow to the read's peak
+                # RSS (which stays as it was: bench/RESULTS.md, session 6).
+                if nwin == 0:
+                    # (the decode thread has cut the windows: the count is known now)
+                    tail_from = max(st.window_count - TAIL_WINDOWS, 0)
+                    if tail_from:
+                        ahead.further()
+                elif nwin == tail_from:
+                    ahead.fewer()
+                    st.fewer_buffers()
+            nwin += 1
             # a one-window input's table is kept whole as the trace's events (nothing to drop)
             rb.feed(table, order, rows, keep_others=several)
             fed += len(table)
@@ -204,71 +233,101 @@ def _drop_file_pages(data: Any) -> None:
             data.madvise(mmap.MADV_DONTNEED)
 
 
-def _ahead(it: Iterator[Any]) -> Iterator[Any]:
-    """Items of ``it`` computed one ahead in a second thread: the next window is decoded while
-    the rebuild consumes this one (the page walk, the field gathers and the stack machine are C
-    that releases the GIL, as do numpy's large-array loops).  Errors reach the consumer."""
-    import queue
-    import threading
+class _Ahead:
+    """Items of ``it`` computed ahead in a second thread: the next window is decoded while the
+    rebuild consumes this one (the page walk, the field gathers and the stack machine are C
+    that releases the GIL, as do numpy's large-array loops).  Errors reach the consumer.
+    :meth:`close` (or the end of the items) lets the thread go.
 
-    q: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-    # The next item is computed only once the consumer has taken the previous one: two windows
-    # alive at a time (the one consumed, the one decoded), not three (one more waiting in the
-    # queue); ~70 MB of peak RSS at 2^18 records a window, no time lost while the consumer is
-    # the slower side.
-    taken = threading.Semaphore(0)
+    The thread makes an item only while fewer than ``ahead`` items it made are not yet taken
+    (``ahead`` 1: two windows alive, the one consumed and the one decoded); :meth:`further` and
+    :meth:`fewer` change that."""
 
-    def put(what: str, val: Any) -> bool:
-        """Hand an item over and wait until it is taken; False once the consumer has gone (it
-        raised or was dropped: a blocking wait would keep this thread, the file and the
-        stream's memory forever)."""
-        while not stop.is_set():
+    def __init__(self, it: Iterator[Any], ahead: int = 1) -> None:
+        import queue
+        import threading
+
+        q: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        stop = threading.Event()
+        room = threading.Semaphore(ahead)  # items the thread may make now
+        self._q, self._stop, self._room = q, stop, room
+        self._owed = 0  # rooms not given back when the next items are taken (fewer)
+        self._done = False
+
+        def run() -> None:
             try:
-                q.put((what, val), timeout=0.1)
-                break
-            except queue.Full:
-                continue
+                while True:
+                    # (a timed wait: once the consumer has gone, a blocking wait would keep
+                    # this thread, the file and the stream's memory forever)
+                    while not room.acquire(timeout=0.1):
+                        if stop.is_set():
+                            return
+                    if stop.is_set():
+                        return
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        q.put(("end", None))
+                        return
+                    if stop.is_set():  # (the consumer has gone: nobody takes it)
+                        return
+                    q.put(("item", item))
+                    # handed over: the consumer holds it now (the last window would otherwise
+                    # live in this frame until the thread ends)
+                    del item
+            except BaseException as exc:  # handed to the consumer, raised there
+                q.put(("error", exc))
+
+        self._thread = threading.Thread(target=run, name="fgraph-decode", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> _Ahead:
+        return self
+
+    def __next__(self) -> Any:
+        if self._done:
+            raise StopIteration
+        what, val = self._q.get()
+        if self._owed:
+            self._owed -= 1
         else:
-            return False
-        while not stop.is_set():
-            if taken.acquire(timeout=0.1):
-                return True
-        return False
+            self._room.release()
+        if what == "item":
+            return val
+        self.close()
+        if what == "error":
+            raise val
+        raise StopIteration
 
-    def run() -> None:
-        try:
-            for item in it:
-                if not put("item", item):
-                    return
-                # taken: the consumer holds it now (the last window would otherwise live in
-                # this frame until the thread ends)
-                del item
-            put("end", None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            put("error", exc)
+    def further(self) -> None:
+        """One item more ahead from now on."""
+        if not self._done:
+            self._room.release()
 
-    t = threading.Thread(target=run, name="fgraph-decode", daemon=True)
-    t.start()
-    try:
-        while True:
-            what, val = q.get()
-            taken.release()
-            if what == "end":
-                return
-            if what == "error":
-                raise val
-            yield val
-            del val
-    finally:
-        stop.set()
+    def fewer(self) -> None:
+        """One item less ahead from now on (the next item taken gives no room back)."""
+        self._owed += 1
+
+    def close(self) -> None:
+        import threading
+
+        self._done = True
+        self._stop.set()
         # The thread sees the stop at its next hand-over (it polls every 0.1 s) or has already
         # handed over its end: wait for it, so no decode thread outlives the read (it held the
         # file and a window, and a caller that checks for leftover threads saw it still
         # running right after a complete read).  Bounded: a thread stuck past that is left,
         # as a daemon, rather than hanging the caller.
-        if t is not threading.current_thread():
-            t.join(timeout=5)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        # (an item made meanwhile is not kept by this object: a caller that keeps the
+        # exception that stopped it keeps this object)
+        with contextlib.suppress(Exception):
+            while True:
+                self._q.get_nowait()
+
+    def __del__(self) -> None:  # dropped without close (as a generator is closed)
+        self._stop.set()
 
 
 def load(path: str | os.PathLike[str] | BinaryIO | bytes) -> Trace:

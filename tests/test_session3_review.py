@@ -266,7 +266,7 @@ def test_the_decode_thread_ends_when_the_consumer_stops_early() -> None:
     thread is left and the errors reach the consumer."""
     import time
 
-    from fgraph.load import _ahead
+    from fgraph.load import _Ahead as _ahead
 
     def items(fail_at: int | None = None) -> object:
         for i in range(100):

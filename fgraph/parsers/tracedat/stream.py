@@ -34,8 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import mmap
 import re
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,6 +116,94 @@ class _Cursor:
     bad_at: list[np.ndarray] = dataclasses.field(default_factory=list)  # (their positions)
 
 
+def _timeline_order(ts: np.ndarray, runs: np.ndarray) -> np.ndarray | None:
+    """A window's timeline order from its times and its CPUs' runs (None: the rebuild's merge
+    order decides)."""
+    # the stable time sort of the rows, CPU after CPU, is a merge of the CPUs' runs when each
+    # is in time order (ringbuf.c; else sorted here)
+    order, tmin = ringbuf.merge_order(ts, runs)
+    if len(ts) and tmin < 0:
+        # times beyond 2^63 ns are no times: the rebuild's merge order keeps such records
+        # after their CPU's previous record, as it does for the whole file
+        return None
+    if order is None:
+        order = np.argsort(ts, kind="stable").astype(np.int64, copy=False)
+    return order
+
+
+class _ArraySet:
+    """The arrays of one window, kept to be used again by a later one."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.arrays: dict[str, np.ndarray] = {}
+        self._probe = object()  # held by the set alone, as each array is
+
+    def free(self) -> bool:
+        """Nothing outside holds one of the arrays (no view, no table): each has no more
+        references than an object only the set holds, counted the same way (what the
+        interpreter itself holds of a value passed on differs between versions)."""
+        counts = [sys.getrefcount(v) for v in (self._probe, *self.arrays.values())]
+        return all(c <= counts[0] for c in counts[1:])
+
+    def take(self, name: str, n: int, dtype: np.dtype) -> np.ndarray:
+        """The first ``n`` items of the set's array ``name`` (made at the first call)."""
+        a = self.arrays.get(name)
+        if a is None or a.dtype != dtype:
+            # (a mapping of its own, not malloc'd: a set let go gives its pages back to the
+            # kernel when its last holder drops it, where freed malloc memory stays resident
+            # in the arena, between the decoder's other allocations, until the next trim;
+            # private: a shared anonymous mapping is shmem, its pages slower to fault in)
+            if hasattr(mmap, "MAP_PRIVATE"):
+                m = mmap.mmap(-1, max(self.cap * dtype.itemsize, 1), flags=mmap.MAP_PRIVATE)
+                a = np.frombuffer(m, dtype, self.cap)
+            else:  # pragma: no cover - (Windows)
+                a = np.empty(self.cap, dtype)
+            self.arrays[name] = a
+        return a[:n]
+
+
+def _take(cols: _ArraySet, scratch: _ArraySet, name: str, n: int, dtype: np.dtype) -> np.ndarray:
+    """``_decode``'s ``alloc``: a column from the window's set, a scratch array (a name with a
+    leading blank) from the scratch set."""
+    return (scratch if name[0] == " " else cols).take(name, n, dtype)
+
+
+class _Recycler:
+    """Window arrays used again from window to window instead of made anew.
+
+    The windows' tables were new arrays each window, freed by the rebuild's thread into the
+    decode thread's malloc arena, which gave their pages back to the kernel (heap trims): each
+    window's ~10 MB of columns were fresh zero pages again, faulted in by ``ringbuf.assemble``
+    (10.2M records: ~0.05 s of the decode thread's CPU, bench/RESULTS.md, session 6).
+
+    A set of arrays is taken again only when nothing outside holds it any more (see
+    ``_ArraySet.free``): a window the rebuild keeps, or a view of it, keeps its whole set out
+    of reuse, and a new set is made instead.  At most ``keep`` sets are followed (the oldest is
+    let go: its holder frees it)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.sets: list[_ArraySet] = []
+
+    def get(self, n: int) -> _ArraySet:
+        """A free set that holds ``n`` records, or a new one."""
+        while len(self.sets) > self.keep:  # (keep lowered meanwhile: a free one goes first)
+            free = [s for s in self.sets if s.free()]
+            self.sets.remove(free[0] if free else self.sets[0])
+        for s in self.sets:
+            if s.cap >= n and s.free():
+                return s
+        if len(self.sets) >= self.keep:
+            self.sets.pop(0)
+        s = _ArraySet(n + n // 8)
+        self.sets.append(s)
+        return s
+
+    def clear(self) -> None:
+        self.sets = []
+
+
 class TraceDatStream:
     """A trace.dat opened for windowed reading (see module doc)."""
 
@@ -130,6 +220,12 @@ class TraceDatStream:
         self.strings = StringPool()
         self.latency = all(b.latency_text is not None for b in c.buffers)
         self.cursors: list[_Cursor] = []
+        # the arrays of the windows' tables (as many sets as windows are alive at a time: the
+        # one the rebuild reads, the one being decoded, and one more while the decode thread
+        # may run a window further ahead, fgraph.load) and of the decode's scratch arrays
+        self._buffers = _Recycler(3)
+        self._scratch = _Recycler(1)
+        self._cut_cache: np.ndarray | None = None
         self.records = 0  # an estimate, below (none for a latency-format file)
         if self.latency:
             return
@@ -253,6 +349,32 @@ class TraceDatStream:
         self._ts_max = max(self._ts_max, int(ts.max()))
         return np.minimum.accumulate(ts[::-1])[::-1].copy()
 
+    @property
+    def window_count(self) -> int:
+        """How many windows :meth:`windows` yields."""
+        return 1 if self.latency else len(self._cuts()) + 1
+
+    def fewer_buffers(self) -> None:
+        """One window fewer will be alive at a time from now on (``fgraph.load``'s decode
+        thread one window less ahead): one set of window arrays fewer is kept."""
+        self._buffers.keep = max(self._buffers.keep - 1, 1)
+
+    def _cuts(self) -> np.ndarray:
+        """The window bounds (computed once)."""
+        if self._cut_cache is not None:
+            return self._cut_cache
+        bounds = self._bounds()
+        last = self._ts_max  # the latest raw page stamp
+        first = min((int(cur.page_ts[0]) for cur in self.cursors if len(cur.page_ts)), default=0)
+        if self._ts_of_raw(last) < 0 or self._ts_of_raw(first) < 0:
+            # times beyond 2^63 ns, or before 0 (a negative OFFSET option), are no times (the
+            # rebuild keeps such records in reader order): cutting by time would not be the
+            # whole file's order, so one window (the OFFSET is added to every raw time, so the
+            # first and the last page tell)
+            bounds = bounds[:0]
+        self._cut_cache = bounds
+        return bounds
+
     def _bounds(self) -> np.ndarray:
         """Raw-clock times that cut the trace into windows of about ``window_records``."""
         if not self.cursors:
@@ -264,39 +386,38 @@ class TraceDatStream:
         cuts = np.unique(allts[step::step])
         return cuts[cuts > allts[0]] if len(cuts) else cuts
 
-    def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray]]:
+    def windows(
+        self, defer_order: bool = False, sparse_funcgraph: bool = False
+    ) -> Iterator[tuple[EventTable, Any, np.ndarray]]:
         """``(window table, its timeline order, row ids)`` for each window in time order (the
-        order None: the rebuild's merge order decides)."""
+        order None: the rebuild's merge order decides).  ``defer_order``: the order comes as a
+        function that makes it, for the consumer to call (load_windowed: in its own thread).
+        ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event`` and
+        ``overrun`` hold anything (``_decode``; load_windowed: its rebuild reads none of them).
+
+        A window's arrays are used again by a later window once nothing holds them any more
+        (``_Recycler``): a window kept, or a view of one of its columns, stays as it is."""
         if self.latency:
             table = _latency(self.c, self.meta, self.source)
             self.strings = table.strings
             n = len(table)
             yield table, np.arange(n, dtype=np.int64), np.arange(n, dtype=np.int64)
             return
-        bounds = self._bounds()
-        last = self._ts_max  # the latest raw page stamp
-        first = min((int(cur.page_ts[0]) for cur in self.cursors if len(cur.page_ts)), default=0)
-        if self._ts_of_raw(last) < 0 or self._ts_of_raw(first) < 0:
-            # times beyond 2^63 ns, or before 0 (a negative OFFSET option), are no times (the
-            # rebuild keeps such records in reader order): cutting by time would not be the
-            # whole file's order, so one window (the OFFSET is added to every raw time, so the
-            # first and the last page tell)
-            bounds = bounds[:0]
+        bounds = self._cuts()
         seen: set[tuple[str, str]] = set()
-        for j in range(len(bounds) + 1):
-            hi = None if j == len(bounds) else int(bounds[j])
-            table, row_id, runs = self._window(hi, seen)
-            # the timeline order: the stable time sort of the rows, CPU after CPU, is a merge
-            # of the CPUs' runs when each is in time order (ringbuf.c; else sorted here)
-            order, tmin = ringbuf.merge_order(table["ts"], runs)
-            if len(table) and tmin < 0:
-                # times beyond 2^63 ns are no times: the rebuild's merge order keeps such
-                # records after their CPU's previous record, as it does for the whole file
-                yield table, None, row_id
-                continue
-            if order is None:
-                order = np.argsort(table["ts"], kind="stable").astype(np.int64, copy=False)
-            yield table, order, row_id
+        try:
+            for j in range(len(bounds) + 1):
+                hi = None if j == len(bounds) else int(bounds[j])
+                table, row_id, runs = self._window(hi, seen, sparse_funcgraph)
+                if defer_order:
+                    yield table, functools.partial(_timeline_order, table["ts"], runs), row_id
+                else:
+                    yield table, _timeline_order(table["ts"], runs), row_id
+                del table, row_id, runs
+        finally:
+            # (the sets the windows' holders still hold go with them)
+            self._buffers.clear()
+            self._scratch.clear()
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -346,7 +467,7 @@ class TraceDatStream:
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
     def _window(
-        self, hi: int | None, seen: set[tuple[str, str]]
+        self, hi: int | None, seen: set[tuple[str, str]], sparse: bool = False
     ) -> tuple[EventTable, np.ndarray, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
         the records held back from the previous window and those of the pages that start
@@ -446,10 +567,26 @@ class TraceDatStream:
                 hi = max(int((ch["data"] + ch["len"]).max()) for ch in take)
                 self.store.ensure(lo, hi)
         del parts
-        ids = np.empty(base, np.int64)
+        # the window's arrays: its table's columns and row ids from a set of arrays of an
+        # earlier window, the decode's own scratch arrays (named with a leading blank) from
+        # another, one set of which is enough
+        cols = self._buffers.get(base)
+        alloc = functools.partial(_take, cols, self._scratch.get(base))
+        ids = cols.take("ids", base, np.dtype(np.int64))
         nwarn = len(meta.warnings)
         with decode_errors(self.source.name):
-            table = _decode(c, meta, self.formats, self.mem, pieces, self.strings, ids)
+            table = _decode(
+                c,
+                meta,
+                self.formats,
+                self.mem,
+                pieces,
+                self.strings,
+                ids,
+                alloc=alloc,
+                sparse_funcgraph=sparse,
+            )
+        del alloc, cols
         del pieces
         # the same warning from every window is said once
         fresh = []

@@ -1,0 +1,152 @@
+"""The windowed read's arrays used again from window to window (``stream._Recycler``) and its
+decode thread run ahead of the rebuild (``fgraph.load._Ahead``): a window stays as it was while
+anything holds it or a view of it, windows that nobody holds share their memory, and the thread
+makes as many windows ahead as it is let."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from conftest import corpus_file
+
+from fgraph.load import _Ahead, load_windowed
+from fgraph.parsers import parse_windows
+from fgraph.source import open_source
+
+
+def _stream(rel: str, window: int):
+    return parse_windows(open_source(str(corpus_file(rel))), window)
+
+
+def _snapshot(table, order, rows) -> dict[str, np.ndarray]:
+    out = {name: np.array(table[name], copy=True) for name in table.columns}
+    out["<order>"] = np.array(order, copy=True)
+    out["<rows>"] = np.array(rows, copy=True)
+    return out
+
+
+def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert a[k].dtype == b[k].dtype and (a[k] == b[k]).all(), k
+
+
+def test_held_windows_stay_as_they_were_and_dropped_ones_share_memory() -> None:
+    st = _stream("vm61/system.dat", 3000)
+    held, views, seen = [], [], []
+    for k, (table, order, rows) in enumerate(st.windows()):
+        snap = _snapshot(table, order, rows)
+        seen.append(table["ts"].__array_interface__["data"][0])
+        if k % 4 == 0:  # kept whole (as the rebuild keeps the windows of its head)
+            held.append((table, order, rows, snap))
+        elif k % 4 == 1:  # only a view of one column kept
+            views.append((table["func"][5:], snap["func"][5:]))
+        del table, order, rows
+    assert len(seen) > 12
+    # windows nobody held were decoded into the memory of earlier ones
+    assert len(set(seen)) < len(seen) - len(held) - len(views)
+    for table, order, rows, snap in held:
+        _same(_snapshot(table, order, rows), snap)
+    for view, want in views:
+        assert (view == want).all()
+
+
+def test_windows_are_the_same_held_or_dropped() -> None:
+    """Every window kept alive (no array used again) against each dropped once copied (the
+    arrays used again, over the previous windows' values): the same tables."""
+    kept = [_snapshot(*w) for w in list(_stream("vm61/lost.dat", 2000).windows())]
+    dropped = [_snapshot(*w) for w in _stream("vm61/lost.dat", 2000).windows()]
+    assert len(kept) == len(dropped) > 5
+    for a, b in zip(kept, dropped):
+        _same(a, b)
+
+
+def test_deferred_order_is_the_order() -> None:
+    a = [o for _, o, _ in _stream("vm61/smp4_instances.dat", 5000).windows()]
+    b = [f() for _, f, _ in _stream("vm61/smp4_instances.dat", 5000).windows(defer_order=True)]
+    assert len(a) == len(b) > 1
+    for x, y in zip(a, b):
+        assert (x is None and y is None) or (x == y).all()
+
+
+def test_load_windowed_in_one_thread_and_two(monkeypatch) -> None:
+    path = str(corpus_file("vm61/lost.dat"))
+    two = load_windowed(path, 2000)
+    monkeypatch.setenv("FGRAPH_ONE_THREAD", "1")
+    one = load_windowed(path, 2000)
+    for name in two.call_table.columns:
+        assert (two.call_table[name] == one.call_table[name]).all(), name
+    assert two.quality.to_dict() == one.quality.to_dict()
+
+
+def _settles_at(made: list[int], want: int) -> None:
+    """The thread has made ``want`` items and makes no more (it waits for room)."""
+    deadline = time.monotonic() + 10
+    while len(made) < want and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert len(made) == want
+
+
+def test_the_thread_runs_as_far_ahead_as_it_is_let() -> None:
+    made: list[int] = []
+
+    def items():
+        for i in range(50):
+            made.append(i)
+            yield i
+
+    a = _Ahead(items())
+    assert next(a) == 0
+    _settles_at(made, 2)  # one ahead: the one taken and the one made
+    a.further()  # two ahead from now on
+    assert next(a) == 1
+    _settles_at(made, 4)
+    assert next(a) == 2
+    _settles_at(made, 5)
+    a.fewer()  # one ahead from now on
+    assert next(a) == 3  # (taken without giving room back)
+    _settles_at(made, 5)
+    assert next(a) == 4
+    _settles_at(made, 6)
+    assert list(a) == list(range(5, 50))
+
+
+def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
+    """Enough windows for the decode thread to run two ahead, then one in the last ones
+    (load.TAIL_WINDOWS), with the window arrays used again: the calls of the whole-file read."""
+    from fgraph.load import TAIL_WINDOWS, load
+
+    for rel, window in (("vm61/lost.dat", 400), ("vm61/system.dat", 5000)):
+        path = str(corpus_file(rel))
+        assert _stream(rel, window).window_count > TAIL_WINDOWS + 2
+        ref, got = load(path), load_windowed(path, window)
+        a, b = ref.call_table, got.call_table
+        assert len(a) == len(b)
+        for name in a.columns:
+            if name in ("comm", "func", "module"):
+                assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
+            else:
+                assert (a[name] == b[name]).all(), name
+        assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads() -> None:
+    """``windows(sparse_funcgraph=True)`` (load_windowed's): the funcgraph rows' flags,
+    preempt, event and overrun may hold anything; every other value is the full decode's."""
+    loose = ("flags", "preempt", "event", "overrun")
+    for rel, window in (("vm61/system.dat", 3000), ("vm61/smp4_instances.dat", 5000)):
+        full = [_snapshot(*w) for w in _stream(rel, window).windows()]
+        sparse = [_snapshot(*w) for w in _stream(rel, window).windows(sparse_funcgraph=True)]
+        assert len(full) == len(sparse) > 1
+        differ = 0
+        for a, b in zip(full, sparse):
+            fg = np.isin(a["kind"], [1, 2])
+            for name in a:
+                if name in loose:
+                    assert (a[name][~fg] == b[name][~fg]).all(), name
+                    differ += int((a[name][fg] != b[name][fg]).any())
+                else:
+                    assert (a[name] == b[name]).all(), name
+        assert differ  # (some were indeed left unwritten)
