@@ -71,7 +71,7 @@ def synthetic(n_events: int, ncpu: int = 4, depth: int = 12, tasks_per_cpu: int 
 
 
 def repeated(path: Path, copies: int) -> EventTable:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     one = read_events(str(path))
     ts = one["ts"]

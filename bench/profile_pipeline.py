@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if a.windowed:
         from fgraph.analysis.hist import hist
-        from fgraph.load import load_windowed
+        from fgraph.pipeline import load_windowed
 
         size = os.path.getsize(a.path)
         t = p.stage("windowed read + rebuild", lambda: load_windowed(a.path))

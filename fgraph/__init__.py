@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import FgraphError, TraceFormatError, TraceParseError, TraceWarning
-from .load import Trace, load, load_windowed, read_events
+
+if TYPE_CHECKING:
+    from .pipeline import Trace, load, load_windowed, read_events
 
 __version__ = "0.1.0"
 
@@ -33,3 +35,23 @@ def hist(trace: Any, func: str | None = None, **kwargs: Any) -> Any:
     from .analysis.hist import hist as _hist
 
     return _hist(trace, func, **kwargs)
+
+
+# The loaders (and with them numpy) are imported on first use, not by ``import fgraph``: the
+# command sets its environment before numpy starts (OpenBLAS's thread, fgraph.cli.main), and
+# ``fgraph --help`` does not import numpy at all.
+_PIPELINE = frozenset({"Trace", "load", "load_windowed", "read_events"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PIPELINE:
+        from . import pipeline
+
+        value = getattr(pipeline, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fgraph' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _PIPELINE)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import corpus_file
 
-from fgraph.load import load_windowed
+from fgraph.pipeline import load_windowed
 from fgraph.reconstruct.calls import REPAIR_FLAGS, depth_check
 from fgraph.schema import CallFlag, IrqCtx
 

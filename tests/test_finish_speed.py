@@ -8,7 +8,7 @@ import pytest
 from conftest import corpus_file
 
 from fgraph._ext import stacks
-from fgraph.load import load_windowed
+from fgraph.pipeline import load_windowed
 from fgraph.reconstruct import calls as calls_mod
 from fgraph.reconstruct.calls import (
     _entry_order,
@@ -578,7 +578,7 @@ def test_machine_lists_the_own_places_apart() -> None:
     """stacks.finish lists the calls whose own place differs from their order (the own column
     then says no more), and build_table gives the same table with or without that list."""
     path = corpus_file("vm61/fsync.dat")
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
     from fgraph.reconstruct.calls import Rebuilder, build_table, prepare
     from fgraph.reconstruct.timeline import merge_order
     from fgraph.reconstruct.window import CallAttrs

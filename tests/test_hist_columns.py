@@ -16,7 +16,7 @@ from test_robustness_cli import fgraph
 
 from fgraph.analysis.calls import concat_calls
 from fgraph.analysis.hist import COLUMNS
-from fgraph.load import load_windowed
+from fgraph.pipeline import load_windowed
 from fgraph.schema import CALL_COLUMNS
 from fgraph.table import CallTable, ColumnNotLoaded
 

@@ -10,7 +10,7 @@ from conftest import corpus_file
 from test_stream_tracedat import assert_same_calls
 
 from fgraph._ext import stacks
-from fgraph.load import load_windowed
+from fgraph.pipeline import load_windowed
 from fgraph.reconstruct.calls import Rebuilder
 
 

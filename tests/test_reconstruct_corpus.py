@@ -21,7 +21,7 @@ pytestmark = pytest.mark.corpus
 pytest.importorskip("fgraph.parsers.tracedat")
 pytest.importorskip("fgraph.parsers.ftrace_text")
 
-from fgraph.load import read_events  # noqa: E402
+from fgraph.pipeline import read_events  # noqa: E402
 from fgraph.reconstruct import rebuild  # noqa: E402
 
 

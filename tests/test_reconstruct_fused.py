@@ -159,7 +159,7 @@ def test_an_order_outside_the_table_is_refused(bad: int | str) -> None:
     from conftest import corpus_file
 
     from fgraph._ext import stacks
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file("vm61/thresh.txt"))
     order = merge_order(events)

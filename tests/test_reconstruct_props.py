@@ -267,7 +267,7 @@ def test_generated_calls_through_text(gen: GenTrace) -> None:
     pytest.importorskip("fgraph.export.ftrace_text")
     pytest.importorskip("fgraph.parsers.ftrace_text")
     from fgraph.export.ftrace_text import write_function_graph
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = _with_latency_flags(to_events(gen)[0])
     calls, _ = rebuild(events)

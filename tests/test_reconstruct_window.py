@@ -61,7 +61,7 @@ def assert_same(a, b) -> None:
     ],
 )
 def test_windows_give_the_whole_rebuild(name: str, sizes: tuple[int, ...]) -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file(f"vm61/{name}"))
     for size in sizes:
@@ -73,7 +73,7 @@ def test_windows_give_the_whole_rebuild(name: str, sizes: tuple[int, ...]) -> No
 
 
 def test_one_window_is_rebuild() -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file("vm61/lost.dat"))
     calls, quality = rebuild(events)
@@ -126,7 +126,7 @@ def prepared_ahead(events: EventTable, size: int, prefix: int):
 
 @pytest.mark.parametrize("name", ["lost.dat", "system.dat", "fsync.dat", "btrfs_read.txt"])
 def test_windows_prepared_ahead_of_the_machine(name: str) -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file(f"vm61/{name}"))
     out, held = prepared_ahead(events, 1500, 4000)
@@ -140,7 +140,7 @@ def test_windows_prepared_ahead_of_the_machine(name: str) -> None:
 
 
 def test_consume_of_nothing_is_nothing() -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file("vm61/thresh.dat"))
     rb = WindowedRebuild(_ncpu(events), events.meta, events.strings)
@@ -153,7 +153,7 @@ def test_consume_of_nothing_is_nothing() -> None:
 
 
 def test_windows_must_share_the_pool() -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file("vm61/thresh.dat"))
     rb = WindowedRebuild(_ncpu(events), events.meta, events.strings)
@@ -164,7 +164,7 @@ def test_windows_must_share_the_pool() -> None:
 
 def test_scheduler_events_kept_for_offcpu() -> None:
     """Only the events that are not funcgraph records are kept between windows."""
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     events = read_events(corpus_file("vm61/system.dat"))
     _, _, others = windowed(events, 50_000, 50_000)
@@ -175,7 +175,7 @@ def test_scheduler_events_kept_for_offcpu() -> None:
 
 def test_the_depth_check_in_its_own_thread_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Big tables run the depth check beside the off-CPU times (PARALLEL_FINISH_CALLS)."""
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
     from fgraph.reconstruct import window
 
     events = read_events(corpus_file("vm61/system.dat"))
@@ -191,7 +191,7 @@ def test_the_depth_check_in_its_own_thread_changes_nothing(monkeypatch: pytest.M
 def test_an_error_in_the_depth_check_thread_is_raised_once(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
     from fgraph.reconstruct import window
 
     events = read_events(corpus_file("vm61/btrfs_read.dat"))

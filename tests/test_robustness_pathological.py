@@ -131,7 +131,7 @@ def test_deep_text_trace_through_every_command(tmp_path: Path) -> None:
     depth = 1200
     p = tmp_path / "deep.txt"
     p.write_text(_deep_text(depth))
-    from fgraph.load import load
+    from fgraph.pipeline import load
 
     tr = load(p)
     calls = tr.call_table

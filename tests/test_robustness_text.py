@@ -23,7 +23,7 @@ pytest.importorskip("fgraph.parsers.ftrace_text")
 pytest.importorskip("fgraph.parsers.report_text")
 
 from fgraph.errors import FgraphError, TraceFormatError  # noqa: E402
-from fgraph.load import read_events  # noqa: E402
+from fgraph.pipeline import read_events  # noqa: E402
 from fgraph.table import EventTable  # noqa: E402
 
 KERNEL = ["btrfs.txt", "btrfs.abstime_proc_tail.txt", "btrfs.latency.txt", "lost_pipe.txt"]

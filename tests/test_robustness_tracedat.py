@@ -20,7 +20,7 @@ import fuzzlib  # noqa: E402
 pytest.importorskip("fgraph.parsers.tracedat")
 
 from fgraph.errors import FgraphError  # noqa: E402
-from fgraph.load import read_events  # noqa: E402
+from fgraph.pipeline import read_events  # noqa: E402
 from fgraph.schema import CallFlag, EventKind, LostSource  # noqa: E402
 from fgraph.table import EventTable  # noqa: E402
 

@@ -10,7 +10,7 @@ from conftest import corpus_file
 from test_robustness_cli import fgraph
 
 from fgraph._ext import stacks
-from fgraph.load import load_windowed
+from fgraph.pipeline import load_windowed
 from fgraph.reconstruct.calls import _map_in_place
 
 # ---------------------------------------------------------------- build_table's in-place map
@@ -185,7 +185,7 @@ def test_plot_and_stdin_with_projected_tables(tmp_path: object) -> None:
 def test_symbol_codes_with_two_pools_in_one_process() -> None:
     """The codes cached per pool are right when traces alternate (each read has its own pool),
     for a whole read between windowed ones."""
-    from fgraph.load import load
+    from fgraph.pipeline import load
 
     def names(t: object) -> tuple[list[object], list[object]]:
         c = t.call_table  # type: ignore[attr-defined]
@@ -266,7 +266,7 @@ def test_the_decode_thread_ends_when_the_consumer_stops_early() -> None:
     thread is left and the errors reach the consumer."""
     import time
 
-    from fgraph.load import _Ahead as _ahead
+    from fgraph.pipeline import _Ahead as _ahead
 
     def items(fail_at: int | None = None) -> object:
         for i in range(100):
@@ -300,7 +300,7 @@ def test_interrupt_names_while_the_decode_thread_grows_the_pool(
     prepares the previous window.  ``_named(func, len(pool), _name_codes(pool, ...))`` took the
     pool's size before the names' codes: a runner name first met in the next window got a code
     past the table (IndexError; or, one past, the slot func == -1 reads)."""
-    from fgraph.load import load
+    from fgraph.pipeline import load
     from fgraph.reconstruct import irq
 
     events = load(str(corpus_file("vm61/btrfs_read.txt"))).event_table

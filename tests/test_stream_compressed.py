@@ -25,9 +25,9 @@ import zstandard
 from conftest import FIXTURES, corpus_file, tracecmd
 from test_stream_edges import assert_same
 
-from fgraph.load import load
 from fgraph.parsers.tracedat.ringbuffer import load_blobs, load_lazy
 from fgraph.parsers.tracedat.stream import TraceDatStream, open_stream
+from fgraph.pipeline import load
 from fgraph.source import open_source
 
 pytestmark = pytest.mark.corpus

@@ -24,8 +24,8 @@ from conftest import corpus_file
 from test_stream_tracedat import assert_same_calls, whole_with_prefix
 
 from fgraph.errors import TraceParseError
-from fgraph.load import load, load_windowed
 from fgraph.parsers.tracedat.stream import open_stream
+from fgraph.pipeline import load, load_windowed
 from fgraph.source import open_source
 
 pytestmark = pytest.mark.corpus

@@ -1,4 +1,4 @@
-"""A trace.dat read window by window (``fgraph.load.load_windowed``, what ``hist``, ``slowest``
+"""A trace.dat read window by window (``fgraph.pipeline.load_windowed``, what ``hist``, ``slowest``
 and ``diff`` use) gives the calls, quality report and warnings of the whole-file path, with
 window bounds cutting through calls, across CPUs, at lost-event gaps and in damaged data."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, corpus_file
 
-from fgraph.load import load, load_windowed, read_events
+from fgraph.pipeline import load, load_windowed, read_events
 from fgraph.reconstruct import WindowedRebuild
 
 STRINGS = ("comm", "func", "module")

@@ -116,7 +116,7 @@ def test_text_run_imports_neither_pandas_nor_pyarrow_compute() -> None:
         pytest.skip("corpus file missing")
     code = (
         "import sys\n"
-        "from fgraph.load import load\n"
+        "from fgraph.pipeline import load\n"
         f"t = load({str(path)!r})\n"
         "assert len(t.call_table) > 0\n"
         "print('pandas' in sys.modules, 'pyarrow.compute' in sys.modules)\n"

@@ -305,7 +305,7 @@ def test_compressed_input(kind: str) -> None:
 
 def test_stdin_input() -> None:
     code = (
-        "from fgraph.load import read_events; et = read_events('-'); "
+        "from fgraph.pipeline import read_events; et = read_events('-'); "
         "print(len(et), et.meta.format, et.meta.path)"
     )
     out = subprocess.run(

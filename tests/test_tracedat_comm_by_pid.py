@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import corpus_file
 
-from fgraph.load import read_events
+from fgraph.pipeline import read_events
 
 DATS = ["btrfs_read.dat", "fsync.dat", "lost.dat", "smp4_instances.dat", "system.dat"]
 

@@ -1,5 +1,5 @@
 """The windowed read's arrays used again from window to window (``stream._Recycler``) and its
-decode thread run ahead of the rebuild (``fgraph.load._Ahead``): a window stays as it was while
+decode thread run ahead of the rebuild (``fgraph.pipeline._Ahead``): a window stays as it was while
 anything holds it or a view of it, windows that nobody holds share their memory, and the thread
 makes as many windows ahead as it is let."""
 
@@ -10,8 +10,8 @@ import time
 import numpy as np
 from conftest import corpus_file
 
-from fgraph.load import _Ahead, load_windowed
 from fgraph.parsers import parse_windows
+from fgraph.pipeline import _Ahead, load_windowed
 from fgraph.source import open_source
 
 
@@ -116,7 +116,7 @@ def test_the_thread_runs_as_far_ahead_as_it_is_let() -> None:
 def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
     """Enough windows for the decode thread to run two ahead, then one in the last ones
     (load.TAIL_WINDOWS), with the window arrays used again: the calls of the whole-file read."""
-    from fgraph.load import TAIL_WINDOWS, load
+    from fgraph.pipeline import TAIL_WINDOWS, load
 
     for rel, window in (("vm61/lost.dat", 400), ("vm61/system.dat", 5000)):
         path = str(corpus_file(rel))

@@ -13,7 +13,7 @@ from conftest import corpus_file
 from test_stream_tracedat import assert_same_calls
 
 from fgraph._ext import stacks
-from fgraph.load import load_windowed, read_events
+from fgraph.pipeline import load_windowed, read_events
 from fgraph.reconstruct import WindowedRebuild
 
 
@@ -38,7 +38,7 @@ def test_zero_pages_given_back_every_window(
         return got
 
     monkeypatch.setattr(WindowedRebuild, "release_zero_pages", spy)
-    monkeypatch.setattr(sys.modules["fgraph.load"], "TRIM_RECORDS", window)
+    monkeypatch.setattr(sys.modules["fgraph.pipeline"], "TRIM_RECORDS", window)
     got = load_windowed(path, window, delay_prefix=window)
     assert len(given) > 3 and sum(given) > 0
     assert_same_calls(ref.call_table, got.call_table)

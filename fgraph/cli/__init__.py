@@ -106,6 +106,12 @@ def _windowed_tracedat(args: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> Any:
+    # Before numpy is first imported (``import fgraph`` does not import it): numpy's OpenBLAS
+    # starts a thread per core at import, which spins ~0.1 s waiting for work fgraph never
+    # gives it (no BLAS calls), one core of two taken while the decode thread starts: 0.1 s
+    # less CPU per run, small trace or 10M records (bench/RESULTS.md, session 7).  A user's
+    # own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from .._malloc import keep_freed_memory, small_pages
 
     small_pages()

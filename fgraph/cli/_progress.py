@@ -64,10 +64,10 @@ def progress(label: str) -> Iterator[None]:
 
 
 def load_calls(path: str, columns: frozenset[str] | None = None) -> Any:
-    """The calls of ``path``, rebuilt window by window (``fgraph.load.load_windowed``: a
+    """The calls of ``path``, rebuilt window by window (``fgraph.pipeline.load_windowed``: a
     trace.dat never holds all its records at once), under a progress display.  ``columns``:
     the call columns the command reads (None: all)."""
-    from ..load import load_windowed
+    from ..pipeline import load_windowed
 
     name = os.path.basename(path) if path != "-" else "stdin"
     with progress(f"reading {name} and rebuilding its calls"):

@@ -49,7 +49,7 @@ def check(
     """
     from ..analysis.check import all_hold, evaluate, parse_expectation
     from ..errors import EXIT_CHECK_FAILED
-    from ..load import load
+    from ..pipeline import load
     from . import run
 
     parsed = [run(parse_expectation, e) for e in expects]  # bad expectations fail before loading

@@ -30,7 +30,7 @@ def events(file: str, fmt: str, output: str | None, quiet: bool, strict: bool) -
     event schema (fgraph/schema.py EVENT_COLUMNS) with real nulls.
     """
     from ..export.tables import event_time_order, write
-    from ..load import read_events
+    from ..pipeline import read_events
     from . import run
 
     table = run(read_events, file)

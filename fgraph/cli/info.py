@@ -22,7 +22,7 @@ def info(file: str, as_json: bool, strict: bool, quiet: bool) -> None:
     Example:
       fgraph info trace.dat
     """
-    from ..load import read_events
+    from ..pipeline import read_events
     from ..render.info import info_dict, render_info
 
     table = read_events(file)

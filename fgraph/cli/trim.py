@@ -61,7 +61,7 @@ def trim(
     results for FUNC (durations keep their ns; timestamps are printed in us).
     """
     from ..export.trim import select, write_selection
-    from ..load import load
+    from ..pipeline import load
     from ..units import parse_duration
     from . import run
 

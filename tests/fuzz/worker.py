@@ -54,7 +54,7 @@ def signature(exc: BaseException) -> str:
 
 def check(path: str, cli: bool = False) -> dict[str, Any]:
     from fgraph.errors import FgraphError
-    from fgraph.load import read_events
+    from fgraph.pipeline import read_events
 
     stage = "parse"
     try:
@@ -132,7 +132,7 @@ def _check_windowed(path: str, table: Any, calls: Any) -> dict[str, Any] | None:
     """The windowed read (what hist/slowest/diff use) of the same input: it must account for
     every record too, and when the whole read saw no damage and sane clocks it must find the
     same calls."""
-    from fgraph.load import load_windowed
+    from fgraph.pipeline import load_windowed
 
     t = load_windowed(path, 997, delay_prefix=997)
     q = t.quality.to_dict()
@@ -249,7 +249,7 @@ def _check_events(table: Any) -> None:
 def main() -> None:
     _limit_memory()
     os.environ["FGRAPH_DEBUG"] = "1"  # the CLI stage wants bugs raised, with a traceback
-    import fgraph.load  # noqa: F401  (import once, before the first case)
+    import fgraph.pipeline  # noqa: F401  (import once, before the first case)
 
     sys.stdout.write(json.dumps({"status": "ready"}) + "\n")
     sys.stdout.flush()

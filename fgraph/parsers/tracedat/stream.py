@@ -87,7 +87,7 @@ def _decode_rank(w: TraceWarning) -> int:
 
 
 # records per window by default (~25 MB of event table); load_windowed asks for fewer
-# (fgraph.load.WINDOW_RECORDS: less memory, the same CPU)
+# (fgraph.pipeline.WINDOW_RECORDS: less memory, the same CPU)
 WINDOW_RECORDS = 1 << 18
 CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garbled pages
 STAMP_BYTES = 1 << 24  # the page stamps of an uncompressed file are read this much at a time
@@ -222,7 +222,7 @@ class TraceDatStream:
         self.cursors: list[_Cursor] = []
         # the arrays of the windows' tables (as many sets as windows are alive at a time: the
         # one the rebuild reads, the one being decoded, and one more while the decode thread
-        # may run a window further ahead, fgraph.load) and of the decode's scratch arrays
+        # may run a window further ahead, fgraph.pipeline) and of the decode's scratch arrays
         self._buffers = _Recycler(3)
         self._scratch = _Recycler(1)
         self._cut_cache: np.ndarray | None = None
@@ -355,7 +355,7 @@ class TraceDatStream:
         return 1 if self.latency else len(self._cuts()) + 1
 
     def fewer_buffers(self) -> None:
-        """One window fewer will be alive at a time from now on (``fgraph.load``'s decode
+        """One window fewer will be alive at a time from now on (``fgraph.pipeline``'s decode
         thread one window less ahead): one set of window arrays fewer is kept."""
         self._buffers.keep = max(self._buffers.keep - 1, 1)
 

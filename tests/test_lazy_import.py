@@ -1,0 +1,60 @@
+"""``import fgraph`` does not import numpy, and the command sets OpenBLAS to one thread before
+numpy starts (numpy's OpenBLAS otherwise starts a thread per core that spins ~0.1 s at import:
+one core of two, for nothing, since fgraph makes no BLAS calls)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "fgraph" / "data" / "fsync.dat"
+
+
+def _run(code: str, env: dict[str, str] | None = None) -> str:
+    import os
+
+    full = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    full.update(env or {})
+    full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_import_fgraph_and_its_command_leave_numpy_unimported() -> None:
+    code = "import sys, fgraph, fgraph.cli; print('numpy' in sys.modules)"
+    assert _run(code) == "False"
+
+
+def test_the_command_sets_one_openblas_thread_before_numpy() -> None:
+    code = (
+        "import os, sys, fgraph.cli\n"
+        "seen = []\n"
+        "class Hook:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'numpy' and not seen:\n"
+        "            seen.append(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Hook())\n"
+        "try:\n"
+        f"    fgraph.cli.main(['info', {str(SMALL)!r}])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(seen)\n"
+    )
+    assert _run(code).splitlines()[-1] == "['1']"
+    # a user's own setting is kept
+    assert _run(code, {"OPENBLAS_NUM_THREADS": "2"}).splitlines()[-1] == "['2']"
+
+
+def test_load_stays_the_function_once_the_pipeline_module_is_imported() -> None:
+    code = (
+        "import fgraph\n"
+        "from fgraph.pipeline import load_windowed\n"
+        f"t = fgraph.load({str(SMALL)!r})\n"
+        "print(callable(fgraph.load), fgraph.load_windowed is load_windowed, len(t.calls) > 0)"
+    )
+    assert _run(code) == "True True True"
