@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..table import CallTable
 from .stats import sparse_quantile
 from .tree import bincount_int, nearest_stop, path_ids, path_names, subtrees
@@ -182,7 +183,7 @@ def breakdown(
         raise ValueError(f"by must be 'child' or 'path', not {by!r}")
     depth = max(1, int(depth))
     mode = "all" if all else ("child" if depth == 1 else f"depth {depth}")
-    roots = np.unique(np.asarray(roots, dtype=np.int64))
+    roots = unique(np.asarray(roots, dtype=np.int64))
     parent = calls["parent_id"]
     if len(roots) == 0:
         return Breakdown(mode=mode, by=by, ncalls=0, total_ns=0, nested_calls=0)
@@ -314,7 +315,7 @@ def breakdown(
     ppar, pfunc = key_of[1], key_of[2]
     path_str: dict[int, str] = {}
     if by == "path" and ppar is not None and pfunc is not None:
-        pos_keys = np.unique(ukeys[ukeys >= 0] // 2 - 1)
+        pos_keys = unique(ukeys[ukeys >= 0] // 2 - 1)
         pos_keys = pos_keys[pos_keys >= 0]
         for pid_, s in zip(pos_keys.tolist(), path_names(pos_keys, ppar, pfunc, names)):
             path_str[pid_] = s

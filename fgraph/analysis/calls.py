@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..errors import UsageError
 from ..schema import CallFlag
 from ..table import CallTable, StringPool, remap_codes
@@ -61,7 +62,7 @@ def func_code(calls: CallTable, func: str) -> int:
     code = calls.strings.lookup(func)
     if code >= 0 and (calls["func"] == code).any():
         return code
-    present = np.unique(calls["func"])
+    present = unique(calls["func"])
     names = [calls.strings[int(c)] for c in present if c >= 0]
     close = difflib.get_close_matches(func, [n for n in names if n], n=5, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""

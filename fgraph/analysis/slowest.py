@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..errors import UsageError
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable
@@ -187,7 +188,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
     cand = cand[parent[cand] < 0]  # interrupt roots
     cand_at = intr[cand]
     parts = []
-    tops = np.unique(pick)
+    tops = unique(pick)
     for _ in range(64):  # interrupt nesting levels (task → softirq → hardirq → nmi)
         if len(tops) == 0:
             break
@@ -200,7 +201,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
         tops = cand[rows[at] == cand_at]
     else:
         return None
-    uni = np.unique(np.concatenate(parts))
+    uni = unique(np.concatenate(parts))
     cols = {}
     for c in CallTable.COLUMNS:
         a = calls[c.name][uni]

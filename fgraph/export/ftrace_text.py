@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..schema import (
     SCHED_SWITCH_FIELDS,
     SCHED_WAKEUP_FIELDS,
@@ -219,7 +220,7 @@ def comment_texts(events: EventTable, rows: np.ndarray) -> np.ndarray:
     out = np.full(len(rows), "", dtype=object)
     names = events.strings.decode(events["event"][rows])
     names = np.where(names == None, "unknown", names).astype(str)  # noqa: E711
-    for name in np.unique(names).tolist():  # one step per event type
+    for name in unique(names).tolist():  # one step per event type
         m = names == name
         r = rows[m]
 

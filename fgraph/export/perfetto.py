@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable
 
@@ -260,7 +261,7 @@ def _metadata(calls: CallTable, lost: LostTable | None) -> list[str]:
                 "args": {"name": "lost events"},
             }
         )
-        for cpu in np.unique(lost["cpu"]).tolist():
+        for cpu in unique(lost["cpu"]).tolist():
             meta.append(
                 {
                     "ph": "M",

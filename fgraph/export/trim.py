@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..errors import UsageError
 from ..schema import CallFlag, EventKind
 from ..table import CallTable, EventTable
@@ -138,7 +139,7 @@ def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np
     rpid = calls["pid"][roots].astype(np.int64)
     t0 = calls["ts_entry"][roots]
     t1 = calls["ts_exit"][roots]
-    for p in np.unique(rpid).tolist():  # one step per task
+    for p in unique(rpid).tolist():  # one step per task
         m = rpid == p
         a, b = t0[m], t1[m]
         o = np.argsort(a, kind="stable")
@@ -155,7 +156,7 @@ def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np
     # between two kept calls is what ends an off-CPU stretch that began in the first).
     rows_sw, prev = _alt_pid(events, "sched_switch", "prev_pid")
     rows_sw2, nxt = _alt_pid(events, "sched_switch", "next_pid")
-    tasks = np.unique(rpid)
+    tasks = unique(rpid)
     keep[rows_sw[np.isin(prev, tasks)]] = True
     keep[rows_sw2[np.isin(nxt, tasks)]] = True
     return np.nonzero(keep)[0]

@@ -33,6 +33,7 @@ import pyarrow as pa
 from pyarrow import _compute as _pcx
 
 from .. import schema
+from .._numpy import unique
 from ..schema import EventFlag, EventKind, LostSource
 from ..table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 
@@ -897,7 +898,7 @@ def build_event_table(
         if need.any():
             pid = pid.copy()
             comm = comm.copy()
-        for c in np.unique(cpu[bsel]) if need.any() else []:  # loop over CPUs
+        for c in unique(cpu[bsel]) if need.any() else []:  # loop over CPUs
             bl = bsel[cpu[bsel] == c]
             bi = np.flatnonzero(cpu[bsel] == c)
             rows = np.flatnonzero((cpu == c) & need)
@@ -1020,7 +1021,7 @@ def build_event_table(
             names = np.where(has_name, encode(group(em, "ename"), pool), pool.code("print"))
             etext = pc.if_else(arr_of(has_name), group(em, "etext"), ctext)
         ecol[evrows] = names
-        for code in np.unique(names):
+        for code in unique(names):
             name = pool[int(code)] or ""
             sel = names == code
             kcol[evrows[sel]] = int(schema.kind_of(name))
@@ -1051,7 +1052,7 @@ def build_event_table(
         count = np.where(cnt_l >= 0, cnt_l, cnt_d)
         # first row after the gap on that CPU
         lrow = np.full(len(lsel), -1, dtype=np.int64)
-        for c in np.unique(lcpu):  # loop over CPUs
+        for c in unique(lcpu):  # loop over CPUs
             rows_c = np.flatnonzero(cols["cpu"] == c)
             ii = np.flatnonzero(lcpu == c)
             start = np.searchsorted(cols["pos"], lsel[ii] + 1)  # first row after the line

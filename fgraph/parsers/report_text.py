@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from .._numpy import unique
 from ..errors import TraceFormatError
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
@@ -150,7 +151,7 @@ def parse_report_text(source: Source | Any) -> EventTable:
     inst = cat([p["inst"] for p in parts])
     if tl.nonempty(inst).any():
         icode = tl.encode(inst, pool)
-        names = [pool[int(c)] or "" for c in np.unique(icode[icode >= 0])]
+        names = [pool[int(c)] or "" for c in unique(icode[icode >= 0])]
         first = {nm: int(np.flatnonzero(icode == pool.lookup(nm))[0]) for nm in names}
         meta.buffers = [""] + sorted(names, key=first.__getitem__)
         lut = np.zeros(len(pool) + 1, dtype=np.int16)

@@ -25,6 +25,7 @@ import numpy as np
 
 from .._ext import stacks
 from .._malloc import sparse_zeros
+from .._numpy import unique
 from ..schema import CALL_COLUMNS, CallFlag, EventKind, IrqCtx
 from ..table import CallTable, EventTable, StringPool, TraceMeta
 from . import irq, timeline
@@ -89,7 +90,7 @@ class Generations:
             and len(ft)
         ):
             states = ft.columns["prev_state"]
-            codes = np.unique(states)  # decode the few distinct states, not the whole pool
+            codes = unique(states)  # decode the few distinct states, not the whole pool
             dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
             if dead_codes:
                 dead = np.flatnonzero(np.isin(states, dead_codes))
@@ -480,8 +481,8 @@ def _fix_overfull(
         irqs = ic[irq_exit | irq_entry]
         if not len(kids) and not len(irqs):
             return
-        restore = np.unique(np.concatenate([p[kid_entry], i[irq_entry]]))
-        moved = np.union1d(kids, irqs)
+        restore = unique(np.concatenate([p[kid_entry], i[irq_entry]]))
+        moved = unique(np.concatenate([kids, irqs]))
         before = parent[moved], interrupted[moved]
         pk = parent[kids]
         parent[kids] = parent[pk]
@@ -582,9 +583,9 @@ def _overfull_again(
             ok = (at >= 0) & (at < n)
             np.add.at(acc, at[ok], sign * d[ok])
             touched.append(at[ok])
-    t = np.unique(np.concatenate(touched))
+    t = unique(np.concatenate(touched))
     again = t[(dur[t] >= 0) & (kd[t] >= 0) & (acc[t] > dur[t] + tol)]
-    return np.union1d(np.setdiff1d(ov, t, assume_unique=True), again)
+    return unique(np.concatenate([np.setdiff1d(ov, t, assume_unique=True), again]))
 
 
 def _entry_order(

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._numpy import unique
 from ..schema import EventKind, IrqCtx
 from ..table import EventTable
 from .timeline import FG_ENTRY_CODE, FG_EXIT_CODE, funcgraph_mask
@@ -137,9 +138,11 @@ def _inside(
     n = len(order)
     inside = np.zeros(n, dtype=bool)
     delta_rows = opens.astype(np.int64) - closes.astype(np.int64)
-    cpus = np.unique(cpu[opens | closes])
+    cpus = unique(cpu[opens | closes])
     if levels:
-        cpus = np.union1d(cpus, np.array([c for c, v in levels.items() if v > 0], cpu.dtype))
+        cpus = unique(
+            np.concatenate([cpus, np.array([c for c, v in levels.items() if v > 0], cpu.dtype)])
+        )
     for c in cpus:  # per CPU
         rows = order[cpu[order] == c]
         l0 = levels.get(int(c), 0) if levels is not None else 0

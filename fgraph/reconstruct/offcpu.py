@@ -19,6 +19,7 @@ import numpy as np
 
 from .._ext import stacks
 from .._malloc import sparse_zeros
+from .._numpy import unique
 from ..schema import IrqCtx
 from ..table import CallTable, EventTable
 from .calls import OFFCPU_COLUMNS, task_keys
@@ -140,7 +141,7 @@ def _offcpu(
     t_end = int(max(sw_ts.max(), cmax, ts.max() if ts_max is None else ts_max))
     span = t_end - t0 + 2
     # switch-outs paired with the task's next switch-in (sorted by task then time)
-    keys = np.unique(np.concatenate([prev, nxt]))
+    keys = unique(np.concatenate([prev, nxt]))
     if len(keys) * (span + 2) > np.iinfo(np.int64).max // 2:
         return False  # absurd time range: unknown
     out_k = _combined(np.searchsorted(keys, prev), sw_ts, t0, span)

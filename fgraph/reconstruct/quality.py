@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._ext import stacks
+from .._numpy import unique
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable, TraceMeta
 from .calls import REPAIR_FLAGS
@@ -197,7 +198,7 @@ def assess(
     unaccounted += abs(referenced - (counts.funcgraph_events - counts.unaccounted))
     cnt = lost["count"]
     per_cpu: dict[str, int] = {}
-    for c in np.unique(lost["cpu"]):
+    for c in unique(lost["cpu"]):
         sel = lost["cpu"] == c
         per_cpu[str(int(c))] = int(np.maximum(cnt[sel], 0).sum())
     if per_call is None:

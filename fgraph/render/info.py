@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-import numpy as np
-
+from .._numpy import unique
 from ..table import EventTable
 
 
@@ -14,7 +13,7 @@ def info_dict(table: EventTable) -> dict[str, Any]:
     m = table.meta
     lost = table.lost
     lost_per_cpu: dict[str, dict[str, int]] = {}
-    for cpu in np.unique(lost["cpu"]):
+    for cpu in unique(lost["cpu"]):
         sel = lost["cpu"] == cpu
         counts = lost["count"][sel]
         lost_per_cpu[str(int(cpu))] = {

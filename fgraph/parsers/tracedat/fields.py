@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..._numpy import unique
 from ...table import FieldTable, StringPool
 from .eventformat import EventFormat, Field, flags_table
 
@@ -171,7 +172,7 @@ def _strings_var(
     length = np.clip(length, 0, None)
     # Bucket by rounded-up width so one long string does not widen every row.
     widths = np.maximum(8, 1 << np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64))
-    for w in np.unique(widths).tolist():
+    for w in unique(widths).tolist():
         sel = np.nonzero(widths == w)[0]
         idx = start[sel, None] + np.arange(w, dtype=np.int64)
         mask = np.arange(w)[None, :] < length[sel, None]

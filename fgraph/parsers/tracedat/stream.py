@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..._ext import ringbuf  # type: ignore[attr-defined]
+from ..._numpy import unique
 from ...errors import TraceWarning
 from ...schema import LostSource
 from ...source import Source
@@ -383,7 +384,7 @@ class TraceDatStream:
         npages = len(allts)
         per_page = max(self.records / max(npages, 1), 1.0)
         step = max(int(self.window_records / per_page), 1)
-        cuts = np.unique(allts[step::step])
+        cuts = unique(allts[step::step])
         return cuts[cuts > allts[0]] if len(cuts) else cuts
 
     def windows(
