@@ -685,6 +685,19 @@ def test_child_sums_halves_are_the_overfull_sums(seed: int) -> None:
         assert np.array_equal(np.concatenate([h[k] for h in halves]), whole[k])
 
 
+def test_child_sums_range_outside_the_table() -> None:
+    """child_sums with [lo, hi) past the table's end, empty or reversed: nothing summed, cleared
+    or listed (lo is clamped to the table: acc + lo past the array was undefined behaviour even
+    for the clear of no bytes)."""
+    f = _forest(1, 50)
+    acc = np.full(50, 9, np.int64)
+    for lo, hi in ((60, 80), (1 << 40, 1 << 41), (50, 50), (40, 10), (-5, -1)):
+        targets, values = stacks.child_sums(
+            f["parent"], f["interrupted"], f["dur"], acc, lo, hi, True
+        )
+        assert len(targets) == len(values) == 0 and (acc == 9).all()
+
+
 def test_fix_overfull_split_between_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """_fix_overfull with the sums and the members split between two threads repairs as the
     one-thread pass does."""

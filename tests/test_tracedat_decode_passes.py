@@ -79,6 +79,51 @@ def test_a_cache_that_does_not_fit_the_window_is_not_used(what: str | None) -> N
     assert _windows_match_whole(data, 300, spoil) > 2
 
 
+@pytest.mark.corpus
+@pytest.mark.parametrize("bad", ["negative offset", "past the span", "size"])
+def test_a_cache_layout_that_reads_outside_its_records_is_not_used(bad: str) -> None:
+    """A cache layout row that would have a field read outside its record (a negative offset,
+    an offset whose 8 bytes end past the span the row gives, a size not 1/2/4/8) is not used
+    by the first pass (fg_record reads each field as 8 bytes at its offset wherever the record
+    has the row's span left in the buffer: a negative offset read before the buffer, under
+    AddressSanitizer a heap-buffer-overflow); the result is still right."""
+    data = corpus_file("vm61/btrfs_read.dat").read_bytes()
+
+    def spoil(k: int, st: Any) -> None:
+        cache = _TypeCache.of(st.c, st.strings)
+        if not len(cache.ev):
+            return
+        fg = np.flatnonzero(cache.layout[:, 0])
+        if bad == "negative offset":
+            cache.layout[fg, 2] = -(1 << 20)  # (func, 1 MB before its record)
+        elif bad == "past the span":
+            cache.layout[fg, 2] = cache.layout[fg, 0]
+        else:
+            cache.layout[fg, 3] = 3
+
+    assert _windows_match_whole(data, 300, spoil) > 2
+
+
+def test_fg_fill_refuses_a_layout_that_reads_outside_the_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ringbuf.fg_fill refuses (ValueError, a clean parse error) a layout whose field would be
+    read outside its record, instead of reading there."""
+    import fgraph.parsers.tracedat as td
+
+    real = td._fg_layout
+
+    def bad(fmt: Any) -> list[int]:
+        row = real(fmt)
+        row[2] = -64  # func, before its record
+        return row
+
+    monkeypatch.setattr(td, "_fg_layout", bad)
+    data, _, _ = build(CASES["le64"])
+    with pytest.raises(Exception, match="fg_fill: bad layout"):
+        parse_tracedat(Source("x.dat", data))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_merge_order_is_the_stable_time_sort(seed: int) -> None:
     """Per-CPU runs in time order (with ties within and across runs) merge into the stable

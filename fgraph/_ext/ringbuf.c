@@ -1852,6 +1852,30 @@ static int fgctx_setup(fgctx_t *x, Py_buffer *view, int big_endian, int has_ret,
     return 0;
 }
 
+/* Whether every row of a layout (nslots rows) keeps fg_record's reads inside the record's
+ * buffer: fg_record reads each field, absent ones too (offset 0), as the 8 bytes at its offset
+ * once the record has L[0] bytes of the buffer left, and trusts a present field's size.  A row
+ * with a negative offset, an offset whose 8 bytes end past L[0], or a size not 1/2/4/8 would
+ * read outside the buffer.  _fg_layout makes none; the type cache's layout is an array Python
+ * can write (tests/test_tracedat_decode_passes.py spoils it). */
+static int layout_ok(const int64_t *lay, npy_intp nslots)
+{
+    for (npy_intp k = 0; k < nslots; k++) {
+        const int64_t *L = lay + (size_t)k * LAYOUT_W;
+        if (!L[0])
+            continue; /* (not a funcgraph type: nothing read) */
+        if (L[0] < 8)
+            return 0;
+        for (int f = 0; f < FG_FIELDS; f++) {
+            const int64_t *F = L + 1 + 4 * f;
+            if ((F[0] != 0 && F[0] != 1) || F[1] < 0 || F[1] > L[0] - 8 ||
+                (F[0] && F[2] != 1 && F[2] != 2 && F[2] != 4 && F[2] != 8))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 /* a (slots, LAYOUT_W) int64 layout with per-slot int32 event and int8 kind codes: 0, or -1 */
 static int layout_args(PyObject *o_lay, PyObject *o_ev, PyObject *o_kind, const int64_t **lay,
                        const int32_t **ev, const int8_t **kd, npy_intp *nslots, const char *who)
@@ -1898,8 +1922,13 @@ static PyObject *py_fg_fill(PyObject *self, PyObject *args)
         !(pl = (const int32_t *)in_ptr(o_len, NPY_INT32, n, "fg_fill")) ||
         (o_tslot != Py_None &&
          !(slot = (const int32_t *)in_ptr(o_tslot, NPY_INT32, NTYPES, "fg_fill"))) ||
-        layout_args(o_lay, o_ev, o_kind, &lay, &ev, &kd, &nslots, "fg_fill") < 0 ||
-        fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, o, n,
+        layout_args(o_lay, o_ev, o_kind, &lay, &ev, &kd, &nslots, "fg_fill") < 0)
+        goto done;
+    if (!layout_ok(lay, nslots)) {
+        PyErr_SetString(PyExc_ValueError, "fg_fill: bad layout (a field outside the record)");
+        goto done;
+    }
+    if (fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, o, n,
                     "fg_fill") < 0)
         goto done;
     int bad = 0;
@@ -2020,11 +2049,17 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                               &oo[5], &oo[6], &oo[7], &oo[8], &oo[9], &oo[10], &oo[11]))
             goto done;
         if (!(cslot = (const int32_t *)in_ptr(o_ts2, NPY_INT32, NTYPES, "assemble")) ||
-            layout_args(o_clay, o_cev, o_ckind, &clay, &cev, &ckd, &ncslots, "assemble") < 0 ||
-            fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, oo, n,
-                        "assemble") < 0)
+            layout_args(o_clay, o_cev, o_ckind, &clay, &cev, &ckd, &ncslots, "assemble") < 0)
             goto done;
-        x.sparse = sparse;
+        /* (a cache whose layout would read outside the records is not used: fg_fill, with the
+         * window's own layout, writes the funcgraph columns then) */
+        if (!layout_ok(clay, ncslots))
+            clay = NULL;
+        else if (fgctx_setup(&x, &view, big_endian, has_ret, o_keys, o_slots, o_ef, o_em, oo, n,
+                             "assemble") < 0)
+            goto done;
+        else
+            x.sparse = sparse;
     }
     /* with a pid table (comm code + 2 per pid + 1, 0 unknown): the comm column too */
     const int32_t *ctab = NULL;

@@ -2011,7 +2011,10 @@ static PyObject *py_child_sums(PyObject *self, PyObject *args)
     int64_t *acc = held_inplace(&h, oa, NPY_INT64, n, "child_sums");
     if (!acc)
         return NULL;
-    npy_intp from = lo > 0 ? (npy_intp)lo : 0, to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
+    /* [lo, hi) clamped to [0, n]: lo past the end would make acc + from (the clear below, of
+     * no bytes) point beyond the array, undefined even when nothing is written */
+    npy_intp from = lo > 0 ? (lo < (Py_ssize_t)n ? (npy_intp)lo : n) : 0;
+    npy_intp to = hi < (Py_ssize_t)n ? (npy_intp)hi : n;
     if (to < from)
         to = from;
     int64_t *tg = NULL, *vl = NULL, ct = 0, cv = 0, k = 0;

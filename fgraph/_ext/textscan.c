@@ -847,9 +847,12 @@ static PyObject *py_split(PyObject *self, PyObject *args)
         v.o = NULL; /* the capsule frees it from now on */
         PyArrayObject *offs = (PyArrayObject *)PyArray_SimpleNewFromData(
             1, dims, NPY_INT64, PyCapsule_GetPointer(cap, NULL));
-        if (!offs || PyArray_SetBaseObject(offs, cap) < 0) {
-            Py_XDECREF(offs);
+        if (!offs) {
             Py_DECREF(cap);
+            goto done;
+        }
+        if (PyArray_SetBaseObject(offs, cap) < 0) {
+            Py_DECREF(offs); /* (the capsule was stolen, even on failure: numpy frees it) */
             goto done;
         }
         ret = Py_BuildValue("(NL)", (PyObject *)offs, (long long)nhigh);

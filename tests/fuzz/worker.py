@@ -247,6 +247,11 @@ def _check_events(table: Any) -> None:
 
 
 def main() -> None:
+    # This tree's fgraph, first: run as a script, the worker's sys.path starts with tests/fuzz,
+    # and fgraph came from wherever the interpreter's editable install points (another
+    # worktree: the fuzz tests of a worktree checked that tree's code, and failed outright when
+    # it was mid-change)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     _limit_memory()
     os.environ["FGRAPH_DEBUG"] = "1"  # the CLI stage wants bugs raised, with a traceback
     import fgraph.pipeline  # noqa: F401  (import once, before the first case)
