@@ -54,3 +54,31 @@ def test_machine_views_after_finish_are_empty() -> None:
     assert views and all(v.dtype == np.uint8 for v in views)
     rb.finish()
     assert stacks.machine_views(rb._r._m) == ()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise: Linux only")
+def test_zero_pages_scanned_from_where_the_last_scan_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each trim scans a column from the previous scan's end (less a page), the whole of it
+    when the machine moved it; values never change."""
+    import mmap
+
+    path = corpus_file("vm61/system.dat")
+    ev = read_events(path)
+    rb = WindowedRebuild(1 + int(ev["cpu"].max()), ev.meta, ev.strings, delay_prefix=1)
+    pg = mmap.PAGESIZE
+    base = np.zeros(512 * pg, np.uint8)
+    base[:] = 0  # (every page resident, all zeros)
+    views: list[np.ndarray] = [base[: 256 * pg]]
+    monkeypatch.setattr(rb._r, "column_views", lambda: tuple(views))
+    first = rb.release_zero_pages()
+    assert 250 * pg <= first <= 256 * pg
+    base[:] = 0  # the pages back again, still zeros
+    views[0] = base  # grown in place: only what is past the last scan (and its last page)
+    second = rb.release_zero_pages()
+    assert 255 * pg <= second <= 259 * pg
+    assert rb.release_zero_pages() <= 2 * pg  # nothing new
+    moved = np.zeros(256 * pg, np.uint8)
+    moved[:] = 0
+    views[0] = moved  # moved: scanned whole
+    assert rb.release_zero_pages() >= 250 * pg
+    assert not moved.any() and not base.any()
