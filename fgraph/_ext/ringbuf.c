@@ -1563,7 +1563,7 @@ done:
  *   table[pid + 1] - 2 where that is not 0; `new_pids` says some pid was not in the table.
  *   Optional `sparse` (with a cache): the funcgraph records of the types the cache knows get
  *   no flags, preempt, event nor overrun (left as they were: what the windowed read's rebuild
- *   never reads of them, fgraph.load.load_windowed).
+ *   never reads of them, fgraph.load_windowed).
  *   Returns (seen, count, minlen, wide, slow, missed, new_pids).
  */
 #define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
