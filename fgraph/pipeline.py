@@ -142,15 +142,16 @@ def load_windowed(
     # keeps the exception kept the decode thread, its window and the file alive).
     fed = 0  # records fed
     nwin = 0  # windows fed
-    # when to trim the heap next: first once the rebuild has taken its first windows as one
-    # (it holds them until it has DELAY_PREFIX records, then joins them: ~60 MB freed at once,
-    # which a small trace never reuses), then every TRIM_RECORDS
+    # when to trim the heap next: first once the rebuild has consumed the first windows (it
+    # holds them, prepared, until it has DELAY_PREFIX records, then consumes them all: their
+    # memory is freed at once, and a small trace never reuses it), then every TRIM_RECORDS
     trim_at = 2 * (DELAY_PREFIX if delay_prefix is None else delay_prefix)
     try:
         for table, order, rows in windows:
             if callable(order):
-                # the timeline order, made here rather than in the decode thread (the slower of
-                # the two)
+                # the timeline order, made here rather than in the decode thread (which was the
+                # slower of the two when it moved; now they are about even, the rebuild's the
+                # slower after the first windows: bench/RESULTS.md, session 7)
                 order = order()
             if rb is None:
                 ncpu = max(st.ncpu, int(table["cpu"].max(initial=-1)) + 1)

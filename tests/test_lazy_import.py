@@ -4,6 +4,7 @@ one core of two, for nothing, since fgraph makes no BLAS calls)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,6 @@ SMALL = ROOT / "fgraph" / "data" / "fsync.dat"
 
 
 def _run(code: str, env: dict[str, str] | None = None) -> str:
-    import os
-
     full = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     full.update(env or {})
     full["PYTHONPATH"] = str(ROOT) + os.pathsep + full.get("PYTHONPATH", "")

@@ -2696,7 +2696,8 @@ static PyObject *py_tie_order(PyObject *self, PyObject *args)
     }
     free(tie);
     held_free(&h);
-    if (err == 4 || err >= 2) {
+    /* 2, 3: an error; 4: over the walks' budget, None (the caller resolves depths instead) */
+    if (err >= 2) {
         free(mv);
         free(sr);
         if (err == 4)
