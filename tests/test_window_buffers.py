@@ -132,10 +132,23 @@ def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
         assert ref.quality.to_dict() == got.quality.to_dict()
 
 
-def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads() -> None:
+def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads(monkeypatch) -> None:
     """``windows(sparse_funcgraph=True)`` (load_windowed's): the funcgraph rows' flags,
-    preempt, event and overrun may hold anything; every other value is the full decode's."""
-    loose = ("flags", "preempt", "event", "overrun")
+    preempt, event, overrun and pos may hold anything; every other value is the full decode's,
+    the funcgraph columns of windows whose types the decode's cache did not know included
+    (decoded again from the record offsets, which the sparse pass left out and
+    ``_fill_records`` copies in then)."""
+    import fgraph.parsers.tracedat as td
+
+    fills = []
+    fill = td._fill_records
+
+    def counted(*a):
+        fills.append(1)
+        return fill(*a)
+
+    monkeypatch.setattr(td, "_fill_records", counted)
+    loose = ("flags", "preempt", "event", "overrun", "pos")
     for rel, window in (("vm61/system.dat", 3000), ("vm61/smp4_instances.dat", 5000)):
         full = [_snapshot(*w) for w in _stream(rel, window).windows()]
         sparse = [_snapshot(*w) for w in _stream(rel, window).windows(sparse_funcgraph=True)]
@@ -150,3 +163,4 @@ def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads() -> 
                 else:
                     assert (a[name] == b[name]).all(), name
         assert differ  # (some were indeed left unwritten)
+    assert fills  # (and some window met a type after the first)

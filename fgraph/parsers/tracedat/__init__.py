@@ -346,10 +346,11 @@ def _decode(
     ``alloc(name, n, dtype)`` makes the arrays instead of ``np.empty``: the columns by their
     names, the decode's scratch arrays (record offsets, lengths and types, dropped at the end)
     by names with a leading blank (the windowed read uses a window's arrays again).
-    ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event`` and ``overrun``
-    may be left unwritten (hold anything): for the windowed read, whose rebuild reads none of
-    them and keeps only the other rows as the trace's events (~1.7 ns a record less in
-    ``assemble``, 4 of its ~25 stores).
+    ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event``, ``overrun`` and
+    ``pos`` may be left unwritten (hold anything): for the windowed read, whose rebuild reads
+    none of them and keeps only the other rows as the trace's events (~1.7 ns a record less in
+    ``assemble``, 4 of its ~25 stores; ~3 ns more without the copies of pos and the record
+    offsets and lengths).
 
     C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every column of
     every row: ``assemble`` the record columns and common fields, counting the event ids, and,
@@ -425,10 +426,11 @@ def _decode(
     pids = _CommCache.of(c, pool)
     wide = False
     slow = missed = new_pids = True
+    partial = False
     seen = np.empty(0, np.int32)
     cnt = minlen = np.empty(0, np.int64)
     if n:
-        seen, cnt, minlen, wide, slow, missed, new_pids = ringbuf.assemble(
+        seen, cnt, minlen, wide, slow, missed, new_pids, partial = ringbuf.assemble(
             mem,
             pieces,
             specs,
@@ -496,6 +498,8 @@ def _decode(
             fg_groups.append(k)
             extra = [f for f in fmt.fields if f.name not in _FG_STANDARD]
             if extra:
+                if partial:
+                    partial = _fill_records(pieces, offs, lens)
                 rows = rows_of(k)
                 ft, dropped = extract_fields(
                     fmt, mem, rows, offs[rows], lens[rows], big, pool, skip=_FG_STANDARD
@@ -535,6 +539,8 @@ def _decode(
             tslot = np.full(65537, -1, np.int32)
             tslot[ids_.astype(np.int64) + 1] = np.arange(len(ids_), dtype=np.int32)
         missed = False
+        if partial:
+            partial = _fill_records(pieces, offs, lens)
         if n:
             missed = ringbuf.fg_fill(
                 mem,
@@ -579,6 +585,20 @@ def _decode(
     ncpu = max((int(p[4]) + 1 for p in pieces if len(p[0])), default=0)
     meta.ncpus = max(meta.ncpus, ncpu)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+def _fill_records(pieces: list[Piece], offs: np.ndarray, lens: np.ndarray) -> bool:
+    """Copy the pieces' record offsets and lengths into ``offs`` and ``lens`` whole, where the
+    sparse ``assemble`` left the funcgraph records' out (a later step reads them after all: a
+    window with a type its cache does not know, a funcgraph format with fields of its own).
+    Returns False: nothing is left out any more."""
+    r = 0
+    for p in pieces:
+        m = len(p[0])
+        offs[r : r + m] = p[0]
+        lens[r : r + m] = p[1]
+        r += m
+    return False
 
 
 # fg_fill's outputs, in its order

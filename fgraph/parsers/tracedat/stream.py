@@ -393,7 +393,7 @@ class TraceDatStream:
         """``(window table, its timeline order, row ids)`` for each window in time order (the
         order None: the rebuild's merge order decides).  ``defer_order``: the order comes as a
         function that makes it, for the consumer to call (load_windowed: in its own thread).
-        ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event`` and
+        ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event``, ``pos`` and
         ``overrun`` hold anything (``_decode``; load_windowed: its rebuild reads none of them).
 
         A window's arrays are used again by a later window once nothing holds them any more
