@@ -2769,6 +2769,73 @@ static PyObject *py_call_flags(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* first_contexts(irqctx, kind, func, named) -> (ctx, bits, fg, kinds, unknown, fg_unknown)
+ *   irq.event_contexts's first pass, fused (it was ~15 numpy passes over each window): per
+ *   row, ctx = irqctx, except an exit (kind 2) whose known context is below hardirq and
+ *   whose function is named (named[func], a bool per string code; -1 and codes past it
+ *   false): hardirq, with the EB_BYNAME bit; fg, whether the row is a funcgraph record
+ *   (kind 1 or 2: schema.EventKind FG_ENTRY, FG_EXIT).  kinds: bit k set when some row has
+ *   kind k (k outside 0..62: bit 63);
+ *   unknown / fg_unknown: whether some row / some funcgraph row has ctx < 0. */
+#define FC_HARDIRQ 2
+#define FC_BYNAME 0x01
+static PyObject *py_first_contexts(PyObject *self, PyObject *args)
+{
+    PyObject *o[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &o[0], &o[1], &o[2], &o[3]))
+        return NULL;
+    Held h = {{0}, 0};
+    static const int types[3] = {NPY_INT8, NPY_INT8, NPY_INT32};
+    const void *p[3];
+    if (held_columns(&h, o, types, 3, p, "first_contexts") < 0)
+        return NULL;
+    const int8_t *irq = p[0], *kind = p[1];
+    const int32_t *func = p[2];
+    npy_intp n = held_len(&h, 0);
+    const npy_bool *named = held_get(&h, o[3], NPY_BOOL);
+    if (!named) {
+        held_free(&h);
+        return NULL;
+    }
+    npy_intp nt = held_len(&h, 3);
+    npy_intp dims[1] = {n};
+    PyObject *a_ctx = PyArray_SimpleNew(1, dims, NPY_INT8);
+    PyObject *a_bits = PyArray_SimpleNew(1, dims, NPY_INT8);
+    PyObject *a_fg = PyArray_SimpleNew(1, dims, NPY_BOOL);
+    if (!a_ctx || !a_bits || !a_fg) {
+        Py_XDECREF(a_ctx);
+        Py_XDECREF(a_bits);
+        Py_XDECREF(a_fg);
+        held_free(&h);
+        return NULL;
+    }
+    int8_t *ctx = PyArray_DATA((PyArrayObject *)a_ctx), *bits = PyArray_DATA((PyArrayObject *)a_bits);
+    npy_bool *fg = PyArray_DATA((PyArrayObject *)a_fg);
+    uint64_t kinds = 0;
+    int unknown = 0, fg_unknown = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        int8_t c = irq[i], b = 0;
+        const int8_t k = kind[i];
+        const int32_t f = func[i];
+        if (k == 2 && c >= 0 && c < FC_HARDIRQ && f >= 0 && f < nt && named[f]) {
+            c = FC_HARDIRQ;
+            b = FC_BYNAME;
+        }
+        ctx[i] = c;
+        bits[i] = b;
+        const int isfg = k == 1 || k == 2;
+        fg[i] = (npy_bool)isfg;
+        kinds |= (uint64_t)1 << (k >= 0 && k < 63 ? k : 63);
+        unknown |= c < 0;
+        fg_unknown |= isfg & (c < 0);
+    }
+    Py_END_ALLOW_THREADS
+    held_free(&h);
+    return Py_BuildValue("(NNNKii)", a_ctx, a_bits, a_fg, (unsigned long long)kinds, unknown,
+                         fg_unknown);
+}
+
 /* remap(lut, idx): idx[i] = lut[idx[i]] in place, -1 staying -1 (and an index past the end
  * reading the last entry, like np.take(mode="clip")); an empty lut makes every idx -1. */
 static PyObject *py_remap(PyObject *self, PyObject *args)
@@ -3773,6 +3840,9 @@ static PyMethodDef methods[] = {
      "first, row)"},
     {"moves", py_moves, METH_VARARGS, "moves(perm) -> (moved, src): rows perm moves, and from where"},
     {"renumber", py_renumber, METH_VARARGS, "renumber(idx, moved, src): old row ids to new, in place"},
+    {"first_contexts", py_first_contexts, METH_VARARGS,
+     "first_contexts(irqctx, kind, func, named) -> (ctx, bits, fg, kinds, unknown, fg_unknown): "
+     "irq.event_contexts's first pass"},
     {"call_flags", py_call_flags, METH_VARARGS,
      "call_flags(flags, cpu_entry, cpu_exit, has_ret): MIGRATED and HAS_RETVAL or'ed in place"},
     {"remap", py_remap, METH_VARARGS, "remap(lut, idx): idx = lut[idx] in place, -1 stays -1"},

@@ -212,12 +212,11 @@ class _Prep:
         self.events, self.order, self.row_base = events, order, row_base
         self.pos_base, self.row_id = (pos_base, row_id) if state is not None else (row_base, None)
         n = len(events)
-        self.fg = timeline.funcgraph_mask(events)
         if state is None:
-            self.ctx, self.bits = irq.event_contexts(events, order)
+            self.ctx, self.bits, self.fg = irq.contexts_and_mask(events, order)
             self.gen = Generations().window(events)
         else:
-            self.ctx, self.bits = irq.event_contexts(events, order, state.irq_levels)
+            self.ctx, self.bits, self.fg = irq.contexts_and_mask(events, order, state.irq_levels)
             self.gen = state.generations.window(events)
         # A synthesized entry is placed at ts - dur.  With binary calltime/rettime, place it at
         # the calltime moved into the record clock by the smallest record delay (ts - rettime)
