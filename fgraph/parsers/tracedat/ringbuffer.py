@@ -40,22 +40,21 @@ TIME_DISORDER = 1_000_000_000
 
 def drop_disordered_pages(w: dict[str, np.ndarray], base_pos: int = 0) -> None:
     """Mark pages whose time stamps contradict both neighbours (status 5) and drop their records."""
-    first, nrec, ts = w["first"], w["nrec"].astype(np.int64), w["ts"]
-    q = np.nonzero((nrec > 0) & (w["status"] == 0))[0]
-    if len(q) < 2:
-        return
-    s = ts[first[q]].astype(np.float64)
-    e = ts[first[q] + nrec[q] - 1].astype(np.float64)
-    T = float(TIME_DISORDER)
-    prev_e = np.concatenate([[-np.inf], e[:-1]])
-    next_s = np.concatenate([s[1:], [np.inf]])
-    # went back: earlier than the previous page, while the next page continues after that one
-    back = (s + T < prev_e) & (next_s + T >= prev_e)
-    # jumped forward: later than the next page, while the next page continues after the previous
-    fwd = (e > next_s + T) & (next_s + T >= prev_e)
-    bad = q[back | fwd]
+    from ..._ext import ringbuf  # type: ignore[attr-defined]
+
+    # (one C pass; a page went back: earlier than the previous page, while the next page
+    # continues after that one; or jumped forward: later than the next page, while the next
+    # page continues after the previous)
+    bad = ringbuf.disordered(
+        np.ascontiguousarray(w["first"], np.int64),
+        np.ascontiguousarray(w["nrec"], np.int32),
+        np.ascontiguousarray(w["status"], np.int8),
+        np.ascontiguousarray(w["ts"], np.uint64),
+        float(TIME_DISORDER),
+    )
     if not len(bad):
         return
+    first, nrec, ts = w["first"], w["nrec"].astype(np.int64), w["ts"]
     keep = np.ones(len(ts), dtype=bool)
     for p in bad.tolist():  # per bad page
         keep[first[p] : first[p] + nrec[p]] = False
