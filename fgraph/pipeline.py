@@ -103,7 +103,8 @@ def load_windowed(
     ``trace.event_table`` holds only those other events.  The calls are the same as
     ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
     whole, and their ``event_table`` keeps every event.
-    ``window_records`` sets the window size (default :data:`WINDOW_RECORDS`); ``delay_prefix``
+    ``window_records`` sets the window size (default :data:`WINDOW_RECORDS`; the windows before
+    the last :data:`TAIL_WINDOWS` are twice as long); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
     :data:`fgraph.reconstruct.calls.DELAY_PREFIX`).  ``columns`` (names from
     ``fgraph.schema.CALL``) builds only those call columns: the others are never made, and
@@ -129,6 +130,10 @@ def load_windowed(
     several = st.several_windows
     # (the funcgraph rows' flags, preempt, event and overrun are not made: the rebuild reads
     # none of them, and keeps only the other rows as the trace's events)
+    if several:
+        # the windows before the last TAIL_WINDOWS twice as long (fewer of them, less per-window
+        # work; the last ones, where the calls and the read's RSS peak, as long as they were)
+        st.widen(2, TAIL_WINDOWS)
     windows = st.windows(defer_order=True, sparse_funcgraph=True) if several else st.windows()
     ahead: _Ahead | None = None
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):

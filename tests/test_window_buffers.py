@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from conftest import corpus_file
 
 from fgraph.parsers import parse_windows
@@ -130,6 +131,48 @@ def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
             else:
                 assert (a[name] == b[name]).all(), name
         assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_widened_windows_cut_the_same_records() -> None:
+    """``widen(2, last)``: the windows before the last ``last`` ones twice as long (every other
+    cut of theirs kept), the last ones as they were, and the same records window after window
+    put together; too late once the windows are cut."""
+    rel, window, last = "vm61/system.dat", 3000, 5
+    plain, wide = _stream(rel, window), _stream(rel, window)
+    wide.widen(2, last)
+    a, b = plain._cuts(), wide._cuts()
+    assert len(a) > 2 * last + 4
+    assert set(b.tolist()) <= set(a.tolist())
+    assert np.array_equal(a[-last:], b[-last:])
+    head = len(a) - last
+    assert len(b) - last == head // 2  # every other cut before the last windows
+    rows, spans = [], []
+    for st in (_stream(rel, window), wide):
+        got = [(np.array(t["ts"]), np.array(r)) for t, _, r in st.windows()]
+        rows.append(np.sort(np.concatenate([r for _, r in got])))
+        spans.append([(int(ts.min()), int(ts.max())) for ts, _ in got if len(ts)])
+    assert np.array_equal(rows[0], rows[1])
+    # (each window's records after the previous window's)
+    assert all(a[1] <= b[0] for a, b in zip(spans[1], spans[1][1:]))
+    assert len(spans[1]) < len(spans[0])
+    with pytest.raises(RuntimeError):
+        wide.widen(2, last)
+
+
+def test_narrowed_recycler_lets_the_wide_sets_go() -> None:
+    """After ``narrow`` (the last, shorter windows), a free set more than twice the size a
+    window needs is not used again: its memory goes with it, and a set of the window's own
+    size is made."""
+    from fgraph.parsers.tracedat.stream import _Recycler
+
+    r = _Recycler(2)
+    big = r.get(4000)
+    big.take("ts", 4000, np.dtype(np.int64))
+    assert r.get(1500) is big  # (free, and large enough)
+    r.narrow()
+    small = r.get(1500)
+    assert small is not big and big not in r.sets and small.cap < 2 * 1500
+    assert r.get(1000) is small
 
 
 def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads(monkeypatch) -> None:

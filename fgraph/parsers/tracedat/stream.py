@@ -186,14 +186,22 @@ class _Recycler:
     def __init__(self, keep: int) -> None:
         self.keep = keep
         self.sets: list[_ArraySet] = []
+        self.narrowed = False
+
+    def narrow(self) -> None:
+        """From now on a set more than twice as large as the window needs is let go rather
+        than used again (the windows got shorter: ``TraceDatStream.fewer_buffers``)."""
+        self.narrowed = True
 
     def get(self, n: int) -> _ArraySet:
         """A free set that holds ``n`` records, or a new one."""
         while len(self.sets) > self.keep:  # (keep lowered meanwhile: a free one goes first)
             free = [s for s in self.sets if s.free()]
             self.sets.remove(free[0] if free else self.sets[0])
+        if self.narrowed:
+            self.sets = [s for s in self.sets if s.cap <= 2 * (n + n // 8) or not s.free()]
         for s in self.sets:
-            if s.cap >= n and s.free():
+            if s.cap >= n and s.free() and not (self.narrowed and s.cap > 2 * (n + n // 8)):
                 return s
         if len(self.sets) >= self.keep:
             self.sets.pop(0)
@@ -227,6 +235,7 @@ class TraceDatStream:
         self._buffers = _Recycler(3)
         self._scratch = _Recycler(1)
         self._cut_cache: np.ndarray | None = None
+        self._widen = (1, 0)  # (factor, last windows left as they are): widen()
         self.records = 0  # an estimate, below (none for a latency-format file)
         if self.latency:
             return
@@ -357,8 +366,25 @@ class TraceDatStream:
 
     def fewer_buffers(self) -> None:
         """One window fewer will be alive at a time from now on (``fgraph.pipeline``'s decode
-        thread one window less ahead): one set of window arrays fewer is kept."""
+        thread one window less ahead): one set of window arrays fewer is kept, and the sets
+        made for the wider windows before (``widen``) are let go once free (the last windows
+        make sets of their own size)."""
         self._buffers.keep = max(self._buffers.keep - 1, 1)
+        if self._widen[0] > 1:
+            self._buffers.narrow()
+            self._scratch.narrow()
+
+    def widen(self, factor: int, last: int) -> None:
+        """Make the windows ``factor`` times as long, all but the ``last`` ones (before the
+        first window is cut).  Each window costs the two threads of ``fgraph.pipeline`` ~1 ms
+        beside its records (the decode's and the rebuild's Python, the hand-over): 2^15-record
+        windows took ~0.15 s more than 2^16 on fsync_x50 (10.2M records), 2^17 ~0.04 s less,
+        2^18 no less still.  The read's peak RSS comes in the last windows (the calls are the
+        most then), which stay as long as they were: it grows by ~1 MB, where windows of 2^17
+        all through took ~8 MB more (bench/RESULTS.md, session 8)."""
+        if self._cut_cache is not None:
+            raise RuntimeError("widen() after the windows were cut")
+        self._widen = (max(int(factor), 1), max(int(last), 0))
 
     def _cuts(self) -> np.ndarray:
         """The window bounds (computed once)."""
@@ -385,7 +411,16 @@ class TraceDatStream:
         per_page = max(self.records / max(npages, 1), 1.0)
         step = max(int(self.window_records / per_page), 1)
         cuts = unique(allts[step::step])
-        return cuts[cuts > allts[0]] if len(cuts) else cuts
+        cuts = cuts[cuts > allts[0]] if len(cuts) else cuts
+        factor, last = self._widen
+        m = len(cuts) - last  # the cut that starts the last windows (widen)
+        if factor > 1 and m > 0:
+            # (any subset of the cuts cuts the same timeline: the windows before the last
+            # ones keep every factor-th cut, counted back from the first of the last ones)
+            keep = (m - np.arange(len(cuts))) % factor == 0
+            keep[m:] = True
+            cuts = cuts[keep]
+        return cuts
 
     def windows(
         self, defer_order: bool = False, sparse_funcgraph: bool = False
