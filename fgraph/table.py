@@ -287,18 +287,35 @@ class EventTable(_Columns):
         """Rows at ``index``; field and lost tables are re-pointed (rows dropped → dropped)."""
         n = len(self)
         idx = np.arange(n)[index] if np.asarray(index).dtype == bool else np.asarray(index)
-        newpos = np.full(n + 1, -1, dtype=np.int64)
-        newpos[idx] = np.arange(len(idx))
+        if len(idx) < n // 8 and (
+            len(idx) < 1 or (idx[0] >= 0 and bool((idx[1:] > idx[:-1]).all()))
+        ):
+            # few rows, ascending (the windowed rebuild keeps a window's few other events,
+            # window after window): their new places by a search among them, not through a
+            # table as long as this one
+            def newpos_of(rows: np.ndarray) -> np.ndarray:
+                rows = np.asarray(rows, dtype=np.int64)
+                at = np.searchsorted(idx, rows)
+                hit = at < len(idx)
+                hit[hit] = idx[at[hit]] == rows[hit]
+                return np.where(hit, at, -1)
+        else:
+            newpos = np.full(n + 1, -1, dtype=np.int64)
+            newpos[idx] = np.arange(len(idx))
+
+            def newpos_of(rows: np.ndarray) -> np.ndarray:
+                return newpos[rows]
+
         fields = {}
         for name, ft in self.fields.items():
-            r = newpos[ft.rows]
+            r = newpos_of(ft.rows)
             keep = r >= 0
             fields[name] = FieldTable(
                 r[keep], {k: v[keep] for k, v in ft.columns.items()}, set(ft.string_cols)
             )
         lost_rows = self.lost["row"]
         lost = LostTable(dict(self.lost.columns), self.strings)
-        lost["row"] = np.where(lost_rows >= 0, newpos[np.clip(lost_rows, 0, None)], -1)
+        lost["row"] = np.where(lost_rows >= 0, newpos_of(np.clip(lost_rows, 0, None)), -1)
         return EventTable(
             {k: v[idx] for k, v in self.columns.items()},
             self.strings,

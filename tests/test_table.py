@@ -81,6 +81,37 @@ def test_take_repoints_fields_and_lost() -> None:
     assert sub2.lost["row"].tolist() == [-1]
 
 
+def test_take_of_few_ascending_rows_repoints_as_the_table_does() -> None:
+    """``take`` of few ascending rows (a window's other events) finds their new places by a
+    search, not through a table as long as the events; many rows, or rows out of order, go
+    through the table.  Either way each field row and lost row lands where its row went (-1:
+    dropped, or after the last row)."""
+    rng = np.random.default_rng(5)
+    n = 400
+    t = EventTable.from_rows(
+        [{"ts": i, "comm": "c", "event": "sched_switch", "kind": 3} for i in range(n)]
+    )
+    frows = np.sort(rng.choice(n, 60, replace=False))
+    t.fields["sched_switch"] = FieldTable(frows, {"prev_pid": frows * 7}, set())
+    lrows = np.array([-1, 0, 5, 17, n - 1, n])
+    t.lost = LostTable({"row": lrows, "cpu": np.zeros(len(lrows), np.int16)}, t.strings)
+    picks = (
+        np.array([], np.int64),
+        np.array([0, 5, n - 1]),
+        np.sort(rng.choice(n, 30, replace=False)),  # few, ascending: the search
+        np.sort(rng.choice(n, 200, replace=False)),  # many: the table
+        rng.choice(n, 30, replace=False),  # out of order: the table
+    )
+    for idx in picks:
+        sub = t.take(idx)
+        where = {int(r): k for k, r in enumerate(idx)}
+        ft = sub.fields["sched_switch"]
+        want = [(where[int(r)], int(r) * 7) for r in frows if int(r) in where]
+        assert list(zip(ft.rows.tolist(), ft.columns["prev_pid"].tolist())) == want
+        assert sub.lost["row"].tolist() == [where.get(int(r), -1) if r >= 0 else -1 for r in lrows]
+        assert sub["ts"].tolist() == idx.tolist()
+
+
 def test_concat_merges_string_pools() -> None:
     a = _events()
     b = EventTable.from_rows(
