@@ -141,6 +141,7 @@ def load_windowed(
         # (text) gain nothing from it, and the memory their parse frees would stay in the
         # thread's malloc arena.
         windows = ahead = _Ahead(windows)
+        st.warm()
     tail_from = 0  # the first of the last TAIL_WINDOWS windows
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that

@@ -22,6 +22,7 @@ compressed data it is the file offset of the chunk (10 pages) holding the record
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -312,10 +313,14 @@ def _timestamps(raw: np.ndarray, c: Container) -> np.ndarray:
 
 
 def _once(c: Container, name: str, parse: Any) -> Any:
-    """``parse(c.<name>)``, parsed once per file (a windowed read decodes many windows)."""
+    """``parse(c.<name>)``, parsed once per file (a windowed read decodes many windows), by
+    whichever thread asks first (``TraceDatStream.warm``: the consumer's, while the decode
+    thread walks the first window); a second asker meanwhile waits for it."""
     cache: dict[str, Any] = c.__dict__.setdefault("_parsed", {})
     if name not in cache:
-        cache[name] = parse(getattr(c, name))
+        with c.__dict__.setdefault("_parsing", threading.Lock()):
+            if name not in cache:
+                cache[name] = parse(getattr(c, name))
     return cache[name]
 
 

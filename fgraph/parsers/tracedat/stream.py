@@ -56,6 +56,7 @@ from . import (
     _latency,
     _lost_table,
     _meta,
+    _once,
     _page_events,
     _timestamps,
     blob_page_size,
@@ -76,6 +77,7 @@ from .ringbuffer import (
     populate_file_pages,
     walk,
 )
+from .symbols import parse_kallsyms
 
 _UNKNOWN_IDS = re.compile(r"(\d+) (record\(s\) with an event id that has no format.*)", re.S)
 
@@ -373,6 +375,16 @@ class TraceDatStream:
         if self._widen[0] > 1:
             self._buffers.narrow()
             self._scratch.narrow()
+
+    def warm(self) -> None:
+        """Parse the file's symbols now, in the caller's thread (load_windowed's, while its
+        decode thread walks the first window, which would parse them: ~10 ms of the time to
+        the first window, the rebuild waiting).  A failure is left for the decode to meet
+        again, and report as its own."""
+        if self.latency:
+            return
+        with contextlib.suppress(Exception):
+            _once(self.c, "kallsyms", parse_kallsyms)
 
     def widen(self, factor: int, last: int) -> None:
         """Make the windows ``factor`` times as long, all but the ``last`` ones (before the
