@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import sys
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,10 @@ def _libc() -> Any:
     try:
         return ctypes.CDLL("libc.so.6")
     except OSError:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # (imported here: ctypes.util imports subprocess and more, ~4-7 ms of every start)
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c") or "libc.so.6")
 
 
 def keep_freed_memory() -> bool:
