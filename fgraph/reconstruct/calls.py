@@ -93,7 +93,11 @@ class Generations:
             codes = unique(states)  # decode the few distinct states, not the whole pool
             dead_codes = [c for c in codes if (events.strings[int(c)] or "")[:1] in ("Z", "X")]
             if dead_codes:
-                dead = np.flatnonzero(np.isin(states, dead_codes))
+                # (a comparison per dead state, few: np.isin's setup cost ~0.1 ms a window)
+                hit = states == dead_codes[0]
+                for c in dead_codes[1:]:
+                    hit |= states == c
+                dead = np.flatnonzero(hit)
                 rows = ft.rows[dead].astype(np.int64)
                 o = np.argsort(rows, kind="stable")
                 marks_row = rows[o]
