@@ -207,3 +207,31 @@ def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads(monke
                     assert (a[name] == b[name]).all(), name
         assert differ  # (some were indeed left unwritten)
     assert fills  # (and some window met a type after the first)
+
+
+def test_page_stamps_read_in_two_threads_are_the_ones_read_in_one(monkeypatch) -> None:
+    """``_page_heads`` shares the 16 MB pieces of a big file between two threads: with pieces
+    of a few pages (many, so the second thread runs) the page stamps, and so the windows, are
+    those of one piece a blob."""
+    import fgraph.parsers.tracedat.stream as stream
+
+    rel = (
+        "vm61/btrfs_read.v6.dat"  # (uncompressed: a compressed file's stamps come with its chunks)
+    )
+    monkeypatch.setattr(stream, "STAMP_BYTES", 1 << 40)
+    one = _stream(rel, 500)
+    threads = []
+    start = stream.threading.Thread.start
+
+    def counted(self) -> None:
+        threads.append(self.name)
+        start(self)
+
+    monkeypatch.setattr(stream.threading.Thread, "start", counted)
+    monkeypatch.setattr(stream, "STAMP_BYTES", 4 * 4096)
+    many = _stream(rel, 500)
+    assert "fgraph-stamps" in threads
+    assert len(one.cursors) == len(many.cursors)
+    for a, b in zip(one.cursors, many.cursors):
+        assert np.array_equal(a.page_ts, b.page_ts)
+    assert np.array_equal(one._cuts(), many._cuts())
