@@ -215,9 +215,8 @@ def test_page_stamps_read_in_two_threads_are_the_ones_read_in_one(monkeypatch) -
     those of one piece a blob."""
     import fgraph.parsers.tracedat.stream as stream
 
-    rel = (
-        "vm61/btrfs_read.v6.dat"  # (uncompressed: a compressed file's stamps come with its chunks)
-    )
+    # (uncompressed: a compressed file's stamps come with its chunks)
+    rel = "vm61/btrfs_read.v6.dat"
     monkeypatch.setattr(stream, "STAMP_BYTES", 1 << 40)
     one = _stream(rel, 500)
     threads = []
