@@ -134,7 +134,13 @@ def load_windowed(
         # the windows before the last TAIL_WINDOWS twice as long (fewer of them, less per-window
         # work; the last ones, where the calls and the read's RSS peak, as long as they were)
         st.widen(2, TAIL_WINDOWS)
-    windows = st.windows(defer_order=True, sparse_funcgraph=True) if several else st.windows()
+    # (and the funcgraph rows' module and return value when no call column is made of them)
+    unread = frozenset() if columns is None else frozenset({"module", "retval"}) - columns
+    windows = (
+        st.windows(defer_order=True, sparse_funcgraph=True, skip=unread)
+        if several
+        else st.windows()
+    )
     ahead: _Ahead | None = None
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):
         # (FGRAPH_ONE_THREAD: a switch for measuring what the thread buys.)  One-window inputs

@@ -1562,10 +1562,12 @@ done:
  *   (fg_record), and `slow` says a record's type was unknown (else 0; 1 without a cache),
  *   `missed` an address not in the table.  Optional `comm`: (table, out): out[r] =
  *   table[pid + 1] - 2 where that is not 0; `new_pids` says some pid was not in the table.
- *   Optional `sparse` (with a cache): the funcgraph records of the types the cache knows get
- *   no flags, preempt, event nor overrun, and no pos, data nor len either (left as they were:
- *   what the windowed read's rebuild never reads of them, fgraph.load_windowed; the caller
- *   copies data and len in whole, `fill_records`, when a later step reads them after all).
+ *   Optional `sparse` (with a cache; bits): the funcgraph records of the types the cache
+ *   knows get no flags, preempt, event nor overrun, and no pos, data nor len either (1; left
+ *   as they were: what the windowed read's rebuild never reads of them, fgraph.load_windowed;
+ *   the caller copies data and len in whole, `fill_records`, when a later step reads them
+ *   after all), and with 1 also no module (2) or no return value (4), the call columns the
+ *   caller does not build.
  *   Returns (seen, count, minlen, wide, slow, missed, new_pids, partial): partial, whether
  *   some rows' pos, data and len were left so.
  */
@@ -1663,6 +1665,11 @@ typedef struct {
  *   resolves the funcgraph rows through symbols.py, which writes them all).
  */
 #define FG_FIELDS 6
+/* assemble's `sparse` bits: funcgraph records of the cache's types get no flags, preempt,
+ * event, overrun, pos, data nor len (ON); no module (NO_MODULE), no retval (NO_RETVAL) */
+#define SPARSE_ON 0x1
+#define SPARSE_NO_MODULE 0x2
+#define SPARSE_NO_RETVAL 0x4
 #define LAYOUT_W (1 + 4 * FG_FIELDS)
 
 /* What fg_fill (and assemble with a type cache) write per record: the outputs, the address
@@ -1683,7 +1690,7 @@ typedef struct {
     npy_intp ne;
     uint64_t last;
     int64_t last_e; /* entry of the previous funcgraph record's address, -1 missing, -2 none */
-    int sparse;     /* funcgraph records: no event nor overrun (assemble's `sparse`) */
+    int sparse;     /* assemble's `sparse` bits (SPARSE_*): what funcgraph records go without */
 } fgctx_t;
 
 /* Row r's function and module: the address table's entry of address a (one-entry memo: the
@@ -1710,7 +1717,8 @@ static inline __attribute__((always_inline)) int fg_func(fgctx_t *x, npy_intp r,
     }
     if (x->last_e >= 0) {
         x->ofunc[r] = x->pf[x->last_e];
-        x->omod[r] = x->pm[x->last_e];
+        if (!(x->sparse & SPARSE_NO_MODULE))
+            x->omod[r] = x->pm[x->last_e];
     } else {
         x->ofunc[r] = x->omod[r] = -1;
         x->missed = 1;
@@ -1728,7 +1736,8 @@ static inline __attribute__((always_inline)) int fg_func(fgctx_t *x, npy_intp r,
         (x)->ort[r] = (v3);                                                                  \
         if (!(x)->sparse)                                                                    \
             (x)->oov[r] = (v4);                                                              \
-        (x)->orv[r] = (got5) ? (v5) : 0;                                                     \
+        if (!((x)->sparse & SPARSE_NO_RETVAL))                                               \
+            (x)->orv[r] = (got5) ? (v5) : 0;                                                 \
         (x)->oefl[r] = (got5) ? (uint8_t)(x)->has_ret : 0;                                   \
         (x)->odur[r] =                                                                       \
             ((v2) == -1) | ((v3) == -1) ? -1 : (int64_t)((uint64_t)(v3) - (uint64_t)(v2));   \
@@ -1967,7 +1976,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
     PyObject *o_cache = Py_None, *o_comm = Py_None;
     int big_endian, sparse = 0;
-    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OOp", &view, &o_pieces, &o_specs, &big_endian,
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OOi", &view, &o_pieces, &o_specs, &big_endian,
                           &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
                           &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm, &sparse))
         return NULL;
@@ -2062,7 +2071,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                              "assemble") < 0)
             goto done;
         else
-            x.sparse = sparse;
+            x.sparse = sparse & SPARSE_ON ? sparse : 0;
     }
     /* with a pid table (comm code + 2 per pid + 1, 0 unknown): the comm column too */
     const int32_t *ctab = NULL;
@@ -2087,7 +2096,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     }
     npy_intp nseen = 0;
     int bad = 0, wide = 0, partial = 0;
-    const int lazy = clay != NULL && sparse;
+    const int lazy = clay != NULL && (sparse & SPARSE_ON);
     {
         const uint8_t *b = (const uint8_t *)view.buf;
         const int64_t blen = (int64_t)view.len;
@@ -2191,7 +2200,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                     else
                         L = clay + (size_t)kc * LAYOUT_W;
                 }
-                if (!(L && x.sparse && L[0])) { /* (L: x is set up) */
+                if (!(L && (x.sparse & SPARSE_ON) && L[0])) { /* (L: x is set up) */
                     flags[r] = fl;
                     pre[r] = pr;
                     if (lazy) {

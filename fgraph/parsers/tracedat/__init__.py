@@ -343,6 +343,7 @@ def _decode(
     into: dict[str, np.ndarray] | None = None,
     alloc: Callable[[str, int, np.dtype], np.ndarray] | None = None,
     sparse_funcgraph: bool = False,
+    skip: frozenset[str] = frozenset(),
 ) -> EventTable:
     """The event table of the records of ``pieces``, piece after piece (``ids``: filled with
     each row's id, the piece's first id counted up).  ``into`` (``data``, ``len``, ``ts``,
@@ -355,7 +356,9 @@ def _decode(
     ``pos`` may be left unwritten (hold anything): for the windowed read, whose rebuild reads
     none of them and keeps only the other rows as the trace's events (~1.7 ns a record less in
     ``assemble``, 4 of its ~25 stores; ~3 ns more without the copies of pos and the record
-    offsets and lengths).
+    offsets and lengths).  With it, ``skip`` (``module``, ``retval``): those funcgraph columns
+    may be left unwritten too (the call columns the windowed read's caller does not build:
+    ``fgraph hist``'s; ~1 ns a record less).
 
     C passes over the records (ringbuf.c ``assemble`` and ``fg_fill``) write every column of
     every row: ``assemble`` the record columns and common fields, counting the event ids, and,
@@ -454,7 +457,7 @@ def _decode(
             cols["irqctx"],
             fused,
             (pids.table, cols["comm"]),
-            sparse_funcgraph,
+            _sparse_bits(sparse_funcgraph, skip),
         )
     cols["ts"] = _timestamps(raw_ts, c)
     if n and new_pids:
@@ -590,6 +593,13 @@ def _decode(
     ncpu = max((int(p[4]) + 1 for p in pieces if len(p[0])), default=0)
     meta.ncpus = max(meta.ncpus, ncpu)
     return EventTable(cols, pool, fields=fields, meta=meta)
+
+
+def _sparse_bits(sparse: bool, skip: frozenset[str]) -> int:
+    """ringbuf.assemble's ``sparse`` bits (ringbuf.c SPARSE_*)."""
+    if not sparse:
+        return 0
+    return 1 | (2 if "module" in skip else 0) | (4 if "retval" in skip else 0)
 
 
 def _fill_records(pieces: list[Piece], offs: np.ndarray, lens: np.ndarray) -> bool:

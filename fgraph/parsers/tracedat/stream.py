@@ -477,13 +477,18 @@ class TraceDatStream:
         return cuts
 
     def windows(
-        self, defer_order: bool = False, sparse_funcgraph: bool = False
+        self,
+        defer_order: bool = False,
+        sparse_funcgraph: bool = False,
+        skip: frozenset[str] = frozenset(),
     ) -> Iterator[tuple[EventTable, Any, np.ndarray]]:
         """``(window table, its timeline order, row ids)`` for each window in time order (the
         order None: the rebuild's merge order decides).  ``defer_order``: the order comes as a
         function that makes it, for the consumer to call (load_windowed: in its own thread).
         ``sparse_funcgraph``: the funcgraph rows' ``flags``, ``preempt``, ``event``, ``pos`` and
-        ``overrun`` hold anything (``_decode``; load_windowed: its rebuild reads none of them).
+        ``overrun`` hold anything (``_decode``; load_windowed: its rebuild reads none of them),
+        and with it the funcgraph columns in ``skip`` (``module``, ``retval``: load_windowed's
+        when its caller builds no such call column).
 
         A window's arrays are used again by a later window once nothing holds them any more
         (``_Recycler``): a window kept, or a view of one of its columns, stays as it is."""
@@ -498,7 +503,7 @@ class TraceDatStream:
         try:
             for j in range(len(bounds) + 1):
                 hi = None if j == len(bounds) else int(bounds[j])
-                table, row_id, runs = self._window(hi, seen, sparse_funcgraph)
+                table, row_id, runs = self._window(hi, seen, sparse_funcgraph, skip)
                 if defer_order:
                     yield table, functools.partial(_timeline_order, table["ts"], runs), row_id
                 else:
@@ -557,7 +562,11 @@ class TraceDatStream:
         return int(_timestamps(np.array([raw], np.uint64), self.c)[0])
 
     def _window(
-        self, hi: int | None, seen: set[tuple[str, str]], sparse: bool = False
+        self,
+        hi: int | None,
+        seen: set[tuple[str, str]],
+        sparse: bool = False,
+        skip: frozenset[str] = frozenset(),
     ) -> tuple[EventTable, np.ndarray, np.ndarray]:
         """Decode the records before raw time ``hi`` (all the rest when None): on every CPU,
         the records held back from the previous window and those of the pages that start
@@ -675,6 +684,7 @@ class TraceDatStream:
                 ids,
                 alloc=alloc,
                 sparse_funcgraph=sparse,
+                skip=skip,
             )
         del alloc, cols
         del pieces
