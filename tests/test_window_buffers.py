@@ -244,3 +244,40 @@ def test_page_stamps_read_in_two_threads_are_the_ones_read_in_one(monkeypatch) -
     for a, b in zip(one.cursors, many.cursors):
         assert np.array_equal(a.page_ts, b.page_ts)
     assert np.array_equal(one._cuts(), many._cuts())
+
+
+def test_other_events_rows_from_assembles_list_are_the_scans(monkeypatch) -> None:
+    """The rows of each other event type (the scheduler events' field tables) are looked for
+    among the rows ``assemble`` did not decode as funcgraph records, not among all rows: the
+    same field tables, window after window, as a scan of every row finds."""
+    import fgraph.parsers.tracedat as td
+
+    def fields_of(st):
+        out = []
+        for t, _, _ in st.windows(sparse_funcgraph=True):
+            out.append(
+                {
+                    name: (ft.rows.copy(), {k: np.array(v) for k, v in ft.columns.items()})
+                    for name, ft in t.fields.items()
+                }
+            )
+        return out
+
+    rel, window = "vm61/system.dat", 3000
+    listed = fields_of(_stream(rel, window))
+    plain = td._TypeRows
+
+    class Scan(plain):  # type: ignore[misc, valid-type]
+        def __init__(self, etype, ids, inv, others=None, decoded=frozenset()):
+            super().__init__(etype, ids, inv)
+
+    monkeypatch.setattr(td, "_TypeRows", Scan)
+    scanned = fields_of(_stream(rel, window))
+    assert len(listed) == len(scanned) > 5
+    assert any(w for w in listed)
+    for a, b in zip(listed, scanned):
+        assert a.keys() == b.keys()
+        for name in a:
+            assert np.array_equal(a[name][0], b[name][0]), name
+            for k in a[name][1]:
+                assert np.array_equal(a[name][1][k], b[name][1][k]), (name, k)

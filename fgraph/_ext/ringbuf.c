@@ -1568,8 +1568,10 @@ done:
  *   the caller copies data and len in whole, `fill_records`, when a later step reads them
  *   after all), and with 1 also no module (2) or no return value (4), the call columns the
  *   caller does not build.
- *   Returns (seen, count, minlen, wide, slow, missed, new_pids, partial): partial, whether
- *   some rows' pos, data and len were left so.
+ *   Optional `others` (int64, a row each): the rows not decoded as a funcgraph type the
+ *   cache knows (every row without a cache), in order.
+ *   Returns (seen, count, minlen, wide, slow, missed, new_pids, partial, nothers): partial,
+ *   whether some rows' pos, data and len were left so; nothers, the rows in `others`.
  */
 #define NTYPES 65537 /* common_type is an unsigned short; slot 0 is -1 */
 #define IRQ_SOFTIRQ 0x10
@@ -1974,11 +1976,12 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     Py_buffer view;
     PyObject *o_pieces, *o_specs, *o_ts, *o_pos, *o_cpu, *o_buf, *o_ids, *o_data, *o_len,
         *o_type, *o_flags, *o_pre, *o_pid, *o_irq;
-    PyObject *o_cache = Py_None, *o_comm = Py_None;
+    PyObject *o_cache = Py_None, *o_comm = Py_None, *o_others = Py_None;
     int big_endian, sparse = 0;
-    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OOi", &view, &o_pieces, &o_specs, &big_endian,
+    if (!PyArg_ParseTuple(args, "y*OOiOOOOOOOOOOOO|OOiO", &view, &o_pieces, &o_specs, &big_endian,
                           &o_ts, &o_pos, &o_cpu, &o_buf, &o_ids, &o_data, &o_len, &o_type,
-                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm, &sparse))
+                          &o_flags, &o_pre, &o_pid, &o_irq, &o_cache, &o_comm, &sparse,
+                          &o_others))
         return NULL;
     PyObject *seq = NULL, *sseq = NULL, *ret = NULL, *a_seen = NULL, *a_cnt = NULL,
              *a_min = NULL;
@@ -2086,6 +2089,12 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
             goto done;
         nctab = PyArray_DIM((PyArrayObject *)o_ctab, 0);
     }
+    /* with an `others` array (int64, n): the rows not decoded as a funcgraph type the cache
+     * knows, in order (their count returned) */
+    int64_t *others = NULL;
+    npy_intp nothers = 0;
+    if (o_others != Py_None && !(others = (int64_t *)out_ptr(o_others, NPY_INT64, n, "assemble")))
+        goto done;
     int slow = 0;
     cnt = (int64_t *)calloc(NTYPES, sizeof(int64_t));
     mn = (int64_t *)malloc(NTYPES * sizeof(int64_t));
@@ -2183,6 +2192,8 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                         data[r] = base;
                         len[r] = (int32_t)ln;
                     }
+                    if (others)
+                        others[nothers++] = r;
                     continue;
                 }
                 if (cnt[s]++ == 0) {
@@ -2211,6 +2222,8 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                 } else {
                     partial = 1;
                 }
+                if (others && !(L && L[0]))
+                    others[nothers++] = r;
                 if (L && (bad = fg_record(&x, r, L, cev[kc], ckd[kc], base, ln)))
                     break;
             }
@@ -2238,8 +2251,8 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         ((int64_t *)PyArray_DATA((PyArrayObject *)a_cnt))[u] = cnt[s];
         ((int64_t *)PyArray_DATA((PyArrayObject *)a_min))[u] = mn[s];
     }
-    ret = Py_BuildValue("(OOOiiiii)", a_seen, a_cnt, a_min, wide, slow || !clay,
-                        clay ? x.missed : 1, cnew || !ctab, partial);
+    ret = Py_BuildValue("(OOOiiiiin)", a_seen, a_cnt, a_min, wide, slow || !clay,
+                        clay ? x.missed : 1, cnew || !ctab, partial, nothers);
 done:
     Py_XDECREF(a_seen);
     Py_XDECREF(a_cnt);

@@ -437,8 +437,12 @@ def _decode(
     partial = False
     seen = np.empty(0, np.int32)
     cnt = minlen = np.empty(0, np.int64)
+    # the rows not decoded as a funcgraph type of the cache (the few other events, whose
+    # rows the per-type steps below look for among these, not among all)
+    others = empty(" others", n, np.dtype(np.int64))
+    nothers = n
     if n:
-        seen, cnt, minlen, wide, slow, missed, new_pids, partial = ringbuf.assemble(
+        seen, cnt, minlen, wide, slow, missed, new_pids, partial, nothers = ringbuf.assemble(
             mem,
             pieces,
             specs,
@@ -458,6 +462,7 @@ def _decode(
             fused,
             (pids.table, cols["comm"]),
             _sparse_bits(sparse_funcgraph, skip),
+            others,
         )
     cols["ts"] = _timestamps(raw_ts, c)
     if n and new_pids:
@@ -477,7 +482,9 @@ def _decode(
             perm = np.argsort(seen)
             seen, cnt, minlen = seen[perm], cnt[perm], minlen[perm]
         ids_ = seen
-    rows_of = _TypeRows(etype, ids_, inv)
+    # (the types whose rows assemble decoded as funcgraph records are not all among others)
+    decoded = frozenset(cache.decoded(ids_).tolist()) if fused is not None else frozenset()
+    rows_of = _TypeRows(etype, ids_, inv, others[:nothers], decoded)
 
     fields: dict[str, FieldTable] = {}
     fg_groups: list[int] = []
@@ -669,6 +676,15 @@ class _TypeCache:
         self.layout = np.empty((0, 1 + 4 * len(_FG_LAYOUT)), np.int64)
         self.has_fg = False
 
+    def decoded(self, ids: np.ndarray) -> np.ndarray:
+        """Of the event ``ids``, those whose records ``assemble`` decodes as funcgraph records
+        from this cache (its layout row's first value not 0: ringbuf.c fg_record)."""
+        sl = self.tslot[ids.astype(np.int64) + 1].astype(np.int64)
+        ok = (sl >= 0) & (sl < len(self.layout))
+        fg = np.zeros(len(ids), dtype=bool)
+        fg[ok] = self.layout[sl[ok], 0] != 0
+        return ids[fg]
+
     @classmethod
     def of(cls, c: Container, pool: StringPool) -> _TypeCache:
         return _kept_on(c, "_type_cache", pool, cls)
@@ -737,12 +753,25 @@ class _TypeRows:
 
     FEW = 3
 
-    def __init__(self, etype: np.ndarray, ids: np.ndarray, inv: np.ndarray | None) -> None:
+    def __init__(
+        self,
+        etype: np.ndarray,
+        ids: np.ndarray,
+        inv: np.ndarray | None,
+        others: np.ndarray | None = None,
+        decoded: frozenset[int] = frozenset(),
+    ) -> None:
         self.etype, self.ids, self.inv = etype, ids, inv
         self.asked = 0
         self.groups: tuple[np.ndarray, np.ndarray] | None = None
+        # ``others``: ascending rows that hold every row of each type not in ``decoded``
+        # (assemble's: the rows it did not decode as a funcgraph type of its cache)
+        self.others, self.decoded = others, decoded
 
     def __call__(self, k: int) -> np.ndarray:
+        if self.inv is None and self.others is not None and int(self.ids[k]) not in self.decoded:
+            o = self.others
+            return o[self.etype[o] == self.ids[k]]
         self.asked += 1
         if self.groups is None and (self.inv is not None or self.asked > self.FEW):
             codes = self.inv
