@@ -128,8 +128,8 @@ def load_windowed(
     st = parse_windows(src, window_records or WINDOW_RECORDS)
     rb = None
     several = st.several_windows
-    # (the funcgraph rows' flags, preempt, event and overrun are not made: the rebuild reads
-    # none of them, and keeps only the other rows as the trace's events)
+    # (the funcgraph rows' flags, preempt, event, overrun and pos are not made: the rebuild
+    # reads none of them, and keeps only the other rows as the trace's events)
     if several:
         # the windows before the last TAIL_WINDOWS twice as long (fewer of them, less per-window
         # work; the last ones, where the calls and the read's RSS peak, as long as they were)

@@ -434,8 +434,9 @@ class TraceDatStream:
         beside its records (the decode's and the rebuild's Python, the hand-over): 2^15-record
         windows took ~0.15 s more than 2^16 on fsync_x50 (10.2M records), 2^17 ~0.04 s less,
         2^18 no less still.  The read's peak RSS comes in the last windows (the calls are the
-        most then), which stay as long as they were: it grows by ~1 MB, where windows of 2^17
-        all through took ~8 MB more (bench/RESULTS.md, session 8)."""
+        most then), which stay as long as they were: unchanged at 10.2M records (474 MB), 2-5
+        MB more on the smaller benchmark files, where windows of 2^17 all through took ~8 MB
+        more at 10.2M records (bench/RESULTS.md, session 8)."""
         if self._cut_cache is not None:
             raise RuntimeError("widen() after the windows were cut")
         self._widen = (max(int(factor), 1), max(int(last), 0))
