@@ -2105,6 +2105,10 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
     }
     npy_intp nseen = 0;
     int bad = 0, wide = 0, partial = 0;
+    /* Sparse with a usable cache: pos, data and len are written per row, for the rows that
+     * keep them (not the funcgraph records the cache decodes), instead of copied whole: 20 of
+     * the ~120 bytes a record this pass writes (fsync_x50, 10.2M records: 0.28-0.31 -> 0.26-0.27
+     * s of CPU) */
     const int lazy = clay != NULL && (sparse & SPARSE_ON);
     {
         const uint8_t *b = (const uint8_t *)view.buf;
@@ -2114,10 +2118,6 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
         const int swap = host_big != big_endian;
         Py_BEGIN_ALLOW_THREADS
         npy_intp r = 0;
-        /* Sparse with a usable cache: pos, data and len are written per row, for the rows
-         * that keep them (not the funcgraph records the cache decodes), instead of copied
-         * whole: 20 of the ~120 bytes a record this pass writes (fsync_x50, 10.2M records:
-         * 0.26-0.29 -> 0.24-0.25 s of CPU) */
         /* the common fields as every kernel lays them out (u16 type, u8 flags, u8
          * preempt_count, s32 pid in the first 8 bytes), in the host's byte order: one 8-byte
          * load per record */
@@ -2183,35 +2183,29 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                          : (fl & IRQ_SOFTIRQ) ? 1
                                                 : 0;
                 int64_t s = (int64_t)ty + 1;
-                if (s < 0 || s >= NTYPES) {
-                    wide = 1; /* an id beyond an unsigned short: the caller counts */
-                    flags[r] = fl;
-                    pre[r] = pr;
-                    if (lazy) {
-                        pos[r] = pp[i];
-                        data[r] = base;
-                        len[r] = (int32_t)ln;
-                    }
-                    if (others)
-                        others[nothers++] = r;
-                    continue;
-                }
-                if (cnt[s]++ == 0) {
-                    seen[nseen++] = ty;
-                    mn[s] = ln;
-                } else if (ln < mn[s]) {
-                    mn[s] = ln;
-                }
                 const int64_t *L = NULL;
                 int32_t kc = -1;
-                if (clay) {
-                    kc = cslot[s];
-                    if (kc < 0 || kc >= ncslots)
-                        slow = 1; /* a type the cache does not know: fg_fill decides */
-                    else
-                        L = clay + (size_t)kc * LAYOUT_W;
+                if (s < 0 || s >= NTYPES) {
+                    wide = 1; /* an id beyond an unsigned short: the caller counts */
+                } else {
+                    if (cnt[s]++ == 0) {
+                        seen[nseen++] = ty;
+                        mn[s] = ln;
+                    } else if (ln < mn[s]) {
+                        mn[s] = ln;
+                    }
+                    if (clay) {
+                        kc = cslot[s];
+                        if (kc < 0 || kc >= ncslots)
+                            slow = 1; /* a type the cache does not know: fg_fill decides */
+                        else
+                            L = clay + (size_t)kc * LAYOUT_W;
+                    }
                 }
-                if (!(L && (x.sparse & SPARSE_ON) && L[0])) { /* (L: x is set up) */
+                /* (L: x is set up) a funcgraph record of a type the cache knows, decoded by
+                 * fg_record below; the other rows keep their common fields */
+                const int decoded = L && L[0];
+                if (!(decoded && lazy)) {
                     flags[r] = fl;
                     pre[r] = pr;
                     if (lazy) {
@@ -2222,7 +2216,7 @@ static PyObject *py_assemble(PyObject *self, PyObject *args)
                 } else {
                     partial = 1;
                 }
-                if (others && !(L && L[0]))
+                if (others && !decoded)
                     others[nothers++] = r;
                 if (L && (bad = fg_record(&x, r, L, cev[kc], ckd[kc], base, ln)))
                     break;

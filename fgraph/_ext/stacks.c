@@ -58,6 +58,11 @@
 #define CTX_UNKNOWN (-1)
 #define CTX_TASK 0
 #define CTX_SOFTIRQ 1
+#define CTX_HARDIRQ 2
+
+#define EK_FG_ENTRY 1 /* EventKind (fgraph/schema.py) */
+#define EK_FG_EXIT 2
+static inline int is_fg(int8_t k) { return k == EK_FG_ENTRY || k == EK_FG_EXIT; }
 
 typedef struct {
     int64_t call;        /* call id, or -1 for a level marker */
@@ -2777,8 +2782,6 @@ static PyObject *py_call_flags(PyObject *self, PyObject *args)
  *   (kind 1 or 2: schema.EventKind FG_ENTRY, FG_EXIT).  kinds: bit k set when some row has
  *   kind k (k outside 0..62: bit 63);
  *   unknown / fg_unknown: whether some row / some funcgraph row has ctx < 0. */
-#define FC_HARDIRQ 2
-#define FC_BYNAME 0x01
 static PyObject *py_first_contexts(PyObject *self, PyObject *args)
 {
     PyObject *o[4];
@@ -2818,13 +2821,13 @@ static PyObject *py_first_contexts(PyObject *self, PyObject *args)
         int8_t c = irq[i], b = 0;
         const int8_t k = kind[i];
         const int32_t f = func[i];
-        if (k == 2 && c >= 0 && c < FC_HARDIRQ && f >= 0 && f < nt && named[f]) {
-            c = FC_HARDIRQ;
-            b = FC_BYNAME;
+        if (k == EK_FG_EXIT && c >= 0 && c < CTX_HARDIRQ && f >= 0 && f < nt && named[f]) {
+            c = CTX_HARDIRQ;
+            b = EB_BYNAME;
         }
         ctx[i] = c;
         bits[i] = b;
-        const int isfg = k == 1 || k == 2;
+        const int isfg = is_fg(k);
         fg[i] = (npy_bool)isfg;
         kinds |= (uint64_t)1 << (k >= 0 && k < 63 ? k : 63);
         unknown |= c < 0;
@@ -3082,8 +3085,6 @@ static PyObject *py_owners(PyObject *self, PyObject *args)
  * CallAttrs).  prepare_rows decodes the same records into the machine-input columns (calls.py
  * prepare).  calls.py _Prep and Generations document the rules. */
 
-#define EK_FG_ENTRY 1 /* EventKind (fgraph/schema.py) */
-#define EK_FG_EXIT 2
 #define EF_HAS_RETVAL 0x01 /* EventFlag */
 #define GEN_SHIFT 33        /* calls.py _GEN_SHIFT */
 
@@ -3214,7 +3215,6 @@ typedef struct {
     int comm_now; /* this window turns the comm rule on */
 } Src;
 
-static inline int is_fg(int8_t k) { return k == EK_FG_ENTRY || k == EK_FG_EXIT; }
 
 /* A death mark at row r (a sched_switch whose prev_state is dead): its pid's next
  * task-context depth-0 entry starts a new task. */

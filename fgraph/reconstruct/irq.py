@@ -183,8 +183,9 @@ def contexts_and_mask(
     # (One C pass makes ctx and bits with those exits, the funcgraph mask, the kinds met and
     # whether any context is unknown: as numpy passes, ~0.4 ms of each 2^16-record window
     # on the rebuild's thread.)
+    hard_named = _name_table(len(events.strings), hard)
     ctx, bits, fg, kinds, unknown_any, fg_unknown_any = stacks.first_contexts(
-        events["irqctx"], kind, events["func"], _name_table(len(events.strings), hard)
+        events["irqctx"], kind, events["func"], hard_named
     )
     if not unknown_any and carry is None:
         return ctx, bits, fg
@@ -209,7 +210,7 @@ def contexts_and_mask(
         func = events["func"]
         # exits too: an orphan "} /* __sysvec_apic_timer_interrupt */" (trace opened inside
         # the interrupt, or tracing_thresh) must open the level its entry would have opened
-        roots = _named(func, len(events.strings), hard) & fg_unknown
+        roots = hard_named.take(func) & fg_unknown
         ctx[roots] = _HARDIRQ
         bits[roots] |= EB_BYNAME
         runners = _named(func, len(events.strings), _name_codes(events.strings, SOFTIRQ_RUNNERS))

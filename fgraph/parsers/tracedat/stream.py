@@ -201,10 +201,10 @@ class _Recycler:
         while len(self.sets) > self.keep:  # (keep lowered meanwhile: a free one goes first)
             free = [s for s in self.sets if s.free()]
             self.sets.remove(free[0] if free else self.sets[0])
-        if self.narrowed:
+        if self.narrowed:  # (a wide set still held goes once free, at a later call)
             self.sets = [s for s in self.sets if s.cap <= 2 * (n + n // 8) or not s.free()]
         for s in self.sets:
-            if s.cap >= n and s.free() and not (self.narrowed and s.cap > 2 * (n + n // 8)):
+            if s.cap >= n and s.free():
                 return s
         if len(self.sets) >= self.keep:
             self.sets.pop(0)
