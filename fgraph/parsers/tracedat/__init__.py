@@ -320,7 +320,10 @@ def _once(c: Container, name: str, parse: Any) -> Any:
     if name not in cache:
         with c.__dict__.setdefault("_parsing", threading.Lock()):
             if name not in cache:
-                cache[name] = parse(getattr(c, name))
+                # (the raw form when the container has one: the kallsyms' bytes, not
+                # decoded to text only for the parse to encode them again)
+                raw = getattr(c, name + "_raw", None)
+                cache[name] = parse(getattr(c, name) if raw is None else raw)
     return cache[name]
 
 

@@ -90,6 +90,14 @@ class Cursor:
         self.pos = i + 1
         return s
 
+    def sized_span(self, size_bytes: int, what: str) -> tuple[Any, int, int]:
+        """A u32/u64 size and the bytes after it, not read: (buffer, offset, size), the
+        cursor moved past them (a big section read only when asked for: ``Container``)."""
+        n = self.u64(what + " size") if size_bytes == 8 else self.u32(what + " size")
+        if n > self.end - self.pos:
+            raise self.fail(f"{what} size {n} exceeds the {self.end - self.pos} bytes left")
+        return self.buf, self.need(n, what), n
+
     def sized_text(self, size_bytes: int, what: str) -> str:
         """A u32/u64 size followed by that many bytes of text."""
         n = self.u64(what + " size") if size_bytes == 8 else self.u32(what + " size")

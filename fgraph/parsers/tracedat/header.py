@@ -51,7 +51,10 @@ class Container:
     header_event: str = ""
     ftrace_formats: list[str] = field(default_factory=list)
     event_formats: list[tuple[str, str]] = field(default_factory=list)  # (system, format text)
-    kallsyms: str = ""
+    # the kallsyms text as (buffer, offset, size), read when first asked for (4 MB on a
+    # Debian kernel: copying and decoding it took ~30 ms of the time to the first window,
+    # where the symbols are parsed in a thread of their own: TraceDatStream.warm)
+    kallsyms_span: tuple[Any, int, int] | None = None
     printk: str = ""
     cmdlines: str = ""
     ncpus: int = 0
@@ -61,6 +64,19 @@ class Container:
     problems: list[tuple[str, int]] = field(
         default_factory=list
     )  # (what, offset): survivable damage
+
+    @property
+    def kallsyms_raw(self) -> bytes:
+        """The kallsyms text as the file has it."""
+        span = self.kallsyms_span
+        if span is None:
+            return b""
+        buf, at, n = span
+        return bytes(buf[at : at + n])
+
+    @property
+    def kallsyms(self) -> str:
+        return self.kallsyms_raw.decode("utf-8", errors="replace")
 
     @property
     def endian(self) -> str:
@@ -152,7 +168,7 @@ def _read_v6(c: Container, cur: Cursor) -> None:
     _read_header_info(c, cur)
     _read_ftrace_events(c, cur)
     _read_event_formats(c, cur)
-    c.kallsyms = cur.sized_text(4, "kallsyms")
+    c.kallsyms_span = cur.sized_span(4, "kallsyms")
     c.printk = cur.sized_text(4, "printk formats")
     c.cmdlines = cur.sized_text(8, "cmdlines")
     c.ncpus = cur.u32("cpu count")
@@ -366,7 +382,10 @@ def _read_v7(c: Container, cur: Cursor) -> None:
             off, _ = section_offsets[oid]
             try:
                 _, sc = _section(c, off, oid, attr)
-                setattr(c, attr, sc.sized_text(width, attr))
+                if oid == O.KALLSYMS:
+                    c.kallsyms_span = sc.sized_span(width, attr)
+                else:
+                    setattr(c, attr, sc.sized_text(width, attr))
             except TraceParseError as exc:
                 # Symbols and comms are conveniences: lose them, keep the events.
                 c.problems.append(
