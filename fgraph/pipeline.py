@@ -23,6 +23,10 @@ TRIM_RECORDS = 1 << 21  # records between two trims of the heap while the window
 # the last TAIL_WINDOWS windows: the read's peak RSS comes at the end of the windows, when the
 # calls are the most (bench/RESULTS.md, session 6).
 TAIL_WINDOWS = 16
+# of which the last HALF_WINDOWS are cut in two: the two windows alive at the very end, beside
+# the most calls, are half as big (~8 MB less peak RSS on the 173 MB benchmark file, where the
+# peak came there: bench/RESULTS.md, session 9)
+HALF_WINDOWS = 4
 
 
 class Trace:
@@ -133,7 +137,7 @@ def load_windowed(
     if several:
         # the windows before the last TAIL_WINDOWS twice as long (fewer of them, less per-window
         # work; the last ones, where the calls and the read's RSS peak, as long as they were)
-        st.widen(2, TAIL_WINDOWS)
+        st.widen(2, TAIL_WINDOWS, HALF_WINDOWS)
     # (and the funcgraph rows' module and return value when no call column is made of them)
     unread = frozenset() if columns is None else frozenset({"module", "retval"}) - columns
     windows = (
@@ -185,7 +189,7 @@ def load_windowed(
                 # RSS (which stays as it was: bench/RESULTS.md, session 6).
                 if nwin == 0:
                     # (the decode thread has cut the windows: the count is known now)
-                    tail_from = max(st.window_count - TAIL_WINDOWS, 0)
+                    tail_from = max(st.window_count - TAIL_WINDOWS - HALF_WINDOWS, 0)
                     if tail_from:
                         ahead.further()
                 elif nwin == tail_from:

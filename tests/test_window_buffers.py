@@ -159,6 +159,36 @@ def test_widened_windows_cut_the_same_records() -> None:
         wide.widen(2, last)
 
 
+def test_halved_last_windows_cut_the_same_records() -> None:
+    """``widen(2, last, halve)``: the last ``halve`` windows are cut in two (about half as
+    many records each), the ones before them as ``widen(2, last)`` makes them, and the same
+    records window after window put together."""
+    rel, window, last, halve = "vm61/system.dat", 3000, 5, 2
+    plain, halved = _stream(rel, window), _stream(rel, window)
+    plain.widen(2, last)
+    halved.widen(2, last, halve)
+    a, b = plain._cuts(), halved._cuts()
+    # two windows for each of the last ``halve`` (the half-window grid rounds differently:
+    # a few more cuts before them)
+    assert len(a) + halve <= len(b) <= len(a) + halve + len(a) // 8
+    got = []
+    for st in (plain, halved):
+        sizes, rows = [], []
+        for t, _, r in st.windows():
+            sizes.append(len(t))
+            rows.append(np.array(r))
+        got.append((sizes, np.sort(np.concatenate(rows))))
+    assert np.array_equal(got[0][1], got[1][1])
+    (ps, _), (hs, _) = got
+    # the windows before the halved ones: as many, about as long; the halved ones about half
+    # as long as the plain last windows (the very last window is whatever is left)
+    mid = np.median(ps[-last:-1])
+    assert all(s < 0.75 * mid for s in hs[-2 * halve : -1])
+    assert np.median(hs[-last - halve : -2 * halve]) > 0.75 * mid
+    with pytest.raises(RuntimeError):
+        halved.widen(2, last, halve)
+
+
 def test_narrowed_recycler_lets_the_wide_sets_go() -> None:
     """After ``narrow`` (the last, shorter windows), a free set more than twice the size a
     window needs is not used again: its memory goes with it, and a set of the window's own
@@ -173,6 +203,9 @@ def test_narrowed_recycler_lets_the_wide_sets_go() -> None:
     small = r.get(1500)
     assert small is not big and big not in r.sets and small.cap < 2 * 1500
     assert r.get(1000) is small
+    # (a set more than twice the window: the last windows, halved, let their sets go too)
+    half = r.get(800)
+    assert half is not small and small not in r.sets and half.cap < 2 * 800
 
 
 def test_sparse_funcgraph_rows_differ_only_in_what_the_rebuild_never_reads(monkeypatch) -> None:

@@ -202,7 +202,7 @@ class _Recycler:
             free = [s for s in self.sets if s.free()]
             self.sets.remove(free[0] if free else self.sets[0])
         if self.narrowed:  # (a wide set still held goes once free, at a later call)
-            self.sets = [s for s in self.sets if s.cap <= 2 * (n + n // 8) or not s.free()]
+            self.sets = [s for s in self.sets if s.cap <= 2 * n or not s.free()]
         for s in self.sets:
             if s.cap >= n and s.free():
                 return s
@@ -238,7 +238,7 @@ class TraceDatStream:
         self._buffers = _Recycler(3)
         self._scratch = _Recycler(1)
         self._cut_cache: np.ndarray | None = None
-        self._widen = (1, 0)  # (factor, last windows left as they are): widen()
+        self._widen = (1, 0, 0)  # (factor, last windows left as they are, halved): widen()
         self.records = 0  # an estimate, below (none for a latency-format file)
         if self.latency:
             return
@@ -414,7 +414,7 @@ class TraceDatStream:
         made for the wider windows before (``widen``) are let go once free (the last windows
         make sets of their own size)."""
         self._buffers.keep = max(self._buffers.keep - 1, 1)
-        if self._widen[0] > 1:
+        if self._widen[0] > 1 or self._widen[2]:
             self._buffers.narrow()
             self._scratch.narrow()
 
@@ -428,18 +428,21 @@ class TraceDatStream:
         with contextlib.suppress(Exception):
             _once(self.c, "kallsyms", parse_kallsyms)
 
-    def widen(self, factor: int, last: int) -> None:
+    def widen(self, factor: int, last: int, halve: int = 0) -> None:
         """Make the windows ``factor`` times as long, all but the ``last`` ones (before the
-        first window is cut).  Each window costs the two threads of ``fgraph.pipeline`` ~1 ms
+        first window is cut), and the last ``halve`` of those half as long (two windows each).  Each window costs the two threads of ``fgraph.pipeline`` ~1 ms
         beside its records (the decode's and the rebuild's Python, the hand-over): 2^15-record
         windows took ~0.15 s more than 2^16 on fsync_x50 (10.2M records), 2^17 ~0.04 s less,
         2^18 no less still.  The read's peak RSS comes in the last windows (the calls are the
         most then), which stay as long as they were: unchanged at 10.2M records (474 MB), 2-5
         MB more on the smaller benchmark files, where windows of 2^17 all through took ~8 MB
-        more at 10.2M records (bench/RESULTS.md, session 8)."""
+        more at 10.2M records (bench/RESULTS.md, session 8).  At the very end two windows of
+        records are alive beside the most calls: halving the last few windows makes them half
+        as big there (the recycler lets the longer windows' sets go: ``fewer_buffers``), ~8 MB
+        less peak RSS (bench/RESULTS.md, session 9)."""
         if self._cut_cache is not None:
             raise RuntimeError("widen() after the windows were cut")
-        self._widen = (max(int(factor), 1), max(int(last), 0))
+        self._widen = (max(int(factor), 1), max(int(last), 0), max(int(halve), 0))
 
     def _cuts(self) -> np.ndarray:
         """The window bounds (computed once)."""
@@ -465,9 +468,21 @@ class TraceDatStream:
         npages = len(allts)
         per_page = max(self.records / max(npages, 1), 1.0)
         step = max(int(self.window_records / per_page), 1)
-        cuts = unique(allts[step::step])
+        factor, last, halve = self._widen
+        halve = min(halve, last)
+        # (a grid of half windows when the very last ones are halved: widen)
+        sub = 2 if halve and step >= 2 else 1
+        grid = step // sub
+        cuts = unique(allts[grid::grid])
         cuts = cuts[cuts > allts[0]] if len(cuts) else cuts
-        factor, last = self._widen
+        if sub == 2:
+            # every other cut of the grid, but in the last ``halve`` windows (counted back from
+            # the first of those)
+            h = len(cuts) - 2 * halve
+            keep = (h - np.arange(len(cuts))) % 2 == 0
+            keep[max(h, 0) :] = True
+            cuts = cuts[keep]
+            last += halve  # (the halved windows are twice as many)
         m = len(cuts) - last  # the cut that starts the last windows (widen)
         if factor > 1 and m > 0:
             # (any subset of the cuts cuts the same timeline: the windows before the last
