@@ -430,7 +430,8 @@ class TraceDatStream:
 
     def widen(self, factor: int, last: int, halve: int = 0) -> None:
         """Make the windows ``factor`` times as long, all but the ``last`` ones (before the
-        first window is cut), and the last ``halve`` of those half as long (two windows each).  Each window costs the two threads of ``fgraph.pipeline`` ~1 ms
+        first window is cut), and the last ``halve`` of those half as long (two windows each).
+        Each window costs the two threads of ``fgraph.pipeline`` ~1 ms
         beside its records (the decode's and the rebuild's Python, the hand-over): 2^15-record
         windows took ~0.15 s more than 2^16 on fsync_x50 (10.2M records), 2^17 ~0.04 s less,
         2^18 no less still.  The read's peak RSS comes in the last windows (the calls are the
