@@ -24,3 +24,13 @@ def unique(a: Any) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def positions(sorted_values: np.ndarray, values: Any) -> np.ndarray:
+    """Where each of ``values`` is in ``sorted_values`` (ascending, distinct): its index, or -1
+    where it is not there."""
+    values = np.asarray(values)
+    at = np.searchsorted(sorted_values, values)
+    hit = at < len(sorted_values)
+    hit[hit] = sorted_values[at[hit]] == values[hit]
+    return np.where(hit, at, -1)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import schema
+from ._numpy import positions
 from .errors import TraceWarning
 from .schema import Column
 
@@ -294,11 +295,7 @@ class EventTable(_Columns):
             # window after window): their new places by a search among them, not through a
             # table as long as this one
             def newpos_of(rows: np.ndarray) -> np.ndarray:
-                rows = np.asarray(rows, dtype=np.int64)
-                at = np.searchsorted(idx, rows)
-                hit = at < len(idx)
-                hit[hit] = idx[at[hit]] == rows[hit]
-                return np.where(hit, at, -1)
+                return positions(idx, np.asarray(rows, dtype=np.int64))
         else:
             newpos = np.full(n + 1, -1, dtype=np.int64)
             newpos[idx] = np.arange(len(idx))

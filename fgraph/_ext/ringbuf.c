@@ -1565,7 +1565,7 @@ done:
  *   Optional `sparse` (with a cache; bits): the funcgraph records of the types the cache
  *   knows get no flags, preempt, event nor overrun, and no pos, data nor len either (1; left
  *   as they were: what the windowed read's rebuild never reads of them, fgraph.load_windowed;
- *   the caller copies data and len in whole, `fill_records`, when a later step reads them
+ *   the caller copies data and len in whole, `_fill_records`, when a later step reads them
  *   after all), and with 1 also no module (2) or no return value (4), the call columns the
  *   caller does not build.
  *   Optional `others` (int64, a row each): the rows not decoded as a funcgraph type the
@@ -2312,7 +2312,7 @@ static PyObject *py_disordered(PyObject *self, PyObject *args)
             const double e = (double)ts[first[p] + nrec[p] - 1];
             const double next_s = k + 1 < nq ? (double)ts[first[q[k + 1]]] : INFINITY;
             const int cont = next_s + lim >= prev_e;
-            if (((s + lim < prev_e) && cont) || ((e > next_s + lim) && cont))
+            if (cont && (s + lim < prev_e || e > next_s + lim))
                 bad[nbad++] = p;
             prev_e = e;
         }

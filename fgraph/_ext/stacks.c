@@ -3215,7 +3215,6 @@ typedef struct {
     int comm_now; /* this window turns the comm rule on */
 } Src;
 
-
 /* A death mark at row r (a sched_switch whose prev_state is dead): its pid's next
  * task-context depth-0 entry starts a new task. */
 static int gen_mark(const Src *s, int64_t r)

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._ext import stacks
 from .._malloc import sparse_zeros
-from .._numpy import unique
+from .._numpy import positions, unique
 from ..schema import CALL_COLUMNS, CallFlag, EventKind, IrqCtx
 from ..table import CallTable, EventTable, StringPool, TraceMeta
 from . import irq, timeline
@@ -644,9 +644,8 @@ class _OwnPlaces:
     def __getitem__(self, idx: np.ndarray) -> np.ndarray:
         out = np.asarray(self.order[idx])
         if len(self.rows) and out.size:
-            at = np.searchsorted(self.rows, idx)
-            hit = at < len(self.rows)
-            hit[hit] = self.rows[at[hit]] == np.asarray(idx)[hit]
+            at = positions(self.rows, idx)
+            hit = at >= 0
             out[hit] = self.vals[at[hit]]
         return out
 

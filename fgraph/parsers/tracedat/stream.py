@@ -135,6 +135,17 @@ def _timeline_order(ts: np.ndarray, runs: np.ndarray) -> np.ndarray | None:
     return order
 
 
+def _thin(cuts: np.ndarray, factor: int, last: int) -> np.ndarray:
+    """Every ``factor``-th of ``cuts`` before the last ``last`` windows, counted back from the
+    first of those, and every one after (any subset of the cuts cuts the same timeline)."""
+    m = len(cuts) - last  # the cut that starts the last windows
+    if factor <= 1 or m <= 0:
+        return cuts
+    keep = (m - np.arange(len(cuts))) % factor == 0
+    keep[m:] = True
+    return cuts[keep]
+
+
 class _ArraySet:
     """The arrays of one window, kept to be used again by a later one."""
 
@@ -355,8 +366,7 @@ class TraceDatStream:
                 lo = start + i * ps
                 pieces[bi, i] = self.mem[lo : lo + k * ps].reshape(k, ps)[:, :8].copy()
                 if own_file:
-                    step = max(STAMP_BYTES // ps, 1)
-                    drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + step * ps + FAULT_AROUND)
+                    drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + k * ps + FAULT_AROUND)
 
         if len(jobs) >= 4:
             errors: list[BaseException] = []
@@ -477,21 +487,10 @@ class TraceDatStream:
         cuts = unique(allts[grid::grid])
         cuts = cuts[cuts > allts[0]] if len(cuts) else cuts
         if sub == 2:
-            # every other cut of the grid, but in the last ``halve`` windows (counted back from
-            # the first of those)
-            h = len(cuts) - 2 * halve
-            keep = (h - np.arange(len(cuts))) % 2 == 0
-            keep[max(h, 0) :] = True
-            cuts = cuts[keep]
+            # every other cut of the grid, but in the last ``halve`` windows
+            cuts = _thin(cuts, 2, 2 * halve)
             last += halve  # (the halved windows are twice as many)
-        m = len(cuts) - last  # the cut that starts the last windows (widen)
-        if factor > 1 and m > 0:
-            # (any subset of the cuts cuts the same timeline: the windows before the last
-            # ones keep every factor-th cut, counted back from the first of the last ones)
-            keep = (m - np.arange(len(cuts))) % factor == 0
-            keep[m:] = True
-            cuts = cuts[keep]
-        return cuts
+        return _thin(cuts, factor, last)
 
     def windows(
         self,
