@@ -108,3 +108,22 @@ def test_first_contexts_on_made_rows() -> None:
     assert not unknown and not fg_unknown and kinds == 0b110
     with pytest.raises(ValueError):
         stacks.first_contexts(irqctx, kind[:3], func, named)
+
+
+def test_levels_from_the_markers_alone_match_every_row() -> None:
+    """``_carry_levels`` (a window whose every context is known: the marker rows alone) ends
+    each CPU at the level ``_inside``'s pass over every row does: closes without opens, CPUs
+    without markers, levels carried in, any timeline order."""
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(0, 60))
+        cpu = rng.integers(0, 3, n).astype(np.int16)
+        r = rng.random(n)
+        opens = r < 0.15
+        closes = (r >= 0.15) & (r < 0.35)
+        order = rng.permutation(n).astype(np.int64)
+        start = {int(c): int(rng.integers(0, 3)) for c in range(4) if rng.random() < 0.5}
+        want, got = dict(start), dict(start)
+        irq._inside(order, cpu, opens, closes, want)
+        irq._carry_levels(order, cpu, opens, closes, got)
+        assert want == got, trial
