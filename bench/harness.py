@@ -216,11 +216,21 @@ def copies_for_events(n: int) -> int:
 # ----------------------------------------------------------------------------------- targets
 
 
-def p1(copies: int, repeat: int) -> Row:
-    path, nev = dat_input(copies)
+def file_events(path: Path) -> int:
+    """Records in a trace.dat, as ``fgraph stats`` counts them (not timed)."""
+    r = subprocess.run(
+        [*fgraph_cmd(), "stats", str(path), "--json", "-q"], capture_output=True, check=True
+    )
+    return int(json.loads(r.stdout)["events_in"])
+
+
+def p1(copies: int, repeat: int, given: Path | None = None, func: str = FUNC) -> Row:
+    """P1 on the generated trace of ``copies`` copies, or on the ``given`` trace.dat (a real
+    capture: ``--p1-file``)."""
+    path, nev = (given, file_events(given)) if given is not None else dat_input(copies)
     tc = shutil.which("trace-cmd")
     base = run_child([tc, "report", str(path)], stdout_to_null=True) if tc else None
-    fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
+    fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", func], stdout_to_null=True)
     data = {"file": str(path), "events": nev, "bytes": path.stat().st_size, "fgraph": asdict(fg)}
     base_s = (
         f"trace-cmd report {base.wall_s:.2f} s, cpu {base.cpu_s:.2f} s ({nev / base.wall_s / 1e6:.2f} M ev/s)"
@@ -236,7 +246,8 @@ def p1(copies: int, repeat: int) -> Row:
     return Row(
         "P1 trace.dat hist",
         f"{fg.wall_s:.2f} s, cpu {fg.cpu_s:.2f} s, {nev / fg.wall_s / 1e6:.2f} M ev/s "
-        f"({nev / 1e6:.1f} M events, {path.stat().st_size / 1e6:.0f} MB), RSS {fg.maxrss_kb / 1024:.0f} MB",
+        f"({'' if given is None else path.name + ': '}{nev / 1e6:.1f} M events, "
+        f"{path.stat().st_size / 1e6:.0f} MB), RSS {fg.maxrss_kb / 1024:.0f} MB",
         base_s,
         f"{ratio:.2f}x (cpu {cratio:.2f}x)",
         ">= 10x",
@@ -455,6 +466,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--events", type=gen_tracedat.parse_count, default=10_000_000, help="P1 size (default 10M)"
     )
+    ap.add_argument(
+        "--p1-file",
+        type=Path,
+        help="run P1 on this trace.dat instead of the generated one (e.g. a real capture)",
+    )
+    ap.add_argument("--p1-func", default=FUNC, help=f"P1's function (default {FUNC})")
     ap.add_argument("--text-mb", type=float, default=200.0, help="P2 text size in MB (default 200)")
     ap.add_argument(
         "--only",
@@ -489,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# fgraph: {' '.join(fgraph_cmd())}; inputs in {HERE / 'out'}\n", flush=True)
     rows: list[Row] = []
     steps = [
-        ("p1", lambda: [p1(p1_copies, repeat)]),
+        ("p1", lambda: [p1(p1_copies, repeat, a.p1_file, a.p1_func)]),
         ("p2", lambda: [p2(text_copies, repeat)]),
         ("p3", lambda: p3(p3_base, factors)),
         ("cold", lambda: cold(1 if a.quick else 3)),
