@@ -146,6 +146,21 @@ def _timeline_order(ts: np.ndarray, runs: np.ndarray) -> np.ndarray | None:
     return order
 
 
+def _record_pos(blob: Blob, w: dict[str, np.ndarray], starts: np.ndarray, ps: int) -> np.ndarray:
+    """The file position of each walked record (``Blob.file_pos`` of its header).  In
+    compressed data that is its chunk's: when each page lies in one chunk (trace-cmd writes
+    chunks of whole pages), its records' chunk is found per page, not per record (a binary
+    search per record was ~0.1 s of the decode thread at 11.8M records)."""
+    if blob.compressed and len(starts):
+        ust = blob.chunk_ustart
+        first = np.searchsorted(ust, starts, "right") - 1
+        last = np.searchsorted(ust, starts + (ps - 1), "right") - 1
+        nrec = w["nrec"]
+        if np.array_equal(first, last) and int(nrec.sum(dtype=np.int64)) == len(w["hdr"]):
+            return np.repeat(blob.chunk_fileoff[np.clip(first, 0, len(ust) - 1)], nrec)
+    return blob.file_pos(w["hdr"])
+
+
 def _thin(cuts: np.ndarray, factor: int, last: int) -> np.ndarray:
     """Every ``factor``-th of ``cuts`` before the last ``last`` windows, counted back from the
     first of those, and every one after (any subset of the cuts cuts the same timeline)."""
@@ -808,7 +823,12 @@ class TraceDatStream:
             cur.pending_lost.append(r)
         if n:
             cur.held.append(
-                {"data": w["data"], "len": w["len"], "ts": w["ts"], "pos": sub.file_pos(w["hdr"])}
+                {
+                    "data": w["data"],
+                    "len": w["len"],
+                    "ts": w["ts"],
+                    "pos": _record_pos(sub, w, starts, cur.page_size),
+                }
             )
         cur.next_row += n
         cur.next_page = stop
