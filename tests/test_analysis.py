@@ -380,3 +380,17 @@ def test_irq_handlers_listed():
     assert res.to_dict()["irq_handlers"] == [
         {"name": "irq_handler", "calls": 1, "total_ns": 100 * US}
     ]
+
+
+def test_flag_names_per_value() -> None:
+    """flag_names: the repair flags set, in CallFlag's order, HAS_RETVAL left out; a list of
+    the caller's own each time (the names are kept per value)."""
+    from fgraph.analysis.calls import flag_names
+    from fgraph.schema import CallFlag
+
+    v = int(CallFlag.TRUNCATED | CallFlag.SYNTH_ENTRY | CallFlag.HAS_RETVAL)
+    a = flag_names(v)
+    assert a == ["synth_entry", "truncated"]
+    a.append("x")
+    assert flag_names(v) == ["synth_entry", "truncated"]
+    assert flag_names(0) == [] and flag_names(int(CallFlag.HAS_RETVAL)) == []

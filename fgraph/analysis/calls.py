@@ -7,6 +7,7 @@ inputs aggregated into one table whose ``trace`` column says which input a call 
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,9 +80,14 @@ def truncated_mask(calls: CallTable) -> np.ndarray:
 
 
 def flag_names(flags: int) -> list[str]:
-    """Names of the repair flags set in one call's ``flags`` (for output)."""
-    out = []
-    for f in CallFlag:
-        if f and flags & f and f not in (CallFlag.HAS_RETVAL,):
-            out.append(str(f.name).lower())
-    return out
+    """Names of the repair flags set in one call's ``flags`` (for output; a new list)."""
+    return list(_flag_names(int(flags)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _flag_names(flags: int) -> tuple[str, ...]:
+    # (per value: a tree of slowest makes a line per call, and the enum operations per
+    # call were ~20 us of each line)
+    return tuple(
+        str(f.name).lower() for f in CallFlag if f and flags & f and f not in (CallFlag.HAS_RETVAL,)
+    )

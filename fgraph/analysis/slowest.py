@@ -296,52 +296,70 @@ def _build_trees(
     def sched(v: int) -> int:
         return int(v) if has_sched else -1
 
+    # Each shown call's values gathered once, as Python ints, in ``rows``' order: the loop
+    # below makes a line per shown call (a slow call of a real capture had 80k of them), and
+    # a numpy scalar read per value per line was most of its time.
+    at = {"depth": depth[rows], "func": calls["func"][rows], "dur": dur[rows], "ts": ts[rows]}
+    at.update(cpu=cpu[rows], ctx=ctx[rows], irq=is_irq_root[rows], flags=flags[rows])
+    at.update(sleep=np.maximum(own_sleep[rows], 0), runq=np.maximum(own_runq[rows], 0))
+    at.update(ncoll=coll_calls[rows], coll_ns=coll_ns[rows])
+    at.update(coll_sleep=coll_sleep[rows], coll_runq=coll_runq[rows])
+    col = {k: v.tolist() for k, v in at.items()}
+    row_ids = rows.tolist()
+    name_of: dict[int, str] = {}
+
     def close_until(stack: list[int], lines: list[TreeLine], d: int) -> None:
-        # Close open calls at depth >= d, writing each one's collapsed summary as its last child.
-        while stack and int(depth[stack[-1]]) >= d:
-            c = stack.pop()
-            if coll_calls[c]:
+        # Close open calls at depth >= d, writing each one's collapsed summary as its last
+        # child (``stack``: their places in ``rows``).
+        while stack and col["depth"][stack[-1]] >= d:
+            i = stack.pop()
+            if col["ncoll"][i]:
                 lines.append(
                     TreeLine(
-                        int(depth[c]) + 1,
+                        col["depth"][i] + 1,
                         "",
                         -1,
-                        int(coll_ns[c]),
+                        col["coll_ns"][i],
                         -1,
                         -1,
                         int(IrqCtx.UNKNOWN),
                         False,
                         [],
-                        sched(coll_sleep[c]),
-                        sched(coll_runq[c]),
-                        int(coll_calls[c]),
+                        sched(col["coll_sleep"][i]),
+                        sched(col["coll_runq"][i]),
+                        col["ncoll"][i],
                     )
                 )
 
     for r in pick.tolist():
         lo, hi = np.searchsorted(own_sorted, r, "left"), np.searchsorted(own_sorted, r, "right")
         lines: list[TreeLine] = []
-        stack: list[int] = []  # open call ids (display ancestors of the next line)
+        stack: list[int] = []  # open calls (display ancestors of the next line)
 
-        for c in rows[lo:hi].tolist():
-            d = int(depth[c])
+        for i in range(int(lo), int(hi)):
+            c = row_ids[i]
+            d = col["depth"][i]
             close_until(stack, lines, d)
+            code = col["func"][i]
+            name = name_of.get(code)
+            if name is None:
+                name = name_of[code] = str(names[code])
             lines.append(
                 TreeLine(
                     d,
-                    str(names[int(calls["func"][c])]),
+                    name,
                     c,
-                    int(dur[c]),
-                    int(ts[c]),
-                    int(cpu[c]),
-                    int(ctx[c]),
-                    bool(is_irq_root[c]) and c != r,
-                    flag_names(int(flags[c])),
-                    sched(max(int(own_sleep[c]), 0)),
-                    sched(max(int(own_runq[c]), 0)),
+                    col["dur"][i],
+                    col["ts"][i],
+                    col["cpu"][i],
+                    col["ctx"][i],
+                    col["irq"][i] and c != r,
+                    flag_names(col["flags"][i]),
+                    sched(col["sleep"][i]),
+                    sched(col["runq"][i]),
                 )
             )
-            stack.append(c)
+            stack.append(i)
         close_until(stack, lines, 0)
         trees[r] = SlowCall(
             rank=0,
