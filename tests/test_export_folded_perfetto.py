@@ -168,3 +168,47 @@ def test_real_folded_and_perfetto(tmp_path, rel):
     assert bad == 0
     assert any(e.get("cat") in ("hardirq", "softirq") for e in doc["traceEvents"] if e["ph"] == "X")
     assert int((calls["ctx"] > IrqCtx.TASK).sum()) > 0
+
+
+def test_levels_by_pointer_jumping_are_the_levels() -> None:
+    """folded.levels: hops to the root by pointer jumping (parents before children, as in a
+    rebuilt table) equal the level-by-level walk it replaced, and a parent after its child
+    still gets that walk."""
+    from fgraph.export.folded import levels
+
+    def walk(fp: np.ndarray) -> np.ndarray:
+        lvl = np.zeros(len(fp), np.int64)
+        for i in range(len(fp)):
+            lvl[i] = 0 if fp[i] < 0 else lvl[fp[i]] + 1
+        return lvl
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 2, 50, 3000):
+        fp = np.array(
+            [-1 if i == 0 or rng.random() < 0.05 else rng.integers(0, i) for i in range(n)],
+            np.int64,
+        )
+        assert levels(fp).tolist() == walk(fp).tolist()
+    late = np.array([-1, 2, 0], np.int64)  # call 1's parent comes after it
+    assert levels(late).tolist() == [0, 2, 1]
+
+
+def test_frame_names_per_function_and_context() -> None:
+    """The frame names made per (function, context) pair are the names made per call: the
+    function, ``[unknown]`` for none, and the context in front of an interrupt root that is
+    not an output root."""
+    from fgraph.export.folded import _CTX_FRAME, _frame_names
+
+    _, calls = small_trace()
+    calls = calls.take(np.arange(len(calls)))
+    calls["func"][0] = -1
+    root = np.zeros(len(calls), bool)
+    uniq, code = _frame_names(calls, root)
+    names = calls.strings.decode(calls["func"]).astype(object)
+    names[names == None] = "[unknown]"  # noqa: E711
+    irq = (calls["parent_id"] < 0) & (calls["ctx"] > IrqCtx.TASK)
+    for ctx, label in _CTX_FRAME.items():
+        m = irq & (calls["ctx"] == ctx)
+        names[m] = [f"{label};{s}" for s in names[m]]
+    assert uniq == sorted(set(names.tolist()))
+    assert [uniq[c] for c in code.tolist()] == names.tolist()
