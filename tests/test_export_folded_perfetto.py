@@ -212,3 +212,19 @@ def test_frame_names_per_function_and_context() -> None:
         names[m] = [f"{label};{s}" for s in names[m]]
     assert uniq == sorted(set(names.tolist()))
     assert [uniq[c] for c in code.tolist()] == names.tolist()
+
+
+def test_perfetto_json_written_in_batches_is_the_same(monkeypatch) -> None:
+    """The slices turned into JSON a batch at a time (7 rows here) give the file made in one
+    piece: the same bytes, still one JSON document."""
+    from fgraph.export import perfetto
+
+    calls = fgraph.load(str(corpus_file("vm61/lost.dat"))).call_table
+    whole = io.StringIO()
+    monkeypatch.setattr(perfetto, "JSON_BATCH", 1 << 40)
+    perfetto.write_perfetto(calls, whole, title="t")
+    monkeypatch.setattr(perfetto, "JSON_BATCH", 7)
+    batched = io.StringIO()
+    perfetto.write_perfetto(calls, batched, title="t")
+    assert batched.getvalue() == whole.getvalue()
+    assert len(json.loads(whole.getvalue())["traceEvents"]) > len(calls)
