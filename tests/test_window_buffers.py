@@ -314,39 +314,3 @@ def test_other_events_rows_from_assembles_list_are_the_scans(monkeypatch) -> Non
             assert np.array_equal(a[name][0], b[name][0]), name
             for k in a[name][1]:
                 assert np.array_equal(a[name][1][k], b[name][1][k]), (name, k)
-
-
-def test_walks_into_sets_too_small_fall_back_to_their_own_arrays() -> None:
-    """A set of walk arrays smaller than the records of the pages walked (the hint fell short):
-    the walk makes arrays of its own, and the windows are the same as with sets that fit."""
-    from fgraph.parsers.tracedat import stream as stream_mod
-
-    want = [_snapshot(*w) for w in _stream("vm61/system.dat", 3000).windows()]
-    made = []
-
-    class Tiny:  # (every set holds 16 records, whatever was asked)
-        sets: list = []
-
-        def get(self, n: int):
-            made.append(stream_mod._ArraySet(16))
-            return made[-1]
-
-    st = _stream("vm61/system.dat", 3000)
-    for cur in st.cursors:
-        cur.walks = Tiny()
-    got = [_snapshot(*w) for w in st.windows()]
-    assert made and len(got) == len(want)
-    for a, b in zip(got, want):
-        _same(a, b)
-
-
-def test_walk_sets_are_used_again() -> None:
-    """Each CPU's walks reuse a few sets of arrays, not one per walk."""
-    st = _stream("vm61/system.dat", 3000)
-    n = 0
-    for _ in st.windows():
-        n += 1
-        ids = {id(s) for cur in st.cursors if cur.walks is not None for s in cur.walks.sets}
-        assert len(ids) <= 3 * len(st.cursors)
-    assert n > 12
-    assert all(cur.walks is None for cur in st.cursors)  # let go at the end

@@ -97,15 +97,6 @@ CONTEXT_PAGES = 8  # pages walked on each side of a window's range to judge garb
 STAMP_BYTES = 1 << 24  # the page stamps of an uncompressed file are read this much at a time
 SAMPLE_PAGES = 64  # pages per CPU counted up front to estimate the number of records
 ROW_SHIFT = 40  # provisional row id: (blob << ROW_SHIFT) + record index in the blob
-# Sets of page-walk arrays kept per CPU and used again (_Cursor.walks): the walk of a window
-# makes one while the previous walk's records held back for the next window hold another.
-WALK_SETS = 3
-_WALK_ARRAYS = (
-    ("hdr", np.dtype(np.int64)),
-    ("data", np.dtype(np.int64)),
-    ("len", np.dtype(np.int32)),
-    ("ts", np.dtype(np.uint64)),
-)
 
 
 @dataclasses.dataclass
@@ -127,8 +118,6 @@ class _Cursor:
     sample_rate: float = 0.0  # records per page in the sample of the first pages
     bad_status: list[np.ndarray] = dataclasses.field(default_factory=list)  # damaged pages
     bad_at: list[np.ndarray] = dataclasses.field(default_factory=list)  # (their positions)
-    # the walks' record arrays, used again once no held record is in them (_Recycler)
-    walks: Any = None
 
 
 def _timeline_order(ts: np.ndarray, runs: np.ndarray) -> np.ndarray | None:
@@ -555,8 +544,6 @@ class TraceDatStream:
             # (the sets the windows' holders still hold go with them)
             self._buffers.clear()
             self._scratch.clear()
-            for cur in self.cursors:
-                cur.walks = None
         self._settle_warnings()
 
     def _settle_warnings(self) -> None:
@@ -770,21 +757,15 @@ class TraceDatStream:
         # first walk), with a margin: one walk when they fit (ringbuf.c)
         rate = cur.next_row / cur.next_page if cur.next_page else cur.sample_rate
         hint = int(rate * 1.25 * -(-length // cur.page_size)) + 1024
-        args = (self.mem_obj, sub, cur.page_size, self.data_start, self.long_size, c.big_endian)
-        # Into a set of arrays of an earlier walk of this CPU, once none of its records is
-        # held any more: fresh arrays each walk were fresh pages each walk (malloc maps and
-        # unmaps arrays this size), ~20k page faults of the decode thread at 10.2M records
-        # (bench/RESULTS.md, session 10).
-        if cur.walks is None:
-            cur.walks = _Recycler(WALK_SETS)
-        ws = cur.walks.get(hint)
-        try:
-            w = walk(*args, out={k: ws.take(k, ws.cap, dt) for k, dt in _WALK_ARRAYS})
-        except ValueError:
-            # more records than the set holds (the hint fell short; or bad arguments, which
-            # the walk below reports again): arrays of the walk's own, as many as it finds
-            w = walk(*args, hint=hint)
-        del ws
+        w = walk(
+            self.mem_obj,
+            sub,
+            cur.page_size,
+            self.data_start,
+            self.long_size,
+            c.big_endian,
+            hint=hint,
+        )
         drop_disordered_pages(w)
         npg = len(w["first"])
         keep_hi = min(max(stop - first_page, lo_ctx), npg)
