@@ -316,7 +316,15 @@ class ChunkStore:
             return
         k0 = int(np.searchsorted(self.uend, lo, "right"))  # the first chunk ending after lo
         k1 = int(np.searchsorted(self.ustart, hi, "left"))  # and those starting before hi
-        for k in (k0 + np.flatnonzero(~self.resident[k0:k1])).tolist():  # per chunk
+        todo = (k0 + np.flatnonzero(~self.resident[k0:k1])).tolist()
+        if len(todo) > 1 and MADV_POPULATE_WRITE is not None:
+            # their pages mapped in one call, not a fault at a time as each chunk is copied in
+            # (no byte changes: a page already there stays as it is)
+            a = int(self.ustart[todo[0]]) // mmap.PAGESIZE * mmap.PAGESIZE
+            z = min(int(self.uend[todo[-1]]), len(self.mem))
+            with contextlib.suppress(OSError, ValueError):
+                self.mem.madvise(MADV_POPULATE_WRITE, a, z - a)
+        for k in todo:  # per chunk
             self._load(k)
 
     def release(self, lo: int, hi: int) -> None:
@@ -397,6 +405,12 @@ def populate_file_pages(data: Any, lo: int, hi: int) -> None:
         # it would have)
         with contextlib.suppress(OSError, ValueError, AttributeError):
             data.madvise(MADV_POPULATE_READ, a, hi - a)
+
+
+# madvise(MADV_POPULATE_WRITE): the same for a private anonymous range about to be written
+MADV_POPULATE_WRITE: int | None = getattr(
+    mmap, "MADV_POPULATE_WRITE", 23 if sys.platform.startswith("linux") else None
+)
 
 
 # compressed bytes from which load_lazy scans the blobs in two threads (the decompression
