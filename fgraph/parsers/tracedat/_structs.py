@@ -100,10 +100,8 @@ class Cursor:
 
     def sized_text(self, size_bytes: int, what: str) -> str:
         """A u32/u64 size followed by that many bytes of text."""
-        n = self.u64(what + " size") if size_bytes == 8 else self.u32(what + " size")
-        if n > self.end - self.pos:
-            raise self.fail(f"{what} size {n} exceeds the {self.end - self.pos} bytes left")
-        return self.bytes(n, what).decode("utf-8", errors="replace")
+        buf, at, n = self.sized_span(size_bytes, what)
+        return bytes(buf[at : at + n]).decode("utf-8", errors="replace")
 
 
 CODECS = ("zlib", "zstd")
