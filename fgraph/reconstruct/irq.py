@@ -172,7 +172,7 @@ def _carry_levels(
     already (no row needs to know whether it is inside): the level each CPU ends the window
     at, from its marker rows alone.  Between two markers the running sum does not move, and
     the levels carried are never negative, so the marker rows' sums end at the level (and
-    reach the lowest point) that the sums over every row did (``tests/test_irq_context.py``).
+    reach the lowest point) that the sums over every row did (``tests/test_irq_first_pass.py``).
     (``_inside`` over every row of a window with a few markers made ~6 ms of passes, on the
     rebuild's thread: ~0.65 s of a real 11.8M-record capture's 2.4 s, bench/RESULTS.md,
     session 10.)"""
