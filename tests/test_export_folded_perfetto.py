@@ -171,10 +171,10 @@ def test_real_folded_and_perfetto(tmp_path, rel):
 
 
 def test_levels_by_pointer_jumping_are_the_levels() -> None:
-    """folded.levels: hops to the root by pointer jumping (parents before children, as in a
+    """tree.levels: hops to the root by pointer jumping (parents before children, as in a
     rebuilt table) equal the level-by-level walk it replaced, and a parent after its child
     still gets that walk."""
-    from fgraph.export.folded import levels
+    from fgraph.analysis.tree import levels
 
     def walk(fp: np.ndarray) -> np.ndarray:
         lvl = np.zeros(len(fp), np.int64)

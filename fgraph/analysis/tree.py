@@ -44,6 +44,23 @@ def nearest_stop(parent: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.n
     return owner, dist
 
 
+def levels(fp: np.ndarray) -> np.ndarray:
+    """Depth of each row in the forest of parent rows ``fp`` (-1: a root; parents before
+    their children, as in a rebuilt table): hops to its root."""
+    n = len(fp)
+    if n and not (fp >= np.arange(n)).any():
+        # hops to the root by pointer jumping: log2(depth) rounds, not one per level
+        return nearest_stop(fp, np.zeros(n, dtype=bool))[1]
+    lvl = np.zeros(n, dtype=np.int64)  # (a parent after its child: never a rebuilt table's)
+    has = fp >= 0
+    for _ in range(n + 1):
+        new = np.where(has, lvl[np.clip(fp, 0, None)] + 1, 0)
+        if np.array_equal(new, lvl):
+            break
+        lvl = new
+    return lvl
+
+
 def children_sum(
     parent: np.ndarray, values: np.ndarray, mask: np.ndarray | None = None
 ) -> np.ndarray:

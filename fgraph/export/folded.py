@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from ..analysis.tree import bincount_int, nearest_stop
+from ..analysis.tree import bincount_int, levels
 from ..errors import UsageError
 from ..schema import IrqCtx
 from ..table import CallTable
@@ -58,22 +58,6 @@ def frame_parent(calls: CallTable) -> np.ndarray:
     p = calls["parent_id"].astype(np.int64)
     irq_root = (p < 0) & (calls["interrupted_id"] >= 0) & (calls["ctx"] > IrqCtx.TASK)
     return np.where(irq_root, calls["interrupted_id"].astype(np.int64), p)
-
-
-def levels(fp: np.ndarray) -> np.ndarray:
-    """Depth of each call in the frame-parent forest (parents always have smaller ids)."""
-    n = len(fp)
-    if n and not (fp >= np.arange(n)).any():
-        # hops to the root by pointer jumping: log2(depth) rounds, not one per level
-        return nearest_stop(fp, np.zeros(n, dtype=bool))[1]
-    lvl = np.zeros(n, dtype=np.int64)  # (a parent after its child: never a rebuilt table's)
-    has = fp >= 0
-    for _ in range(n + 1):
-        new = np.where(has, lvl[np.clip(fp, 0, None)] + 1, 0)
-        if np.array_equal(new, lvl):
-            break
-        lvl = new
-    return lvl
 
 
 def _frame_names(calls: CallTable, root: np.ndarray) -> tuple[list[str], np.ndarray]:

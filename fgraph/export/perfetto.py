@@ -23,6 +23,7 @@ from typing import IO, Any
 import numpy as np
 
 from .._numpy import unique
+from ..analysis.tree import levels
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable
 
@@ -83,12 +84,7 @@ def display_intervals(calls: CallTable, idx: np.ndarray) -> tuple[np.ndarray, np
     shown[idx] = True
     parent = calls["parent_id"].astype(np.int64)
     has_parent = shown & (parent >= 0) & shown[np.clip(parent, 0, None)]
-    lvl = np.zeros(n, dtype=np.int64)
-    for _ in range(n + 1):  # levels of the shown forest, one round per tree level
-        new = np.where(has_parent, lvl[np.clip(parent, 0, None)] + 1, 0)
-        if np.array_equal(new, lvl):
-            break
-        lvl = new
+    lvl = levels(np.where(has_parent, parent, -1))  # (levels of the shown forest)
     for level in range(int(lvl.max(initial=0)), 0, -1):  # deepest first
         ids = np.nonzero(has_parent & (lvl == level))[0]
         np.minimum.at(start, parent[ids], start[ids])
