@@ -141,3 +141,34 @@ def test_many_zero_runs_given_back_in_batches() -> None:
     if sys.platform.startswith("linux"):
         assert got >= 1500 * 4096  # (a page or more of each zero block)
         assert again == 0
+
+
+def _anon_pages() -> int:
+    """The process's resident anonymous pages (/proc/self/status RssAnon)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) // 4
+    return 0
+
+
+@linux
+def test_populate_write_maps_whole_pages_and_changes_nothing() -> None:
+    """pages.populate_write (the decompressed store's pages mapped before two threads copy
+    into them): the whole pages inside the buffer become resident, bytes already there stay,
+    a buffer without a whole page is refused, a read-only one is an error."""
+    import mmap
+
+    from fgraph._ext import pages
+
+    m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE)
+    a = np.frombuffer(m, np.uint8)
+    a[4096 * 3 + 5] = 9  # one page written before
+    before = _anon_pages()
+    ok = pages.populate_write(a[10:])  # (from the second page on: whole pages only)
+    if not ok:
+        pytest.skip("a kernel without MADV_POPULATE_WRITE (5.14+)")
+    assert _anon_pages() - before >= (64 << 20) // 4096 - 16
+    assert a[4096 * 3 + 5] == 9 and int(a.sum(dtype=np.int64)) == 9
+    assert not pages.populate_write(a[:100])  # no whole page inside
+    with pytest.raises(TypeError):
+        pages.populate_write(b"read-only")

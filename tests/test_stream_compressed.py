@@ -76,21 +76,41 @@ def _windows(path: Path, window: int) -> tuple[TraceDatStream, list[int]]:
     return st, resident
 
 
+def _keep(monkeypatch: pytest.MonkeyPatch, keep: int | None) -> None:
+    """load_lazy keeps ``keep`` bytes of what it decompressed (None: its default)."""
+    from fgraph.parsers.tracedat import ringbuffer
+
+    if keep is not None:
+        monkeypatch.setattr(ringbuffer, "KEEP_BYTES", keep)
+
+
 @pytest.mark.parametrize("codec", ["zstd", "zlib"])
 @pytest.mark.parametrize("rel, window", [(LOST, 7), (LOST, 1000), (SMP4, 1000)])
+@pytest.mark.parametrize("keep", [None, 0, 200_000])
 def test_windowed_read_is_the_whole_read(
-    files: dict[tuple[str, str], Path], rel: str, codec: str, window: int
+    files: dict[tuple[str, str], Path],
+    monkeypatch: pytest.MonkeyPatch,
+    rel: str,
+    codec: str,
+    window: int,
+    keep: int | None,
 ) -> None:
+    """The same read whether the first pass's chunks are all kept (the default on these
+    files), none are, or only the first of every CPU's (all decompressed again later)."""
     path = files[(rel, codec)]
     assert load(path).meta.compression == codec
+    _keep(monkeypatch, keep)
     assert_same(path, window, prefix=window == 1000)
 
 
 @pytest.mark.parametrize("codec", ["zstd", "zlib"])
-def test_chunks_are_dropped_once_read(files: dict[tuple[str, str], Path], codec: str) -> None:
+def test_chunks_are_dropped_once_read(
+    files: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
     """Only the chunks around the current window are kept: at most a few per CPU after each
-    window, none at the end; each chunk is decompressed again when a later window walks it
-    (the first 8 bytes of each page, taken up front, are all that is kept of the first pass)."""
+    window, none at the end; with nothing kept of the first pass (but the first 8 bytes of
+    each page) each chunk is decompressed again when a later window walks it."""
+    _keep(monkeypatch, 0)
     st, resident = _windows(files[(SMP4, codec)], 1000)
     store = st.store
     assert store is not None
@@ -104,6 +124,43 @@ def test_chunks_are_dropped_once_read(files: dict[tuple[str, str], Path], codec:
     mem = np.frombuffer(store.mem, np.uint8)
     a, z = int(store.ustart[1]), int(store.ustart[1] + store.usize[1])
     assert not mem[a:z].any()
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_the_first_pass_keeps_what_the_windows_read_first(
+    files: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    """load_lazy leaves the chunks it decompressed in place, up to KEEP_BYTES: all of them
+    when they fit, which the windows then read without decompressing them again (but the
+    context pages a walk reads before its range, dropped by the window before) and drop as
+    they pass them; else the first chunks of every CPU, the same share of each."""
+    path = files[(SMP4, codec)]
+    st = open_stream(open_source(path), 1000)
+    store = st.store
+    assert store is not None
+    nchunks = len(store.ustart)
+    assert store.resident_chunks == nchunks and store.decompressed == 0
+    resident = []
+    for _ in st.windows():
+        resident.append(store.resident_chunks)
+    assert resident[-1] == 0 and resident == sorted(resident, reverse=True)
+    assert store.decompressed < nchunks // 4
+    # a third of the bytes: the first third (or a little less: whole chunks) of every blob
+    _keep(monkeypatch, int(store.uend[-1]) // 3)
+    st = open_stream(open_source(path), 1000)
+    store = st.store
+    assert store is not None
+    for cur in st.cursors:
+        b = cur.blob
+        mine = (store.ustart >= b.start) & (store.ustart < b.start + b.length)
+        kept = store.resident[mine]
+        n = int(kept.sum())
+        assert kept[:n].all() and not kept[n:].any()  # its first chunks
+        assert int(store.usize[mine][:n].sum()) <= b.length // 3
+        # (a third of a blob of 6 chunks or more holds one)
+        assert n > 0 or mine.sum() < 6
+    assert 0 < store.resident_chunks < nchunks // 2
+    assert_same(path, 1000)
 
 
 def test_the_read_does_not_rely_on_what_is_kept(
@@ -200,7 +257,17 @@ def test_chunks_that_are_not_whole_pages(codec: str) -> None:
     c, data, plain = _fake_file(sizes, codec)
     mem, blobs = load_blobs(c, data)
     assert bytes(mem) == plain and not blobs[0].problems
+    # every chunk left in place by the first pass: the same bytes
     store, lazy, heads = load_lazy(c, data, lambda bi: 4096)
+    assert store.resident_chunks == len(sizes)
+    assert np.frombuffer(store.mem, np.uint8)[: len(plain)].tobytes() == plain
+    # the first chunks that fit wholly in 12000 bytes
+    store, lazy, heads = load_lazy(c, data, lambda bi: 4096, keep=12000)
+    assert store.resident.tolist() == [True] * 3 + [False] * (len(sizes) - 3)
+    store.ensure(0, len(plain))
+    assert np.frombuffer(store.mem, np.uint8)[: len(plain)].tobytes() == plain
+    # nothing kept: decompressed again as asked for (below)
+    store, lazy, heads = load_lazy(c, data, lambda bi: 4096, keep=0)
     assert [(b.start, b.length) for b in lazy] == [(b.start, b.length) for b in blobs]
     assert store.resident_chunks == 0
     npages = len(plain) // 4096
@@ -241,6 +308,7 @@ def _scan(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> tuple:
         [(b.chunk_ustart.tolist(), b.chunk_fileoff.tolist()) for b in blobs],
         [h.tobytes() for h in heads],
         (store.ustart.tolist(), store.usize.tolist(), store.fo.tolist(), store.csize.tolist()),
+        store.resident.tolist(),
     )
 
 
@@ -274,6 +342,9 @@ def test_blobs_scanned_in_two_threads_are_scanned_as_in_one(
         assert one == two
         if how != "whole":
             assert any(p for b in two[0] for p in b[4])  # the loss was said
+        # every chunk kept (a truncated file's chunk tables end at the cut), or none when an
+        # unreadable chunk cut a CPU's data short (the blobs after it moved)
+        assert all(two[4]) if how != "garbled" else not any(two[4])
         assert_same(path, 1000)  # (with the scan in two threads: still patched)
 
 

@@ -179,6 +179,42 @@ static PyObject *py_release_zero_pages(PyObject *self, PyObject *args)
     return PyLong_FromSize_t(released);
 }
 
+/* Map the pages of a writable buffer about to be written, in one call and without the GIL:
+ * madvise(MADV_POPULATE_WRITE) (Linux 5.14+, include/uapi/asm-generic/mman-common.h: 23).
+ * Writing into fresh anonymous memory otherwise takes a page fault per 4 KB; the decompressed
+ * store of a compressed trace.dat is filled by two threads at once, and Python's
+ * mmap.madvise holds the GIL, which the other thread's decompression then waits for (a real
+ * 409 MB capture: load_lazy 0.56-0.66 s with it, 0.50-0.54 s here).  Only whole pages inside
+ * the buffer are touched, and their bytes are not changed (a page already mapped stays as it
+ * is).  Returns False where the kernel cannot (EINVAL: older kernels; the writes then fault
+ * the pages in as before). */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static PyObject *py_populate_write(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    int ok = 0;
+    if (!PyArg_ParseTuple(args, "w*", &view))
+        return NULL;
+#ifdef __linux__
+    {
+        long pg = sysconf(_SC_PAGESIZE);
+        uintptr_t a = (uintptr_t)view.buf, z = a + (uintptr_t)view.len;
+        uintptr_t lo = (a + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+        uintptr_t hi = z / (uintptr_t)pg * (uintptr_t)pg;
+        if (pg > 0 && hi > lo) {
+            Py_BEGIN_ALLOW_THREADS
+            ok = madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE) == 0;
+            Py_END_ALLOW_THREADS
+        }
+    }
+#endif
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(ok);
+}
+
 static PyObject *py_machine_buffer(PyObject *self, PyObject *args)
 {
     PyObject *o;
@@ -191,6 +227,8 @@ static PyObject *py_machine_buffer(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"release_zero_pages", py_release_zero_pages, METH_VARARGS,
      "release_zero_pages(a) -> bytes of a's all-zero pages given back to the kernel"},
+    {"populate_write", py_populate_write, METH_VARARGS,
+     "populate_write(buf) -> the whole pages inside the writable buffer were mapped"},
     {"machine_buffer", py_machine_buffer, METH_VARARGS,
      "machine_buffer(o) -> o is the capsule of a stack machine column's buffer"},
     {NULL, NULL, 0, NULL},

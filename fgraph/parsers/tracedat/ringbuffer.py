@@ -5,8 +5,8 @@ one CPU blob at a time and returns flat numpy arrays.  Uncompressed data is walk
 the file's buffer (an mmap, not copied); compressed v7 data (chunks of ``u32 csize, u32 usize,
 bytes``, trace-output.c ``out_write_cpu_data``) is decompressed chunk by chunk into one
 ``bytearray`` shared by all CPUs of all buffers (``load_blobs``), or, for the windowed reader,
-into a :class:`ChunkStore` of the same layout that holds only the chunks being read
-(``load_lazy``).
+into a :class:`ChunkStore` of the same layout that holds the chunks being read and those
+its first pass left in place (``load_lazy``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._ext import pages  # type: ignore[attr-defined]
 from ...errors import TraceParseError
 from ._structs import decompress
 
@@ -277,23 +278,28 @@ class ChunkStore:
     flags, not the release policy, keep the reads right.
     """
 
-    def __init__(self, c: Any, data: Any, total: int, rows: list[tuple[int, int, int, int]]):
+    def __init__(
+        self,
+        c: Any,
+        data: Any,
+        mem: mmap.mmap,
+        rows: list[tuple[int, int, int, int]],
+        resident: np.ndarray | None = None,
+    ):
         self.c = c
         self.data = data
-        # MAP_PRIVATE: a shared anonymous mapping would keep DONTNEED'ed pages in its shmem
-        # object (and in the resident set)
-        try:
-            self.mem = mmap.mmap(-1, max(total, 1), flags=mmap.MAP_PRIVATE)
-        except OSError as exc:  # ENOMEM: as bytearray(total) would say (decode_errors)
-            raise MemoryError(f"{total} bytes of decompressed data: {exc.strerror}") from None
+        self.mem = mem  # (_anon_mem)
+        self.view = np.frombuffer(mem, np.uint8)
         self.inflate = _Inflater(c, data)
         # the readable chunks in mem order (the chunks of every blob, blob after blob):
         # offset in mem, decompressed size, file offset of the compressed bytes, their size
         a = np.array(rows, dtype=np.int64).reshape(-1, 4)
         self.ustart, self.usize, self.fo, self.csize = (a[:, i].copy() for i in range(4))
         self.uend = self.ustart + self.usize
-        self.resident = np.zeros(len(a), bool)
-        self.decompressed = 0  # chunks decompressed into mem so far (for tests and bench/)
+        # chunks load_lazy decompressed into place and left there (its first pass)
+        self.resident = np.zeros(len(a), bool) if resident is None else resident
+        self.left = self.resident.copy()  # those of them not released since
+        self.decompressed = 0  # chunks decompressed into mem since (for tests and bench/)
 
     def _load(self, k: int) -> None:
         fo, cs, us = int(self.fo[k]), int(self.csize[k]), int(self.usize[k])
@@ -317,30 +323,30 @@ class ChunkStore:
         k0 = int(np.searchsorted(self.uend, lo, "right"))  # the first chunk ending after lo
         k1 = int(np.searchsorted(self.ustart, hi, "left"))  # and those starting before hi
         todo = (k0 + np.flatnonzero(~self.resident[k0:k1])).tolist()
-        if len(todo) > 1 and MADV_POPULATE_WRITE is not None:
+        if len(todo) > 1:
             # their pages mapped in one call, not a fault at a time as each chunk is copied in
             # (no byte changes: a page already there stays as it is)
-            a = int(self.ustart[todo[0]]) // mmap.PAGESIZE * mmap.PAGESIZE
-            z = min(int(self.uend[todo[-1]]), len(self.mem))
-            with contextlib.suppress(OSError, ValueError):
-                self.mem.madvise(MADV_POPULATE_WRITE, a, z - a)
+            pages.populate_write(self.view[int(self.ustart[todo[0]]) : int(self.uend[todo[-1]])])
         for k in todo:  # per chunk
             self._load(k)
 
-    def release(self, lo: int, hi: int) -> None:
+    def release(self, lo: int, hi: int, skip: np.ndarray | None = None) -> None:
         """Drop the resident chunks that lie wholly in mem[lo:hi) (decompressed again if
-        asked for later).  Only memory pages wholly inside dropped chunks are given back, so
-        a page shared with a chunk that stays resident keeps its bytes."""
+        asked for later), but those ``skip`` flags.  Only memory pages wholly inside dropped
+        chunks are given back, so a page shared with a chunk that stays resident keeps its
+        bytes."""
         if hi <= lo or not len(self.ustart):
             return
         k0 = int(np.searchsorted(self.ustart, lo, "left"))
         k1 = int(np.searchsorted(self.uend, hi, "right"))
         if k1 <= k0:
             return
-        ks = k0 + np.flatnonzero(self.resident[k0:k1])
+        flags = self.resident[k0:k1] if skip is None else self.resident[k0:k1] & ~skip[k0:k1]
+        ks = k0 + np.flatnonzero(flags)
         if not len(ks):
             return
         self.resident[ks] = False
+        self.left[ks] = False
         pg = mmap.PAGESIZE
         # runs of chunks adjacent in mem: one madvise each
         cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
@@ -351,8 +357,10 @@ class ChunkStore:
                 with contextlib.suppress(OSError, ValueError):
                     self.mem.madvise(mmap.MADV_DONTNEED, a, z - a)
 
-    def release_all(self) -> None:
-        self.release(0, len(self.mem))
+    def release_all(self, but_left: bool = False) -> None:
+        """Drop every resident chunk (``but_left``: but those load_lazy left in place and
+        nothing released since) and the compressed file's pages."""
+        self.release(0, len(self.mem), self.left.copy() if but_left else None)
         self.drop_file()
 
     def drop_file(self) -> None:
@@ -407,25 +415,48 @@ def populate_file_pages(data: Any, lo: int, hi: int) -> None:
             data.madvise(MADV_POPULATE_READ, a, hi - a)
 
 
-# madvise(MADV_POPULATE_WRITE): the same for a private anonymous range about to be written
-MADV_POPULATE_WRITE: int | None = getattr(
-    mmap, "MADV_POPULATE_WRITE", 23 if sys.platform.startswith("linux") else None
-)
-
-
 # compressed bytes from which load_lazy scans the blobs in two threads (the decompression
 # releases the GIL): below, one thread costs less than starting another
 PARALLEL_SCAN_BYTES = 1 << 24
 
+# decompressed bytes load_lazy's first pass leaves in place for the windows (the earliest of
+# each CPU's data, the same share of every blob): those chunks are decompressed once, the
+# rest twice.  The windows give the chunks back as they pass them, while the calls they
+# rebuild grow (see load_lazy for what it costs and saves).
+KEEP_BYTES = 1 << 29
+
+
+def _anon_mem(total: int) -> mmap.mmap:
+    """The store's memory: a private anonymous mapping (a shared one would keep the pages
+    given back with DONTNEED in its shmem object, and in the resident set)."""
+    try:
+        return mmap.mmap(-1, max(total, 1), flags=mmap.MAP_PRIVATE)
+    except OSError as exc:  # ENOMEM: as bytearray(total) would say (decode_errors)
+        raise MemoryError(f"{total} bytes of decompressed data: {exc.strerror}") from None
+
 
 def load_lazy(
-    container: Any, data: Any, page_size_of: Callable[[int], int]
+    container: Any, data: Any, page_size_of: Callable[[int], int], keep: int | None = None
 ) -> tuple[ChunkStore, list[Blob], list[np.ndarray]]:
-    """``load_blobs`` for compressed data, into a :class:`ChunkStore` with no chunk resident:
-    (store, blobs, page heads).  Every chunk is decompressed once here, to find the
-    unreadable ones (the blobs and their problems are ``load_blobs``'s) and to take the first
-    8 bytes of every page (the page's timestamp; ``page_size_of(buffer index)``): heads[i] is
-    a (pages, 8) uint8 array of blobs[i]'s whole pages.  Nothing is kept but those bytes.
+    """``load_blobs`` for compressed data, into a :class:`ChunkStore`: (store, blobs, page
+    heads).  Every chunk is decompressed once here, to find the unreadable ones (the blobs
+    and their problems are ``load_blobs``'s) and to take the first 8 bytes of every page (the
+    page's timestamp; ``page_size_of(buffer index)``): heads[i] is a (pages, 8) uint8 array
+    of blobs[i]'s whole pages.
+
+    Of what it decompresses, up to ``keep`` bytes (``KEEP_BYTES``) stay in the store,
+    resident: the first chunks of every blob, the same share of each (the data the windows
+    read first).  The other chunks keep nothing but their page heads and are decompressed
+    again when a window reads them.  When a chunk was unreadable the blobs after it move:
+    nothing is kept then.  On the real 2-CPU capture (409 MB of data in 92 MB of zstd, all of
+    it kept) ``fgraph hist`` took 2.66 -> 2.16 s (medians of 5; the decode thread no longer
+    decompresses), and its peak RSS went 532 -> 546 MB: the windows drop the store's chunks
+    as they pass them while the calls grow, so the peak stays near the end's (on a smaller
+    file, 89 MB of data, 161 -> 181 MB: there the store outweighs the calls).  The pages of
+    the kept share are mapped before the copies, in one call without the GIL
+    (``pages.populate_write``): this pass took 0.59-0.69 s faulting them in a page at a time,
+    0.56-0.66 s with Python's ``mmap.madvise`` (the other scan thread waits for the GIL it
+    holds), 0.42-0.49 s so.
 
     The blobs are scanned each on its own (offsets from the blob's start), in two threads
     when there are several and enough compressed bytes (``PARALLEL_SCAN_BYTES``: a real
@@ -433,16 +464,25 @@ def load_lazy(
     laid out one after the other as ``load_blobs`` does."""
     c = container
     plans, total = _plans(c, data)
+    mem = _anon_mem(total)
+    store_view = np.frombuffer(mem, np.uint8)
     scans: list[_BlobScan | None] = [None] * len(plans)
+    # where each blob lies when every chunk reads (the layout below), and the bytes of its
+    # first chunks kept there
+    sizes = [sum(us for _, _, us in chunks) for _, _, chunks, _ in plans]
+    at = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
+    keep = KEEP_BYTES if keep is None else keep
+    share = min(max(keep, 0) / total, 1.0) if total else 0.0
 
     def scan(i: int) -> None:
         bi, cb, chunks, _problem = plans[i]
-        scans[i] = _scan_blob(c, data, bi, cb, chunks, page_size_of(bi))
+        sink = store_view[at[i] : at[i] + int(sizes[i] * share)]
+        scans[i] = _scan_blob(c, data, bi, cb, chunks, page_size_of(bi), sink)
 
     compressed = sum(cs for _, _, chunks, _ in plans for _, cs, _ in chunks)
     if len(plans) >= 2 and compressed >= PARALLEL_SCAN_BYTES:
         # (the biggest blobs first, each thread taking the next one left)
-        todo = sorted(range(len(plans)), key=lambda i: -sum(us for _, _, us in plans[i][2]))
+        todo = sorted(range(len(plans)), key=lambda i: -sizes[i])
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -469,6 +509,7 @@ def load_lazy(
         for i in range(len(plans)):
             scan(i)
     rows: list[tuple[int, int, int, int]] = []
+    kept: list[int] = []  # per blob, its first chunks kept
     blobs: list[Blob] = []
     heads: list[np.ndarray] = []
     pos = 0
@@ -477,6 +518,7 @@ def load_lazy(
         blob = sc.blob
         blob.start = pos
         rows.extend((pos + u, us, fo, cs) for u, us, fo, cs in sc.rows)
+        kept.append(sc.kept)
         end = pos + sc.length
         if blob.problems:  # a chunk was unreadable: that says what was lost
             problem = None
@@ -484,7 +526,17 @@ def load_lazy(
         heads.append(sc.head)
         blobs.append(blob)
         pos = end
-    return ChunkStore(c, data, total, rows), blobs, heads
+    resident = np.zeros(len(rows), bool)
+    if pos == total:  # (every chunk read: the blobs lie where they were kept)
+        k = 0
+        for sc, n in zip(scans, kept):
+            assert sc is not None
+            resident[k : k + n] = True
+            k += len(sc.rows)
+    else:
+        with contextlib.suppress(OSError, ValueError):
+            mem.madvise(mmap.MADV_DONTNEED, 0, len(mem))
+    return ChunkStore(c, data, mem, rows, resident), blobs, heads
 
 
 @dataclass
@@ -496,18 +548,31 @@ class _BlobScan:
     fileoff: list[int]  # per chunk: its header's file offset
     length: int  # decompressed bytes read
     head: np.ndarray  # (whole pages, 8): each page's first 8 bytes
+    kept: int  # its first chunks, copied into the sink
 
 
 def _scan_blob(
-    c: Any, data: Any, bi: int, cb: Any, chunks: list[tuple[int, int, int]], ps: int
+    c: Any,
+    data: Any,
+    bi: int,
+    cb: Any,
+    chunks: list[tuple[int, int, int]],
+    ps: int,
+    sink: np.ndarray,
 ) -> _BlobScan:
+    """Decompress one blob: its chunks, page heads, and its first chunks copied into
+    ``sink`` (those that fit wholly: ``kept``)."""
     inflate = _Inflater(c, data)  # (a decompression context per thread)
+    if len(sink):
+        # (its pages mapped at once, not faulted in a copy at a time; the GIL let go)
+        pages.populate_write(sink)
     blob = Blob(bi, cb.cpu, 0, 0, file_offset=cb.offset, compressed=True)
     rows: list[tuple[int, int, int, int]] = []
     fileoff: list[int] = []
     got: list[np.ndarray] = []
     eight = np.arange(8, dtype=np.int64)
     pos = 0
+    kept = 0
     tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
     head = 0  # blob offset of the next page head to take
     mark = -1  # file offset from which the compressed bytes read are still mapped
@@ -522,6 +587,10 @@ def _scan_blob(
             mark = -1
         rows.append((pos, us, fo, cs))
         fileoff.append(fo - 8)
+        if kept == len(rows) - 1 and pos + us <= len(sink):
+            # (numpy's copy lets the other scan thread run meanwhile)
+            sink[pos : pos + us] = np.frombuffer(out, np.uint8)
+            kept += 1
         base = pos  # blob offset of out[0]
         buf = out
         if head < base:  # a page head that began in the chunk before (chunks of whole
@@ -537,7 +606,7 @@ def _scan_blob(
         drop_file_pages(data, mark - FAULT_AROUND, rows[-1][2] + rows[-1][3] + FAULT_AROUND)
     full = pos // ps
     h = np.concatenate(got) if got else np.zeros((0, 8), np.uint8)
-    return _BlobScan(blob, rows, fileoff, pos, h[:full])
+    return _BlobScan(blob, rows, fileoff, pos, h[:full], kept)
 
 
 def count(

@@ -20,12 +20,15 @@ yields event tables whose records all come after the previous window's:
   (``madvise(MADV_DONTNEED)``): touched pages of a mapped file count in the resident set.
 
 * Compressed (v7 zstd/zlib) data is decompressed a chunk (10 pages) at a time into a
-  ``ChunkStore``: one pass up front decompresses every chunk to find the unreadable ones and
-  to take each page's first 8 bytes (the window bounds), keeping nothing else; then a window
-  decompresses the chunks its walk and its records' decode read (``_ensure``, before every
-  read of ``mem``) and drops those it has passed, so each chunk is decompressed about twice
-  (``fgraph hist`` of a 91 MB zstd file, 341 MB of data, 9.8M records: +0.4-0.6 s CPU, peak
-  RSS 1.23 GB → 0.82 GB, that of the same file uncompressed).
+  ``ChunkStore``: one pass up front (``load_lazy``) decompresses every chunk to find the
+  unreadable ones and to take each page's first 8 bytes (the window bounds), and leaves up to
+  ``KEEP_BYTES`` (512 MB) of the data in place, the first chunks of every CPU; then a window
+  decompresses the chunks its walk and its records' decode read that are not resident
+  (``_ensure``, before every read of ``mem``) and drops those it has passed.  So a file of up
+  to 512 MB of data is decompressed once, a bigger one's later chunks twice (a real capture,
+  409 MB of data in 92 MB of zstd: 2.66 -> 2.16 s, peak RSS 532 -> 546 MB, medians of 5,
+  session 11; before, every chunk was decompressed twice, and the peak RSS of a 341 MB one
+  went 1.23 GB → 0.82 GB when the store stopped keeping all of it, session 6).
 
 Latency-format buffers have no ring buffer: they are read as one window.
 """
@@ -825,7 +828,9 @@ class TraceDatStream:
     def _release_all(self) -> None:
         data = self.source.data
         if self.store is not None:
-            self.store.release_all()
+            # (the chunks load_lazy left in place are the first the windows read: they stay,
+            # and the windows drop them as they pass them)
+            self.store.release_all(but_left=True)
             return
         if isinstance(data, mmap.mmap) and self.mem_obj is data:
             with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -843,8 +848,11 @@ class TraceDatStream:
             if cur.held:
                 done = min(done, int(cur.held[0]["data"][0]))  # a held record's page stays
             if self.store is not None:
-                # from the blob's start: the context pages before the window's range were
-                # decompressed again for its walk
+                # from the blob's start, but the context pages a next walk reads before its
+                # range (_walk): their chunks would be decompressed again for it
+                if cur.next_page < cur.npages:
+                    ctx = cur.next_page - CONTEXT_PAGES
+                    done = min(done, cur.blob.start + max(ctx, 0) * cur.page_size)
                 self.store.release(cur.blob.start, done)
                 continue
             if not isinstance(data, mmap.mmap) or self.mem_obj is not data:
