@@ -294,6 +294,30 @@ def test_slowest_trees_collapse_and_interrupts():
     assert res.truncated_calls == 1
 
 
+def test_slowest_depth_collapses_the_deeper_calls():
+    """--depth N draws N levels below X; the deeper calls fold into their level-N parent's
+    summary line as short ones do (C under A here), and nothing else changes."""
+    calls = sample_calls(sched=True)
+    res = slowest(calls, "vfs_read", n=1, min="0", depth=1)
+    t = res.slowest[0]
+    assert [ln.func for ln in t.lines] == ["vfs_read", "A", "", "B", "irq_handler"]
+    summary = t.lines[2]
+    assert summary.depth == 2 and summary.collapsed_calls == 1 and summary.duration_ns == 1500 * US
+    assert summary.offcpu_sleep_ns == 1 * MS  # C's sleep goes with it
+    assert t.tree_calls == 4 and t.shown_calls == 3 and t.collapsed_calls == 1
+    assert res.to_dict()["depth"] == 1 and "depth" not in slowest(calls, "vfs_read").to_dict()
+    # deep enough: the same trees as without
+    deep = slowest(calls, "vfs_read", n=2, min="0", depth=5).to_dict()
+    full = slowest(calls, "vfs_read", n=2, min="0").to_dict()
+    assert deep.pop("depth") == 5 and deep == full
+    # with --min: a call is drawn only when long enough and shallow enough
+    both = slowest(calls, "vfs_read", n=1, min="600us", depth=1).slowest[0]
+    assert [ln.func for ln in both.lines] == ["vfs_read", "A", "", ""]
+    assert [ln.collapsed_calls for ln in both.lines[2:]] == [1, 2]
+    with pytest.raises(UsageError, match="--depth must be at least 1"):
+        slowest(calls, "vfs_read", depth=0)
+
+
 def test_render_tree_text():
     from fgraph.render.tree import write_slowest
 
@@ -304,6 +328,11 @@ def test_render_tree_text():
     assert "|  vfs_read() {" in text and "|      C();  [off-cpu sleep 1.00 ms]" in text
     assert "|    ... 2 calls under 600 us: 600 us" in text
     assert text.rstrip().endswith("} /* vfs_read */")
+    out = io.StringIO()
+    write_slowest(slowest(sample_calls(sched=True), "vfs_read", n=1, min="0", depth=1), out)
+    text = out.getvalue()
+    assert "(calls under 0 ns or deeper than 1 level collapsed)" in text.splitlines()[0]
+    assert "|      ... 1 call under 0 ns or deeper than 1 level: 1.50 ms" in text
 
 
 def test_render_hist_text_bcc_style():

@@ -86,6 +86,10 @@ def test_slowest_and_diff(fake_load):
     )
     d = json.loads(invoke("slowest", "a.dat", "-f", "vfs_read", "--json").output)
     assert len(d["slowest"]) == 3 and d["slowest"][0]["tree"][0]["func"] == "vfs_read"
+    r = invoke("slowest", "a.dat", "-f", "vfs_read", "-n", "1", "--min", "0", "--depth", "1")
+    assert r.exit_code == 0 and "... 1 call under 0 ns or deeper than 1 level: 1.50 ms" in r.output
+    r = invoke("slowest", "a.dat", "-f", "vfs_read", "--depth", "0")
+    assert r.exit_code == 2 and "--depth must be at least 1" in r.output
     r = invoke("diff", "a.dat", "b.dat", "-f", "vfs_read")
     assert r.exit_code == 0 and "A = a.dat, B = b.dat" in r.output
     d = json.loads(

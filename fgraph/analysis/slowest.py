@@ -2,9 +2,9 @@
 
 Each tree holds X's descendants *and* the interrupts that arrived inside them (an interrupt
 root hangs under the task call it interrupted, ``interrupted_id``), in entry order.  Calls
-shorter than ``min_ns`` are collapsed into one summary line per parent that says how many
-calls and how much time it stands for, so the trees stay readable and nothing silently
-disappears.  Which rows belong to which tree, what is shown and what each summary line counts
+shorter than ``min_ns`` (and, with ``depth``, the calls more than ``depth`` levels below X) are
+collapsed into one summary line per parent that says how many calls and how much time it
+stands for, so the trees stay readable and nothing silently disappears.  Which rows belong to which tree, what is shown and what each summary line counts
 is computed for all trees at once with pointer jumping; only building the printed lines loops.
 """
 
@@ -117,17 +117,23 @@ class SlowestResult:
     slowest: list[SlowCall]
     filters: str = ""
     has_offcpu: bool = False
+    depth: int = -1  # levels shown below X (-1: all)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "func": self.func,
             "n": self.n,
             "min_ns": self.min_ns,
-            "calls": self.calls,
-            "truncated_calls": self.truncated_calls,
-            "filters": self.filters,
-            "slowest": [s.to_dict() for s in self.slowest],
         }
+        if self.depth >= 0:  # (only when asked for: the output without it is as it was)
+            d["depth"] = self.depth
+        d.update(
+            calls=self.calls,
+            truncated_calls=self.truncated_calls,
+            filters=self.filters,
+            slowest=[s.to_dict() for s in self.slowest],
+        )
+        return d
 
 
 def slowest(
@@ -137,11 +143,16 @@ def slowest(
     n: int = 5,
     min: str | int | None = "10us",  # noqa: A002 - mirrors the --min option
     filters: Any = None,
+    depth: int | None = None,
 ) -> SlowestResult:
-    """The ``n`` slowest complete calls of ``func`` as trees (subtrees under ``min`` collapsed)."""
+    """The ``n`` slowest complete calls of ``func`` as trees (subtrees under ``min``, and the
+    calls more than ``depth`` levels below ``func``, collapsed; interrupts count as a level)."""
     calls = as_calls(trace_or_calls)
     if n < 1:
         raise UsageError(f"-n must be at least 1, not {n}")
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth must be at least 1, not {depth}")
+    max_depth = -1 if depth is None else int(depth)
     min_ns = parse_duration(min, what="--min duration") or 0
     code = func_code(calls, func)
     x_ids = filter_ids(calls, filters, np.flatnonzero(calls["func"] == code))
@@ -151,7 +162,7 @@ def slowest(
     ids = x_ids[~trunc & (dur[x_ids] >= 0)]  # complete calls, as calls.complete_mask
     # slowest first; equal durations in trace order
     pick = ids[np.lexsort((ids, -dur[ids]))[:n]]
-    res = SlowestResult(func, n, min_ns, len(ids), ntrunc, [], describe(filters))
+    res = SlowestResult(func, n, min_ns, len(ids), ntrunc, [], describe(filters), depth=max_depth)
     if len(pick) == 0:
         return res
 
@@ -159,10 +170,10 @@ def slowest(
     # interrupts), ids remapped; the whole table only if its shape does not allow that.
     got = _display_universe(calls, pick)
     if got is None:
-        trees = _trees_of(calls, func, pick, min_ns)
+        trees = _trees_of(calls, func, pick, min_ns, max_depth)
     else:
         sub, uni = got
-        local = _trees_of(sub, func, np.searchsorted(uni, pick), min_ns)
+        local = _trees_of(sub, func, np.searchsorted(uni, pick), min_ns, max_depth)
         trees = {}
         for r, sc in local.items():
             sc.call_id = int(uni[r])
@@ -214,7 +225,9 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
     return CallTable(cols, calls.strings), uni
 
 
-def _trees_of(calls: CallTable, func: str, pick: np.ndarray, min_ns: int) -> dict[int, SlowCall]:
+def _trees_of(
+    calls: CallTable, func: str, pick: np.ndarray, min_ns: int, max_depth: int = -1
+) -> dict[int, SlowCall]:
     dur = calls["duration"]
     parent = calls["parent_id"]
     dpar = display_parent(parent, calls["interrupted_id"])
@@ -235,7 +248,7 @@ def _trees_of(calls: CallTable, func: str, pick: np.ndarray, min_ns: int) -> dic
     trees: dict[int, SlowCall] = {}
     for lv in sorted(set(level.values())):
         group = np.array([p for p in pick.tolist() if level[p] == lv], dtype=np.int64)
-        _build_trees(calls, func, group, dpar, dur, min_ns, trees)
+        _build_trees(calls, func, group, dpar, dur, min_ns, max_depth, trees)
     return trees
 
 
@@ -246,16 +259,21 @@ def _build_trees(
     dpar: np.ndarray,
     dur: np.ndarray,
     min_ns: int,
+    max_depth: int,
     trees: dict[int, SlowCall],
 ) -> None:
-    """Trees of the picked calls ``pick`` (none inside another), added to ``trees``."""
+    """Trees of the picked calls ``pick`` (none inside another), added to ``trees``; calls
+    more than ``max_depth`` levels below their pick are collapsed too (-1: none)."""
     parent = calls["parent_id"]
     nrows = len(calls)
     stop = np.zeros(nrows, dtype=bool)
     stop[pick] = True
     owner, depth = nearest_stop(dpar, stop)
     member = owner >= 0
-    shown = member & ((dur >= min_ns) | stop)
+    long_enough = dur >= min_ns
+    if max_depth >= 0:  # (a level is a display level: an interrupt is one below its call)
+        long_enough &= depth <= max_depth
+    shown = member & (long_enough | stop)
     hidden = member & ~shown
     # keep the shown set closed under ancestors (an odd short parent hides its children)
     hid_owner, _ = nearest_stop(dpar, hidden)

@@ -28,6 +28,12 @@ from ._options import (
     show_default=True,
     help="Collapse calls shorter than this into one summary line per parent (0 = show all).",
 )
+@click.option(
+    "--depth",
+    type=int,
+    default=None,
+    help="Draw N levels below X; deeper calls are collapsed like short ones (default: all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @output_option
 @filter_options
@@ -38,6 +44,7 @@ def slowest(
     func: str,
     count: int,
     min_: str,
+    depth: int | None,
     as_json: bool,
     output: str | None,
     filters: Any,
@@ -48,11 +55,13 @@ def slowest(
 
     Each tree is complete: every call inside X, the interrupts that arrived while it ran
     (marked ==========>) and off-CPU time (sleeping or runnable) noted where the task was
-    switched out; calls under --min are collapsed into a line saying how many and how long.
+    switched out; calls under --min (and below --depth levels) are collapsed into a line saying
+    how many and how long.
 
     \b
     Example:
       fgraph slowest trace.dat --func vfs_read -n 3 --min 20us
+      fgraph slowest trace.dat --func vfs_write -n 1 --depth 3
     """
     from ..analysis.slowest import slowest as run_slowest
     from ..render.json import write_json
@@ -61,7 +70,7 @@ def slowest(
     from ._progress import load_calls
 
     trace = run(load_calls, file)
-    res = run(run_slowest, trace, func, n=count, min=min_, filters=filters)
+    res = run(run_slowest, trace, func, n=count, min=min_, filters=filters, depth=depth)
     out = open_output(output)
     try:
         if as_json:

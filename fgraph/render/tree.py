@@ -36,7 +36,13 @@ def _notes(ln: TreeLine) -> str:
     return f"  [{'; '.join(notes)}]" if notes else ""
 
 
-def write_tree(s: SlowCall, out: IO[str], min_ns: int) -> None:
+def _collapsed(min_ns: int, depth: int) -> str:
+    """What the collapsed calls are: "under 10 us" (and "or deeper than 3 levels")."""
+    deeper = f" or deeper than {plural(depth, 'level')}" if depth >= 0 else ""
+    return f"under {format_ns(min_ns)}{deeper}"
+
+
+def write_tree(s: SlowCall, out: IO[str], min_ns: int, depth: int = -1) -> None:
     if s.cpu_entry < 0 or s.cpu_exit in (s.cpu_entry, -1):
         cpus = f"cpu {max(s.cpu_entry, s.cpu_exit)}"
     else:
@@ -57,7 +63,7 @@ def write_tree(s: SlowCall, out: IO[str], min_ns: int) -> None:
     extra.append(f"{plural(s.tree_calls, 'call')} inside")
     if s.collapsed_calls:
         extra.append(
-            f"{s.collapsed_calls} of them under {format_ns(min_ns)} collapsed ({format_ns(s.collapsed_ns)})"
+            f"{s.collapsed_calls} of them {_collapsed(min_ns, depth)} collapsed ({format_ns(s.collapsed_ns)})"
         )
     out.write("   " + "; ".join(extra) + "\n")
     lines = s.lines
@@ -70,7 +76,7 @@ def write_tree(s: SlowCall, out: IO[str], min_ns: int) -> None:
         ind = "  " * (ln.depth + 1)
         if ln.call_id < 0:
             out.write(
-                f"{blank}|{ind}... {plural(ln.collapsed_calls, 'call')} under {format_ns(min_ns)}:"
+                f"{blank}|{ind}... {plural(ln.collapsed_calls, 'call')} {_collapsed(min_ns, depth)}:"
                 f" {format_ns(ln.duration_ns)}{_notes(ln)}\n"
             )
             continue
@@ -93,7 +99,7 @@ def write_slowest(res: SlowestResult, out: IO[str]) -> None:
     flt = f" [{res.filters}]" if res.filters else ""
     out.write(
         f"The {plural(len(res.slowest), 'slowest call')} of {res.func} among {res.calls} complete calls{flt}"
-        f" (calls under {format_ns(res.min_ns)} collapsed)\n"
+        f" (calls {_collapsed(res.min_ns, res.depth)} collapsed)\n"
     )
     if res.truncated_calls:
         out.write(
@@ -101,4 +107,4 @@ def write_slowest(res: SlowestResult, out: IO[str]) -> None:
         )
     for s in res.slowest:
         out.write("\n")
-        write_tree(s, out, res.min_ns)
+        write_tree(s, out, res.min_ns, res.depth)
