@@ -101,7 +101,8 @@ def test_export_folded_and_perfetto_stdout():
 @pytest.mark.parametrize(
     "args",
     [
-        ["--to", "csv", "--func", "vfs_read"],  # --func is for folded
+        ["--to", "csv", "--func", "vfs_read"],  # --func is for folded and perfetto
+        ["--to", "perfetto", "--min", "10us"],  # --min is for folded
         ["--to", "folded", "--func", "no_such_function"],
         ["--to", "folded", "--min", "ten"],
     ],

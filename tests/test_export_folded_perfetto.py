@@ -14,6 +14,7 @@ from conftest import corpus_file
 
 import fgraph
 from fgraph.cli import cli
+from fgraph.errors import EXIT_BAD_INPUT
 from fgraph.export.folded import fold
 from fgraph.export.perfetto import IRQ_PID, LOST_PID, write_perfetto
 from fgraph.schema import IrqCtx
@@ -168,6 +169,66 @@ def test_real_folded_and_perfetto(tmp_path, rel):
     assert bad == 0
     assert any(e.get("cat") in ("hardirq", "softirq") for e in doc["traceEvents"] if e["ph"] == "X")
     assert int((calls["ctx"] > IrqCtx.TASK).sum()) > 0
+
+
+def test_outermost_is_the_level_walk() -> None:
+    """tree.outermost (one pointer-jumping walk, shared by folded, trim and perfetto) gives
+    the roots and kept rows of the level-by-level walks the three exports had: a candidate
+    with no candidate above it, and every row at or under a candidate."""
+    from fgraph.analysis.tree import outermost
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 40, 3000):
+        fp = np.array(
+            [-1 if i == 0 or rng.random() < 0.05 else rng.integers(0, i) for i in range(n)],
+            np.int64,
+        )
+        cand = rng.random(n) < 0.1
+        inside = np.zeros(n, bool)  # some ancestor is a candidate (parents come first)
+        for i in range(n):
+            if fp[i] >= 0:
+                inside[i] = inside[fp[i]] | cand[fp[i]]
+        roots, kept = outermost(fp, cand)
+        assert roots.tolist() == (cand & ~inside).tolist()
+        assert kept.tolist() == (cand | inside).tolist()
+
+
+def test_perfetto_func_keeps_the_subtrees(tmp_path) -> None:
+    """export --to perfetto --func X: the slices of X's subtrees only (the interrupts inside
+    them too), drawn as in the whole export; a name the trace lacks is a usage error, and no
+    output file is made."""
+    src = corpus_file("vm61/fsync.dat")
+    calls = fgraph.load(src).call_table
+    out = tmp_path / "p.json"
+    args = ["export", str(src), "--to", "perfetto", "-o", str(out)]
+    r = CliRunner().invoke(cli, [*args, "--func", "vfs_fsync_range"])
+    assert r.exit_code == 0, r.output
+    part = [e for e in json.loads(out.read_text())["traceEvents"] if e["ph"] == "X"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    whole = {
+        e["args"]["call_id"]: e
+        for e in json.loads(out.read_text())["traceEvents"]
+        if e["ph"] == "X"
+    }
+    ids = np.array([e["args"]["call_id"] for e in part])
+    x = calls.strings.lookup("vfs_fsync_range")
+    # every call under a vfs_fsync_range, and nothing else
+    under = np.zeros(len(calls), bool)
+    under[calls["func"] == x] = True
+    fp = calls["parent_id"].astype(np.int64)
+    irq = (fp < 0) & (calls["interrupted_id"] >= 0) & (calls["ctx"] > IrqCtx.TASK)
+    fp = np.where(irq, calls["interrupted_id"], fp)
+    for i in range(len(calls)):  # (parents come first)
+        if fp[i] >= 0 and under[fp[i]]:
+            under[i] = True
+    want = np.flatnonzero(under & (calls["ts_entry"] >= 0))
+    assert sorted(ids.tolist()) == want.tolist() and len(ids) < len(whole)
+    assert any(e["cat"] == "hardirq" for e in part)
+    assert all(e == whole[e["args"]["call_id"]] for e in part)
+    out.unlink()
+    r = CliRunner().invoke(cli, [*args, "--func", "vfs_fsync_rang"])
+    assert r.exit_code == EXIT_BAD_INPUT and "did you mean vfs_fsync_range" in r.output
+    assert not out.exists()
 
 
 def test_levels_by_pointer_jumping_are_the_levels() -> None:

@@ -9,9 +9,12 @@ rounds of whole-array numpy operations instead of one Python step per call.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._ext import stacks
+from ..schema import IrqCtx
 
 
 def display_parent(parent: np.ndarray, interrupted: np.ndarray) -> np.ndarray:
@@ -42,6 +45,23 @@ def nearest_stop(parent: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.n
         ptr = nxt
     owner = np.where(stop[ptr], ptr, -1)
     return owner, dist
+
+
+def frame_parent(calls: Any) -> np.ndarray:
+    """Parent in the frame tree (folded stacks, trimmed traces, subtree exports): the caller,
+    or for an interrupt root the interrupted call."""
+    p = calls["parent_id"].astype(np.int64)
+    irq_root = (p < 0) & (calls["interrupted_id"] >= 0) & (calls["ctx"] > IrqCtx.TASK)
+    return np.where(irq_root, calls["interrupted_id"].astype(np.int64), p)
+
+
+def outermost(fp: np.ndarray, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(roots, kept)`` in the forest of parent rows ``fp``: the ``cand`` rows with no
+    ``cand`` ancestor, and every row at or under a ``cand`` row (one pointer-jumping walk)."""
+    owner, _ = nearest_stop(fp, cand)
+    kept = owner >= 0
+    above = np.where(fp >= 0, owner[np.clip(fp, 0, None)], -1)  # nearest cand strictly above
+    return cand & (above < 0), kept
 
 
 def levels(fp: np.ndarray) -> np.ndarray:

@@ -27,7 +27,9 @@ from ._options import finish, quiet_option, report_warnings, strict_option
     help="Output file ('-' or absent: stdout); a directory for parquet with several inputs.",
 )
 @click.option(
-    "--func", default=None, help="folded: keep only the subtrees of this function's calls."
+    "--func",
+    default=None,
+    help="folded, perfetto: keep only the subtrees of this function's calls.",
 )
 @click.option(
     "--min",
@@ -65,13 +67,16 @@ def export(
     folded    folded stacks `a;b;c 123` (weights in us) for flamegraph.pl, inferno and
               speedscope; interrupts fold under the call they interrupted.
     perfetto  Chrome/Perfetto JSON (open in ui.perfetto.dev): a track per task, interrupts on
-              per-CPU tracks, lost-event markers.
+              per-CPU tracks, lost-event markers.  --func X keeps X's subtrees only (a
+              whole busy capture makes more JSON than the viewer loads well).
     """
     from . import run
     from ._progress import load_calls
 
-    if to != "folded" and (func or min_):
-        raise click.UsageError("--func and --min apply to --to folded")
+    if to not in ("folded", "perfetto") and func:
+        raise click.UsageError("--func applies to --to folded and --to perfetto")
+    if to != "folded" and min_:
+        raise click.UsageError("--min applies to --to folded")
     warnings: list[Any] = []
     expanded: list[str] = []
     for f in files:  # a directory stands for the traces in it
@@ -128,9 +133,17 @@ def export(
                 err=True,
             )
     else:
-        from ..export.perfetto import write_perfetto
+        from ..export.perfetto import subtrees, write_perfetto
 
+        keep = run(subtrees, calls, func) if func else None
         with click.open_file(target, "w", encoding="utf-8") as fh:
-            run(write_perfetto, calls, fh, lost=trace.event_table.lost, title=trace.name)
+            run(
+                write_perfetto,
+                calls,
+                fh,
+                lost=trace.event_table.lost,
+                title=trace.name,
+                keep=keep,
+            )
     report_warnings(trace.warnings, quiet=quiet)
     finish(trace.warnings, strict)

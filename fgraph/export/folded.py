@@ -18,7 +18,7 @@ from typing import IO
 
 import numpy as np
 
-from ..analysis.tree import bincount_int, levels
+from ..analysis.tree import bincount_int, frame_parent, levels, outermost
 from ..errors import UsageError
 from ..schema import IrqCtx
 from ..table import CallTable
@@ -51,13 +51,6 @@ class Folded:
         # deepest path, ~3 s and ~1.5 GB for 147k lines of a real capture)
         lines = [f"{p} {w}\n" for p, w in zip(self.paths, self.weights_us().tolist()) if w > 0]
         out.write("".join(lines))
-
-
-def frame_parent(calls: CallTable) -> np.ndarray:
-    """Parent in the folded tree: the caller, or for an interrupt root the interrupted call."""
-    p = calls["parent_id"].astype(np.int64)
-    irq_root = (p < 0) & (calls["interrupted_id"] >= 0) & (calls["ctx"] > IrqCtx.TASK)
-    return np.where(irq_root, calls["interrupted_id"].astype(np.int64), p)
 
 
 def _frame_names(calls: CallTable, root: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -105,14 +98,7 @@ def fold(
         code = calls.strings.lookup(func)
         if code < 0 or not (calls["func"] == code).any():
             raise UsageError(f"function {func!r} does not appear in the trace")
-        is_x = calls["func"] == code
-        inside = np.zeros(n, dtype=bool)  # an ancestor (frame parent chain) is X
-        for ids in by_level:
-            p = fp[ids]
-            ok = p >= 0
-            inside[ids[ok]] = inside[p[ok]] | is_x[p[ok]]
-        root = is_x & ~inside
-        kept = is_x | inside
+        root, kept = outermost(fp, calls["func"] == code)
     else:
         root = fp < 0
         kept = np.ones(n, dtype=bool)

@@ -380,7 +380,7 @@ def frame_depths(calls: CallTable, ids: np.ndarray) -> np.ndarray:
     """Printed depth of each selected call: 0 for a selected call whose frame parent is not
     selected, parent + 1 otherwise; an interrupt root sits one below the call it interrupted,
     as the kernel's depth counter continues through interrupts (formats.md §4.3 "IRQ depth")."""
-    from .folded import frame_parent
+    from ..analysis.tree import frame_parent
 
     n = len(calls)
     fp = frame_parent(calls)

@@ -7,6 +7,9 @@
   ``args.interrupted`` says which call).
 * Lost-event gaps are instant events (``"ph": "i"``) on a per-CPU "lost events" track.
 * Metadata events (``"ph": "M"``) name processes and threads.
+* With ``func`` only the subtrees of that function's outermost calls are written (the
+  interrupts that arrived inside them included), as ``fgraph export --to folded --func`` folds
+  them: a whole 10M-event capture makes ~1.5 GB of JSON, more than the viewer loads well.
 
 Times are µs (the format's unit) with ns kept as three decimals.  Slices of one track nest like
 the call table's parent/child calls because a child's [entry, exit] lies inside its parent's.
@@ -23,7 +26,8 @@ from typing import IO, Any
 import numpy as np
 
 from .._numpy import unique
-from ..analysis.tree import levels
+from ..analysis.calls import func_code
+from ..analysis.tree import frame_parent, levels, outermost
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable
 
@@ -133,11 +137,20 @@ def display_intervals(calls: CallTable, idx: np.ndarray) -> tuple[np.ndarray, np
     return start[idx], end[idx] - start[idx]
 
 
-def slices(calls: CallTable) -> Any:
-    """pyarrow Table of the X events (one per call with a known entry time)."""
+def subtrees(calls: CallTable, func: str) -> np.ndarray:
+    """The calls of the subtrees of ``func``'s outermost calls, interrupts inside them
+    included (a UsageError naming close matches when the trace has no call of it)."""
+    return outermost(frame_parent(calls), calls["func"] == func_code(calls, func))[1]
+
+
+def slices(calls: CallTable, keep: np.ndarray | None = None) -> Any:
+    """pyarrow Table of the X events (one per call with a known entry time; of the ``keep``
+    calls only, when given)."""
     import pyarrow as pa
 
     ok = calls["ts_entry"] >= 0
+    if keep is not None:
+        ok &= keep
     idx = np.nonzero(ok)[0]
     ctx = calls["ctx"][idx].astype(np.int64)
     is_irq = ctx > IrqCtx.TASK
@@ -282,16 +295,22 @@ def _metadata(calls: CallTable, lost: LostTable | None) -> list[str]:
 
 
 def write_perfetto(
-    calls: CallTable, out: IO[str], *, lost: LostTable | None = None, title: str = ""
+    calls: CallTable,
+    out: IO[str],
+    *,
+    lost: LostTable | None = None,
+    title: str = "",
+    keep: np.ndarray | None = None,
 ) -> None:
-    """Write the JSON trace to ``out`` (a text stream)."""
+    """Write the JSON trace to ``out`` (a text stream); with ``keep`` (``subtrees``), those
+    calls only."""
     out.write('{"displayTimeUnit":"ns",')
     if title:
         out.write(f'"otherData":{json.dumps({"source": title, "writer": "fgraph"})},')
     out.write('"traceEvents":[\n')
     first = True
     pieces = itertools.chain(
-        _metadata(calls, lost), _records_json(slices(calls)), _lost_events(lost)
+        _metadata(calls, lost), _records_json(slices(calls, keep)), _lost_events(lost)
     )
     for piece in pieces:  # (JSON objects, or batches of them)
         if not first:

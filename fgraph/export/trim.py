@@ -29,10 +29,10 @@ from typing import IO, Any
 import numpy as np
 
 from .._numpy import unique
+from ..analysis.tree import frame_parent, outermost
 from ..errors import UsageError
 from ..schema import CallFlag, EventKind
 from ..table import CallTable, EventTable
-from .folded import frame_parent, levels
 from .ftrace_text import WriteStats, write_function_graph
 
 _GRAPH_KINDS = (
@@ -59,25 +59,11 @@ def select_calls(
     code = calls.strings.lookup(func)
     if code < 0 or not (calls["func"] == code).any():
         raise UsageError(f"function {func!r} does not appear in the trace")
-    fp = frame_parent(calls)
-    lvl = levels(fp)
-    order = np.argsort(lvl, kind="stable")
-    bounds = np.searchsorted(lvl[order], np.arange(int(lvl.max(initial=-1)) + 2))
-    by_level = [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
     cand = calls["func"] == code
     if threshold_ns is not None:
         cand &= calls["duration"] >= threshold_ns
-    inside = np.zeros(n, dtype=bool)  # some frame ancestor is a candidate
-    for ids in by_level:
-        p = fp[ids]
-        ok = p >= 0
-        inside[ids[ok]] = inside[p[ok]] | cand[p[ok]]
-    roots = cand & ~inside
-    kept = roots.copy()
-    for ids in by_level:
-        p = fp[ids]
-        ok = p >= 0
-        kept[ids[ok]] |= kept[p[ok]]
+    # (every row under a candidate lies under an outermost one)
+    roots, kept = outermost(frame_parent(calls), cand)
     # A root that was closed by an outer frame's exit (its own exit missing) needs that exit in
     # the output too, or the reader would pair it with a later exit of the same function.
     # Keep its callers up to the first one that returned (their lines only, not their other
