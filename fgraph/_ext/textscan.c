@@ -185,7 +185,7 @@ static int32_t intern(Intern *t, int64_t s, int64_t n)
 }
 
 /* byte classes */
-static uint8_t C_DIGIT[256], C_NAME[256], C_LAT[256], C_MARK[256], C_COMM[256];
+static uint8_t C_DIGIT[256], C_NAME[256], C_LAT[256], C_MARK[256], C_COMM[256], C_INST[256];
 
 static void init_classes(void)
 {
@@ -205,6 +205,8 @@ static void init_classes(void)
                     c == '!' || c == '?';
         /* comm: printable ASCII and space (trimmed like Arrow's utf8_trim_whitespace) */
         C_COMM[c] = c >= 0x20 && c <= 0x7e && c != '|';
+        /* report_text.RECORD_RX instance name: [\w.-] */
+        C_INST[c] = alnum || c == '_' || c == '.' || c == '-';
     }
 }
 
@@ -221,6 +223,8 @@ typedef struct {
     int16_t *res; /* duration resolution in ns: 1, 10, 100 or 1000 */
     int32_t *func;
     int32_t *module;
+    int32_t *event; /* report lines: the event name (NULL for kernel text) */
+    int8_t *tsdig;  /* report lines: digits of the timestamp's fraction */
 } Out;
 
 static const int64_t POW10[] = {1,      10,      100,      1000,      10000,
@@ -325,6 +329,63 @@ static int ignored_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t 
     o->res[i] = -1;
     o->func[i] = -1;
     o->module[i] = -1;
+    return 1;
+}
+
+/* The graph text of a call line at tx (to e): "}" or "} /\* NAME [MOD] *\/" (a return),
+ * "NAME [MOD]();" (a leaf: with a duration) or "NAME [MOD]() {" (an entry: without one), as
+ * GRAPH_TEXT_RX and the tail regex of build_event_table read them; the name's spans (ns -1:
+ * none) and the kind.  0: anything else (the regexes read it). */
+static int call_text(const uint8_t *b, int64_t tx, int64_t e, uint8_t *st, int8_t *kind,
+                     int64_t *ns, int64_t *ne, int64_t *ms, int64_t *me)
+{
+    if (b[tx] == '}') {
+        if (e - tx == 1) {
+            *kind = L_EXIT;
+            *ns = -1;
+        } else if (e - tx > 8 && b[tx + 1] == ' ' && b[tx + 2] == '/' && b[tx + 3] == '*' &&
+                   b[tx + 4] == ' ' && b[e - 3] == ' ' && b[e - 2] == '*' && b[e - 1] == '/') {
+            /* "} /\* NAME [MOD] *\/": NAME has no '*', so the lazy tail ends at this " *\/" */
+            if (!name_mod(b, tx + 5, e - 3, ne, ms, me))
+                return 0;
+            *kind = L_EXIT;
+            *ns = tx + 5;
+            *st |= ST_TAIL;
+        } else {
+            return 0;
+        }
+        /* a return prints its duration (or, rarely, the filler); both as the regex path */
+        return 1;
+    }
+    /* "NAME [MOD]();" or "NAME [MOD]() {" to the end of the line.  Usually NAME runs
+     * straight into the '(' (no module): then it is read in the same pass. */
+    int64_t pp = tx;
+    while (pp < e && C_NAME[b[pp]])
+        pp++;
+    int plain = pp > tx && pp < e && b[pp] == '(';
+    if (plain) {
+        *ne = pp;
+        *ms = *me = -1;
+    } else {
+        while (pp < e && b[pp] != '(')
+            pp++;
+    }
+    if (pp >= e)
+        return 0;
+    if (pp + 3 == e && b[pp + 1] == ')' && b[pp + 2] == ';') {
+        *kind = L_LEAF;
+        if (!(*st & ST_DUR))
+            return 0;
+    } else if (pp + 4 == e && b[pp + 1] == ')' && b[pp + 2] == ' ' && b[pp + 3] == '{') {
+        *kind = L_ENTRY;
+        if (*st & ST_DUR)
+            return 0;
+    } else {
+        return 0;
+    }
+    if (!plain && !name_mod(b, tx, pp, ne, ms, me))
+        return 0;
+    *ns = tx;
     return 1;
 }
 
@@ -549,52 +610,8 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
             return -1;
         kind = L_EVENT;
         ns = -1;
-    } else if (b[tx] == '}') {
-        if (e - tx == 1) {
-            kind = L_EXIT;
-            ns = -1;
-        } else if (e - tx > 8 && b[tx + 1] == ' ' && b[tx + 2] == '/' && b[tx + 3] == '*' &&
-                   b[tx + 4] == ' ' && b[e - 3] == ' ' && b[e - 2] == '*' && b[e - 1] == '/') {
-            /* "} /\* NAME [MOD] *\/": NAME has no '*', so the lazy tail ends at this " *\/" */
-            if (!name_mod(b, tx + 5, e - 3, &ne, &ms, &me))
-                return 0;
-            kind = L_EXIT;
-            ns = tx + 5;
-            st |= ST_TAIL;
-        } else {
-            return 0;
-        }
-        /* a return prints its duration (or, rarely, the filler); both as the regex path */
-    } else {
-        /* "NAME [MOD]();" or "NAME [MOD]() {" to the end of the line.  Usually NAME runs
-         * straight into the '(' (no module): then it is read in the same pass. */
-        int64_t pp = tx;
-        while (pp < e && C_NAME[b[pp]])
-            pp++;
-        int plain = pp > tx && pp < e && b[pp] == '(';
-        if (plain) {
-            ne = pp;
-            ms = me = -1;
-        } else {
-            while (pp < e && b[pp] != '(')
-                pp++;
-        }
-        if (pp >= e)
-            return 0;
-        if (pp + 3 == e && b[pp + 1] == ')' && b[pp + 2] == ';') {
-            kind = L_LEAF;
-            if (!(st & ST_DUR))
-                return 0;
-        } else if (pp + 4 == e && b[pp + 1] == ')' && b[pp + 2] == ' ' && b[pp + 3] == '{') {
-            kind = L_ENTRY;
-            if (st & ST_DUR)
-                return 0;
-        } else {
-            return 0;
-        }
-        if (!plain && !name_mod(b, tx, pp, &ne, &ms, &me))
-            return 0;
-        ns = tx;
+    } else if (!call_text(b, tx, e, &st, &kind, &ns, &ne, &ms, &me)) {
+        return 0;
     }
     int32_t func = -1, mod = -1;
     if (ns >= 0) {
@@ -619,6 +636,241 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
     o->res[i] = (int16_t)res;
     o->func[i] = func;
     o->module[i] = mod;
+    return 1;
+}
+
+/* ---- trace-cmd report lines ----------------------------------------------------------------
+ *
+ * The funcgraph_entry / funcgraph_exit records of `trace-cmd report` (fgraph/parsers/
+ * report_text.py; trace-cmd tracecmd/trace-read.c prints "comm-pid [cpu] [lat] sec.frac: event: ",
+ * lib/trace-cmd/trace-ftrace.c the graph text after it):
+ *
+ *     "      sh-111   [000]     9.776902: funcgraph_entry:                   |  mutex_unlock() {"
+ *     "      sh-153   [001]     9.777703: funcgraph_exit:         1.048 us   |      }"
+ *
+ * The reference is the regex path: RECORD_RX, then FGRAPH_RX on its "rest", then the graph
+ * text as for kernel text (call_text).  RECORD_RX's lazy comm ends at the first '-' from which
+ * the rest of the regex matches; this loop takes the first '-' followed by digits and a space
+ * and reads the line from there only if everything after it is what it knows, else leaves the
+ * line to the regexes (an earlier '-' cannot be the regex's choice: "-\d+ +" does not match
+ * there).  After "[cpu]" the optional " lat" ([.a-zA-Z0-9]{4,8}) is taken exactly when such a
+ * run is followed by a space (a longer run or none: the regex's backtracking drops the group,
+ * and the timestamp must follow the spaces); report -l glues the latency columns to a CPU
+ * without brackets.  Instance-prefixed lines, "(+delta)" columns, other events, CRs and wide
+ * numbers go to the regexes. */
+static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i,
+                            Intern *names, Intern *lats)
+{
+    int64_t p = s, q;
+    uint8_t st = ST_OK | ST_PROC;
+    int32_t lat = -1;
+    if (e > s && b[e - 1] == '\r')
+        return 0;
+    if (p < e && b[p] != ' ') {
+        /* "NAME: " at the start would be an instance name (RECORD_RX's first group) */
+        q = p;
+        while (q < e && C_INST[b[q]])
+            q++;
+        if (q > p && q + 1 < e && b[q] == ':' && b[q + 1] == ' ')
+            return 0;
+    }
+    while (p < e && b[p] == ' ')
+        p++;
+    int64_t c0 = p, x = -1, d = -1;
+    for (q = c0; q < e; q++) {
+        if (b[q] != '-')
+            continue;
+        d = q + 1;
+        while (d < e && C_DIGIT[b[d]])
+            d++;
+        if (d > q + 1 && d < e && b[d] == ' ') {
+            x = q;
+            break;
+        }
+    }
+    if (x <= c0 || d - (x + 1) > 9)
+        return 0;
+    int64_t ce = x;
+    for (int64_t k = c0; k < ce; k++)
+        if (!C_COMM[b[k]])
+            return 0;
+    while (ce > c0 && b[ce - 1] == ' ')
+        ce--;
+    int32_t pid = 0;
+    for (int64_t k = x + 1; k < d; k++)
+        pid = pid * 10 + (b[k] - '0');
+    /* " +\[(\d+)\]", or (report -l) " +(\d+)([.a-zA-Z][.a-zA-Z0-9]{3,7})" */
+    q = d;
+    while (q < e && b[q] == ' ')
+        q++;
+    int bracket = q < e && b[q] == '[';
+    if (bracket)
+        q++;
+    int64_t d0 = q;
+    while (q < e && C_DIGIT[b[q]])
+        q++;
+    if (q == d0 || q - d0 > 5 || q >= e || (bracket && b[q] != ']'))
+        return 0;
+    int32_t cpu = 0;
+    for (int64_t k = d0; k < q; k++)
+        cpu = cpu * 10 + (b[k] - '0');
+    if (cpu > 32767)
+        return 0;
+    p = q + 1;
+    if (!bracket) {
+        /* the latency columns glued to the CPU: the digits end the CPU, so the first is not
+         * a digit; the run must end in a space (a longer one: no shorter choice does) */
+        if (!(C_LAT[b[q]] && !C_DIGIT[b[q]]))
+            return 0;
+        int64_t l0 = q;
+        q++;
+        while (q < e && C_LAT[b[q]])
+            q++;
+        if (q - l0 < 4 || q - l0 > 8 || q >= e || b[q] != ' ')
+            return 0;
+        lat = intern(lats, l0, q - l0);
+        if (lat < 0)
+            return -1;
+        st |= ST_LAT;
+        p = q;
+    } else if (p < e && b[p] == ' ') {
+        /* "(?: ([.a-zA-Z0-9]{4,8}))?" */
+        q = p + 1;
+        while (q < e && C_LAT[b[q]])
+            q++;
+        int64_t n = q - (p + 1);
+        if (n >= 4 && n <= 8 && q < e && b[q] == ' ') {
+            lat = intern(lats, p + 1, n);
+            if (lat < 0)
+                return -1;
+            st |= ST_LAT;
+            p = q;
+        }
+    }
+    /* " +(\d+)\.(\d+):" */
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    if (q == p)
+        return 0;
+    int64_t t0 = q;
+    while (q < e && C_DIGIT[b[q]])
+        q++;
+    int64_t t1 = q;
+    if (t1 == t0 || t1 - t0 > 9 || q >= e || b[q] != '.')
+        return 0;
+    int64_t f0 = ++q;
+    while (q < e && C_DIGIT[b[q]])
+        q++;
+    int64_t f1 = q;
+    if (f1 == f0 || f1 - f0 > 9 || q >= e || b[q] != ':')
+        return 0;
+    int64_t sec = 0, fr = 0;
+    for (int64_t k = t0; k < t1; k++)
+        sec = sec * 10 + (b[k] - '0');
+    for (int64_t k = f0; k < f1; k++)
+        fr = fr * 10 + (b[k] - '0');
+    int64_t ts = sec * 1000000000LL + fr * POW10[9 - (f1 - f0)];
+    /* " +(funcgraph_entry|funcgraph_exit): *" (no "(+delta)" column) */
+    p = q + 1;
+    q = p;
+    while (q < e && b[q] == ' ')
+        q++;
+    if (q == p)
+        return 0;
+    int64_t v0 = q;
+    while (q < e && (C_INST[b[q]] && b[q] != '.' && b[q] != '-'))
+        q++;
+    int64_t vn = q - v0;
+    if (q >= e || b[q] != ':')
+        return 0;
+    if (!((vn == 15 && memcmp(b + v0, "funcgraph_entry", 15) == 0) ||
+          (vn == 14 && memcmp(b + v0, "funcgraph_exit", 14) == 0)))
+        return 0;
+    p = q + 1;
+    while (p < e && b[p] == ' ')
+        p++;
+    /* FGRAPH_RX: "(?:([+!#*@$]) +)?(?:(\d+(?:\.\d+)?) us *)?\|  ( *)(.*)" */
+    int64_t dur = -1, res = -1;
+    if (p < e && C_MARK[b[p]]) {
+        q = p + 1;
+        while (q < e && b[q] == ' ')
+            q++;
+        if (q == p + 1)
+            return 0;
+        p = q;
+    }
+    if (p < e && C_DIGIT[b[p]]) {
+        int64_t a0 = p;
+        q = p;
+        while (q < e && C_DIGIT[b[q]])
+            q++;
+        int64_t a1 = q, g0 = q, g1 = q;
+        if (q + 1 < e && b[q] == '.' && C_DIGIT[b[q + 1]]) {
+            g0 = q + 1;
+            g1 = g0;
+            while (g1 < e && C_DIGIT[b[g1]])
+                g1++;
+            q = g1;
+        }
+        if (!(q + 3 <= e && b[q] == ' ' && b[q + 1] == 'u' && b[q + 2] == 's'))
+            return 0;
+        /* duration_ns(): exact for <= 12 integer and <= 3 fraction digits */
+        if (a1 - a0 > 12 || g1 - g0 > 3)
+            return 0;
+        int64_t v = 0;
+        for (int64_t k = a0; k < a1; k++)
+            v = v * 10 + (b[k] - '0');
+        int64_t f = 0;
+        for (int64_t k = g0; k < g1; k++)
+            f = f * 10 + (b[k] - '0');
+        res = POW10[3 - (g1 - g0)];
+        dur = v * 1000 + f * res;
+        st |= ST_DUR;
+        q += 3;
+        while (q < e && b[q] == ' ')
+            q++;
+        p = q;
+    }
+    if (!(p + 3 <= e && b[p] == '|' && b[p + 1] == ' ' && b[p + 2] == ' '))
+        return 0;
+    p += 3;
+    int64_t tx = skip_spaces(b, p, e);
+    if (tx >= e)
+        return 0;
+    int8_t kind;
+    int64_t ns, ne, ms, me;
+    if (!call_text(b, tx, e, &st, &kind, &ns, &ne, &ms, &me))
+        return 0;
+    int32_t comm = intern(names, c0, ce - c0);
+    int32_t ev = intern(names, v0, vn);
+    int32_t func = -1, mod = -1;
+    if (comm < 0 || ev < 0)
+        return -1;
+    if (ns >= 0) {
+        func = intern(names, ns, ne - ns);
+        if (func < 0)
+            return -1;
+        if (ms >= 0) {
+            mod = intern(names, ms, me - ms);
+            if (mod < 0)
+                return -1;
+        }
+    }
+    o->status[i] = st;
+    o->kind[i] = kind;
+    o->ts[i] = ts;
+    o->cpu[i] = (int16_t)cpu;
+    o->pid[i] = pid;
+    o->comm[i] = comm;
+    o->lat[i] = lat;
+    o->depth[i] = (int32_t)((tx - p) / 2);
+    o->dur[i] = dur;
+    o->res[i] = (int16_t)res;
+    o->func[i] = func;
+    o->module[i] = mod;
+    o->event[i] = ev;
+    o->tsdig[i] = (int8_t)(f1 - f0);
     return 1;
 }
 
@@ -655,11 +907,19 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     Py_buffer view;
     PyObject *o_starts;
     Py_ssize_t i0, i1;
-    PyObject *outs[12];
-    if (!PyArg_ParseTuple(args, "y*Onn(OOOOOOOOOOOO)", &view, &o_starts, &i0, &i1, &outs[0],
-                          &outs[1], &outs[2], &outs[3], &outs[4], &outs[5], &outs[6], &outs[7],
-                          &outs[8], &outs[9], &outs[10], &outs[11]))
+    PyObject *outs[14], *o_outs;
+    if (!PyArg_ParseTuple(args, "y*OnnO!", &view, &o_starts, &i0, &i1, &PyTuple_Type, &o_outs))
         return NULL;
+    /* 12 columns: kernel text lines; 14 (with event and tsdig): trace-cmd report lines */
+    Py_ssize_t nout = PyTuple_GET_SIZE(o_outs);
+    if (nout != 12 && nout != 14) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "scan: 12 or 14 output arrays");
+        return NULL;
+    }
+    int report = nout == 14;
+    for (Py_ssize_t k = 0; k < nout; k++)
+        outs[k] = PyTuple_GET_ITEM(o_outs, k);
     PyObject *ret = NULL;
     PyArrayObject *starts = NULL;
     Intern names, lats;
@@ -672,12 +932,13 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "scan: bad line range");
         goto done;
     }
-    static const int types[12] = {NPY_UINT8, NPY_INT8,  NPY_INT64, NPY_INT16,
-                                  NPY_INT32, NPY_INT32, NPY_INT32, NPY_INT32,
-                                  NPY_INT64, NPY_INT16, NPY_INT32, NPY_INT32};
-    static const char *tnames[12] = {"status", "kind", "ts",  "cpu", "pid",  "comm",
-                                     "lat",    "depth", "dur", "res", "func", "module"};
-    for (int k = 0; k < 12; k++)
+    static const int types[14] = {NPY_UINT8, NPY_INT8,  NPY_INT64, NPY_INT16, NPY_INT32,
+                                  NPY_INT32, NPY_INT32, NPY_INT32, NPY_INT64, NPY_INT16,
+                                  NPY_INT32, NPY_INT32, NPY_INT32, NPY_INT8};
+    static const char *tnames[14] = {"status", "kind", "ts",   "cpu",    "pid",
+                                     "comm",   "lat",  "depth", "dur",   "res",
+                                     "func",   "module", "event", "tsdig"};
+    for (int k = 0; k < nout; k++)
         if (!check_out(outs[k], types[k], n, tnames[k]))
             goto done;
     const uint8_t *b = (const uint8_t *)view.buf;
@@ -702,6 +963,8 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
         (int16_t *)PyArray_DATA((PyArrayObject *)outs[9]),
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[10]),
         (int32_t *)PyArray_DATA((PyArrayObject *)outs[11]),
+        report ? (int32_t *)PyArray_DATA((PyArrayObject *)outs[12]) : NULL,
+        report ? (int8_t *)PyArray_DATA((PyArrayObject *)outs[13]) : NULL,
     };
     if (!intern_init(&names, b) || !intern_init(&lats, b)) {
         intern_free(&names);
@@ -716,12 +979,18 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp i = i0; i < i1; i++) {
         int64_t s = ps[i], e = i + 1 < n ? ps[i + 1] : (int64_t)view.len;
-        /* the line without its "\n", then without a "\r" (as _textfast did) */
+        /* the line without its "\n", then (kernel text) without a "\r" (as _textfast did;
+         * RECORD_RX's "rest" keeps it: a report line with one is the regexes') */
         if (e > s && b[e - 1] == '\n')
             e--;
-        if (e > s && b[e - 1] == '\r')
-            e--;
-        int r = scan_line(b, s, e, &o, i, &names, &lats, &cmts, &pc);
+        int r;
+        if (report) {
+            r = scan_report_line(b, s, e, &o, i, &names, &lats);
+        } else {
+            if (e > s && b[e - 1] == '\r')
+                e--;
+            r = scan_line(b, s, e, &o, i, &names, &lats, &cmts, &pc);
+        }
         if (r < 0) {
             nomem = 1;
             break;
@@ -739,6 +1008,10 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
             o.res[i] = -1;
             o.func[i] = -1;
             o.module[i] = -1;
+            if (report) {
+                o.event[i] = -1;
+                o.tsdig[i] = 0;
+            }
         }
     }
     Py_END_ALLOW_THREADS
@@ -1129,8 +1402,9 @@ static PyMethodDef methods[] = {
      " bytes >= 0x80"},
     {"scan", py_scan, METH_VARARGS,
      "scan(data, starts, i0, i1, (status, kind, ts, cpu, pid, comm, lat, depth, dur, res, func,"
-     " module)) -> (names, lats, comments): reads lines i0..i1; status 0 = left to the regex"
-     " path (its columns hold -1, kind 0); comments: (line, start, end) of each comment text"},
+     " module[, event, tsdig])) -> (names, lats, comments): reads lines i0..i1 (of kernel text;"
+     " with event and tsdig, of trace-cmd report); status 0 = left to the regex path (its"
+     " columns hold -1, kind 0); comments: (line, start, end) of each comment text"},
     {"remap", py_remap, METH_VARARGS,
      "remap(col, i0, i1, table): col[i0:i1] = table[col[i0:i1]] in place (int32; -1: last)"},
     {"rowcount", py_rowcount, METH_VARARGS,

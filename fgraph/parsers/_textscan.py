@@ -46,6 +46,9 @@ _COLS = (
     ("module", np.int32),
 )
 
+# and of trace-cmd report lines (scan_lines(report=True))
+_REPORT_COLS = (("event", np.int32), ("tsdig", np.int8))
+
 MIN_SPLIT_LINES = 1 << 16
 
 
@@ -55,9 +58,13 @@ def _codes(local: np.ndarray, table: np.ndarray) -> np.ndarray:
     return table.take(local)
 
 
-def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2) -> dict[str, Any]:
+def scan_lines(
+    data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2, report: bool = False
+) -> dict[str, Any]:
     """Per-line columns of the lines the scanner reads (``ok``); other rows hold -1 (kind
-    ``L_UNPARSED``, flags False), what the regex path's results then overwrite.
+    ``L_UNPARSED``, flags False), what the regex path's results then overwrite.  ``report``:
+    the lines are ``trace-cmd report`` text (its funcgraph records are read; every other line
+    is left to the regexes), with two more columns: ``event`` (pool codes) and ``tsdigits``.
 
     ``starts`` are the line starts of ``data`` (each line runs to the next start).  The lines
     are cut into ``workers`` ranges scanned on threads (the C loop releases the GIL); each
@@ -67,8 +74,9 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
         raise RuntimeError("fgraph._ext.textscan is not built")
     n = len(starts)
     starts = np.ascontiguousarray(starts, dtype=np.int64)
-    out = {name: np.empty(n, dtype=dt) for name, dt in _COLS}
-    arrays = tuple(out[name] for name, _ in _COLS)
+    cols = _COLS + _REPORT_COLS if report else _COLS
+    out = {name: np.empty(n, dtype=dt) for name, dt in cols}
+    arrays = tuple(out[name] for name, _ in cols)
     parts = max(1, min(workers, n // MIN_SPLIT_LINES))
     bounds = [n * k // parts for k in range(parts + 1)]
     jobs = list(zip(bounds[:-1], bounds[1:]))
@@ -95,7 +103,7 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
         # names: one pool code per distinct name, in order of first appearance (lines the
         # scanner left to the regexes hold -1 everywhere)
         codes = np.array([pool.code(v.decode("ascii")) for v in names] + [-1], dtype=np.int32)
-        for col in (comm, func, module):
+        for col in (comm, func, module, *((out["event"],) if report else ())):
             _c.remap(col, i0, i1, codes)
         # latency columns: decoded per distinct value; lines without them get what the regex
         # path gives for an empty column
@@ -108,7 +116,9 @@ def scan_lines(data: Any, starts: np.ndarray, pool: StringPool, workers: int = 2
     # comment lines ("/* sched_switch: … */", trace_printk): kind L_EVENT; their text as
     # (line, start, end) byte spans, in line order
     cm = np.concatenate([t[2] for t in tables]) if tables else np.zeros((0, 3), dtype=np.int64)
+    extra = {"event": out["event"], "tsdigits": out["tsdig"]} if report else {}
     return {
+        **extra,
         "comments": cm,
         "prefilled": True,  # rows not ok already hold -1 (kind L_UNPARSED, flags False)
         "ok": ok,
