@@ -10,6 +10,9 @@ same input, and the ratio:
 * P3  peak RSS / trace.dat size (goal: <= 1.5) and time at 1x/2x/4x/8x sizes (goal: linear);
 * cold start: ``fgraph --help`` (< 0.5 s) and a small trace answered (< 1 s), interpreter
   start included;
+* report (only with ``--only report``): ``trace-cmd report`` text of a generated trace.dat,
+  end to end as P2, against the same kind of ``re`` loop (informative: P2's goal is for kernel
+  text);
 * big (only with ``--only big``): ``fgraph hist`` on a ``--big-gb`` (default 4 GB) trace.dat,
   its peak RSS against the file and the machine's memory ("a 4 GB trace.dat completes on a
   24 GB machine"); generating the input takes ~1 min and 4 GB of disk.
@@ -58,9 +61,16 @@ NAIVE_RE = (
     rb"^\s*(\d+\.\d+) \|\s+(\d+)\)\s+(.*?)-(\d+)\s+\|\s*([+!#*@$])?\s*(?:(\d+\.\d+) us)?\s*\|"
     rb"\s(\s*)(\S.*?)(?:\(\)\s*(\{|;))?\s*$"
 )
+# and of the report row: one expression for a trace-cmd report record line
+# ("comm-pid [cpu] sec.usec: event: text", then the graph text of a funcgraph record)
+NAIVE_REPORT_RE = (
+    rb"^\s*(.*?)-(\d+)\s+\[(\d+)\]\s+(\d+\.\d+):\s+(\w+):\s+([+!#*@$])?\s*(?:(\d+\.\d+) us)?"
+    rb"\s*\|\s(\s*)(\S.*?)(?:\(\)\s*(\{|;))?\s*$"
+)
+
 NAIVE_SCRIPT = f"""
 import re, sys
-pat = re.compile({NAIVE_RE!r})
+pat = re.compile({NAIVE_RE!r} if len(sys.argv) < 3 else {NAIVE_REPORT_RE!r})
 n = m = 0
 with open(sys.argv[1], 'rb') as f:
     for line in f:
@@ -295,6 +305,48 @@ def p2(copies: int, repeat: int) -> Row:
     )
 
 
+def report_input(copies: int, tc: str) -> Path:
+    """bench/out/fsync_x<copies>.report.txt: ``trace-cmd report`` of the generated trace.dat,
+    made once."""
+    dat, _ = dat_input(copies)
+    path = dat.with_name(f"{DAT_TEMPLATE.stem}_x{copies}.report.txt")
+    if not path.exists():
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            subprocess.run([tc, "report", str(dat)], stdout=out, check=True)
+        os.replace(tmp, path)
+    return path
+
+
+def report_row(copies: int, repeat: int) -> Row:
+    """``trace-cmd report`` text end to end (no goal of its own; P2's measure and baseline)."""
+    tc = shutil.which("trace-cmd")
+    if not tc:
+        return Row("report text end to end", "-", "-", "-", "(informative)", "n/a (no trace-cmd)")
+    path = report_input(copies, tc)
+    size = path.stat().st_size
+    base = run_child([sys.executable, "-c", NAIVE_SCRIPT, str(path), "report"])
+    fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", FUNC], stdout_to_null=True)
+    mb = size / 1e6
+    base_s = f"python re loop {mb / base.wall_s:.0f} MB/s, cpu {base.cpu_s:.2f} s" + (
+        "" if base.ok else " (failed)"
+    )
+    data = {"file": str(path), "bytes": size, "fgraph": asdict(fg), "naive": asdict(base)}
+    if not fg.ok:
+        return Row("report text end to end", "-", base_s, "-", "(P2's, informative)",
+                   _fail_reason(fg), data)  # fmt: skip
+    rate = mb / fg.wall_s
+    return Row(
+        "report text end to end",
+        f"{rate:.0f} MB/s ({mb:.0f} MB in {fg.wall_s:.2f} s, cpu {fg.cpu_s:.2f} s), RSS {fg.maxrss_kb / 1024:.0f} MB",
+        base_s,
+        f"{base.wall_s / fg.wall_s:.2f}x",
+        "(P2's, informative)",
+        "pass" if rate >= 100 and base.wall_s >= 2 * fg.wall_s else "below P2's",
+        data,
+    )
+
+
 def p3(base_copies: int, factors: tuple[int, ...]) -> list[Row]:
     rows = []
     runs = {}
@@ -476,7 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--only",
         default="P1,P2,P3,cold",
-        help="comma-separated subset of P1,P2,P3,cold,big (big: a --big-gb trace.dat, not run by default)",
+        help="comma-separated subset of P1,P2,P3,cold,report,big (report: trace-cmd report text "
+        "of a --text-mb trace.dat, big: a --big-gb trace.dat; neither is run by default)",
     )
     ap.add_argument("--big-gb", type=float, default=4.0, help="size of the 'big' input (GB)")
     ap.add_argument(
@@ -491,10 +544,13 @@ def main(argv: list[str] | None = None) -> int:
     factors: tuple[int, ...]
     if a.quick:
         p1_copies, text_copies, p3_base, factors, repeat = 1, 1, 1, (1, 2), 1
+        report_copies = 1
     else:
         p1_copies = copies_for_events(a.events)
         per_text = 14.5e6  # bytes of one copy of the text template
         text_copies = max(1, round(a.text_mb * 1e6 / per_text))
+        # (trace-cmd report of one copy of the trace.dat template: 16.8 MB of text)
+        report_copies = max(1, round(a.text_mb * 1e6 / 16.8e6))
         p3_base = max(1, p1_copies // 8)
         factors, repeat = (1, 2, 4, 8), a.repeat
     print(f"# fgraph benchmarks, {time.strftime('%Y-%m-%d %H:%M %Z')}")
@@ -510,6 +566,7 @@ def main(argv: list[str] | None = None) -> int:
         ("p2", lambda: [p2(text_copies, repeat)]),
         ("p3", lambda: p3(p3_base, factors)),
         ("cold", lambda: cold(1 if a.quick else 3)),
+        ("report", lambda: [report_row(report_copies, repeat)]),
         ("big", lambda: [big(a.big_gb)]),
     ]
     for key, step in steps:
