@@ -243,11 +243,9 @@ def _drop_file_pages(data: Any) -> None:
     the records it consumed; the headers, the symbol and string sections stay): every window
     is decoded, and touched pages of a mapped file count in the resident set.  The pages stay
     in the page cache; a later read faults them back in."""
-    import mmap
+    from .source import release_pages
 
-    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        with contextlib.suppress(OSError, ValueError):  # (closed, or no such advice here)
-            data.madvise(mmap.MADV_DONTNEED)
+    release_pages(data)
 
 
 class _Ahead:

@@ -6,6 +6,7 @@ files, so a multi-GB trace.dat is not copied into memory) plus its name for mess
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import lzma
@@ -13,7 +14,7 @@ import mmap
 import os
 import sys
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .errors import FgraphError, TraceFormatError
 
@@ -34,6 +35,15 @@ class Source:
 
     def head(self, n: int = 4096) -> bytes:
         return bytes(self.data[:n])
+
+
+def release_pages(data: Any) -> None:
+    """Give back the resident pages of a mapped input: a read mapping's touched pages count in
+    the resident set, and a reader that has what it needs from them should not hold them
+    (touched again, they are read back from the page cache).  Not a mapping: nothing to do."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):  # (closed, or no such advice here)
+            data.madvise(mmap.MADV_DONTNEED)
 
 
 def _read_all(stream: BinaryIO) -> bytes:

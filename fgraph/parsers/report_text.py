@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from .._numpy import unique
 from ..errors import TraceFormatError
-from ..source import Source
+from ..source import Source, release_pages
 from ..table import EventTable, StringPool, TraceMeta
 from . import _textlines as tl
 from . import _textscan
@@ -128,7 +128,7 @@ def parse_report_text(source: Source | Any) -> EventTable:
     sure to read it as the regexes do); the other lines by the regexes (a real capture's
     report, 200 MB: 7.0 s and 1.45 GB peak RSS with the regexes alone)."""
     name = getattr(source, "name", "<input>")
-    data = source.data if isinstance(source, Source) else source
+    data = mapped = source.data if isinstance(source, Source) else source
     data, replaced, arr, starts = tl.read_lines(data)
     n = len(arr)
     if n == 0:
@@ -143,6 +143,10 @@ def parse_report_text(source: Source | Any) -> EventTable:
         parts = _regex_lines(pc.take(arr, tl.idx_of(sub)))
     else:
         parts = _regex_lines(arr)
+    # everything the table needs is read from the input now (the lines not understood are
+    # quoted from it again, a few): its mapped pages leave the resident set (a 1.2 GB report:
+    # peak RSS 3.6 -> 2.4 GB)
+    release_pages(mapped)  # (the input as mapped: data may be a cleaned copy of it)
     r = {k: np.concatenate([p["np"][k] for p in parts]) for k in parts[0]["np"]}
     flags, preempt, irq = tl.latency_flags(cat([p["lat"] for p in parts]))
     comm = tl.encode(cat([p["comm"] for p in parts]), pool, strip=True)
