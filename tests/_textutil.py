@@ -171,3 +171,20 @@ def assert_same_graph(
             assert len(bad) == 0, (
                 f"cpu {c}: ts differ at {bad[:5]}: {x['ts'][bad[:5]]} vs {y['ts'][bad[:5]]}"
             )
+
+
+def assert_same_fields(fast: EventTable, slow: EventTable) -> None:
+    """The per-event field tables of two reads are the same (strings compared decoded: the
+    two reads may number their strings differently)."""
+    for name in slow.fields:
+        for col, v in slow.fields[name].columns.items():
+            w = fast.fields[name].columns[col]
+            if col in slow.fields[name].string_cols:
+                assert list(slow.strings.decode(v)) == list(fast.strings.decode(w))
+            else:
+                assert np.array_equal(v, w)
+
+
+def line_starts(data: bytes) -> np.ndarray:
+    """Where each line of ``data`` starts (what the readers hand the C scanner)."""
+    return np.array([0] + [i + 1 for i, b in enumerate(data[:-1]) if b == 10], dtype=np.int64)

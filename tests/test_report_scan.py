@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from _textutil import dump_table
+from _textutil import assert_same_fields, dump_table, line_starts
 from conftest import FIXTURES, VM61, tracecmd
 
 from fgraph.parsers import _textscan, report_text
@@ -113,13 +113,7 @@ def _assert_same(data: bytes, monkeypatch: pytest.MonkeyPatch) -> EventTable:
     assert len(fast.lost) == len(slow.lost)
     for c in fast.lost.columns:
         assert np.array_equal(fast.lost[c], slow.lost[c])
-    for name in slow.fields:
-        for col, v in slow.fields[name].columns.items():
-            w = fast.fields[name].columns[col]
-            if col in slow.fields[name].string_cols:
-                assert list(slow.strings.decode(v)) == list(fast.strings.decode(w))
-            else:
-                assert np.array_equal(v, w)
+    assert_same_fields(fast, slow)
     if "buf" in slow.columns:
         assert np.array_equal(fast["buf"], slow["buf"])
     return fast
@@ -140,7 +134,7 @@ def test_scanner_reads_the_records_it_knows() -> None:
         "inst0:       sh-111   [000]     9.776906: funcgraph_entry:                   |  f() {",
     ]
     data = ("\n".join(lines) + "\n").encode()
-    starts = np.array([0] + [i + 1 for i, b in enumerate(data[:-1]) if b == 10], dtype=np.int64)
+    starts = line_starts(data)
     pool = StringPool()
     r = _textscan.scan_lines(data, starts, pool, report=True)
     assert r["ok"].tolist() == [True, True, True, False, False]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _textutil import assert_same_graph, dump_table
+from _textutil import assert_same_fields, assert_same_graph, dump_table
 from conftest import CORPUS, GOLDEN, PUBLIC, VM61, check_golden, corpus_file, tracecmd
 
 from fgraph.parsers import parse
@@ -375,10 +375,4 @@ def test_fast_path_equals_regex_path(
     if not rel.startswith("public/linux-docs"):
         assert fast.meta.options.get("fast_path_lines", 0) > 0
     assert dump_table(fast) == dump_table(slow)
-    for name in slow.fields:
-        for col, v in slow.fields[name].columns.items():
-            w = fast.fields[name].columns[col]
-            if col in slow.fields[name].string_cols:
-                assert list(slow.strings.decode(v)) == list(fast.strings.decode(w))
-            else:
-                assert np.array_equal(v, w)
+    assert_same_fields(fast, slow)

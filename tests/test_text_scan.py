@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
-from _textutil import dump_table
+from _textutil import dump_table, line_starts
 
 from fgraph.parsers import _textscan, ftrace_text
 from fgraph.source import Source
@@ -141,7 +140,7 @@ def test_scanner_status_of_known_lines() -> None:
         "   39.633605 |   1)     dd-244     |               |          /* hello */",
     ]
     data = ("\n".join(lines) + "\n").encode()
-    starts = np.array([0] + [i + 1 for i, b in enumerate(data[:-1]) if b == 10], dtype=np.int64)
+    starts = line_starts(data)
     pool = StringPool()
     r = _textscan.scan_lines(data, starts, pool)
     assert r["ok"].tolist() == [True, True, True, True]

@@ -248,6 +248,49 @@ static inline int64_t skip_spaces(const uint8_t *b, int64_t q, int64_t e)
     return q;
 }
 
+/* "SEC.FRAC" (digits [s0, s1) and [f0, f1), at most 9 each) in ns, as frac_to_ns() */
+static int64_t stamp_ns(const uint8_t *b, int64_t s0, int64_t s1, int64_t f0, int64_t f1)
+{
+    int64_t sec = 0, fr = 0;
+    for (int64_t k = s0; k < s1; k++)
+        sec = sec * 10 + (b[k] - '0');
+    for (int64_t k = f0; k < f1; k++)
+        fr = fr * 10 + (b[k] - '0');
+    return sec * 1000000000LL + fr * POW10[9 - (f1 - f0)];
+}
+
+/* "NUM us" at q, NUM as duration_ns() reads it (\d+(?:\.\d+)?): sets dur (ns) and res
+ * (its resolution) and returns the position after "us"; -1: none there; -2: NUM is wider
+ * than duration_ns() reads exactly (<= 12 integer and <= 3 fraction digits) */
+static int64_t read_dur(const uint8_t *b, int64_t q, int64_t e, int64_t *dur, int64_t *res)
+{
+    int64_t d0 = q;
+    while (q < e && C_DIGIT[b[q]])
+        q++;
+    if (q == d0)
+        return -1;
+    int64_t d1 = q, f0 = q, f1 = q;
+    if (q + 1 < e && b[q] == '.' && C_DIGIT[b[q + 1]]) {
+        f0 = q + 1;
+        f1 = f0;
+        while (f1 < e && C_DIGIT[b[f1]])
+            f1++;
+        q = f1;
+    }
+    if (!(q + 3 <= e && b[q] == ' ' && b[q + 1] == 'u' && b[q + 2] == 's'))
+        return -1;
+    if (d1 - d0 > 12 || f1 - f0 > 3)
+        return -2;
+    int64_t v = 0, fr = 0;
+    for (int64_t k = d0; k < d1; k++)
+        v = v * 10 + (b[k] - '0');
+    for (int64_t k = f0; k < f1; k++)
+        fr = fr * 10 + (b[k] - '0');
+    *res = POW10[3 - (f1 - f0)];
+    *dur = v * 1000 + fr * *res;
+    return q + 3;
+}
+
 /* "NAME" or "NAME [MOD]" in [s, e): sets the spans; 0 if it is anything else */
 static int name_mod(const uint8_t *b, int64_t s, int64_t e, int64_t *ne, int64_t *ms, int64_t *me)
 {
@@ -389,6 +432,45 @@ static int call_text(const uint8_t *b, int64_t tx, int64_t e, uint8_t *st, int8_
     return 1;
 }
 
+/* A line's prologue values, written with its names by put_row */
+typedef struct {
+    uint8_t st;
+    int8_t kind;
+    int64_t ts, dur, res;
+    int32_t cpu, pid, comm, lat, depth;
+} RowVals;
+
+/* Write line i's columns: its values and its function and module (spans from call_text, ns
+ * -1: none), interned.  1, or -1 when out of memory. */
+static int put_row(Out *o, int64_t i, Intern *names, const RowVals *v, int64_t ns, int64_t ne,
+                   int64_t ms, int64_t me)
+{
+    int32_t func = -1, mod = -1;
+    if (ns >= 0) {
+        func = intern(names, ns, ne - ns);
+        if (func < 0)
+            return -1;
+        if (ms >= 0) {
+            mod = intern(names, ms, me - ms);
+            if (mod < 0)
+                return -1;
+        }
+    }
+    o->status[i] = v->st;
+    o->kind[i] = v->kind;
+    o->ts[i] = v->ts;
+    o->cpu[i] = (int16_t)v->cpu;
+    o->pid[i] = v->pid;
+    o->comm[i] = v->comm;
+    o->lat[i] = v->lat;
+    o->depth[i] = v->depth;
+    o->dur[i] = v->dur;
+    o->res[i] = (int16_t)v->res;
+    o->func[i] = func;
+    o->module[i] = mod;
+    return 1;
+}
+
 /* the proc field of the last line whose proc column was read, and what it gave */
 typedef struct {
     int64_t s, n;
@@ -430,12 +512,7 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
                 /* frac_to_ns() exactly for up to 9+9 digits; wider: regex path */
                 if (q - d0 > 9 || f1 - f0 > 9)
                     return 0;
-                int64_t sec = 0, fr = 0;
-                for (int64_t k = d0; k < q; k++)
-                    sec = sec * 10 + (b[k] - '0');
-                for (int64_t k = f0; k < f1; k++)
-                    fr = fr * 10 + (b[k] - '0');
-                ts = sec * 1000000000LL + fr * POW10[9 - (f1 - f0)];
+                ts = stamp_ns(b, d0, q, f0, f1);
                 p = f1 + 4;
             }
         }
@@ -536,39 +613,20 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
         q = q0;
         while (q < e && b[q] == ' ')
             q++;
-        int64_t d0 = q;
-        while (q < e && C_DIGIT[b[q]])
-            q++;
-        if (q > d0) {
-            int64_t d1 = q, f0 = q, f1 = q;
-            if (q + 1 < e && b[q] == '.' && C_DIGIT[b[q + 1]]) {
-                f0 = q + 1;
-                f1 = f0;
-                while (f1 < e && C_DIGIT[b[f1]])
-                    f1++;
-                q = f1;
-            }
-            if (q + 3 <= e && b[q] == ' ' && b[q + 1] == 'u' && b[q + 2] == 's') {
-                q += 3;
-                while (q < e && b[q] == ' ')
-                    q++;
-                if (q + 3 <= e && b[q] == '|' && b[q + 1] == ' ' && b[q + 2] == ' ') {
-                    /* duration_ns(): exact for <= 12 integer and <= 3 fraction digits */
-                    if (d1 - d0 > 12 || f1 - f0 > 3)
-                        return 0;
-                    int64_t v = 0;
-                    for (int64_t k = d0; k < d1; k++)
-                        v = v * 10 + (b[k] - '0');
-                    int64_t fr = 0;
-                    for (int64_t k = f0; k < f1; k++)
-                        fr = fr * 10 + (b[k] - '0');
-                    res = POW10[3 - (f1 - f0)];
-                    dur = v * 1000 + fr * res;
-                    st |= ST_DUR;
-                    got = 1;
-                    p = q + 3;
-                }
-            }
+        /* (a number not followed by " us" and the bar, or too wide: the filler below fails
+         * on its digits, so the line goes to the regexes either way) */
+        int64_t z = read_dur(b, q, e, &dur, &res);
+        if (z == -2)
+            return 0;
+        if (z >= 0) {
+            q = z;
+            while (q < e && b[q] == ' ')
+                q++;
+            if (q + 3 > e || b[q] != '|' || b[q + 1] != ' ' || b[q + 2] != ' ')
+                return 0;
+            st |= ST_DUR;
+            got = 1;
+            p = q + 3;
         }
         if (!got) {
             /* filler " +\|  "; a '#' mark with the filler would make a '#' header line of a
@@ -613,30 +671,8 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
     } else if (!call_text(b, tx, e, &st, &kind, &ns, &ne, &ms, &me)) {
         return 0;
     }
-    int32_t func = -1, mod = -1;
-    if (ns >= 0) {
-        func = intern(names, ns, ne - ns);
-        if (func < 0)
-            return -1;
-        if (ms >= 0) {
-            mod = intern(names, ms, me - ms);
-            if (mod < 0)
-                return -1;
-        }
-    }
-    o->status[i] = st;
-    o->kind[i] = kind;
-    o->ts[i] = ts;
-    o->cpu[i] = (int16_t)cpu;
-    o->pid[i] = pid;
-    o->comm[i] = comm;
-    o->lat[i] = lat;
-    o->depth[i] = depth;
-    o->dur[i] = dur;
-    o->res[i] = (int16_t)res;
-    o->func[i] = func;
-    o->module[i] = mod;
-    return 1;
+    RowVals v = {st, kind, ts, dur, res, cpu, pid, comm, lat, depth};
+    return put_row(o, i, names, &v, ns, ne, ms, me);
 }
 
 /* ---- trace-cmd report lines ----------------------------------------------------------------
@@ -658,6 +694,15 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
  * and the timestamp must follow the spaces); report -l glues the latency columns to a CPU
  * without brackets.  Instance-prefixed lines, "(+delta)" columns, other events, CRs and wide
  * numbers go to the regexes. */
+/* the end of one or more spaces at q; -1 when there is none */
+static inline int64_t after_spaces(const uint8_t *b, int64_t q, int64_t e)
+{
+    int64_t r = q;
+    while (r < e && b[r] == ' ')
+        r++;
+    return r > q ? r : -1;
+}
+
 static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i,
                             Intern *names, Intern *lats)
 {
@@ -748,10 +793,7 @@ static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int6
         }
     }
     /* " +(\d+)\.(\d+):" */
-    q = p;
-    while (q < e && b[q] == ' ')
-        q++;
-    if (q == p)
+    if ((q = after_spaces(b, p, e)) < 0)
         return 0;
     int64_t t0 = q;
     while (q < e && C_DIGIT[b[q]])
@@ -765,18 +807,9 @@ static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int6
     int64_t f1 = q;
     if (f1 == f0 || f1 - f0 > 9 || q >= e || b[q] != ':')
         return 0;
-    int64_t sec = 0, fr = 0;
-    for (int64_t k = t0; k < t1; k++)
-        sec = sec * 10 + (b[k] - '0');
-    for (int64_t k = f0; k < f1; k++)
-        fr = fr * 10 + (b[k] - '0');
-    int64_t ts = sec * 1000000000LL + fr * POW10[9 - (f1 - f0)];
+    int64_t ts = stamp_ns(b, t0, t1, f0, f1);
     /* " +(funcgraph_entry|funcgraph_exit): *" (no "(+delta)" column) */
-    p = q + 1;
-    q = p;
-    while (q < e && b[q] == ' ')
-        q++;
-    if (q == p)
+    if ((q = after_spaces(b, q + 1, e)) < 0)
         return 0;
     int64_t v0 = q;
     while (q < e && (C_INST[b[q]] && b[q] != '.' && b[q] != '-'))
@@ -801,33 +834,10 @@ static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int6
         p = q;
     }
     if (p < e && C_DIGIT[b[p]]) {
-        int64_t a0 = p;
-        q = p;
-        while (q < e && C_DIGIT[b[q]])
-            q++;
-        int64_t a1 = q, g0 = q, g1 = q;
-        if (q + 1 < e && b[q] == '.' && C_DIGIT[b[q + 1]]) {
-            g0 = q + 1;
-            g1 = g0;
-            while (g1 < e && C_DIGIT[b[g1]])
-                g1++;
-            q = g1;
-        }
-        if (!(q + 3 <= e && b[q] == ' ' && b[q + 1] == 'u' && b[q + 2] == 's'))
+        q = read_dur(b, p, e, &dur, &res);
+        if (q < 0)
             return 0;
-        /* duration_ns(): exact for <= 12 integer and <= 3 fraction digits */
-        if (a1 - a0 > 12 || g1 - g0 > 3)
-            return 0;
-        int64_t v = 0;
-        for (int64_t k = a0; k < a1; k++)
-            v = v * 10 + (b[k] - '0');
-        int64_t f = 0;
-        for (int64_t k = g0; k < g1; k++)
-            f = f * 10 + (b[k] - '0');
-        res = POW10[3 - (g1 - g0)];
-        dur = v * 1000 + f * res;
         st |= ST_DUR;
-        q += 3;
         while (q < e && b[q] == ' ')
             q++;
         p = q;
@@ -844,31 +854,11 @@ static int scan_report_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int6
         return 0;
     int32_t comm = intern(names, c0, ce - c0);
     int32_t ev = intern(names, v0, vn);
-    int32_t func = -1, mod = -1;
     if (comm < 0 || ev < 0)
         return -1;
-    if (ns >= 0) {
-        func = intern(names, ns, ne - ns);
-        if (func < 0)
-            return -1;
-        if (ms >= 0) {
-            mod = intern(names, ms, me - ms);
-            if (mod < 0)
-                return -1;
-        }
-    }
-    o->status[i] = st;
-    o->kind[i] = kind;
-    o->ts[i] = ts;
-    o->cpu[i] = (int16_t)cpu;
-    o->pid[i] = pid;
-    o->comm[i] = comm;
-    o->lat[i] = lat;
-    o->depth[i] = (int32_t)((tx - p) / 2);
-    o->dur[i] = dur;
-    o->res[i] = (int16_t)res;
-    o->func[i] = func;
-    o->module[i] = mod;
+    RowVals v = {st, kind, ts, dur, res, cpu, pid, comm, lat, (int32_t)((tx - p) / 2)};
+    if (put_row(o, i, names, &v, ns, ne, ms, me) < 0)
+        return -1;
     o->event[i] = ev;
     o->tsdig[i] = (int8_t)(f1 - f0);
     return 1;

@@ -34,7 +34,9 @@ from pyarrow import _compute as _pcx
 
 from .. import schema
 from .._numpy import unique
+from ..errors import TraceFormatError
 from ..schema import EventFlag, EventKind, LostSource
+from ..source import Source
 from ..table import EventTable, FieldTable, LostTable, StringPool, TraceMeta
 
 _split: Any
@@ -358,6 +360,17 @@ def read_lines(data: Any) -> tuple[Any, int, pa.Array, np.ndarray]:
     data, replaced = clean_utf8(data)
     arr, starts = split_lines(data)
     return data, replaced, arr, starts
+
+
+def open_text(source: Any) -> tuple[str, Any, Any, int, pa.Array, np.ndarray]:
+    """A text reader's start: (name, the input as mapped, :func:`read_lines`' data, bytes
+    replaced, lines, line starts); an empty input is a TraceFormatError."""
+    name = getattr(source, "name", "<input>")
+    mapped = source.data if isinstance(source, Source) else source
+    data, replaced, arr, starts = read_lines(mapped)
+    if len(arr) == 0:
+        raise TraceFormatError("empty input", path=name)
+    return name, mapped, data, replaced, arr, starts
 
 
 def map_chunks(

@@ -125,12 +125,8 @@ def _dialect(arr: pa.Array) -> _textfast.Dialect | None:
 
 def parse_ftrace_text(source: Source | Any) -> EventTable:
     """Parse kernel function_graph text into an EventTable (rows in line order)."""
-    name = getattr(source, "name", "<input>")
-    data = mapped = source.data if isinstance(source, Source) else source
-    data, replaced, arr, starts = tl.read_lines(data)
+    name, mapped, data, replaced, arr, starts = tl.open_text(source)
     n = len(arr)
-    if n == 0:
-        raise TraceFormatError("empty input", path=name)
     pool = StringPool()
     # The C scanner checks every line against the regex's own shape, so it needs no dialect;
     # the numpy fast path cuts columns at fixed places and needs the column set first.

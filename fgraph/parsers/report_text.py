@@ -127,12 +127,8 @@ def parse_report_text(source: Source | Any) -> EventTable:
     scanner (fgraph/_ext/textscan.c ``scan_report_line``, which accepts a line only when it is
     sure to read it as the regexes do); the other lines by the regexes (a real capture's
     report, 200 MB: 7.0 s and 1.45 GB peak RSS with the regexes alone)."""
-    name = getattr(source, "name", "<input>")
-    data = mapped = source.data if isinstance(source, Source) else source
-    data, replaced, arr, starts = tl.read_lines(data)
+    name, mapped, data, replaced, arr, starts = tl.open_text(source)
     n = len(arr)
-    if n == 0:
-        raise TraceFormatError("empty input", path=name)
     pool = StringPool()
     cat = tl._concat_arrays
     fast: dict[str, Any] | None = None
