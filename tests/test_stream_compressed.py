@@ -271,9 +271,13 @@ def test_chunks_that_are_not_whole_pages(codec: str) -> None:
     npages = len(plain) // 4096
     want = list(range(1000, 1000 + npages))
     c2, data2, plain2 = _fake_file([3 * 4096 + 2, 2 * 4096 - 2, 5, 9000, 4096], codec)
-    for cc, dd, pp, keep in [(c, data, plain, k) for k in (0, 4100, 12000, 1 << 30)] + [
-        (c2, data2, plain2, k) for k in (0, 3 * 4096 + 2, 5 * 4096 + 5, 1 << 30)
-    ]:
+    # kept: less than a head, and the next chunk too
+    c3, data3, plain3 = _fake_file([3, 2, 4100, 9000, 4096], codec)
+    for cc, dd, pp, keep in (
+        [(c, data, plain, k) for k in (0, 4100, 12000, 1 << 30)]
+        + [(c2, data2, plain2, k) for k in (0, 3 * 4096 + 2, 5 * 4096 + 5, 1 << 30)]
+        + [(c3, data3, plain3, k) for k in (3, 5, 4105)]
+    ):
         _, _, hh = load_lazy(cc, dd, lambda bi: 4096, keep=keep)
         n = len(pp) // 4096
         assert hh[0].copy().view("<u8").ravel().tolist() == list(range(1000, 1000 + n)), keep

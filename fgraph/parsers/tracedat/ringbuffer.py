@@ -603,7 +603,7 @@ def _scan_blob(
             kept += 1
             pos += us
             continue
-        if kept and head == 0:  # the first chunk not kept
+        if kept == len(rows) - 1 and kept:  # the first chunk not kept
             head = _sink_heads(sink, pos, ps, got)
             tail = bytes(sink[max(pos - 7, 0) : pos])
         base = pos  # blob offset of out[0]
