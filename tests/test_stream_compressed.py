@@ -249,6 +249,44 @@ def _fake_file(sizes: list[int], codec: str = "zlib") -> tuple[Any, bytes, bytes
 
 
 @pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_pieces_cut_where_a_chunk_starts_a_page(
+    codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A blob scanned in pieces (as small as they go, on two threads) is the blob scanned
+    whole: the pieces are cut only where a chunk starts on a page, whatever the chunk sizes."""
+    from fgraph.parsers.tracedat import ringbuffer
+
+    for sizes in (
+        [4100, 3, 6997, 4093, 13482, 2900, 2, 1, 3, 9000],
+        [4096] * 9,
+        [8192, 5, 4091, 4096, 7, 3],
+    ):
+        c, data, _plain = _fake_file(sizes, codec)
+        whole = load_lazy(c, data, lambda bi: 4096, keep=20000)
+        monkeypatch.setattr(ringbuffer, "PIECE_BYTES", 1)
+        monkeypatch.setattr(ringbuffer, "PARALLEL_SCAN_BYTES", 0)
+        cut = load_lazy(c, data, lambda bi: 4096, keep=20000)
+        monkeypatch.undo()
+        assert [h.tobytes() for h in cut[2]] == [h.tobytes() for h in whole[2]]
+        assert cut[0].resident.tolist() == whole[0].resident.tolist()
+        assert cut[0].ustart.tolist() == whole[0].ustart.tolist()
+        assert bytes(cut[0].mem) == bytes(whole[0].mem)
+    # where the cuts fall: page-aligned chunk starts only
+    chunks = [(0, 0, n) for n in (4100, 3, 6997, 4093, 13482)]
+    assert ringbuffer._pieces(chunks, 4096, 1) == [(0, 5, 0, 28675)]  # (no chunk starts a page)
+    chunks = [(0, 0, n) for n in (4096, 5, 4091, 100)]
+    assert ringbuffer._pieces(chunks, 4096, 1) == [
+        (0, 1, 0, 4096),
+        (1, 3, 4096, 4096),
+        (3, 4, 8192, 100),
+    ]
+    assert ringbuffer._pieces([(0, 0, 4096)] * 4, 4096, 8192) == [
+        (0, 2, 0, 8192),
+        (2, 4, 8192, 8192),
+    ]
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
 def test_chunks_that_are_not_whole_pages(codec: str) -> None:
     """The store gives the bytes of load_blobs' bytearray however the chunks cut the pages
     (a page head across two chunks, a chunk of 3 bytes, memory pages shared by chunks), and
@@ -314,6 +352,8 @@ def _scan(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> tuple:
     from fgraph.parsers.tracedat.header import read_container
 
     monkeypatch.setattr(ringbuffer, "PARALLEL_SCAN_BYTES", 0 if parallel else 1 << 62)
+    # (in two threads, each blob in pieces of 12 KB or so: several pieces per CPU)
+    monkeypatch.setattr(ringbuffer, "PIECE_BYTES", 3 * 4096 if parallel else 1 << 62)
     data = path.read_bytes()
     c = read_container(data, str(path))
     store, blobs, heads = load_lazy(c, data, lambda bi: 4096)
@@ -333,9 +373,10 @@ def test_blobs_scanned_in_two_threads_are_scanned_as_in_one(
     monkeypatch: pytest.MonkeyPatch,
     how: str,
 ) -> None:
-    """load_lazy's scan of the blobs in two threads (forced on these small files) lays out
-    the same blobs, chunks, page heads and problems as the scan in one, and the windowed read
-    after it is the whole read: on 2 and 4 CPUs, an unreadable chunk, a truncated file."""
+    """load_lazy's scan of the blobs in two threads and in pieces (forced on these small
+    files) lays out the same blobs, chunks, page heads, problems and kept chunks as the scan
+    of each blob whole in one, and the windowed read after it is the whole read: on 2 and 4
+    CPUs, an unreadable chunk (in a CPU's third piece or so), a truncated file."""
     for rel, codec in ((LOST, "zstd"), (LOST, "zlib"), (SMP4, "zstd")):
         path = files[(rel, codec)]
         if how != "whole":

@@ -177,16 +177,23 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
 
 
 def _inflated(
-    c: Any, inflate: Any, blob: Blob, chunks: list[tuple[int, int, int]]
+    c: Any,
+    inflate: Any,
+    blob: Blob,
+    chunks: list[tuple[int, int, int]],
+    first: int = 0,
+    of: int | None = None,
 ) -> Iterator[tuple[int, int, int, bytes]]:
     """Each chunk of a blob decompressed: (file offset, compressed size, size, bytes), in
     order.  At an unreadable chunk the blob's problems say so, and it and the chunks after it
-    are lost (nothing more is yielded)."""
-    for i, (fo, cs, us) in enumerate(chunks):
+    are lost (nothing more is yielded).  ``chunks`` may be a piece of the blob's: its first is
+    the blob's chunk ``first`` of ``of``."""
+    n = len(chunks) if of is None else of
+    for i, (fo, cs, us) in enumerate(chunks, first):
         try:
             out = inflate(fo, cs, us)
         except Exception as exc:  # TraceParseError, zstandard.ZstdError
-            blob.problems.append(_chunk_lost(c, blob.buf_index, blob.cpu, i, len(chunks), exc, fo))
+            blob.problems.append(_chunk_lost(c, blob.buf_index, blob.cpu, i, n, exc, fo))
             return
         yield fo, cs, us, out
 
@@ -419,6 +426,13 @@ def populate_file_pages(data: Any, lo: int, hi: int) -> None:
 # releases the GIL): below, one thread costs less than starting another
 PARALLEL_SCAN_BYTES = 1 << 24
 
+# a blob of more decompressed bytes than this is scanned by load_lazy in pieces of about this
+# size, which its two threads share: a trace whose data is mostly one CPU's (a busy task, the
+# rest idle) had that CPU's blob scanned by one thread while the other waited (fsync_x100 zstd,
+# 474 + 226 MB of data: the first pass 1.19-1.52 -> 1.01-1.21 s, hist 4.28 -> 3.83 s, medians
+# of 3; the real capture's two equal blobs: the same)
+PIECE_BYTES = 1 << 26
+
 # decompressed bytes load_lazy's first pass leaves in place for the windows (the earliest of
 # each CPU's data, the same share of every blob): those chunks are decompressed once, the
 # rest twice.  The windows give the chunks back as they pass them, while the calls they
@@ -458,10 +472,11 @@ def load_lazy(
     0.56-0.66 s with Python's ``mmap.madvise`` (the other scan thread waits for the GIL it
     holds), 0.42-0.49 s so.
 
-    The blobs are scanned each on its own (offsets from the blob's start), in two threads
-    when there are several and enough compressed bytes (``PARALLEL_SCAN_BYTES``: a real
-    2-CPU capture of 409 MB in 92 MB of zstd, 0.50 -> 0.29 s before the first window), then
-    laid out one after the other as ``load_blobs`` does."""
+    The blobs are scanned each on its own (offsets from the blob's start), a big one in
+    pieces (``PIECE_BYTES``), in two threads when there are several pieces and enough
+    compressed bytes (``PARALLEL_SCAN_BYTES``: a real 2-CPU capture of 409 MB in 92 MB of
+    zstd, 0.50 -> 0.29 s before the first window), then laid out one after the other as
+    ``load_blobs`` does."""
     c = container
     plans, total = _plans(c, data)
     mem = _anon_mem(total)
@@ -474,15 +489,26 @@ def load_lazy(
     keep = KEEP_BYTES if keep is None else keep
     share = min(max(keep, 0) / total, 1.0) if total else 0.0
 
-    def scan(i: int) -> None:
+    # the blobs' pieces: (blob, first chunk, end chunk, offset in the blob, bytes)
+    jobs = [
+        (i, c0, c1, off, n)
+        for i, (bi, _cb, chunks, _p) in enumerate(plans)
+        for c0, c1, off, n in _pieces(chunks, page_size_of(bi), PIECE_BYTES)
+    ]
+    done: dict[tuple[int, int], _BlobScan] = {}
+
+    def scan(j: int) -> None:
+        i, c0, c1, off, n = jobs[j]
         bi, cb, chunks, _problem = plans[i]
-        sink = store_view[at[i] : at[i] + int(sizes[i] * share)]
-        scans[i] = _scan_blob(c, data, bi, cb, chunks, page_size_of(bi), sink)
+        sink = store_view[at[i] : at[i] + int(sizes[i] * share)][off : off + n]
+        done[i, c0] = _scan_blob(
+            c, data, bi, cb, chunks[c0:c1], page_size_of(bi), sink, c0, len(chunks)
+        )
 
     compressed = sum(cs for _, _, chunks, _ in plans for _, cs, _ in chunks)
-    if len(plans) >= 2 and compressed >= PARALLEL_SCAN_BYTES:
-        # (the biggest blobs first, each thread taking the next one left)
-        todo = sorted(range(len(plans)), key=lambda i: -sizes[i])
+    if len(jobs) >= 2 and compressed >= PARALLEL_SCAN_BYTES:
+        # (the biggest pieces first, each thread taking the next one left)
+        todo = sorted(range(len(jobs)), key=lambda j: -jobs[j][4])
         lock = threading.Lock()
         errors: list[BaseException] = []
 
@@ -506,8 +532,10 @@ def load_lazy(
         if errors:
             raise errors[0]
     else:
-        for i in range(len(plans)):
-            scan(i)
+        for j in range(len(jobs)):
+            scan(j)
+    for i in range(len(plans)):  # each blob's pieces joined
+        scans[i] = _joined([done[i, c0] for ii, c0, _, _, _ in jobs if ii == i])
     rows: list[tuple[int, int, int, int]] = []
     kept: list[int] = []  # per blob, its first chunks kept
     blobs: list[Blob] = []
@@ -551,6 +579,42 @@ class _BlobScan:
     kept: int  # its first chunks, copied into the sink
 
 
+def _pieces(
+    chunks: list[tuple[int, int, int]], ps: int, piece: int
+) -> list[tuple[int, int, int, int]]:
+    """A blob's pieces for the scan: (first chunk, end chunk, offset in the blob, bytes), cut
+    every ``piece`` bytes or so where a chunk starts on a page (so no page head lies across
+    two pieces; trace-cmd's chunks are whole pages)."""
+    out = []
+    c0 = off0 = off = 0
+    for k, (_fo, _cs, us) in enumerate(chunks):
+        if k > c0 and off - off0 >= piece and off % ps == 0:
+            out.append((c0, k, off0, off - off0))
+            c0, off0 = k, off
+        off += us
+    out.append((c0, len(chunks), off0, off - off0))
+    return out
+
+
+def _joined(parts: list[_BlobScan]) -> _BlobScan:
+    """One blob's scan from its pieces' (in order; each piece's offsets from its start).  The
+    pieces after one with an unreadable chunk are dropped, as a scan of the whole blob stops
+    there; the kept chunks stay a prefix of the blob's."""
+    sc = parts[0]
+    for p in parts[1:]:
+        if sc.blob.problems:  # (an unreadable chunk: the rest of the blob is lost)
+            break
+        base = sc.length
+        sc.rows.extend((u + base, us, fo, cs) for u, us, fo, cs in p.rows)
+        sc.fileoff.extend(p.fileoff)
+        sc.head = np.concatenate([sc.head, p.head])
+        if sc.kept == len(sc.rows) - len(p.rows):
+            sc.kept += p.kept
+        sc.length += p.length
+        sc.blob.problems.extend(p.blob.problems)
+    return sc
+
+
 def _sink_heads(sink: np.ndarray, end: int, ps: int, got: list[np.ndarray]) -> int:
     """Append the heads of the pages whose first 8 bytes lie in ``sink[:end]``; the offset of
     the next page head."""
@@ -567,8 +631,11 @@ def _scan_blob(
     chunks: list[tuple[int, int, int]],
     ps: int,
     sink: np.ndarray,
+    first: int = 0,
+    of: int | None = None,
 ) -> _BlobScan:
-    """Decompress one blob: its chunks, page heads, and its first chunks copied into
+    """Decompress one blob, or a piece of it (its chunks from the blob's chunk ``first`` of
+    ``of``, starting on a page): its chunks, page heads, and its first chunks copied into
     ``sink`` (those that fit wholly: ``kept``)."""
     inflate = _Inflater(c, data)  # (a decompression context per thread)
     if len(sink):
@@ -584,7 +651,7 @@ def _scan_blob(
     tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
     head = 0  # blob offset of the next page head to take
     mark = -1  # file offset from which the compressed bytes read are still mapped
-    for fo, cs, us, out in _inflated(c, inflate, blob, chunks):
+    for fo, cs, us, out in _inflated(c, inflate, blob, chunks, first, of):
         # the compressed bytes read, given back every DROP_EVERY bytes (and the pages a
         # fault mapped around them: fault-around, 64 KB by default); one madvise per
         # chunk (~10 KB) cost ~0.1 s per 8000 chunks
