@@ -22,10 +22,10 @@ yields event tables whose records all come after the previous window's:
 * Compressed (v7 zstd/zlib) data is decompressed a chunk (10 pages) at a time into a
   ``ChunkStore``: one pass up front (``load_lazy``) decompresses every chunk to find the
   unreadable ones and to take each page's first 8 bytes (the window bounds), and leaves up to
-  ``KEEP_BYTES`` (512 MB) of the data in place, the first chunks of every CPU; then a window
+  ``KEEP_BYTES`` (1 GB) of the data in place, the first chunks of every CPU; then a window
   decompresses the chunks its walk and its records' decode read that are not resident
   (``_ensure``, before every read of ``mem``) and drops those it has passed.  So a file of up
-  to 512 MB of data is decompressed once, a bigger one's later chunks twice (a real capture,
+  to 1 GB of data is decompressed once, a bigger one's later chunks twice (a real capture,
   409 MB of data in 92 MB of zstd: 2.66 -> 2.16 s, peak RSS 532 -> 546 MB, medians of 5,
   session 11; before, every chunk was decompressed twice, and the peak RSS of a 341 MB one
   went 1.23 GB → 0.82 GB when the store stopped keeping all of it, session 6).
