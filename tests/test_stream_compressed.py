@@ -12,6 +12,7 @@ tests/fixtures/make_zlib_v7.py (Debian's trace-cmd writes no zlib).
 from __future__ import annotations
 
 import importlib.util
+import os
 import struct
 import subprocess
 import zlib
@@ -423,3 +424,34 @@ def test_record_positions_per_page_are_per_record() -> None:
     w = {"hdr": np.array([10, 4100, 5100], np.int64), "nrec": np.array([1, 2, 0], np.int32)}
     got = _record_pos(cut, w, starts, 4096)
     assert got.tolist() == cut.file_pos(w["hdr"]).tolist() == [100, 100, 200]
+
+
+@pytest.mark.parametrize("cut", [None, 0.5])
+def test_chunk_headers_read_with_pread_are_read_through_the_mapping(
+    files: dict[tuple[str, str], Path], tmp_path: Path, cut: float | None
+) -> None:
+    """The chunk tables of a mapped file, read with pread (``_file_of``), are those read through
+    the mapping (or from bytes), problems included, whole and cut short."""
+    from fgraph.parsers.tracedat import ringbuffer
+    from fgraph.parsers.tracedat.header import read_container
+
+    path = files[(LOST, "zstd")]
+    if cut is not None:  # (inside the CPU data, as test_a_truncated_file cuts)
+        data = path.read_bytes()
+        st = open_stream(open_source(path))
+        start = min(cur.blob.file_offset for cur in st.cursors)
+        del st
+        path = tmp_path / "cut.dat"
+        path.write_bytes(data[: start + int((len(data) - start) * cut)])
+    src = open_source(path)
+    c = read_container(src.data, str(path))
+    fd = ringbuffer._file_of(src.data, c.path)
+    assert fd is not None
+    os.close(fd)
+    mapped = ringbuffer._plans(c, src.data)
+    plain = ringbuffer._plans(c, path.read_bytes())  # (bytes: no descriptor)
+    assert ringbuffer._file_of(path.read_bytes(), c.path) is None
+    assert [(p[0], p[2], p[3]) for p in mapped[0]] == [(p[0], p[2], p[3]) for p in plain[0]]
+    assert mapped[1] == plain[1] and len(mapped[0]) >= 1
+    if cut is not None:
+        assert any(p[3] for p in mapped[0])  # a chunk table cut short, said the same way

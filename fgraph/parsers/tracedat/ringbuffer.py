@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import mmap
+import os
 import struct
 import sys
 import threading
@@ -99,9 +100,10 @@ class Blob:
 
 
 def _chunk_table(
-    data: Any, off: int, size: int, e: str, path: str
+    data: Any, off: int, size: int, e: str, path: str, fd: int | None = None
 ) -> tuple[list[tuple[int, int, int]], str | None]:
-    """[(file offset of the chunk's bytes, csize, usize)] and a problem text if cut short."""
+    """[(file offset of the chunk's bytes, csize, usize)] and a problem text if cut short.
+    ``fd``: the file ``data`` maps, whose headers are then read with pread (``_file_of``)."""
     # The BUFFER option's size does not cover the chunk headers (observed with trace-cmd
     # 3.1.x: the last chunk always ends past offset+size), so bound by the file only.
     end = len(data)
@@ -113,23 +115,41 @@ def _chunk_table(
     mark = off
     if n > (end - p) // 8 + 1:
         return [], f"implausible chunk count {n}"
+    pair = struct.Struct(e + "II")
     for i in range(n):
         if p + 8 > end:
             return chunks, f"chunk {i} of {n} header truncated"
-        cs, us = struct.unpack_from(e + "II", data, p)
+        cs, us = pair.unpack(os.pread(fd, 8, p)) if fd is not None else pair.unpack_from(data, p)
         if p + 8 + cs > end:
             return chunks, f"chunk {i} of {n} ({cs} bytes) runs past the data"
         if us > (1 << 28):
             return chunks, f"chunk {i} of {n}: implausible size {us}"
         chunks.append((p + 8, cs, us))
         p += 8 + cs
-        if i % 256 == 255:
+        if i % 256 == 255 and fd is None:
             # the headers are spread over the whole blob: give back the file pages read for
             # them as we go (a mapped file's touched pages count in the resident set)
             drop_file_pages(data, mark, p - FAULT_AROUND)
             mark = p - FAULT_AROUND
     drop_file_pages(data, mark, p + FAULT_AROUND)
     return chunks, None
+
+
+def _file_of(data: Any, path: str) -> int | None:
+    """A descriptor of the file ``data`` maps, to read the chunk headers with pread: read
+    through the mapping, the ~10k headers of a 92 MB zstd capture (one every 9 KB) faulted its
+    pages in, 30-88 ms, against 14-16 ms with pread, which maps nothing.  None: not a mapped
+    file (or not the one at ``path`` any more)."""
+    if not isinstance(data, mmap.mmap) or not os.path.isfile(path):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    if os.fstat(fd).st_size != len(data):
+        os.close(fd)
+        return None
+    return fd
 
 
 def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
@@ -205,15 +225,20 @@ def _plans(
     decompressed size of them all."""
     plans = []
     total = 0
-    for bi, b in enumerate(c.buffers):
-        if b.latency_text is not None:
-            continue
-        for cb in b.cpus:
-            if cb.size == 0:
+    fd = _file_of(data, c.path)
+    try:
+        for bi, b in enumerate(c.buffers):
+            if b.latency_text is not None:
                 continue
-            chunks, problem = _chunk_table(data, cb.offset, cb.size, c.endian, c.path)
-            plans.append((bi, cb, chunks, problem))
-            total += sum(us for _, _, us in chunks)
+            for cb in b.cpus:
+                if cb.size == 0:
+                    continue
+                chunks, problem = _chunk_table(data, cb.offset, cb.size, c.endian, c.path, fd)
+                plans.append((bi, cb, chunks, problem))
+                total += sum(us for _, _, us in chunks)
+    finally:
+        if fd is not None:
+            os.close(fd)
     return plans, total
 
 
