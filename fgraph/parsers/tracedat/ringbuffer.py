@@ -330,7 +330,6 @@ class ChunkStore:
         self.uend = self.ustart + self.usize
         # chunks load_lazy decompressed into place and left there (its first pass)
         self.resident = np.zeros(len(a), bool) if resident is None else resident
-        self.left = self.resident.copy()  # those of them not released since
         self.decompressed = 0  # chunks decompressed into mem since (for tests and bench/)
 
     def _load(self, k: int) -> None:
@@ -378,7 +377,6 @@ class ChunkStore:
         if not len(ks):
             return
         self.resident[ks] = False
-        self.left[ks] = False
         pg = mmap.PAGESIZE
         # runs of chunks adjacent in mem: one madvise each
         cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
@@ -389,10 +387,10 @@ class ChunkStore:
                 with contextlib.suppress(OSError, ValueError):
                     self.mem.madvise(mmap.MADV_DONTNEED, a, z - a)
 
-    def release_all(self, but_left: bool = False) -> None:
-        """Drop every resident chunk (``but_left``: but those load_lazy left in place and
-        nothing released since) and the compressed file's pages."""
-        self.release(0, len(self.mem), self.left.copy() if but_left else None)
+    def release_all(self, skip: np.ndarray | None = None) -> None:
+        """Drop every resident chunk (but those ``skip`` flags) and the compressed file's
+        pages."""
+        self.release(0, len(self.mem), skip)
         self.drop_file()
 
     def drop_file(self) -> None:
@@ -445,6 +443,35 @@ def populate_file_pages(data: Any, lo: int, hi: int) -> None:
         # it would have)
         with contextlib.suppress(OSError, ValueError, AttributeError):
             data.madvise(MADV_POPULATE_READ, a, hi - a)
+
+
+def on_two_threads(items: list[Any], fn: Callable[[Any], None], name: str) -> None:
+    """``fn(item)`` for every item, on this thread and a second one (``name``), each taking
+    the next item left; the first exception either raises is raised here, once both have
+    stopped (for work that lets the GIL go: decompression, page faults, numpy copies)."""
+    todo = list(items)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            while True:
+                with lock:
+                    if not todo or errors:
+                        return
+                    item = todo.pop(0)
+                fn(item)
+        except BaseException as exc:  # (raised in the caller's thread, below)
+            errors.append(exc)
+
+    t = threading.Thread(target=work, name=name)
+    t.start()
+    try:
+        work()
+    finally:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 # compressed bytes from which load_lazy scans the blobs in two threads (the decompression
@@ -508,7 +535,6 @@ def load_lazy(
     plans, total = _plans(c, data)
     mem = _anon_mem(total)
     store_view = np.frombuffer(mem, np.uint8)
-    scans: list[_BlobScan | None] = [None] * len(plans)
     # where each blob lies when every chunk reads (the layout below), and the bytes of its
     # first chunks kept there
     sizes = [sum(us for _, _, us in chunks) for _, _, chunks, _ in plans]
@@ -533,47 +559,25 @@ def load_lazy(
         )
 
     compressed = sum(cs for _, _, chunks, _ in plans for _, cs, _ in chunks)
+    # (the biggest pieces first, each thread taking the next one left)
+    todo = sorted(range(len(jobs)), key=lambda j: -jobs[j][4])
     if len(jobs) >= 2 and compressed >= PARALLEL_SCAN_BYTES:
-        # (the biggest pieces first, each thread taking the next one left)
-        todo = sorted(range(len(jobs)), key=lambda j: -jobs[j][4])
-        lock = threading.Lock()
-        errors: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                while True:
-                    with lock:
-                        if not todo or errors:
-                            return
-                        i = todo.pop(0)
-                    scan(i)
-            except BaseException as exc:  # (raised in the caller's thread, below)
-                errors.append(exc)
-
-        t = threading.Thread(target=work, name="fgraph-inflate")
-        t.start()
-        try:
-            work()
-        finally:
-            t.join()
-        if errors:
-            raise errors[0]
+        on_two_threads(todo, scan, "fgraph-inflate")
     else:
-        for j in range(len(jobs)):
+        for j in todo:
             scan(j)
-    for i in range(len(plans)):  # each blob's pieces joined
-        scans[i] = _joined([done[i, c0] for ii, c0, _, _, _ in jobs if ii == i])
+    # each blob's pieces joined
+    scans = [
+        _joined([done[i, c0] for ii, c0, _, _, _ in jobs if ii == i]) for i in range(len(plans))
+    ]
     rows: list[tuple[int, int, int, int]] = []
-    kept: list[int] = []  # per blob, its first chunks kept
     blobs: list[Blob] = []
     heads: list[np.ndarray] = []
     pos = 0
     for (_bi, cb, _chunks, problem), sc in zip(plans, scans):
-        assert sc is not None
         blob = sc.blob
         blob.start = pos
         rows.extend((pos + u, us, fo, cs) for u, us, fo, cs in sc.rows)
-        kept.append(sc.kept)
         end = pos + sc.length
         if blob.problems:  # a chunk was unreadable: that says what was lost
             problem = None
@@ -584,9 +588,8 @@ def load_lazy(
     resident = np.zeros(len(rows), bool)
     if pos == total:  # (every chunk read: the blobs lie where they were kept)
         k = 0
-        for sc, n in zip(scans, kept):
-            assert sc is not None
-            resident[k : k + n] = True
+        for sc in scans:
+            resident[k : k + sc.kept] = True
             k += len(sc.rows)
     else:
         with contextlib.suppress(OSError, ValueError):
@@ -631,23 +634,23 @@ def _joined(parts: list[_BlobScan]) -> _BlobScan:
     for p in parts[1:]:
         if sc.blob.problems:  # (an unreadable chunk: the rest of the blob is lost)
             break
+        if sc.kept == len(sc.rows):  # (every chunk so far kept: the piece's kept ones follow)
+            sc.kept += p.kept
         base = sc.length
         sc.rows.extend((u + base, us, fo, cs) for u, us, fo, cs in p.rows)
         sc.fileoff.extend(p.fileoff)
         sc.head = np.concatenate([sc.head, p.head])
-        if sc.kept == len(sc.rows) - len(p.rows):
-            sc.kept += p.kept
         sc.length += p.length
         sc.blob.problems.extend(p.blob.problems)
     return sc
 
 
-def _sink_heads(sink: np.ndarray, end: int, ps: int, got: list[np.ndarray]) -> int:
-    """Append the heads of the pages whose first 8 bytes lie in ``sink[:end]``; the offset of
-    the next page head."""
-    at = np.arange(0, end - 7, ps, dtype=np.int64)
-    got.append(sink[at[:, None] + np.arange(8, dtype=np.int64)])
-    return len(at) * ps
+def _heads(buf: np.ndarray, base: int, head: int, end: int, ps: int, got: list[np.ndarray]) -> int:
+    """Append the first 8 bytes of the pages from blob offset ``head`` on whose 8 bytes end
+    by ``end`` (``buf[0]`` is at blob offset ``base``); the offset of the next page head."""
+    at = np.arange(head, end - 7, ps, dtype=np.int64)
+    got.append(buf[(at - base)[:, None] + np.arange(8, dtype=np.int64)])
+    return head + len(at) * ps
 
 
 def _scan_blob(
@@ -672,7 +675,6 @@ def _scan_blob(
     rows: list[tuple[int, int, int, int]] = []
     fileoff: list[int] = []
     got: list[np.ndarray] = []
-    eight = np.arange(8, dtype=np.int64)
     pos = 0
     kept = 0
     tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
@@ -698,7 +700,7 @@ def _scan_blob(
             pos += us
             continue
         if kept == len(rows) - 1 and kept:  # the first chunk not kept
-            head = _sink_heads(sink, pos, ps, got)
+            head = _heads(sink, 0, 0, pos, ps, got)
             tail = bytes(sink[max(pos - 7, 0) : pos])
         base = pos  # blob offset of out[0]
         buf = out
@@ -707,14 +709,12 @@ def _scan_blob(
             base -= len(tail)
         pos += us
         if head + 8 <= pos:
-            at = np.arange(head, pos - 7, ps, dtype=np.int64) - base
-            got.append(np.frombuffer(buf, np.uint8)[at[:, None] + eight])
-            head += len(at) * ps
+            head = _heads(np.frombuffer(buf, np.uint8), base, head, pos, ps, got)
         tail = buf[-7:]  # (a copy of at most 7 bytes)
     if mark >= 0:
         drop_file_pages(data, mark - FAULT_AROUND, rows[-1][2] + rows[-1][3] + FAULT_AROUND)
     if kept == len(rows) and kept:  # every chunk kept
-        _sink_heads(sink, pos, ps, got)
+        _heads(sink, 0, 0, pos, ps, got)
     full = pos // ps
     h = np.concatenate(got) if got else np.zeros((0, 8), np.uint8)
     return _BlobScan(blob, rows, fileoff, pos, h[:full], kept)

@@ -41,7 +41,6 @@ import functools
 import mmap
 import re
 import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +77,7 @@ from .ringbuffer import (
     drop_file_pages,
     load_blobs,
     load_lazy,
+    on_two_threads,
     populate_file_pages,
     walk,
 )
@@ -285,6 +285,9 @@ class TraceDatStream:
             )
             self.mem_obj = self.store.mem
             heads = list(heads_)
+            # (the chunks it left in place: the first the windows read, which they drop as
+            # they pass them; what the sample below decompresses besides is dropped now)
+            left = self.store.resident.copy()
         self.mem = (
             np.frombuffer(self.mem_obj, dtype=np.uint8)
             if len(self.mem_obj)
@@ -319,7 +322,10 @@ class TraceDatStream:
             row += int(nsample * npages / max(-(-sample.length // ps), 1))
         self.records = row
         self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
-        self._release_all()
+        if self.store is not None:
+            self.store.release_all(skip=left)
+        else:
+            self._release_file()
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         """The whole-file rows of provisional row ids (-1 stays), once every window was read:
@@ -379,32 +385,18 @@ class TraceDatStream:
         pieces: dict[tuple[int, int], np.ndarray] = {}
         own_file = self.mem_obj is self.source.data
 
-        def read(part: list[tuple[int, int, int, int, int]]) -> None:
-            for bi, i, k, start, ps in part:
-                lo = start + i * ps
-                pieces[bi, i] = self.mem[lo : lo + k * ps].reshape(k, ps)[:, :8].copy()
-                if own_file:
-                    drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + k * ps + FAULT_AROUND)
+        def read(job: tuple[int, int, int, int, int]) -> None:
+            bi, i, k, start, ps = job
+            lo = start + i * ps
+            pieces[bi, i] = self.mem[lo : lo + k * ps].reshape(k, ps)[:, :8].copy()
+            if own_file:
+                drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + k * ps + FAULT_AROUND)
 
         if len(jobs) >= 4:
-            errors: list[BaseException] = []
-
-            def other() -> None:
-                try:
-                    read(jobs[1::2])
-                except BaseException as exc:  # (raised here, below)
-                    errors.append(exc)
-
-            t = threading.Thread(target=other, name="fgraph-stamps")
-            t.start()
-            try:
-                read(jobs[0::2])
-            finally:
-                t.join()
-            if errors:
-                raise errors[0]
+            on_two_threads(jobs, read, "fgraph-stamps")
         else:
-            read(jobs)
+            for job in jobs:
+                read(job)
         heads: list[np.ndarray | None] = []
         for bi in range(len(blobs)):
             mine = [pieces[j[0], j[1]] for j in jobs if j[0] == bi]
@@ -825,13 +817,8 @@ class TraceDatStream:
         elif self.mem_obj is self.source.data:
             populate_file_pages(self.mem_obj, lo, hi)
 
-    def _release_all(self) -> None:
+    def _release_file(self) -> None:
         data = self.source.data
-        if self.store is not None:
-            # (the chunks load_lazy left in place are the first the windows read: they stay,
-            # and the windows drop them as they pass them)
-            self.store.release_all(but_left=True)
-            return
         if isinstance(data, mmap.mmap) and self.mem_obj is data:
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 data.madvise(mmap.MADV_DONTNEED)
