@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .._numpy import unique
+from .._numpy import positions, unique
 from ..table import CallTable
 from .stats import sparse_quantile
 from .tree import bincount_int, nearest_stop, path_ids, path_names, subtrees
@@ -364,8 +364,7 @@ def breakdown(
     intr = calls["interrupted_id"]
     cand = np.flatnonzero(intr >= 0)
     cand = cand[parent[cand] < 0]
-    at = np.minimum(np.searchsorted(roots, intr[cand]), nroots - 1)
-    irq_roots = cand[roots[at] == intr[cand]]
+    irq_roots = cand[positions(roots, intr[cand]) >= 0]
     if len(irq_roots):
         hdur = np.clip(calls["duration"][irq_roots], 0, None)
         hf, hinv = np.unique(calls["func"][irq_roots], return_inverse=True)

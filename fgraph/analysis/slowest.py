@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._numpy import unique
+from .._numpy import positions, unique
 from ..errors import UsageError
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable
@@ -208,8 +208,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
             return None
         rows = got[2]
         parts.append(rows)
-        at = np.minimum(np.searchsorted(rows, cand_at), len(rows) - 1)
-        tops = cand[rows[at] == cand_at]
+        tops = cand[positions(rows, cand_at) >= 0]
     else:
         return None
     uni = unique(np.concatenate(parts))
@@ -217,8 +216,7 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
     for c in CallTable.COLUMNS:
         a = calls[c.name][uni]
         if c.name in ("parent_id", "interrupted_id"):
-            at = np.minimum(np.searchsorted(uni, a), len(uni) - 1)
-            a = np.where((a >= 0) & (uni[at] == a), at, -1).astype(a.dtype)
+            a = positions(uni, a).astype(a.dtype)  # (-1 stays: no row is negative)
         elif c.name == "call_id":
             a = np.arange(len(uni), dtype=a.dtype)
         cols[c.name] = a

@@ -33,7 +33,7 @@ import pyarrow as pa
 from pyarrow import _compute as _pcx
 
 from .. import schema
-from .._numpy import unique
+from .._numpy import positions, unique
 from ..errors import TraceFormatError
 from ..schema import EventFlag, EventKind, LostSource
 from ..source import Source
@@ -808,11 +808,8 @@ def _comment_texts(
     for the lines of ``sub``, from ``lines.cmt_text`` for the comment lines a fast path read."""
     if lines.cmt_lines is None or lines.cmt_text is None or not len(lines.cmt_lines):
         return pc.take(cmt_sub, idx_of(np.searchsorted(sub, evlines)))
-    pos = np.searchsorted(sub, evlines)
-    if len(sub):
-        in_sub = (pos < len(sub)) & (sub[np.minimum(pos, len(sub) - 1)] == evlines)
-    else:
-        in_sub = np.zeros(len(evlines), dtype=bool)
+    pos = positions(sub, evlines)
+    in_sub = pos >= 0
     a = pc.take(cmt_sub, idx_of(pos[in_sub]))
     b = pc.take(lines.cmt_text, idx_of(np.searchsorted(lines.cmt_lines, evlines[~in_sub])))
     b = pc.cast(b, a.type) if b.type != a.type else b
