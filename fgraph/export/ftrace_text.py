@@ -380,21 +380,14 @@ def frame_depths(calls: CallTable, ids: np.ndarray) -> np.ndarray:
     """Printed depth of each selected call: 0 for a selected call whose frame parent is not
     selected, parent + 1 otherwise; an interrupt root sits one below the call it interrupted,
     as the kernel's depth counter continues through interrupts (formats.md §4.3 "IRQ depth")."""
-    from ..analysis.tree import frame_parent
+    from ..analysis.tree import frame_parent, levels
 
-    n = len(calls)
     fp = frame_parent(calls)
-    sel = np.zeros(n, dtype=bool)
+    sel = np.zeros(len(calls), dtype=bool)
     sel[ids] = True
-    fps = fp[ids]
-    has = (fps >= 0) & sel[np.clip(fps, 0, None)]
-    depth = np.zeros(n, dtype=np.int64)
-    for _ in range(len(ids) + 1):  # converges after (tree depth) rounds
-        new = np.where(has, depth[np.clip(fps, 0, None)] + 1, 0)
-        if np.array_equal(new, depth[ids]):
-            break
-        depth[ids] = new
-    return depth[ids]
+    # (levels of the selected forest: a selected call whose frame parent is not selected is
+    # a root of it)
+    return levels(np.where(sel & (fp >= 0) & sel[np.clip(fp, 0, None)], fp, -1))[ids]
 
 
 def write_function_graph(
