@@ -4,8 +4,9 @@ Each tree holds X's descendants *and* the interrupts that arrived inside them (a
 root hangs under the task call it interrupted, ``interrupted_id``), in entry order.  Calls
 shorter than ``min_ns`` (and, with ``depth``, the calls more than ``depth`` levels below X) are
 collapsed into one summary line per parent that says how many calls and how much time it
-stands for, so the trees stay readable and nothing silently disappears.  Which rows belong to which tree, what is shown and what each summary line counts
-is computed for all trees at once with pointer jumping; only building the printed lines loops.
+stands for, so the trees stay readable and nothing silently disappears.  Which rows belong to
+which tree, what is shown and what each summary line counts is computed for all trees at once
+with pointer jumping; only building the printed lines loops.
 """
 
 from __future__ import annotations
