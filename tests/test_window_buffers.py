@@ -256,6 +256,8 @@ def test_page_stamps_read_in_two_threads_are_the_ones_read_in_one(monkeypatch) -
     """``_page_heads`` shares the 16 MB pieces of a big file between two threads: with pieces
     of a few pages (many, so the second thread runs) the page stamps, and so the windows, are
     those of one piece a blob."""
+    import threading
+
     import fgraph.parsers.tracedat.stream as stream
 
     # (uncompressed: a compressed file's stamps come with its chunks)
@@ -263,13 +265,13 @@ def test_page_stamps_read_in_two_threads_are_the_ones_read_in_one(monkeypatch) -
     monkeypatch.setattr(stream, "STAMP_BYTES", 1 << 40)
     one = _stream(rel, 500)
     threads = []
-    start = stream.threading.Thread.start
+    start = threading.Thread.start
 
     def counted(self) -> None:
         threads.append(self.name)
         start(self)
 
-    monkeypatch.setattr(stream.threading.Thread, "start", counted)
+    monkeypatch.setattr(threading.Thread, "start", counted)
     monkeypatch.setattr(stream, "STAMP_BYTES", 4 * 4096)
     many = _stream(rel, 500)
     assert "fgraph-stamps" in threads
