@@ -20,6 +20,8 @@ extensions = [
         # the numpy references' numbers on absurd timestamps too, not undefined behaviour)
         extra_compile_args=["-O2", "-std=c99", "-Wall", "-Wno-unused-function", "-fwrapv"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # (inflate.c opens the codec libraries at run time: dlopen, in libdl before glibc 2.34)
+        libraries=["dl"] if src.stem == "inflate" else [],
     )
     for src in sorted(ext_dir.glob("*.c"))
 ]

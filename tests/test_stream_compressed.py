@@ -367,6 +367,26 @@ def _scan(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> tuple:
     )
 
 
+def _damaged(path: Path, how: str, tmp_path: Path) -> Path:
+    """The file ``path`` as it is ("whole"), with its chunk 3 garbled, or truncated at 60% of
+    its CPU data."""
+    if how == "whole":
+        return path
+    data = bytearray(path.read_bytes())
+    st = open_stream(open_source(path))
+    assert st.store is not None
+    if how == "garbled":
+        fo = int(st.store.fo[3])
+        data[fo : fo + 16] = b"\xff" * 16
+    else:
+        start = min(cur.blob.file_offset for cur in st.cursors)
+        data = data[: start + int((len(data) - start) * 0.6)]
+    del st
+    out = tmp_path / f"{how}.{path.name}"
+    out.write_bytes(bytes(data))
+    return out
+
+
 @pytest.mark.parametrize("how", ["whole", "garbled", "truncated"])
 def test_blobs_scanned_in_two_threads_are_scanned_as_in_one(
     files: dict[tuple[str, str], Path],
@@ -379,20 +399,7 @@ def test_blobs_scanned_in_two_threads_are_scanned_as_in_one(
     of each blob whole in one, and the windowed read after it is the whole read: on 2 and 4
     CPUs, an unreadable chunk (in a CPU's third piece or so), a truncated file."""
     for rel, codec in ((LOST, "zstd"), (LOST, "zlib"), (SMP4, "zstd")):
-        path = files[(rel, codec)]
-        if how != "whole":
-            data = bytearray(path.read_bytes())
-            st = open_stream(open_source(path))
-            assert st.store is not None
-            if how == "garbled":
-                fo = int(st.store.fo[3])
-                data[fo : fo + 16] = b"\xff" * 16
-            else:
-                start = min(cur.blob.file_offset for cur in st.cursors)
-                data = data[: start + int((len(data) - start) * 0.6)]
-            del st
-            path = tmp_path / f"{how}.{codec}.{Path(rel).stem}.dat"
-            path.write_bytes(bytes(data))
+        path = _damaged(files[(rel, codec)], how, tmp_path)
         one = _scan(path, False, monkeypatch)
         two = _scan(path, True, monkeypatch)
         assert one == two
@@ -402,6 +409,73 @@ def test_blobs_scanned_in_two_threads_are_scanned_as_in_one(
         # unreadable chunk cut a CPU's data short (the blobs after it moved)
         assert all(two[4]) if how != "garbled" else not any(two[4])
         assert_same(path, 1000)  # (with the scan in two threads: still patched)
+
+
+def _first_pass(c: Any, data: bytes, keep: int, n: int) -> tuple:
+    """load_lazy's blobs, heads, kept chunks and store bytes, then the store's first ``n``
+    bytes once all of them were asked for."""
+    store, blobs, heads = load_lazy(c, data, lambda bi: 4096, keep=keep)
+    first = (
+        [(b.start, b.length, b.problems) for b in blobs],
+        [h.tobytes() for h in heads],
+        store.resident.tolist(),
+        bytes(store.mem),
+    )
+    store.ensure(1, n - 1)
+    return first, bytes(store.mem)[:n]
+
+
+@pytest.mark.parametrize("codec", ["zstd", "zlib"])
+def test_the_c_loop_reads_as_python_does(
+    files: dict[tuple[str, str], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    codec: str,
+) -> None:
+    """The first pass and the store's decompression in one C loop (fgraph/_ext/inflate.c)
+    give what the chunk-at-a-time Python path gives (``FGRAPH_PY_INFLATE``): the same blobs,
+    chunks, page heads, kept chunks and bytes, with chunks that are not whole pages (heads
+    across two or three chunks) and whatever is kept, and on a real file whole, with an
+    unreadable chunk and truncated; a chunk that no longer decompresses stops ``ensure``
+    with the Python path's error, the chunks before it in place."""
+    from fgraph.errors import TraceParseError
+    from fgraph.parsers.tracedat import ringbuffer
+
+    # (the codec libraries are on every machine fgraph is tested on: the C loop is what runs)
+    assert ringbuffer.c_codec(SimpleNamespace(compression=codec))
+
+    def both(fn: Any, *args: Any) -> tuple[Any, Any]:
+        monkeypatch.setenv("FGRAPH_PY_INFLATE", "1")
+        py = fn(*args)
+        monkeypatch.delenv("FGRAPH_PY_INFLATE")
+        return py, fn(*args)
+
+    for sizes in (
+        [4100, 3, 6997, 4093, 13482, 2900, 2, 1, 3, 9000],
+        [3, 2, 4100, 9000, 4096],
+        [3 * 4096 + 2, 2 * 4096 - 2, 5, 9000, 4096],
+        [4096] * 9,
+    ):
+        c, data, plain = _fake_file(sizes, codec)
+        for keep in (0, 3, 5, 4100, 4105, 12290, 1 << 30):
+            py, cc = both(_first_pass, c, data, keep, len(plain))
+            assert py == cc, (sizes, keep)
+            assert cc[1] == plain
+    for rel, how in ((LOST, "whole"), (LOST, "garbled"), (LOST, "truncated"), (SMP4, "whole")):
+        path = _damaged(files[(rel, codec)], how, tmp_path)
+        py, cc = both(_scan, path, True, monkeypatch)
+        assert py == cc, (rel, how)
+    # a chunk that no longer decompresses (the file changed under the reader)
+    c, data, plain = _fake_file([4096] * 9, codec)
+    raw = bytearray(data)
+    store, _, _ = load_lazy(c, raw, lambda bi: 4096, keep=0)
+    k = 4
+    fo = int(store.fo[k])
+    raw[fo : fo + 8] = b"\xff" * 8
+    with pytest.raises(TraceParseError, match="decompress"):
+        store.ensure(0, len(plain))
+    assert store.resident.tolist() == [True] * k + [False] * (9 - k)
+    assert bytes(store.mem)[: k * 4096] == plain[: k * 4096]
 
 
 def test_record_positions_per_page_are_per_record() -> None:
