@@ -109,26 +109,49 @@ class Row:
     data: dict = field(default_factory=dict)
 
 
+# Runs each measured command from a fresh small process.  A child's ru_maxrss counts the RSS
+# high-water mark of the memory it was forked with: at exec the kernel keeps the old mm's
+# hiwater_rss in the process's maxrss (fs/exec.c exec_mmap, setmax_mm_hiwater_rss), and a
+# fork or vfork child starts with its parent's.  Run straight from this process, every child
+# would report at least this process's own peak: after it had generated the benchmark files
+# (numpy, ~140 MB), a small `fgraph hist` read 142 MB instead of 52 MB and the P3 1x row
+# 143 MB instead of ~100 MB.  The launcher, a new interpreter of ~10 MB, forks the command,
+# times it and reports the command's own rusage.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+cmd, out, err = json.loads(sys.argv[1])
+with open(out or os.devnull, "wb") as so, open(err, "wb") as se:
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=so, stderr=se)
+    _pid, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+print(json.dumps([wall, ru.ru_maxrss, os.waitstatus_to_exitcode(status), ru.ru_utime + ru.ru_stime]))
+"""
+
+
 def run_child(cmd: list[str], *, stdout_to_null: bool = False) -> Run:
-    """Run ``cmd``; wall time and the child's own peak RSS (os.wait4, not RUSAGE_CHILDREN)."""
-    with tempfile.TemporaryFile() as so, tempfile.TemporaryFile() as se:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL if stdout_to_null else so, stderr=se)
-        # wait4 on this pid alone: its rusage is this child's, not the max over all children.
-        _pid, status, ru = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        so.seek(0)
-        se.seek(0)
-        out, err = so.read(), se.read()
+    """Run ``cmd``; wall time and the child's own peak RSS (os.wait4 on it alone, not
+    RUSAGE_CHILDREN, in a small launcher process: ``_LAUNCHER``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = "" if stdout_to_null else os.path.join(tmp, "out")
+        err = os.path.join(tmp, "err")
+        job = json.dumps([cmd, out, err])
+        res = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, job], capture_output=True, text=True, check=False
+        )
+        if res.returncode != 0:  # (the command could not be started: say why)
+            return Run(cmd, 0.0, 0, 127, 0.0, "", res.stderr.strip()[-400:])
+        wall, maxrss, rc, cpu = json.loads(res.stdout)
+        text = Path(out).read_bytes() if out else b""
+        errs = Path(err).read_bytes()
     return Run(
         cmd,
         wall,
-        int(ru.ru_maxrss),
-        p.returncode,
-        ru.ru_utime + ru.ru_stime,
-        out.decode(errors="replace")[-2000:],
-        err.decode(errors="replace").strip()[-400:],
+        int(maxrss),
+        rc,
+        cpu,
+        text.decode(errors="replace")[-2000:],
+        errs.decode(errors="replace").strip()[-400:],
     )
 
 
