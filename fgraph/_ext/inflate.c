@@ -113,8 +113,10 @@ static int inflate_one(int codec, void *dctx, unsigned char *dst, size_t us, con
     return rc != 0 || got != us;
 }
 
-/* Give back the pages of the mapped input in [lo, hi) (they count in the resident set; the
- * mapping reads them again from the page cache if touched): ringbuffer.drop_file_pages's. */
+/* Give back the whole pages of the mapped input inside [lo, hi) (they count in the resident
+ * set; the mapping reads them again from the page cache if touched): ringbuffer.
+ * drop_file_pages's.  Only for a file mapping (on anonymous or heap memory MADV_DONTNEED
+ * would zero the bytes): the caller's to know, as in ringbuffer.py. */
 static void drop_pages(const unsigned char *base, size_t len, Py_ssize_t lo, Py_ssize_t hi)
 {
 #if defined(__linux__) && defined(MADV_DONTNEED)
@@ -125,9 +127,9 @@ static void drop_pages(const unsigned char *base, size_t len, Py_ssize_t lo, Py_
         lo = 0;
     if ((size_t)hi > len)
         hi = (Py_ssize_t)len;
-    uintptr_t a = ((uintptr_t)base + (uintptr_t)lo) / (uintptr_t)pg * (uintptr_t)pg;
-    uintptr_t z = (uintptr_t)base + (uintptr_t)hi;
-    if (a < (uintptr_t)base || z <= a)
+    uintptr_t a = ((uintptr_t)base + (uintptr_t)lo + (uintptr_t)pg - 1) / (uintptr_t)pg * (uintptr_t)pg;
+    uintptr_t z = ((uintptr_t)base + (uintptr_t)hi) / (uintptr_t)pg * (uintptr_t)pg;
+    if (z <= a)
         return;
     madvise((void *)a, z - a, MADV_DONTNEED);
 #else
@@ -142,9 +144,9 @@ static void drop_pages(const unsigned char *base, size_t len, Py_ssize_t lo, Py_
  * decompressed size), consecutive in the blob from a page start.  Chunk k is decompressed into
  * sink at its blob offset while every chunk before it was and it fits (``kept``), else into a
  * scratch buffer.  ``heads``: uint8 (pages, 8), the first 8 bytes of every page whose 8 bytes
- * were read (a head may run across two chunks).  ``drop_every`` > 0: data is a mapped file
- * whose pages read are given back every that many compressed bytes (and fault_around bytes
- * either side, the pages a fault maps around the one asked for). */
+ * were read (a head may run across two chunks).  ``drop_every`` > 0 (only when data is a
+ * mapped file): the file's pages read are given back every that many compressed bytes (and
+ * fault_around bytes either side, the pages a fault maps around the one asked for). */
 static PyObject *py_scan(PyObject *self, PyObject *args)
 {
     int codec;
@@ -174,6 +176,11 @@ static PyObject *py_scan(PyObject *self, PyObject *args)
         if (t[3 * k] < 0 || t[3 * k + 1] < 0 || t[3 * k + 2] < 0 ||
             t[3 * k] + t[3 * k + 1] > (int64_t)src.len) {
             PyErr_Format(PyExc_ValueError, "scan: chunk %zd lies outside the data", (Py_ssize_t)k);
+            goto out;
+        }
+        /* (the readers refuse chunks of more than 2^28 bytes: ringbuffer._chunk_table) */
+        if (t[3 * k + 2] > ((int64_t)1 << 31)) {
+            PyErr_Format(PyExc_ValueError, "scan: chunk %zd of an implausible size", (Py_ssize_t)k);
             goto out;
         }
         total += t[3 * k + 2];
