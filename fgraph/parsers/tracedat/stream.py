@@ -20,8 +20,9 @@ yields event tables whose records all come after the previous window's:
   (``madvise(MADV_DONTNEED)``): touched pages of a mapped file count in the resident set.
 
 * Compressed (v7 zstd/zlib) data is decompressed a chunk (10 pages) at a time into a
-  ``ChunkStore``: one pass up front (``load_lazy``) decompresses every chunk to find the
-  unreadable ones and to take each page's first 8 bytes (the window bounds), and leaves up to
+  ``ChunkStore``: one pass up front (``load_lazy``, in two threads, each a C loop without the
+  GIL: ``fgraph/_ext/inflate.c``) decompresses every chunk to find the unreadable ones and to
+  take each page's first 8 bytes (the window bounds), and leaves up to
   ``KEEP_BYTES`` (1 GB) of the data in place, the first chunks of every CPU; then a window
   decompresses the chunks its walk and its records' decode read that are not resident
   (``_ensure``, before every read of ``mem``) and drops those it has passed.  So a file of up
