@@ -690,24 +690,18 @@ def _heads(buf: np.ndarray, base: int, head: int, end: int, ps: int, got: list[n
     return head + len(at) * ps
 
 
-def _scan_blob_c(
-    code: int,
-    data: Any,
-    bi: int,
-    cb: Any,
-    chunks: list[tuple[int, int, int]],
-    ps: int,
-    sink: np.ndarray,
+def _scan_c(
+    code: int, data: Any, blob: Blob, chunks: list[tuple[int, int, int]], ps: int, sink: np.ndarray
 ) -> _BlobScan | None:
-    """``_scan_blob`` in one C loop without the GIL (``fgraph/_ext/inflate.c``): None when a
-    chunk does not decompress (the Python path then says what was lost).  The real 2-CPU
-    capture (409 MB of data in 9870 zstd chunks), the stream's opening (this pass, in two
-    threads): 0.50 -> 0.42 s, CPU 0.94 -> 0.71 s (medians of 6, alternating); ``hist`` 2.09
-    -> 2.05 s, CPU 3.22 -> 3.11 s (medians of 7, a noisy host).  What is left of the pass is
-    libzstd itself (0.39 s of CPU for these chunks in one thread) and the store's page faults
-    (~0.3 s of CPU in ``perf``, mostly memcg charging and clearing 100k fresh pages).
-    Transparent huge pages for the store (``MADV_HUGEPAGE``) took 0.08 s off that, but the
-    kernel's direct compaction (``defrag=madvise``) made one run in three take 0.7-1.1 s."""
+    """``_scan_blob``'s scan in one C loop without the GIL (``fgraph/_ext/inflate.c``): None
+    when a chunk does not decompress (the Python path then says what was lost).  The real
+    2-CPU capture (409 MB of data in 9870 zstd chunks), the stream's opening (this pass, in two
+    threads): 0.50 -> 0.42 s, CPU 0.94 -> 0.71 s (medians of 6, alternating); ``hist`` 1.92 ->
+    1.79 s, CPU 2.89 -> 2.71 s (medians of 7).  What is left of the pass is libzstd itself
+    (0.39 s of CPU for these chunks in one thread) and the store's page faults (~0.3 s of CPU
+    in ``perf``, mostly memcg charging and clearing 100k fresh pages).  Transparent huge pages
+    for the store (``MADV_HUGEPAGE``) took 0.08 s off that, but the kernel's direct compaction
+    (``defrag=madvise``) made one run in three take 0.7-1.1 s."""
     table = np.array(chunks, dtype=np.int64).reshape(-1, 3)
     drop = DROP_EVERY if isinstance(data, mmap.mmap) else 0
     done, kept, heads = inflate.scan(code, data, table, sink, ps, drop, FAULT_AROUND)
@@ -716,7 +710,6 @@ def _scan_blob_c(
     us = table[:, 2]
     offs = np.concatenate([[0], np.cumsum(us)[:-1]]) if len(us) else us
     rows = list(zip(offs.tolist(), us.tolist(), table[:, 0].tolist(), table[:, 1].tolist()))
-    blob = Blob(bi, cb.cpu, 0, 0, file_offset=cb.offset, compressed=True)
     return _BlobScan(blob, rows, (table[:, 0] - 8).tolist(), int(us.sum()), heads, kept)
 
 
@@ -737,13 +730,13 @@ def _scan_blob(
     if len(sink):
         # (its pages mapped at once, not faulted in a copy at a time; the GIL let go)
         pages.populate_write(sink)
+    blob = Blob(bi, cb.cpu, 0, 0, file_offset=cb.offset, compressed=True)
     code = c_codec(c)
     if code and chunks:
-        sc = _scan_blob_c(code, data, bi, cb, chunks, ps, sink)
+        sc = _scan_c(code, data, blob, chunks, ps, sink)
         if sc is not None:
             return sc
     inflate = _Inflater(c, data)  # (a decompression context per thread)
-    blob = Blob(bi, cb.cpu, 0, 0, file_offset=cb.offset, compressed=True)
     rows: list[tuple[int, int, int, int]] = []
     fileoff: list[int] = []
     got: list[np.ndarray] = []
