@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 from _textutil import assert_same_fields, dump_table, line_starts
-from conftest import FIXTURES, VM61, tracecmd
+from conftest import FIXTURES, corpus_file, tracecmd
 
 from fgraph.parsers import _textscan, report_text
 from fgraph.source import Source
@@ -178,7 +178,9 @@ def test_scanner_equals_regex_path_on_trace_cmd_reports(
     """trace-cmd report of the corpus (Debian's trace-cmd 3.1), with its options: the same
     table, and the scanner reads the funcgraph records of the usual forms."""
     out = subprocess.run(
-        [tracecmd(), "report", *flags, str(VM61 / dat)], capture_output=True, check=True
+        [tracecmd(), "report", *flags, str(corpus_file(f"vm61/{dat}"))],
+        capture_output=True,
+        check=True,
     ).stdout
     fast = _assert_same(out, monkeypatch)
     nrec = out.count(b"funcgraph_")  # funcgraph record lines (and few others)
