@@ -180,11 +180,11 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
     mem = bytearray(total)
     mv = memoryview(mem)
     pos = 0
-    inflate = _Inflater(c, data)
+    inflater = _Inflater(c, data)
     for bi, cb, chunks, problem in plans:
         blob = Blob(bi, cb.cpu, pos, 0, file_offset=cb.offset, compressed=True)
         ustart, fileoff = [], []
-        for fo, _cs, us, out in _inflated(c, inflate, blob, chunks):
+        for fo, _cs, us, out in _inflated(c, inflater, blob, chunks):
             mv[pos : pos + us] = out
             ustart.append(pos)
             fileoff.append(fo - 8)
@@ -198,7 +198,7 @@ def load_blobs(container: Any, data: Any) -> tuple[Any, list[Blob]]:
 
 def _inflated(
     c: Any,
-    inflate: Any,
+    inflater: Any,
     blob: Blob,
     chunks: list[tuple[int, int, int]],
     first: int = 0,
@@ -211,7 +211,7 @@ def _inflated(
     n = len(chunks) if of is None else of
     for i, (fo, cs, us) in enumerate(chunks, first):
         try:
-            out = inflate(fo, cs, us)
+            out = inflater(fo, cs, us)
         except Exception as exc:  # TraceParseError, zstandard.ZstdError
             blob.problems.append(_chunk_lost(c, blob.buf_index, blob.cpu, i, n, exc, fo))
             return
@@ -736,7 +736,7 @@ def _scan_blob(
         sc = _scan_c(code, data, blob, chunks, ps, sink)
         if sc is not None:
             return sc
-    inflate = _Inflater(c, data)  # (a decompression context per thread)
+    inflater = _Inflater(c, data)  # (a decompression context per thread)
     rows: list[tuple[int, int, int, int]] = []
     fileoff: list[int] = []
     got: list[np.ndarray] = []
@@ -745,7 +745,7 @@ def _scan_blob(
     tail = b""  # the blob's last 7 bytes so far (a page head may run into the next chunk)
     head = 0  # blob offset of the next page head to take
     mark = -1  # file offset from which the compressed bytes read are still mapped
-    for fo, cs, us, out in _inflated(c, inflate, blob, chunks, first, of):
+    for fo, cs, us, out in _inflated(c, inflater, blob, chunks, first, of):
         # the compressed bytes read, given back every DROP_EVERY bytes (and the pages a
         # fault mapped around them: fault-around, 64 KB by default); one madvise per
         # chunk (~10 KB) cost ~0.1 s per 8000 chunks
