@@ -596,6 +596,37 @@ class Lines:
     cmt_lines: np.ndarray | None = None
     cmt_text: pa.Array | None = None
 
+    @classmethod
+    def of(
+        cls,
+        n: int,
+        cols: dict[str, np.ndarray],
+        comm: np.ndarray,
+        flags: np.ndarray,
+        preempt: np.ndarray,
+        irqctx: np.ndarray,
+        text: pa.Array,
+        **rest: Any,
+    ) -> Lines:
+        """A reader's lines from its per-line columns as the scanners and the regexes name
+        them (``kind``, ``ts``, ``cpu``, ``pid``, ``depth``, ``dur``, ``res``)."""
+        return cls(
+            n=n,
+            kind=cols["kind"],
+            ts=cols["ts"],
+            cpu=cols["cpu"],
+            pid=cols["pid"],
+            comm=comm,
+            flags=flags,
+            preempt=preempt,
+            irqctx=irqctx,
+            depth=cols["depth"],
+            duration=cols["dur"],
+            dur_res=cols["res"],
+            text=text,
+            **rest,
+        )
+
 
 def _concat_arrays(parts: list[pa.Array]) -> pa.Array:
     return pa.concat_arrays(parts) if len(parts) > 1 else parts[0]

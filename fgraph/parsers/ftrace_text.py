@@ -204,20 +204,14 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     meta = TraceMeta(path=name, format="kernel-text")
     if replaced:
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
-    lines = tl.Lines(
-        n=n,
-        kind=cols["kind"],
-        ts=cols["ts"],
-        cpu=cols["cpu"],
-        pid=cols["pid"],
-        comm=comm,
-        flags=flags,
-        preempt=preempt,
-        irqctx=irq,
-        depth=cols["depth"],
-        duration=cols["dur"],
-        dur_res=cols["res"],
-        text=text,
+    lines = tl.Lines.of(
+        n,
+        cols,
+        comm,
+        flags,
+        preempt,
+        irq,
+        text,
         extra={"raw": arr},
         sub=sub,
         pre=pre,

@@ -169,20 +169,14 @@ def parse_report_text(source: Source | Any) -> EventTable:
     meta = TraceMeta(path=name, format="trace-cmd-report")
     if replaced:
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
-    lines = tl.Lines(
-        n=n,
-        kind=cols["kind"],
-        ts=cols["ts"],
-        cpu=cols["cpu"],
-        pid=cols["pid"],
-        comm=comm,
-        flags=flags,
-        preempt=preempt,
-        irqctx=irq,
-        depth=cols["depth"],
-        duration=cols["dur"],
-        dur_res=cols["res"],
-        text=cat([p["text"] for p in parts]),
+    lines = tl.Lines.of(
+        n,
+        cols,
+        comm,
+        flags,
+        preempt,
+        irq,
+        cat([p["text"] for p in parts]),
         event=event,
         extra={"raw": arr},
         sub=sub,
