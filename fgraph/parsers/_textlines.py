@@ -597,30 +597,15 @@ class Lines:
     cmt_text: pa.Array | None = None
 
     @classmethod
-    def of(
-        cls,
-        n: int,
-        cols: dict[str, np.ndarray],
-        comm: np.ndarray,
-        flags: np.ndarray,
-        preempt: np.ndarray,
-        irqctx: np.ndarray,
-        text: pa.Array,
-        **rest: Any,
-    ) -> Lines:
-        """A reader's lines from its per-line columns as the scanners and the regexes name
-        them (``kind``, ``ts``, ``cpu``, ``pid``, ``depth``, ``dur``, ``res``)."""
+    def of(cls, n: int, cols: dict[str, np.ndarray], text: pa.Array, **rest: Any) -> Lines:
+        """A reader's ``n`` lines from its per-line columns, named as the scanners and the
+        regexes name them (``kind``, ``ts``, ``cpu``, ``pid``, ``comm``, ``flags``,
+        ``preempt``, ``irqctx``, ``depth``, ``dur``, ``res``)."""
+        names = ("kind", "ts", "cpu", "pid", "comm", "flags", "preempt", "irqctx", "depth")
+        same: dict[str, Any] = {k: cols[k] for k in names}
         return cls(
             n=n,
-            kind=cols["kind"],
-            ts=cols["ts"],
-            cpu=cols["cpu"],
-            pid=cols["pid"],
-            comm=comm,
-            flags=flags,
-            preempt=preempt,
-            irqctx=irqctx,
-            depth=cols["depth"],
+            **same,
             duration=cols["dur"],
             dur_res=cols["res"],
             text=text,

@@ -204,13 +204,10 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     meta = TraceMeta(path=name, format="kernel-text")
     if replaced:
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
+    cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
     lines = tl.Lines.of(
         n,
         cols,
-        comm,
-        flags,
-        preempt,
-        irq,
         text,
         extra={"raw": arr},
         sub=sub,

@@ -169,19 +169,9 @@ def parse_report_text(source: Source | Any) -> EventTable:
     meta = TraceMeta(path=name, format="trace-cmd-report")
     if replaced:
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
-    lines = tl.Lines.of(
-        n,
-        cols,
-        comm,
-        flags,
-        preempt,
-        irq,
-        cat([p["text"] for p in parts]),
-        event=event,
-        extra={"raw": arr},
-        sub=sub,
-        pre=pre,
-    )
+    cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
+    text = cat([p["text"] for p in parts])
+    lines = tl.Lines.of(n, cols, text, event=event, extra={"raw": arr}, sub=sub, pre=pre)
     table = tl.build_event_table(
         lines, pool, meta, path=name, banners_fill=False, kernel_rule=False
     )
