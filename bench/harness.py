@@ -4,7 +4,8 @@ For each target it prints the measured figure, the baseline measured in the same
 same input, and the ratio:
 
 * P1  ``fgraph hist FILE --func X`` on a >= 10M-event trace.dat vs ``trace-cmd report FILE``
-      (goal: >= 10x faster);
+      (goal: >= 10x faster); P1zstd the same pages written as trace-cmd writes a trace.dat by
+      default (v7, zstd chunks);
 * P2  kernel function_graph text end to end (parse, rebuild, hist) in MB/s vs a plain Python
       ``re`` loop that only matches each line (goal: >= 100 MB/s and >= 2x);
 * P3  peak RSS / trace.dat size (goal: <= 1.5) and time at 1x/2x/4x/8x sizes (goal: linear);
@@ -257,10 +258,14 @@ def file_events(path: Path) -> int:
     return int(json.loads(r.stdout)["events_in"])
 
 
-def p1(copies: int, repeat: int, given: Path | None = None, func: str = FUNC) -> Row:
-    """P1 on the generated trace of ``copies`` copies, or on the ``given`` trace.dat (a real
+def p1(
+    copies: int, repeat: int, given: Path | None = None, func: str = FUNC, fmt: str = "v7"
+) -> Row:
+    """P1 on the generated trace of ``copies`` copies (``fmt``: gen_tracedat's; v7zstd is the
+    trace.dat as trace-cmd writes it by default), or on the ``given`` trace.dat (a real
     capture: ``--p1-file``)."""
-    path, nev = (given, file_events(given)) if given is not None else dat_input(copies)
+    path, nev = (given, file_events(given)) if given is not None else dat_input(copies, fmt)
+    target = "P1 trace.dat hist" + (" (zstd)" if given is None and fmt == "v7zstd" else "")
     tc = shutil.which("trace-cmd")
     base = run_child([tc, "report", str(path)], stdout_to_null=True) if tc else None
     fg = best_of(repeat, [*fgraph_cmd(), "hist", str(path), "--func", func], stdout_to_null=True)
@@ -273,11 +278,11 @@ def p1(copies: int, repeat: int, given: Path | None = None, func: str = FUNC) ->
     if base:
         data["tracecmd"] = asdict(base)
     if not fg.ok:
-        return Row("P1 trace.dat hist", "-", base_s, "-", ">= 10x", _fail_reason(fg), data)
+        return Row(target, "-", base_s, "-", ">= 10x", _fail_reason(fg), data)
     ratio = base.wall_s / fg.wall_s if base else float("nan")
     cratio = base.cpu_s / fg.cpu_s if base and fg.cpu_s else float("nan")
     return Row(
-        "P1 trace.dat hist",
+        target,
         f"{fg.wall_s:.2f} s, cpu {fg.cpu_s:.2f} s, {nev / fg.wall_s / 1e6:.2f} M ev/s "
         f"({'' if given is None else path.name + ': '}{nev / 1e6:.1f} M events, "
         f"{path.stat().st_size / 1e6:.0f} MB), RSS {fg.maxrss_kb / 1024:.0f} MB",
@@ -542,9 +547,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text-mb", type=float, default=200.0, help="P2 text size in MB (default 200)")
     ap.add_argument(
         "--only",
-        default="P1,P2,P3,cold",
-        help="comma-separated subset of P1,P2,P3,cold,report,big (report: trace-cmd report text "
-        "of a --text-mb trace.dat, big: a --big-gb trace.dat; neither is run by default)",
+        default="P1,P1zstd,P2,P3,cold",
+        help="comma-separated subset of P1,P1zstd,P2,P3,cold,report,big (P1zstd: P1's trace "
+        "written as trace-cmd writes it by default, zstd; report: trace-cmd report text of a "
+        "--text-mb trace.dat, big: a --big-gb trace.dat; neither is run by default)",
     )
     ap.add_argument("--big-gb", type=float, default=4.0, help="size of the 'big' input (GB)")
     ap.add_argument(
@@ -578,6 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     steps = [
         ("p1", lambda: [p1(p1_copies, repeat, a.p1_file, a.p1_func)]),
+        ("p1zstd", lambda: [p1(p1_copies, repeat, None, a.p1_func, "v7zstd")]),
         ("p2", lambda: [p2(text_copies, repeat)]),
         ("p3", lambda: p3(p3_base, factors)),
         ("cold", lambda: cold(1 if a.quick else 3)),

@@ -147,6 +147,7 @@ def test_bench_run_quick() -> None:
     assert p.returncode == 0, p.stderr
     for target in (
         "P1 trace.dat hist",
+        "P1 trace.dat hist (zstd)",
         "P2 text end to end",
         "P3 peak RSS / size",
         "cold fgraph --help",
