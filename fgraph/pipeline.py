@@ -120,7 +120,7 @@ def load_windowed(
     from .reconstruct import WindowedRebuild
     from .reconstruct.calls import DELAY_PREFIX
     from .schema import CALL
-    from .source import open_source
+    from .source import open_source, release_pages
 
     if columns is not None:
         # (a str would be its letters; a typo would leave out the column meant, silently)
@@ -210,7 +210,7 @@ def load_windowed(
                 # and the file pages the decoder leaves resident (the page ahead of each CPU's
                 # cursor and what a fault mapped around it, the headers): ~13 MB at the end of
                 # the windows at 10M records, refaulted from the page cache if read again
-                _drop_file_pages(src.data)
+                release_pages(src.data)
                 trim_at = fed + TRIM_RECORDS
     finally:
         windows.close()
@@ -219,7 +219,9 @@ def load_windowed(
     # the last window (its funcgraph records: ~30 MB at 2^18 records) is not kept through the
     # call-table build, where the rebuild's memory peaks
     del table, order, rows
-    _drop_file_pages(src.data)
+    # (every window is decoded: the file's pages still mapped, the headers, the symbol and
+    # string sections, leave the resident set; a later read faults them back in)
+    release_pages(src.data)
     release_free_memory()
     calls, quality, others = rb.finish()
     # rows named by the reader while streaming become the whole-file table's rows
@@ -236,16 +238,6 @@ def load_windowed(
     trace._calls, trace._quality = calls, quality
     trace.windowed = True
     return trace
-
-
-def _drop_file_pages(data: Any) -> None:
-    """Drop the file mapping's pages that are still resident (the decoder drops the pages of
-    the records it consumed; the headers, the symbol and string sections stay): every window
-    is decoded, and touched pages of a mapped file count in the resident set.  The pages stay
-    in the page cache; a later read faults them back in."""
-    from .source import release_pages
-
-    release_pages(data)
 
 
 class _Ahead:

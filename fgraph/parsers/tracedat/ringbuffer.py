@@ -378,14 +378,18 @@ class ChunkStore:
         for k in todo:  # per chunk
             self._load(k)
 
+    def _runs(self, ks: np.ndarray) -> list[np.ndarray]:
+        """The chunks ``ks`` (sorted) in runs of consecutive chunks adjacent in mem."""
+        cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
+        return np.split(ks, cut + 1)
+
     def _load_runs(self, ks: np.ndarray) -> list[int]:
         """Decompress the chunks ``ks`` in C (``inflate.scan``), a run of chunks adjacent in
         mem at a time, into place, the GIL let go; the chunks left for ``_load`` (from one
         that did not decompress: it says why).  The chunks past ``KEEP_BYTES`` are
         decompressed here a second time: the real capture with 100 MB kept (3/4 of its
         chunks read twice), ``hist`` 2.96 -> 2.40 s (medians of 5)."""
-        cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
-        for run in np.split(ks, cut + 1):  # per run of chunks
+        for run in self._runs(ks):  # per run of chunks
             a, z = int(self.ustart[run[0]]), int(self.uend[run[-1]])
             table = np.stack([self.fo[run], self.csize[run], self.usize[run]], axis=1)
             # (a page size past the run: no page heads are taken)
@@ -415,9 +419,7 @@ class ChunkStore:
             return
         self.resident[ks] = False
         pg = mmap.PAGESIZE
-        # runs of chunks adjacent in mem: one madvise each
-        cut = np.flatnonzero((np.diff(ks) != 1) | (self.ustart[ks[1:]] != self.uend[ks[:-1]]))
-        for run in np.split(ks, cut + 1):  # per run of chunks
+        for run in self._runs(ks):  # one madvise per run of chunks
             a = -(-int(self.ustart[run[0]]) // pg) * pg
             z = int(self.uend[run[-1]]) // pg * pg
             if z > a:

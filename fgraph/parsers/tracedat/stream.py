@@ -51,7 +51,7 @@ from ..._ext import ringbuf  # type: ignore[attr-defined]
 from ..._numpy import unique
 from ...errors import TraceWarning
 from ...schema import LostSource
-from ...source import Source
+from ...source import Source, release_pages
 from ...table import EventTable, LostTable, StringPool, TraceMeta
 from . import (
     Piece,
@@ -325,8 +325,8 @@ class TraceDatStream:
         self._nblob = len(self.meta.warnings)  # then the blobs' (put in order by _settle)
         if self.store is not None:
             self.store.release_all(skip=left)
-        else:
-            self._release_file()
+        elif self.mem_obj is self.source.data:
+            release_pages(self.mem_obj)
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         """The whole-file rows of provisional row ids (-1 stays), once every window was read:
@@ -817,12 +817,6 @@ class TraceDatStream:
             self.store.ensure(lo, hi)
         elif self.mem_obj is self.source.data:
             populate_file_pages(self.mem_obj, lo, hi)
-
-    def _release_file(self) -> None:
-        data = self.source.data
-        if isinstance(data, mmap.mmap) and self.mem_obj is data:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                data.madvise(mmap.MADV_DONTNEED)
 
     def _release(self) -> None:
         """Drop the file pages (or decompressed chunks) whose records are all decoded from the
