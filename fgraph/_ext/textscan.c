@@ -697,9 +697,7 @@ static int scan_line(const uint8_t *b, int64_t s, int64_t e, Out *o, int64_t i, 
 /* the end of one or more spaces at q; -1 when there is none */
 static inline int64_t after_spaces(const uint8_t *b, int64_t q, int64_t e)
 {
-    int64_t r = q;
-    while (r < e && b[r] == ' ')
-        r++;
+    int64_t r = skip_spaces(b, q, e);
     return r > q ? r : -1;
 }
 
