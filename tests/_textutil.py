@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from fgraph.table import EventTable
+from fgraph.parsers import _textscan
+from fgraph.table import EventTable, StringPool
 
 ALIASES: set[tuple[str, str]] = set()  # symbol aliases seen by assert_same_graph (for reports)
 
@@ -188,3 +191,11 @@ def assert_same_fields(fast: EventTable, slow: EventTable) -> None:
 def line_starts(data: bytes) -> np.ndarray:
     """Where each line of ``data`` starts (what the readers hand the C scanner)."""
     return np.array([0] + [i + 1 for i, b in enumerate(data[:-1]) if b == 10], dtype=np.int64)
+
+
+def scan_text(lines: list[str], report: bool = False) -> tuple[bytes, StringPool, dict[str, Any]]:
+    """The C scanner's columns for ``lines`` (kernel text, or ``report`` lines), as the
+    readers call it: (the bytes scanned, the pool its codes name, the columns)."""
+    data = ("\n".join(lines) + "\n").encode()
+    pool = StringPool()
+    return data, pool, _textscan.scan_lines(data, line_starts(data), pool, report=report)

@@ -28,6 +28,14 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+def status_kb(field: str) -> int:
+    """A /proc/self/status line's kB (``RssAnon``, ``RssFile``, ...); 0 where there is none."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
 def corpus_file(rel: str) -> Path:
     """Path of a corpus file, or skip the test when the corpus is not there."""
     p = CORPUS / rel

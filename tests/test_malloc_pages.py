@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import corpus_file
+from conftest import corpus_file, status_kb
 
 from fgraph._malloc import release_zero_pages
 
@@ -143,14 +143,6 @@ def test_many_zero_runs_given_back_in_batches() -> None:
         assert again == 0
 
 
-def _anon_pages() -> int:
-    """The process's resident anonymous pages (/proc/self/status RssAnon)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
-            return int(line.split()[1]) // 4
-    return 0
-
-
 @linux
 def test_populate_write_maps_whole_pages_and_changes_nothing() -> None:
     """pages.populate_write (the decompressed store's pages mapped before two threads copy
@@ -163,11 +155,11 @@ def test_populate_write_maps_whole_pages_and_changes_nothing() -> None:
     m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE)
     a = np.frombuffer(m, np.uint8)
     a[4096 * 3 + 5] = 9  # one page written before
-    before = _anon_pages()
+    before = status_kb("RssAnon") // 4  # (resident anonymous pages)
     ok = pages.populate_write(a[10:])  # (from the second page on: whole pages only)
     if not ok:
         pytest.skip("a kernel without MADV_POPULATE_WRITE (5.14+)")
-    assert _anon_pages() - before >= (64 << 20) // 4096 - 16
+    assert status_kb("RssAnon") // 4 - before >= (64 << 20) // 4096 - 16
     assert a[4096 * 3 + 5] == 9 and int(a.sum(dtype=np.int64)) == 9
     assert not pages.populate_write(a[:100])  # no whole page inside
     with pytest.raises(TypeError):

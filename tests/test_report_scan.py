@@ -10,12 +10,12 @@ import subprocess
 
 import numpy as np
 import pytest
-from _textutil import assert_same_fields, dump_table, line_starts
+from _textutil import assert_same_fields, dump_table, scan_text
 from conftest import FIXTURES, corpus_file, tracecmd
 
 from fgraph.parsers import _textscan, report_text
 from fgraph.source import Source
-from fgraph.table import EventTable, StringPool
+from fgraph.table import EventTable
 
 pytestmark = pytest.mark.skipif(not _textscan.AVAILABLE, reason="textscan not built")
 
@@ -133,10 +133,7 @@ def test_scanner_reads_the_records_it_knows() -> None:
         "              sh-111   [000]     9.776905: sched_switch:         sh:111 [120] S ==> x:0",
         "inst0:       sh-111   [000]     9.776906: funcgraph_entry:                   |  f() {",
     ]
-    data = ("\n".join(lines) + "\n").encode()
-    starts = line_starts(data)
-    pool = StringPool()
-    r = _textscan.scan_lines(data, starts, pool, report=True)
+    _data, pool, r = scan_text(lines, report=True)
     assert r["ok"].tolist() == [True, True, True, False, False]
     assert r["kind"][:3].tolist() == [1, 2, 3]
     assert r["ts"][:3].tolist() == [9776902000, 9776903123, 9776904000]

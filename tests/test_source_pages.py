@@ -8,19 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import corpus_file
+from conftest import corpus_file, status_kb
 
 from fgraph.parsers import ftrace_text, parse, report_text
 from fgraph.source import open_source, release_pages
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="madvise: Linux only")
-
-
-def _file_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssFile:"):
-            return int(line.split()[1])
-    return 0
 
 
 @linux
@@ -30,9 +23,9 @@ def test_released_pages_leave_the_resident_set(tmp_path: Path) -> None:
     p.write_bytes(body)
     src = open_source(p)
     assert bytes(src.data[::4096]) == body[::4096]  # every page touched
-    before = _file_kb()
+    before = status_kb("RssFile")
     release_pages(src.data)
-    assert before - _file_kb() >= 12 * 1024
+    assert before - status_kb("RssFile") >= 12 * 1024
     assert bytes(src.data[-8:]) == body[-8:] and bytes(src.data[:8]) == body[:8]
     release_pages(b"not a mapping")  # (nothing to do)
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from _textutil import dump_table, line_starts
+from _textutil import dump_table, scan_text
 
 from fgraph.parsers import _textscan, ftrace_text
 from fgraph.source import Source
-from fgraph.table import EventTable, StringPool
+from fgraph.table import EventTable
 
 pytestmark = pytest.mark.skipif(not _textscan.AVAILABLE, reason="textscan not built")
 
@@ -139,10 +139,7 @@ def test_scanner_status_of_known_lines() -> None:
         "   39.633605 |   1)     dd-244     |               |          g() {",
         "   39.633605 |   1)     dd-244     |               |          /* hello */",
     ]
-    data = ("\n".join(lines) + "\n").encode()
-    starts = line_starts(data)
-    pool = StringPool()
-    r = _textscan.scan_lines(data, starts, pool)
+    data, pool, r = scan_text(lines)
     assert r["ok"].tolist() == [True, True, True, True]
     assert r["kind"].tolist() == [2, 3, 1, 4]  # the comment is an event line
     ((line, s, e),) = r["comments"].tolist()
