@@ -9,6 +9,8 @@ same input, and the ratio:
 * P2  kernel function_graph text end to end (parse, rebuild, hist) in MB/s vs a plain Python
       ``re`` loop that only matches each line (goal: >= 100 MB/s and >= 2x);
 * P3  peak RSS / trace.dat size (goal: <= 1.5) and time at 1x/2x/4x/8x sizes (goal: linear);
+      pipe: the 4x trace.dat on stdin and gzip'd (no file to map: read into a temporary
+      file), held to the same goal;
 * cold start: ``fgraph --help`` (< 0.5 s) and a small trace answered (< 1 s), interpreter
   start included;
 * report (only with ``--only report``): ``trace-cmd report`` text of a generated trace.dat,
@@ -423,6 +425,54 @@ def p3(base_copies: int, factors: tuple[int, ...]) -> list[Row]:
     return rows
 
 
+def piped(base_copies: int, factor: int) -> Row:
+    """P3 on the inputs that have no file to map: the same trace.dat (P3's ``factor``x size) on
+    stdin and gzip'd.  Both are read piece by piece into a temporary file that is mapped
+    (fgraph/source.py), so their peak RSS is held to P3's goal as the plain file's is."""
+    import gzip
+    import shlex
+
+    path, nev = dat_input(base_copies * factor)
+    gz = path.with_name(path.name + ".gz")
+    if not gz.exists():
+        tmp = gz.with_name(f"{gz.name}.{os.getpid()}.tmp")
+        with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as dst:
+            shutil.copyfileobj(src, dst, 1 << 22)
+        os.replace(tmp, gz)
+    size = path.stat().st_size
+    hist = [*fgraph_cmd(), "hist"]
+    tail = ["--func", FUNC]
+    cmds = {
+        "file": [*hist, str(path), *tail],
+        "stdin": ["sh", "-c", f"exec {shlex.join([*hist, '-', *tail])} < {shlex.quote(str(path))}"],
+        "gzip": [*hist, str(gz), *tail],
+    }
+    runs = {k: run_child(c, stdout_to_null=True) for k, c in cmds.items()}
+    data = {
+        "file": str(path),
+        "events": nev,
+        "bytes": size,
+        **{k: asdict(r) for k, r in runs.items()},
+    }
+    bad = [r for r in runs.values() if not r.ok]
+    if bad:
+        return Row("P3 stdin / gzip", "-", "-", "-", "<= 1.5x", _fail_reason(bad[0]), data)
+    x = {k: r.maxrss_kb * 1024 / size for k, r in runs.items()}
+    return Row(
+        "P3 stdin / gzip",
+        f"{size / 1e6:.0f} MB trace.dat on stdin: RSS {runs['stdin'].maxrss_kb / 1024:.0f} MB "
+        f"({x['stdin']:.2f}x, {runs['stdin'].wall_s:.2f} s); gzip'd "
+        f"({gz.stat().st_size / 1e6:.0f} MB): {runs['gzip'].maxrss_kb / 1024:.0f} MB "
+        f"({x['gzip']:.2f}x, {runs['gzip'].wall_s:.2f} s)",
+        f"the file itself: {runs['file'].maxrss_kb / 1024:.0f} MB ({x['file']:.2f}x, "
+        f"{runs['file'].wall_s:.2f} s)",
+        f"{max(x['stdin'], x['gzip']):.2f}x",
+        "<= 1.5x",
+        "pass" if max(x["stdin"], x["gzip"]) <= 1.5 else "FAIL",
+        data,
+    )
+
+
 def big(gb: float) -> Row:
     """P3's "a 4 GB trace.dat completes on a 24 GB machine": one `fgraph hist` run, its peak
     RSS against the file and the machine's memory."""
@@ -547,9 +597,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--text-mb", type=float, default=200.0, help="P2 text size in MB (default 200)")
     ap.add_argument(
         "--only",
-        default="P1,P1zstd,P2,P3,cold",
-        help="comma-separated subset of P1,P1zstd,P2,P3,cold,report,big (P1zstd: P1's trace "
-        "written as trace-cmd writes it by default, zstd; report: trace-cmd report text of a "
+        default="P1,P1zstd,P2,P3,pipe,cold",
+        help="comma-separated subset of P1,P1zstd,P2,P3,pipe,cold,report,big (P1zstd: P1's "
+        "trace written as trace-cmd writes it by default, zstd; pipe: P3's 4x trace.dat on "
+        "stdin and gzip'd; report: trace-cmd report text of a "
         "--text-mb trace.dat, big: a --big-gb trace.dat; neither is run by default)",
     )
     ap.add_argument("--big-gb", type=float, default=4.0, help="size of the 'big' input (GB)")
@@ -587,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         ("p1zstd", lambda: [p1(p1_copies, repeat, None, a.p1_func, "v7zstd")]),
         ("p2", lambda: [p2(text_copies, repeat)]),
         ("p3", lambda: p3(p3_base, factors)),
+        ("pipe", lambda: [piped(p3_base, factors[-2] if len(factors) > 1 else factors[0])]),
         ("cold", lambda: cold(1 if a.quick else 3)),
         ("report", lambda: [report_row(report_copies, repeat)]),
         ("big", lambda: [big(a.big_gb)]),

@@ -150,6 +150,7 @@ def test_bench_run_quick() -> None:
         "P1 trace.dat hist (zstd)",
         "P2 text end to end",
         "P3 peak RSS / size",
+        "P3 stdin / gzip",
         "cold fgraph --help",
     ):
         assert f"| {target} |" in p.stdout

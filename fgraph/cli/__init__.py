@@ -88,18 +88,28 @@ def _windowed_tracedat(args: list[str]) -> bool:
     """Is this a windowed command whose inputs are all trace.dat files?  Those keep glibc's own
     malloc thresholds: with no trace-sized temporaries, keeping freed memory only added ~200 MB
     of peak RSS at 10M records (bench/RESULTS.md)."""
-    from ..source import TRACE_DAT_MAGIC
+    from ..source import TRACE_DAT_MAGIC, peek
 
     if not args or args[0] not in _WINDOWED:
         return False
     files = [a for a in args[1:] if not a.startswith("-") and os.path.isfile(a)]
+    if "-" in args[1:]:
+        # stdin: what its buffer holds already, without taking it (a pipe's first bytes)
+        try:
+            stdin: Any = sys.stdin.buffer
+            if stdin.peek(len(TRACE_DAT_MAGIC)).startswith(TRACE_DAT_MAGIC):
+                files.append("-")
+            else:
+                return False
+        except (AttributeError, OSError, ValueError):
+            return False
     if not files:
         return False
     for f in files:
         try:
-            with open(f, "rb") as fh:
-                if fh.read(len(TRACE_DAT_MAGIC)) != TRACE_DAT_MAGIC:
-                    return False
+            # (a compressed trace.dat is one too: read from its decompressed copy)
+            if f != "-" and peek(f, len(TRACE_DAT_MAGIC)) != TRACE_DAT_MAGIC:
+                return False
         except OSError:
             return False
     return True

@@ -86,16 +86,22 @@ def parse(source: Source) -> EventTable:
 
 
 def _name_input(exc: FgraphError, source: Source) -> None:
-    """Make the error name the input when the reader did not."""
+    """Make the error name the input when the reader did not, and say what undoing its
+    compression lost (a cut .gz may leave too little to read: that is the cause to name)."""
     if exc.path is None:
         exc.path = source.name
-        exc.args = (exc.describe(),)
+    for w in source.warnings:
+        exc.message += f" (the input is damaged: {w.what})"
+    exc.args = (exc.describe(),)
 
 
-def _stamp(meta: Any, source: Source) -> None:
+def _stamp(meta: Any, source: Source, warnings: bool = True) -> None:
     meta.path = source.name
     meta.input_compression = source.compression
     meta.bytes_total = len(source)
+    if warnings:
+        # what undoing the outer compression lost comes first (a stream has it already)
+        meta.warnings[:0] = source.warnings
 
 
 class _OneWindow:
@@ -143,5 +149,5 @@ def parse_windows(source: Source, window_records: int | None = None) -> Any:
     except FgraphError as exc:
         _name_input(exc, source)
         raise
-    _stamp(st.meta, source)
+    _stamp(st.meta, source, warnings=False)
     return st

@@ -257,6 +257,10 @@ class TraceDatStream:
         path = source.name
         c = self.c = read_container(source.data, path)
         self.meta: TraceMeta = _meta(c)
+        # what undoing an outer compression lost comes first (fgraph.parsers._stamp, which
+        # puts it in a whole table's warnings, leaves a stream's alone: it is here before
+        # the warnings this stream keeps in order by their places)
+        self.meta.warnings.extend(source.warnings)
         for what, off in c.problems:
             self.meta.warn(what, where=f"{path} at byte {off:#x}")
         self.strings = StringPool()
