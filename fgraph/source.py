@@ -41,6 +41,7 @@ TRACE_DAT_MAGIC = b"\x17\x08\x44tracing"
 # (tests, the bundled traces) never touch the disk.
 SPILL_BYTES = 32 << 20
 PIECE = 1 << 20  # compressed (or piped) bytes read at a time
+WRITE = 1 << 16  # bytes written to the temporary file at a time (_Collect._spill)
 # Compressed bytes given to the decompressor at a time: the output of a call that fails on
 # damage is lost with it (and gzip's data check fails only at the end of its member)
 FEED = 1 << 16
@@ -88,12 +89,12 @@ class _Collect:
                 # (buffering=0: the pieces are large, written as they are)
                 self.file = tempfile.TemporaryFile(prefix="fgraph-", buffering=0)  # noqa: SIM115
                 for p in self.parts:
-                    self.file.write(p)
+                    self._spill(p)
                 self.parts = []
             if self.file is None:
                 self.parts.append(b)
             else:
-                self.file.write(b)
+                self._spill(b)
         except OSError as exc:
             self.close()
             raise FgraphError(
@@ -102,6 +103,16 @@ class _Collect:
                 path=self.name,
             ) from None
         self.size += len(b)
+
+    def _spill(self, b: bytes) -> None:
+        # In WRITE-byte writes: the page cache keeps what one write() brings as one folio
+        # (ext4's large folios), and a read fault then maps the whole folio.  Written 1 MB at a
+        # time, the mapped file stayed ~15 MB more resident under the read's peak (a 173 MB
+        # trace.dat on stdin: 266 MB peak RSS, 247 MB in 64 kB writes, 248 MB read from its
+        # own file).
+        v = memoryview(b)
+        for at in range(0, len(v), WRITE):
+            self.file.write(v[at : at + WRITE])
 
     def result(self) -> bytes | mmap.mmap:
         if self.file is None:
