@@ -14,6 +14,10 @@ from typing import Any, BinaryIO
 from .errors import TraceWarning
 from .table import CallTable, EventTable, TraceMeta
 
+# Rows of a text's table per rebuild window: the rebuild's per-record state (contexts, pid
+# generations, the machine's input) is for one window at a time, not the whole text (a 203 MB
+# text: 2.85M rows, ~85 MB of it at once).
+TEXT_WINDOW_RECORDS = 1 << 18
 # Records per trace.dat window.  Two windows are alive while the calls grow (the one the
 # rebuild consumes, the one the decode thread makes): ~15 MB at 2^16 records, where 2^18 took
 # ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
@@ -106,7 +110,8 @@ def load_windowed(
     (scheduler events, lost-event rows) are kept, the funcgraph records are not, so
     ``trace.event_table`` holds only those other events.  The calls are the same as
     ``load(path).calls`` (``tests/test_stream_tracedat.py``).  Other inputs (text) are read
-    whole, and their ``event_table`` keeps every event.
+    whole, then rebuilt in windows of :data:`TEXT_WINDOW_RECORDS` rows; their ``event_table``
+    too keeps only the events that are not funcgraph records.
     ``window_records`` sets the window size (default :data:`WINDOW_RECORDS`; the windows before
     the last :data:`TAIL_WINDOWS` are twice as long); ``delay_prefix``
     (tests) how many records the rebuild gathers before its first window (see
@@ -143,7 +148,7 @@ def load_windowed(
     windows = (
         st.windows(defer_order=True, sparse_funcgraph=True, skip=unread)
         if several
-        else st.windows()
+        else st.windows(window_records or TEXT_WINDOW_RECORDS)
     )
     ahead: _Ahead | None = None
     if several and not os.environ.get("FGRAPH_ONE_THREAD"):
@@ -196,8 +201,9 @@ def load_windowed(
                     ahead.fewer()
                     st.fewer_buffers()
             nwin += 1
-            # a one-window input's table is kept whole as the trace's events (nothing to drop)
-            rb.feed(table, order, rows, keep_others=several)
+            # (text: views of its one table, which goes once the rebuild has read them all;
+            # the trace keeps its other events, as a trace.dat's)
+            rb.feed(table, order, rows, keep_others=True)
             fed += len(table)
             if several and fed >= trim_at:
                 # The windows' freed memory stays in glibc's arenas, scattered (the kept events

@@ -321,6 +321,29 @@ class EventTable(_Columns):
             meta=self.meta,
         )
 
+    def row_range(self, lo: int, hi: int, last: bool = False) -> EventTable:
+        """Rows ``lo:hi`` as views of this table's columns (no copy); the field rows among
+        them and the lost rows before them, re-pointed.  ``last``: also the lost rows that
+        name no row (the gaps after every record), as -1."""
+        fields = {}
+        for name, ft in self.fields.items():
+            sel = np.flatnonzero((ft.rows >= lo) & (ft.rows < hi))
+            fields[name] = FieldTable(
+                ft.rows[sel] - lo, {k: v[sel] for k, v in ft.columns.items()}, set(ft.string_cols)
+            )
+        r = self.lost["row"]
+        inside = (r >= lo) & (r < hi)
+        keep = inside | ((r < 0) | (r >= len(self))) if last else inside
+        lost = self.lost.take(np.flatnonzero(keep))
+        lost["row"] = np.where(inside[keep], r[keep] - lo, -1)
+        return EventTable(
+            {k: v[lo:hi] for k, v in self.columns.items()},
+            self.strings,
+            fields=fields,
+            lost=lost,
+            meta=self.meta,
+        )
+
     def field(self, event: str, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(rows, values) of one extra field; empty arrays when absent."""
         ft = self.fields.get(event)

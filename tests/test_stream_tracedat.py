@@ -87,11 +87,43 @@ def test_windowed_read_of_a_truncated_file(tmp_path: Path, frac: float) -> None:
     assert [w.what for w in ref.warnings] == [w.what for w in got.warnings]
 
 
-def test_text_input_is_one_window() -> None:
-    path = corpus_file("vm61/btrfs_read.txt")
-    ref, got = load(path), load_windowed(path, 10)
-    assert_same_calls(ref.call_table, got.call_table)
-    assert ref.quality.to_dict() == got.quality.to_dict()
+TEXTS = [
+    "vm61/btrfs_read.txt",
+    "vm61/btrfs_read.latency.txt",
+    "vm61/fsync.txt.zst",  # no tails: bare "}" named by depth across the windows
+    "vm61/lost_pipe.txt.zst",  # trace_pipe with lost-event lines
+    "vm61/smp4.txt.zst",
+    "vm61/system.txt.zst",  # interrupts, sched events, migrations
+    "vm61/thresh.txt",
+    "vm61/variants/everything.txt.zst",
+    "vm61/variants/nocpu.txt.zst",
+    "vm61/variants/nocontext.txt.zst",
+    "public/perf-tools/funcgraph_example.txt",  # several traces, prose between
+    "public/Linux-Kernel-Debugging/ping_ftrace_set_event_report.txt",  # trace-cmd report
+    "public/FuncGraph/ftrace.txt",
+]
+
+
+@pytest.mark.parametrize("rel", TEXTS)
+def test_text_rebuilt_in_windows_is_the_whole_text(rel: str) -> None:
+    """A text is read whole and rebuilt window by window (views of its rows): the same calls,
+    quality report, warnings and lost-event rows, in the same order, as its whole-table
+    rebuild, whatever the windows' size (61 rows: windows cut most calls)."""
+    path = corpus_file(rel)
+    ref = load(path)
+    fg = np.isin(ref.event_table["kind"], [1, 2])
+    for window in (61, 4099, 1 << 18):
+        got = load_windowed(path, window)
+        assert_same_calls(ref.call_table, got.call_table)
+        assert ref.quality.to_dict() == got.quality.to_dict()
+        assert [(w.what, w.where) for w in ref.warnings] == [
+            (w.what, w.where) for w in got.warnings
+        ]
+        assert len(got.event_table) == int((~fg).sum())
+        rl, gl = ref.event_table.lost, got.event_table.lost
+        assert len(rl) == len(gl)
+        for col in rl.columns:
+            assert (rl[col] == gl[col]).all(), col
 
 
 def test_not_a_trace_is_refused(tmp_path: Path) -> None:
@@ -133,3 +165,30 @@ def test_windowed_read_of_a_latency_file(tmp_path: Path) -> None:
     got = load_windowed(p)
     assert_same_calls(load(p).call_table, got.call_table)
     assert len(got.call_table) == 2
+
+
+def test_text_windows_keep_the_gaps_in_line_order(tmp_path: Path) -> None:
+    """A gap's row is the next record on its CPU, which may come after the rows of a later
+    gap (and a gap with no record after it names none): windowed, the lost-event rows still
+    come in the whole table's (line) order."""
+    text = (
+        " 1)               |  b() {\n"
+        " 0)               |  a() {\n"
+        "CPU:1 [LOST 3 EVENTS]\n"
+        " 0)   1.000 us    |    c();\n"
+        "CPU:0 [LOST 2 EVENTS]\n"
+        " 0)   1.000 us    |    d();\n"
+        "CPU:2 [LOST 7 EVENTS]\n"
+        " 0)   5.000 us    |  }\n"
+        " 1)   9.000 us    |  }\n"
+    )
+    p = tmp_path / "gaps.txt"
+    p.write_text(text)
+    ref = load(p)
+    assert list(ref.event_table.lost["row"]) == [7, 4, -1]  # not ascending (a leaf: 2 rows)
+    for window in (1, 2, 3):
+        got = load_windowed(p, window)
+        for col in ref.event_table.lost.columns:
+            assert (ref.event_table.lost[col] == got.event_table.lost[col]).all(), col
+        assert_same_calls(ref.call_table, got.call_table)
+        assert ref.quality.to_dict() == got.quality.to_dict()

@@ -105,8 +105,10 @@ def _stamp(meta: Any, source: Source, warnings: bool = True) -> None:
 
 
 class _OneWindow:
-    """An input that is read whole (text, or anything not streamed): one window.  The same
-    interface as :class:`~fgraph.parsers.tracedat.stream.TraceDatStream`."""
+    """An input that is read whole (text): the same interface as
+    :class:`~fgraph.parsers.tracedat.stream.TraceDatStream`.  Its rows are already in timeline
+    order (the kernel and trace-cmd print one merged stream), so :meth:`windows` can hand them
+    to the rebuild in consecutive row ranges, views of the one table."""
 
     several_windows = False
     records = 0  # no estimate up front
@@ -114,22 +116,37 @@ class _OneWindow:
     def __init__(self, table: EventTable) -> None:
         self.meta = table.meta
         self._table: EventTable | None = table
+        self._ncpu = int(table["cpu"].max(initial=-1)) + 1
+        self._sliced = False
 
     @property
     def ncpu(self) -> int:
-        t = self._table
-        return int(t["cpu"].max(initial=-1)) + 1 if t is not None else 0
+        return self._ncpu
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         return ids
 
     def lost_order(self, lost: Any) -> np.ndarray | None:
-        return None  # the table's own order
+        # the whole table's lost rows are in line order; the windows' come window by window
+        # (a gap's row is the next one on its CPU, maybe in a later window)
+        return np.argsort(lost["pos"], kind="stable") if self._sliced else None
 
-    def windows(self) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
+    def windows(
+        self, rows: int | None = None
+    ) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
+        """The table (``rows`` None), or its consecutive ranges of ``rows`` rows with their
+        row numbers (the last range also takes the gaps after every record)."""
         t, self._table = self._table, None
-        if t is not None:
+        if t is None:
+            return
+        n = len(t)
+        if rows is None or n <= rows:
             yield t, None, None
+            return
+        self._sliced = True
+        for lo in range(0, n, rows):
+            hi = min(lo + rows, n)
+            yield t.row_range(lo, hi, last=hi == n), None, np.arange(lo, hi, dtype=np.int64)
 
 
 def parse_windows(source: Source, window_records: int | None = None) -> Any:
