@@ -129,6 +129,31 @@ def release_zero_pages(*arrays: np.ndarray) -> int:
 _ZERO_PAGES_MIN = 1 << 20  # smaller arrays: not worth a scan
 
 
+def drop_rows(a: np.ndarray, lo: int, hi: int) -> int:
+    """Give the kernel back the whole pages inside ``a[lo:hi]`` (bytes released).  Their values
+    are lost (they read back as zeros): only for rows that nothing reads again.  Arrays whose
+    memory may not be private anonymous memory (views of files, of bytes, of other libraries'
+    buffers, zero-stride constants) are left alone."""
+    if not sys.platform.startswith("linux") or a.ndim != 1 or not a.flags.c_contiguous:
+        return 0
+    if not a.flags.writeable or not _private_anonymous(a):
+        return 0
+    import ctypes
+    import mmap
+
+    ps = mmap.PAGESIZE
+    start = a.ctypes.data + max(lo, 0) * a.itemsize
+    end = a.ctypes.data + min(hi, len(a)) * a.itemsize
+    first, last = -(-start // ps) * ps, end // ps * ps
+    if last <= first:
+        return 0
+    libc = _libc()
+    libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    if libc.madvise(first, last - first, 4) != 0:  # MADV_DONTNEED
+        return 0
+    return last - first
+
+
 def sparse_zeros(n: int, dtype: Any) -> np.ndarray:
     """A zero-filled array whose pages become resident only where it is written: for a
     column written only at its few nonzero values.  Its memory is an anonymous mapping of its

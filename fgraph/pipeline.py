@@ -162,6 +162,7 @@ def load_windowed(
     # generator is collected (the exception's traceback holds this frame, so a caller that
     # keeps the exception kept the decode thread, its window and the file alive).
     fed = 0  # records fed
+    dropped = 0  # text: the rows whose memory was given back
     nwin = 0  # windows fed
     # when to trim the heap next: first once the rebuild has consumed the first windows (it
     # holds them, prepared, until it has DELAY_PREFIX records, then consumes them all: their
@@ -205,6 +206,13 @@ def load_windowed(
             # the trace keeps its other events, as a trace.dat's)
             rb.feed(table, order, rows, keep_others=True)
             fed += len(table)
+            if not several and rows is not None:
+                # the text's rows the machine has run (its windows are consumed in order)
+                # are not read again: their memory goes, as the calls' grows
+                done = fed - rb.held
+                if done > dropped:
+                    st.drop_rows(dropped, done)
+                    dropped = done
             if several and fed >= trim_at:
                 # The windows' freed memory stays in glibc's arenas, scattered (the kept events
                 # and the decoder's state sit between the freed windows); the memory the calls

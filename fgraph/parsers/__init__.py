@@ -118,6 +118,7 @@ class _OneWindow:
         self._table: EventTable | None = table
         self._ncpu = int(table["cpu"].max(initial=-1)) + 1
         self._sliced = False
+        self._whole: EventTable | None = None  # the table being handed out in windows
 
     @property
     def ncpu(self) -> int:
@@ -144,9 +145,24 @@ class _OneWindow:
             yield t, None, None
             return
         self._sliced = True
-        for lo in range(0, n, rows):
-            hi = min(lo + rows, n)
-            yield t.row_range(lo, hi, last=hi == n), None, np.arange(lo, hi, dtype=np.int64)
+        self._whole = t
+        try:
+            for lo in range(0, n, rows):
+                hi = min(lo + rows, n)
+                yield t.row_range(lo, hi, last=hi == n), None, np.arange(lo, hi, dtype=np.int64)
+        finally:
+            self._whole = None
+
+    def drop_rows(self, lo: int, hi: int) -> int:
+        """Give back the memory of rows ``lo:hi`` of the table the windows are views of, once
+        the rebuild has read them (they read back as zeros): the table shrinks as the calls
+        grow.  Bytes released."""
+        from .._malloc import drop_rows
+
+        t = self._whole
+        if t is None:
+            return 0
+        return sum(drop_rows(c, lo, hi) for c in t.columns.values())
 
 
 def parse_windows(source: Source, window_records: int | None = None) -> Any:

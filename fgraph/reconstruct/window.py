@@ -159,6 +159,12 @@ class WindowedRebuild:
         # per machine column: (its address, its bytes) when release_zero_pages last scanned it
         self._zero_done: list[tuple[int, int]] = []
 
+    @property
+    def held(self) -> int:
+        """Timeline positions prepared and held, not yet run by the machine (the first
+        windows, until the record delay is known)."""
+        return self._head_n
+
     def feed(
         self,
         events: EventTable,
