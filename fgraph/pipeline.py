@@ -120,12 +120,10 @@ def load_windowed(
     reading one raises :class:`fgraph.table.ColumnNotLoaded` (a command that knows what it
     reads, e.g. ``fgraph hist``, saves their memory).
     """
-    from ._malloc import release_free_memory
-    from .parsers import parse_windows
-    from .reconstruct import WindowedRebuild
-    from .reconstruct.calls import DELAY_PREFIX
+    from .parsers import parse_windows, whole_windows
+    from .parsers.text_windows import TextRestart
     from .schema import CALL
-    from .source import open_source, release_pages
+    from .source import open_source
 
     if columns is not None:
         # (a str would be its letters; a typo would leave out the column meant, silently)
@@ -135,6 +133,26 @@ def load_windowed(
         columns = frozenset(columns)
     src = open_source(path)
     st = parse_windows(src, window_records or WINDOW_RECORDS)
+    try:
+        return _rebuild_windows(src, st, window_records, delay_prefix, columns)
+    except TextRestart:
+        # a piece of the text met what only the whole text answers (parsers.text_windows)
+        return _rebuild_windows(src, whole_windows(src), window_records, delay_prefix, columns)
+
+
+def _rebuild_windows(
+    src: Any,
+    st: Any,
+    window_records: int | None,
+    delay_prefix: int | None,
+    columns: frozenset[str] | None,
+) -> Trace:
+    """:func:`load_windowed` once its input is open: its windows through the rebuild."""
+    from ._malloc import release_free_memory
+    from .reconstruct import WindowedRebuild
+    from .reconstruct.calls import DELAY_PREFIX
+    from .source import release_pages
+
     rb = None
     several = st.several_windows
     # (the funcgraph rows' flags, preempt, event, overrun and pos are not made: the rebuild

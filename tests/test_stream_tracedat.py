@@ -142,6 +142,72 @@ def test_text_rebuilt_in_windows_is_the_whole_text(
             assert (rl[col] == gl[col]).all(), col
 
 
+def read_text(path: Path) -> bytes:
+    from fgraph.source import open_source
+
+    return bytes(open_source(path).data)
+
+
+# kernel texts read in pieces to the end (others meet rows before a CPU's first banner)
+PIECES_THROUGHOUT = {
+    "vm61/fsync.txt.zst",
+    "vm61/thresh.txt",
+    "vm61/variants/everything.txt.zst",
+    "vm61/variants/nocpu.txt.zst",
+    "vm61/variants/nocontext.txt.zst",
+}
+
+
+@pytest.mark.parametrize("rel", TEXTS)
+def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel text read a piece at a time (parsers.text_windows: 7 to 150 pieces here, of 3
+    kB and more, lines carried across their cuts) gives the whole text's calls, quality report,
+    warnings, meta and lost-event rows; or, where a piece meets what only the whole text
+    answers, is read whole."""
+    import fgraph.parsers.text_windows as tw
+
+    path = corpus_file(rel)
+    ref = load(path)
+    monkeypatch.setattr(tw, "WHOLE_BELOW", 0)
+    restarts = []
+    pieces = []
+    windows = tw.TextWindows.windows
+
+    def counted(self, rows=None):  # type: ignore[no-untyped-def]
+        try:
+            for w in windows(self, rows):
+                pieces.append(len(w[0]))
+                yield w
+        except tw.TextRestart:
+            restarts.append(self.piece_bytes)
+            raise
+
+    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    size = len(read_text(path))
+    for piece in (max(3000, size // 150), max(200_000, size // 7)):
+        monkeypatch.setattr(tw, "PIECE_BYTES", piece)
+        got = load_windowed(path)
+        assert_same_calls(ref.call_table, got.call_table)
+        assert ref.quality.to_dict() == got.quality.to_dict()
+        assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
+            (w.what, w.where, w.lost) for w in got.warnings
+        ]
+        rm, gm = ref.event_table.meta, got.event_table.meta
+        for k in ("lines_total", "lines_unparsed", "unparsed_examples", "ts_known", "ncpus"):
+            assert getattr(rm, k) == getattr(gm, k), k
+        assert (rm.detail, rm.duration_resolution_ns, rm.options) == (
+            gm.detail,
+            gm.duration_resolution_ns,
+            gm.options,
+        )
+        rl, gl = ref.event_table.lost, got.event_table.lost
+        for col in rl.columns:
+            assert (rl[col] == gl[col]).all(), col
+    # (the texts with a proc column, or banners early enough, are read in pieces throughout)
+    if rel in PIECES_THROUGHOUT:
+        assert not restarts and len(pieces) > 10
+
+
 def test_not_a_trace_is_refused(tmp_path: Path) -> None:
     from fgraph.errors import TraceFormatError
 

@@ -165,6 +165,11 @@ class _OneWindow:
         return sum(drop_rows(c, lo, hi) for c in t.columns.values())
 
 
+def whole_windows(source: Source) -> _OneWindow:
+    """``source`` read whole, as one table handed out in windows of its rows."""
+    return _OneWindow(parse(source))
+
+
 def parse_windows(source: Source, window_records: int | None = None) -> Any:
     """``source`` as consecutive timeline windows: an object with ``meta``, ``ncpu`` and
     ``windows()`` yielding ``(table, timeline order or None, row ids or None)``, and
@@ -174,8 +179,15 @@ def parse_windows(source: Source, window_records: int | None = None) -> Any:
     window.  Errors name the input as :func:`parse`'s do."""
     try:
         fmt = detect_format(source.head(65536))
+        if fmt == KERNEL_TEXT:
+            from .text_windows import WHOLE_BELOW, TextWindows
+
+            if len(source) >= WHOLE_BELOW:
+                tw = TextWindows(source)
+                _stamp(tw.meta, source)
+                return tw
         if fmt != TRACE_DAT:
-            return _OneWindow(parse(source))
+            return whole_windows(source)
         from .tracedat.stream import WINDOW_RECORDS, open_stream
 
         st = open_stream(source, window_records or WINDOW_RECORDS)

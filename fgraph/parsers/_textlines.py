@@ -64,6 +64,38 @@ L_GRAPH = 11  # set by a reader: the line's text is graph text, to be classified
 CHUNK_LINES = 1 << 17
 MAX_EXAMPLES = 20
 
+
+@dataclass
+class TextCarry:
+    """What one piece of a text leaves to the next when the text is read piece by piece
+    (:mod:`fgraph.parsers.text_windows`), and the counts its warnings and meta are made of at
+    the end.  A piece's table then names rows and lines by their place in the whole text.
+
+    ``restart`` is set when a piece meets what only the whole text can answer (rows before a
+    CPU's first banner when that banner comes in a later piece): the reader starts again
+    whole."""
+
+    line_base: int = 0  # lines before this piece
+    # bare "}": per (group, depth) the last candidate: (is an entry, nested, func, module)
+    bare: dict[tuple[int, int], tuple[bool, bool, int, int]] = field(default_factory=dict)
+    banner: dict[int, tuple[int, int]] = field(default_factory=dict)  # cpu -> to (pid, comm)
+    unresolved: set[int] = field(default_factory=set)  # CPUs with rows no banner named yet
+    # lost-event lines with no record after them on their CPU yet: (cpu, count, line)
+    pending_lost: list[tuple[int, int, int]] = field(default_factory=list)
+    last: bool = False  # this piece is the last: pending gaps stay gaps after every record
+    restart: bool = False
+    # the counts of the warnings and meta, over the pieces read
+    lost_lines: int = 0
+    lost_known: int = 0
+    lost_uncounted: bool = False
+    unparsed: int = 0
+    examples: list[tuple[int, str]] = field(default_factory=list)
+    dur_res: int = 0
+    lines: int = 0  # lines read (line_base of the next piece)
+    fast_lines: int = 0  # of which the fast path read
+    facts: dict[str, Any] = field(default_factory=dict)  # the reader's (ftrace_text.text_facts)
+
+
 # The graph text after the prologue columns and the indent.  Names are "everything before '('"
 # (%ps output: symbol, symbol.isra.0, 0xffffffff81000000, "sym [mod]"); see
 # kernel/trace/trace_functions_graph.c print_graph_entry_leaf()/print_graph_entry_nested()/
@@ -835,6 +867,25 @@ def _comment_texts(
     return pc.take(pa.concat_arrays([a, b]), idx_of(order))
 
 
+def lost_warning(gaps: int, known: int, uncounted: bool) -> str:
+    return f"{gaps} lost-event gap(s) in the text ({known} events counted" + (
+        ", some without a count)" if uncounted else ")"
+    )
+
+
+def unparsed(meta: TraceMeta, bad: int, examples: list[tuple[int, str]], path: str) -> None:
+    """The count of the lines not understood, their first examples and their warning."""
+    meta.lines_unparsed = bad
+    if bad:
+        meta.unparsed_examples = examples
+        meta.warn(
+            f"{bad} line(s) not understood (first at line {examples[0][0]}: "
+            f"{examples[0][1][:80]!r})",
+            path,
+            bad,
+        )
+
+
 def build_event_table(
     lines: Lines,
     pool: StringPool,
@@ -843,8 +894,10 @@ def build_event_table(
     path: str,
     banners_fill: bool = True,
     kernel_rule: bool = True,
+    carry: TextCarry | None = None,
 ) -> EventTable:
-    """Expand per-line results into the event table (see the module docstring)."""
+    """Expand per-line results into the event table (see the module docstring).  With
+    ``carry``, the lines are one piece of a longer text (:class:`TextCarry`)."""
     n = lines.n
     kind = lines.kind.copy()
     sub = lines.sub if lines.sub is not None else np.arange(n)
@@ -911,7 +964,8 @@ def build_event_table(
     comm = lines.comm
     cpu = lines.cpu
     bsel = np.flatnonzero(kind == L_BANNER)
-    if banners_fill and len(bsel):
+    carried = carry.banner if carry is not None else {}
+    if banners_fill and (len(bsel) or carry is not None):
         bfrom_pid = to_int(take_sub(group(m, "bfpid"), bsel)).astype(np.int32)
         bto_pid = to_int(take_sub(group(m, "btpid"), bsel)).astype(np.int32)
         bfrom_comm = encode(take_sub(group(m, "bfrom"), bsel), pool, strip=True)
@@ -924,15 +978,31 @@ def build_event_table(
         if need.any():
             pid = pid.copy()
             comm = comm.copy()
-        for c in unique(cpu[bsel]) if need.any() else []:  # loop over CPUs
+        bcpus = set(unique(cpu[bsel]).tolist())
+        for c in sorted(bcpus | set(carried)) if need.any() else []:  # loop over CPUs
             bl = bsel[cpu[bsel] == c]
             bi = np.flatnonzero(cpu[bsel] == c)
             rows = np.flatnonzero((cpu == c) & need)
             k = np.searchsorted(bl, rows, side="right") - 1
             before = k < 0
             kk = np.clip(k, 0, None)
-            pid[rows] = np.where(before, bfrom_pid[bi[0]], bto_pid[bi[kk]])
-            comm[rows] = np.where(before, bfrom_comm[bi[0]], bto_comm[bi[kk]])
+            if c in carried:  # (a piece: rows before its first banner take the last one's)
+                first_pid, first_comm = np.int32(carried[c][0]), np.int32(carried[c][1])
+            else:
+                first_pid, first_comm = bfrom_pid[bi[0]], bfrom_comm[bi[0]]
+            if len(bl):
+                pid[rows] = np.where(before, first_pid, bto_pid[bi[kk]])
+                comm[rows] = np.where(before, first_comm, bto_comm[bi[kk]])
+            else:
+                pid[rows], comm[rows] = first_pid, first_comm
+        if carry is not None:
+            if bcpus & carry.unresolved:
+                carry.restart = True  # earlier pieces' rows wanted this CPU's first banner
+            if need.any():
+                carry.unresolved |= set(unique(cpu[need]).tolist()) - bcpus - set(carried)
+            for c in bcpus:
+                last = int(np.flatnonzero(cpu[bsel] == c)[-1])
+                carried[c] = (int(bto_pid[last]), int(bto_comm[last]))
 
     # ---- overruns: " (Overruns: N)" belongs to the return just above -------------------------
     overrun_line: np.ndarray | None = None
@@ -995,9 +1065,12 @@ def build_event_table(
     leaf_entry = is_entry & is_leaf
     has_bare = bool(bare.any())
     cand = np.zeros(0, dtype=np.int64)
-    if has_bare:
+    if has_bare or carry is not None:
         cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
-    if has_bare and len(cand):
+    # (a piece of a text: the previous pieces' last candidates, as rows before its first)
+    virt = list(carry.bare.items()) if carry is not None else []
+    if (has_bare or carry is not None) and len(cand) + len(virt):
+        nv = len(virt)
         cpu_k = cols["cpu"][cand].astype(np.int64)
         pid_k = cols["pid"][cand].astype(np.int64)
         if kernel_rule:
@@ -1005,29 +1078,58 @@ def build_event_table(
             grp = np.where(cpu_k >= 0, cpu_k, np.where(pid_k > 0, pid_k + (1 << 20), -1))
         else:
             grp = np.where(pid_k > 0, pid_k, -2 - cpu_k)
-        order = np.lexsort((cand, cols["depth"][cand], grp))
-        c = cand[order]
-        gkey_c = grp[order]
-        gkey_d = cols["depth"][c].astype(np.int64)
+        a_grp = np.concatenate([np.array([k[0] for k, _ in virt], np.int64), grp])
+        a_dep = np.concatenate(
+            [np.array([k[1] for k, _ in virt], np.int64), cols["depth"][cand].astype(np.int64)]
+        )
+        a_row = np.concatenate([np.arange(-nv, 0, dtype=np.int64), cand])
+        a_ent = np.concatenate([np.array([v[0] for _, v in virt], bool), is_entry[cand]])
+        a_nest = np.concatenate([np.array([v[1] for _, v in virt], bool), nested[cand]])
+        a_func = np.concatenate([np.array([v[2] for _, v in virt], np.int32), cols["func"][cand]])
+        a_mod = np.concatenate([np.array([v[3] for _, v in virt], np.int32), cols["module"][cand]])
+        order = np.lexsort((a_row, a_dep, a_grp))
+        c = a_row[order]
+        gkey_c = a_grp[order]
+        gkey_d = a_dep[order]
         newgrp = np.ones(len(c), dtype=bool)
         newgrp[1:] = (gkey_c[1:] != gkey_c[:-1]) | (gkey_d[1:] != gkey_d[:-1])
-        isent = nested[c] | leaf_entry[c]
+        isent = a_ent[order]
+        nest = a_nest[order]
         pos_c = np.arange(len(c))
         grpstart = np.maximum.accumulate(np.where(newgrp, pos_c, 0))
         last_ent = np.maximum.accumulate(np.where(isent, pos_c, -1))
         valid = last_ent >= grpstart
         if kernel_rule:
             take = ~isent & valid
-            take[take] = nested[c[last_ent[take]]]  # the newest entry there was a leaf: no match
+            take[take] = nest[last_ent[take]]  # the newest entry there was a leaf: no match
         else:
             prev_is_ent = np.zeros(len(c), dtype=bool)
             prev_is_ent[1:] = isent[:-1] & ~newgrp[1:]
             take = ~isent & valid & prev_is_ent
+        take &= c >= 0  # (a carried candidate is no exit of this piece)
         rows_exit = c[take]
-        rows_ent = c[last_ent[take]]
-        cols["func"][rows_exit] = cols["func"][rows_ent]
-        cols["module"][rows_exit] = cols["module"][rows_ent]
+        src = order[last_ent[take]]
+        cols["func"][rows_exit] = a_func[src]
+        cols["module"][rows_exit] = a_mod[src]
         ef[rows_exit] |= np.uint8(EventFlag.FUNC_FROM_DEPTH)
+        if carry is not None:
+            # what the next piece's bare "}" may close: per group and depth, the kernel's
+            # newest entry (leaf or nested), trace-cmd's newest candidate (an exit between
+            # blocks the match)
+            end = np.append(np.flatnonzero(newgrp)[1:], len(c)) - 1
+            pick = (
+                np.where(last_ent[end] >= grpstart[end], last_ent[end], -1) if kernel_rule else end
+            )
+            for e, j in zip(end.tolist(), pick.tolist()):
+                if j < 0:
+                    continue
+                o = order[j]
+                carry.bare[(int(gkey_c[e]), int(gkey_d[e]))] = (
+                    bool(isent[j]),
+                    bool(nest[j]),
+                    int(a_func[o]),
+                    int(a_mod[o]),
+                )
     cols["eflags"] = ef
 
     # ---- other events: comments "/* name: text */", trace_printk, report records --------------
@@ -1070,25 +1172,49 @@ def build_event_table(
     # ---- lost events -----------------------------------------------------------------------
     lsel = np.flatnonzero(kind == L_LOST)
     lost = LostTable({}, pool)
-    if len(lsel):
+    base = carry.line_base if carry is not None else 0
+    pending = carry.pending_lost if carry is not None else []
+    if carry is not None and len(lsel):
+        cl = to_int(take_sub(group(m, "lcnt"), lsel))
+        cd = to_int(pc.utf8_trim_whitespace(take_sub(group(m, "dcnt"), lsel)))
+        cc = np.where(cl >= 0, cl, cd)
+        carry.lost_lines += len(lsel)
+        carry.lost_known += int(cc[cc >= 0].sum())
+        carry.lost_uncounted |= bool((cc < 0).any())
+    if len(lsel) or pending:
         lcpu = to_int(take_sub(group(m, "lcpu"), lsel)).astype(np.int16)
         cnt_l = to_int(take_sub(group(m, "lcnt"), lsel))
         dcnt = pc.utf8_trim_whitespace(take_sub(group(m, "dcnt"), lsel))
         cnt_d = to_int(dcnt)
         count = np.where(cnt_l >= 0, cnt_l, cnt_d)
+        line = lsel + 1 + base  # line numbers from 1
+        start_at = lsel + 1
+        if pending:
+            # (a piece: the earlier pieces' gaps that no record followed yet come first, as
+            # lines before this piece's first)
+            lcpu = np.concatenate([np.array([p[0] for p in pending], np.int16), lcpu])
+            count = np.concatenate([np.array([p[1] for p in pending], np.int64), count])
+            line = np.concatenate([np.array([p[2] for p in pending], np.int64), line])
+            start_at = np.concatenate([np.zeros(len(pending), np.int64), start_at])
+            pending.clear()
         # first row after the gap on that CPU
-        lrow = np.full(len(lsel), -1, dtype=np.int64)
+        lrow = np.full(len(lcpu), -1, dtype=np.int64)
         for c in unique(lcpu):  # loop over CPUs
             rows_c = np.flatnonzero(cols["cpu"] == c)
             ii = np.flatnonzero(lcpu == c)
-            start = np.searchsorted(cols["pos"], lsel[ii] + 1)  # first row after the line
+            start = np.searchsorted(cols["pos"], start_at[ii])  # first row after the line
             k = np.searchsorted(rows_c, start)
             has = k < len(rows_c)
             lrow[ii[has]] = rows_c[k[has]]
+        if carry is not None and not carry.last:
+            # no record after them in this piece: the next pieces' records may follow them
+            wait = lrow < 0
+            pending.extend(zip(lcpu[wait].tolist(), count[wait].tolist(), line[wait].tolist()))
+            lcpu, count, line, lrow = lcpu[~wait], count[~wait], line[~wait], lrow[~wait]
         lts = (
             np.where(lrow >= 0, cols["ts"][np.clip(lrow, 0, None)], -1)
             if nrows
-            else np.full(len(lsel), -1)
+            else np.full(len(lcpu), -1)
         )
         lost = LostTable(
             {
@@ -1096,37 +1222,39 @@ def build_event_table(
                 "row": lrow,
                 "ts": lts,
                 "count": count,
-                "pos": lsel + 1,  # line numbers from 1
-                "source": np.full(len(lsel), LostSource.TEXT, dtype=np.int8),
+                "pos": line,
+                "source": np.full(len(lcpu), LostSource.TEXT, dtype=np.int8),
             },
             pool,
         )
-        known = count[count >= 0].sum()
-        meta.warn(
-            f"{len(lsel)} lost-event gap(s) in the text ({int(known)} events counted"
-            + (", some without a count)" if (count < 0).any() else ")"),
-            path,
-            int(known) if (count >= 0).all() else -1,
-        )
+        if carry is None:
+            known = count[count >= 0].sum()
+            meta.warn(
+                lost_warning(len(lsel), int(known), bool((count < 0).any())),
+                path,
+                int(known) if (count >= 0).all() else -1,
+            )
 
     # ---- what was not understood ---------------------------------------------------------------
     bad = np.flatnonzero(kind == L_UNPARSED)
-    meta.lines_total = n
-    meta.lines_unparsed = len(bad)
+    examples: list[tuple[int, str]] = []
     if len(bad):
-        ex = bad[:MAX_EXAMPLES]
+        ex = bad[: MAX_EXAMPLES - (len(carry.examples) if carry is not None else 0)]
         raw = pc.cast(pc.take(lines.extra["raw"], idx_of(ex)), pa.large_binary()).to_pylist()
-        meta.unparsed_examples = [
-            (int(i) + 1, r.decode("utf-8", "replace").rstrip("\r\n")) for i, r in zip(ex, raw)
+        examples = [
+            (int(i) + 1 + base, r.decode("utf-8", "replace").rstrip("\r\n"))
+            for i, r in zip(ex, raw)
         ]
-        meta.warn(
-            f"{len(bad)} line(s) not understood (first at line {int(bad[0]) + 1}: "
-            f"{meta.unparsed_examples[0][1][:80]!r})",
-            path,
-            len(bad),
-        )
     res = int(np.max(lines.dur_res, where=(kind == L_EXIT) | (kind == L_LEAF), initial=0))
-    meta.duration_resolution_ns = res if res > 0 else 1
+    if carry is not None:
+        carry.unparsed += len(bad)
+        carry.examples.extend(examples)
+        carry.dur_res = max(carry.dur_res, res)
+        cols["pos"] = cols["pos"] + base
+    else:
+        meta.lines_total = n
+        unparsed(meta, len(bad), examples, path)
+        meta.duration_resolution_ns = res if res > 0 else 1
     meta.options["duration_precision"] = (
         "printed durations have at most 7 significant digits and are truncated: "
         "per row resolution 1 ns (<10 ms), 10 ns, 100 ns or 1000 ns (>= 1 s)"

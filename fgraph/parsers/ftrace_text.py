@@ -123,11 +123,19 @@ def _dialect(arr: pa.Array) -> _textfast.Dialect | None:
     )
 
 
-def parse_ftrace_text(source: Source | Any) -> EventTable:
-    """Parse kernel function_graph text into an EventTable (rows in line order)."""
+def parse_ftrace_text(
+    source: Source | Any,
+    pool: StringPool | None = None,
+    carry: tl.TextCarry | None = None,
+    meta: TraceMeta | None = None,
+) -> EventTable:
+    """Parse kernel function_graph text into an EventTable (rows in line order).  With
+    ``carry``, ``source`` is one piece of a longer text (:mod:`.text_windows`): the table
+    shares ``pool`` and ``meta`` with the other pieces', and what its meta and warnings are
+    made of is counted in ``carry``, for the reader to say once at the end."""
     name, mapped, data, replaced, arr, starts = tl.open_text(source)
     n = len(arr)
-    pool = StringPool()
+    pool = StringPool() if pool is None else pool
     # The C scanner checks every line against the regex's own shape, so it needs no dialect;
     # the numpy fast path cuts columns at fixed places and needs the column set first.
     c_scan = FAST_PATH and SCANNER and _textscan.AVAILABLE
@@ -201,8 +209,11 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
     # quoted from it again, a few): its mapped pages leave the resident set (fsync text of
     # 203 MB: peak RSS 735 -> 551 MB)
     release_pages(mapped)  # (the input as mapped: data may be a cleaned copy of it)
-    meta = TraceMeta(path=name, format="kernel-text")
+    meta = TraceMeta(path=name, format="kernel-text") if meta is None else meta
     if replaced:
+        if carry is not None:
+            # (the whole text's bytes >= 0x80 are all read as '?' when any is not UTF-8)
+            carry.restart = True
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
     cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
     lines = tl.Lines.of(
@@ -215,45 +226,80 @@ def parse_ftrace_text(source: Source | Any) -> EventTable:
         cmt_lines=cmt_lines,
         cmt_text=cmt_text,
     )
-    table = tl.build_event_table(lines, pool, meta, path=name)
-    _finish_meta(table, cols, name)
-    if c_scan or dialect is not None:
-        meta.options["fast_path_lines"] = int(n - len(sub if sub is not None else []))
+    table = tl.build_event_table(lines, pool, meta, path=name, carry=carry)
+    nfast = int(n - len(sub if sub is not None else [])) if c_scan or dialect is not None else -1
+    facts = text_facts(table, cols)
+    if carry is None:
+        finish_meta(meta, facts, name)
+        if nfast >= 0:
+            meta.options["fast_path_lines"] = nfast
+    else:
+        carry.lines += n
+        carry.fast_lines = carry.fast_lines + nfast if nfast >= 0 <= carry.fast_lines else -1
+        carry.facts = merge_facts(carry.facts, facts) if carry.facts else facts
     return table
 
 
-def _finish_meta(table: EventTable, cols: dict[str, np.ndarray], name: str) -> None:
-    meta = table.meta
+def text_facts(table: EventTable, cols: dict[str, np.ndarray]) -> dict[str, Any]:
+    """What the text's meta is made of (:func:`finish_meta`), for one table or one piece
+    (:func:`merge_facts` joins pieces')."""
     kinds = table["kind"]
     fg = (kinds == 1) | (kinds == 2)
-    if not fg.any() and not (kinds > 0).any():
+    ts = table["ts"]
+    cpu = table["cpu"]
+    # funcgraph-tail: (nearly) every return has its "/* f */"; a few automatic tails do not count
+    ret = (kinds == 2) & ((table["eflags"] & 0x02) == 0)
+    return {
+        "fg": bool(fg.any()),
+        "other": bool((kinds > 0).any()),
+        "fg_no_ts": bool((fg & (ts < 0)).any()),
+        "ts": bool((ts >= 0).any()),
+        "cpu_max": int(cpu.max()) if len(cpu) else -1,
+        "proc": bool(cols["has_proc"].any()),
+        "latency": bool(cols["has_lat"].any()),
+        "duration": bool(cols["has_dur"].any()),
+        "ret": int(ret.sum()),
+        "tail": int(((table["eflags"][ret] & 0x04) != 0).sum()),
+        "overrun": bool((table["overrun"] >= 0).any()),
+    }
+
+
+def merge_facts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (
+            max(a[k], b[k])
+            if k == "cpu_max"
+            else a[k] + b[k]
+            if k in ("ret", "tail")
+            else a[k] or b[k]
+        )
+        for k in a
+    }
+
+
+def finish_meta(meta: TraceMeta, facts: dict[str, Any], name: str) -> None:
+    if not facts["fg"] and not facts["other"]:
         raise TraceFormatError(
             f"not function_graph text: none of {meta.lines_total} lines is a function_graph line",
             path=name,
         )
-    ts = table["ts"]
-    meta.ts_known = bool(fg.any() and not (fg & (ts < 0)).any())
-    if not meta.ts_known and (ts >= 0).any():
+    meta.ts_known = bool(facts["fg"] and not facts["fg_no_ts"])
+    if not meta.ts_known and facts["ts"]:
         meta.warn("only part of the text has an abstime column; order by row, not ts", name)
     meta.ts_resolution_ns = 1000
-    cpu = table["cpu"]
-    meta.ncpus = int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0
-    have = []
-    if (table["ts"] >= 0).any():
-        have.append("abstime")
-    if (cpu >= 0).any():
-        have.append("cpu")
-    if cols["has_proc"].any():
-        have.append("proc")
-    if cols["has_lat"].any():
-        have.append("latency")
-    if cols["has_dur"].any():
-        have.append("duration")
-    # funcgraph-tail: (nearly) every return has its "/* f */"; a few automatic tails do not count
-    ret = (kinds == 2) & ((table["eflags"] & 0x02) == 0)
-    if ret.any() and ((table["eflags"][ret] & 0x04) != 0).mean() > 0.9:
-        have.append("tail")
-    if (table["overrun"] >= 0).any():
-        have.append("overrun")
+    meta.ncpus = facts["cpu_max"] + 1 if facts["cpu_max"] >= 0 else 0
+    have = [
+        k
+        for k, on in (
+            ("abstime", facts["ts"]),
+            ("cpu", facts["cpu_max"] >= 0),
+            ("proc", facts["proc"]),
+            ("latency", facts["latency"]),
+            ("duration", facts["duration"]),
+            ("tail", facts["ret"] > 0 and facts["tail"] / facts["ret"] > 0.9),
+            ("overrun", facts["overrun"]),
+        )
+        if on
+    ]
     meta.detail = "+".join(have) + " columns" if have else "no context columns"
     meta.options["text_columns"] = have

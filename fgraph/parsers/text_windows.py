@@ -1,0 +1,142 @@
+"""Kernel function_graph text read a piece at a time (issue 7: bounded memory).
+
+The kernel prints one merged stream, so consecutive pieces of lines are consecutive timeline
+windows: each piece (~:data:`PIECE_BYTES` of text, cut at a line end) is parsed on its own
+into a table that the rebuild consumes and drops, and a text of any size is read in the memory
+of a piece plus its calls.  The tables are the whole-text reader's (tests/test_stream_tracedat.py
+compares them through the rebuild on every corpus text): what a line's meaning takes from
+lines before it is carried from piece to piece (:class:`~._textlines.TextCarry`: the entry a
+bare ``}`` closes, the task a banner named on each CPU, the lost-event gaps no record has
+followed yet), rows and lines are numbered in the whole text, and the warnings and the meta are
+said once, at the end, as the whole-text reader says them.
+
+What only the whole text can answer (rows before a CPU's first banner when that banner comes in
+a later piece, bytes that are not UTF-8, a time column that stops half-way) raises
+:class:`TextRestart`: the caller reads the text whole instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mmap
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..source import Source
+from ..table import EventTable, StringPool, TraceMeta
+from . import _textlines as tl
+
+# Text per piece: ~230k lines of a typical capture, the size of the rebuild's text windows
+# (fgraph.pipeline.TEXT_WINDOW_RECORDS rows).  Texts below WHOLE_BELOW are read whole.
+PIECE_BYTES = 16 << 20
+WHOLE_BELOW = 2 * PIECE_BYTES
+
+
+class TextRestart(Exception):
+    """A piece met what only the whole text answers: read it whole."""
+
+
+def _cut(data: Any, at: int) -> int:
+    """The end of the piece that reaches ``at``: after the line ``at`` is in, and after the
+    overrun lines that follow it (" (Overruns: N)" belongs to the return above it)."""
+    n = len(data)
+    if at >= n:
+        return n
+    end = data.find(b"\n", at)
+    while end >= 0:
+        nxt = data.find(b"\n", end + 1)
+        line = data[end + 1 : nxt if nxt >= 0 else n]
+        if b"(Overruns: " not in line:
+            break
+        end = nxt
+    return n if end < 0 else end + 1
+
+
+def _release(data: Any, lo: int, hi: int) -> None:
+    """Give back the mapped input's pages of bytes ``lo:hi`` (read again from the page cache
+    if needed)."""
+    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    lo -= lo % mmap.PAGESIZE
+    if hi > lo:
+        with contextlib.suppress(OSError, ValueError):
+            data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
+class TextWindows:
+    """A kernel text as the windows of :func:`fgraph.pipeline.load_windowed` (the interface of
+    :class:`~fgraph.parsers._OneWindow`)."""
+
+    several_windows = False
+    records = 0  # no estimate up front
+    ncpu = 1 << 15  # (the CPU column is int16; the pieces to come may name any)
+
+    def __init__(self, source: Source, piece_bytes: int | None = None) -> None:
+        self.source = source
+        self.piece_bytes = max(int(piece_bytes or PIECE_BYTES), 1)
+        self.meta = TraceMeta(path=source.name, format="kernel-text")
+        self.strings = StringPool()
+
+    def final_rows(self, ids: np.ndarray) -> np.ndarray:
+        return ids
+
+    def lost_order(self, lost: Any) -> np.ndarray | None:
+        # the whole text's gaps are in line order; a piece's come once a record follows them
+        return np.argsort(lost["pos"], kind="stable")
+
+    def drop_rows(self, lo: int, hi: int) -> int:
+        return 0  # (each piece's table is freed once the rebuild is done with it)
+
+    def windows(
+        self, rows: int | None = None
+    ) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
+        """The pieces' tables, each with its rows' numbers in the whole text.  Raises
+        :class:`TextRestart` (see the module)."""
+        from .ftrace_text import parse_ftrace_text
+
+        data, name, meta = self.source.data, self.source.name, self.meta
+        carry = tl.TextCarry()
+        at = row = 0
+        told: bool | None = None  # ts_known as the rebuild was first told it
+        while at < len(data):
+            end = _cut(data, at + self.piece_bytes)
+            carry.line_base, carry.last = carry.lines, end >= len(data)
+            piece = Source(name, memoryview(data)[at:end])
+            table = parse_ftrace_text(piece, self.strings, carry, meta)
+            _release(data, at, end)
+            f = carry.facts
+            # (whether the rows have times, as the whole text says it: told the rebuild with
+            # the first piece that has funcgraph lines; earlier pieces were read as timed)
+            known = bool(f["fg"] and not f["fg_no_ts"]) if f["fg"] else None
+            if told is None and known is not None:
+                if at > 0 and not known:
+                    raise TextRestart
+                told = meta.ts_known = known
+            if carry.restart or (known is not None and known != told):
+                raise TextRestart
+            n = len(table)
+            yield table, None, np.arange(row, row + n, dtype=np.int64)
+            del table
+            row += n
+            at = end
+        self._finish(carry)
+
+    def _finish(self, carry: tl.TextCarry) -> None:
+        """The meta and warnings of the whole text, in the whole-text reader's order."""
+        meta, name = self.meta, self.source.name
+        meta.lines_total = carry.lines
+        if carry.lost_lines:
+            meta.warn(
+                tl.lost_warning(carry.lost_lines, carry.lost_known, carry.lost_uncounted),
+                name,
+                -1 if carry.lost_uncounted else carry.lost_known,
+            )
+        tl.unparsed(meta, carry.unparsed, carry.examples, name)
+        meta.duration_resolution_ns = carry.dur_res if carry.dur_res > 0 else 1
+        from .ftrace_text import finish_meta
+
+        finish_meta(meta, carry.facts, name)
+        if carry.fast_lines >= 0:
+            meta.options["fast_path_lines"] = carry.fast_lines
