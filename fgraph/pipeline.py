@@ -175,6 +175,8 @@ def _rebuild_windows(
         # thread's malloc arena.
         windows = ahead = _Ahead(windows)
         st.warm()
+    elif getattr(st, "pieces", False) and not os.environ.get("FGRAPH_ONE_THREAD"):
+        windows = _Ahead(windows)
     tail_from = 0  # the first of the last TAIL_WINDOWS windows
     # An error or interrupt in the middle of the windows: close them here, not when the
     # generator is collected (the exception's traceback holds this frame, so a caller that

@@ -388,19 +388,19 @@ class EventTable(_Columns):
             base += len(t)
         out_fields: dict[str, FieldTable] = {}
         for name, parts in fields.items():
-            names = list(parts[0][0].columns)
-            scols = set(parts[0][0].string_cols)
+            # (the tables may not all have every field: a text's pieces have the fields their
+            # lines printed; a row without one holds -1, as a reader leaves it)
+            dtypes = {k: v.dtype for ft, _, _ in parts for k, v in ft.columns.items()}
+            scols = {k for ft, _, _ in parts for k in ft.string_cols}
+
+            def part(ft: FieldTable, m: np.ndarray, k: str) -> np.ndarray:
+                if k not in ft.columns:
+                    return np.full(len(ft.rows), -1, dtypes[k])
+                return remap_codes(ft.columns[k], m) if k in scols else ft.columns[k]
+
             out_fields[name] = FieldTable(
                 np.concatenate([ft.rows + b for ft, _, b in parts]),
-                {
-                    k: np.concatenate(
-                        [
-                            remap_codes(ft.columns[k], m) if k in scols else ft.columns[k]
-                            for ft, m, _ in parts
-                        ]
-                    )
-                    for k in names
-                },
+                {k: np.concatenate([part(ft, m, k) for ft, m, _ in parts]) for k in dtypes},
                 scols,
             )
         lost = LostTable(

@@ -168,7 +168,6 @@ def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.Mon
 
     path = corpus_file(rel)
     ref = load(path)
-    monkeypatch.setattr(tw, "WHOLE_BELOW", 0)
     restarts = []
     pieces = []
     windows = tw.TextWindows.windows
@@ -185,7 +184,7 @@ def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.Mon
     monkeypatch.setattr(tw.TextWindows, "windows", counted)
     size = len(read_text(path))
     for piece in (max(3000, size // 150), max(200_000, size // 7)):
-        monkeypatch.setattr(tw, "PIECE_BYTES", piece)
+        monkeypatch.setenv("FGRAPH_TEXT_PIECE", str(piece))
         got = load_windowed(path)
         assert_same_calls(ref.call_table, got.call_table)
         assert ref.quality.to_dict() == got.quality.to_dict()

@@ -126,6 +126,35 @@ def test_concat_merges_string_pools() -> None:
     assert c.fields["sched_switch"].rows.tolist() == [2]
 
 
+def test_concat_of_tables_with_different_fields_and_row_ranges() -> None:
+    """Pieces of a text hold the fields their lines printed: the joined table has every field,
+    -1 where a piece had none (as a reader leaves a field a line did not print).  And
+    ``row_range`` is the rows as views, with the field and lost rows among them re-pointed."""
+    pool = StringPool()
+    rows = [{"ts": t, "kind": int(EventKind.OTHER)} for t in range(4)]
+    a = EventTable.from_rows(rows[:2], pool)
+    b = EventTable.from_rows(rows[2:], pool)
+    a.fields["irq"] = FieldTable(np.array([1]), {"irq": np.array([7])})
+    b.fields["irq"] = FieldTable(
+        np.array([0, 1]), {"name": np.array([pool.code("eth0")] * 2, np.int32)}, {"name"}
+    )
+    c = EventTable.concat([a, b])
+    ft = c.fields["irq"]
+    assert ft.rows.tolist() == [1, 2, 3]
+    assert ft.columns["irq"].tolist() == [7, -1, -1]
+    assert c.strings.decode(ft.columns["name"]).tolist() == [None, "eth0", "eth0"]
+    assert ft.string_cols == {"name"}
+    c.lost = LostTable(
+        {"row": np.array([3, -1, 1]), "cpu": np.zeros(3, np.int16), "ts": np.full(3, -1)}, pool
+    )
+    r = c.row_range(1, 3)
+    assert r["ts"].tolist() == [1, 2] and np.shares_memory(r["ts"], c["ts"])
+    assert r.fields["irq"].rows.tolist() == [0, 1]
+    assert r.lost["row"].tolist() == [0]
+    last = c.row_range(2, 4, last=True)
+    assert last.lost["row"].tolist() == [1, -1]
+
+
 def test_call_table_children_index() -> None:
     calls = CallTable.from_rows(
         [

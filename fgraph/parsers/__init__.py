@@ -180,10 +180,11 @@ def parse_windows(source: Source, window_records: int | None = None) -> Any:
     try:
         fmt = detect_format(source.head(65536))
         if fmt == KERNEL_TEXT:
-            from .text_windows import WHOLE_BELOW, TextWindows
+            from .text_windows import TextWindows, piece_bytes
 
-            if len(source) >= WHOLE_BELOW:
-                tw = TextWindows(source)
+            piece = piece_bytes()
+            if len(source) >= 2 * piece:
+                tw = TextWindows(source, piece)
                 _stamp(tw.meta, source)
                 return tw
         if fmt != TRACE_DAT:

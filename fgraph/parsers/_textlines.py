@@ -83,6 +83,7 @@ class TextCarry:
     # lost-event lines with no record after them on their CPU yet: (cpu, count, line)
     pending_lost: list[tuple[int, int, int]] = field(default_factory=list)
     last: bool = False  # this piece is the last: pending gaps stay gaps after every record
+    bare_seen: bool = False  # a bare "}" was met: the last candidates are kept from then on
     restart: bool = False
     # the counts of the warnings and meta, over the pieces read
     lost_lines: int = 0
@@ -1064,12 +1065,18 @@ def build_event_table(
     nested = is_entry & ~is_leaf
     leaf_entry = is_entry & is_leaf
     has_bare = bool(bare.any())
+    if carry is not None and has_bare and not carry.bare_seen:
+        # the first bare "}" of the text: the earlier pieces' entries were not kept for it
+        # (a text with tails has none: it costs nothing there)
+        carry.bare_seen = True
+        carry.restart |= carry.line_base > 0
+    want = has_bare or (carry is not None and carry.bare_seen)
     cand = np.zeros(0, dtype=np.int64)
-    if has_bare or carry is not None:
+    if want:
         cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))
     # (a piece of a text: the previous pieces' last candidates, as rows before its first)
     virt = list(carry.bare.items()) if carry is not None else []
-    if (has_bare or carry is not None) and len(cand) + len(virt):
+    if want and len(cand) + len(virt):
         nv = len(virt)
         cpu_k = cols["cpu"][cand].astype(np.int64)
         pid_k = cols["pid"][cand].astype(np.int64)

@@ -28,10 +28,20 @@ from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
 from . import _textlines as tl
 
-# Text per piece: ~230k lines of a typical capture, the size of the rebuild's text windows
-# (fgraph.pipeline.TEXT_WINDOW_RECORDS rows).  Texts below WHOLE_BELOW are read whole.
+# Text per piece: ~230k lines of a typical capture, about the rebuild's text windows
+# (fgraph.pipeline.TEXT_WINDOW_RECORDS rows).  Texts of less than two pieces are read whole.
+# On the 203 MB benchmark text: 16 MB pieces 1.00 s and 305 MB peak RSS, 8 MB 1.1-1.3 s and
+# 278 MB, 4 MB 1.5-1.7 s and 255 MB (each piece's own costs: Arrow calls, the scanner's
+# threads); read whole, 1.0-1.3 s and 540 MB.
 PIECE_BYTES = 16 << 20
-WHOLE_BELOW = 2 * PIECE_BYTES
+
+
+def piece_bytes() -> int:
+    """:data:`PIECE_BYTES`, or ``FGRAPH_TEXT_PIECE`` bytes (tests: every text in pieces)."""
+    import os
+
+    env = os.environ.get("FGRAPH_TEXT_PIECE", "")
+    return int(env) if env.isdigit() and int(env) > 0 else PIECE_BYTES
 
 
 class TextRestart(Exception):
@@ -70,6 +80,7 @@ class TextWindows:
     :class:`~fgraph.parsers._OneWindow`)."""
 
     several_windows = False
+    pieces = True
     records = 0  # no estimate up front
     ncpu = 1 << 15  # (the CPU column is int16; the pieces to come may name any)
 
