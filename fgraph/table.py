@@ -62,6 +62,13 @@ class StringPool:
         ]
 
 
+def _field_part(ft: FieldTable, mapping: np.ndarray, k: str, dt: Any, string: bool) -> np.ndarray:
+    """Field ``k`` of one table being joined (codes remapped); -1 where it has none."""
+    if k not in ft.columns:
+        return np.full(len(ft.rows), -1, dt)
+    return remap_codes(ft.columns[k], mapping) if string else ft.columns[k]
+
+
 def remap_codes(codes: np.ndarray, mapping: np.ndarray) -> np.ndarray:
     if len(mapping) == 0:
         return codes.copy()
@@ -392,15 +399,12 @@ class EventTable(_Columns):
             # lines printed; a row without one holds -1, as a reader leaves it)
             dtypes = {k: v.dtype for ft, _, _ in parts for k, v in ft.columns.items()}
             scols = {k for ft, _, _ in parts for k in ft.string_cols}
-
-            def part(ft: FieldTable, m: np.ndarray, k: str) -> np.ndarray:
-                if k not in ft.columns:
-                    return np.full(len(ft.rows), -1, dtypes[k])
-                return remap_codes(ft.columns[k], m) if k in scols else ft.columns[k]
-
             out_fields[name] = FieldTable(
                 np.concatenate([ft.rows + b for ft, _, b in parts]),
-                {k: np.concatenate([part(ft, m, k) for ft, m, _ in parts]) for k in dtypes},
+                {
+                    k: np.concatenate([_field_part(ft, m, k, dt, k in scols) for ft, m, _ in parts])
+                    for k, dt in dtypes.items()
+                },
                 scols,
             )
         lost = LostTable(
