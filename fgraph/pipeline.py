@@ -120,8 +120,7 @@ def load_windowed(
     reading one raises :class:`fgraph.table.ColumnNotLoaded` (a command that knows what it
     reads, e.g. ``fgraph hist``, saves their memory).
     """
-    from .parsers import parse_windows, whole_windows
-    from .parsers.text_windows import TextRestart
+    from .parsers import TextRestart, parse_windows, whole_windows
     from .schema import CALL
     from .source import open_source
 

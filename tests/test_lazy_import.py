@@ -93,3 +93,15 @@ def test_a_windowed_hist_does_not_import_numpy_ma() -> None:
         "print(t.windowed, len(t.call_table) > 0, 'numpy.ma' in sys.modules)\n"
     )
     assert _run(code).splitlines()[-1] == "True True False"
+
+
+def test_a_tracedat_read_leaves_pyarrow_and_pandas_unimported() -> None:
+    """The text readers' pyarrow (~30 MB of libraries resident, ~0.1 s) and pandas are not
+    loaded by the windowed read of a trace.dat, what ``fgraph hist`` runs."""
+    code = (
+        "import sys\n"
+        "from fgraph.pipeline import load_windowed\n"
+        f"t = load_windowed({str(SMALL)!r})\n"
+        "print(len(t.call_table) > 0, 'pyarrow' in sys.modules, 'pandas' in sys.modules)"
+    )
+    assert _run(code) == "True False False"

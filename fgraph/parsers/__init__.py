@@ -104,6 +104,11 @@ def _stamp(meta: Any, source: Source, warnings: bool = True) -> None:
         meta.warnings[:0] = source.warnings
 
 
+class TextRestart(Exception):
+    """A piece of a text met what only the whole text answers (:mod:`.text_windows`): read it
+    whole.  (Here, not there: a trace.dat's reader never imports the text readers' pyarrow.)"""
+
+
 class _OneWindow:
     """An input that is read whole (text): the same interface as
     :class:`~fgraph.parsers.tracedat.stream.TraceDatStream`.  Its rows are already in timeline

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..source import Source
 from ..table import EventTable, StringPool, TraceMeta
+from . import TextRestart
 from . import _textlines as tl
 
 # Text per piece: ~230k lines of a typical capture, about the rebuild's text windows
@@ -42,10 +43,6 @@ def piece_bytes() -> int:
 
     env = os.environ.get("FGRAPH_TEXT_PIECE", "")
     return int(env) if env.isdigit() and int(env) > 0 else PIECE_BYTES
-
-
-class TextRestart(Exception):
-    """A piece met what only the whole text answers: read it whole."""
 
 
 def _cut(data: Any, at: int) -> int:
