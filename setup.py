@@ -5,7 +5,6 @@ with exits on per-task stacks -- cannot be expressed as whole-array numpy operat
 without losing the kernel's semantics, so they are written as tight C loops over numpy
 buffers. Everything else stays numpy/Arrow.  See README "Design".
 """
-
 from pathlib import Path
 
 import numpy as np
