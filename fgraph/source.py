@@ -62,13 +62,19 @@ class Source:
         return bytes(self.data[:n])
 
 
-def release_pages(data: Any) -> None:
-    """Give back the resident pages of a mapped input: a read mapping's touched pages count in
-    the resident set, and a reader that has what it needs from them should not hold them
-    (touched again, they are read back from the page cache).  Not a mapping: nothing to do."""
-    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
-        with contextlib.suppress(OSError, ValueError):  # (closed, or no such advice here)
-            data.madvise(mmap.MADV_DONTNEED)
+def release_pages(data: Any, lo: int = 0, hi: int | None = None) -> None:
+    """Give back the resident pages of a mapped input (of its bytes ``lo:hi``, the pages they
+    are in; default all): a read mapping's touched pages count in the resident set, and a
+    reader that has what it needs from them should not hold them (touched again, they are read
+    back from the page cache).  Not a mapping: nothing to do."""
+    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    # (closed, or no such advice here)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        a = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
+        z = len(data) if hi is None else min(hi, len(data))
+        if z > a:
+            data.madvise(mmap.MADV_DONTNEED, a, z - a)
 
 
 class _Collect:

@@ -114,8 +114,8 @@ static int inflate_one(int codec, void *dctx, unsigned char *dst, size_t us, con
 }
 
 /* Give back the whole pages of the mapped input inside [lo, hi) (they count in the resident
- * set; the mapping reads them again from the page cache if touched): ringbuffer.
- * drop_file_pages's.  Only for a file mapping (on anonymous or heap memory MADV_DONTNEED
+ * set; the mapping reads them again from the page cache if touched): source.release_pages's
+ * with a range.  Only for a file mapping (on anonymous or heap memory MADV_DONTNEED
  * would zero the bytes): the caller's to know, as in ringbuffer.py. */
 static void drop_pages(const unsigned char *base, size_t len, Py_ssize_t lo, Py_ssize_t hi)
 {

@@ -17,14 +17,12 @@ a later piece, bytes that are not UTF-8, a time column that stops half-way) rais
 
 from __future__ import annotations
 
-import contextlib
-import mmap
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ..source import Source
+from ..source import Source, release_pages
 from ..table import EventTable, StringPool, TraceMeta
 from . import TextRestart
 from . import _textlines as tl
@@ -59,17 +57,6 @@ def _cut(data: Any, at: int) -> int:
             break
         end = nxt
     return n if end < 0 else end + 1
-
-
-def _release(data: Any, lo: int, hi: int) -> None:
-    """Give back the mapped input's pages of bytes ``lo:hi`` (read again from the page cache
-    if needed)."""
-    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    lo -= lo % mmap.PAGESIZE
-    if hi > lo:
-        with contextlib.suppress(OSError, ValueError):
-            data.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
 
 
 class TextWindows:
@@ -113,7 +100,7 @@ class TextWindows:
             carry.line_base, carry.last = carry.lines, end >= len(data)
             piece = Source(name, memoryview(data)[at:end])
             table = parse_ftrace_text(piece, self.strings, carry, meta)
-            _release(data, at, end)
+            release_pages(data, at, end)
             f = carry.facts
             # (whether the rows have times, as the whole text says it: told the rebuild with
             # the first piece that has funcgraph lines; earlier pieces were read as timed)

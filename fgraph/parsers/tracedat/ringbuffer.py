@@ -25,6 +25,7 @@ import numpy as np
 
 from ..._ext import inflate, pages  # type: ignore[attr-defined]
 from ...errors import TraceParseError
+from ...source import release_pages
 from ._structs import decompress
 
 PAGE_STATUS = {
@@ -129,9 +130,9 @@ def _chunk_table(
         if i % 256 == 255 and fd is None:
             # the headers are spread over the whole blob: give back the file pages read for
             # them as we go (a mapped file's touched pages count in the resident set)
-            drop_file_pages(data, mark, p - FAULT_AROUND)
+            release_pages(data, mark, p - FAULT_AROUND)
             mark = p - FAULT_AROUND
-    drop_file_pages(data, mark, p + FAULT_AROUND)
+    release_pages(data, mark, p + FAULT_AROUND)
     return chunks, None
 
 
@@ -436,29 +437,18 @@ class ChunkStore:
         """Give back the compressed file's pages read so far.  The whole file, not the
         chunks read: a page fault maps the file's cached pages around the one asked for too
         (fault-around, 64 KB), and those pages would stay in the resident set."""
-        drop_file_pages(self.data, 0, len(self.data))
+        release_pages(self.data, 0, len(self.data))
 
     @property
     def resident_chunks(self) -> int:
         return int(self.resident.sum())
 
 
-DROP_EVERY = 1 << 20  # compressed bytes read by load_lazy between two drop_file_pages
+DROP_EVERY = 1 << 20  # compressed bytes read by load_lazy between two release_pages
 
 # bytes of a mapped file's cached pages a page fault maps around the page asked for
 # (mm/memory.c do_fault_around, /sys/kernel/mm/transparent_hugepage/../fault_around_bytes)
 FAULT_AROUND = 1 << 16
-
-
-def drop_file_pages(data: Any, lo: int, hi: int) -> None:
-    """Give back the pages of a mapped file's [lo, hi) that were read (they count in the
-    resident set; the mapping reads them again if touched)."""
-    if not isinstance(data, mmap.mmap):
-        return
-    a = max(lo, 0) // mmap.PAGESIZE * mmap.PAGESIZE
-    if hi > a:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            data.madvise(mmap.MADV_DONTNEED, a, min(hi, len(data)) - a)
 
 
 # madvise(MADV_POPULATE_READ): map a range's pages in one call (Linux 5.14+; Python 3.12
@@ -754,7 +744,7 @@ def _scan_blob(
         if mark < 0:
             mark = fo
         elif fo + cs - mark >= DROP_EVERY:
-            drop_file_pages(data, mark - FAULT_AROUND, fo + cs + FAULT_AROUND)
+            release_pages(data, mark - FAULT_AROUND, fo + cs + FAULT_AROUND)
             mark = -1
         rows.append((pos, us, fo, cs))
         fileoff.append(fo - 8)
@@ -779,7 +769,7 @@ def _scan_blob(
             head = _heads(np.frombuffer(buf, np.uint8), base, head, pos, ps, got)
         tail = buf[-7:]  # (a copy of at most 7 bytes)
     if mark >= 0:
-        drop_file_pages(data, mark - FAULT_AROUND, rows[-1][2] + rows[-1][3] + FAULT_AROUND)
+        release_pages(data, mark - FAULT_AROUND, rows[-1][2] + rows[-1][3] + FAULT_AROUND)
     if kept == len(rows) and kept:  # every chunk kept
         _heads(sink, 0, 0, pos, ps, got)
     full = pos // ps

@@ -75,7 +75,6 @@ from .ringbuffer import (
     ChunkStore,
     count,
     drop_disordered_pages,
-    drop_file_pages,
     load_blobs,
     load_lazy,
     on_two_threads,
@@ -395,7 +394,7 @@ class TraceDatStream:
             lo = start + i * ps
             pieces[bi, i] = self.mem[lo : lo + k * ps].reshape(k, ps)[:, :8].copy()
             if own_file:
-                drop_file_pages(self.mem_obj, lo - FAULT_AROUND, lo + k * ps + FAULT_AROUND)
+                release_pages(self.mem_obj, lo - FAULT_AROUND, lo + k * ps + FAULT_AROUND)
 
         if len(jobs) >= 4:
             on_two_threads(jobs, read, "fgraph-stamps")
