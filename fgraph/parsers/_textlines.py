@@ -1181,19 +1181,18 @@ def build_event_table(
     lost = LostTable({}, pool)
     base = carry.line_base if carry is not None else 0
     pending = carry.pending_lost if carry is not None else []
-    if carry is not None and len(lsel):
-        cl = to_int(take_sub(group(m, "lcnt"), lsel))
-        cd = to_int(pc.utf8_trim_whitespace(take_sub(group(m, "dcnt"), lsel)))
-        cc = np.where(cl >= 0, cl, cd)
-        carry.lost_lines += len(lsel)
-        carry.lost_known += int(cc[cc >= 0].sum())
-        carry.lost_uncounted |= bool((cc < 0).any())
     if len(lsel) or pending:
         lcpu = to_int(take_sub(group(m, "lcpu"), lsel)).astype(np.int16)
         cnt_l = to_int(take_sub(group(m, "lcnt"), lsel))
         dcnt = pc.utf8_trim_whitespace(take_sub(group(m, "dcnt"), lsel))
         cnt_d = to_int(dcnt)
         count = np.where(cnt_l >= 0, cnt_l, cnt_d)
+        # this text's (or piece's) own gaps, for the warning: a piece's are said at the end
+        known, uncounted = int(count[count >= 0].sum()), bool((count < 0).any())
+        if carry is not None:
+            carry.lost_lines += len(lsel)
+            carry.lost_known += known
+            carry.lost_uncounted |= uncounted
         line = lsel + 1 + base  # line numbers from 1
         start_at = lsel + 1
         if pending:
@@ -1235,12 +1234,7 @@ def build_event_table(
             pool,
         )
         if carry is None:
-            known = count[count >= 0].sum()
-            meta.warn(
-                lost_warning(len(lsel), int(known), bool((count < 0).any())),
-                path,
-                int(known) if (count >= 0).all() else -1,
-            )
+            meta.warn(lost_warning(len(lsel), known, uncounted), path, -1 if uncounted else known)
 
     # ---- what was not understood ---------------------------------------------------------------
     bad = np.flatnonzero(kind == L_UNPARSED)
