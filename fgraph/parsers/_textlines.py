@@ -72,8 +72,8 @@ class TextCarry:
     the end.  A piece's table then names rows and lines by their place in the whole text.
 
     ``restart`` is set when a piece meets what only the whole text can answer (rows before a
-    CPU's first banner when that banner comes in a later piece): the reader starts again
-    whole."""
+    CPU's first banner when that banner comes in a later piece, the text's first bare ``}``
+    after its first piece, bytes that are not UTF-8): the reader starts again whole."""
 
     line_base: int = 0  # lines before this piece
     # bare "}": per (group, depth) the last candidate: (is an entry, nested, func, module)

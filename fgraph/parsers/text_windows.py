@@ -11,8 +11,9 @@ followed yet), rows and lines are numbered in the whole text, and the warnings a
 said once, at the end, as the whole-text reader says them.
 
 What only the whole text can answer (rows before a CPU's first banner when that banner comes in
-a later piece, bytes that are not UTF-8, a time column that stops half-way) raises
-:class:`TextRestart`: the caller reads the text whole instead.
+a later piece, the text's first bare ``}`` after its first piece, bytes that are not UTF-8, a
+time column that stops half-way) raises :class:`TextRestart`: the caller reads the text whole
+instead.
 """
 
 from __future__ import annotations
