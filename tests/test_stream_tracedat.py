@@ -273,3 +273,25 @@ def test_text_windows_keep_the_gaps_in_line_order(tmp_path: Path) -> None:
             assert (ref.event_table.lost[col] == got.event_table.lost[col]).all(), col
         assert_same_calls(ref.call_table, got.call_table)
         assert ref.quality.to_dict() == got.quality.to_dict()
+
+
+def test_text_pieces_adopt_with_the_whole_texts_tolerance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An orphan exit adopts the calls that began inside it, by time within the text's
+    resolution (1 us): c began 1 us before p's synthesized entry (its printed times are
+    truncated), so it is p's child.  Read in pieces the rebuild once took its tolerance from
+    the meta the first piece came with, which did not say microseconds yet: c stayed a root."""
+    head = (
+        "# tracer: function_graph\n#\n"
+        "#     TIME        CPU  DURATION                  FUNCTION CALLS\n"
+        "#      |          |     |   |                     |   |   |   |\n"
+    )
+    body = " 100.000014 |   0)   0.500 us    |    c();\n 100.000020 |   0)   5.000 us    |  } /* p */\n"
+    more = "".join(f" {101 + i}.000000 |   0)   0.500 us    |  d();\n" for i in range(200))
+    p = tmp_path / "tol.txt"
+    p.write_text(head + body + more)
+    ref = load(p).call_table
+    assert ref["parent_id"][1] == 0  # c inside p
+    monkeypatch.setenv("FGRAPH_TEXT_PIECE", "2000")
+    assert_same_calls(ref, load_windowed(p).call_table)

@@ -72,7 +72,9 @@ class TextWindows:
     def __init__(self, source: Source, piece_bytes: int | None = None) -> None:
         self.source = source
         self.piece_bytes = max(int(piece_bytes or PIECE_BYTES), 1)
-        self.meta = TraceMeta(path=source.name, format="kernel-text")
+        # (the kernel prints times in microseconds: ftrace_text.finish_meta says so at the end,
+        # but the rebuild takes its adoption tolerance from the meta the first piece comes with)
+        self.meta = TraceMeta(path=source.name, format="kernel-text", ts_resolution_ns=1000)
         self.strings = StringPool()
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
