@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, corpus_file
+from conftest import FIXTURES, corpus_file, tracecmd
 
 from fgraph.pipeline import load, load_windowed, read_events
 from fgraph.reconstruct import WindowedRebuild
@@ -205,6 +205,123 @@ def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.Mon
     # (the texts with a proc column, or banners early enough, are read in pieces throughout)
     if rel in PIECES_THROUGHOUT:
         assert not restarts and len(pieces) > 10
+
+
+# trace-cmd report texts of the corpus: instances, lost events, latency columns, ns times
+REPORTS = [
+    ("system.dat", ()),
+    ("system.dat", ("-l",)),
+    ("smp4_instances.dat", ()),  # four buffers, named on their lines
+    ("lost.dat", ("-t",)),  # "CPU:n [EVENTS DROPPED]" lines; -t: ns timestamps
+    ("btrfs_read.dat", ()),  # events only before the first funcgraph record
+]
+
+
+@pytest.mark.parametrize("dat, flags", REPORTS)
+def test_report_read_in_pieces_is_the_whole_report(
+    dat: str, flags: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``trace-cmd report`` text read a piece at a time (parsers.text_windows.ReportWindows,
+    a report of 32 MB and more) gives the whole report's calls, quality report, warnings, meta,
+    lost-event rows and buffer instances, without reading it whole again."""
+    import subprocess
+
+    import fgraph.parsers.text_windows as tw
+
+    path = tmp_path / f"{dat}.report.txt"
+    with path.open("wb") as out:
+        subprocess.run(
+            [tracecmd(), "report", *flags, str(corpus_file(f"vm61/{dat}"))],
+            stdout=out,
+            check=True,
+        )
+    ref = load(path)
+    assert ref.event_table.meta.format == "trace-cmd-report"
+    restarts = []
+    windows = tw.TextWindows.windows
+
+    def counted(self, rows=None):  # type: ignore[no-untyped-def]
+        try:
+            yield from windows(self, rows)
+        except tw.TextRestart:
+            restarts.append(self.piece_bytes)
+            raise
+
+    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    size = path.stat().st_size
+    for piece in (max(3000, size // 150), max(200_000, size // 7)):
+        monkeypatch.setenv("FGRAPH_TEXT_PIECE", str(piece))
+        got = load_windowed(path)
+        assert_same_calls(ref.call_table, got.call_table)
+        assert ref.quality.to_dict() == got.quality.to_dict()
+        assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
+            (w.what, w.where, w.lost) for w in got.warnings
+        ]
+        rm, gm = ref.event_table.meta, got.event_table.meta
+        for k in (
+            "format",
+            "lines_total",
+            "lines_unparsed",
+            "ts_known",
+            "ts_resolution_ns",
+            "ncpus",
+            "buffers",
+            "detail",
+            "duration_resolution_ns",
+            "options",
+        ):
+            assert getattr(rm, k) == getattr(gm, k), k
+        rl, gl = ref.event_table.lost, got.event_table.lost
+        for col in rl.columns:
+            assert (rl[col] == gl[col]).all(), col
+        # the events that are not funcgraph records are kept, with their buffers
+        fg = np.isin(ref.event_table["kind"], [1, 2])
+        assert (got.event_table["buf"] == ref.event_table["buf"][~fg]).all()
+    assert not restarts
+    if dat == "smp4_instances.dat":
+        assert len(ref.event_table.meta.buffers) > 1
+    if dat == "lost.dat":
+        assert len(ref.event_table.lost) and ref.event_table.meta.ts_resolution_ns == 1
+
+
+def test_a_report_without_records_in_its_first_piece_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the rebuild is told when it begins (that the rows have times, and to what
+    resolution) comes from a report's first piece: a first piece of header lines only, or
+    times printed to fewer digits further on, read the report whole again."""
+    import fgraph.parsers.text_windows as tw
+
+    rec = "              sh-107   [000]    17.{:06d}: funcgraph_entry:        0.500 us   |  f();\n"
+    coarse = (
+        "              sh-107   [000]    18.{:03d}: funcgraph_entry:        0.500 us   |  g();\n"
+    )
+    restarts = []
+    windows = tw.TextWindows.windows
+
+    def counted(self, rows=None):  # type: ignore[no-untyped-def]
+        try:
+            yield from windows(self, rows)
+        except tw.TextRestart:
+            restarts.append(1)
+            raise
+
+    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    monkeypatch.setenv("FGRAPH_TEXT_PIECE", "2000")
+    for text in (
+        "cpus=1\n" + "\n" * 3000 + "".join(rec.format(i) for i in range(100)),
+        "cpus=1\n"
+        + "".join(rec.format(i) for i in range(100))
+        + "".join(coarse.format(i) for i in range(100)),
+    ):
+        path = tmp_path / "r.txt"
+        path.write_text(text)
+        restarts.clear()
+        ref = load(path)
+        got = load_windowed(path)
+        assert restarts
+        assert_same_calls(ref.call_table, got.call_table)
+        assert got.event_table.meta.ts_resolution_ns == ref.event_table.meta.ts_resolution_ns
 
 
 def test_not_a_trace_is_refused(tmp_path: Path) -> None:

@@ -179,17 +179,18 @@ def parse_windows(source: Source, window_records: int | None = None) -> Any:
     """``source`` as consecutive timeline windows: an object with ``meta``, ``ncpu`` and
     ``windows()`` yielding ``(table, timeline order or None, row ids or None)``, and
     ``final_rows(ids)`` turning those row ids into rows of :func:`parse`'s table once every
-    window was read.  A trace.dat is
-    read a window at a time (:mod:`fgraph.parsers.tracedat.stream`); other inputs are one
-    window.  Errors name the input as :func:`parse`'s do."""
+    window was read.  A trace.dat is read a window at a time
+    (:mod:`fgraph.parsers.tracedat.stream`); a text (kernel or ``trace-cmd report``) of two
+    pieces or more a piece at a time (:mod:`.text_windows`), a smaller one whole.  Errors name
+    the input as :func:`parse`'s do."""
     try:
         fmt = detect_format(source.head(65536))
-        if fmt == KERNEL_TEXT:
-            from .text_windows import TextWindows, piece_bytes
+        if fmt in (KERNEL_TEXT, REPORT_TEXT):
+            from .text_windows import ReportWindows, TextWindows, piece_bytes
 
             piece = piece_bytes()
             if len(source) >= 2 * piece:
-                tw = TextWindows(source, piece)
+                tw = (TextWindows if fmt == KERNEL_TEXT else ReportWindows)(source, piece)
                 _stamp(tw.meta, source)
                 return tw
         if fmt != TRACE_DAT:

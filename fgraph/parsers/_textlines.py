@@ -1065,12 +1065,14 @@ def build_event_table(
     nested = is_entry & ~is_leaf
     leaf_entry = is_entry & is_leaf
     has_bare = bool(bare.any())
+    # (a report's returns are all bare: its pieces keep their candidates from the first on)
+    keep = carry is not None and (carry.bare_seen or not kernel_rule)
     if carry is not None and has_bare and not carry.bare_seen:
         # the first bare "}" of the text: the earlier pieces' entries were not kept for it
         # (a text with tails has none: it costs nothing there)
         carry.bare_seen = True
-        carry.restart |= carry.line_base > 0
-    want = has_bare or (carry is not None and carry.bare_seen)
+        carry.restart |= carry.line_base > 0 and kernel_rule
+    want = has_bare or keep
     cand = np.zeros(0, dtype=np.int64)
     if want:
         cand = np.flatnonzero(bare | nested | (leaf_entry if kernel_rule else False))

@@ -120,16 +120,26 @@ def _regex_lines(arr: pa.Array) -> list[dict[str, Any]]:
     return [_chunk(s) for s in slices]
 
 
-def parse_report_text(source: Source | Any) -> EventTable:
+def parse_report_text(
+    source: Source | Any,
+    pool: StringPool | None = None,
+    carry: tl.TextCarry | None = None,
+    meta: TraceMeta | None = None,
+) -> EventTable:
     """Parse ``trace-cmd report`` text into an EventTable (rows in line order).
 
     The funcgraph records, nearly every line of a function_graph report, are read by the C
     scanner (fgraph/_ext/textscan.c ``scan_report_line``, which accepts a line only when it is
     sure to read it as the regexes do); the other lines by the regexes (a real capture's
-    report, 200 MB: 7.0 s and 1.45 GB peak RSS with the regexes alone)."""
+    report, 200 MB: 7.0 s and 1.45 GB peak RSS with the regexes alone).
+
+    With ``carry``, ``source`` is one piece of a longer report (:mod:`.text_windows`), as for
+    :func:`~.ftrace_text.parse_ftrace_text`: ``pool`` and ``meta`` are shared with the other
+    pieces', whose buffer instances ``meta.buffers`` names in order of first appearance, and
+    what the meta and warnings are made of is counted in ``carry`` (:func:`report_facts`)."""
     name, mapped, data, replaced, arr, starts = tl.open_text(source)
     n = len(arr)
-    pool = StringPool()
+    pool = StringPool() if pool is None else pool
     cat = tl._concat_arrays
     fast: dict[str, Any] | None = None
     sub: np.ndarray | None = None
@@ -166,19 +176,21 @@ def parse_report_text(source: Source | Any) -> EventTable:
         fast["event"][sub] = event
         comm, event = fast["comm"], fast["event"]
         pre = {"func": fast["func"], "module": fast["module"], "has_tail": fast["has_tail"]}
-    meta = TraceMeta(path=name, format="trace-cmd-report")
+    meta = TraceMeta(path=name, format="trace-cmd-report") if meta is None else meta
     if replaced:
+        if carry is not None:
+            # (the whole text's bytes >= 0x80 are all read as '?' when any is not UTF-8)
+            carry.restart = True
         meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
     cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
     text = cat([p["text"] for p in parts])
     lines = tl.Lines.of(n, cols, text, event=event, extra={"raw": arr}, sub=sub, pre=pre)
     table = tl.build_event_table(
-        lines, pool, meta, path=name, banners_fill=False, kernel_rule=False
+        lines, pool, meta, path=name, banners_fill=False, kernel_rule=False, carry=carry
     )
-    if sub is not None:
-        meta.options["fast_path_lines"] = int(n - len(sub))
+    nfast = int(n - len(sub)) if sub is not None else -1
     # buffer instances: top = 0, then in order of first appearance (the scanner reads no line
-    # with an instance name)
+    # with an instance name); a piece adds the names the pieces before it did not meet
     if tl.nonempty(inst).any():
         icode = tl.encode(inst, pool)
         if sub is not None:
@@ -187,31 +199,87 @@ def parse_report_text(source: Source | Any) -> EventTable:
             icode = full
         names = [pool[int(c)] or "" for c in unique(icode[icode >= 0])]
         first = {nm: int(np.flatnonzero(icode == pool.lookup(nm))[0]) for nm in names}
-        meta.buffers = [""] + sorted(names, key=first.__getitem__)
+        known = set(meta.buffers[1:])
+        meta.buffers = meta.buffers + sorted(
+            (nm for nm in names if nm not in known), key=first.__getitem__
+        )
         lut = np.zeros(len(pool) + 1, dtype=np.int16)
         for j, nm in enumerate(meta.buffers[1:], 1):
             lut[pool.lookup(nm)] = j
-        table["buf"] = lut[icode[table["pos"] - 1]]
+        base = carry.line_base if carry is not None else 0
+        table["buf"] = lut[icode[table["pos"] - 1 - base]]
+    # (the "cpus=N" line trace-cmd prints first)
+    first_piece = carry is None or carry.line_base == 0
+    facts = report_facts(table, cols, flags, bytes(data[:4096]) if first_piece else b"")
+    if carry is None:
+        if nfast >= 0:
+            meta.options["fast_path_lines"] = nfast
+        finish_report_meta(meta, facts, name)
+    else:
+        carry.lines += n
+        carry.fast_lines = carry.fast_lines + nfast if nfast >= 0 <= carry.fast_lines else -1
+        carry.facts = merge_report_facts(carry.facts, facts) if carry.facts else facts
+    return table
+
+
+def report_facts(
+    table: EventTable, cols: dict[str, np.ndarray], flags: np.ndarray, head: bytes
+) -> dict[str, Any]:
+    """What a report's meta is made of (:func:`finish_report_meta`), for the whole text or one
+    piece (:func:`merge_report_facts` joins pieces'; ``head``: the text's first bytes, or
+    nothing for a piece that is not the first)."""
     kinds = table["kind"]
-    if not (kinds > 0).any() and not len(table):
+    cpu = table["cpu"]
+    digits = cols["tsdigits"][cols["tsdigits"] > 0]
+    mc = re.search(rb"^cpus=(\d+)", head, re.M)
+    return {
+        "rows": bool(len(table)),
+        "other": bool((kinds > 0).any()),
+        "fg": bool(((kinds == 1) | (kinds == 2)).any()),
+        "ts_all": bool((table["ts"] >= 0).all()),
+        "digits": int(digits.min()) if len(digits) else 0,  # 0: none
+        "cpus": int(mc.group(1)) if mc else -1,
+        "cpu_max": int(cpu.max()) if len(cpu) else -1,
+        "latency": bool((flags >= 0).any()),
+    }
+
+
+def merge_report_facts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The facts of two consecutive pieces (``a`` first) as the facts of their text."""
+    d = [x for x in (a["digits"], b["digits"]) if x > 0]
+    return {
+        "rows": a["rows"] or b["rows"],
+        "other": a["other"] or b["other"],
+        "fg": a["fg"] or b["fg"],
+        "ts_all": a["ts_all"] and b["ts_all"],
+        "digits": min(d) if d else 0,
+        "cpus": a["cpus"],
+        "cpu_max": max(a["cpu_max"], b["cpu_max"]),
+        "latency": a["latency"] or b["latency"],
+    }
+
+
+def ts_resolution(digits: int) -> int:
+    """The timestamps' resolution (ns) when their fraction has at most ``digits`` digits
+    (0: no timestamp read; trace-cmd prints microseconds by default)."""
+    return 10 ** max(0, 9 - digits) if digits > 0 else 1000
+
+
+def finish_report_meta(meta: TraceMeta, facts: dict[str, Any], name: str) -> None:
+    """The report's meta from its facts (raises TraceFormatError when it holds no record)."""
+    if not facts["other"] and not facts["rows"]:
         raise TraceFormatError(
             f"no trace-cmd report records in {meta.lines_total} lines", path=name
         )
-    if not ((kinds == 1) | (kinds == 2)).any():
+    if not facts["fg"]:
         meta.warn(
             "no funcgraph_entry/funcgraph_exit records (not a function_graph recording?)", name
         )
-    meta.ts_known = bool(len(table)) and bool((table["ts"] >= 0).all())
-    digits = cols["tsdigits"][cols["tsdigits"] > 0]
-    meta.ts_resolution_ns = 10 ** max(0, 9 - int(digits.min())) if len(digits) else 1000
-    head = bytes(data[:4096])
-    mc = re.search(rb"^cpus=(\d+)", head, re.M)
-    cpu = table["cpu"]
-    meta.ncpus = (
-        int(mc.group(1)) if mc else (int(cpu.max()) + 1 if len(cpu) and cpu.max() >= 0 else 0)
-    )
-    have = ["latency"] if (flags >= 0).any() else []
+    meta.ts_known = facts["rows"] and facts["ts_all"]
+    meta.ts_resolution_ns = ts_resolution(facts["digits"])
+    cpu_max = facts["cpu_max"]
+    meta.ncpus = facts["cpus"] if facts["cpus"] >= 0 else (cpu_max + 1 if cpu_max >= 0 else 0)
+    have = ["latency"] if facts["latency"] else []
     if meta.ts_resolution_ns == 1:
         have.append("ns timestamps")
     meta.detail = ", ".join(have) if have else "default columns"
-    return table

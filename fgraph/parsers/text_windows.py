@@ -1,7 +1,8 @@
-"""Kernel function_graph text read a piece at a time (issue 7: bounded memory).
+"""Kernel function_graph text and ``trace-cmd report`` text read a piece at a time (issue 7:
+bounded memory).
 
-The kernel prints one merged stream, so consecutive pieces of lines are consecutive timeline
-windows: each piece (~:data:`PIECE_BYTES` of text, cut at a line end) is parsed on its own
+The kernel and trace-cmd print one merged stream, so consecutive pieces of lines are
+consecutive timeline windows: each piece (~:data:`PIECE_BYTES` of text, cut at a line end) is parsed on its own
 into a table that the rebuild consumes and drops, and a text of any size is read in the memory
 of a piece plus its calls.  The tables are the whole-text reader's (tests/test_stream_tracedat.py
 compares them through the rebuild on every corpus text): what a line's meaning takes from
@@ -12,8 +13,9 @@ said once, at the end, as the whole-text reader says them.
 
 What only the whole text can answer (rows before a CPU's first banner when that banner comes in
 a later piece, the text's first bare ``}`` after its first piece, bytes that are not UTF-8, a
-time column that stops half-way) raises :class:`TextRestart`: the caller reads the text whole
-instead.
+time column that stops half-way; in a report, a first piece without records, or timestamps
+printed with fewer digits further on) raises :class:`TextRestart`: the caller reads the text
+whole instead.
 """
 
 from __future__ import annotations
@@ -68,14 +70,16 @@ class TextWindows:
     pieces = True
     records = 0  # no estimate up front
     ncpu = 1 << 15  # (the CPU column is int16; the pieces to come may name any)
+    format = "kernel-text"
 
     def __init__(self, source: Source, piece_bytes: int | None = None) -> None:
         self.source = source
         self.piece_bytes = max(int(piece_bytes or PIECE_BYTES), 1)
         # (the kernel prints times in microseconds: ftrace_text.finish_meta says so at the end,
         # but the rebuild takes its adoption tolerance from the meta the first piece comes with)
-        self.meta = TraceMeta(path=source.name, format="kernel-text", ts_resolution_ns=1000)
+        self.meta = TraceMeta(path=source.name, format=self.format, ts_resolution_ns=1000)
         self.strings = StringPool()
+        self._told: bool | None = None  # ts_known as the rebuild was first told it
 
     def final_rows(self, ids: np.ndarray) -> np.ndarray:
         return ids
@@ -92,27 +96,18 @@ class TextWindows:
     ) -> Iterator[tuple[EventTable, np.ndarray | None, np.ndarray | None]]:
         """The pieces' tables, each with its rows' numbers in the whole text.  Raises
         :class:`TextRestart` (see the module)."""
-        from .ftrace_text import parse_ftrace_text
-
-        data, name, meta = self.source.data, self.source.name, self.meta
+        data, name = self.source.data, self.source.name
         carry = tl.TextCarry()
+        self._told = None
         at = row = 0
-        told: bool | None = None  # ts_known as the rebuild was first told it
         while at < len(data):
             end = _cut(data, at + self.piece_bytes)
             carry.line_base, carry.last = carry.lines, end >= len(data)
             piece = Source(name, memoryview(data)[at:end])
-            table = parse_ftrace_text(piece, self.strings, carry, meta)
+            table = self._parse(piece, carry)
             release_pages(data, at, end)
-            f = carry.facts
-            # (whether the rows have times, as the whole text says it: told the rebuild with
-            # the first piece that has funcgraph lines; earlier pieces were read as timed)
-            known = bool(f["fg"] and not f["fg_no_ts"]) if f["fg"] else None
-            if told is None and known is not None:
-                if at > 0 and not known:
-                    raise TextRestart
-                told = meta.ts_known = known
-            if carry.restart or (known is not None and known != told):
+            self._check(carry, at)
+            if carry.restart:
                 raise TextRestart
             n = len(table)
             yield table, None, np.arange(row, row + n, dtype=np.int64)
@@ -120,6 +115,26 @@ class TextWindows:
             row += n
             at = end
         self._finish(carry)
+
+    def _parse(self, piece: Source, carry: tl.TextCarry) -> EventTable:
+        from .ftrace_text import parse_ftrace_text
+
+        return parse_ftrace_text(piece, self.strings, carry, self.meta)
+
+    def _check(self, carry: tl.TextCarry, at: int) -> None:
+        """After the piece at byte ``at``: set ``carry.restart`` if the pieces read so far
+        change what the rebuild was told of the text when it began."""
+        f = carry.facts
+        # (whether the rows have times, as the whole text says it: told the rebuild with
+        # the first piece that has funcgraph lines; earlier pieces were read as timed)
+        known = bool(f["fg"] and not f["fg_no_ts"]) if f["fg"] else None
+        if self._told is None and known is not None:
+            if at > 0 and not known:
+                carry.restart = True
+                return
+            self._told = self.meta.ts_known = known
+        if known is not None and known != self._told:
+            carry.restart = True
 
     def _finish(self, carry: tl.TextCarry) -> None:
         """The meta and warnings of the whole text, in the whole-text reader's order."""
@@ -133,8 +148,45 @@ class TextWindows:
             )
         tl.unparsed(meta, carry.unparsed, carry.examples, name)
         meta.duration_resolution_ns = carry.dur_res if carry.dur_res > 0 else 1
-        from .ftrace_text import finish_meta
-
-        finish_meta(meta, carry.facts, name)
+        self._finish_meta(carry)
         if carry.fast_lines >= 0:
             meta.options["fast_path_lines"] = carry.fast_lines
+
+    def _finish_meta(self, carry: tl.TextCarry) -> None:
+        from .ftrace_text import finish_meta
+
+        finish_meta(self.meta, carry.facts, self.source.name)
+
+
+class ReportWindows(TextWindows):
+    """A ``trace-cmd report`` text as the windows of :func:`fgraph.pipeline.load_windowed`.
+
+    What the rebuild is told of the text when it begins (that its rows have times, and their
+    resolution, the adoption tolerance) is what the first piece says: a first piece with no
+    record, or a later piece with times printed to fewer digits (the whole text's resolution
+    is its coarsest), restarts the read whole."""
+
+    format = "trace-cmd-report"
+
+    def _parse(self, piece: Source, carry: tl.TextCarry) -> EventTable:
+        from .report_text import parse_report_text
+
+        return parse_report_text(piece, self.strings, carry, self.meta)
+
+    def _check(self, carry: tl.TextCarry, at: int) -> None:
+        from .report_text import ts_resolution
+
+        f = carry.facts
+        if self._told is None:
+            if not f["rows"] or not f["ts_all"]:
+                carry.restart = True
+                return
+            self._told = self.meta.ts_known = True
+            self.meta.ts_resolution_ns = ts_resolution(f["digits"])
+        elif not f["ts_all"] or ts_resolution(f["digits"]) != self.meta.ts_resolution_ns:
+            carry.restart = True
+
+    def _finish_meta(self, carry: tl.TextCarry) -> None:
+        from .report_text import finish_report_meta
+
+        finish_report_meta(self.meta, carry.facts, self.source.name)

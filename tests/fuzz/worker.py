@@ -148,8 +148,8 @@ def _check_windowed(path: str, table: Any, calls: Any) -> dict[str, Any] | None:
     from fgraph.pipeline import load_windowed
 
     text = table.meta.format in ("kernel-text", "trace-cmd-report")
-    # (a kernel text read in pieces of 1.5 kB: fgraph.parsers.text_windows, as a text of
-    # 32 MB and more is read)
+    # (a kernel or trace-cmd report text read in pieces of 1.5 kB: fgraph.parsers.text_windows,
+    # as a text of 32 MB and more is read)
     old = os.environ.get("FGRAPH_TEXT_PIECE")
     os.environ["FGRAPH_TEXT_PIECE"] = "1500"
     try:
