@@ -71,15 +71,20 @@ class TextCarry:
     (:mod:`fgraph.parsers.text_windows`), and the counts its warnings and meta are made of at
     the end.  A piece's table then names rows and lines by their place in the whole text.
 
-    ``restart`` is set when a piece meets what only the whole text can answer (rows before a
-    CPU's first banner when that banner comes in a later piece, the text's first bare ``}``
-    after its first piece, bytes that are not UTF-8): the reader starts again whole."""
+    ``restart`` is set when a piece meets what only the whole text can answer (the text's
+    first bare ``}`` after its first piece, bytes that are not UTF-8): the reader starts again
+    whole.  Rows before a CPU's first banner take the task that banner switched from: a piece
+    with such rows leaves their CPU in ``unresolved``, and the piece that has the banner puts
+    the task in ``resolved``, for the reader to give the rows of the pieces it held."""
 
     line_base: int = 0  # lines before this piece
     # bare "}": per (group, depth) the last candidate: (is an entry, nested, func, module)
     bare: dict[tuple[int, int], tuple[bool, bool, int, int]] = field(default_factory=dict)
     banner: dict[int, tuple[int, int]] = field(default_factory=dict)  # cpu -> to (pid, comm)
     unresolved: set[int] = field(default_factory=set)  # CPUs with rows no banner named yet
+    # unresolved CPUs whose first banner this piece has: cpu -> the task it switched from
+    resolved: dict[int, tuple[int, int]] = field(default_factory=dict)
+    bannerless: set[int] = field(default_factory=set)  # CPUs with no banner in the rest
     # lost-event lines with no record after them on their CPU yet: (cpu, count, line)
     pending_lost: list[tuple[int, int, int]] = field(default_factory=list)
     last: bool = False  # this piece is the last: pending gaps stay gaps after every record
@@ -997,10 +1002,16 @@ def build_event_table(
             else:
                 pid[rows], comm[rows] = first_pid, first_comm
         if carry is not None:
-            if bcpus & carry.unresolved:
-                carry.restart = True  # earlier pieces' rows wanted this CPU's first banner
+            for c in sorted(bcpus & carry.unresolved):
+                # earlier pieces' rows wanted this CPU's first banner: the task it switched
+                # from, for the reader to give them (text_windows holds those pieces)
+                first = int(np.flatnonzero(cpu[bsel] == c)[0])
+                carry.resolved[c] = (int(bfrom_pid[first]), int(bfrom_comm[first]))
+            carry.unresolved -= bcpus
             if need.any():
-                carry.unresolved |= set(unique(cpu[need]).tolist()) - bcpus - set(carried)
+                carry.unresolved |= (
+                    set(unique(cpu[need]).tolist()) - bcpus - set(carried) - carry.bannerless
+                )
             for c in bcpus:
                 last = int(np.flatnonzero(cpu[bsel] == c)[-1])
                 carried[c] = (int(bto_pid[last]), int(bto_comm[last]))

@@ -11,11 +11,13 @@ bare ``}`` closes, the task a banner named on each CPU, the lost-event gaps no r
 followed yet), rows and lines are numbered in the whole text, and the warnings and the meta are
 said once, at the end, as the whole-text reader says them.
 
-What only the whole text can answer (rows before a CPU's first banner when that banner comes in
-a later piece, the text's first bare ``}`` after its first piece, bytes that are not UTF-8, a
-time column that stops half-way; in a report, a first piece without records, or timestamps
-printed with fewer digits further on) raises :class:`TextRestart`: the caller reads the text
-whole instead.
+Rows before a CPU's first banner (a kernel text without a proc column) take the task that banner
+switched from: the pieces that have such rows are held until the banner comes, up to
+:data:`HOLD_BYTES` of text.  What only the whole text can answer (a banner further away than
+that, the text's first bare ``}`` after its first piece, bytes that are not UTF-8, a time column
+that stops half-way; in a report, a first piece without records, or timestamps printed with
+fewer digits further on) raises :class:`TextRestart`: the caller reads the text whole
+instead.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ from . import _textlines as tl
 # 278 MB, 4 MB 1.5-1.7 s and 255 MB (each piece's own costs: Arrow calls, the scanner's
 # threads); read whole, 1.0-1.3 s and 540 MB.
 PIECE_BYTES = 16 << 20
+# Text held while some CPU's rows wait for its first banner (the pieces' tables: ~3x their
+# text), past which the text is read whole.
+HOLD_BYTES = 64 << 20
+RELEASE_EVERY = 64 << 20  # bytes of the text a look-ahead reads between two page releases
 
 
 def piece_bytes() -> int:
@@ -60,6 +66,47 @@ def _cut(data: Any, at: int) -> int:
             break
         end = nxt
     return n if end < 0 else end + 1
+
+
+def _give_tasks(tables: list[EventTable], tasks: dict[int, tuple[int, int]]) -> None:
+    """The rows of ``tables`` (pieces before the one with their CPU's first banner) that have no
+    task take the task that banner switched from, as read whole (_textlines.build_event_table)."""
+    for t in tables:
+        cpu, pid, comm = t["cpu"], t["pid"], t["comm"]
+        for c, (p, cm) in tasks.items():
+            sel = np.flatnonzero((cpu == c) & (pid < 0))
+            pid[sel] = p
+            comm[sel] = cm
+
+
+def _no_banner_after(data: Any, at: int, cpus: set[int]) -> bool:
+    """Whether no line of ``data`` from ``at`` on can be a banner of one of ``cpus`` (a line with
+    ``=>`` and the CPU column ``N)``: a superset of the banners the reader finds).  The pages
+    it reads are given back as it goes."""
+    if not cpus or min(cpus) < 0:
+        return not cpus
+    tags = [b"%d)" % c for c in cpus]
+    n = len(data)
+    given = at  # pages given back up to here
+    pos = data.find(b"=>", at)
+    while pos >= 0:
+        start = data.rfind(b"\n", at, pos) + 1 or at
+        stop = data.find(b"\n", pos)
+        stop = n if stop < 0 else stop
+        line = bytes(data[start:stop])
+        for t in tags:
+            k = line.find(t)
+            while k >= 0:
+                if k == 0 or not line[k - 1 : k].isdigit():
+                    release_pages(data, given, start)
+                    return False
+                k = line.find(t, k + 1)
+        if stop - given > RELEASE_EVERY:
+            release_pages(data, given, stop)
+            given = stop
+        pos = data.find(b"=>", stop)
+    release_pages(data, given, n)
+    return True
 
 
 class TextWindows:
@@ -100,6 +147,10 @@ class TextWindows:
         carry = tl.TextCarry()
         self._told = None
         at = row = 0
+        # pieces with rows waiting for their CPU's first banner (the task it switched from),
+        # and the bytes of text they hold
+        held: list[tuple[EventTable, None, np.ndarray]] = []
+        held_bytes = 0
         while at < len(data):
             end = _cut(data, at + self.piece_bytes)
             carry.line_base, carry.last = carry.lines, end >= len(data)
@@ -110,10 +161,35 @@ class TextWindows:
             if carry.restart:
                 raise TextRestart
             n = len(table)
-            yield table, None, np.arange(row, row + n, dtype=np.int64)
-            del table
+            ids = np.arange(row, row + n, dtype=np.int64)
             row += n
+            if carry.resolved:
+                _give_tasks([t for t, _, _ in held], carry.resolved)
+                carry.resolved.clear()
+            if carry.unresolved:
+                held.append((table, None, ids))
+                held_bytes += end - at
+                if held_bytes > HOLD_BYTES:
+                    # A CPU whose first banner is far away, or never comes (the kernel prints
+                    # none for a CPU's first task, so a trace of one task has none at all):
+                    # when no line after this piece can be one, its rows have no task, as read
+                    # whole; else only the whole text can tell.
+                    if not _no_banner_after(data, end, carry.unresolved):
+                        raise TextRestart
+                    carry.bannerless |= carry.unresolved
+                    carry.unresolved.clear()
+                    while held:
+                        yield held.pop(0)
+                    held_bytes = 0
+            else:
+                while held:
+                    yield held.pop(0)
+                held_bytes = 0
+                yield table, None, ids
+            del table, ids
             at = end
+        while held:  # (CPUs with no banner after their rows: those rows have no task)
+            yield held.pop(0)
         self._finish(carry)
 
     def _parse(self, piece: Source, carry: tl.TextCarry) -> EventTable:
