@@ -127,3 +127,36 @@ def test_levels_from_the_markers_alone_match_every_row() -> None:
         irq._inside(order, cpu, opens, closes, want)
         irq._carry_levels(order, cpu, opens, closes, got)
         assert want == got, trial
+
+
+def test_an_interval_open_through_a_window_without_markers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Rows of a window with no marker, on a CPU whose interval (``==========>``) an earlier
+    window opened, are inside it: such a window was once skipped, and its rows left in task
+    context (a text read in pieces, where an interrupt or an arrow whose close was lost spans
+    a piece, differed from the text read whole)."""
+    from fgraph.pipeline import load_windowed
+    from fgraph.schema import IrqCtx
+
+    text = (
+        "# tracer: function_graph\n#\n"
+        " 0)               |  a() {\n"
+        " 0)  ==========> |\n"
+        " 0)               |    h() {\n"
+        " 0)   0.500 us    |      x();\n"
+        " 0)   0.500 us    |      y();\n"
+        " 0)   0.500 us    |      z();\n"
+        " 0)   2.000 us    |    }\n"
+        " 0)  <========== |\n"
+        " 0)   5.000 us    |  }\n"
+    )
+    p = tmp_path / "arrows.txt"
+    p.write_text(text)
+    ref = load(p).call_table
+    funcs = list(ref.strings.decode(ref["func"]))
+    ctx = dict(zip(funcs, ref["ctx"].tolist()))
+    assert ctx["h"] == ctx["x"] == ctx["z"] == IrqCtx.HARDIRQ and ctx["a"] == IrqCtx.TASK
+    for window in (1, 2, 3):
+        got = load_windowed(p, window, delay_prefix=window).call_table
+        assert list(got.strings.decode(got["func"])) == funcs
+        assert (got["ctx"] == ref["ctx"]).all(), window
+        assert (got["parent_id"] == ref["parent_id"]).all(), window

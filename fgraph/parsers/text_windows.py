@@ -171,7 +171,8 @@ class TextWindows:
                 held_bytes += end - at
                 if held_bytes > HOLD_BYTES:
                     # A CPU whose first banner is far away, or never comes (the kernel prints
-                    # none for a CPU's first task, so a trace of one task has none at all):
+                    # none for a CPU's first task, kernel/trace/trace_functions_graph.c
+                    # verif_pid(), so a trace of one task per CPU has none at all):
                     # when no line after this piece can be one, its rows have no task, as read
                     # whole; else only the whole text can tell.
                     if not _no_banner_after(data, end, carry.unresolved):

@@ -220,7 +220,9 @@ def contexts_and_mask(
     unknown = None
     for ctx_val, k_open, k_close in _MARKERS:
         lv = None if carry is None else carry.setdefault(int(k_open), {})
-        if not (kinds >> k_open) & 1 and not (lv and (kinds >> k_close) & 1):
+        # (a window with no open marker still has rows inside an interval an earlier window
+        # opened on their CPU: an interrupt longer than a window, or one whose close was lost)
+        if not (kinds >> k_open) & 1 and not (lv and any(v > 0 for v in lv.values())):
             continue
         opens = kind == k_open
         closes = kind == k_close
