@@ -114,6 +114,8 @@ def test_text_rebuilt_in_windows_is_the_whole_text(
     (61 rows: windows cut most calls)."""
     import fgraph.parsers as parsers
 
+    # (the path of a text read whole: not pieces, even when a run forces them on every text)
+    monkeypatch.delenv("FGRAPH_TEXT_PIECE", raising=False)
     dropped = []
     drop = parsers._OneWindow.drop_rows
 
