@@ -124,3 +124,58 @@ def test_trim_usage_errors(tmp_path):
     assert r.exit_code == EXIT_BAD_INPUT and "threshold" in r.output
     r = CliRunner().invoke(cli, ["trim", src, "--func", "nope", "-o", str(tmp_path / "t.txt")])
     assert r.exit_code == EXIT_BAD_INPUT and "nope" in r.output
+
+
+def test_a_directory_of_traces_for_hist_diff_and_export(tmp_path):
+    """hist, diff and export take a directory for the traces in it (sorted; not hidden files
+    or subdirectories): the same as naming them, the header counting them when many."""
+    _need_rebuild()
+    import json
+    import shutil
+
+    d = tmp_path / "runs"
+    (d / "sub").mkdir(parents=True)
+    names = ["a.dat", "b.v6.dat", "c.txt", "d.v7none.dat"]
+    for n, rel in zip(
+        names,
+        ["vm61/btrfs_read.dat", "vm61/btrfs_read.v6.dat", "vm61/btrfs_read.txt"]
+        + ["vm61/btrfs_read.v7none.dat"],
+    ):
+        shutil.copy(corpus_file(rel), d / n)
+    (d / ".notes").write_text("not a trace")
+    (d / "sub" / "x.dat").write_text("not read either")
+    files = [str(d / n) for n in names]
+
+    def run(*args: str) -> str:
+        r = CliRunner().invoke(cli, list(args))
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    by_dir = json.loads(run("hist", str(d), "--func", "vfs_read", "--json"))
+    by_name = json.loads(run("hist", *files, "--func", "vfs_read", "--json"))
+    assert by_dir == by_name
+    head = run("hist", str(d), "--func", "vfs_read").splitlines()[0]
+    assert f"in 4 traces ({files[0]}, {files[1]}, ..., {files[3]})" in head
+    # diff: a directory on either side, aggregated
+    before, after = tmp_path / "before", tmp_path / "after"
+    before.mkdir()
+    after.mkdir()
+    shutil.copy(d / "a.dat", before / "1.dat")
+    shutil.copy(d / "b.v6.dat", before / "2.dat")
+    shutil.copy(d / "c.txt", after / "1.txt")
+    js = json.loads(run("diff", str(before), str(after), "--func", "vfs_read", "--json"))
+    one = json.loads(run("hist", str(d / "a.dat"), "--func", "vfs_read", "--json"))
+    calls = one["calls"]
+    assert (js["side_a"]["calls"], js["side_b"]["calls"]) == (2 * calls, calls)
+    assert (js["a"], js["b"]) == (str(before), str(after))
+    text = run("diff", str(before), str(after), "--func", "vfs_read")
+    assert f"A = {before}, B = {after}" in text
+    # export: a partitioned dataset of the directory's traces
+    out = tmp_path / "ds"
+    run("export", str(d), "--to", "parquet", "-o", str(out))
+    t = ds.dataset(out, partitioning="hive").to_table()
+    assert sorted(set(t.column("trace").to_pylist())) == names
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = CliRunner().invoke(cli, ["hist", str(empty), "--func", "vfs_read"])
+    assert r.exit_code == 2 and "no trace file in it" in r.output

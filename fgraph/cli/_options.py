@@ -112,3 +112,25 @@ def open_output(path: str | None, binary: bool = False) -> Any:
         encoding=None if binary else "utf-8",
         newline=None if binary else "",
     )
+
+
+def expand_inputs(paths: tuple[str, ...] | list[str]) -> list[str]:
+    """The trace files ``paths`` name: a directory stands for the files in it (sorted by name;
+    not its subdirectories, nor hidden files such as ``.DS_Store``), traces of many hosts or
+    runs gathered in one place.  A directory with no file is a usage error."""
+    import os
+
+    out: list[str] = []
+    for p in paths:
+        if p != "-" and os.path.isdir(p):
+            inside = sorted(
+                os.path.join(p, n)
+                for n in os.listdir(p)
+                if not n.startswith(".") and os.path.isfile(os.path.join(p, n))
+            )
+            if not inside:
+                raise click.UsageError(f"{p}: a directory with no trace file in it")
+            out += inside
+        else:
+            out.append(p)
+    return out

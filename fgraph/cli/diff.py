@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ._options import (
+    expand_inputs,
     filter_options,
     finish,
     open_output,
@@ -51,6 +52,8 @@ def diff(
 ) -> None:
     """Compare FUNC between trace A (before) and trace B (after).
 
+    A or B may be a directory: the traces in it are aggregated (several runs or hosts).
+
     Prints the change in X's p50/p90/p99/max and the breakdown rows of both traces ranked
     by the change in time per call of X.
 
@@ -65,9 +68,12 @@ def diff(
     from . import run
     from ._progress import load_calls
 
-    # diff is two hists: it reads the columns hist reads
-    ta = run(load_calls, file_a, HIST_COLUMNS)
-    tb = run(load_calls, file_b, HIST_COLUMNS)
+    # diff is two hists: it reads the columns hist reads; a directory on either side stands for
+    # the traces in it, aggregated (runs or hosts before, and after)
+    side_a = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_a])]
+    side_b = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_b])]
+    ta: Any = side_a[0] if len(side_a) == 1 else side_a
+    tb: Any = side_b[0] if len(side_b) == 1 else side_b
     res = run(
         run_diff,
         ta,
@@ -91,6 +97,6 @@ def diff(
     finally:
         if output not in (None, "-"):
             out.close()
-    warnings = [*ta.warnings, *tb.warnings]
+    warnings = [w for t in (*side_a, *side_b) for w in t.warnings]
     report_warnings(warnings, quiet=quiet)
     finish(warnings, strict)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._options import finish, quiet_option, report_warnings, strict_option
+from ._options import expand_inputs, finish, quiet_option, report_warnings, strict_option
 
 
 @click.command("export")
@@ -78,15 +78,7 @@ def export(
     if to != "folded" and min_:
         raise click.UsageError("--min applies to --to folded")
     warnings: list[Any] = []
-    expanded: list[str] = []
-    for f in files:  # a directory stands for the traces in it
-        if os.path.isdir(f):
-            expanded += sorted(
-                os.path.join(f, n) for n in os.listdir(f) if os.path.isfile(os.path.join(f, n))
-            )
-        else:
-            expanded.append(f)
-    files = tuple(expanded)
+    files = tuple(expand_inputs(files))  # (a directory stands for the traces in it)
     if not files:
         raise click.UsageError("no input files")
     if len(files) > 1 and to != "parquet":

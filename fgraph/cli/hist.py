@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ._options import (
+    expand_inputs,
     filter_options,
     finish,
     open_output,
@@ -100,8 +101,9 @@ def hist(
 
     Counts X's complete calls (truncated ones apart), draws a log2 histogram with
     p50/p90/p99/max, and splits the slow calls' time into rows that add up to 100%:
-    direct children (inclusive), [self] and [irq] by default.  Several FILES are
-    aggregated.  Without --func: the functions with the most total and self time.
+    direct children (inclusive), [self] and [irq] by default.  Several FILES (or a
+    directory of traces) are aggregated.  Without --func: the functions with the most
+    total and self time.
 
     \b
     Examples:
@@ -117,7 +119,8 @@ def hist(
     from . import run
     from ._progress import load_calls, progress
 
-    traces = [run(load_calls, f, HIST_COLUMNS) for f in files]
+    # (a directory stands for the traces in it)
+    traces = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs(files)]
     src: Any = traces[0] if len(traces) == 1 else traces
     with progress("analyzing"):
         res = run(

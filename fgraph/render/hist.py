@@ -11,9 +11,19 @@ from .compare import write_comparison
 from .histogram import write_log2_hist
 
 
+def _sources(names: list[str]) -> str:
+    """Where the calls came from, after the header's count: the traces, or for more than three
+    (a directory of them) their number, the first two and the last."""
+    if not names:
+        return ""
+    if len(names) <= 3:
+        return f" in {', '.join(names)}"
+    return f" in {len(names)} traces ({names[0]}, {names[1]}, ..., {names[-1]})"
+
+
 def write_hist(res: HistResult, out: IO[str], *, limit: int | None = 25) -> None:
     lat = res.latency
-    src = f" in {', '.join(res.traces)}" if res.traces else ""
+    src = _sources(res.traces)
     flt = f" [{res.filters}]" if res.filters else ""
     out.write(f"{res.func}: {plural(lat.calls, 'complete call')}{src}{flt}\n")
     if res.truncated_calls:
@@ -50,7 +60,7 @@ def write_hist(res: HistResult, out: IO[str], *, limit: int | None = 25) -> None
 
 def write_top(res: TopResult, out: IO[str], *, hist_rows: int | None = None) -> None:
     flt = f" [{res.filters}]" if res.filters else ""
-    src = f" in {', '.join(res.traces)}" if res.traces else ""
+    src = _sources(res.traces)
     out.write(
         f"{plural(res.calls, 'complete call')} of {plural(res.functions, 'function')}{src}{flt}.\n"
     )
