@@ -272,6 +272,27 @@ def test_diff_two_tables_and_concat():
     assert both["trace"][-1] == 1 and both["parent_id"][-1] == len(a)
     r = hist([a, b], "vfs_read", threshold=0)
     assert r.calls == 4
+    # consume (the CLI's several traces): the same table, the inputs' columns given up
+    from fgraph.analysis.calls import aggregate
+    from fgraph.table import ColumnNotLoaded
+
+    class _T:  # (a trace: its calls and its name)
+        def __init__(self, calls, name):  # type: ignore[no-untyped-def]
+            self.call_table, self.name = calls, name
+
+    ta, tb = _T(a.take(np.arange(len(a))), "a.dat"), _T(b.take(np.arange(len(b))), "b.dat")
+    agg = aggregate([ta, tb], consume=True)
+    assert agg.names == ["a.dat", "b.dat"]
+    for col in both.columns:
+        got, want = agg.call_table[col], both[col]
+        if col in ("func", "comm", "module"):
+            got, want = agg.call_table.strings.decode(got), both.strings.decode(want)
+        assert (got == want).all(), col
+    with pytest.raises(ColumnNotLoaded):
+        ta.call_table["duration"]
+    assert len(ta.call_table) == len(a)
+    r2 = hist(agg, "vfs_read", threshold=0)
+    assert r2.calls == 4 and r2.traces == ["a.dat", "b.dat"]
 
 
 # --- slowest -----------------------------------------------------------------------------------

@@ -179,6 +179,8 @@ def parse_threshold(threshold: str | int | None, durations: np.ndarray) -> tuple
 
 
 def _trace_names(obj: Any) -> list[str]:
+    if isinstance(getattr(obj, "names", None), list):  # (calls.Aggregated)
+        return list(obj.names)
     if isinstance(obj, (list, tuple)):
         return [n for o in obj for n in _trace_names(o)]
     name = getattr(obj, "name", None)

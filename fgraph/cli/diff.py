@@ -61,6 +61,7 @@ def diff(
     Example:
       fgraph diff before.dat after.dat --func vfs_fsync_range --threshold 1ms
     """
+    from ..analysis.calls import aggregate
     from ..analysis.diff import diff as run_diff
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..render.compare import write_comparison
@@ -72,8 +73,8 @@ def diff(
     # the traces in it, aggregated (runs or hosts before, and after)
     side_a = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_a])]
     side_b = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_b])]
-    ta: Any = side_a[0] if len(side_a) == 1 else side_a
-    tb: Any = side_b[0] if len(side_b) == 1 else side_b
+    ta: Any = side_a[0] if len(side_a) == 1 else aggregate(side_a, consume=True)
+    tb: Any = side_b[0] if len(side_b) == 1 else aggregate(side_b, consume=True)
     res = run(
         run_diff,
         ta,

@@ -111,6 +111,7 @@ def hist(
       fgraph hist trace.dat --func vfs_read --depth 2 --compare fast
       fgraph hist trace.dat --func vfs_fsync_range --all --json
     """
+    from ..analysis.calls import aggregate
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..analysis.hist import HistResult
     from ..analysis.hist import hist as run_hist
@@ -121,7 +122,8 @@ def hist(
 
     # (a directory stands for the traces in it)
     traces = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs(files)]
-    src: Any = traces[0] if len(traces) == 1 else traces
+    # (several: one table, each trace's columns given up as they are copied into it)
+    src: Any = traces[0] if len(traces) == 1 else aggregate(traces, consume=True)
     with progress("analyzing"):
         res = run(
             run_hist,
