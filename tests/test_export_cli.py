@@ -179,3 +179,37 @@ def test_a_directory_of_traces_for_hist_diff_and_export(tmp_path):
     empty.mkdir()
     r = CliRunner().invoke(cli, ["hist", str(empty), "--func", "vfs_read"])
     assert r.exit_code == 2 and "no trace file in it" in r.output
+
+
+def test_traces_of_the_same_name_from_many_hosts_keep_their_partitions(tmp_path):
+    """``hostA/trace.dat`` and ``hostB/trace.dat`` are two partitions named by their paths
+    below the common directory (one overwrote the other, silently, when both were
+    ``trace=trace.dat``); the same file twice gets ``#2``."""
+    _need_rebuild()
+    import shutil
+
+    import fgraph
+    from fgraph.export.tables import partition_names
+
+    a, b = tmp_path / "hostA" / "trace.dat", tmp_path / "hostB" / "trace.dat"
+    for p, rel in ((a, "vm61/btrfs_read.dat"), (b, "vm61/thresh.dat")):
+        p.parent.mkdir()
+        shutil.copy(corpus_file(rel), p)
+    assert partition_names([str(a), str(b)]) == ["hostA/trace.dat", "hostB/trace.dat"]
+    assert partition_names(["x/a.dat", "y/b.dat"]) == ["a.dat", "b.dat"]
+    assert partition_names([str(a), str(a)]) == ["trace.dat", "trace.dat#2"]
+    out = tmp_path / "ds"
+    r = CliRunner().invoke(cli, ["export", str(a), str(b), "--to", "parquet", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    t = ds.dataset(out, partitioning="hive").to_table()
+    per = t.group_by("trace").aggregate([("call_id", "count")]).to_pydict()
+    assert dict(zip(per["trace"], per["call_id_count"])) == {
+        "hostA_trace.dat": len(fgraph.load(a).call_table),
+        "hostB_trace.dat": len(fgraph.load(b).call_table),
+    }
+    # names that would make one directory (the API takes any): the second one is apart
+    from fgraph.export.tables import write_partitioned_parquet
+
+    calls = fgraph.load(b).call_table
+    got = write_partitioned_parquet([("a/b", calls), ("a_b", calls)], tmp_path / "ds2")
+    assert len(set(got)) == 2 and "trace=a_b_2" in got[1]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -86,16 +85,21 @@ def export(
             "several inputs are supported with --to parquet (a partitioned dataset)"
         )
     if len(files) > 1:
-        from ..export.tables import write_partitioned_parquet
+        from ..export.tables import partition_names, write_partitioned_parquet
 
         if not output or output == "-":
             raise click.UsageError("several inputs need -o DIR (a partitioned Parquet dataset)")
-        parts = []
-        for f in files:
-            tr = run(load_calls, f)
-            parts.append((os.path.basename(f), run(lambda tr=tr: tr.call_table)))
-            warnings += tr.warnings
-        run(write_partitioned_parquet, parts, output)
+
+        def parts() -> Any:
+            # one trace at a time: read, written, let go (a directory of many hosts' traces
+            # is never in memory at once)
+            for f, name in zip(files, partition_names(files)):
+                tr = run(load_calls, f)
+                warnings.extend(tr.warnings)
+                yield name, run(lambda tr=tr: tr.call_table)
+                del tr
+
+        run(write_partitioned_parquet, parts(), output)
         report_warnings(warnings, quiet=quiet)
         finish(warnings, strict)
         return

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -268,20 +268,45 @@ def event_time_order(events: EventTable) -> np.ndarray:
     return np.argsort(events["ts"], kind="stable")
 
 
+def partition_names(paths: Sequence[str]) -> list[str]:
+    """The ``trace`` partition value of each input: its file name, or where two inputs share
+    one (``hostA/trace.dat``, ``hostB/trace.dat``) the path below their common directory;
+    the same path twice gets ``#2``, ``#3`` (a partition must not overwrite another)."""
+    names = [os.path.basename(p) or p for p in paths]
+    if len(set(names)) < len(names):
+        absolute = [os.path.abspath(p) for p in paths]
+        common = os.path.commonpath(absolute) if len(set(absolute)) > 1 else ""
+        names = [os.path.relpath(a, common) if common else os.path.basename(a) for a in absolute]
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
+
+
 def write_partitioned_parquet(
-    calls_by_trace: Sequence[tuple[str, CallTable]], root: str | os.PathLike[str]
+    calls_by_trace: Iterable[tuple[str, CallTable]], root: str | os.PathLike[str]
 ) -> list[str]:
-    """A hive-partitioned Parquet dataset ``root/trace=<name>/part-0.parquet`` (one per input).
+    """A hive-partitioned Parquet dataset ``root/trace=<name>/part-0.parquet`` (one per input,
+    written as ``calls_by_trace`` yields it).
 
     Each part carries the documented call schema; the partition column ``trace`` is the input's
-    name (the ``trace`` index column of the schema is dropped in favour of it).
+    name (the ``trace`` index column of the schema is dropped in favour of it).  Two names that
+    would make the same directory get ``_2``, ``_3``: no part overwrites another.
     """
     import pyarrow.parquet as pq
 
     os.makedirs(root, exist_ok=True)
     written = []
+    dirs: set[str] = set()
     for name, calls in calls_by_trace:
         safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name) or "trace"
+        k, base = 1, safe
+        while safe in dirs:
+            k += 1
+            safe = f"{base}_{k}"
+        dirs.add(safe)
         d = os.path.join(os.fspath(root), f"trace={safe}")
         os.makedirs(d, exist_ok=True)
         tbl = calls.to_arrow().drop_columns(["trace"])
