@@ -170,3 +170,33 @@ def test_cli_check_json_on_fixture():
     assert doc["ok"] is False
     assert [c["ok"] for c in doc["checks"]] == [True, False]
     assert doc["checks"][1]["measured"] > 1_000_000
+
+
+@pytest.mark.corpus
+def test_cli_check_several_traces_and_a_directory(tmp_path):
+    """check reads its traces as hist does (the windowed rebuild, hist's columns) and, given
+    several, or a directory of them, checks the aggregate: the figures hist prints for the
+    same files."""
+    import json
+    import shutil
+
+    d = tmp_path / "runs"
+    d.mkdir()
+    for n, rel in (("1.dat", "vm61/btrfs_read.dat"), ("2.txt", "vm61/btrfs_read.txt")):
+        shutil.copy(corpus_file(rel), d / n)
+    files = [str(d / "1.dat"), str(d / "2.txt")]
+    h = json.loads(CliRunner().invoke(cli, ["hist", *files, "--func", "vfs_read", "--json"]).output)
+    calls = h["calls"]
+    each = [
+        json.loads(CliRunner().invoke(cli, ["hist", f, "--func", "vfs_read", "--json"]).output)
+        for f in files
+    ]
+    assert calls == sum(e["calls"] for e in each) > 0
+    for args in ([str(d)], files):
+        r = CliRunner().invoke(
+            cli,
+            ["check", *args, "--func", "vfs_read", "--json", "--expect", f"calls == {calls}"]
+            + ["--expect", f"p99 <= {h['p99_ns']}ns", "--expect", f"p99 >= {h['p99_ns']}ns"],
+        )
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["ok"] is True

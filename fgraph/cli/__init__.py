@@ -81,7 +81,7 @@ def cli() -> None:
 
 
 # commands that read a trace.dat window by window (fgraph.load_windowed)
-_WINDOWED = frozenset({"hist", "slowest", "diff", "stats", "calls", "export"})
+_WINDOWED = frozenset({"hist", "slowest", "diff", "stats", "calls", "export", "check"})
 
 
 def _windowed_tracedat(args: list[str]) -> bool:
@@ -93,6 +93,11 @@ def _windowed_tracedat(args: list[str]) -> bool:
     if not args or args[0] not in _WINDOWED:
         return False
     files = [a for a in args[1:] if not a.startswith("-") and os.path.isfile(a)]
+    for a in args[1:]:  # (a directory stands for the traces in it)
+        if not a.startswith("-") and os.path.isdir(a):
+            from ._options import files_in
+
+            files += files_in(a)
     if "-" in args[1:]:
         # stdin: what its buffer holds already, without taking it (a pipe's first bytes)
         try:

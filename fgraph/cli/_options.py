@@ -114,20 +114,28 @@ def open_output(path: str | None, binary: bool = False) -> Any:
     )
 
 
+def files_in(directory: str) -> list[str]:
+    """The files of ``directory`` that stand for its traces: sorted by name, not its
+    subdirectories nor hidden files such as ``.DS_Store``."""
+    import os
+
+    return sorted(
+        os.path.join(directory, n)
+        for n in os.listdir(directory)
+        if not n.startswith(".") and os.path.isfile(os.path.join(directory, n))
+    )
+
+
 def expand_inputs(paths: tuple[str, ...] | list[str]) -> list[str]:
-    """The trace files ``paths`` name: a directory stands for the files in it (sorted by name;
-    not its subdirectories, nor hidden files such as ``.DS_Store``), traces of many hosts or
-    runs gathered in one place.  A directory with no file is a usage error."""
+    """The trace files ``paths`` name: a directory stands for the files in it
+    (:func:`files_in`), traces of many hosts or runs gathered in one place.  A directory with
+    no file is a usage error."""
     import os
 
     out: list[str] = []
     for p in paths:
         if p != "-" and os.path.isdir(p):
-            inside = sorted(
-                os.path.join(p, n)
-                for n in os.listdir(p)
-                if not n.startswith(".") and os.path.isfile(os.path.join(p, n))
-            )
+            inside = files_in(p)
             if not inside:
                 raise click.UsageError(f"{p}: a directory with no trace file in it")
             out += inside
