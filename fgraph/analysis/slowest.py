@@ -25,6 +25,30 @@ from .calls import as_calls, flag_names, func_code
 from .filters import describe, filter_ids
 from .tree import bincount_int, children_sum, display_parent, nearest_stop, subtrees
 
+# The call columns slowest (its trees, filters and collapsed lines) reads: the CLI builds only
+# these (``load_windowed(columns=...)``), as for hist (analysis.hist.COLUMNS).
+# tests/test_hist_columns.py runs every option on a table built with only these.
+COLUMNS = frozenset(
+    {
+        "parent_id",
+        "interrupted_id",
+        "pid",
+        "comm",
+        "func",
+        "depth",
+        "ts_entry",
+        "ts_exit",
+        "duration",
+        "offcpu_sleep_ns",
+        "offcpu_runnable_ns",
+        "cpu_entry",
+        "cpu_exit",
+        "ctx",
+        "flags",
+        "trace",
+    }
+)
+
 
 @dataclass
 class TreeLine:
@@ -214,14 +238,14 @@ def _display_universe(calls: CallTable, pick: np.ndarray) -> tuple[CallTable, np
         return None
     uni = unique(np.concatenate(parts))
     cols = {}
-    for c in CallTable.COLUMNS:
-        a = calls[c.name][uni]
-        if c.name in ("parent_id", "interrupted_id"):
+    for name, col in calls.columns.items():  # (the columns loaded: see COLUMNS)
+        a = col[uni]
+        if name in ("parent_id", "interrupted_id"):
             a = positions(uni, a).astype(a.dtype)  # (-1 stays: no row is negative)
-        elif c.name == "call_id":
+        elif name == "call_id":
             a = np.arange(len(uni), dtype=a.dtype)
-        cols[c.name] = a
-    return CallTable(cols, calls.strings), uni
+        cols[name] = a
+    return CallTable(cols, calls.strings, omit=calls.omitted), uni
 
 
 def _trees_of(

@@ -63,13 +63,14 @@ def slowest(
       fgraph slowest trace.dat --func vfs_read -n 3 --min 20us
       fgraph slowest trace.dat --func vfs_write -n 1 --depth 3
     """
+    from ..analysis.slowest import COLUMNS as SLOWEST_COLUMNS
     from ..analysis.slowest import slowest as run_slowest
     from ..render.json import write_json
     from ..render.tree import write_slowest
     from . import run
     from ._progress import load_calls
 
-    trace = run(load_calls, file)
+    trace = run(load_calls, file, SLOWEST_COLUMNS)
     res = run(run_slowest, trace, func, n=count, min=min_, filters=filters, depth=depth)
     out = open_output(output)
     try:
