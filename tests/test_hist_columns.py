@@ -40,27 +40,40 @@ TRACES = [
 ]
 
 
-@pytest.mark.parametrize("rel,func", TRACES)
-def test_hist_prints_the_same_from_the_projected_table(
-    monkeypatch: pytest.MonkeyPatch, rel: str, func: str
-) -> None:
+def _printed(
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    path: str,
+    func: str,
+    options: list[list[str]],
+    columns: frozenset[str],
+) -> dict[str, list[Any]]:
+    """What ``fgraph COMMAND path OPTIONS`` prints, per option, from the whole call table and
+    from one built with only ``columns`` (the command must ask for exactly those)."""
     from fgraph.cli import _progress
 
-    path = str(corpus_file(rel))
     got: dict[str, list[Any]] = {}
-    for name, cols in (("whole", None), ("projected", COLUMNS)):
+    for name, cols in (("whole", None), ("projected", columns)):
 
-        def load(p: str, columns: Any = None, _cols: Any = cols) -> Any:
+        def load(p: str, asked: Any = None, _cols: Any = cols) -> Any:
             # the command asks for its columns; "whole" ignores the request
-            assert columns == COLUMNS
+            assert asked == columns
             return load_windowed(p, 5000, columns=_cols)
 
         monkeypatch.setattr(_progress, "load_calls", load)
         got[name] = []
-        for opts in OPTIONS:
+        for opts in options:
             args = [a.format(f=func) for a in opts]
-            r = fgraph("hist", path, *args)
+            r = fgraph(command, path, *args)
             got[name].append((args, r.returncode, r.stdout, r.stderr))
+    return got
+
+
+@pytest.mark.parametrize("rel,func", TRACES)
+def test_hist_prints_the_same_from_the_projected_table(
+    monkeypatch: pytest.MonkeyPatch, rel: str, func: str
+) -> None:
+    got = _printed(monkeypatch, "hist", str(corpus_file(rel)), func, OPTIONS, COLUMNS)
     assert got["projected"] == got["whole"]
     assert any(len(out) > 200 and code == 0 for _, code, out, _ in got["whole"])
 
@@ -141,21 +154,8 @@ def test_slowest_prints_the_same_from_the_projected_table(
     """``fgraph slowest`` builds only :data:`fgraph.analysis.slowest.COLUMNS` (89 MB trace.dat:
     219 -> 155 MB peak RSS): every option prints what the whole call table prints."""
     from fgraph.analysis.slowest import COLUMNS as SLOWEST
-    from fgraph.cli import _progress
 
     path = str(corpus_file(rel))
-    got: dict[str, list[Any]] = {}
-    for name, cols in (("whole", None), ("projected", SLOWEST)):
-
-        def load(p: str, columns: Any = None, _cols: Any = cols) -> Any:
-            assert columns == SLOWEST
-            return load_windowed(p, 5000, columns=_cols)
-
-        monkeypatch.setattr(_progress, "load_calls", load)
-        got[name] = []
-        for opts in SLOWEST_OPTIONS:
-            args = [a.format(f=func) for a in opts]
-            r = fgraph("slowest", path, *args)
-            got[name].append((args, r.returncode, r.stdout, r.stderr))
+    got = _printed(monkeypatch, "slowest", path, func, SLOWEST_OPTIONS, SLOWEST)
     assert got["projected"] == got["whole"]
     assert all(code == 0 for _, code, _, _ in got["whole"][:4])

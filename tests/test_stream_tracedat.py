@@ -156,18 +156,13 @@ def read_text(path: Path) -> bytes:
 RESTARTS_SMALL_PIECES = {"vm61/btrfs_read.txt", "vm61/btrfs_read.latency.txt"}
 
 
-@pytest.mark.parametrize("rel", TEXTS)
-def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A kernel text read a piece at a time (parsers.text_windows: 7 to 150 pieces here, of 3
-    kB and more, lines carried across their cuts) gives the whole text's calls, quality report,
-    warnings, meta and lost-event rows; or, where a piece meets what only the whole text
-    answers, is read whole."""
+def count_pieces(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """(restarts, pieces): the piece size of each text read that started again whole, and the
+    rows of each piece handed on (parsers.text_windows.TextWindows.windows, counted)."""
     import fgraph.parsers.text_windows as tw
 
-    path = corpus_file(rel)
-    ref = load(path)
-    restarts = []
-    pieces = []
+    restarts: list[int] = []
+    pieces: list[int] = []
     windows = tw.TextWindows.windows
 
     def counted(self, rows=None):  # type: ignore[no-untyped-def]
@@ -180,26 +175,54 @@ def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.Mon
             raise
 
     monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    return restarts, pieces
+
+
+# what a text read in pieces must say as the whole text does
+TEXT_META = (
+    "format",
+    "lines_total",
+    "lines_unparsed",
+    "unparsed_examples",
+    "ts_known",
+    "ts_resolution_ns",
+    "ncpus",
+    "buffers",
+    "detail",
+    "duration_resolution_ns",
+    "options",
+)
+
+
+def assert_same_text_read(ref, got) -> None:  # type: ignore[no-untyped-def]
+    """A text read in pieces (``got``) and read whole (``ref``): the same calls, quality
+    report, warnings, meta and lost-event rows."""
+    assert_same_calls(ref.call_table, got.call_table)
+    assert ref.quality.to_dict() == got.quality.to_dict()
+    assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
+        (w.what, w.where, w.lost) for w in got.warnings
+    ]
+    rm, gm = ref.event_table.meta, got.event_table.meta
+    for k in TEXT_META:
+        assert getattr(rm, k) == getattr(gm, k), k
+    rl, gl = ref.event_table.lost, got.event_table.lost
+    for col in rl.columns:
+        assert (rl[col] == gl[col]).all(), col
+
+
+@pytest.mark.parametrize("rel", TEXTS)
+def test_text_read_in_pieces_is_the_whole_text(rel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel text read a piece at a time (parsers.text_windows: 7 to 150 pieces here, of 3
+    kB and more, lines carried across their cuts) gives the whole text's calls, quality report,
+    warnings, meta and lost-event rows; or, where a piece meets what only the whole text
+    answers, is read whole."""
+    path = corpus_file(rel)
+    ref = load(path)
+    restarts, pieces = count_pieces(monkeypatch)
     size = len(read_text(path))
     for piece in (max(3000, size // 150), max(200_000, size // 7)):
         monkeypatch.setenv("FGRAPH_TEXT_PIECE", str(piece))
-        got = load_windowed(path)
-        assert_same_calls(ref.call_table, got.call_table)
-        assert ref.quality.to_dict() == got.quality.to_dict()
-        assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
-            (w.what, w.where, w.lost) for w in got.warnings
-        ]
-        rm, gm = ref.event_table.meta, got.event_table.meta
-        for k in ("lines_total", "lines_unparsed", "unparsed_examples", "ts_known", "ncpus"):
-            assert getattr(rm, k) == getattr(gm, k), k
-        assert (rm.detail, rm.duration_resolution_ns, rm.options) == (
-            gm.detail,
-            gm.duration_resolution_ns,
-            gm.options,
-        )
-        rl, gl = ref.event_table.lost, got.event_table.lost
-        for col in rl.columns:
-            assert (rl[col] == gl[col]).all(), col
+        assert_same_text_read(ref, load_windowed(path))
     assert len(restarts) == (rel in RESTARTS_SMALL_PIECES)
     assert len(pieces) > 10 or size < 30_000 or restarts
 
@@ -238,17 +261,7 @@ def test_rows_before_a_cpus_first_banner_in_a_later_piece(
     f0 = int(np.flatnonzero(calls.strings.decode(calls["func"]) == "f0")[0])
     assert calls["pid"][f0] == 107
     assert calls["pid"][int(np.flatnonzero(calls.strings.decode(calls["func"]) == "z")[0])] == -1
-    restarts = []
-    windows = tw.TextWindows.windows
-
-    def counted(self, rows=None):  # type: ignore[no-untyped-def]
-        try:
-            yield from windows(self, rows)
-        except tw.TextRestart:
-            restarts.append(1)
-            raise
-
-    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    restarts, _ = count_pieces(monkeypatch)
     monkeypatch.setenv("FGRAPH_TEXT_PIECE", "1000")
     # (past HOLD_BYTES: CPU 1's banner is still to come, so only the whole text can tell)
     for hold, restart in ((64 << 20, False), (5000, True)):
@@ -288,8 +301,6 @@ def test_report_read_in_pieces_is_the_whole_report(
     lost-event rows and buffer instances, without reading it whole again."""
     import subprocess
 
-    import fgraph.parsers.text_windows as tw
-
     path = tmp_path / f"{dat}.report.txt"
     with path.open("wb") as out:
         subprocess.run(
@@ -299,43 +310,12 @@ def test_report_read_in_pieces_is_the_whole_report(
         )
     ref = load(path)
     assert ref.event_table.meta.format == "trace-cmd-report"
-    restarts = []
-    windows = tw.TextWindows.windows
-
-    def counted(self, rows=None):  # type: ignore[no-untyped-def]
-        try:
-            yield from windows(self, rows)
-        except tw.TextRestart:
-            restarts.append(self.piece_bytes)
-            raise
-
-    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    restarts, _ = count_pieces(monkeypatch)
     size = path.stat().st_size
     for piece in (max(3000, size // 150), max(200_000, size // 7)):
         monkeypatch.setenv("FGRAPH_TEXT_PIECE", str(piece))
         got = load_windowed(path)
-        assert_same_calls(ref.call_table, got.call_table)
-        assert ref.quality.to_dict() == got.quality.to_dict()
-        assert [(w.what, w.where, w.lost) for w in ref.warnings] == [
-            (w.what, w.where, w.lost) for w in got.warnings
-        ]
-        rm, gm = ref.event_table.meta, got.event_table.meta
-        for k in (
-            "format",
-            "lines_total",
-            "lines_unparsed",
-            "ts_known",
-            "ts_resolution_ns",
-            "ncpus",
-            "buffers",
-            "detail",
-            "duration_resolution_ns",
-            "options",
-        ):
-            assert getattr(rm, k) == getattr(gm, k), k
-        rl, gl = ref.event_table.lost, got.event_table.lost
-        for col in rl.columns:
-            assert (rl[col] == gl[col]).all(), col
+        assert_same_text_read(ref, got)
         # the events that are not funcgraph records are kept, with their buffers
         fg = np.isin(ref.event_table["kind"], [1, 2])
         assert (got.event_table["buf"] == ref.event_table["buf"][~fg]).all()
@@ -352,23 +332,12 @@ def test_a_report_without_records_in_its_first_piece_is_read_whole(
     """What the rebuild is told when it begins (that the rows have times, and to what
     resolution) comes from a report's first piece: a first piece of header lines only, or
     times printed to fewer digits further on, read the report whole again."""
-    import fgraph.parsers.text_windows as tw
 
     rec = "              sh-107   [000]    17.{:06d}: funcgraph_entry:        0.500 us   |  f();\n"
     coarse = (
         "              sh-107   [000]    18.{:03d}: funcgraph_entry:        0.500 us   |  g();\n"
     )
-    restarts = []
-    windows = tw.TextWindows.windows
-
-    def counted(self, rows=None):  # type: ignore[no-untyped-def]
-        try:
-            yield from windows(self, rows)
-        except tw.TextRestart:
-            restarts.append(1)
-            raise
-
-    monkeypatch.setattr(tw.TextWindows, "windows", counted)
+    restarts, _ = count_pieces(monkeypatch)
     monkeypatch.setenv("FGRAPH_TEXT_PIECE", "2000")
     for text in (
         "cpus=1\n" + "\n" * 3000 + "".join(rec.format(i) for i in range(100)),
