@@ -97,7 +97,10 @@ def _windowed_tracedat(args: list[str]) -> bool:
         if not a.startswith("-") and os.path.isdir(a):
             from ._options import files_in
 
-            files += files_in(a)
+            try:
+                files += files_in(a)
+            except OSError:  # (unreadable: the command says so)
+                return False
     if "-" in args[1:]:
         # stdin: what its buffer holds already, without taking it (a pipe's first bytes)
         try:

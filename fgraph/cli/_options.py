@@ -135,7 +135,10 @@ def expand_inputs(paths: tuple[str, ...] | list[str]) -> list[str]:
     out: list[str] = []
     for p in paths:
         if p != "-" and os.path.isdir(p):
-            inside = files_in(p)
+            try:
+                inside = files_in(p)
+            except OSError as exc:
+                raise click.UsageError(f"{p}: {exc.strerror or exc}") from None
             if not inside:
                 raise click.UsageError(f"{p}: a directory with no trace file in it")
             out += inside

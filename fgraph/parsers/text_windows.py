@@ -2,9 +2,9 @@
 bounded memory).
 
 The kernel and trace-cmd print one merged stream, so consecutive pieces of lines are
-consecutive timeline windows: each piece (~:data:`PIECE_BYTES` of text, cut at a line end) is parsed on its own
-into a table that the rebuild consumes and drops, and a text of any size is read in the memory
-of a piece plus its calls.  The tables are the whole-text reader's (tests/test_stream_tracedat.py
+consecutive timeline windows: each piece (~:data:`PIECE_BYTES` of text, cut at a line end) is
+parsed on its own into a table that the rebuild consumes and drops, and a text of any size is
+read in the memory of a piece plus its calls.  The tables are the whole-text reader's (tests/test_stream_tracedat.py
 compares them through the rebuild on every corpus text): what a line's meaning takes from
 lines before it is carried from piece to piece (:class:`~._textlines.TextCarry`: the entry a
 bare ``}`` closes, the task a banner named on each CPU, the lost-event gaps no record has
