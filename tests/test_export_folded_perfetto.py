@@ -289,3 +289,26 @@ def test_perfetto_json_written_in_batches_is_the_same(monkeypatch) -> None:
     perfetto.write_perfetto(calls, batched, title="t")
     assert batched.getvalue() == whole.getvalue()
     assert len(json.loads(whole.getvalue())["traceEvents"]) > len(calls)
+
+
+@pytest.mark.parametrize(
+    "rel,func",
+    [("vm61/fsync.dat", None), ("vm61/system.dat", None), ("vm61/btrfs_read.txt", "vfs_read")],
+)
+def test_folding_reads_only_its_columns(rel, func):
+    """``export --to folded`` builds only :data:`fgraph.export.folded.COLUMNS`: the same
+    folded stacks, self or total weights, as from the whole call table."""
+    import io
+
+    from fgraph.export.folded import COLUMNS, fold
+    from fgraph.pipeline import load, load_windowed
+
+    path = corpus_file(rel)
+    whole = load(path).call_table
+    part = load_windowed(path, columns=COLUMNS).call_table
+    assert set(part.columns) == set(COLUMNS)
+    for weight in ("self", "total"):
+        a, b = io.StringIO(), io.StringIO()
+        fold(whole, func, weight=weight).write(a)
+        fold(part, func, weight=weight).write(b)
+        assert a.getvalue() == b.getvalue() and len(a.getvalue()) > 100

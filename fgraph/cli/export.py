@@ -104,7 +104,12 @@ def export(
         finish(warnings, strict)
         return
 
-    trace = run(load_calls, files[0])
+    columns = None
+    if to == "folded":  # (the columns folding reads; the other formats write every one)
+        from ..export.folded import COLUMNS as FOLDED_COLUMNS
+
+        columns = FOLDED_COLUMNS
+    trace = run(load_calls, files[0], columns)
     calls = run(lambda: trace.call_table)
     target = output or "-"
     if to in ("parquet", "csv"):
