@@ -312,3 +312,23 @@ def test_folding_reads_only_its_columns(rel, func):
         fold(whole, func, weight=weight).write(a)
         fold(part, func, weight=weight).write(b)
         assert a.getvalue() == b.getvalue() and len(a.getvalue()) > 100
+
+
+@pytest.mark.parametrize(
+    "rel,func", [("vm61/system.dat", None), ("vm61/btrfs_read.dat", "vfs_read")]
+)
+def test_perfetto_reads_only_its_columns(rel, func):
+    """``export --to perfetto`` builds only :data:`fgraph.export.perfetto.COLUMNS`: the same
+    JSON as from the whole call table."""
+    from fgraph.export.perfetto import COLUMNS, subtrees, write_perfetto
+    from fgraph.pipeline import load, load_windowed
+
+    path = corpus_file(rel)
+    out = []
+    for trace in (load(path), load_windowed(path, columns=COLUMNS)):
+        calls = trace.call_table
+        keep = subtrees(calls, func) if func else None
+        buf = io.StringIO()
+        write_perfetto(calls, buf, lost=trace.event_table.lost, title="t", keep=keep)
+        out.append(buf.getvalue())
+    assert out[0] == out[1] and len(out[0]) > 1000

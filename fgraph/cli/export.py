@@ -104,11 +104,15 @@ def export(
         finish(warnings, strict)
         return
 
-    columns = None
-    if to == "folded":  # (the columns folding reads; the other formats write every one)
+    columns = None  # (the columns folding or the Perfetto writer reads; tables take all)
+    if to == "folded":
         from ..export.folded import COLUMNS as FOLDED_COLUMNS
 
         columns = FOLDED_COLUMNS
+    elif to == "perfetto":
+        from ..export.perfetto import COLUMNS as PERFETTO_COLUMNS
+
+        columns = PERFETTO_COLUMNS
     trace = run(load_calls, files[0], columns)
     calls = run(lambda: trace.call_table)
     target = output or "-"

@@ -31,6 +31,26 @@ from ..analysis.tree import frame_parent, levels, outermost
 from ..schema import CallFlag, IrqCtx
 from ..table import CallTable, LostTable
 
+# The call columns the Perfetto export reads: ``fgraph export --to perfetto`` builds only these
+# (``load_windowed(columns=...)``); tests/test_export_folded_perfetto.py writes with only these.
+COLUMNS = frozenset(
+    {
+        "call_id",
+        "parent_id",
+        "interrupted_id",
+        "pid",
+        "comm",
+        "func",
+        "cpu_entry",
+        "ctx",
+        "flags",
+        "ts_entry",
+        "ts_exit",
+        "duration",
+        "self",
+    }
+)
+
 IRQ_PID = 0x7FFF0000  # pseudo process holding the interrupt tracks
 LOST_PID = 0x7FFF0001  # pseudo process holding the lost-event markers
 _CTX_NAME = {int(IrqCtx.SOFTIRQ): "softirq", int(IrqCtx.HARDIRQ): "hardirq", int(IrqCtx.NMI): "nmi"}
