@@ -62,6 +62,9 @@ L_OVERRUN = 10  # " (Overruns: 0)" after a return
 L_GRAPH = 11  # set by a reader: the line's text is graph text, to be classified here
 
 CHUNK_LINES = 1 << 17
+# The kernel prints function_graph times in microseconds (trace_functions_graph.c
+# print_graph_abs_time: "%5lu.%06lu"): a kernel text's timestamp resolution
+KERNEL_TS_NS = 1000
 MAX_EXAMPLES = 20
 
 
@@ -71,7 +74,7 @@ class TextCarry:
     (:mod:`fgraph.parsers.text_windows`), and the counts its warnings and meta are made of at
     the end.  A piece's table then names rows and lines by their place in the whole text.
 
-    ``restart`` is set when a piece meets what only the whole text can answer (the text's
+    ``restart`` is set when a piece meets what only the whole text can answer (a kernel text's
     first bare ``}`` after its first piece, bytes that are not UTF-8): the reader starts again
     whole.  Rows before a CPU's first banner take the task that banner switched from: a piece
     with such rows leaves their CPU in ``unresolved``, and the piece that has the banner puts
@@ -100,6 +103,26 @@ class TextCarry:
     lines: int = 0  # lines read (line_base of the next piece)
     fast_lines: int = 0  # of which the fast path read
     facts: dict[str, Any] = field(default_factory=dict)  # the reader's (ftrace_text.text_facts)
+
+    def add_piece(
+        self, lines: int, fast: int, facts: dict[str, Any], merge: Callable[..., dict[str, Any]]
+    ) -> None:
+        """Count a piece read: its ``lines``, those the fast path read (-1: no fast path) and
+        the reader's ``facts`` about it, joined to the earlier pieces' by ``merge``."""
+        self.lines += lines
+        self.fast_lines = self.fast_lines + fast if fast >= 0 <= self.fast_lines else -1
+        self.facts = merge(self.facts, facts) if self.facts else facts
+
+
+def not_utf8(meta: TraceMeta, replaced: int, path: str, carry: TextCarry | None) -> None:
+    """The warning for a text with bytes that are not UTF-8 (``replaced`` of them, read as
+    '?').  A piece of a text starts the read again whole: read whole, every byte >= 0x80 of the
+    text is read as '?' when any is not UTF-8."""
+    if not replaced:
+        return
+    if carry is not None:
+        carry.restart = True
+    meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", path)
 
 
 # The graph text after the prologue columns and the indent.  Names are "everything before '('"

@@ -210,11 +210,7 @@ def parse_ftrace_text(
     # 203 MB: peak RSS 735 -> 551 MB)
     release_pages(mapped)  # (the input as mapped: data may be a cleaned copy of it)
     meta = TraceMeta(path=name, format="kernel-text") if meta is None else meta
-    if replaced:
-        if carry is not None:
-            # (the whole text's bytes >= 0x80 are all read as '?' when any is not UTF-8)
-            carry.restart = True
-        meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
+    tl.not_utf8(meta, replaced, name, carry)
     cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
     lines = tl.Lines.of(
         n,
@@ -234,9 +230,7 @@ def parse_ftrace_text(
         if nfast >= 0:
             meta.options["fast_path_lines"] = nfast
     else:
-        carry.lines += n
-        carry.fast_lines = carry.fast_lines + nfast if nfast >= 0 <= carry.fast_lines else -1
-        carry.facts = merge_facts(carry.facts, facts) if carry.facts else facts
+        carry.add_piece(n, nfast, facts, merge_facts)
     return table
 
 
@@ -286,7 +280,7 @@ def finish_meta(meta: TraceMeta, facts: dict[str, Any], name: str) -> None:
     meta.ts_known = bool(facts["fg"] and not facts["fg_no_ts"])
     if not meta.ts_known and facts["ts"]:
         meta.warn("only part of the text has an abstime column; order by row, not ts", name)
-    meta.ts_resolution_ns = 1000
+    meta.ts_resolution_ns = tl.KERNEL_TS_NS
     meta.ncpus = facts["cpu_max"] + 1 if facts["cpu_max"] >= 0 else 0
     have = [
         k

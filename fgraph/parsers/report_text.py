@@ -177,11 +177,7 @@ def parse_report_text(
         comm, event = fast["comm"], fast["event"]
         pre = {"func": fast["func"], "module": fast["module"], "has_tail": fast["has_tail"]}
     meta = TraceMeta(path=name, format="trace-cmd-report") if meta is None else meta
-    if replaced:
-        if carry is not None:
-            # (the whole text's bytes >= 0x80 are all read as '?' when any is not UTF-8)
-            carry.restart = True
-        meta.warn(f"input is not valid UTF-8: {replaced} non-ASCII bytes read as '?'", name)
+    tl.not_utf8(meta, replaced, name, carry)
     cols.update(comm=comm, flags=flags, preempt=preempt, irqctx=irq)
     text = cat([p["text"] for p in parts])
     lines = tl.Lines.of(n, cols, text, event=event, extra={"raw": arr}, sub=sub, pre=pre)
@@ -216,9 +212,7 @@ def parse_report_text(
             meta.options["fast_path_lines"] = nfast
         finish_report_meta(meta, facts, name)
     else:
-        carry.lines += n
-        carry.fast_lines = carry.fast_lines + nfast if nfast >= 0 <= carry.fast_lines else -1
-        carry.facts = merge_report_facts(carry.facts, facts) if carry.facts else facts
+        carry.add_piece(n, nfast, facts, merge_report_facts)
     return table
 
 

@@ -124,7 +124,9 @@ class TextWindows:
         self.piece_bytes = max(int(piece_bytes or PIECE_BYTES), 1)
         # (the kernel prints times in microseconds: ftrace_text.finish_meta says so at the end,
         # but the rebuild takes its adoption tolerance from the meta the first piece comes with)
-        self.meta = TraceMeta(path=source.name, format=self.format, ts_resolution_ns=1000)
+        self.meta = TraceMeta(
+            path=source.name, format=self.format, ts_resolution_ns=tl.KERNEL_TS_NS
+        )
         self.strings = StringPool()
         self._told: bool | None = None  # ts_known as the rebuild was first told it
 
