@@ -72,3 +72,16 @@ def load_calls(path: str, columns: frozenset[str] | None = None) -> Any:
     name = os.path.basename(path) if path != "-" else "stdin"
     with progress(f"reading {name} and rebuilding its calls"):
         return load_windowed(path, columns=columns)
+
+
+def load_inputs(paths: tuple[str, ...] | list[str], columns: frozenset[str] | None) -> Any:
+    """(what an analysis takes, the traces): the traces ``paths`` name (a directory stands for
+    the traces in it), each rebuilt as :func:`load_calls` does, and the one trace, or all of
+    them as one (their columns given up as they are copied: ``analysis.calls.aggregate``).
+    A trace that cannot be read ends the command with its error."""
+    from ..analysis.calls import aggregate
+    from . import run
+    from ._options import expand_inputs
+
+    traces = [run(load_calls, f, columns) for f in expand_inputs(paths)]
+    return (traces[0] if len(traces) == 1 else aggregate(traces, consume=True)), traces

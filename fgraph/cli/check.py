@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from ._options import (
-    expand_inputs,
     filter_options,
     finish,
     quiet_option,
@@ -55,19 +54,17 @@ def check(
     (counts), share(NAME) of the slow calls' time (a child of FUNC, [self] or [irq]),
     offcpu_sleep_share offcpu_runnable_share.
     """
-    from ..analysis.calls import aggregate
     from ..analysis.check import all_hold, evaluate, parse_expectation
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..analysis.hist import hist
     from ..errors import EXIT_CHECK_FAILED
     from . import run
-    from ._progress import load_calls
+    from ._progress import load_inputs
 
     parsed = [run(parse_expectation, e) for e in expects]  # bad expectations fail before loading
     # (the calls hist reads, rebuilt window by window, as `fgraph hist` reads them: a whole
     # load held every record too, 3x hist's memory on an 89 MB trace.dat)
-    traces = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs(files)]
-    src: Any = traces[0] if len(traces) == 1 else aggregate(traces, consume=True)
+    src, traces = load_inputs(files, HIST_COLUMNS)
     kw: dict[str, Any] = {"filters": filters}
     if threshold is not None:
         kw["threshold"] = threshold

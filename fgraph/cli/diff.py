@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ._options import (
-    expand_inputs,
     filter_options,
     finish,
     open_output,
@@ -61,20 +60,17 @@ def diff(
     Example:
       fgraph diff before.dat after.dat --func vfs_fsync_range --threshold 1ms
     """
-    from ..analysis.calls import aggregate
     from ..analysis.diff import diff as run_diff
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..render.compare import write_comparison
     from ..render.json import write_json
     from . import run
-    from ._progress import load_calls
+    from ._progress import load_inputs
 
     # diff is two hists: it reads the columns hist reads; a directory on either side stands for
     # the traces in it, aggregated (runs or hosts before, and after)
-    side_a = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_a])]
-    side_b = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs([file_b])]
-    ta: Any = side_a[0] if len(side_a) == 1 else aggregate(side_a, consume=True)
-    tb: Any = side_b[0] if len(side_b) == 1 else aggregate(side_b, consume=True)
+    ta, side_a = load_inputs([file_a], HIST_COLUMNS)
+    tb, side_b = load_inputs([file_b], HIST_COLUMNS)
     res = run(
         run_diff,
         ta,

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ._options import (
-    expand_inputs,
     filter_options,
     finish,
     open_output,
@@ -111,19 +110,15 @@ def hist(
       fgraph hist trace.dat --func vfs_read --depth 2 --compare fast
       fgraph hist trace.dat --func vfs_fsync_range --all --json
     """
-    from ..analysis.calls import aggregate
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..analysis.hist import HistResult
     from ..analysis.hist import hist as run_hist
     from ..render.hist import write_hist, write_top
     from ..render.json import write_json
     from . import run
-    from ._progress import load_calls, progress
+    from ._progress import load_inputs, progress
 
-    # (a directory stands for the traces in it)
-    traces = [run(load_calls, f, HIST_COLUMNS) for f in expand_inputs(files)]
-    # (several: one table, each trace's columns given up as they are copied into it)
-    src: Any = traces[0] if len(traces) == 1 else aggregate(traces, consume=True)
+    src, traces = load_inputs(files, HIST_COLUMNS)
     with progress("analyzing"):
         res = run(
             run_hist,
