@@ -81,7 +81,7 @@ def cli() -> None:
 
 
 # commands that read a trace.dat window by window (fgraph.load_windowed)
-_WINDOWED = frozenset({"hist", "slowest", "diff", "stats", "calls", "export", "check"})
+_WINDOWED = frozenset({"hist", "slowest", "diff", "stats", "calls", "export", "check", "trim"})
 
 
 def _windowed_tracedat(args: list[str]) -> bool:

@@ -60,16 +60,29 @@ def trim(
     funcgraph-proc, funcgraph-tail and latency-format on.  fgraph reads it back with the same
     results for FUNC (durations keep their ns; timestamps are printed in us).
     """
-    from ..export.trim import select, write_selection
-    from ..pipeline import load
+    import os
+    from functools import partial
+
+    from ..export.trim import COLUMNS, select_reread, write_reread
+    from ..pipeline import load_windowed, reread_rows
+    from ..source import open_source
     from ..units import parse_duration
     from . import run
+    from ._progress import progress
 
     thr = run(parse_duration, threshold, what="threshold") if threshold else None
-    trace = run(load, file)
-    sel = run(select, trace, func, thr)  # before opening OUT: no empty file on an error
+    # Read twice: once window by window for the calls (no funcgraph record kept), once for the
+    # records of the calls kept (a 355 MB trace.dat: 2.4 GB read whole).
+    src = run(open_source, file)
+    name = os.path.basename(file) if file != "-" else "stdin"
+    with progress(f"reading {name} and rebuilding its calls"):
+        trace = run(load_windowed, src, columns=COLUMNS, final_rows=False)
+    with progress("reading the kept calls' records again"):
+        # before opening OUT: no empty file on an error
+        picked = run(select_reread, trace, func, thr, partial(reread_rows, src))
+    sel = picked.sel
     with _open_text(output) as fh:
-        stats = run(write_selection, trace, sel, fh)
+        stats = run(write_reread, picked, fh)
     click.echo(
         f"fgraph: trim: {len(sel.roots)} calls of {func}, {len(sel.calls)} calls in all, "
         f"{len(sel.events)} other events, {stats.lines} lines",

@@ -380,14 +380,15 @@ def frame_depths(calls: CallTable, ids: np.ndarray) -> np.ndarray:
     """Printed depth of each selected call: 0 for a selected call whose frame parent is not
     selected, parent + 1 otherwise; an interrupt root sits one below the call it interrupted,
     as the kernel's depth counter continues through interrupts (formats.md §4.3 "IRQ depth")."""
+    from .._numpy import positions
     from ..analysis.tree import frame_parent, levels
 
-    fp = frame_parent(calls)
-    sel = np.zeros(len(calls), dtype=bool)
-    sel[ids] = True
-    # (levels of the selected forest: a selected call whose frame parent is not selected is
-    # a root of it)
-    return levels(np.where(sel & (fp >= 0) & sel[np.clip(fp, 0, None)], fp, -1))[ids]
+    ids = np.asarray(ids, dtype=np.int64)
+    fp = frame_parent({k: calls[k][ids] for k in ("parent_id", "interrupted_id", "ctx")})
+    # (levels of the selected forest alone, each call's frame parent as its place among the
+    # selected (``ids`` ascending, parents before children as in the table); a selected call
+    # whose frame parent is not selected is a root of it)
+    return levels(positions(ids, fp))
 
 
 def write_function_graph(

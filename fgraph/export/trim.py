@@ -23,17 +23,41 @@ Selection:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
 
-from .._numpy import unique
+from .._numpy import positions, unique
 from ..analysis.tree import frame_parent, outermost
 from ..errors import UsageError
 from ..schema import CallFlag, EventKind
-from ..table import CallTable, EventTable
+from ..table import CallTable, EventTable, LostTable
 from .ftrace_text import WriteStats, write_function_graph
+
+# The call columns the selection and the writer read: ``fgraph trim`` builds only these
+# (``load_windowed(columns=...)``); tests/test_trim_reread.py writes from such a table.
+COLUMNS = frozenset(
+    {
+        "parent_id",
+        "interrupted_id",
+        "pid",
+        "comm",
+        "func",
+        "module",
+        "ts_entry",
+        "ts_exit",
+        "duration",
+        "cpu_entry",
+        "cpu_exit",
+        "ctx",
+        "flags",
+        "retval",
+        "entry_row",
+        "exit_row",
+    }
+)
 
 _GRAPH_KINDS = (
     EventKind.FG_ENTRY,
@@ -179,6 +203,84 @@ def select(trace: Any, func: str, threshold_ns: int | None = None) -> Selection:
 def write_selection(trace: Any, sel: Selection, out: IO[str]) -> WriteStats:
     return write_function_graph(
         trace.event_table, trace.call_table, sel.calls, sel.events, out, lost_rows=sel.lost
+    )
+
+
+@dataclass
+class Reread:
+    """What :func:`select_reread` gives :func:`write_reread`: the selection, and the records
+    it prints (a table of those alone, in timeline order) with the calls pointing at them."""
+
+    sel: Selection
+    events: EventTable
+    calls: CallTable
+    order: np.ndarray  # the table's rows in the order the writer follows
+
+
+def select_reread(
+    trace: Any,
+    func: str,
+    threshold_ns: int | None,
+    reread: Callable[[np.ndarray], tuple[EventTable, np.ndarray]],
+) -> Reread:
+    """:func:`select` for a trace loaded window by window, whose event table holds no funcgraph
+    record (``load_windowed(columns=COLUMNS, final_rows=False)``): the calls are chosen from
+    its call table, then ``reread(row ids)`` reads the input again for the records they were
+    made of, beside every event that is not a funcgraph record (``pipeline.reread_rows``).  The
+    output is the same as from the whole trace; the memory is the calls' and the kept records',
+    not every record's.  The call table's rows are re-pointed at the new table (in place)."""
+    calls: CallTable = trace.call_table
+    first: EventTable = trace.event_table
+    roots, kept = select_calls(calls, func, threshold_ns)
+    if len(roots) == 0:
+        raise UsageError(f"no call of {func!r} is at least as long as the threshold")
+    lost_sel = select_lost(first, calls, roots)
+    lost = first.lost.take(lost_sel) if len(lost_sel) else LostTable({}, first.strings)
+    # the records of the kept calls, and those a kept gap comes before (the writer prints the
+    # gap just before that record)
+    named = np.concatenate(
+        [calls["entry_row"][kept], calls["exit_row"][kept], lost["row"] if len(lost) else []]
+    ).astype(np.int64)
+    events, ids = reread(named[named >= 0])
+    # (the second read's string pool, grown in the same order, is taken into the first's)
+    events = _into_pool(events, calls, first)
+    srt = np.argsort(ids, kind="stable")
+    sorted_ids = ids[srt]
+
+    def moved(rows: np.ndarray) -> np.ndarray:
+        at = positions(sorted_ids, rows)
+        return np.where((rows >= 0) & (at >= 0), srt[np.clip(at, 0, None)], -1)
+
+    for col in ("entry_row", "exit_row"):
+        calls[col] = moved(np.asarray(calls[col], dtype=np.int64))
+    if len(lost):
+        lost["row"] = moved(np.asarray(lost["row"], dtype=np.int64))
+        events.lost = LostTable(dict(lost.columns), events.strings)
+    # A trace.dat's table is in timeline order; a text is printed in its own line order
+    # (``tables.event_time_order``).
+    order = np.arange(len(events)) if first.meta.format == "trace.dat" else srt
+    sel = Selection(
+        roots, kept, select_events(events, calls, roots), np.arange(len(lost), dtype=np.int64)
+    )
+    return Reread(sel, events, calls, order)
+
+
+def _into_pool(events: EventTable, calls: CallTable, first: EventTable) -> EventTable:
+    if events.strings is calls.strings:
+        return events
+    from ..schema import EVENT
+
+    empty = EventTable({k: np.empty(0, c.dtype) for k, c in EVENT.items()}, calls.strings)
+    out = EventTable.concat([empty, events], meta=first.meta)
+    # (its pool starts with the calls' strings, code for code: the writer names the calls'
+    # and the events' codes from one pool)
+    calls.strings = out.strings
+    return out
+
+
+def write_reread(r: Reread, out: IO[str]) -> WriteStats:
+    return write_function_graph(
+        r.events, r.calls, r.sel.calls, r.sel.events, out, order=r.order, lost_rows=r.sel.lost
     )
 
 
