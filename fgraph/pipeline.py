@@ -281,6 +281,46 @@ def _rebuild_windows(
     return trace
 
 
+def read_summary(path: str | os.PathLike[str] | BinaryIO | bytes) -> Any:
+    """What ``fgraph info`` reports of ``path`` (a :class:`fgraph.summary.EventSummary`),
+    counted a window at a time: a trace.dat is never held whole (a 4 GB one would need ~12 GB
+    as one table)."""
+    from .parsers import TextRestart, parse_windows, whole_windows
+    from .source import open_source
+
+    src = open_source(path)
+    try:
+        return _summarize(src, parse_windows(src, WINDOW_RECORDS))
+    except TextRestart:
+        return _summarize(src, whole_windows(src))
+
+
+def _summarize(src: Any, st: Any) -> Any:
+    from ._malloc import release_free_memory
+    from .source import release_pages
+    from .summary import EventSummary
+
+    s = EventSummary()
+    trim_at = TRIM_RECORDS
+    windows = st.windows()
+    if getattr(st, "pieces", False) and not os.environ.get("FGRAPH_ONE_THREAD"):
+        windows = _Ahead(windows)  # (a text's next piece parsed meanwhile, as load_windowed)
+    try:
+        for table, _order, _rows in windows:
+            s.add(table)
+            del table
+            if s.events >= trim_at:  # (as load_windowed: the windows' memory and file pages go)
+                release_free_memory()
+                release_pages(src.data)
+                trim_at = s.events + TRIM_RECORDS
+    finally:
+        close = getattr(windows, "close", None)
+        if close is not None:
+            close()
+    s.meta = st.meta
+    return s
+
+
 def reread_rows(src: Any, wanted: Any) -> tuple[EventTable, Any]:
     """Read the open source ``src`` again, a window at a time, and keep the funcgraph records
     whose reader row ids (as ``load_windowed(..., final_rows=False)`` named them) are among

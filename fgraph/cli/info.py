@@ -22,14 +22,15 @@ def info(file: str, as_json: bool, strict: bool, quiet: bool) -> None:
     Example:
       fgraph info trace.dat
     """
-    from ..pipeline import read_events
+    from ..pipeline import read_summary
     from ..render.info import info_dict, render_info
 
-    table = read_events(file)
-    data = info_dict(table)
+    # (counted window by window: the records are never all held)
+    summary = read_summary(file)
+    data = info_dict(summary)
     if as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         render_info(data, sys.stdout)
-    report_warnings(table.meta.warnings, quiet=quiet)
-    finish(table.meta.warnings, strict)
+    report_warnings(summary.meta.warnings, quiet=quiet)
+    finish(summary.meta.warnings, strict)

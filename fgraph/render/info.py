@@ -1,28 +1,18 @@
-"""``fgraph info``: collect the facts of an EventTable (``info_dict``) and print them."""
+"""``fgraph info``: the facts of an input (``info_dict``, from its counts) and their text."""
 
 from __future__ import annotations
 
 from typing import IO, Any
 
-from .._numpy import unique
+from ..summary import EventSummary
 from ..table import EventTable
 
 
-def info_dict(table: EventTable) -> dict[str, Any]:
-    """Facts about a parsed input, JSON-ready.  Counting is done here, printing in render_info."""
-    m = table.meta
-    lost = table.lost
-    lost_per_cpu: dict[str, dict[str, int]] = {}
-    for cpu in unique(lost["cpu"]):
-        sel = lost["cpu"] == cpu
-        counts = lost["count"][sel]
-        lost_per_cpu[str(int(cpu))] = {
-            "gaps": int(sel.sum()),
-            "events": int(counts[counts > 0].sum()),
-            "gaps_unknown_count": int((counts < 0).sum()),
-        }
-    ts = table["ts"]
-    known = ts[ts >= 0]
+def info_dict(summary: EventSummary | EventTable) -> dict[str, Any]:
+    """Facts about an input (its :class:`~fgraph.summary.EventSummary`, or a whole table's),
+    JSON-ready; printed by :func:`render_info`."""
+    s = summary if isinstance(summary, EventSummary) else EventSummary.of(summary)
+    m = s.meta
     out: dict[str, Any] = {
         "path": m.path,
         "format": m.format,
@@ -37,13 +27,13 @@ def info_dict(table: EventTable) -> dict[str, Any]:
         "long_size": m.long_size,
         "endian": "big" if m.big_endian else "little",
         "buffers": list(m.buffers),
-        "events": len(table),
-        "events_per_type": dict(sorted(table.events_per_type().items(), key=lambda kv: -kv[1])),
-        "first_ts_ns": int(known.min()) if len(known) else None,
-        "last_ts_ns": int(known.max()) if len(known) else None,
+        "events": s.events,
+        "events_per_type": s.events_per_type(),
+        "first_ts_ns": s.first_ts_ns,
+        "last_ts_ns": s.last_ts_ns,
         "timestamps": m.ts_known,
-        "lost_events": lost_per_cpu,
-        "cpustat": {b: {str(c): s for c, s in cpus.items()} for b, cpus in m.cpustat.items()},
+        "lost_events": s.lost_per_cpu(),
+        "cpustat": {b: {str(c): v for c, v in cpus.items()} for b, cpus in m.cpustat.items()},
         "warnings": [str(w) for w in m.warnings],
     }
     if m.format != "trace.dat":
