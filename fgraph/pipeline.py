@@ -281,6 +281,56 @@ def _rebuild_windows(
     return trace
 
 
+class EventWindows:
+    """An input's records in timeline order, a window of them at a time: ``for table in
+    EventWindows(path)`` gives consecutive event tables, each in time order, that joined are
+    the whole input's table in ``tables.event_time_order`` (``fgraph events``).  A trace.dat
+    is decoded a window at a time, never held whole; a text is read whole, as one window (a
+    text read in pieces may have to start over, and what was written of it could not be taken
+    back).  :attr:`meta` is complete once every window was taken."""
+
+    def __init__(self, path: str | os.PathLike[str] | BinaryIO | bytes) -> None:
+        from .parsers import parse_windows, whole_windows
+        from .source import open_source
+
+        self.src = open_source(path)
+        st = parse_windows(self.src, WINDOW_RECORDS)
+        self._st = st if st.several_windows else whole_windows(self.src)
+
+    @property
+    def meta(self) -> TraceMeta:
+        return self._st.meta  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[EventTable]:
+        import numpy as np
+
+        from ._malloc import release_free_memory
+        from .reconstruct import timeline
+        from .source import release_pages
+
+        n = 0
+        trim_at = TRIM_RECORDS
+        windows = self._st.windows()
+        try:
+            for table, order, _rows in windows:
+                if callable(order):
+                    order = order()
+                if order is None:
+                    order = timeline.merge_order(table)
+                n += len(table)
+                same = len(order) == 0 or bool((np.diff(order) == 1).all() and order[0] == 0)
+                yield table if same else table.take(order)
+                del table, order
+                if n >= trim_at:  # (as load_windowed: the windows' memory and file pages go)
+                    release_free_memory()
+                    release_pages(self.src.data)
+                    trim_at = n + TRIM_RECORDS
+        finally:
+            close = getattr(windows, "close", None)
+            if close is not None:
+                close()
+
+
 def read_summary(path: str | os.PathLike[str] | BinaryIO | bytes) -> Any:
     """What ``fgraph info`` reports of ``path`` (a :class:`fgraph.summary.EventSummary`),
     counted a window at a time: a trace.dat is never held whole (a 4 GB one would need ~12 GB

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ._options import (
@@ -29,18 +31,25 @@ def events(file: str, fmt: str, output: str | None, quiet: bool, strict: bool) -
     irqctx as a word (task/softirq/hardirq/nmi), addr in hex.  parquet: the documented
     event schema (fgraph/schema.py EVENT_COLUMNS) with real nulls.
     """
-    from ..export.tables import event_time_order, write
-    from ..pipeline import read_events
+    from ..export.tables import write_windows
+    from ..pipeline import EventWindows
     from . import run
 
-    table = run(read_events, file)
-    out = open_output(output, binary=True)
+    # (a trace.dat a window at a time: its records are never all held)
+    windows = run(EventWindows, file)
+    opened: list[Any] = []
+
+    def sink() -> Any:  # opened once the first window is in: no output file on an error
+        opened.append(open_output(output, binary=True))
+        return opened[0]
+
     try:
-        write(table, fmt, out, order=event_time_order(table))
+        run(write_windows, windows, fmt, sink)
     finally:
-        if output not in (None, "-"):
-            out.close()
-        else:
-            out.flush()
-    report_warnings(table.meta.warnings, quiet=quiet)
-    finish(table.meta.warnings, strict)
+        if opened:
+            if output not in (None, "-"):
+                opened[0].close()
+            else:
+                opened[0].flush()
+    report_warnings(windows.meta.warnings, quiet=quiet)
+    finish(windows.meta.warnings, strict)

@@ -147,30 +147,37 @@ def _text_column(arr: Any) -> Any:
     return pc.fill_null(arr, "")
 
 
-def write_text_table(tbl: Any, out: IO[bytes], *, chunk: int = 262144) -> None:
+def write_text_table(
+    tbl: Any,
+    out: IO[bytes],
+    *,
+    chunk: int = 262144,
+    widths: list[int] | None = None,
+    header: bool = True,
+) -> list[int]:
     """Aligned columns for a terminal: numbers right-aligned, strings left-aligned.
 
     Padding and joining run in pyarrow's string kernels; each chunk's lines are written
-    straight from the joined array's data buffer.
+    straight from the joined array's data buffer.  ``widths``: at least these (the columns of
+    earlier rows, :func:`write_windows`); returns the widths used.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     names = tbl.column_names
     cols = []
-    widths = []
     right = []
-    for name in names:
+    widths = list(widths) if widths is not None else [len(n) for n in names]
+    for k, name in enumerate(names):
         col = tbl.column(name).combine_chunks()
         txt = _text_column(col)
-        w = len(name)
         if len(txt):
-            w = max(w, int(pc.max(pc.utf8_length(txt)).as_py() or 0))
+            widths[k] = max(widths[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
         cols.append(txt)
-        widths.append(w)
         right.append(not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)))
-    head = "  ".join(n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right))
-    out.write((head.rstrip() + "\n").encode())
+    if header:
+        head = "  ".join(n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right))
+        out.write((head.rstrip() + "\n").encode())
     n = tbl.num_rows
     for start in range(0, n, chunk):
         parts = []
@@ -188,6 +195,7 @@ def write_text_table(tbl: Any, out: IO[bytes], *, chunk: int = 262144) -> None:
             lines.buffers()[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4
         )
         out.write(lines.buffers()[2].to_pybytes()[int(offs[0]) : int(offs[-1])])
+    return widths
 
 
 def write_csv(tbl: Any, out: IO[bytes]) -> None:
@@ -244,6 +252,61 @@ def write(
         write_jsonl(disp, out)
     else:
         write_text_table(disp, out)
+
+
+def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
+    """Write consecutive event tables (an input's windows, each in time order) as one output
+    in ``fmt``, a window at a time: what :func:`write` writes of them joined, without ever
+    holding them all (``fgraph events`` on a trace.dat).  ``out``: a binary stream, or a
+    function that opens it, called once the first window is in (an unreadable input leaves no
+    output file).  A text table's columns are as wide as the rows so far need: a later window
+    with a wider value widens the columns from there on.  Returns the rows written."""
+
+    rows = 0
+    sink: Any = None
+    writer: Any = None
+    schema: Any = None
+    widths: list[int] | None = None
+    buf: io.BytesIO | None = None
+    for t in windows:
+        if sink is None:
+            sink = out() if callable(out) else out
+        rows += len(t)
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            at = t.to_arrow()
+            if writer is None:
+                seekable = hasattr(sink, "seekable") and sink.seekable()
+                # (a pipe: the footer needs the whole file, as in :func:`write`)
+                buf = None if seekable else io.BytesIO()
+                schema = at.schema
+                writer = pq.ParquetWriter(sink if buf is None else buf, schema)
+            writer.write_table(at.cast(schema) if at.schema != schema else at)
+            continue
+        disp = event_display(t)
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            if writer is None:
+                opts = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+                schema = disp.schema
+                writer = pacsv.CSVWriter(sink, schema, write_options=opts)
+            writer.write_table(disp.cast(schema) if disp.schema != schema else disp)
+        elif fmt == "jsonl":
+            write_jsonl(disp, sink)
+        else:
+            widths = write_text_table(disp, sink, widths=widths, header=widths is None)
+        del disp
+    if writer is not None:
+        writer.close()
+    if buf is not None:
+        sink.write(buf.getvalue())
+    if sink is None:  # no window at all: an empty table's output
+        sink = out() if callable(out) else out
+        empty = EventTable({c.name: np.empty(0, c.dtype) for c in EventTable.COLUMNS})
+        write(empty, fmt, sink)
+    return rows
 
 
 def event_time_order(events: EventTable) -> np.ndarray:
