@@ -304,31 +304,9 @@ class EventWindows:
     def __iter__(self) -> Iterator[EventTable]:
         import numpy as np
 
-        from ._malloc import release_free_memory
-        from .reconstruct import timeline
-        from .source import release_pages
-
-        n = 0
-        trim_at = TRIM_RECORDS
-        windows = self._st.windows()
-        try:
-            for table, order, _rows in windows:
-                if callable(order):
-                    order = order()
-                if order is None:
-                    order = timeline.merge_order(table)
-                n += len(table)
-                same = len(order) == 0 or bool((np.diff(order) == 1).all() and order[0] == 0)
-                yield table if same else table.take(order)
-                del table, order
-                if n >= trim_at:  # (as load_windowed: the windows' memory and file pages go)
-                    release_free_memory()
-                    release_pages(self.src.data)
-                    trim_at = n + TRIM_RECORDS
-        finally:
-            close = getattr(windows, "close", None)
-            if close is not None:
-                close()
+        for table, order, _rows in _timeline_windows(self.src, self._st):
+            same = len(order) == 0 or bool(order[0] == 0 and (np.diff(order) == 1).all())
+            yield table if same else table.take(order)
 
 
 def read_summary(path: str | os.PathLike[str] | BinaryIO | bytes) -> Any:
@@ -346,27 +324,13 @@ def read_summary(path: str | os.PathLike[str] | BinaryIO | bytes) -> Any:
 
 
 def _summarize(src: Any, st: Any) -> Any:
-    from ._malloc import release_free_memory
-    from .source import release_pages
     from .summary import EventSummary
 
     s = EventSummary()
-    trim_at = TRIM_RECORDS
-    windows = st.windows()
-    if getattr(st, "pieces", False) and not os.environ.get("FGRAPH_ONE_THREAD"):
-        windows = _Ahead(windows)  # (a text's next piece parsed meanwhile, as load_windowed)
-    try:
-        for table, _order, _rows in windows:
-            s.add(table)
-            del table
-            if s.events >= trim_at:  # (as load_windowed: the windows' memory and file pages go)
-                release_free_memory()
-                release_pages(src.data)
-                trim_at = s.events + TRIM_RECORDS
-    finally:
-        close = getattr(windows, "close", None)
-        if close is not None:
-            close()
+    # (a text's next piece parsed meanwhile, as load_windowed does)
+    ahead = getattr(st, "pieces", False) and not os.environ.get("FGRAPH_ONE_THREAD")
+    for table, _order, _rows in _timeline_windows(src, st, ordered=False, ahead=ahead):
+        s.add(table)
     s.meta = st.meta
     return s
 
@@ -390,11 +354,8 @@ def reread_rows(src: Any, wanted: Any) -> tuple[EventTable, Any]:
 def _reread(src: Any, st: Any, wanted: Any) -> tuple[EventTable, Any]:
     import numpy as np
 
-    from ._malloc import release_free_memory
     from ._numpy import positions, unique
-    from .reconstruct import timeline
     from .schema import EventKind
-    from .source import release_pages
     from .table import LostTable
 
     want = unique(np.asarray(wanted, dtype=np.int64))
@@ -404,27 +365,48 @@ def _reread(src: Any, st: Any, wanted: Any) -> tuple[EventTable, Any]:
     ] = True
     parts: list[EventTable] = []
     ids: list[np.ndarray] = []
-    base = 0  # rows read so far (the row ids of a reader that names none)
+    for table, order, rid in _timeline_windows(src, st):
+        keep = ~graph[table["kind"]]
+        keep |= positions(want, rid) >= 0  # (a search: np.isin took 1.8 s at 10M records)
+        at = order[keep[order]]  # the kept rows, in timeline order
+        part = table.take(at)
+        part.lost = LostTable({}, part.strings)
+        parts.append(part)
+        ids.append(rid[at].astype(np.int64))
+    return EventTable.concat(parts, meta=st.meta), np.concatenate(ids)
+
+
+def _timeline_windows(
+    src: Any, st: Any, *, ordered: bool = True, ahead: bool = False
+) -> Iterator[tuple[EventTable, Any, Any]]:
+    """``(table, timeline order, row ids)`` of each window of the stream ``st`` over ``src``
+    (``ordered=False``: the order as the reader gives it, maybe None), row ids counted across
+    the windows where the reader names none; what the windows leave behind (freed memory, the
+    file's mapped pages) is given back as they go, as :func:`load_windowed` does.  ``ahead``:
+    the next window made in a second thread meanwhile."""
+    import numpy as np
+
+    from ._malloc import release_free_memory
+    from .reconstruct import timeline
+    from .source import release_pages
+
+    base = 0  # rows read so far
     trim_at = TRIM_RECORDS
-    windows = st.windows()
+    windows: Any = st.windows()
+    if ahead:
+        windows = _Ahead(windows)
     try:
         for table, order, rows in windows:
             n = len(table)
-            if callable(order):
+            if ordered and callable(order):
                 order = order()
-            if order is None:
+            if ordered and order is None:
                 order = timeline.merge_order(table)
-            rid = rows if rows is not None else np.arange(base, base + n, dtype=np.int64)
+            rid = np.asarray(rows) if rows is not None else np.arange(base, base + n)
             base += n
-            keep = ~graph[table["kind"]]
-            keep |= positions(want, rid) >= 0  # (a search: np.isin took 1.8 s at 10M records)
-            at = order[keep[order]]  # the kept rows, in timeline order
-            part = table.take(at)
-            part.lost = LostTable({}, part.strings)
-            parts.append(part)
-            ids.append(np.asarray(rid)[at].astype(np.int64))
-            del table, order, rows, part
-            if base >= trim_at:  # (as load_windowed: the windows' memory and file pages go)
+            yield table, order, rid
+            del table, order, rows, rid
+            if base >= trim_at:
                 release_free_memory()
                 release_pages(src.data)
                 trim_at = base + TRIM_RECORDS
@@ -432,8 +414,7 @@ def _reread(src: Any, st: Any, wanted: Any) -> tuple[EventTable, Any]:
         close = getattr(windows, "close", None)
         if close is not None:
             close()
-    release_pages(src.data)
-    return EventTable.concat(parts, meta=st.meta), np.concatenate(ids)
+        release_pages(src.data)
 
 
 class _Ahead:
