@@ -38,18 +38,36 @@ def diff(
     """Breakdowns of ``func`` in two traces; all complete calls unless ``threshold`` is given.
 
     A percentile threshold ("p90") is resolved in each trace separately (the slowest tenth of
-    each side), a duration applies to both.
+    each side), a duration applies to both.  The same as :func:`side` of each trace, then
+    :func:`combine` (``fgraph diff`` lets go of the first trace's calls before it reads the
+    second).
     """
-    kw: dict[str, Any] = {
-        "depth": depth,
-        "all": all,
-        "by": by,
-        "filters": filters,
-        "threshold": threshold,
-    }
-    ra = hist(trace_a, func, **kw)
-    rb = hist(trace_b, func, **kw)
-    assert isinstance(ra, HistResult) and isinstance(rb, HistResult)
+    kw: dict[str, Any] = {"depth": depth, "all": all, "by": by, "filters": filters}
+    ra = side(trace_a, func, threshold=threshold, **kw)
+    rb = side(trace_b, func, threshold=threshold, **kw)
+    return combine(func, ra, rb, labels)
+
+
+def side(
+    trace: Any,
+    func: str,
+    *,
+    threshold: str | int | None = None,
+    depth: int = 1,
+    all: bool = False,  # noqa: A002 - mirrors the --all option
+    by: str = "child",
+    filters: Any = None,
+) -> HistResult:
+    """One side of :func:`diff`: X's histogram and breakdown in ``trace``."""
+    r = hist(trace, func, threshold=threshold, depth=depth, all=all, by=by, filters=filters)
+    assert isinstance(r, HistResult)
+    return r
+
+
+def combine(
+    func: str, ra: HistResult, rb: HistResult, labels: tuple[str, str] | None = None
+) -> DiffResult:
+    """The two sides' breakdowns ranked by the change in time per call of X."""
     la, lb = labels or (", ".join(ra.traces) or "A", ", ".join(rb.traces) or "B")
     cmp = compare_breakdowns(la, ra.breakdown, ra.slow, lb, rb.breakdown, rb.slow)
     return DiffResult(func, ra.threshold_ns, ra, rb, cmp)

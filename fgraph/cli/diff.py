@@ -60,7 +60,7 @@ def diff(
     Example:
       fgraph diff before.dat after.dat --func vfs_fsync_range --threshold 1ms
     """
-    from ..analysis.diff import diff as run_diff
+    from ..analysis.diff import combine, side
     from ..analysis.hist import COLUMNS as HIST_COLUMNS
     from ..render.compare import write_comparison
     from ..render.json import write_json
@@ -68,21 +68,17 @@ def diff(
     from ._progress import load_inputs
 
     # diff is two hists: it reads the columns hist reads; a directory on either side stands for
-    # the traces in it, aggregated (runs or hosts before, and after)
-    ta, side_a = load_inputs([file_a], HIST_COLUMNS)
-    tb, side_b = load_inputs([file_b], HIST_COLUMNS)
-    res = run(
-        run_diff,
-        ta,
-        tb,
-        func,
-        threshold=threshold,
-        depth=depth,
-        all=all_,
-        by=by,
-        filters=filters,
-        labels=(file_a, file_b),
-    )
+    # the traces in it, aggregated (runs or hosts before, and after).  One side at a time: the
+    # first side's calls are let go before the second is read (the peak is the bigger side's,
+    # not both).
+    kw = {"threshold": threshold, "depth": depth, "all": all_, "by": by, "filters": filters}
+    results, warnings = [], []
+    for path in (file_a, file_b):
+        t, traces = load_inputs([path], HIST_COLUMNS)
+        results.append(run(side, t, func, **kw))
+        warnings += [w for tr in traces for w in tr.warnings]
+        del t, traces
+    res = run(combine, func, results[0], results[1], (file_a, file_b))
     out = open_output(output)
     try:
         if as_json:
@@ -94,6 +90,5 @@ def diff(
     finally:
         if output not in (None, "-"):
             out.close()
-    warnings = [w for t in (*side_a, *side_b) for w in t.warnings]
     report_warnings(warnings, quiet=quiet)
     finish(warnings, strict)

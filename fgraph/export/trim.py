@@ -32,7 +32,7 @@ import numpy as np
 from .._numpy import positions, unique
 from ..analysis.tree import frame_parent, outermost
 from ..errors import UsageError
-from ..schema import CallFlag, EventKind
+from ..schema import EVENT, CallFlag, EventKind
 from ..table import CallTable, EventTable, LostTable
 from .ftrace_text import WriteStats, write_function_graph
 
@@ -242,7 +242,7 @@ def select_reread(
         [calls["entry_row"][kept], calls["exit_row"][kept], lost["row"] if len(lost) else []]
     ).astype(np.int64)
     events, ids = reread(named[named >= 0])
-    # (the second read's string pool, grown in the same order, is taken into the first's)
+    # (the second read has a string pool of its own: its codes are taken into the calls')
     events = _into_pool(events, calls, first)
     srt = np.argsort(ids, kind="stable")
     sorted_ids = ids[srt]
@@ -268,8 +268,6 @@ def select_reread(
 def _into_pool(events: EventTable, calls: CallTable, first: EventTable) -> EventTable:
     if events.strings is calls.strings:
         return events
-    from ..schema import EVENT
-
     empty = EventTable({k: np.empty(0, c.dtype) for k, c in EVENT.items()}, calls.strings)
     out = EventTable.concat([empty, events], meta=first.meta)
     # (its pool starts with the calls' strings, code for code: the writer names the calls'
