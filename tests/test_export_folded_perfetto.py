@@ -172,7 +172,7 @@ def test_real_folded_and_perfetto(tmp_path, rel):
 
 
 def test_outermost_is_the_level_walk() -> None:
-    """tree.outermost (one pointer-jumping walk, shared by folded, trim and perfetto) gives
+    """tree.outermost (shared by folded, trim and perfetto; a C pass, or pointer jumping) gives
     the roots and kept rows of the level-by-level walks the three exports had: a candidate
     with no candidate above it, and every row at or under a candidate."""
     from fgraph.analysis.tree import outermost
@@ -188,9 +188,19 @@ def test_outermost_is_the_level_walk() -> None:
         for i in range(n):
             if fp[i] >= 0:
                 inside[i] = inside[fp[i]] | cand[fp[i]]
-        roots, kept = outermost(fp, cand)
+        roots, kept = outermost(fp, cand)  # (parents first: the C pass)
         assert roots.tolist() == (cand & ~inside).tolist()
         assert kept.tolist() == (cand | inside).tolist()
+        # the same forest with its rows shuffled, some parents after their children: the
+        # pointer-jumping walk
+        perm = rng.permutation(n)  # new row of each old row
+        fp2 = np.full(n, -1, np.int64)
+        fp2[perm] = np.where(fp >= 0, perm[np.clip(fp, 0, None)], -1)
+        cand2 = np.zeros(n, bool)
+        cand2[perm] = cand
+        roots2, kept2 = outermost(fp2, cand2)
+        assert roots2[perm].tolist() == roots.tolist()
+        assert kept2[perm].tolist() == kept.tolist()
 
 
 def test_perfetto_func_keeps_the_subtrees(tmp_path) -> None:

@@ -252,7 +252,11 @@ def select_reread(
         return np.where((rows >= 0) & (at >= 0), srt[np.clip(at, 0, None)], -1)
 
     for col in ("entry_row", "exit_row"):
-        calls[col] = moved(np.asarray(calls[col], dtype=np.int64))
+        # (only the kept calls' rows are read from here on: the others are cleared in place,
+        # not mapped through call-table-sized temporaries)
+        rows = np.asarray(calls[col][kept], dtype=np.int64)
+        calls[col][:] = -1
+        calls[col][kept] = moved(rows)
     if len(lost):
         lost["row"] = moved(np.asarray(lost["row"], dtype=np.int64))
         events.lost = LostTable(dict(lost.columns), events.strings)
