@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import corpus_file
 
+import fgraph
 import fgraph.pipeline as pipeline
 from fgraph.cli import cli
 from fgraph.export.tables import event_time_order, write, write_windows
@@ -110,3 +111,25 @@ def test_events_cli_on_stdin_same_as_file():
     assert a.exit_code == b.exit_code == 0
     assert a.stdout_bytes == b.stdout_bytes
     assert np.sum([1 for _ in a.stdout_bytes.splitlines()]) == len(read_events(path)) + 1
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("what", ["events", "calls"])
+def test_display_in_parts_writes_what_one_part_writes(monkeypatch, what):
+    """``write`` makes the display columns DISPLAY_ROWS rows at a time (a text table in two
+    passes, widths first): the output is the one a single part gives."""
+    import fgraph.export.tables as tables
+
+    t = read_events(corpus_file("vm61/btrfs_read.dat"))
+    table = t if what == "events" else fgraph.load(corpus_file("vm61/btrfs_read.dat")).call_table
+    order = event_time_order(t) if what == "events" else None
+    outs = {}
+    for rows in (1 << 30, 997):
+        monkeypatch.setattr(tables, "DISPLAY_ROWS", rows)
+        for fmt in ("table", "csv", "jsonl"):
+            out = io.BytesIO()
+            write(table, fmt, out, order=order)
+            outs[rows, fmt] = out.getvalue()
+    for fmt in ("table", "csv", "jsonl"):
+        assert outs[997, fmt] == outs[1 << 30, fmt], fmt
+        assert outs[997, fmt].count(b"\n") >= len(table)

@@ -17,8 +17,9 @@ values only, never over rows); csv goes through ``pyarrow.csv``.
 from __future__ import annotations
 
 import io
+import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -228,10 +229,74 @@ def write_parquet(arrow_table: Any, out: IO[bytes] | str | os.PathLike[str]) -> 
     pq.write_table(arrow_table, out)
 
 
+# Rows displayed at a time: the display columns (decoded strings, words, hex) of a whole big
+# table were several times its size (`fgraph calls` on an 89 MB trace.dat: 1.03 GB as a text
+# table, bench/RESULTS.md session 15).
+DISPLAY_ROWS = 1 << 17
+
+
+def _display_parts(table: EventTable | CallTable, order: np.ndarray | None) -> Iterator[Any]:
+    """The display table of ``table``'s rows (in ``order``), DISPLAY_ROWS at a time (one
+    empty part for an empty table)."""
+    n = len(table)
+    for lo in range(0, max(n, 1), DISPLAY_ROWS):
+        hi = min(lo + DISPLAY_ROWS, n)
+        idx = order[lo:hi] if order is not None else np.arange(lo, hi)
+        if isinstance(table, EventTable):
+            # (the display reads no field or lost row: not re-pointed for every part)
+            part = EventTable({k: v[idx] for k, v in table.columns.items()}, table.strings)
+            yield event_display(part)
+        else:
+            yield call_display(table.take(idx))
+
+
+def _write_parts(parts: Iterable[Any], fmt: str, out: IO[bytes], widths: Any = None) -> Any:
+    """Write display parts as one output.  A text table's columns are at least ``widths``
+    wide (:func:`write` gives the widest value of every part), and as wide as the parts so far
+    need.  Returns the last widths."""
+    writer: Any = None
+    schema: Any = None
+    header = True
+    for disp in parts:
+        if fmt == "csv":
+            import pyarrow.csv as pacsv
+
+            if writer is None:
+                opts = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+                schema = disp.schema
+                writer = pacsv.CSVWriter(out, schema, write_options=opts)
+            writer.write_table(disp.cast(schema) if disp.schema != schema else disp)
+        elif fmt == "jsonl":
+            write_jsonl(disp, out)
+        else:
+            widths = write_text_table(disp, out, widths=widths, header=header)
+            header = False
+    if writer is not None:
+        writer.close()
+    return widths
+
+
+def _widths(parts: Iterable[Any]) -> list[int] | None:
+    """The text table's column widths over all the parts (a first pass, nothing written)."""
+    import pyarrow.compute as pc
+
+    widths: list[int] | None = None
+    for disp in parts:
+        if widths is None:
+            widths = [len(n) for n in disp.column_names]
+        for k, name in enumerate(disp.column_names):
+            txt = _text_column(disp.column(name).combine_chunks())
+            if len(txt):
+                widths[k] = max(widths[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
+    return widths
+
+
 def write(
     table: EventTable | CallTable, fmt: str, out: IO[bytes], *, order: np.ndarray | None = None
 ) -> None:
-    """Write ``table`` in ``fmt`` (one of FORMATS) to the binary stream ``out``."""
+    """Write ``table`` in ``fmt`` (one of FORMATS) to the binary stream ``out``.  The display
+    formats are made DISPLAY_ROWS rows at a time; a text table in two passes (its column
+    widths first), so its columns are as wide as the whole table needs."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     if fmt == "parquet":
@@ -245,13 +310,8 @@ def write(
             write_parquet(t.to_arrow(), buf)
             out.write(buf.getvalue())
         return
-    disp = event_display(table, order) if isinstance(table, EventTable) else call_display(table)
-    if fmt == "csv":
-        write_csv(disp, out)
-    elif fmt == "jsonl":
-        write_jsonl(disp, out)
-    else:
-        write_text_table(disp, out)
+    widths = _widths(_display_parts(table, order)) if fmt == "table" else None
+    _write_parts(_display_parts(table, order), fmt, out, widths)
 
 
 def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
@@ -259,20 +319,22 @@ def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
     in ``fmt``, a window at a time: what :func:`write` writes of them joined, without ever
     holding them all (``fgraph events`` on a trace.dat).  ``out``: a binary stream, or a
     function that opens it, called once the first window is in (an unreadable input leaves no
-    output file).  A text table's columns are as wide as the rows so far need: a later window
-    with a wider value widens the columns from there on.  Returns the rows written."""
+    output file).  A text table's columns are as wide as the windows so far need: a later
+    window with a wider value widens the columns from there on.  Returns the rows written."""
+    state: dict[str, Any] = {"rows": 0, "sink": None}
 
-    rows = 0
-    sink: Any = None
-    writer: Any = None
-    schema: Any = None
-    widths: list[int] | None = None
-    buf: io.BytesIO | None = None
-    for t in windows:
-        if sink is None:
-            sink = out() if callable(out) else out
-        rows += len(t)
-        if fmt == "parquet":
+    def opened() -> Any:
+        if state["sink"] is None:
+            state["sink"] = out() if callable(out) else out
+        return state["sink"]
+
+    if fmt == "parquet":
+        writer: Any = None
+        schema: Any = None
+        buf: io.BytesIO | None = None
+        for t in windows:
+            sink = opened()
+            state["rows"] += len(t)
             import pyarrow.parquet as pq
 
             at = t.to_arrow()
@@ -283,30 +345,40 @@ def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
                 schema = at.schema
                 writer = pq.ParquetWriter(sink if buf is None else buf, schema)
             writer.write_table(at.cast(schema) if at.schema != schema else at)
-            continue
-        disp = event_display(t)
-        if fmt == "csv":
-            import pyarrow.csv as pacsv
+            del at
+        if writer is not None:
+            writer.close()
+            if buf is not None:
+                opened().write(buf.getvalue())
+    elif fmt == "table":
+        # (each window's widths first, as :func:`write` does for a whole table: an input of one
+        # window, a text or a small trace.dat, prints as it always did)
+        widths: list[int] | None = None
+        for t in windows:
+            sink = opened()
+            state["rows"] += len(t)
+            w = _widths(_display_parts(t, None)) or []
+            header = widths is None
+            widths = w if widths is None else [max(a, b) for a, b in zip(widths, w)]
+            for disp in _display_parts(t, None):
+                widths = write_text_table(disp, sink, widths=widths, header=header)
+                header = False
+    else:
 
-            if writer is None:
-                opts = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-                schema = disp.schema
-                writer = pacsv.CSVWriter(sink, schema, write_options=opts)
-            writer.write_table(disp.cast(schema) if disp.schema != schema else disp)
-        elif fmt == "jsonl":
-            write_jsonl(disp, sink)
-        else:
-            widths = write_text_table(disp, sink, widths=widths, header=widths is None)
-        del disp
-    if writer is not None:
-        writer.close()
-    if buf is not None:
-        sink.write(buf.getvalue())
-    if sink is None:  # no window at all: an empty table's output
-        sink = out() if callable(out) else out
+        def parts() -> Iterator[Any]:
+            for t in windows:
+                opened()
+                state["rows"] += len(t)
+                yield from _display_parts(t, None)
+
+        first = parts()
+        head = next(first, None)
+        if head is not None:
+            _write_parts(itertools.chain([head], first), fmt, opened())
+    if state["sink"] is None:  # no window at all: an empty table's output
         empty = EventTable({c.name: np.empty(0, c.dtype) for c in EventTable.COLUMNS})
-        write(empty, fmt, sink)
-    return rows
+        write(empty, fmt, opened())
+    return int(state["rows"])
 
 
 def event_time_order(events: EventTable) -> np.ndarray:
