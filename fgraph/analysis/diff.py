@@ -48,18 +48,10 @@ def diff(
     return combine(func, ra, rb, labels)
 
 
-def side(
-    trace: Any,
-    func: str,
-    *,
-    threshold: str | int | None = None,
-    depth: int = 1,
-    all: bool = False,  # noqa: A002 - mirrors the --all option
-    by: str = "child",
-    filters: Any = None,
-) -> HistResult:
-    """One side of :func:`diff`: X's histogram and breakdown in ``trace``."""
-    r = hist(trace, func, threshold=threshold, depth=depth, all=all, by=by, filters=filters)
+def side(trace: Any, func: str, **kw: Any) -> HistResult:
+    """One side of :func:`diff`: X's histogram and breakdown in ``trace`` (``kw``: the
+    threshold, depth, all, by and filters of :func:`~.hist.hist`)."""
+    r = hist(trace, func, **kw)
     assert isinstance(r, HistResult)
     return r
 

@@ -168,14 +168,11 @@ def write_text_table(
     names = tbl.column_names
     cols = []
     right = []
-    widths = list(widths) if widths is not None else [len(n) for n in names]
-    for k, name in enumerate(names):
+    for name in names:
         col = tbl.column(name).combine_chunks()
-        txt = _text_column(col)
-        if len(txt):
-            widths[k] = max(widths[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
-        cols.append(txt)
+        cols.append(_text_column(col))
         right.append(not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)))
+    widths = _grow_widths(cols, names, widths)
     if header:
         head = "  ".join(n.rjust(w) if r else n.ljust(w) for n, w, r in zip(names, widths, right))
         out.write((head.rstrip() + "\n").encode())
@@ -276,18 +273,24 @@ def _write_parts(parts: Iterable[Any], fmt: str, out: IO[bytes], widths: Any = N
     return widths
 
 
-def _widths(parts: Iterable[Any]) -> list[int] | None:
-    """The text table's column widths over all the parts (a first pass, nothing written)."""
+def _grow_widths(texts: Sequence[Any], names: Sequence[str], widths: Any) -> list[int]:
+    """Column widths for the text columns ``texts``: at least ``widths`` (None: the names')."""
     import pyarrow.compute as pc
 
+    out = list(widths) if widths is not None else [len(n) for n in names]
+    for k, txt in enumerate(texts):
+        if len(txt):
+            out[k] = max(out[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
+    return out
+
+
+def _widths(parts: Iterable[Any]) -> list[int] | None:
+    """The text table's column widths over all the parts (a first pass, nothing written)."""
     widths: list[int] | None = None
     for disp in parts:
-        if widths is None:
-            widths = [len(n) for n in disp.column_names]
-        for k, name in enumerate(disp.column_names):
-            txt = _text_column(disp.column(name).combine_chunks())
-            if len(txt):
-                widths[k] = max(widths[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
+        names = disp.column_names
+        texts = [_text_column(disp.column(n).combine_chunks()) for n in names]
+        widths = _grow_widths(texts, names, widths)
     return widths
 
 
@@ -371,6 +374,7 @@ def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
                 state["rows"] += len(t)
                 yield from _display_parts(t, None)
 
+        # (the first part is taken before the writer starts: the sink opens with it)
         first = parts()
         head = next(first, None)
         if head is not None:
