@@ -273,24 +273,39 @@ def _write_parts(parts: Iterable[Any], fmt: str, out: IO[bytes], widths: Any = N
     return widths
 
 
-def _grow_widths(texts: Sequence[Any], names: Sequence[str], widths: Any) -> list[int]:
-    """Column widths for the text columns ``texts``: at least ``widths`` (None: the names')."""
+def _text_width(txt: Any) -> int:
+    """The longest value of a text column (0 when empty)."""
     import pyarrow.compute as pc
 
+    return int(pc.max(pc.utf8_length(txt)).as_py() or 0) if len(txt) else 0
+
+
+def _grow_widths(texts: Sequence[Any], names: Sequence[str], widths: Any) -> list[int]:
+    """Column widths for the text columns ``texts``: at least ``widths`` (None: the names')."""
     out = list(widths) if widths is not None else [len(n) for n in names]
-    for k, txt in enumerate(texts):
-        if len(txt):
-            out[k] = max(out[k], int(pc.max(pc.utf8_length(txt)).as_py() or 0))
-    return out
+    return [max(w, _text_width(t)) for w, t in zip(out, texts)]
 
 
 def _widths(parts: Iterable[Any]) -> list[int] | None:
-    """The text table's column widths over all the parts (a first pass, nothing written)."""
+    """The text table's column widths over all the parts (a first pass, nothing written).  An
+    integer column's widest value is its least or its greatest: only those two are printed."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     widths: list[int] | None = None
     for disp in parts:
         names = disp.column_names
-        texts = [_text_column(disp.column(n).combine_chunks()) for n in names]
-        widths = _grow_widths(texts, names, widths)
+        if widths is None:
+            widths = [len(n) for n in names]
+        for k, n in enumerate(names):
+            col = disp.column(n).combine_chunks()
+            if pa.types.is_integer(col.type):
+                mm = pc.min_max(col)
+                ends = [v for v in (mm["min"].as_py(), mm["max"].as_py()) if v is not None]
+                w = max((len(str(v)) for v in ends), default=0)
+            else:
+                w = _text_width(_text_column(col))
+            widths[k] = max(widths[k], w)
     return widths
 
 
