@@ -355,14 +355,12 @@ def _reread(src: Any, st: Any, wanted: Any) -> tuple[EventTable, Any]:
     import numpy as np
 
     from ._numpy import positions, unique
-    from .schema import EventKind
+    from .schema import GRAPH_KINDS, EventKind
     from .table import LostTable
 
     want = unique(np.asarray(wanted, dtype=np.int64))
     graph = np.zeros(max(EventKind) + 1, dtype=bool)  # the kinds of funcgraph records
-    graph[
-        [EventKind.FG_ENTRY, EventKind.FG_EXIT, EventKind.IRQ_ARROW_IN, EventKind.IRQ_ARROW_OUT]
-    ] = True
+    graph[list(GRAPH_KINDS)] = True
     parts: list[EventTable] = []
     ids: list[np.ndarray] = []
     for table, order, rid in _timeline_windows(src, st):

@@ -58,6 +58,16 @@ class EventKind(enum.IntEnum):
     SCHED_MIGRATE = 12  # sched_migrate_task
 
 
+# The records of the function_graph itself (its entries, exits and the text's interrupt
+# arrows), as against the other events a trace holds (scheduler, irq, printk, ...)
+GRAPH_KINDS = (
+    EventKind.FG_ENTRY,
+    EventKind.FG_EXIT,
+    EventKind.IRQ_ARROW_IN,
+    EventKind.IRQ_ARROW_OUT,
+)
+
+
 class IrqCtx(enum.IntEnum):
     """Execution context of a record or call (``irqctx`` / ``ctx`` columns)."""
 

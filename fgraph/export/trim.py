@@ -32,7 +32,7 @@ import numpy as np
 from .._numpy import positions, unique
 from ..analysis.tree import frame_parent, outermost
 from ..errors import UsageError
-from ..schema import EVENT, CallFlag, EventKind
+from ..schema import EVENT, GRAPH_KINDS, CallFlag
 from ..table import CallTable, EventTable, LostTable
 from .ftrace_text import WriteStats, write_function_graph
 
@@ -57,13 +57,6 @@ COLUMNS = frozenset(
         "entry_row",
         "exit_row",
     }
-)
-
-_GRAPH_KINDS = (
-    EventKind.FG_ENTRY,
-    EventKind.FG_EXIT,
-    EventKind.IRQ_ARROW_IN,
-    EventKind.IRQ_ARROW_OUT,
 )
 
 
@@ -128,7 +121,7 @@ def select_events(events: EventTable, calls: CallTable, roots: np.ndarray) -> np
     if nev == 0 or len(roots) == 0:
         return np.empty(0, dtype=np.int64)
     kind = events["kind"]
-    other = ~np.isin(kind, np.array(_GRAPH_KINDS, dtype=kind.dtype))
+    other = ~np.isin(kind, np.array(GRAPH_KINDS, dtype=kind.dtype))
     ts = events["ts"]
     # Candidate (row, task pid) pairs: the record's own pid plus the task it switches in/wakes.
     rows = [np.nonzero(other)[0]]
