@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
-from typing import Any, BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, TypeVar
 
 from .errors import TraceWarning
 from .table import CallTable, EventTable, TraceMeta
@@ -31,6 +31,8 @@ TAIL_WINDOWS = 16
 # the most calls, are half as big (~8 MB less peak RSS on the 173 MB benchmark file, where the
 # peak came there: bench/RESULTS.md, session 9)
 HALF_WINDOWS = 4
+
+_T = TypeVar("_T")
 
 
 class Trace:
@@ -125,7 +127,6 @@ def load_windowed(
     reader's row ids, the ids :func:`reread_rows` takes (a trace.dat's are final only once
     every record was read).
     """
-    from .parsers import TextRestart, parse_windows, whole_windows
     from .schema import CALL
     from .source import Source, open_source
 
@@ -136,13 +137,21 @@ def load_windowed(
             raise ValueError(f"load_windowed(columns=...): not call columns: {unknown}")
         columns = frozenset(columns)
     src = path if isinstance(path, Source) else open_source(path)
-    st = parse_windows(src, window_records or WINDOW_RECORDS)
     args = (window_records, delay_prefix, columns, final_rows)
+    return _read_windows(src, lambda st: _rebuild_windows(src, st, *args), window_records)
+
+
+def _read_windows(src: Any, read: Callable[[Any], _T], window_records: int | None = None) -> _T:
+    """``read(st)`` over the windows of ``src`` (``parsers.parse_windows``), or, when a piece of
+    a text met what only the whole text answers (``parsers.text_windows`` raises
+    TextRestart), ``read`` again over the text read whole."""
+    from .parsers import TextRestart, parse_windows, whole_windows
+
+    st = parse_windows(src, window_records or WINDOW_RECORDS)
     try:
-        return _rebuild_windows(src, st, *args)
+        return read(st)
     except TextRestart:
-        # a piece of the text met what only the whole text answers (parsers.text_windows)
-        return _rebuild_windows(src, whole_windows(src), *args)
+        return read(whole_windows(src))
 
 
 def _rebuild_windows(
@@ -313,14 +322,10 @@ def read_summary(path: str | os.PathLike[str] | BinaryIO | bytes) -> Any:
     """What ``fgraph info`` reports of ``path`` (a :class:`fgraph.summary.EventSummary`),
     counted a window at a time: a trace.dat is never held whole (a 4 GB one would need ~12 GB
     as one table)."""
-    from .parsers import TextRestart, parse_windows, whole_windows
     from .source import open_source
 
     src = open_source(path)
-    try:
-        return _summarize(src, parse_windows(src, WINDOW_RECORDS))
-    except TextRestart:
-        return _summarize(src, whole_windows(src))
+    return _read_windows(src, lambda st: _summarize(src, st))
 
 
 def _summarize(src: Any, st: Any) -> Any:
@@ -343,12 +348,7 @@ def reread_rows(src: Any, wanted: Any) -> tuple[EventTable, Any]:
 
     ``fgraph trim`` names the few records it prints this way (its first read kept no funcgraph
     record), instead of holding every record of the trace (``tests/test_trim_reread.py``)."""
-    from .parsers import TextRestart, parse_windows, whole_windows
-
-    try:
-        return _reread(src, parse_windows(src, WINDOW_RECORDS), wanted)
-    except TextRestart:
-        return _reread(src, whole_windows(src), wanted)
+    return _read_windows(src, lambda st: _reread(src, st, wanted))
 
 
 def _reread(src: Any, st: Any, wanted: Any) -> tuple[EventTable, Any]:
