@@ -168,28 +168,23 @@ class TextWindows:
             if carry.resolved:
                 _give_tasks([t for t, _, _ in held], carry.resolved)
                 carry.resolved.clear()
-            if carry.unresolved:
-                held.append((table, None, ids))
-                held_bytes += end - at
-                if held_bytes > HOLD_BYTES:
-                    # A CPU whose first banner is far away, or never comes (the kernel prints
-                    # none for a CPU's first task, kernel/trace/trace_functions_graph.c
-                    # verif_pid(), so a trace of one task per CPU has none at all):
-                    # when no line after this piece can be one, its rows have no task, as read
-                    # whole; else only the whole text can tell.
-                    if not _no_banner_after(data, end, carry.unresolved):
-                        raise TextRestart
-                    carry.bannerless |= carry.unresolved
-                    carry.unresolved.clear()
-                    while held:
-                        yield held.pop(0)
-                    held_bytes = 0
-            else:
+            held.append((table, None, ids))
+            held_bytes += end - at
+            del table, ids
+            if carry.unresolved and held_bytes > HOLD_BYTES:
+                # A CPU whose first banner is far away, or never comes (the kernel prints none
+                # for a CPU's first task, kernel/trace/trace_functions_graph.c verif_pid(), so a
+                # trace of one task per CPU has none at all): when no line after this piece can
+                # be one, its rows have no task, as read whole; else only the whole text can
+                # tell.
+                if not _no_banner_after(data, end, carry.unresolved):
+                    raise TextRestart
+                carry.bannerless |= carry.unresolved
+                carry.unresolved.clear()
+            if not carry.unresolved:  # (no row waits for a banner: the pieces go, in order)
                 while held:
                     yield held.pop(0)
                 held_bytes = 0
-                yield table, None, ids
-            del table, ids
             at = end
         while held:  # (CPUs with no banner after their rows: those rows have no task)
             yield held.pop(0)
