@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -220,12 +220,6 @@ def write_jsonl(tbl: Any, out: IO[bytes], *, chunk: int = 262144) -> None:
         out.write(text.encode())
 
 
-def write_parquet(arrow_table: Any, out: IO[bytes] | str | os.PathLike[str]) -> None:
-    import pyarrow.parquet as pq
-
-    pq.write_table(arrow_table, out)
-
-
 # Rows displayed at a time: the display columns (decoded strings, words, hex) of a whole big
 # table were several times its size (`fgraph calls` on an 89 MB trace.dat: 1.03 GB as a text
 # table, bench/RESULTS.md session 15).
@@ -309,6 +303,37 @@ def _widths(parts: Iterable[Any]) -> list[int] | None:
     return widths
 
 
+def _parquet_tables(tables: Iterable[Any], sink: Callable[[], Any]) -> int:
+    """Tables of one schema (their documented schema, ``to_arrow``) written as one Parquet
+    file, each as it comes (one row group each, or more for a big one: the same file as
+    ``pq.write_table`` for a single table).  ``sink()`` opens the output, once the first table
+    is in.  Parquet needs a seekable sink for its footer only through pyarrow's own file
+    objects; a BytesIO round-trip keeps stdout (a pipe) working.  Returns the rows written
+    (-1: no table came)."""
+    import pyarrow.parquet as pq
+
+    rows = -1
+    writer: Any = None
+    schema: Any = None
+    buf: io.BytesIO | None = None
+    out: Any = None
+    for t in tables:
+        rows = max(rows, 0) + len(t)
+        at = t.to_arrow()
+        if writer is None:
+            out = sink()
+            buf = None if hasattr(out, "seekable") and out.seekable() else io.BytesIO()
+            schema = at.schema
+            writer = pq.ParquetWriter(out if buf is None else buf, schema)
+        writer.write_table(at.cast(schema) if at.schema != schema else at)
+        del at
+    if writer is not None:
+        writer.close()
+        if buf is not None:
+            out.write(buf.getvalue())
+    return rows
+
+
 def write(
     table: EventTable | CallTable, fmt: str, out: IO[bytes], *, order: np.ndarray | None = None
 ) -> None:
@@ -318,15 +343,7 @@ def write(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")
     if fmt == "parquet":
-        t = table if order is None else table.take(order)
-        # Parquet needs a seekable sink for its footer only through pyarrow's own file
-        # objects; a BytesIO round-trip keeps stdout (a pipe) working.
-        if hasattr(out, "seekable") and out.seekable():
-            write_parquet(t.to_arrow(), out)
-        else:
-            buf = io.BytesIO()
-            write_parquet(t.to_arrow(), buf)
-            out.write(buf.getvalue())
+        _parquet_tables([table if order is None else table.take(order)], lambda: out)
         return
     widths = _widths(_display_parts(table, order)) if fmt == "table" else None
     _write_parts(_display_parts(table, order), fmt, out, widths)
@@ -347,27 +364,7 @@ def write_windows(windows: Iterable[EventTable], fmt: str, out: Any) -> int:
         return state["sink"]
 
     if fmt == "parquet":
-        writer: Any = None
-        schema: Any = None
-        buf: io.BytesIO | None = None
-        for t in windows:
-            sink = opened()
-            state["rows"] += len(t)
-            import pyarrow.parquet as pq
-
-            at = t.to_arrow()
-            if writer is None:
-                seekable = hasattr(sink, "seekable") and sink.seekable()
-                # (a pipe: the footer needs the whole file, as in :func:`write`)
-                buf = None if seekable else io.BytesIO()
-                schema = at.schema
-                writer = pq.ParquetWriter(sink if buf is None else buf, schema)
-            writer.write_table(at.cast(schema) if at.schema != schema else at)
-            del at
-        if writer is not None:
-            writer.close()
-            if buf is not None:
-                opened().write(buf.getvalue())
+        state["rows"] = max(_parquet_tables(windows, opened), 0)
     elif fmt == "table":
         # (each window's widths first, as :func:`write` does for a whole table: an input of one
         # window, a text or a small trace.dat, prints as it always did)
