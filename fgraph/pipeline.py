@@ -105,6 +105,7 @@ def load_windowed(
     delay_prefix: int | None = None,
     columns: frozenset[str] | None = None,
     final_rows: bool = True,
+    trees_of: str | None = None,
 ) -> Trace:
     """Load a trace and rebuild its calls window by window (issue 7: bounded memory).
 
@@ -125,7 +126,10 @@ def load_windowed(
     :class:`~fgraph.source.Source`, to be read again (:func:`reread_rows`); with
     ``final_rows=False`` the calls' ``entry_row``/``exit_row`` and the lost-event rows keep the
     reader's row ids, the ids :func:`reread_rows` takes (a trace.dat's are final only once
-    every record was read).
+    every record was read).  ``trees_of`` (a function name) keeps only the trees of calls that
+    hold a call of it (:class:`~fgraph.reconstruct.WindowedRebuild`, ``prune_to``): what
+    ``fgraph hist --func X`` reads, in a fraction of the memory.  Those calls are exactly as
+    without it; the quality report's per-call counts then cover only them.
     """
     from .schema import CALL
     from .source import Source, open_source
@@ -137,7 +141,7 @@ def load_windowed(
             raise ValueError(f"load_windowed(columns=...): not call columns: {unknown}")
         columns = frozenset(columns)
     src = path if isinstance(path, Source) else open_source(path)
-    args = (window_records, delay_prefix, columns, final_rows)
+    args = (window_records, delay_prefix, columns, final_rows, trees_of)
     return _read_windows(src, lambda st: _rebuild_windows(src, st, *args), window_records)
 
 
@@ -161,6 +165,7 @@ def _rebuild_windows(
     delay_prefix: int | None,
     columns: frozenset[str] | None,
     final_rows: bool = True,
+    trees_of: str | None = None,
 ) -> Trace:
     """:func:`load_windowed` once its input is open: its windows through the rebuild."""
     from ._malloc import release_free_memory
@@ -219,7 +224,13 @@ def _rebuild_windows(
                 expect = st.records * 5 // 8
                 kw = {} if delay_prefix is None else {"delay_prefix": delay_prefix}
                 rb = WindowedRebuild(
-                    ncpu, table.meta, table.strings, expect_calls=expect, columns=columns, **kw
+                    ncpu,
+                    table.meta,
+                    table.strings,
+                    expect_calls=expect,
+                    columns=columns,
+                    prune_to=trees_of,
+                    **kw,
                 )
             if ahead is not None:
                 # The two threads take about as long a window (~3.5 ms at 2^16 records), each

@@ -24,7 +24,9 @@ def fake_load(monkeypatch):
     import fgraph.cli._progress as prog
 
     monkeypatch.setattr(
-        prog, "load_calls", lambda path, columns=None: FakeTrace(path, sample_calls(sched=True))
+        prog,
+        "load_calls",
+        lambda path, columns=None, trees_of=None: FakeTrace(path, sample_calls(sched=True)),
     )
 
 

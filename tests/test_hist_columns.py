@@ -55,10 +55,12 @@ def _printed(
     got: dict[str, list[Any]] = {}
     for name, cols in (("whole", None), ("projected", columns)):
 
-        def load(p: str, asked: Any = None, _cols: Any = cols) -> Any:
-            # the command asks for its columns; "whole" ignores the request
+        def load(p: str, asked: Any = None, trees: Any = None, _cols: Any = cols) -> Any:
+            # the command asks for its columns (and hist --func for X's trees); "whole"
+            # ignores the requests
             assert asked == columns
-            return load_windowed(p, 5000, columns=_cols)
+            trees = trees if _cols is not None else None
+            return load_windowed(p, 5000, columns=_cols, trees_of=trees)
 
         monkeypatch.setattr(_progress, "load_calls", load)
         got[name] = []

@@ -154,8 +154,15 @@ def test_cli_options_read_only_their_columns(
     got = []
     for whole in (True, False):
 
-        def load(p: str, columns: frozenset[str] | None = None, _w: bool = whole) -> object:
-            return load_windowed(p, 4000, columns=None if _w else columns)
+        def load(
+            p: str,
+            columns: frozenset[str] | None = None,
+            trees_of: str | None = None,
+            _w: bool = whole,
+        ) -> object:
+            return load_windowed(
+                p, 4000, columns=None if _w else columns, trees_of=None if _w else trees_of
+            )
 
         monkeypatch.setattr(_progress, "load_calls", load)
         r = fgraph(*args)

@@ -270,7 +270,9 @@ def test_an_error_in_the_decode_thread_is_one_cli_line(monkeypatch: pytest.Monke
 
     path = str(corpus_file("vm61/btrfs_read.dat"))
     monkeypatch.setattr(
-        _progress, "load_calls", lambda p, columns=None: load_windowed(p, 300, columns=columns)
+        _progress,
+        "load_calls",
+        lambda p, columns=None, trees_of=None: load_windowed(p, 300, columns=columns),
     )
     _failing_decode(monkeypatch, IndexError("index 7 is out of bounds"))
     r = fgraph("stats", path)
@@ -299,13 +301,20 @@ def test_cli_windowed_output_is_the_whole_output(
     from test_robustness_cli import fgraph
 
     from fgraph.cli import _progress
+    from fgraph.reconstruct import window
 
     path = str(corpus_file("vm61/lost.dat"))
     full = args[:1] + [path] + args[1:]
-    monkeypatch.setattr(_progress, "load_calls", lambda p, columns=None: load(p))
+    monkeypatch.setattr(_progress, "load_calls", lambda p, columns=None, trees_of=None: load(p))
     whole = fgraph(*full)
+    # (hist --func: only X's trees, pruned after every machine feed of 40 records)
+    monkeypatch.setattr(window, "PRUNE_MIN", 1)
     monkeypatch.setattr(
-        _progress, "load_calls", lambda p, columns=None: load_windowed(p, 40, columns=columns)
+        _progress,
+        "load_calls",
+        lambda p, columns=None, trees_of=None: load_windowed(
+            p, 40, columns=columns, trees_of=trees_of
+        ),
     )
     windowed = fgraph(*full)
     assert whole.returncode == 0, whole.stderr
@@ -328,8 +337,8 @@ def test_cli_parquet_export_is_the_whole_export(
     path = str(corpus_file("vm61/lost.dat"))
     out = {}
     for name, fn in (
-        ("whole", lambda p, columns=None: load(p)),
-        ("win", lambda p, columns=None: load_windowed(p, 40, columns=columns)),
+        ("whole", lambda p, columns=None, trees_of=None: load(p)),
+        ("win", lambda p, columns=None, trees_of=None: load_windowed(p, 40, columns=columns)),
     ):
         monkeypatch.setattr(_progress, "load_calls", fn)
         dest = tmp_path / f"{name}.parquet"

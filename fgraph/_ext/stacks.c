@@ -136,6 +136,9 @@ typedef struct {
     int putting; /* run_rows is putting each record's attributes on its call (new_call) */
     int failed;
     int finished; /* finish() handed the call columns out */
+    /* prune(): the function codes of the calls it let go (a byte per code), and how many */
+    uint8_t *fdropped;
+    int64_t capfd, n_pruned;
 } Machine;
 
 #define NONE_GAP INT64_MIN
@@ -641,6 +644,19 @@ static HOT_INLINE int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
     return complete(t, c, j);
 }
 
+/* An entry the kernel recorded at depth 0 in a task with nothing open: the task had no traced
+ * call open then (the depth is the task's own return-stack depth, kernel/trace/fgraph.c
+ * function_graph_enter), so no call completed before it can be inside a call whose exit is
+ * still to come.  Its level's adoption candidates go: a later orphan exit (its entry lost)
+ * adopts only what came after.  fix_in_flight claims nothing at level 0 (no caller depth to
+ * compare with).  This keeps the lists bounded by what follows the task's last return to depth
+ * 0, and so what prune() must hold. */
+static inline void barrier(Task *t)
+{
+    t->nd = 0;
+    t->ni = 0;
+}
+
 /* Run one record; *cid gets the call it entered, closed or made (left alone at gaps). */
 static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
 {
@@ -698,6 +714,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
         }
         if (adjust(m, t, e, byname) < 0)
             return -1;
+        if (t->n == 0 && ev->kdepth == 0)
+            barrier(t);
         int64_t c = new_call(m, ev); /* (its time, place and kernel depth) */
         if (c < 0)
             return -1;
@@ -908,6 +926,7 @@ static void machine_free(Machine *m)
     free(m->okeys_t);
     free(m->okeys_f);
     free(m->ocount);
+    free(m->fdropped);
     free(m);
 }
 
@@ -3786,8 +3805,13 @@ static PyObject *py_prepare_rows(PyObject *self, PyObject *args)
 static PyObject *py_entry_moves(PyObject *self, PyObject *args); /* (end of the file) */
 static PyObject *py_machine_views(PyObject *self, PyObject *args); /* (end of the file) */
 static PyObject *py_prefault(PyObject *self, PyObject *args);
+static PyObject *py_prune(PyObject *self, PyObject *args);
+static PyObject *py_dropped(PyObject *self, PyObject *args);
 
 static PyMethodDef methods[] = {
+    {"prune", py_prune, METH_VARARGS,
+     "prune(m, keep, final=False) -> (let go, kept): the calls whose tree holds no function keep[code] and nothing open"},
+    {"dropped", py_dropped, METH_VARARGS, "dropped(m) -> (function codes of the calls let go, how many)"},
     {"prefault", py_prefault, METH_VARARGS,
      "prefault(m, ahead) -> bytes: fault in the column pages the next `ahead` calls will fill"},
     {"depth_marks", py_depth_marks, METH_VARARGS,
@@ -4197,4 +4221,213 @@ static PyObject *py_prefault(PyObject *self, PyObject *args)
     (void)ahead;
 #endif
     return PyLong_FromLongLong(asked);
+}
+
+/* ------------------------------------------------------------------ prune */
+
+/* union-find over call ids (int32: prune is declined above INT32_MAX calls) */
+static inline int32_t uf_find(int32_t *uf, int32_t k)
+{
+    while (uf[k] != k) {
+        uf[k] = uf[uf[k]];
+        k = uf[k];
+    }
+    return k;
+}
+
+static inline void uf_join(int32_t *uf, int32_t a, int32_t b)
+{
+    a = uf_find(uf, a);
+    b = uf_find(uf, b);
+    if (a != b) {
+        if (a < b)
+            uf[b] = a;
+        else
+            uf[a] = b;
+    }
+}
+
+/* prune(m, keep) -> (calls let go, calls kept).  Lets go of the calls no caller of the machine will ask for
+ * (fgraph hist --func X keeps only X's calls and their trees; window.py WindowedRebuild
+ * prune_to): every call whose tree -- the calls joined by parent or interrupted links -- holds
+ * no call of a function in `keep` (a bool per function code) and nothing the machine may still
+ * change.  The machine changes a completed call only through its tasks' stacks (open frames,
+ * the calls an interrupt level interrupted) and adoption lists (done, irqs: a later exit may
+ * adopt them, fix_in_flight may move them), so a tree none of whose calls those name is final,
+ * and whether it holds X is known.  The kept calls move down, in order (their creation order
+ * is kept: build_table's order ties stay as they were), and every call id in the machine is
+ * renumbered.  What is let go is counted (n_pruned) and its functions remembered (dropped()),
+ * for an error that names the functions traced.  Between feeds only.  `final`: after the last
+ * feed, before finish(): the open calls are closed as finish() closes them, and no stack or
+ * list holds anything back any more, so exactly the trees holding X are kept. */
+static PyObject *py_prune(PyObject *self, PyObject *args)
+{
+    PyObject *cap, *ko;
+    int final = 0;
+    if (!PyArg_ParseTuple(args, "OO|p", &cap, &ko, &final))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    if (m->finished || !m->attrs_on) {
+        PyErr_SetString(PyExc_RuntimeError, "stacks.prune: a machine fed with attributes, before finish");
+        return NULL;
+    }
+    PyArrayObject *ka = (PyArrayObject *)PyArray_FROMANY(ko, NPY_BOOL, 1, 1, NPY_ARRAY_CARRAY_RO);
+    if (!ka)
+        return NULL;
+    const npy_bool *keep = PyArray_DATA(ka);
+    int64_t nkeep = PyArray_DIM(ka, 0);
+    int64_t n = m->ncalls;
+    if (n == 0 || n >= INT32_MAX) {
+        Py_DECREF(ka);
+        return Py_BuildValue("(LL)", 0LL, (long long)m->ncalls);
+    }
+    if (final) {
+        /* the trace has ended: what is open closes as finish() closes it, and nothing can
+         * change a call after that (finish's own pass then finds nothing open) */
+        for (int64_t ti = 0; ti < m->ntasks; ti++) {
+            if (close_above(m, &m->tasks[ti], -1, CF_TRUNCATED) < 0) {
+                Py_DECREF(ka);
+                return PyErr_NoMemory();
+            }
+        }
+    }
+    int32_t *uf = malloc((size_t)n * sizeof(int32_t));
+    uint8_t *held = calloc((size_t)n, 1); /* per tree root: 1 named by the machine, 2 holds X */
+    if (!uf || !held) {
+        free(uf);
+        free(held);
+        Py_DECREF(ka);
+        return PyErr_NoMemory();
+    }
+    int64_t dropped = 0, w = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t c = 0; c < n; c++)
+        uf[c] = (int32_t)c;
+    for (int64_t c = 0; c < n; c++) {
+        if (m->parent[c] >= 0)
+            uf_join(uf, (int32_t)c, (int32_t)m->parent[c]);
+        if (m->interrupted[c] >= 0)
+            uf_join(uf, (int32_t)c, (int32_t)m->interrupted[c]);
+    }
+    for (int64_t ti = 0; ti < m->ntasks && !final; ti++) {
+        Task *t = &m->tasks[ti];
+        for (int32_t i = 0; i < t->n; i++) {
+            if (t->st[i].call >= 0)
+                held[uf_find(uf, (int32_t)t->st[i].call)] |= 1;
+            if (t->st[i].interrupted >= 0)
+                held[uf_find(uf, (int32_t)t->st[i].interrupted)] |= 1;
+        }
+        for (int64_t i = 0; i < t->nd; i++)
+            held[uf_find(uf, (int32_t)t->done[i].call)] |= 1;
+        for (int64_t i = 0; i < t->ni; i++)
+            held[uf_find(uf, (int32_t)t->irqs[i].call)] |= 1;
+    }
+    for (int64_t c = 0; c < n; c++) {
+        int32_t f = m->a_func[c];
+        if (f >= 0 && f < nkeep && keep[f])
+            held[uf_find(uf, (int32_t)c)] |= 2;
+    }
+    /* every call straight to its tree's root (the least id of the tree: uf[c] <= c always, so
+     * in ascending order uf[uf[c]] is a root already) */
+    for (int64_t c = 0; c < n; c++)
+        uf[c] = uf[uf[c]];
+    for (int64_t c = 0; c < n; c++) {
+        if (held[uf[c]])
+            continue;
+        int32_t f = m->a_func[c];
+        if (f >= 0) {
+            if (f >= m->capfd) {
+                int64_t old = m->capfd;
+                if (grow((void **)&m->fdropped, &m->capfd, (int64_t)f + 1, 1) < 0) {
+                    dropped = -1;
+                    break;
+                }
+                memset(m->fdropped + old, 0, (size_t)(m->capfd - old));
+            }
+            m->fdropped[f] = 1;
+        }
+    }
+    if (dropped == 0) {
+        /* uf becomes the new ids (-1: let go).  (uf[c] is read before it is written, and the
+         * root's own entry, written before, is not read again) */
+        for (int64_t c = 0; c < n; c++)
+            uf[c] = held[uf[c]] ? (int32_t)w++ : -1;
+    }
+    Py_END_ALLOW_THREADS
+    free(held);
+    Py_DECREF(ka);
+    if (dropped < 0) {
+        free(uf);
+        return PyErr_NoMemory();
+    }
+    dropped = n - w;
+    if (dropped == 0) {
+        free(uf);
+        return Py_BuildValue("(LL)", 0LL, (long long)m->ncalls);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    MachineColumn cols[MACHINE_COLUMNS];
+    int ncols = machine_columns(m, cols);
+    for (int i = 0; i < ncols; i++) {
+        if (!cols[i].p)
+            continue;
+        char *p = cols[i].p;
+        size_t sz = cols[i].sz;
+        for (int64_t c = 0; c < n; c++)
+            if (uf[c] >= 0 && uf[c] != c)
+                memcpy(p + (size_t)uf[c] * sz, p + (size_t)c * sz, sz);
+    }
+    for (int64_t c = 0; c < w; c++) {
+        if (m->parent[c] >= 0)
+            m->parent[c] = uf[m->parent[c]];
+        if (m->interrupted[c] >= 0)
+            m->interrupted[c] = uf[m->interrupted[c]];
+    }
+    for (int64_t ti = 0; ti < m->ntasks; ti++) {
+        Task *t = &m->tasks[ti];
+        for (int32_t i = 0; i < t->n; i++) {
+            if (t->st[i].call >= 0)
+                t->st[i].call = uf[t->st[i].call];
+            if (t->st[i].interrupted >= 0)
+                t->st[i].interrupted = uf[t->st[i].interrupted];
+        }
+        if (final) { /* (no record comes after the last: nothing is adopted any more) */
+            t->nd = 0;
+            t->ni = 0;
+        }
+        for (int64_t i = 0; i < t->nd; i++)
+            t->done[i].call = uf[t->done[i].call];
+        for (int64_t i = 0; i < t->ni; i++)
+            t->irqs[i].call = uf[t->irqs[i].call];
+    }
+    m->ncalls = w;
+    m->n_pruned += dropped;
+    Py_END_ALLOW_THREADS
+    free(uf);
+    return Py_BuildValue("(LL)", (long long)dropped, (long long)m->ncalls);
+}
+
+/* dropped(m) -> (int32 codes of the functions of the calls prune let go, calls let go) */
+static PyObject *py_dropped(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    Machine *m = get_machine(cap);
+    if (!m)
+        return NULL;
+    npy_intp k = 0;
+    for (int64_t f = 0; f < m->capfd; f++)
+        k += m->fdropped[f] != 0;
+    PyObject *a = PyArray_SimpleNew(1, &k, NPY_INT32);
+    if (!a)
+        return NULL;
+    int32_t *o = PyArray_DATA((PyArrayObject *)a);
+    for (int64_t f = 0, j = 0; f < m->capfd; f++)
+        if (m->fdropped[f])
+            o[j++] = (int32_t)f;
+    PyObject *r = Py_BuildValue("(NL)", a, (long long)m->n_pruned);
+    return r;
 }

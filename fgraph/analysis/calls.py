@@ -69,7 +69,9 @@ def concat_calls(tables: Sequence[CallTable], *, consume: bool = False) -> CallT
                 t.omitted = t.omitted | {c.name}
             base += n
         out[c.name] = col
-    return CallTable(out, pool, omit=omit)
+    table = CallTable(out, pool, omit=omit)
+    table.funcs_let_go = frozenset().union(*(t.funcs_let_go for t in tables))
+    return table
 
 
 @dataclass
@@ -94,7 +96,10 @@ def func_code(calls: CallTable, func: str) -> int:
     if code >= 0 and (calls["func"] == code).any():
         return code
     present = unique(calls["func"])
-    names = [calls.strings[int(c)] for c in present if c >= 0]
+    names: list[str | None] = [calls.strings[int(c)] for c in present if c >= 0]
+    # (and those of the calls the rebuild let go: the trace had them)
+    if calls.funcs_let_go:
+        names = list(sorted({n for n in names if n is not None} | calls.funcs_let_go))
     close = difflib.get_close_matches(func, [n for n in names if n], n=5, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UsageError(f"no call of {func!r} in the trace ({len(names)} functions traced){hint}")

@@ -63,18 +63,25 @@ def progress(label: str) -> Iterator[None]:
             sys.stderr.flush()
 
 
-def load_calls(path: str, columns: frozenset[str] | None = None) -> Any:
+def load_calls(
+    path: str, columns: frozenset[str] | None = None, trees_of: str | None = None
+) -> Any:
     """The calls of ``path``, rebuilt window by window (``fgraph.pipeline.load_windowed``: a
     trace.dat never holds all its records at once), under a progress display.  ``columns``:
-    the call columns the command reads (None: all)."""
+    the call columns the command reads (None: all); ``trees_of``: the function whose calls'
+    trees are all it reads (the others are let go as the windows go)."""
     from ..pipeline import load_windowed
 
     name = os.path.basename(path) if path != "-" else "stdin"
     with progress(f"reading {name} and rebuilding its calls"):
-        return load_windowed(path, columns=columns)
+        return load_windowed(path, columns=columns, trees_of=trees_of)
 
 
-def load_inputs(paths: tuple[str, ...] | list[str], columns: frozenset[str] | None) -> Any:
+def load_inputs(
+    paths: tuple[str, ...] | list[str],
+    columns: frozenset[str] | None,
+    trees_of: str | None = None,
+) -> Any:
     """(what an analysis takes, the traces): the traces ``paths`` name (a directory stands for
     the traces in it), each rebuilt as :func:`load_calls` does, and the one trace, or all of
     them as one (their columns given up as they are copied: ``analysis.calls.aggregate``).
@@ -83,5 +90,5 @@ def load_inputs(paths: tuple[str, ...] | list[str], columns: frozenset[str] | No
     from . import run
     from ._options import expand_inputs
 
-    traces = [run(load_calls, f, columns) for f in expand_inputs(paths)]
+    traces = [run(load_calls, f, columns, trees_of) for f in expand_inputs(paths)]
     return (traces[0] if len(traces) == 1 else aggregate(traces, consume=True)), traces

@@ -118,7 +118,9 @@ def hist(
     from . import run
     from ._progress import load_inputs, progress
 
-    src, traces = load_inputs(files, HIST_COLUMNS)
+    # (with --func, only X's calls and the trees they are in are read: the rebuild keeps no
+    # other call)
+    src, traces = load_inputs(files, HIST_COLUMNS, func)
     with progress("analyzing"):
         res = run(
             run_hist,

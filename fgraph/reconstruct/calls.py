@@ -352,6 +352,18 @@ class Rebuilder:
         unnamed, ncalls = stacks.feed_rows(*args)
         return int(unnamed), int(ncalls)
 
+    def prune(self, keep: np.ndarray, final: bool = False) -> int:
+        """Let go of the calls whose trees hold no call of a function ``keep[code]`` and that
+        nothing open or adoptable names (``stacks.prune``); returns the calls kept.
+        ``final``: after the last feed (the open calls are closed, as :meth:`finish` does)."""
+        _gone, kept = stacks.prune(self._m, keep, final)
+        return int(kept)
+
+    def dropped(self) -> tuple[np.ndarray, int]:
+        """(the function codes of the calls :meth:`prune` let go, how many it let go)"""
+        codes, n = stacks.dropped(self._m)
+        return codes, int(n)
+
     def attrs(self) -> dict[str, np.ndarray]:
         """The calls' attribute columns (:class:`~.window.CallAttrs`), after :meth:`finish`."""
         return dict(stacks.attrs(self._m))

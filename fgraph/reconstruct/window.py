@@ -58,6 +58,7 @@ MOSTLY_ZEROS = ("flags", "ctx", "cpu_entry", "cpu_exit", "has_ret", "retval", "i
 # was in (pages.release_zero_pages takes only the pages wholly inside what it is given)
 ZERO_SCAN_BACK = 2 * mmap.PAGESIZE
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
+PRUNE_MIN = 1 << 16  # calls the machine makes at least between two prunes (prune_to)
 
 
 class CallAttrs:
@@ -131,6 +132,8 @@ class WindowedRebuild:
         machine_window: int = MACHINE_WINDOW,
         expect_calls: int = 0,
         columns: frozenset[str] | None = None,
+        prune_to: str | None = None,
+        prune_min: int | None = None,
     ) -> None:
         tol = meta.ts_resolution_ns if meta.ts_resolution_ns > 1 else 0
         # the call columns to build (None: all); the others are never made (memory)
@@ -158,6 +161,11 @@ class WindowedRebuild:
         self._unnamed = 0  # funcgraph records the machine named no call (consume's own count)
         # per machine column: (its address, its bytes) when release_zero_pages last scanned it
         self._zero_done: list[tuple[int, int]] = []
+        # prune_to: the function whose calls' trees are kept (the others let go as the windows
+        # go, see _prune); the machine's calls at which it prunes next
+        self._prune_to = prune_to
+        self._prune_min = max(int(PRUNE_MIN if prune_min is None else prune_min), 1)
+        self._prune_at = self._prune_min if prune_to is not None else -1
 
     @property
     def held(self) -> int:
@@ -324,8 +332,25 @@ class WindowedRebuild:
     def _feed(self, prep: _Prep, lo: int, hi: int) -> None:
         # about one call per two function_graph records: their pages faulted in at once
         self._r.prefault((hi - lo) // 2 + 1024)
-        unnamed, _ = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
+        unnamed, ncalls = self._r.feed_rows(prep, lo, hi, attrs=self._attrs.source(self._r))
         self._unnamed += unnamed
+        if 0 <= self._prune_at <= ncalls:
+            self._prune()
+
+    def _prune(self, final: bool = False) -> None:
+        """Let go of the calls whose trees hold no call of ``prune_to`` and can no longer
+        change (``stacks.prune``): they would be dropped by the one reader of the table.  The
+        next prune comes once the calls kept have grown by half again (at least
+        ``prune_min``): the machine's columns peak at about 1.5 times what it keeps, and each
+        prune, a pass over the calls, is paid for by as many new ones."""
+        pool = self.strings
+        keep = np.zeros(len(pool), dtype=bool)
+        code = pool.lookup(self._prune_to or "")
+        if code >= 0:
+            keep[code] = True
+        kept = self._r.prune(keep, final)
+        self._prune_at = kept + max(kept // 2, self._prune_min)
+        self._zero_done = []
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:
         """The call table, the quality report, and the events that are not funcgraph records
@@ -355,6 +380,9 @@ class WindowedRebuild:
                     kdepth=np.full(m, -1, np.int32),
                 )
             )
+        if self._prune_to is not None:
+            # (the last: what the lists held back goes too, the trees holding X stay)
+            self._prune(final=True)
         raw = self._r.finish()
         counters = raw.pop("counters")
         attrs = self._attrs.finish()
@@ -437,6 +465,9 @@ class WindowedRebuild:
         for name in extra & ASSESS_COLUMNS:
             del calls.columns[name]
         calls.omitted = calls.omitted | extra
+        codes, _gone = self._r.dropped()
+        if len(codes):
+            calls.funcs_let_go = frozenset(str(self.strings[int(c)]) for c in codes)
         return calls, quality, others
 
 
