@@ -23,10 +23,10 @@ def test_first_side_gone_before_the_second_is_read(monkeypatch):
     alive: list[weakref.ref] = []
     seen: list[bool] = []
 
-    def spy(paths, columns):
+    def spy(paths, columns, trees_of=None):
         gc.collect()
         seen.append(any(r() is not None for r in alive))
-        t, traces = real(paths, columns)
+        t, traces = real(paths, columns, trees_of)
         alive.append(weakref.ref(t.call_table))
         return t, traces
 

@@ -70,11 +70,11 @@ def diff(
     # diff is two hists: it reads the columns hist reads; a directory on either side stands for
     # the traces in it, aggregated (runs or hosts before, and after).  One side at a time: the
     # first side's calls are let go before the second is read (the peak is the bigger side's,
-    # not both).
+    # not both), and each keeps only X's calls and the trees they are in.
     kw = {"threshold": threshold, "depth": depth, "all": all_, "by": by, "filters": filters}
     results, warnings = [], []
     for path in (file_a, file_b):
-        t, traces = load_inputs([path], HIST_COLUMNS)
+        t, traces = load_inputs([path], HIST_COLUMNS, func)
         results.append(run(side, t, func, **kw))
         warnings += [w for tr in traces for w in tr.warnings]
         del t, traces

@@ -113,7 +113,10 @@ def export(
         from ..export.perfetto import COLUMNS as PERFETTO_COLUMNS
 
         columns = PERFETTO_COLUMNS
-    trace = run(load_calls, files[0], columns)
+    # (folded --func: only X's calls and the trees they are in are read.  Not for perfetto,
+    # whose slices name the whole table's call ids, as `fgraph calls` prints them)
+    trees_of = func or None if to == "folded" else None
+    trace = run(load_calls, files[0], columns, trees_of)
     calls = run(lambda: trace.call_table)
     target = output or "-"
     if to in ("parquet", "csv"):

@@ -70,6 +70,8 @@ def slowest(
     from . import run
     from ._progress import load_calls
 
+    # (all calls, not only X's trees, though it reads no other: its call ids are the whole
+    # table's, as `fgraph calls` prints them)
     trace = run(load_calls, file, SLOWEST_COLUMNS)
     res = run(run_slowest, trace, func, n=count, min=min_, filters=filters, depth=depth)
     out = open_output(output)

@@ -76,7 +76,8 @@ def trim(
     src = run(open_source, file)
     name = os.path.basename(file) if file != "-" else "stdin"
     with progress(f"reading {name} and rebuilding its calls"):
-        trace = run(load_windowed, src, columns=COLUMNS, final_rows=False)
+        # (only FUNC's calls and the trees they are in: the rebuild keeps no other call)
+        trace = run(load_windowed, src, columns=COLUMNS, final_rows=False, trees_of=func)
     with progress("reading the kept calls' records again"):
         # before opening OUT: no empty file on an error
         picked = run(select_reread, trace, func, thr, partial(reread_rows, src))
