@@ -4370,14 +4370,27 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     MachineColumn cols[MACHINE_COLUMNS];
     int ncols = machine_columns(m, cols);
-    for (int i = 0; i < ncols; i++) {
-        if (!cols[i].p)
-            continue;
-        char *p = cols[i].p;
-        size_t sz = cols[i].sz;
-        for (int64_t c = 0; c < n; c++)
-            if (uf[c] >= 0 && uf[c] != c)
-                memcpy(p + (size_t)uf[c] * sz, p + (size_t)c * sz, sz);
+    /* the kept calls move down a run at a time (a tree's calls are mostly made one after the
+     * other), each run one memmove per column; the calls before the first let go stay */
+    int64_t c = 0;
+    while (c < n && uf[c] == c)
+        c++;
+    while (c < n) {
+        while (c < n && uf[c] < 0)
+            c++;
+        int64_t a = c;
+        while (c < n && uf[c] >= 0)
+            c++;
+        if (c > a) {
+            int64_t to = uf[a];
+            for (int i = 0; i < ncols; i++) {
+                if (!cols[i].p)
+                    continue;
+                char *p = cols[i].p;
+                size_t sz = cols[i].sz;
+                memmove(p + (size_t)to * sz, p + (size_t)a * sz, (size_t)(c - a) * sz);
+            }
+        }
     }
     for (int64_t c = 0; c < w; c++) {
         if (m->parent[c] >= 0)
