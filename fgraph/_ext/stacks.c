@@ -43,6 +43,9 @@
 #define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
 #define CF_MIGRATED 0x100
+/* machine-private, cleared by finish(): the call is in a tree prune() keeps to the end (it holds
+ * a call of a kept function) */
+#define CF_KEPT 0x8000
 
 /* event kinds understood by the machine (prepared by calls.py) */
 #define EV_ENTRY 1
@@ -139,6 +142,12 @@ typedef struct {
     /* prune(): the function codes of the calls it let go (a byte per code), and how many */
     uint8_t *fdropped;
     int64_t capfd, n_pruned;
+    /* prune() has run: the calls below cand_lo are all CF_KEPT; touched: the calls linked
+     * after they were made (relinked) to a call made after them, which a prune may move */
+    int pruning;
+    int64_t cand_lo;
+    int64_t *touched;
+    int64_t ntouched, captouched;
 } Machine;
 
 #define NONE_GAP INT64_MIN
@@ -583,6 +592,27 @@ static int close_above(Machine *m, Task *t, int32_t keep, uint16_t why)
     return 0;
 }
 
+/* Call k, made earlier, was just linked (parent or interrupted) to call c.  When prune() is in
+ * use: k is listed (its new link may point to a call a prune moves), and if k's tree is kept to
+ * the end, so is c's: c and the calls above it are marked (the prune's pass follows links
+ * upward only, from the calls not marked).  Rare: adoption and in-flight repairs. */
+static int relinked(Machine *m, int64_t k, int64_t c)
+{
+    if (!m->pruning)
+        return 0;
+    if (grow((void **)&m->touched, &m->captouched, m->ntouched + 1, sizeof(int64_t)) < 0)
+        return -1;
+    m->touched[m->ntouched++] = k;
+    if (m->flags[k] & CF_KEPT) {
+        int64_t x = c;
+        while (x >= 0 && !(m->flags[x] & CF_KEPT)) {
+            m->flags[x] |= CF_KEPT;
+            x = m->parent[x] >= 0 ? m->parent[x] : m->interrupted[x];
+        }
+    }
+    return 0;
+}
+
 /* did call k start inside a call whose entry was synthesized at `synth` (exit at ts, kernel
  * depth kd)?  By time when the input has it, else by the kernel depth. */
 static int inside(const Machine *m, int64_t k, int64_t synth, int64_t ts, int32_t kd)
@@ -623,6 +653,8 @@ static HOT_INLINE int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
             break;
         m->parent[k] = c;
         m->interrupted[k] = -1;
+        if (relinked(m, k, c) < 0)
+            return -1;
         if (m->order[k] < ord)
             ord = m->order[k];
         t->nd--;
@@ -636,6 +668,8 @@ static HOT_INLINE int fix_in_flight(Machine *m, Task *t, int64_t c, int32_t j)
         if (m->kdepth[k] != kc + 1)
             break;
         m->interrupted[k] = c;
+        if (relinked(m, k, c) < 0)
+            return -1;
         if (m->order[k] - 1 < ord)
             ord = m->order[k] - 1;
         t->ni--;
@@ -828,6 +862,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
                 int64_t a = m->scratch[k];
                 m->parent[a] = c;
                 m->interrupted[a] = -1;
+                if (relinked(m, a, c) < 0)
+                    return -1;
                 if (m->order[a] < ord)
                     ord = m->order[a];
                 m->n_adopted++;
@@ -838,6 +874,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
                     break;
                 m->parent[k] = c;
                 m->interrupted[k] = -1;
+                if (relinked(m, k, c) < 0)
+                    return -1;
                 if (m->order[k] < ord)
                     ord = m->order[k];
                 t->nd--;
@@ -853,6 +891,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
                         break;
                     m->parent[k] = c;
                     m->interrupted[k] = -1;
+                    if (relinked(m, k, c) < 0)
+                        return -1;
                     if (m->order[k] < ord)
                         ord = m->order[k];
                     t->nd--;
@@ -868,6 +908,8 @@ static HOT_INLINE int step(Machine *m, const Rec *ev, int64_t *cid)
                 if (!inside(m, k, synth, ts, kd))
                     break;
                 m->interrupted[k] = c;
+                if (relinked(m, k, c) < 0)
+                    return -1;
                 /* just before the interrupt (positions of records are spaced by 4) */
                 if (m->order[k] - 1 < ord)
                     ord = m->order[k] - 1;
@@ -927,6 +969,7 @@ static void machine_free(Machine *m)
     free(m->okeys_f);
     free(m->ocount);
     free(m->fdropped);
+    free(m->touched);
     free(m);
 }
 
@@ -1179,6 +1222,9 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
             avals[na++] = own[c];
         }
     }
+    if (m->pruning) /* (prune's own mark leaves with the machine) */
+        for (int64_t c = 0; c < n; c++)
+            m->flags[c] &= (uint16_t)~CF_KEPT;
     PyObject *ar = apart ? int64_prefix(arows, na) : NULL;
     PyObject *av = ar ? int64_prefix(avals, na) : NULL;
     free(arows);
@@ -4225,7 +4271,14 @@ static PyObject *py_prefault(PyObject *self, PyObject *args)
 
 /* ------------------------------------------------------------------ prune */
 
-/* union-find over call ids (int32: prune is declined above INT32_MAX calls) */
+static int cmp_int64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* union-find over the calls from prune's first candidate on (int32: prune is declined above
+ * INT32_MAX calls); the root `top` (one past the last) stands for every call kept to the end */
 static inline int32_t uf_find(int32_t *uf, int32_t k)
 {
     while (uf[k] != k) {
@@ -4235,31 +4288,39 @@ static inline int32_t uf_find(int32_t *uf, int32_t k)
     return k;
 }
 
-static inline void uf_join(int32_t *uf, int32_t a, int32_t b)
+static inline void uf_join(int32_t *uf, int32_t top, int32_t a, int32_t b)
 {
     a = uf_find(uf, a);
     b = uf_find(uf, b);
-    if (a != b) {
-        if (a < b)
-            uf[b] = a;
-        else
-            uf[a] = b;
-    }
+    if (a == b)
+        return;
+    if (a == top || (b != top && a < b))
+        uf[b] = a;
+    else
+        uf[a] = b;
 }
 
-/* prune(m, keep) -> (calls let go, calls kept).  Lets go of the calls no caller of the machine will ask for
- * (fgraph hist --func X keeps only X's calls and their trees; window.py WindowedRebuild
- * prune_to): every call whose tree -- the calls joined by parent or interrupted links -- holds
- * no call of a function in `keep` (a bool per function code) and nothing the machine may still
- * change.  The machine changes a completed call only through its tasks' stacks (open frames,
- * the calls an interrupt level interrupted) and adoption lists (done, irqs: a later exit may
- * adopt them, fix_in_flight may move them), so a tree none of whose calls those name is final,
- * and whether it holds X is known.  The kept calls move down, in order (their creation order
- * is kept: build_table's order ties stay as they were), and every call id in the machine is
- * renumbered.  What is let go is counted (n_pruned) and its functions remembered (dropped()),
- * for an error that names the functions traced.  Between feeds only.  `final`: after the last
- * feed, before finish(): the open calls are closed as finish() closes them, and no stack or
- * list holds anything back any more, so exactly the trees holding X are kept. */
+/* prune(m, keep, final=False) -> (calls let go, calls kept).  Lets go of the calls no caller of
+ * the machine will ask for (fgraph hist --func X keeps only X's calls and their trees;
+ * window.py WindowedRebuild prune_to): every call whose tree -- the calls joined by parent or
+ * interrupted links -- holds no call of a function in `keep` (a bool per function code) and
+ * nothing the machine may still change.  The machine changes a completed call only through its
+ * tasks' stacks (open frames, the calls an interrupt level interrupted) and adoption lists
+ * (done, irqs: a later exit may adopt them, fix_in_flight may move them), so a tree none of
+ * whose calls those name is final, and whether it holds X is known.
+ *
+ * A tree found to hold X is kept to the end: its calls are marked CF_KEPT and no later prune
+ * looks at them again (the calls below cand_lo are all marked: a prune's passes start there,
+ * and its cost follows the calls made since the last, not all the calls kept).  A new call
+ * joins a kept tree through its links (made to older calls); a link made later from an older,
+ * marked call to another (relinked) marks the other and the calls above it.
+ *
+ * The kept calls move down, in order (their creation order is kept: build_table's order ties
+ * stay as they were), a run at a time, and every call id in the machine is renumbered.  What is
+ * let go is counted (n_pruned) and its functions remembered (dropped()), for an error that
+ * names the functions traced.  Between feeds only.  `final`: after the last feed, before
+ * finish(): the open calls are closed as finish() closes them, and no stack or list holds
+ * anything back any more, so exactly the trees holding X are kept. */
 static PyObject *py_prune(PyObject *self, PyObject *args)
 {
     PyObject *cap, *ko;
@@ -4278,11 +4339,7 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
         return NULL;
     const npy_bool *keep = PyArray_DATA(ka);
     int64_t nkeep = PyArray_DIM(ka, 0);
-    int64_t n = m->ncalls;
-    if (n == 0 || n >= INT32_MAX) {
-        Py_DECREF(ka);
-        return Py_BuildValue("(LL)", 0LL, (long long)m->ncalls);
-    }
+    m->pruning = 1;
     if (final) {
         /* the trace has ended: what is open closes as finish() closes it, and nothing can
          * change a call after that (finish's own pass then finds nothing open) */
@@ -4293,133 +4350,194 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
             }
         }
     }
-    int32_t *uf = malloc((size_t)n * sizeof(int32_t));
-    uint8_t *held = calloc((size_t)n, 1); /* per tree root: 1 named by the machine, 2 holds X */
+    int64_t n = m->ncalls, lo = m->cand_lo;
+    if (lo > n)
+        lo = n;
+    int64_t nc = n - lo; /* the calls a pass looks at: lo + i is uf[i] */
+    if (nc == 0 || nc >= INT32_MAX) {
+        Py_DECREF(ka);
+        return Py_BuildValue("(LL)", 0LL, (long long)n);
+    }
+    int32_t top = (int32_t)nc;
+    int32_t *uf = malloc((size_t)(nc + 1) * sizeof(int32_t));
+    uint8_t *held = calloc((size_t)nc + 1, 1); /* per root: 1 named by the machine, 2 holds X */
     if (!uf || !held) {
         free(uf);
         free(held);
         Py_DECREF(ka);
         return PyErr_NoMemory();
     }
-    int64_t dropped = 0, w = 0;
+    int64_t w = lo, first_free = -1, err = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (int64_t c = 0; c < n; c++)
-        uf[c] = (int32_t)c;
-    for (int64_t c = 0; c < n; c++) {
-        if (m->parent[c] >= 0)
-            uf_join(uf, (int32_t)c, (int32_t)m->parent[c]);
-        if (m->interrupted[c] >= 0)
-            uf_join(uf, (int32_t)c, (int32_t)m->interrupted[c]);
+    uf[top] = top;
+    held[top] = 2;
+    for (int64_t i = 0; i < nc; i++)
+        uf[i] = (m->flags[lo + i] & CF_KEPT) ? top : (int32_t)i;
+    for (int64_t i = 0; i < nc; i++) {
+        if (m->flags[lo + i] & CF_KEPT) /* (uf[i] may be top by now through a join) */
+            continue;
+        int64_t l[2] = {m->parent[lo + i], m->interrupted[lo + i]};
+        for (int h = 0; h < 2; h++) {
+            if (l[h] < 0)
+                continue;
+            /* (a call below lo is marked, as is one the link is to when it is) */
+            uf_join(uf, top, (int32_t)i, l[h] < lo ? top : (int32_t)(l[h] - lo));
+        }
     }
+    /* (marks go on roots, so only once every tree is joined) */
+    for (int64_t i = 0; i < nc; i++) {
+        int32_t f = m->a_func[lo + i];
+        if (f >= 0 && f < nkeep && keep[f])
+            held[uf_find(uf, (int32_t)i)] |= 2;
+    }
+#define HOLD(x)                                                          \
+    do {                                                                 \
+        int64_t x_ = (x);                                                \
+        if (x_ >= lo)                                                    \
+            held[uf_find(uf, (int32_t)(x_ - lo))] |= 1;                  \
+    } while (0)
     for (int64_t ti = 0; ti < m->ntasks && !final; ti++) {
         Task *t = &m->tasks[ti];
         for (int32_t i = 0; i < t->n; i++) {
-            if (t->st[i].call >= 0)
-                held[uf_find(uf, (int32_t)t->st[i].call)] |= 1;
-            if (t->st[i].interrupted >= 0)
-                held[uf_find(uf, (int32_t)t->st[i].interrupted)] |= 1;
+            HOLD(t->st[i].call);
+            HOLD(t->st[i].interrupted);
         }
         for (int64_t i = 0; i < t->nd; i++)
-            held[uf_find(uf, (int32_t)t->done[i].call)] |= 1;
+            HOLD(t->done[i].call);
         for (int64_t i = 0; i < t->ni; i++)
-            held[uf_find(uf, (int32_t)t->irqs[i].call)] |= 1;
+            HOLD(t->irqs[i].call);
     }
-    for (int64_t c = 0; c < n; c++) {
-        int32_t f = m->a_func[c];
-        if (f >= 0 && f < nkeep && keep[f])
-            held[uf_find(uf, (int32_t)c)] |= 2;
-    }
-    /* every call straight to its tree's root (the least id of the tree: uf[c] <= c always, so
-     * in ascending order uf[uf[c]] is a root already) */
-    for (int64_t c = 0; c < n; c++)
-        uf[c] = uf[uf[c]];
-    for (int64_t c = 0; c < n; c++) {
-        if (held[uf[c]])
-            continue;
-        int32_t f = m->a_func[c];
-        if (f >= 0) {
-            if (f >= m->capfd) {
-                int64_t old = m->capfd;
-                if (grow((void **)&m->fdropped, &m->capfd, (int64_t)f + 1, 1) < 0) {
-                    dropped = -1;
-                    break;
+#undef HOLD
+    /* each call's fate, its function remembered when it goes; uf becomes the new ids (-1: let
+     * go).  (A root is the least of its tree or top: uf[i] <= i or top, so in ascending order
+     * a root's own entry is resolved before, and not read again once it is written.) */
+    for (int64_t i = 0; i < nc && !err; i++) {
+        int32_t r = uf_find(uf, (int32_t)i);
+        uint8_t fate = held[r];
+        if (fate & 2) {
+            m->flags[lo + i] |= CF_KEPT;
+        } else if (!(fate & 1)) {
+            int32_t f = m->a_func[lo + i];
+            if (f >= 0) {
+                if (f >= m->capfd) {
+                    int64_t old = m->capfd;
+                    if (grow((void **)&m->fdropped, &m->capfd, (int64_t)f + 1, 1) < 0) {
+                        err = 1;
+                        break;
+                    }
+                    memset(m->fdropped + old, 0, (size_t)(m->capfd - old));
                 }
-                memset(m->fdropped + old, 0, (size_t)(m->capfd - old));
+                m->fdropped[f] = 1;
             }
-            m->fdropped[f] = 1;
         }
+        uf[i] = r; /* (flattened: later calls of the tree find their root in one step) */
     }
-    if (dropped == 0) {
-        /* uf becomes the new ids (-1: let go).  (uf[c] is read before it is written, and the
-         * root's own entry, written before, is not read again) */
-        for (int64_t c = 0; c < n; c++)
-            uf[c] = held[uf[c]] ? (int32_t)w++ : -1;
+    if (!err) {
+        for (int64_t i = 0; i < nc; i++) {
+            uint8_t fate = held[uf[i]];
+            if (fate) {
+                if (first_free < 0 && !(fate & 2))
+                    first_free = w; /* the first call kept that is not marked */
+                uf[i] = (int32_t)(w++ - lo);
+            } else {
+                uf[i] = -1;
+            }
+        }
     }
     Py_END_ALLOW_THREADS
     free(held);
     Py_DECREF(ka);
-    if (dropped < 0) {
+    if (err) {
         free(uf);
         return PyErr_NoMemory();
     }
-    dropped = n - w;
-    if (dropped == 0) {
-        free(uf);
-        return Py_BuildValue("(LL)", 0LL, (long long)m->ncalls);
-    }
+    int64_t dropped = n - w;
     Py_BEGIN_ALLOW_THREADS
-    MachineColumn cols[MACHINE_COLUMNS];
-    int ncols = machine_columns(m, cols);
-    /* the kept calls move down a run at a time (a tree's calls are mostly made one after the
-     * other), each run one memmove per column; the calls before the first let go stay */
-    int64_t c = 0;
-    while (c < n && uf[c] == c)
-        c++;
-    while (c < n) {
-        while (c < n && uf[c] < 0)
-            c++;
-        int64_t a = c;
-        while (c < n && uf[c] >= 0)
-            c++;
-        if (c > a) {
-            int64_t to = uf[a];
-            for (int i = 0; i < ncols; i++) {
-                if (!cols[i].p)
-                    continue;
-                char *p = cols[i].p;
-                size_t sz = cols[i].sz;
-                memmove(p + (size_t)to * sz, p + (size_t)a * sz, (size_t)(c - a) * sz);
+    if (dropped > 0) {
+        MachineColumn cols[MACHINE_COLUMNS];
+        int ncols = machine_columns(m, cols);
+        /* the kept calls move down a run at a time (a tree's calls are mostly made one after
+         * the other), each run one memmove per column; the calls before the first let go stay */
+        int64_t i = 0;
+        while (i < nc && uf[i] == i)
+            i++;
+        while (i < nc) {
+            while (i < nc && uf[i] < 0)
+                i++;
+            int64_t a = i;
+            while (i < nc && uf[i] >= 0)
+                i++;
+            if (i > a) {
+                int64_t to = lo + uf[a], from = lo + a;
+                for (int k = 0; k < ncols; k++) {
+                    if (!cols[k].p)
+                        continue;
+                    char *p = cols[k].p;
+                    size_t sz = cols[k].sz;
+                    memmove(p + (size_t)to * sz, p + (size_t)from * sz, (size_t)(i - a) * sz);
+                }
             }
         }
     }
-    for (int64_t c = 0; c < w; c++) {
-        if (m->parent[c] >= 0)
-            m->parent[c] = uf[m->parent[c]];
-        if (m->interrupted[c] >= 0)
-            m->interrupted[c] = uf[m->interrupted[c]];
+#define NEW(x) ((x) >= lo ? lo + uf[(x) - lo] : (x))
+    /* the links of the calls kept from lo on, and of the relinked ones below it */
+    for (int64_t c = lo; c < w; c++) {
+        if (m->parent[c] >= lo)
+            m->parent[c] = NEW(m->parent[c]);
+        if (m->interrupted[c] >= lo)
+            m->interrupted[c] = NEW(m->interrupted[c]);
+    }
+    /* touched becomes the calls below new_lo with a link at or above it (the calls from
+     * new_lo on are renumbered by the next prune's own pass): those listed before, each once
+     * (a call relinked twice is listed twice), and those of this pass that fall below it */
+    int64_t nt = 0;
+    int64_t new_lo = first_free < 0 ? w : first_free;
+    qsort(m->touched, (size_t)m->ntouched, sizeof(int64_t), cmp_int64);
+    for (int64_t k = 0, prev = -1; k < m->ntouched; k++) {
+        int64_t c = m->touched[k];
+        if (c == prev || c >= lo)
+            continue;
+        prev = c;
+        if (m->parent[c] >= lo)
+            m->parent[c] = NEW(m->parent[c]);
+        if (m->interrupted[c] >= lo)
+            m->interrupted[c] = NEW(m->interrupted[c]);
+        if (m->parent[c] >= new_lo || m->interrupted[c] >= new_lo)
+            m->touched[nt++] = c;
+    }
+    m->ntouched = nt;
+    for (int64_t c = lo; c < new_lo && !err; c++) {
+        if (m->parent[c] >= new_lo || m->interrupted[c] >= new_lo) {
+            if (grow((void **)&m->touched, &m->captouched, m->ntouched + 1, sizeof(int64_t)) < 0)
+                err = 1;
+            else
+                m->touched[m->ntouched++] = c;
+        }
     }
     for (int64_t ti = 0; ti < m->ntasks; ti++) {
         Task *t = &m->tasks[ti];
         for (int32_t i = 0; i < t->n; i++) {
-            if (t->st[i].call >= 0)
-                t->st[i].call = uf[t->st[i].call];
-            if (t->st[i].interrupted >= 0)
-                t->st[i].interrupted = uf[t->st[i].interrupted];
+            t->st[i].call = NEW(t->st[i].call);
+            t->st[i].interrupted = NEW(t->st[i].interrupted);
         }
         if (final) { /* (no record comes after the last: nothing is adopted any more) */
             t->nd = 0;
             t->ni = 0;
         }
         for (int64_t i = 0; i < t->nd; i++)
-            t->done[i].call = uf[t->done[i].call];
+            t->done[i].call = NEW(t->done[i].call);
         for (int64_t i = 0; i < t->ni; i++)
-            t->irqs[i].call = uf[t->irqs[i].call];
+            t->irqs[i].call = NEW(t->irqs[i].call);
     }
+#undef NEW
     m->ncalls = w;
     m->n_pruned += dropped;
+    m->cand_lo = err ? 0 : new_lo; /* (out of memory: the next prune looks at every call) */
     Py_END_ALLOW_THREADS
     free(uf);
-    return Py_BuildValue("(LL)", (long long)dropped, (long long)m->ncalls);
+    if (err)
+        return PyErr_NoMemory();
+    return Py_BuildValue("(LL)", (long long)dropped, (long long)w);
 }
 
 /* dropped(m) -> (int32 codes of the functions of the calls prune let go, calls let go) */

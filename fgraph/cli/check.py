@@ -64,7 +64,7 @@ def check(
     parsed = [run(parse_expectation, e) for e in expects]  # bad expectations fail before loading
     # (the calls hist reads, rebuilt window by window, as `fgraph hist` reads them: a whole
     # load held every record too, 3x hist's memory on an 89 MB trace.dat)
-    src, traces = load_inputs(files, HIST_COLUMNS)
+    src, traces = load_inputs(files, HIST_COLUMNS, func)
     kw: dict[str, Any] = {"filters": filters}
     if threshold is not None:
         kw["threshold"] = threshold
