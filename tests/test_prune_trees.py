@@ -175,3 +175,56 @@ def test_hist_is_the_same_pruned(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "did you mean schedule" in got.stderr
     t = load_windowed(path, trees_of="schedule")
     assert t.call_table.funcs_let_go
+
+
+def _task_events(rows: list[tuple[int, int, str, int, int]]) -> EventTable:
+    """One task's funcgraph records: (ts, kind 1/2, function, kernel depth, duration)."""
+    from fgraph.schema import EventKind
+    from fgraph.table import TraceMeta
+
+    names = {1: "funcgraph_entry", 2: "funcgraph_exit"}
+    t = EventTable.from_rows(
+        [
+            dict(
+                ts=ts,
+                cpu=0,
+                pid=10,
+                comm="t",
+                event=names[k],
+                kind=EventKind(k),
+                func=f,
+                depth=d,
+                **({"duration": dur} if k == 2 else {}),
+            )
+            for ts, k, f, d, dur in rows
+        ]
+    )
+    t.meta = TraceMeta(format="trace.dat", ncpus=1)
+    return t
+
+
+def test_an_orphan_adopts_nothing_before_a_depth0_entry() -> None:
+    """The trace opens inside `outer`: the calls before its exit are its children, up to the
+    task's last entry at kernel depth 0 with nothing open (the kernel had no traced call of
+    the task open then), not before it."""
+    from fgraph.reconstruct import rebuild
+
+    calls, q = rebuild(
+        _task_events(
+            [
+                (100, 1, "a", 1, 0),  # mid-call: `a` runs inside the unseen `outer`
+                (110, 2, "a", 1, 10),
+                (200, 1, "b", 0, 0),  # depth 0, nothing open: `outer` has returned
+                (210, 2, "b", 0, 10),
+                (300, 1, "c", 1, 0),  # inside a second unseen call (its entry lost)
+                (310, 2, "c", 1, 10),
+                (400, 2, "outer", 0, 350),  # its duration reaches back over b and a
+            ]
+        )
+    )
+    fn = [calls.strings[int(c)] for c in calls["func"]]
+    par = {f: calls["parent_id"][i] for i, f in enumerate(fn)}
+    outer = fn.index("outer")
+    assert par["c"] == outer and par["b"] == outer  # after the barrier: adopted
+    assert par["a"] == -1  # before it: not
+    assert q.orphan_exits == 1
