@@ -1183,6 +1183,15 @@ static int put_column(PyObject *d, const char *name, void **src, int64_t n, int 
 
 static PyObject *int64_prefix(const int64_t *src, npy_intp k); /* (below) */
 
+/* The trace has ended: every open frame closes at its task's last timestamp (TRUNCATED). */
+static int close_all(Machine *m)
+{
+    for (int64_t ti = 0; ti < m->ntasks; ti++)
+        if (close_above(m, &m->tasks[ti], -1, CF_TRUNCATED) < 0)
+            return -1;
+    return 0;
+}
+
 /* finish(machine) -> dict of call columns (in creation order) and counters.  Open frames are
  * closed at their task's last timestamp (TRUNCATED). */
 static PyObject *py_finish(PyObject *self, PyObject *args)
@@ -1193,10 +1202,8 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
     Machine *m = get_machine(cap);
     if (!m)
         return NULL;
-    for (int64_t ti = 0; ti < m->ntasks; ti++) {
-        if (close_above(m, &m->tasks[ti], -1, CF_TRUNCATED) < 0)
-            return PyErr_NoMemory();
-    }
+    if (close_all(m) < 0)
+        return PyErr_NoMemory();
     PyObject *d = PyDict_New();
     if (!d)
         return NULL;
@@ -4340,15 +4347,11 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
     const npy_bool *keep = PyArray_DATA(ka);
     int64_t nkeep = PyArray_DIM(ka, 0);
     m->pruning = 1;
-    if (final) {
-        /* the trace has ended: what is open closes as finish() closes it, and nothing can
-         * change a call after that (finish's own pass then finds nothing open) */
-        for (int64_t ti = 0; ti < m->ntasks; ti++) {
-            if (close_above(m, &m->tasks[ti], -1, CF_TRUNCATED) < 0) {
-                Py_DECREF(ka);
-                return PyErr_NoMemory();
-            }
-        }
+    /* final: what is open closes as finish() closes it, and nothing can change a call after
+     * that (finish's own pass then finds nothing open) */
+    if (final && close_all(m) < 0) {
+        Py_DECREF(ka);
+        return PyErr_NoMemory();
     }
     int64_t n = m->ncalls, lo = m->cand_lo;
     if (lo > n)

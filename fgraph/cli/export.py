@@ -115,7 +115,7 @@ def export(
         columns = PERFETTO_COLUMNS
     # (folded --func: only X's calls and the trees they are in are read.  Not for perfetto,
     # whose slices name the whole table's call ids, as `fgraph calls` prints them)
-    trees_of = func or None if to == "folded" else None
+    trees_of = func if to == "folded" and func else None
     trace = run(load_calls, files[0], columns, trees_of)
     calls = run(lambda: trace.call_table)
     target = output or "-"

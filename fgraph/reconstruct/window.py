@@ -120,7 +120,9 @@ class WindowedRebuild:
 
     Every window must share ``strings`` (one pool for the whole trace).  ``row_id`` names each
     window row in the call table's ``entry_row``/``exit_row`` (default: rows counted across the
-    windows in feeding order).
+    windows in feeding order).  ``prune_to`` (a function name): only the trees holding a call of
+    it are kept (:meth:`_prune`), every ``prune_min`` new calls at least (default
+    :data:`PRUNE_MIN`); the calls kept are exactly those trees of the whole call table.
     """
 
     def __init__(
