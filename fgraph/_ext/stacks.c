@@ -43,8 +43,8 @@
 #define CF_HAS_RETVAL 0x020
 #define CF_CTX_BY_NAME 0x040
 #define CF_MIGRATED 0x100
-/* machine-private, cleared by finish(): the call is in a tree prune() keeps to the end (it holds
- * a call of a kept function) */
+/* machine-private, cleared by finish(): the call is in a tree prune() keeps (it held a call of a
+ * kept function when marked) */
 #define CF_KEPT 0x8000
 
 /* event kinds understood by the machine (prepared by calls.py) */
@@ -142,8 +142,8 @@ typedef struct {
     /* prune(): the function codes of the calls it let go (a byte per code), and how many */
     uint8_t *fdropped;
     int64_t capfd, n_pruned;
-    /* prune() has run: the calls below cand_lo are all CF_KEPT; touched: the calls linked
-     * after they were made (relinked) to a call made after them, which a prune may move */
+    /* prune() has run: the calls below cand_lo are all CF_KEPT; touched: those of them with a
+     * link to a call at or above cand_lo, which a prune may move (made later: relinked) */
     int pruning;
     int64_t cand_lo;
     int64_t *touched;
@@ -593,16 +593,19 @@ static int close_above(Machine *m, Task *t, int32_t keep, uint16_t why)
 }
 
 /* Call k, made earlier, was just linked (parent or interrupted) to call c.  When prune() is in
- * use: k is listed (its new link may point to a call a prune moves), and if k's tree is kept to
- * the end, so is c's: c and the calls above it are marked (the prune's pass follows links
- * upward only, from the calls not marked).  Rare: adoption and in-flight repairs. */
+ * use: k below cand_lo is listed (its new link may point to a call a prune moves; the prune's
+ * own pass renumbers the calls from cand_lo on), and if k's tree is kept, so is c's:
+ * c and the calls above it are marked (the prune's pass follows links upward only, from the
+ * calls not marked).  Rare: adoption and in-flight repairs. */
 static int relinked(Machine *m, int64_t k, int64_t c)
 {
     if (!m->pruning)
         return 0;
-    if (grow((void **)&m->touched, &m->captouched, m->ntouched + 1, sizeof(int64_t)) < 0)
-        return -1;
-    m->touched[m->ntouched++] = k;
+    if (k < m->cand_lo) {
+        if (grow((void **)&m->touched, &m->captouched, m->ntouched + 1, sizeof(int64_t)) < 0)
+            return -1;
+        m->touched[m->ntouched++] = k;
+    }
     if (m->flags[k] & CF_KEPT) {
         int64_t x = c;
         while (x >= 0 && !(m->flags[x] & CF_KEPT)) {
@@ -4285,7 +4288,7 @@ static int cmp_int64(const void *x, const void *y)
 }
 
 /* union-find over the calls from prune's first candidate on (int32: prune is declined above
- * INT32_MAX calls); the root `top` (one past the last) stands for every call kept to the end */
+ * INT32_MAX calls); the root `top` (one past the last) stands for every marked call */
 static inline int32_t uf_find(int32_t *uf, int32_t k)
 {
     while (uf[k] != k) {
@@ -4316,9 +4319,10 @@ static inline void uf_join(int32_t *uf, int32_t top, int32_t a, int32_t b)
  * (done, irqs: a later exit may adopt them, fix_in_flight may move them), so a tree none of
  * whose calls those name is final, and whether it holds X is known.
  *
- * A tree found to hold X is kept to the end: its calls are marked CF_KEPT and no later prune
- * looks at them again (the calls below cand_lo are all marked: a prune's passes start there,
- * and its cost follows the calls made since the last, not all the calls kept).  A new call
+ * A tree found to hold X is kept until the final prune: its calls are marked CF_KEPT and no
+ * later prune before it looks at them again (the calls below cand_lo are all marked: a prune's
+ * passes start there, and its cost follows the calls made since the last, not all the calls
+ * kept).  A new call
  * joins a kept tree through its links (made to older calls); a link made later from an older,
  * marked call to another (relinked) marks the other and the calls above it.
  *
@@ -4326,8 +4330,9 @@ static inline void uf_join(int32_t *uf, int32_t top, int32_t a, int32_t b)
  * stay as they were), a run at a time, and every call id in the machine is renumbered.  What is
  * let go is counted (n_pruned) and its functions remembered (dropped()), for an error that
  * names the functions traced.  Between feeds only.  `final`: after the last feed, before
- * finish(): the open calls are closed as finish() closes them, and no stack or list holds
- * anything back any more, so exactly the trees holding X are kept. */
+ * finish(): the open calls are closed as finish() closes them, no stack or list holds anything
+ * back any more, and every call is looked at afresh (see `marks` below), so exactly the trees
+ * holding X are kept. */
 static PyObject *py_prune(PyObject *self, PyObject *args)
 {
     PyObject *cap, *ko;
@@ -4353,7 +4358,14 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
         Py_DECREF(ka);
         return PyErr_NoMemory();
     }
-    int64_t n = m->ncalls, lo = m->cand_lo;
+    /* A mark is not undone when a relink splits its tree (an adoption at level 0 moves calls
+     * from one root's tree to another's): a tree may keep it without X any more.  While the
+     * windows run that only keeps a few calls more; the final prune looks at every call afresh,
+     * marks aside, so that exactly the trees holding X stay. */
+    uint16_t marks = final ? 0 : CF_KEPT;
+    int64_t n = m->ncalls, lo = final ? 0 : m->cand_lo;
+    if (final)
+        m->ntouched = 0; /* (renumbered by the pass itself: it starts at 0) */
     if (lo > n)
         lo = n;
     int64_t nc = n - lo; /* the calls a pass looks at: lo + i is uf[i] */
@@ -4375,9 +4387,9 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
     uf[top] = top;
     held[top] = 2;
     for (int64_t i = 0; i < nc; i++)
-        uf[i] = (m->flags[lo + i] & CF_KEPT) ? top : (int32_t)i;
+        uf[i] = (m->flags[lo + i] & marks) ? top : (int32_t)i;
     for (int64_t i = 0; i < nc; i++) {
-        if (m->flags[lo + i] & CF_KEPT) /* (uf[i] may be top by now through a join) */
+        if (m->flags[lo + i] & marks) /* (uf[i] may be top by now through a join) */
             continue;
         int64_t l[2] = {m->parent[lo + i], m->interrupted[lo + i]};
         for (int h = 0; h < 2; h++) {
@@ -4498,7 +4510,7 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
     qsort(m->touched, (size_t)m->ntouched, sizeof(int64_t), cmp_int64);
     for (int64_t k = 0, prev = -1; k < m->ntouched; k++) {
         int64_t c = m->touched[k];
-        if (c == prev || c >= lo)
+        if (c == prev)
             continue;
         prev = c;
         if (m->parent[c] >= lo)
@@ -4535,7 +4547,10 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
 #undef NEW
     m->ncalls = w;
     m->n_pruned += dropped;
-    m->cand_lo = err ? 0 : new_lo; /* (out of memory: the next prune looks at every call) */
+    /* (out of memory: the next prune looks at every call, and renumbers all in its own pass) */
+    m->cand_lo = err ? 0 : new_lo;
+    if (err)
+        m->ntouched = 0;
     Py_END_ALLOW_THREADS
     free(uf);
     if (err)
