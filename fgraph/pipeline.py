@@ -129,7 +129,8 @@ def load_windowed(
     every record was read).  ``trees_of`` (a function name) keeps only the trees of calls that
     hold a call of it (:class:`~fgraph.reconstruct.WindowedRebuild`, ``prune_to``): what
     ``fgraph hist --func X`` reads, in a fraction of the memory.  Those calls are exactly as
-    without it; the quality report's per-call counts then cover only them.
+    without it (``call_table.calls_let_go`` counts the others); the quality report's per-call
+    counts then cover only them.
     """
     from .schema import CALL
     from .source import Source, open_source

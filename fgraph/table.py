@@ -429,8 +429,9 @@ class CallTable(_Columns):
     """The rebuild's output: one row per call, ordered by entry; ``call_id`` == row number."""
 
     COLUMNS = schema.CALL_COLUMNS
-    # the functions of calls the rebuild let go (``load_windowed(trees_of=...)``: only the trees
-    # one function's calls are in were kept), for what the table was made from
+    # the calls the rebuild let go (``load_windowed(trees_of=...)``: only the trees one
+    # function's calls are in were kept): how many, and their functions
+    calls_let_go: int = 0
     funcs_let_go: frozenset[str] = frozenset()
 
     def children_index(self) -> tuple[np.ndarray, np.ndarray]:

@@ -18,31 +18,18 @@ from gen_calls import GenTrace, call_sequences, to_events  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_reconstruct_props import damage  # noqa: E402
+from test_reconstruct_window import windowed  # noqa: E402
 
-from fgraph.reconstruct import WindowedRebuild  # noqa: E402
-from fgraph.reconstruct.window import split_windows  # noqa: E402
 from fgraph.table import CallTable, EventTable  # noqa: E402
 
 IDS = ("call_id", "parent_id", "interrupted_id", "root_id")
 
 
-def _ncpu(events: EventTable) -> int:
-    return int(max(events["cpu"].max(initial=-1), events.lost["cpu"].max(initial=-1))) + 1
-
-
 def rebuilt(events: EventTable, size: int, prune_to: str | None = None, prune_min: int = 1):
-    rb = WindowedRebuild(
-        _ncpu(events),
-        events.meta,
-        events.strings,
-        min(size, 1 << 20),
-        97,
-        prune_to=prune_to,
-        prune_min=prune_min,
-    )
-    for w, order, rows in split_windows(events, size):
-        rb.feed(w, order, rows)
-    return rb.finish()[0]
+    """The calls of ``events`` in windows of ``size`` records, the machine fed 97 timeline
+    positions at a time (and pruned after each feed, with ``prune_to``)."""
+    kw = {"prune_to": prune_to, "prune_min": prune_min}
+    return windowed(events, size, min(size, 1 << 20), 97, **kw)[0]
 
 
 def trees_holding(calls: CallTable, func: str) -> np.ndarray:
@@ -89,6 +76,7 @@ def assert_pruned_is_trees(whole: CallTable, pruned: CallTable, func: str) -> No
     gone = set(np.unique(whole["func"][np.setdiff1d(np.arange(len(whole)), rows)]).tolist())
     got_gone = {int(whole.strings.lookup(f)) for f in pruned.funcs_let_go}
     assert got_gone == gone
+    assert pruned.calls_let_go == len(whole) - len(rows)
 
 
 def _funcs(calls: CallTable, k: int) -> list[str]:

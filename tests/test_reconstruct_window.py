@@ -23,8 +23,9 @@ def _ncpu(events: EventTable) -> int:
     return int(max(events["cpu"].max(initial=-1), events.lost["cpu"].max(initial=-1))) + 1
 
 
-def windowed(events: EventTable, size: int, prefix: int, step: int = 1 << 20):
-    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings, prefix, step)
+def windowed(events: EventTable, size: int, prefix: int, step: int = 1 << 20, **kw):
+    """``events`` fed in timeline windows of ``size`` records (``kw``: WindowedRebuild's)."""
+    rb = WindowedRebuild(_ncpu(events), events.meta, events.strings, prefix, step, **kw)
     for w, order, rows in split_windows(events, size):
         rb.feed(w, order, rows)
     return rb.finish()

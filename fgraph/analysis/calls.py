@@ -70,6 +70,7 @@ def concat_calls(tables: Sequence[CallTable], *, consume: bool = False) -> CallT
             base += n
         out[c.name] = col
     table = CallTable(out, pool, omit=omit)
+    table.calls_let_go = sum(t.calls_let_go for t in tables)
     table.funcs_let_go = frozenset().union(*(t.funcs_let_go for t in tables))
     return table
 
@@ -96,10 +97,8 @@ def func_code(calls: CallTable, func: str) -> int:
     if code >= 0 and (calls["func"] == code).any():
         return code
     present = unique(calls["func"])
-    names: list[str | None] = [calls.strings[int(c)] for c in present if c >= 0]
-    # (and those of the calls the rebuild let go: the trace had them)
-    if calls.funcs_let_go:
-        names = list(sorted({n for n in names if n is not None} | calls.funcs_let_go))
+    names = [calls.strings[int(c)] for c in present if c >= 0]
+    names += sorted(calls.funcs_let_go - set(names))  # (the trace had them too)
     close = difflib.get_close_matches(func, [n for n in names if n], n=5, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise UsageError(f"no call of {func!r} in the trace ({len(names)} functions traced){hint}")

@@ -344,7 +344,8 @@ class WindowedRebuild:
         change (``stacks.prune``): they would be dropped by the one reader of the table.  The
         next prune comes once the calls kept have grown by half again (at least
         ``prune_min``): the machine's columns peak at about 1.5 times what it keeps, and each
-        prune, a pass over the calls, is paid for by as many new ones."""
+        prune, a pass over the calls made since the last and those it held back, is paid for
+        by as many new ones."""
         pool = self.strings
         keep = np.zeros(len(pool), dtype=bool)
         code = pool.lookup(self._prune_to or "")
@@ -467,7 +468,7 @@ class WindowedRebuild:
         for name in extra & ASSESS_COLUMNS:
             del calls.columns[name]
         calls.omitted = calls.omitted | extra
-        codes, _gone = self._r.dropped()
+        codes, calls.calls_let_go = self._r.dropped()
         if len(codes):
             calls.funcs_let_go = frozenset(str(self.strings[int(c)]) for c in codes)
         return calls, quality, others
