@@ -22,6 +22,26 @@ TEXT_WINDOW_RECORDS = 1 << 18
 # rebuild consumes, the one the decode thread makes): ~15 MB at 2^16 records, where 2^18 took
 # ~60 MB at the end of the windows; the CPU time measured the same at 10M records.
 WINDOW_RECORDS = 1 << 16
+# A trace.dat of fewer records than SMALL_TRACE_RECORDS (~140 MB of function_graph pages) is
+# read in about SMALL_WINDOWS windows (small_window_records), none widened, the decode thread
+# one window ahead all through, the heap trimmed every SMALL_TRIM_RECORDS: the windows alive
+# are a cost that did not shrink with the trace, and at 47 MB they were most of the peak beside
+# the calls (hist --func: 89-92 MB against 47 MB of file).  At 1.4M records windows of 2^15
+# took 6 MB off, 2^14 3.5 MB more, for 0.06 s more (0.35 -> 0.41 s: each window costs ~1.4 ms
+# of Python in the two threads); at 10M records 2^15 took 1.02 -> 1.34 s, so large traces
+# keep theirs (bench/RESULTS.md, session 17).
+SMALL_TRACE_RECORDS = 1 << 22
+SMALL_WINDOWS = 64
+SMALL_TRIM_RECORDS = 1 << 17
+
+
+def small_window_records(records: int) -> int:
+    """Records per window of a small trace.dat: a power of two near records / SMALL_WINDOWS,
+    from 2^14 to WINDOW_RECORDS (which it meets at SMALL_TRACE_RECORDS)."""
+    per = max(int(records) // SMALL_WINDOWS, 1)
+    return min(max(1 << (per.bit_length() - 1), 1 << 14), WINDOW_RECORDS)
+
+
 TRIM_RECORDS = 1 << 21  # records between two trims of the heap while the windows are fed
 # The decode thread runs up to two windows ahead of the rebuild (three windows alive), one in
 # the last TAIL_WINDOWS windows: the read's peak RSS comes at the end of the windows, when the
@@ -178,7 +198,10 @@ def _rebuild_windows(
     several = st.several_windows
     # (the funcgraph rows' flags, preempt, event, overrun and pos are not made: the rebuild
     # reads none of them, and keeps only the other rows as the trace's events)
-    if several:
+    small = several and window_records is None and st.records < SMALL_TRACE_RECORDS
+    if small:
+        st.resize(small_window_records(st.records))
+    elif several:
         # the windows before the last TAIL_WINDOWS twice as long (fewer of them, less per-window
         # work; the last ones, where the calls and the read's RSS peak, as long as they were)
         st.widen(2, TAIL_WINDOWS, HALF_WINDOWS)
@@ -205,6 +228,7 @@ def _rebuild_windows(
     fed = 0  # records fed
     dropped = 0  # text: the rows whose memory was given back
     nwin = 0  # windows fed
+    head = True  # the rebuild holds the first windows (see WindowedRebuild.prepare)
     # when to trim the heap next: first once the rebuild has consumed the first windows (it
     # holds them, prepared, until it has DELAY_PREFIX records, then consumes them all: their
     # memory is freed at once, and a small trace never reuses it), then every TRIM_RECORDS
@@ -233,7 +257,7 @@ def _rebuild_windows(
                     prune_to=trees_of,
                     **kw,
                 )
-            if ahead is not None:
+            if ahead is not None and not small:
                 # The two threads take about as long a window (~3.5 ms at 2^16 records), each
                 # the slower one in turn: two windows ahead (three alive: the one fed, one
                 # waiting, one decoded), the decode thread waits less for the rebuild's slower
@@ -253,6 +277,13 @@ def _rebuild_windows(
             # the trace keeps its other events, as a trace.dat's)
             rb.feed(table, order, rows, keep_others=True)
             fed += len(table)
+            if head and rb.held == 0:
+                # the first windows, held until the record delay was known, are consumed: from
+                # now on two windows are alive (the one fed, the one decoded), and the recycler
+                # lets the third's arrays go
+                head = False
+                if small:
+                    st.fewer_buffers()
             if not several and rows is not None:
                 # the text's rows the machine has run (its windows are consumed in order)
                 # are not read again: their memory goes, as the calls' grows
@@ -272,14 +303,14 @@ def _rebuild_windows(
                 # cursor and what a fault mapped around it, the headers): ~13 MB at the end of
                 # the windows at 10M records, refaulted from the page cache if read again
                 release_pages(src.data)
-                trim_at = fed + TRIM_RECORDS
+                trim_at = fed + (SMALL_TRIM_RECORDS if small else TRIM_RECORDS)
+            # (let go before the next window is asked for: the decode thread reuses this
+            # window's arrays for the one after, rather than making a third set)
+            del table, order, rows
     finally:
         windows.close()
     if rb is None:  # pragma: no cover - every input yields at least one window
         raise RuntimeError("no window")
-    # the last window (its funcgraph records: ~30 MB at 2^18 records) is not kept through the
-    # call-table build, where the rebuild's memory peaks
-    del table, order, rows
     # (every window is decoded: the file's pages still mapped, the headers, the symbol and
     # string sections, leave the resident set; a later read faults them back in)
     release_pages(src.data)

@@ -89,3 +89,36 @@ def test_bad_width_is_refused() -> None:
     for w in (0, 17, -1):
         with pytest.raises(ValueError, match="width"):
             ringbuf.kallsyms_scan(b"ffff t f\n", w)
+
+
+def test_packed_names_are_the_lines_names() -> None:
+    """parse_kallsyms keeps only each symbol's name and module, packed in address order
+    (ringbuf.pack_spans): every entry reads as it does from its line of the whole text."""
+    from fgraph.parsers import parse_windows
+    from fgraph.source import open_source
+
+    raw = parse_windows(open_source(str(corpus_file("vm61/fsync.dat"))), 1 << 16).c.kallsyms_raw
+    w = raw.find(b" ")
+    s = parse_kallsyms(raw)
+    addr, start, end = numpy_scan(raw, w)
+    rev = np.arange(len(addr))[::-1]
+    order = rev[np.argsort(addr[rev], kind="stable")]
+    assert (s.addrs == addr[order]).all()
+    assert len(s.text) < len(raw) * 2 // 3
+    for j in np.linspace(0, len(s) - 1, 500).astype(int).tolist() + [len(s) - 1]:
+        line = raw[int(start[order[j]]) : int(end[order[j]])].decode()
+        parts = line[w + 3 :].split(None, 1)
+        mod = parts[1][1:].split("]", 1)[0].strip() if len(parts) > 1 else ""
+        assert s.entry(j) == (parts[0], mod)
+    assert any(s.entry(j)[1] for j in range(len(s)))  # (module symbols among them)
+
+
+def test_pack_spans_refuses_spans_outside_the_buffer() -> None:
+    two = np.array([0, 2], np.int64)
+    assert ringbuf.pack_spans(b"abcdef", two, np.array([1, 4], np.int64)) == b"acd"
+    assert ringbuf.pack_spans(b"", np.empty(0, np.int64), np.empty(0, np.int64)) == b""
+    for st, en in (([0], [7]), ([-1], [2]), ([3], [2])):
+        with pytest.raises(ValueError, match="outside"):
+            ringbuf.pack_spans(b"abcdef", np.array(st, np.int64), np.array(en, np.int64))
+    with pytest.raises(ValueError, match="length"):
+        ringbuf.pack_spans(b"abcdef", two, np.array([1], np.int64))

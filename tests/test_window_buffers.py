@@ -316,3 +316,50 @@ def test_other_events_rows_from_assembles_list_are_the_scans(monkeypatch) -> Non
             assert np.array_equal(a[name][0], b[name][0]), name
             for k in a[name][1]:
                 assert np.array_equal(a[name][1][k], b[name][1][k]), (name, k)
+
+
+def test_small_trace_windows() -> None:
+    """A trace.dat of fewer than SMALL_TRACE_RECORDS records is read in about SMALL_WINDOWS
+    windows of 2^14 records at least, up to WINDOW_RECORDS at SMALL_TRACE_RECORDS."""
+    from fgraph.pipeline import (
+        SMALL_TRACE_RECORDS,
+        SMALL_WINDOWS,
+        WINDOW_RECORDS,
+        small_window_records,
+    )
+
+    assert small_window_records(0) == small_window_records(200_000) == 1 << 14
+    assert small_window_records(1_400_000) == 1 << 14  # 47 MB of function_graph trace.dat
+    assert small_window_records(2_600_000) == 1 << 15
+    assert small_window_records(SMALL_TRACE_RECORDS - 1) == WINDOW_RECORDS // 2
+    assert small_window_records(SMALL_TRACE_RECORDS) == WINDOW_RECORDS
+    assert SMALL_TRACE_RECORDS // SMALL_WINDOWS == WINDOW_RECORDS
+
+
+def test_small_trace_read_is_the_whole_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The small-trace path (no widened windows, the thread one window ahead, the first
+    windows held until the record delay is known, then one set of window arrays let go) with
+    windows short enough that many are held: the calls and quality of the whole-file read."""
+    import fgraph.pipeline as pipeline
+    from fgraph.parsers.tracedat.stream import TraceDatStream
+
+    fewer = []
+    real = TraceDatStream.fewer_buffers
+
+    def spy(self: TraceDatStream) -> None:
+        fewer.append(self._buffers.keep)
+        real(self)
+
+    monkeypatch.setattr(pipeline, "small_window_records", lambda records: 3000)
+    monkeypatch.setattr(TraceDatStream, "fewer_buffers", spy)
+    path = str(corpus_file("vm61/system.dat"))
+    ref, got = pipeline.load(path), load_windowed(path)
+    assert fewer == [3]  # once, when the held windows were consumed
+    a, b = ref.call_table, got.call_table
+    assert len(a) == len(b) > 0
+    for name in a.columns:
+        if name in ("comm", "func", "module"):
+            assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
+        else:
+            assert (a[name] == b[name]).all(), name
+    assert ref.quality.to_dict() == got.quality.to_dict()

@@ -2524,6 +2524,57 @@ done:
     return ret;
 }
 
+/*
+ * pack_spans(buf, start int64, end int64) -> bytes
+ *   The bytes [start[i], end[i]) of buf for every i, one after the other, in the order given:
+ *   symbols.py parse_kallsyms keeps the names of the kallsyms lines, sorted, instead of the
+ *   whole text (a Debian 6.1 kernel's: 2.1 of 3.9 MB; the address and type columns are read
+ *   by kallsyms_scan and not again).  Spans outside buf are refused.
+ */
+static PyObject *py_pack_spans(PyObject *self, PyObject *args)
+{
+    Py_buffer view;
+    PyObject *so, *eo;
+    if (!PyArg_ParseTuple(args, "y*OO", &view, &so, &eo))
+        return NULL;
+    PyObject *ret = NULL;
+    PyArrayObject *sa = (PyArrayObject *)PyArray_FROMANY(so, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO);
+    PyArrayObject *ea = sa ? (PyArrayObject *)PyArray_FROMANY(eo, NPY_INT64, 1, 1, NPY_ARRAY_CARRAY_RO) : NULL;
+    if (!ea)
+        goto done;
+    npy_intp n = PyArray_DIM(sa, 0);
+    if (PyArray_DIM(ea, 0) != n) {
+        PyErr_SetString(PyExc_ValueError, "pack_spans: start and end differ in length");
+        goto done;
+    }
+    const int64_t *st = (const int64_t *)PyArray_DATA(sa), *en = (const int64_t *)PyArray_DATA(ea);
+    int64_t total = 0;
+    for (npy_intp i = 0; i < n; i++) {
+        if (st[i] < 0 || en[i] < st[i] || en[i] > (int64_t)view.len) {
+            PyErr_SetString(PyExc_ValueError, "pack_spans: a span outside the buffer");
+            goto done;
+        }
+        total += en[i] - st[i];
+    }
+    ret = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)total);
+    if (!ret)
+        goto done;
+    char *out = PyBytes_AS_STRING(ret);
+    const char *b = (const char *)view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp i = 0; i < n; i++) {
+        size_t k = (size_t)(en[i] - st[i]);
+        memcpy(out, b + st[i], k);
+        out += k;
+    }
+    Py_END_ALLOW_THREADS
+done:
+    Py_XDECREF(sa);
+    Py_XDECREF(ea);
+    PyBuffer_Release(&view);
+    return ret;
+}
+
 static PyMethodDef methods[] = {
     {"walk", py_walk, METH_VARARGS,
      "walk(buf, start, length, page_size, data_start, long_size, big_endian) -> dict of arrays"},
@@ -2557,6 +2608,8 @@ static PyMethodDef methods[] = {
      "disordered(first, nrec, status, ts, limit) -> the garbled pages' indices"},
     {"kallsyms_scan", py_kallsyms_scan, METH_VARARGS,
      "kallsyms_scan(text, width) -> (addr uint64, start int64, end int64)"},
+    {"pack_spans", py_pack_spans, METH_VARARGS,
+     "pack_spans(buf, start int64, end int64) -> bytes of the spans, one after the other"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -58,7 +58,8 @@ MOSTLY_ZEROS = ("flags", "ctx", "cpu_entry", "cpu_exit", "has_ret", "retval", "i
 # was in (pages.release_zero_pages takes only the pages wholly inside what it is given)
 ZERO_SCAN_BACK = 2 * mmap.PAGESIZE
 MACHINE_WINDOW = 1 << 20  # timeline positions per machine feed (it reads the records in place)
-PRUNE_MIN = 1 << 16  # calls the machine makes at least between two prunes (prune_to)
+PRUNE_MIN = 1 << 14  # calls the machine makes at least between two prunes (prune_to)
+PRUNE_GROWTH = 8
 
 
 class CallAttrs:
@@ -352,7 +353,7 @@ class WindowedRebuild:
         if code >= 0:
             keep[code] = True
         kept = self._r.prune(keep, final)
-        self._prune_at = kept + max(kept // 2, self._prune_min)
+        self._prune_at = kept + max(kept // PRUNE_GROWTH, self._prune_min)
         self._zero_done = []
 
     def finish(self) -> tuple[CallTable, Quality, EventTable]:

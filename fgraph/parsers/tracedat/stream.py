@@ -452,6 +452,12 @@ class TraceDatStream:
         with contextlib.suppress(Exception):
             _once(self.c, "kallsyms", parse_kallsyms)
 
+    def resize(self, window_records: int) -> None:
+        """Windows of about ``window_records`` records (before the first window is cut)."""
+        if self._cut_cache is not None:
+            raise RuntimeError("resize() after the windows were cut")
+        self.window_records = max(int(window_records), 1)
+
     def widen(self, factor: int, last: int, halve: int = 0) -> None:
         """Make the windows ``factor`` times as long, all but the ``last`` ones (before the
         first window is cut), and the last ``halve`` of those half as long (two windows each).
