@@ -122,15 +122,19 @@ def test_windowed_read_with_the_thread_ahead_is_the_whole_read() -> None:
     for rel, window in (("vm61/lost.dat", 400), ("vm61/system.dat", 5000)):
         path = str(corpus_file(rel))
         assert _stream(rel, window).window_count > TAIL_WINDOWS + 2
-        ref, got = load(path), load_windowed(path, window)
-        a, b = ref.call_table, got.call_table
-        assert len(a) == len(b)
-        for name in a.columns:
-            if name in ("comm", "func", "module"):
-                assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
-            else:
-                assert (a[name] == b[name]).all(), name
-        assert ref.quality.to_dict() == got.quality.to_dict()
+        _same_read(load(path), load_windowed(path, window))
+
+
+def _same_read(ref, got) -> None:
+    """The same calls (names compared as strings) and the same quality report."""
+    a, b = ref.call_table, got.call_table
+    assert len(a) == len(b) > 0
+    for name in a.columns:
+        if name in ("comm", "func", "module"):
+            assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
+        else:
+            assert (a[name] == b[name]).all(), name
+    assert ref.quality.to_dict() == got.quality.to_dict()
 
 
 def test_widened_windows_cut_the_same_records() -> None:
@@ -355,11 +359,4 @@ def test_small_trace_read_is_the_whole_read(monkeypatch: pytest.MonkeyPatch) -> 
     path = str(corpus_file("vm61/system.dat"))
     ref, got = pipeline.load(path), load_windowed(path)
     assert fewer == [3]  # once, when the held windows were consumed
-    a, b = ref.call_table, got.call_table
-    assert len(a) == len(b) > 0
-    for name in a.columns:
-        if name in ("comm", "func", "module"):
-            assert (a.strings.decode(a[name]) == b.strings.decode(b[name])).all(), name
-        else:
-            assert (a[name] == b[name]).all(), name
-    assert ref.quality.to_dict() == got.quality.to_dict()
+    _same_read(ref, got)
