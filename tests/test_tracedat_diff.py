@@ -62,8 +62,24 @@ def report_text(path: Path) -> str:
     ).stdout.decode("utf-8", errors="replace")
 
 
-def report(path: Path) -> tuple[dict, dict]:
-    """Records per (buffer name, cpu) and dropped-event markers per (buffer, cpu)."""
+def report(path: Path, tries: int = 4) -> tuple[dict, dict]:
+    """Records per (buffer name, cpu) and dropped-event markers per (buffer, cpu).
+
+    trace-cmd 3.1.6 still garbles a line now and then under the conftest wrapper (its read of
+    uninitialized memory, ``conftest.tracecmd``: a fresh-clone CI run printed
+    ``<idle>-0 [003]7615709442088: bprint: ...`` for public/trappy/trace.dat, which the next
+    six runs printed right): a report with a line that does not parse is asked for again, up
+    to ``tries`` times.  fgraph's side is deterministic, so this retries only the oracle."""
+    for attempt in range(tries):
+        try:
+            return _report_once(path)
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _report_once(path: Path) -> tuple[dict, dict]:
     out = report_text(path)
     recs: dict[tuple[str, int], list[tuple]] = defaultdict(list)
     drops: dict[tuple[str, int], list[int]] = defaultdict(list)
@@ -315,22 +331,26 @@ def test_bprint_messages_match_trace_cmd() -> None:
     p = CORPUS / "public/trappy/trace.dat"
     if not p.exists():
         pytest.skip("trappy sample not present")
-    out = subprocess.run(
-        [tracecmd(), "report", "-t", str(p)], capture_output=True, check=True
-    ).stdout.decode()
-    theirs = {}
-    for line in out.splitlines():
-        m = _LINE.match(line)
-        if m and m["event"] == "bprint":
-            # "<ip or symbol>: <message>"
-            theirs[(int(m["cpu"]), int(m["ts"].replace(".", "")))] = (
-                m["rest"].strip().split(": ", 1)[1]
-            )
     table = parse_tracedat(open_source(p))
     rows, codes = table.field("bprint", "buf")
     ours = {
         (int(table["cpu"][r]), int(table["ts"][r])): table.strings[int(c)]
         for r, c in zip(rows, codes)
     }
+    # (trace-cmd garbles a bprint line's timestamp now and then: asked again, see report())
+    for _attempt in range(4):
+        out = subprocess.run(
+            [tracecmd(), "report", "-t", str(p)], capture_output=True, check=True
+        ).stdout.decode()
+        theirs = {}
+        for line in out.splitlines():
+            m = _LINE.match(line)
+            if m and m["event"] == "bprint":
+                # "<ip or symbol>: <message>"
+                theirs[(int(m["cpu"]), int(m["ts"].replace(".", "")))] = (
+                    m["rest"].strip().split(": ", 1)[1]
+                )
+        if ours == theirs:
+            break
     assert len(ours) == len(theirs) > 100
     assert ours == theirs
