@@ -986,6 +986,15 @@ static Machine *get_machine(PyObject *cap)
     return (Machine *)PyCapsule_GetPointer(cap, "fgraph.stacks.Machine");
 }
 
+/* the machine of a call that takes only it (finish, attrs, dropped); NULL with an error set */
+static Machine *machine_arg(PyObject *args)
+{
+    PyObject *cap;
+    if (!PyArg_ParseTuple(args, "O", &cap))
+        return NULL;
+    return get_machine(cap);
+}
+
 static PyObject *py_new(PyObject *self, PyObject *args)
 {
     Py_ssize_t ncpu;
@@ -1199,10 +1208,7 @@ static int close_all(Machine *m)
  * closed at their task's last timestamp (TRUNCATED). */
 static PyObject *py_finish(PyObject *self, PyObject *args)
 {
-    PyObject *cap;
-    if (!PyArg_ParseTuple(args, "O", &cap))
-        return NULL;
-    Machine *m = get_machine(cap);
+    Machine *m = machine_arg(args);
     if (!m)
         return NULL;
     if (close_all(m) < 0)
@@ -1299,10 +1305,7 @@ static PyObject *py_finish(PyObject *self, PyObject *args)
  * has_ret.  Handed out once. */
 static PyObject *py_attrs(PyObject *self, PyObject *args)
 {
-    PyObject *cap;
-    if (!PyArg_ParseTuple(args, "O", &cap))
-        return NULL;
-    Machine *m = get_machine(cap);
+    Machine *m = machine_arg(args);
     if (!m)
         return NULL;
     if (!m->finished || (m->nattr > 0 && !m->attrs_on) || m->nattr < 0) {
@@ -4561,10 +4564,7 @@ static PyObject *py_prune(PyObject *self, PyObject *args)
 /* dropped(m) -> (int32 codes of the functions of the calls prune let go, calls let go) */
 static PyObject *py_dropped(PyObject *self, PyObject *args)
 {
-    PyObject *cap;
-    if (!PyArg_ParseTuple(args, "O", &cap))
-        return NULL;
-    Machine *m = get_machine(cap);
+    Machine *m = machine_arg(args);
     if (!m)
         return NULL;
     npy_intp k = 0;
